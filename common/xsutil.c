@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vgrant/xsutil.h"
+
+int vg_path(char *buf, unsigned size, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (unsigned)n >= size) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return 0;
+}
+
+int vg_parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+
+    if (!s || !*s || strlen(s) > 20)
+        goto bad;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            goto bad;
+        if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10) {
+            errno = ERANGE;
+            return -1;
+        }
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    if (v > max) {
+        errno = ERANGE;
+        return -1;
+    }
+    *out = v;
+    return 0;
+bad:
+    errno = EINVAL;
+    return -1;
+}
+
+int vg_parse_hex64(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    size_t n;
+
+    if (!s || s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
+        goto bad;
+    s += 2;
+    n = strlen(s);
+    if (n == 0 || n > 16)
+        goto bad;
+    for (; *s; s++) {
+        unsigned d;
+        if (*s >= '0' && *s <= '9')
+            d = (unsigned)(*s - '0');
+        else if (*s >= 'a' && *s <= 'f')
+            d = (unsigned)(*s - 'a' + 10);
+        else if (*s >= 'A' && *s <= 'F')
+            d = (unsigned)(*s - 'A' + 10);
+        else
+            goto bad;
+        v = (v << 4) | d;
+    }
+    *out = v;
+    return 0;
+bad:
+    errno = EINVAL;
+    return -1;
+}
+
+int vg_parse_size(const char *s, uint64_t *out)
+{
+    char digits[24];
+    size_t n;
+    unsigned shift = 0;
+    uint64_t v;
+
+    if (!s || !*s)
+        goto bad;
+    n = strlen(s);
+    switch (s[n - 1]) {
+    case 'k': case 'K': shift = 10; n--; break;
+    case 'm': case 'M': shift = 20; n--; break;
+    case 'g': case 'G': shift = 30; n--; break;
+    default: break;
+    }
+    if (n == 0 || n >= sizeof(digits))
+        goto bad;
+    memcpy(digits, s, n);
+    digits[n] = '\0';
+    if (vg_parse_uint(digits, UINT64_MAX >> shift, &v))
+        return -1;
+    *out = v << shift;
+    return 0;
+bad:
+    errno = EINVAL;
+    return -1;
+}
+
+char *vg_xs_read_str(struct vg_hyp *h, vg_xs_tx_t tx, const char *dir,
+                     const char *key)
+{
+    char path[VG_XS_PATH_MAX];
+    unsigned len = 0;
+    char *v;
+
+    if (vg_path(path, sizeof(path), "%s/%s", dir, key))
+        return NULL;
+    v = h->ops->xs_read(h, tx, path, &len);
+    if (!v)
+        return NULL;
+    if (len > VG_MAX_XS_VALUE || strlen(v) != len) {
+        /* too long, or an embedded NUL: neither is a value we wrote */
+        free(v);
+        errno = len > VG_MAX_XS_VALUE ? E2BIG : EINVAL;
+        return NULL;
+    }
+    return v;
+}
+
+int vg_xs_read_uint(struct vg_hyp *h, vg_xs_tx_t tx, const char *dir,
+                    const char *key, uint64_t max, uint64_t *out)
+{
+    char *v = vg_xs_read_str(h, tx, dir, key);
+    int rc;
+
+    if (!v)
+        return -1;
+    rc = vg_parse_uint(v, max, out);
+    free(v);
+    return rc;
+}
+
+int vg_xs_read_hex64(struct vg_hyp *h, vg_xs_tx_t tx, const char *dir,
+                     const char *key, uint64_t *out)
+{
+    char *v = vg_xs_read_str(h, tx, dir, key);
+    int rc;
+
+    if (!v)
+        return -1;
+    rc = vg_parse_hex64(v, out);
+    free(v);
+    return rc;
+}
+
+int vg_xs_write_fmt(struct vg_hyp *h, vg_xs_tx_t tx, const char *dir,
+                    const char *key, const char *fmt, ...)
+{
+    char path[VG_XS_PATH_MAX];
+    char val[VG_MAX_XS_VALUE + 1];
+    va_list ap;
+    int n;
+
+    if (vg_path(path, sizeof(path), "%s/%s", dir, key))
+        return -1;
+    va_start(ap, fmt);
+    n = vsnprintf(val, sizeof(val), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(val)) {
+        errno = E2BIG;
+        return -1;
+    }
+    return h->ops->xs_write(h, tx, path, val);
+}
+
+enum vg_xenbus_state vg_xs_read_state(struct vg_hyp *h, const char *dir)
+{
+    uint64_t v;
+
+    if (vg_xs_read_uint(h, VG_XS_NO_TX, dir, VG_KEY_STATE, VG_XB_RECONFIGURED, &v))
+        return VG_XB_UNKNOWN;
+    return (enum vg_xenbus_state)v;
+}
+
+int vg_xs_write_state(struct vg_hyp *h, const char *dir, enum vg_xenbus_state s)
+{
+    return vg_xs_write_fmt(h, VG_XS_NO_TX, dir, VG_KEY_STATE, "%u", (unsigned)s);
+}
+
+const char *vg_xenbus_state_name(unsigned s)
+{
+    static const char *const names[] = {
+        "Unknown", "Initialising", "InitWait", "Initialised", "Connected",
+        "Closing", "Closed", "Reconfiguring", "Reconfigured",
+    };
+    return s < sizeof(names) / sizeof(names[0]) ? names[s] : "Invalid";
+}

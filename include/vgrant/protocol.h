@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-grant wire contract.
+ *
+ * Everything a frontend (the guest, domain F) and a backend (vgrantd in
+ * domain B) must agree on: the xenstore layout, the xenbus state machine,
+ * how virtqueue rings and buffers are named by grant references, and the
+ * limits each side enforces on the other.  docs/protocol.md is the prose
+ * version of this file; when they disagree this file wins.
+ *
+ * ---------------------------------------------------------------------------
+ * XENSTORE LAYOUT
+ * ---------------------------------------------------------------------------
+ *
+ * Backend directory  /local/domain/<B>/backend/virtio-grant/<F>/<devid>
+ *   owned by B, readable by F.
+ * Frontend directory /local/domain/<F>/device/virtio-grant/<devid>
+ *   owned by F, readable by B.
+ *
+ * <devid> is a decimal integer in [0, VG_MAX_DEVID].
+ * Every integer below is written in decimal unless it says "hex"; hex values
+ * are written with a leading "0x".  A reader rejects leading/trailing junk,
+ * signs, empty strings and values out of the stated range.
+ *
+ * Toolstack-written keys (vgrant attach, or libxl with the xl patch):
+ *
+ *  backend dir:
+ *   frontend        string  path of the frontend directory
+ *   frontend-id     uint    F
+ *   online          0|1     1 while the device should exist
+ *   state           uint    xenbus state, initially 1 (Initialising)
+ *   type            string  device model: "blk" (see VG_TYPE_*)
+ *   target          string  blk: path of the image file or block device
+ *   readonly        0|1     blk: device is read-only (VIRTIO_BLK_F_RO)
+ *   mode            string  transport mode, see VG_MODE_* (default "grant")
+ *   queues          uint    [1, VG_MAX_QUEUES] queues the backend offers
+ *   queue-size      uint    power of two in [VG_MIN_QUEUE_SIZE,
+ *                           VG_MAX_QUEUE_SIZE], largest size offered
+ *   region          uint    static mode: region size in bytes, a multiple
+ *                           of 4096 in [4096, VG_MAX_REGION_BYTES]
+ *
+ *  frontend dir:
+ *   backend         string  path of the backend directory
+ *   backend-id      uint    B
+ *   state           uint    xenbus state, initially 1 (Initialising)
+ *
+ * Backend-written keys (before it enters InitWait):
+ *   device-id       uint    virtio device id (VIRTIO_ID_*)
+ *   features        hex     64-bit device feature bits offered; always
+ *                           includes VIRTIO_F_VERSION_1 and
+ *                           VIRTIO_F_ACCESS_PLATFORM
+ *   max-queues      uint    [1, VG_MAX_QUEUES]
+ *   max-queue-size  uint    power of two in [VG_MIN_QUEUE_SIZE,
+ *                           VG_MAX_QUEUE_SIZE]
+ *   config          hex     device config space as a string of hex byte
+ *                           pairs, no "0x", at most VG_MAX_CONFIG_BYTES bytes
+ *   config-generation uint  bumped after every change of "config"
+ *   mode            string  transport mode actually in use
+ *
+ * Frontend-written keys (before it enters Initialised):
+ *   features        hex     accepted feature bits: a subset of the offered
+ *                           bits that includes VIRTIO_F_VERSION_1 and
+ *                           VIRTIO_F_ACCESS_PLATFORM
+ *   num-queues      uint    [1, max-queues]
+ *   queue-<n>/size         uint  power of two, <= max-queue-size
+ *   queue-<n>/desc         hex   grant address of the descriptor table
+ *   queue-<n>/driver       hex   grant address of the driver (avail) area
+ *   queue-<n>/device       hex   grant address of the device (used) area
+ *   queue-<n>/event-channel uint port in F, unbound and offered to B
+ *  static mode only:
+ *   region-pages    uint    number of pages in the pre-shared region, equal
+ *                           to the backend's region / 4096
+ *   region-ref-<i>  uint    grant ref of page i of the region, i in
+ *                           [0, region-pages)
+ *
+ * Each ring area is a run of consecutive grant refs starting at the ref
+ * named by its grant address, the offset inside the first page must be 0,
+ * and the run covers exactly the area's size for the queue size (see
+ * vg_ring_*_bytes in virtio.h).  A frontend whose pages cannot be granted
+ * with consecutive refs keeps each area within one page (queue-size <= 256).
+ *
+ * ---------------------------------------------------------------------------
+ * XENBUS STATE MACHINE
+ * ---------------------------------------------------------------------------
+ *
+ *  Backend                               Frontend
+ *  1 Initialising (toolstack)            1 Initialising (toolstack)
+ *  reads type/target/mode, opens the
+ *  target, publishes device keys
+ *  2 InitWait  -------------------->     reads device keys, negotiates,
+ *                                        grants rings, allocates ports,
+ *                                        writes its keys in a transaction
+ *              <--------------------     3 Initialised
+ *  validates every frontend key,
+ *  maps rings, binds ports
+ *  4 Connected -------------------->     4 Connected
+ *
+ *  Either side may go to 5 Closing at any time.  The backend, on frontend
+ *  Closing/Closed or on any protocol violation, stops serving, completes or
+ *  drops in-flight requests, unmaps every grant, unbinds every port and
+ *  goes 5 Closing then 6 Closed.  The frontend, on backend Closing, fails
+ *  every outstanding request, revokes every grant and goes 6 Closed.
+ *
+ *  Reconnect: a frontend in Closed may go back to 1 Initialising; a backend
+ *  in Closed that sees it returns to 2 InitWait and the handshake reruns.
+ *  A backend that starts and finds a device it is not serving in state
+ *  3..4 (daemon restart) moves it to 5 Closing so the frontend resets.
+ *
+ *  Removal: the toolstack sets online=0 and the backend closes; the
+ *  toolstack removes both directories once the backend is Closed (or the
+ *  frontend domain is gone).  A backend also closes a device whose
+ *  frontend directory or domain disappears.
+ *
+ * ---------------------------------------------------------------------------
+ * DATA PLANE
+ * ---------------------------------------------------------------------------
+ *
+ *  Split virtqueues per VIRTIO 1.x (little-endian), living in pages granted
+ *  by F to B.
+ *
+ *  Grant address (modes grant, persistent, copy, auto), as in Linux's
+ *  grant-dma-ops:
+ *      bit 63           VG_GRANT_ADDR_FLAG, must be set
+ *      bits 62..12      grant reference of the first page
+ *      bits 11..0       offset inside that page
+ *  A buffer crossing a page boundary uses consecutive refs: page k of the
+ *  buffer is ref + k.
+ *
+ *  Static mode: a descriptor address is a byte offset into the region;
+ *  [addr, addr + len) must lie inside it.
+ *
+ *  Notifications: one interdomain event channel per queue, used both ways
+ *  (F kicks B after publishing avail entries, B signals F after publishing
+ *  used entries).  With VIRTIO_RING_F_EVENT_IDX both sides suppress needless
+ *  notifications with used_event/avail_event.
+ */
+#ifndef VGRANT_PROTOCOL_H
+#define VGRANT_PROTOCOL_H
+
+#include <stdint.h>
+
+/* xenstore device class, under backend/ and device/ */
+#define VG_XS_CLASS          "virtio-grant"
+
+/* xenbus states (identical to xen/include/public/io/xenbus.h) */
+enum vg_xenbus_state {
+    VG_XB_UNKNOWN       = 0,
+    VG_XB_INITIALISING  = 1,
+    VG_XB_INITWAIT      = 2,
+    VG_XB_INITIALISED   = 3,
+    VG_XB_CONNECTED     = 4,
+    VG_XB_CLOSING       = 5,
+    VG_XB_CLOSED        = 6,
+    VG_XB_RECONFIGURING = 7,
+    VG_XB_RECONFIGURED  = 8,
+};
+
+/* Limits enforced by both sides. */
+#define VG_MAX_DEVID          65535u
+#define VG_MAX_QUEUES         8u
+#define VG_MIN_QUEUE_SIZE     2u
+#define VG_MAX_QUEUE_SIZE     1024u
+#define VG_MAX_CONFIG_BYTES   256u
+#define VG_MAX_REGION_BYTES   (256u * 1024 * 1024)
+#define VG_MAX_REGION_PAGES   (VG_MAX_REGION_BYTES / VG_PAGE_SIZE)
+#define VG_MAX_XS_VALUE       4096u   /* longest xenstore value either side reads */
+
+#define VG_PAGE_SHIFT 12
+#define VG_PAGE_SIZE  (1u << VG_PAGE_SHIFT)
+
+/* Transport modes (backend key "mode"). */
+#define VG_MODE_GRANT       "grant"
+#define VG_MODE_PERSISTENT  "persistent"
+#define VG_MODE_COPY        "copy"
+#define VG_MODE_AUTO        "auto"
+#define VG_MODE_STATIC      "static"
+
+/* Device model names (backend key "type"). */
+#define VG_TYPE_BLK         "blk"
+
+/* xenstore key names */
+#define VG_KEY_FRONTEND          "frontend"
+#define VG_KEY_FRONTEND_ID       "frontend-id"
+#define VG_KEY_BACKEND           "backend"
+#define VG_KEY_BACKEND_ID        "backend-id"
+#define VG_KEY_ONLINE            "online"
+#define VG_KEY_STATE             "state"
+#define VG_KEY_TYPE              "type"
+#define VG_KEY_TARGET            "target"
+#define VG_KEY_READONLY          "readonly"
+#define VG_KEY_MODE              "mode"
+#define VG_KEY_QUEUES            "queues"
+#define VG_KEY_QUEUE_SIZE        "queue-size"
+#define VG_KEY_REGION            "region"
+#define VG_KEY_DEVICE_ID         "device-id"
+#define VG_KEY_FEATURES          "features"
+#define VG_KEY_MAX_QUEUES        "max-queues"
+#define VG_KEY_MAX_QUEUE_SIZE    "max-queue-size"
+#define VG_KEY_CONFIG            "config"
+#define VG_KEY_CONFIG_GENERATION "config-generation"
+#define VG_KEY_NUM_QUEUES        "num-queues"
+#define VG_KEY_QUEUE_FMT         "queue-%u"        /* directory per queue */
+#define VG_KEY_Q_SIZE            "size"
+#define VG_KEY_Q_DESC            "desc"
+#define VG_KEY_Q_DRIVER          "driver"
+#define VG_KEY_Q_DEVICE          "device"
+#define VG_KEY_Q_EVTCHN          "event-channel"
+#define VG_KEY_REGION_PAGES      "region-pages"
+#define VG_KEY_REGION_REF_FMT    "region-ref-%u"
+
+/* Grant address encoding (grant-dma-ops compatible). */
+#define VG_GRANT_ADDR_FLAG   (1ULL << 63)
+#define VG_GRANT_REF_MAX     ((1ULL << (63 - VG_PAGE_SHIFT)) - 1)
+
+static inline uint64_t vg_grant_addr(uint32_t gref, uint32_t offset)
+{
+    return VG_GRANT_ADDR_FLAG | ((uint64_t)gref << VG_PAGE_SHIFT) |
+           (offset & (VG_PAGE_SIZE - 1));
+}
+
+static inline int vg_grant_addr_valid(uint64_t addr)
+{
+    /* A ref must fit Xen's 32-bit grant_ref_t. */
+    return (addr & VG_GRANT_ADDR_FLAG) &&
+           ((addr & ~VG_GRANT_ADDR_FLAG) >> VG_PAGE_SHIFT) <= UINT32_MAX;
+}
+
+static inline uint32_t vg_grant_addr_ref(uint64_t addr)
+{
+    return (uint32_t)((addr & ~VG_GRANT_ADDR_FLAG) >> VG_PAGE_SHIFT);
+}
+
+static inline uint32_t vg_grant_addr_offset(uint64_t addr)
+{
+    return (uint32_t)(addr & (VG_PAGE_SIZE - 1));
+}
+
+#endif /* VGRANT_PROTOCOL_H */

@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Split virtqueue core, shared by both sides.
+ *
+ * Driver side (frontend): add buffer chains, decide whether to kick,
+ * reclaim used buffers.  It validates everything the device writes (used
+ * ids, lengths, index jumps) because the backend is not trusted.
+ *
+ * Device side (backend): pop descriptor chains, push used entries, decide
+ * whether to interrupt.  It reads every shared field exactly once into
+ * private memory, validates the copy and uses only the copy (XSA-155), and
+ * never holds more than `num` chains (CVE-2016-5403 class).
+ *
+ * The ring memory is whatever the caller maps or allocates; this file knows
+ * nothing about grants.  EVENT_IDX and 16-bit index wrap-around are handled
+ * here.
+ */
+#ifndef VGRANT_VIRTQUEUE_H
+#define VGRANT_VIRTQUEUE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vgrant/virtio.h"
+
+/* A buffer handed to the driver side: a device address (grant address,
+ * region offset, ...) and a length. */
+struct vq_buf {
+    uint64_t addr;
+    uint32_t len;
+};
+
+struct vq_driver {
+    uint16_t num;
+    bool event_idx;
+    struct vring_desc *desc;
+    struct vring_avail *avail;
+    struct vring_used *used;
+
+    uint16_t free_head;       /* private free list of descriptors */
+    uint16_t num_free;
+    uint16_t avail_idx;       /* private copy of avail->idx */
+    uint16_t last_kick_idx;   /* avail idx at the last kick decision */
+    uint16_t last_used_idx;   /* next used entry to reclaim */
+    uint16_t *next_free;      /* [num] free-list links, private */
+    struct vq_driver_slot {
+        void *token;          /* NULL: slot free */
+        uint16_t ndesc;
+        uint32_t in_bytes;    /* device-writable bytes in the chain */
+    } *slots;                 /* [num], indexed by head */
+
+    /* Counted misbehaviour of the device (hostile backend). */
+    uint64_t bad_used_id;     /* id out of range or not in flight */
+    uint64_t bad_used_len;    /* len > device-writable bytes of the chain */
+    uint64_t bad_used_idx;    /* used->idx moved by more than in flight */
+};
+
+/* Initialise over zeroed ring areas (sizes: vg_ring_*_bytes(num)).
+ * num must be a power of two in [VG_MIN_QUEUE_SIZE, VG_MAX_QUEUE_SIZE]. */
+int vqd_init(struct vq_driver *vq, uint16_t num, void *desc, void *avail,
+             void *used, bool event_idx);
+void vqd_free(struct vq_driver *vq);
+/* Add a chain: out_n device-readable buffers then in_n device-writable.
+ * token (non-NULL) comes back from vqd_get_used.  -1/ENOSPC when full. */
+int vqd_add(struct vq_driver *vq, const struct vq_buf *bufs, unsigned out_n,
+            unsigned in_n, void *token);
+/* Publish added chains; true if the device must be notified. */
+bool vqd_kick_prepare(struct vq_driver *vq);
+/* Next completed chain: its token and the used length (already checked
+ * against the chain), or NULL when none.  Invalid used entries are counted
+ * and skipped, never returned. */
+void *vqd_get_used(struct vq_driver *vq, uint32_t *len);
+/* Ask for a notification at the next used entry; returns true if entries
+ * are already pending (caller should poll again instead of sleeping). */
+bool vqd_enable_cb(struct vq_driver *vq);
+void vqd_disable_cb(struct vq_driver *vq);
+unsigned vqd_in_flight(const struct vq_driver *vq);
+
+/* ---- device side ---- */
+
+#define VQ_MAX_CHAIN VG_MAX_QUEUE_SIZE
+
+struct vq_elem {
+    uint64_t addr;
+    uint32_t len;
+    bool write;               /* device-writable */
+};
+
+struct vq_chain {
+    uint16_t head;
+    uint16_t n;               /* elements */
+    uint16_t n_out;           /* the first n_out are device-readable */
+    uint32_t out_bytes;
+    uint32_t in_bytes;
+    struct vq_elem *elem;     /* [num] caller-provided or from vqdev */
+};
+
+/* Why a device queue broke; the backend logs it and closes the device. */
+enum vq_error {
+    VQ_OK = 0,
+    VQ_ERR_AVAIL_IDX,         /* avail idx jumped more than num ahead */
+    VQ_ERR_HEAD_RANGE,        /* head index >= num */
+    VQ_ERR_NEXT_RANGE,        /* next index >= num */
+    VQ_ERR_LOOP,              /* chain longer than num: a loop */
+    VQ_ERR_LEN_OVERFLOW,      /* total length does not fit 32 bits */
+    VQ_ERR_ORDER,             /* readable descriptor after a writable one */
+    VQ_ERR_INDIRECT,          /* indirect descriptor (not negotiated) */
+    VQ_ERR_TOO_MANY,          /* more than num chains in flight */
+    VQ_ERR_USED_ID,           /* push of a head not in flight */
+};
+const char *vq_error_str(enum vq_error e);
+
+struct vq_device {
+    uint16_t num;
+    bool event_idx;
+    const struct vring_desc *desc;   /* shared, read with single loads */
+    const struct vring_avail *avail; /* shared */
+    struct vring_used *used;         /* shared, written by us */
+
+    uint16_t last_avail_idx;  /* next avail entry to pop */
+    uint16_t used_idx;        /* private copy of used->idx */
+    uint16_t signalled_used;  /* used idx at the last interrupt */
+    bool signalled_valid;
+    uint16_t in_flight;       /* popped, not yet pushed */
+    uint8_t *head_busy;       /* [num] head popped and not pushed */
+    enum vq_error error;      /* sticky: the queue is broken */
+    uint64_t error_value;     /* the offending value, for the log */
+};
+
+int vqdev_init(struct vq_device *vq, uint16_t num, const void *desc,
+               const void *avail, void *used, bool event_idx);
+void vqdev_free(struct vq_device *vq);
+/* Pop the next chain into *chain (chain->elem must hold num entries).
+ * Returns 1 popped, 0 nothing available, -1 the queue is broken
+ * (vq->error / vq->error_value say why). */
+int vqdev_pop(struct vq_device *vq, struct vq_chain *chain);
+/* Publish a used entry for a popped head.  -1 if head is not in flight. */
+int vqdev_push(struct vq_device *vq, uint16_t head, uint32_t len);
+/* After pushes: true if the driver must be interrupted. */
+bool vqdev_should_notify(struct vq_device *vq);
+/* Before sleeping: publish avail_event / clear NO_NOTIFY so the driver
+ * kicks at the next avail entry; returns true if entries are already
+ * pending (pop again instead of sleeping). */
+bool vqdev_enable_notify(struct vq_device *vq);
+void vqdev_disable_notify(struct vq_device *vq);
+
+#endif /* VGRANT_VIRTQUEUE_H */

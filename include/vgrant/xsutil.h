@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Small helpers over the hypervisor interface's xenstore calls: formatted
+ * paths, strict integer parsing of values written by the other domain,
+ * xenbus state names.
+ */
+#ifndef VGRANT_XSUTIL_H
+#define VGRANT_XSUTIL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vgrant/hyp.h"
+#include "vgrant/protocol.h"
+
+#define VG_XS_PATH_MAX 256
+
+/* Strict parsers: whole string, no sign, no spaces, in range.  Decimal for
+ * uint; "0x" + 1..16 hex digits for hex64.  Return 0 or -1 (errno EINVAL /
+ * ERANGE). */
+int vg_parse_uint(const char *s, uint64_t max, uint64_t *out);
+int vg_parse_hex64(const char *s, uint64_t *out);
+/* Sizes like "4M", "512K", "65536", "1G" (binary units). */
+int vg_parse_size(const char *s, uint64_t *out);
+
+/* Read dir/key into a malloc'd string (NULL + errno on failure, ENOENT if
+ * missing, E2BIG if longer than VG_MAX_XS_VALUE). */
+char *vg_xs_read_str(struct vg_hyp *h, vg_xs_tx_t tx, const char *dir,
+                     const char *key);
+/* Read and strictly parse; -1 with errno ENOENT (missing) or EINVAL/ERANGE
+ * (garbage). */
+int vg_xs_read_uint(struct vg_hyp *h, vg_xs_tx_t tx, const char *dir,
+                    const char *key, uint64_t max, uint64_t *out);
+int vg_xs_read_hex64(struct vg_hyp *h, vg_xs_tx_t tx, const char *dir,
+                     const char *key, uint64_t *out);
+int vg_xs_write_fmt(struct vg_hyp *h, vg_xs_tx_t tx, const char *dir,
+                    const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* xenbus state of dir ("state" key); VG_XB_UNKNOWN if missing or garbage. */
+enum vg_xenbus_state vg_xs_read_state(struct vg_hyp *h, const char *dir);
+int vg_xs_write_state(struct vg_hyp *h, const char *dir, enum vg_xenbus_state s);
+const char *vg_xenbus_state_name(unsigned s);
+
+/* snprintf that returns -1/ENAMETOOLONG instead of truncating. */
+int vg_path(char *buf, unsigned size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif /* VGRANT_XSUTIL_H */
