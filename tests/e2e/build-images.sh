@@ -1,0 +1,381 @@
+#!/usr/bin/env bash
+# Build (or reuse) the boot images of the e2e environment:
+#   xen.bin     the hypervisor (multiboot ELF, from xen-hypervisor-4.17-amd64)
+#   vmlinuz     the Debian kernel, used for dom0 and for every domU
+#   dom0.img    dom0 initramfs: busybox, Xen tools + libs, xenstored,
+#               xenconsoled, xl, kernel modules, the scenarios, the project
+#               binaries, and the domU kernel + domU.img to start guests with
+#   domU.img    domU initramfs: busybox, xenstore-utils, kernel modules, the
+#               guest jobs, the project binaries
+#
+#   tests/e2e/build-images.sh [BINDIR]
+#
+# BINDIR (default $VGRANT_E2E_BINDIR or <repo>/build/bin) holds the project's
+# binaries: every executable there goes to /opt/vgrant/bin in both images
+# with its shared libraries (found with ldd); *.so* files there or in
+# BINDIR/../lib go to /opt/vgrant/lib; *.ko files there or in
+# BINDIR/../modules go to /opt/vgrant/modules.  A missing or empty BINDIR is
+# fine (the images then hold no project binary).
+#
+# Each image is two concatenated gzip'ed cpio archives (the kernel unpacks
+# both): a base part keyed on the Debian package versions, the host's glibc
+# and this script, rebuilt rarely; and an overlay keyed on the project
+# binaries + init/, scenarios/, guest/, runner.sh, rebuilt in a second or two.
+#
+# Prints the path of a file of shell assignments (E2E_XEN, E2E_KERNEL,
+# E2E_DOM0_IMG, E2E_DOMU_IMG, E2E_KVER) on stdout.
+#
+# Environment:
+#   VGRANT_E2E_CACHE              cache directory
+#   VGRANT_E2E_BINDIR             default BINDIR
+#   VGRANT_E2E_DOM0_MODULES_EXTRA extra kernel modules put in dom0 (not loaded)
+#   VGRANT_E2E_DOMU_MODULES_EXTRA extra kernel modules put in domU (not loaded)
+#   VGRANT_E2E_REBUILD=1          ignore cached images
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+E2E_WHERE=build-images.sh
+
+BINDIR=${1:-${VGRANT_E2E_BINDIR:-$E2E_REPO/build/bin}}
+
+need_cmd cpio gzip ldd ldconfig sha256sum find sort
+
+ROOT=$("$E2E_DIR/fetch.sh" | tail -n1)
+# shellcheck disable=SC1091
+. "$E2E_CACHE/current.env"
+[ "$ROOT" = "$E2E_ROOT" ] || die "fetch.sh returned $ROOT but current.env says $E2E_ROOT"
+KVER=$E2E_KVER
+XENV=$E2E_XENV
+MODDIR=lib/modules/$KVER
+XENBIN=usr/lib/xen-$XENV/bin
+
+# Modules loaded at boot (in this order, dependencies first) and modules
+# only put in the image (modprobe-able later from a scenario / guest job).
+DOM0_MODULES="xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd loop xen-blkback"
+DOM0_MODULES_EXTRA="${VGRANT_E2E_DOM0_MODULES_EXTRA:-}"
+DOMU_MODULES="xen-evtchn xen-gntdev xen-gntalloc xenfs xen-blkfront"
+DOMU_MODULES_EXTRA="virtio virtio_ring virtio_blk virtio_console virtio-rng ${VGRANT_E2E_DOMU_MODULES_EXTRA:-}"
+
+LIBPATH="$ROOT/usr/lib/x86_64-linux-gnu:$ROOT/lib/x86_64-linux-gnu"
+
+# ----------------------------------------------------------- helpers ------
+
+# Path a file of the unpacked tree or of the host gets inside the image
+# (the images use the merged-/usr layout: /lib -> usr/lib etc.).
+PROJECT_LIBDIRS=()
+img_path() {
+    local p=$1 d
+    for d in "${PROJECT_LIBDIRS[@]}"; do
+        case $p in "$d"/*) echo "/opt/vgrant/lib/${p##*/}"; return ;; esac
+    done
+    case $p in "$ROOT"/*) p=${p#"$ROOT"} ;; esac
+    case $p in
+        /lib/*|/lib64/*|/bin/*|/sbin/*) p=/usr$p ;;
+    esac
+    echo "$p"
+}
+
+# copy_file SRC IMGDIR [DST]: copy (dereferenced) keeping the mode.
+copy_file() {
+    local src=$1 img=$2 dst=${3:-}
+    [ -n "$dst" ] || dst=$(img_path "$src")
+    mkdir -p "$img$(dirname "$dst")"
+    cp -L --preserve=mode "$src" "$img$dst" || die "cannot copy $src to image path $dst"
+}
+
+is_elf() { [ "$(head -c4 "$1" 2>/dev/null | od -An -c | tr -d ' ')" = '177ELF' ]; }
+
+# copy the shared libraries (and the ELF interpreter) an ELF file needs.
+# extra library dirs for the lookup in $LDD_EXTRA.
+copy_libs() {
+    local f=$1 img=$2 out lib
+    is_elf "$f" || return 0
+    out=$(LD_LIBRARY_PATH="${LDD_EXTRA:+$LDD_EXTRA:}$LIBPATH" ldd "$f" 2>&1) || {
+        case $out in *"not a dynamic executable"*|*"statically linked"*) return 0 ;; esac
+        die "ldd $f failed: $out"
+    }
+    if grep -q 'not found' <<<"$out"; then
+        die "$f needs libraries found neither in the fetched packages nor on the host:
+$(grep 'not found' <<<"$out")
+(add the Debian package that ships them to VGRANT_E2E_EXTRA_PKGS, or install it on the host)"
+    fi
+    while read -r lib; do
+        [ -n "$lib" ] || continue
+        [ -e "$img$(img_path "$lib")" ] && continue
+        copy_file "$lib" "$img"
+    done < <(awk '/=> \// { print $3; next } /^[[:space:]]*\/[^ ]+ \(0x/ { print $1 }' <<<"$out")
+}
+
+# add_elf SRC IMGDIR [DST]: copy a program and its libraries
+add_elf() {
+    copy_file "$1" "$2" "${3:-}"
+    copy_libs "$1" "$2"
+}
+
+# The name the kernel uses for a module (dashes become underscores).
+modname() { local n=${1##*/}; n=${n%.ko}; echo "${n//-/_}"; }
+
+declare -A MODFILE=()
+index_modules() {
+    local f
+    while IFS= read -r f; do
+        MODFILE[$(modname "$f")]=${f#"$ROOT/$MODDIR/"}
+    done < <(find "$ROOT/$MODDIR/kernel" -name '*.ko')
+}
+
+mod_depends() { # relative module path -> its dependencies' names
+    tr '\0' '\n' <"$ROOT/$MODDIR/$1" | sed -n 's/^depends=//p' | head -n1 | tr ',' ' '
+}
+
+is_builtin() {
+    local n
+    n=$(modname "$1")
+    sed 's,.*/,,; s,\.ko$,,; s,-,_,g' "$ROOT/$MODDIR/modules.builtin" | grep -qx "$n"
+}
+
+# resolve MODULE names into relative paths, dependencies first (appends to
+# the global array ORDER, skipping duplicates). Unknown modules are fatal
+# when $2 = required.
+declare -A SEEN=()
+ORDER=()
+resolve_module() {
+    local n rel d
+    n=$(modname "$1")
+    [ -n "${SEEN[$n]:-}" ] && return 0
+    SEEN[$n]=1
+    rel=${MODFILE[$n]:-}
+    if [ -z "$rel" ]; then
+        if is_builtin "$1"; then return 0; fi
+        if [ "$2" = required ]; then die "kernel module $1 not found in $ROOT/$MODDIR"; fi
+        warn "optional kernel module $1 not found in $KVER, skipped"
+        return 0
+    fi
+    for d in $(mod_depends "$rel"); do resolve_module "$d" required; done
+    ORDER+=("$rel")
+}
+
+# add_modules IMGDIR "load list" "extra list"
+add_modules() {
+    local img=$1 m rel
+    SEEN=(); ORDER=()
+    for m in $2; do resolve_module "$m" required; done
+    mkdir -p "$img/etc/e2e"
+    printf '%s\n' "${ORDER[@]}" >"$img/etc/e2e/modules.load"
+    for m in $3; do resolve_module "$m" optional; done
+    mkdir -p "$img/$MODDIR"
+    : >"$img/$MODDIR/modules.dep"
+    for rel in "${ORDER[@]}"; do
+        copy_file "$ROOT/$MODDIR/$rel" "$img" "/$MODDIR/$rel"
+        local deps="" d
+        for d in $(mod_depends "$rel"); do deps="$deps ${MODFILE[$(modname "$d")]:-}"; done
+        echo "$rel:$deps" >>"$img/$MODDIR/modules.dep"
+    done
+    cp "$ROOT/$MODDIR/modules.builtin" "$ROOT/$MODDIR/modules.order" "$img/$MODDIR/" 2>/dev/null || true
+}
+
+add_busybox() {
+    local img=$1 l p
+    copy_file "$ROOT/bin/busybox" "$img" /usr/bin/busybox
+    while IFS= read -r l; do
+        p=$(img_path "/$l")
+        [ -e "$img$p" ] || [ -L "$img$p" ] && continue
+        mkdir -p "$img$(dirname "$p")"
+        ln -s /usr/bin/busybox "$img$p"
+    done < <("$ROOT/bin/busybox" --list-full)
+}
+
+add_skeleton() {
+    local img=$1 d
+    for d in usr/bin usr/sbin usr/lib/x86_64-linux-gnu usr/lib64 proc sys dev run tmp \
+        etc root mnt var/log var/lib/xen opt/vgrant/bin opt/vgrant/lib opt/vgrant/modules e2e; do
+        mkdir -p "$img/$d"
+    done
+    ln -s usr/bin "$img/bin"
+    ln -s usr/sbin "$img/sbin"
+    ln -s usr/lib "$img/lib"
+    ln -s usr/lib64 "$img/lib64"
+    ln -s ../run "$img/var/run"
+    chmod 1777 "$img/tmp"
+    echo 'root:x:0:0:root:/root:/bin/sh' >"$img/etc/passwd"
+    echo 'root:x:0:' >"$img/etc/group"
+    printf '/usr/lib/x86_64-linux-gnu\n/opt/vgrant/lib\n' >"$img/etc/ld.so.conf"
+    echo "$KVER" >"$img/etc/e2e-kver"
+}
+
+add_xen_libs() {
+    local img=$1 f
+    # every libxen* runtime library (project binaries may want any of them)
+    for f in "$ROOT"/usr/lib/x86_64-linux-gnu/lib{xen,yajl}*.so.*; do
+        [ -e "$f" ] || continue
+        copy_file "$f" "$img"
+        copy_libs "$f" "$img"
+    done
+    # xl (pthread_cancel) dlopens libgcc_s: not visible to ldd
+    local gcc_s
+    gcc_s=$(ldconfig -p | awk '/libgcc_s\.so\.1 .*x86-64/ { print $NF; exit }')
+    [ -n "$gcc_s" ] || gcc_s=$(gcc -print-file-name=libgcc_s.so.1 2>/dev/null || true)
+    [ -f "$gcc_s" ] || die "libgcc_s.so.1 not found on the host (package libgcc-s1)"
+    copy_file "$gcc_s" "$img" /usr/lib/x86_64-linux-gnu/libgcc_s.so.1
+}
+
+add_xenstore_utils() {
+    local img=$1 f
+    for f in "$ROOT"/usr/bin/xenstore*; do add_elf "$f" "$img"; done
+}
+
+finish_libs() { ldconfig -r "$1" 2>/dev/null || warn "ldconfig -r $1 failed (ld.so falls back to default paths)"; }
+
+mkcpio() { # DIR OUT
+    (cd "$1" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -1 >"$2.tmp"
+    mv "$2.tmp" "$2"
+}
+
+# ------------------------------------------------------------ base --------
+IMAGES=$E2E_CACHE/images
+mkdir -p "$IMAGES/base" "$IMAGES/run"
+
+host_libs=$(dpkg-query -W -f '${Package} ${Version}\n' libc6 libgcc-s1 2>/dev/null || true)
+BASE_KEY=$({
+    echo "$E2E_PKG_KEY"
+    echo "$host_libs"
+    echo "$DOM0_MODULES|$DOM0_MODULES_EXTRA|$DOMU_MODULES|$DOMU_MODULES_EXTRA"
+    hash_tree "$E2E_DIR/build-images.sh" "$E2E_DIR/common.sh"
+} | short_hash)
+BASE=$IMAGES/base/$BASE_KEY
+
+if [ -f "$BASE/.complete" ] && [ "${VGRANT_E2E_REBUILD:-0}" != 1 ]; then
+    log "base images unchanged: $BASE"
+else
+    t0=$SECONDS
+    log "building base images in $BASE"
+    rm -rf "$BASE"
+    work=$(mktemp -d "$IMAGES/base/.$BASE_KEY.tmp.XXXXXX")
+    trap 'rm -rf "$work"' EXIT
+
+    # hypervisor and kernel
+    zcat "$ROOT/boot/xen-$XENV-amd64.gz" >"$work/xen.bin" || die "cannot unpack the hypervisor"
+    cp "$ROOT/boot/vmlinuz-$KVER" "$work/vmlinuz"
+    index_modules
+
+    # --- dom0 ---
+    d0=$work/dom0
+    add_skeleton "$d0"
+    add_busybox "$d0"
+    mkdir -p "$d0/var/log/xen/console" "$d0/var/lib/xenstored" "$d0/e2e/domU"
+    for f in "$ROOT/$XENBIN"/*; do
+        case ${f##*/} in oxenstored) continue ;; esac   # C xenstored is used
+        is_elf "$f" || continue                          # python/shell tools need more than busybox
+        add_elf "$f" "$d0" "/$XENBIN/${f##*/}"
+    done
+    add_xenstore_utils "$d0"
+    add_xen_libs "$d0"
+    cp -a "$ROOT/etc/xen" "$d0/etc/"
+    add_modules "$d0" "$DOM0_MODULES" "$DOM0_MODULES_EXTRA"
+    cp "$ROOT/boot/vmlinuz-$KVER" "$d0/e2e/domU/vmlinuz"
+    finish_libs "$d0"
+
+    # --- domU ---
+    du=$work/domU
+    add_skeleton "$du"
+    add_busybox "$du"
+    add_xenstore_utils "$du"
+    add_xen_libs "$du"
+    add_modules "$du" "$DOMU_MODULES" "$DOMU_MODULES_EXTRA"
+    finish_libs "$du"
+
+    mkcpio "$d0" "$work/dom0-base.cpio.gz"
+    mkcpio "$du" "$work/domU-base.cpio.gz"
+    rm -rf "$d0" "$du"
+    touch "$work/.complete"
+    mv "$work" "$BASE"
+    trap - EXIT
+    prune_dir "$IMAGES/base" 3 "$BASE_KEY"
+    log "base images built in $((SECONDS - t0)) s ($(du -sh "$BASE" | cut -f1))"
+fi
+
+# --------------------------------------------------------- overlay --------
+bin_state="none"
+[ -d "$BINDIR" ] && bin_state=$(hash_tree "$BINDIR" "$BINDIR/../lib" "$BINDIR/../modules")
+OV_KEY=$({
+    echo "$BASE_KEY"
+    echo "$bin_state"
+    hash_tree "$E2E_DIR/init" "$E2E_DIR/scenarios" "$E2E_DIR/guest" "$E2E_DIR/runner.sh"
+} | short_hash)
+RUN=$IMAGES/run/$OV_KEY
+
+if [ -f "$RUN/paths.env" ] && [ "${VGRANT_E2E_REBUILD:-0}" != 1 ]; then
+    log "images unchanged: $RUN"
+else
+    t0=$SECONDS
+    log "building images in $RUN (project binaries from ${BINDIR})"
+    rm -rf "$RUN"
+    work=$(mktemp -d "$IMAGES/run/.$OV_KEY.tmp.XXXXXX")
+    trap 'rm -rf "$work"' EXIT
+
+    # project binaries -> a tree shared by both overlays
+    pj=$work/project
+    mkdir -p "$pj"
+    nbin=0
+    if [ -d "$BINDIR" ]; then
+        LDD_EXTRA="$BINDIR:$BINDIR/../lib"
+        PROJECT_LIBDIRS=("$(cd "$BINDIR" && pwd)")
+        [ -d "$BINDIR/../lib" ] && PROJECT_LIBDIRS+=("$(cd "$BINDIR/../lib" && pwd)")
+        PROJECT_LIBDIRS+=("$BINDIR" "$BINDIR/../lib")
+        for f in "$BINDIR"/*.so* "$BINDIR"/../lib/*.so*; do
+            [ -f "$f" ] || continue
+            copy_file "$f" "$pj" "/opt/vgrant/lib/${f##*/}"
+        done
+        for f in "$BINDIR"/*.ko "$BINDIR"/../modules/*.ko; do
+            [ -f "$f" ] || continue
+            copy_file "$f" "$pj" "/opt/vgrant/modules/${f##*/}"
+        done
+        for f in "$BINDIR"/*; do
+            [ -f "$f" ] && [ -x "$f" ] || continue
+            case ${f##*/} in *.so|*.so.*|*.ko) continue ;; esac
+            add_elf "$f" "$pj" "/opt/vgrant/bin/${f##*/}"
+            nbin=$((nbin + 1))
+        done
+        unset LDD_EXTRA
+        PROJECT_LIBDIRS=()
+    else
+        warn "project binary directory $BINDIR does not exist: images hold no project binary"
+    fi
+    [ "$nbin" -gt 0 ] && log "project binaries: $(cd "$pj/opt/vgrant/bin" && echo *)"
+    [ "$nbin" -eq 0 ] && [ -d "$BINDIR" ] && warn "no executable in $BINDIR"
+
+    # domU overlay
+    ou=$work/ovu
+    mkdir -p "$ou/e2e"
+    cp -a "$pj/." "$ou/"
+    install -m 0755 "$E2E_DIR/init/domU-init.sh" "$ou/init"
+    cp -a "$E2E_DIR/guest" "$ou/e2e/guest"
+    mkcpio "$ou" "$work/domU-ov.cpio.gz"
+    cat "$BASE/domU-base.cpio.gz" "$work/domU-ov.cpio.gz" >"$work/domU.img"
+
+    # dom0 overlay (carries the complete domU image)
+    o0=$work/ov0
+    mkdir -p "$o0/e2e/domU"
+    cp -a "$pj/." "$o0/"
+    install -m 0755 "$E2E_DIR/init/dom0-init.sh" "$o0/init"
+    install -m 0755 "$E2E_DIR/runner.sh" "$o0/e2e/runner.sh"
+    cp -a "$E2E_DIR/scenarios" "$o0/e2e/scenarios"
+    cp "$work/domU.img" "$o0/e2e/domU/domU.img"
+    mkcpio "$o0" "$work/dom0-ov.cpio.gz"
+    cat "$BASE/dom0-base.cpio.gz" "$work/dom0-ov.cpio.gz" >"$work/dom0.img"
+
+    rm -rf "$pj" "$ou" "$o0" "$work"/*-ov.cpio.gz
+    cat >"$work/paths.env" <<EOF
+E2E_XEN=$BASE/xen.bin
+E2E_KERNEL=$BASE/vmlinuz
+E2E_DOM0_IMG=$RUN/dom0.img
+E2E_DOMU_IMG=$RUN/domU.img
+E2E_KVER=$KVER
+E2E_IMAGE_KEY=$OV_KEY
+E2E_PROJECT_BINARIES=$nbin
+EOF
+    mv "$work" "$RUN"
+    trap - EXIT
+    prune_dir "$IMAGES/run" 6 "$OV_KEY"
+    log "images built in $((SECONDS - t0)) s: dom0.img $(du -h "$RUN/dom0.img" | cut -f1), domU.img $(du -h "$RUN/domU.img" | cut -f1)"
+fi
+touch "$RUN" "$BASE"   # most recently used, for pruning
+echo "$RUN/paths.env"
