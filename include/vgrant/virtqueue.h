@@ -53,6 +53,10 @@ struct vq_driver {
     uint64_t bad_used_id;     /* id out of range or not in flight */
     uint64_t bad_used_len;    /* len > device-writable bytes of the chain */
     uint64_t bad_used_idx;    /* used->idx moved by more than in flight */
+
+    /* Appended: chains added and not yet reclaimed, the most used->idx may
+     * legitimately move ahead of last_used_idx. */
+    uint16_t chains_in_flight;
 };
 
 /* Initialise over zeroed ring areas (sizes: vg_ring_*_bytes(num)).

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: MIT */
+/* Strict parsers of xenstore values written by the other domain. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "vgrant/xsutil.h"
+
+#define UNTOUCHED 0x5a5a5a5a5a5a5a5aULL
+
+/* Expect failure with errno want, and *out left alone. */
+static void expect_uint_fails(const char *s, uint64_t max, int want)
+{
+    uint64_t v = UNTOUCHED;
+
+    errno = 0;
+    assert_int_equal(vg_parse_uint(s, max, &v), -1);
+    assert_int_equal(errno, want);
+    assert_int_equal(v, UNTOUCHED);
+}
+
+static void expect_hex_fails(const char *s, int want)
+{
+    uint64_t v = UNTOUCHED;
+
+    errno = 0;
+    assert_int_equal(vg_parse_hex64(s, &v), -1);
+    assert_int_equal(errno, want);
+    assert_int_equal(v, UNTOUCHED);
+}
+
+static void expect_size_fails(const char *s, int want)
+{
+    uint64_t v = UNTOUCHED;
+
+    errno = 0;
+    assert_int_equal(vg_parse_size(s, &v), -1);
+    assert_int_equal(errno, want);
+    assert_int_equal(v, UNTOUCHED);
+}
+
+static uint64_t parse_uint_ok(const char *s, uint64_t max)
+{
+    uint64_t v = UNTOUCHED;
+
+    assert_int_equal(vg_parse_uint(s, max, &v), 0);
+    return v;
+}
+
+static uint64_t parse_hex_ok(const char *s)
+{
+    uint64_t v = UNTOUCHED;
+
+    assert_int_equal(vg_parse_hex64(s, &v), 0);
+    return v;
+}
+
+static uint64_t parse_size_ok(const char *s)
+{
+    uint64_t v = UNTOUCHED;
+
+    assert_int_equal(vg_parse_size(s, &v), 0);
+    return v;
+}
+
+/* ---- vg_parse_uint ---- */
+
+static void test_uint_valid(void **state)
+{
+    (void)state;
+    assert_int_equal(parse_uint_ok("0", 0), 0);
+    assert_int_equal(parse_uint_ok("4", 6), 4);
+    assert_int_equal(parse_uint_ok("65535", 65535), 65535);
+    assert_int_equal(parse_uint_ok("4294967295", UINT64_MAX), 4294967295ULL);
+    assert_int_equal(parse_uint_ok("18446744073709551615", UINT64_MAX),
+                     UINT64_MAX);
+}
+
+static void test_uint_out_of_range(void **state)
+{
+    (void)state;
+    expect_uint_fails("7", 6, ERANGE);
+    expect_uint_fails("65536", 65535, ERANGE);
+    expect_uint_fails("18446744073709551616", UINT64_MAX, ERANGE);
+    expect_uint_fails("99999999999999999999", UINT64_MAX, ERANGE);
+}
+
+static void test_hostile_xs_garbage_uint(void **state)
+{
+    static const char *const garbage[] = {
+        "", "abc", "12a", "a12", "0x10", "1.5", "1e3", "12\n", "\t1",
+        "123456789012345678901",   /* 21 digits */
+    };
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++)
+        expect_uint_fails(garbage[i], UINT64_MAX, EINVAL);
+    expect_uint_fails(NULL, UINT64_MAX, EINVAL);
+}
+
+static void test_hostile_xs_garbage_uint_signs(void **state)
+{
+    (void)state;
+    expect_uint_fails("-1", UINT64_MAX, EINVAL);
+    expect_uint_fails("+1", UINT64_MAX, EINVAL);
+    expect_uint_fails("-0", UINT64_MAX, EINVAL);
+    expect_uint_fails("--5", UINT64_MAX, EINVAL);
+}
+
+static void test_hostile_xs_garbage_uint_spaces(void **state)
+{
+    (void)state;
+    expect_uint_fails(" 12", UINT64_MAX, EINVAL);
+    expect_uint_fails("12 ", UINT64_MAX, EINVAL);
+    expect_uint_fails("1 2", UINT64_MAX, EINVAL);
+    expect_uint_fails(" ", UINT64_MAX, EINVAL);
+}
+
+/* ---- vg_parse_hex64 ---- */
+
+static void test_hex_valid(void **state)
+{
+    (void)state;
+    assert_int_equal(parse_hex_ok("0x0"), 0);
+    assert_int_equal(parse_hex_ok("0xff"), 0xff);
+    assert_int_equal(parse_hex_ok("0XFF"), 0xff);
+    assert_int_equal(parse_hex_ok("0xAbCdEf"), 0xabcdef);
+    assert_int_equal(parse_hex_ok("0x8000000000003010"), 0x8000000000003010ULL);
+    assert_int_equal(parse_hex_ok("0xffffffffffffffff"), UINT64_MAX);
+    assert_int_equal(parse_hex_ok("0x0000000000000001"), 1);
+}
+
+static void test_hostile_xs_garbage_hex(void **state)
+{
+    static const char *const garbage[] = {
+        "", "0", "0x", "ff", "x10", "0xg", "0x1g", "0x12z4", "00x1", "0xx1",
+        "0x1.0", "0x1\n",
+        "0x12345678901234567",     /* 17 digits: more than 64 bits */
+    };
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++)
+        expect_hex_fails(garbage[i], EINVAL);
+    expect_hex_fails(NULL, EINVAL);
+}
+
+static void test_hostile_xs_garbage_hex_signs_spaces(void **state)
+{
+    (void)state;
+    expect_hex_fails("-0x1", EINVAL);
+    expect_hex_fails("+0x1", EINVAL);
+    expect_hex_fails("0x-1", EINVAL);
+    expect_hex_fails("0x+1", EINVAL);
+    expect_hex_fails(" 0x1", EINVAL);
+    expect_hex_fails("0x1 ", EINVAL);
+    expect_hex_fails("0x 1", EINVAL);
+}
+
+/* ---- vg_parse_size ---- */
+
+static void test_size_valid(void **state)
+{
+    (void)state;
+    assert_int_equal(parse_size_ok("0"), 0);
+    assert_int_equal(parse_size_ok("65536"), 65536);
+    assert_int_equal(parse_size_ok("512K"), 512 * 1024);
+    assert_int_equal(parse_size_ok("512k"), 512 * 1024);
+    assert_int_equal(parse_size_ok("4M"), 4ULL << 20);
+    assert_int_equal(parse_size_ok("4m"), 4ULL << 20);
+    assert_int_equal(parse_size_ok("1G"), 1ULL << 30);
+    assert_int_equal(parse_size_ok("17179869183G"), 17179869183ULL << 30);
+}
+
+static void test_size_overflow(void **state)
+{
+    (void)state;
+    expect_size_fails("17179869184G", ERANGE);     /* 2^64 bytes */
+    expect_size_fails("18014398509481984K", ERANGE);
+    expect_size_fails("18446744073709551616", ERANGE);
+}
+
+static void test_hostile_xs_garbage_size(void **state)
+{
+    static const char *const garbage[] = {
+        "", "K", "M", "G", "4MB", "4T", "4.5M", "M4", "4KK", "0x10", "4M\n",
+        "1234567890123456789012345M",
+    };
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++)
+        expect_size_fails(garbage[i], EINVAL);
+    expect_size_fails(NULL, EINVAL);
+}
+
+static void test_hostile_xs_garbage_size_signs_spaces(void **state)
+{
+    (void)state;
+    expect_size_fails("-4M", EINVAL);
+    expect_size_fails("+4M", EINVAL);
+    expect_size_fails(" 4M", EINVAL);
+    expect_size_fails("4 M", EINVAL);
+    expect_size_fails("4M ", EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_uint_valid),
+        cmocka_unit_test(test_uint_out_of_range),
+        cmocka_unit_test(test_hostile_xs_garbage_uint),
+        cmocka_unit_test(test_hostile_xs_garbage_uint_signs),
+        cmocka_unit_test(test_hostile_xs_garbage_uint_spaces),
+        cmocka_unit_test(test_hex_valid),
+        cmocka_unit_test(test_hostile_xs_garbage_hex),
+        cmocka_unit_test(test_hostile_xs_garbage_hex_signs_spaces),
+        cmocka_unit_test(test_size_valid),
+        cmocka_unit_test(test_size_overflow),
+        cmocka_unit_test(test_hostile_xs_garbage_size),
+        cmocka_unit_test(test_hostile_xs_garbage_size_signs_spaces),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
