@@ -210,7 +210,7 @@ enum vg_xenbus_state {
 
 /* Grant address encoding (grant-dma-ops compatible). */
 #define VG_GRANT_ADDR_FLAG   (1ULL << 63)
-#define VG_GRANT_REF_MAX     ((1ULL << (63 - VG_PAGE_SHIFT)) - 1)
+#define VG_GRANT_REF_MAX     UINT32_MAX   /* Xen grant_ref_t is 32 bits */
 
 static inline uint64_t vg_grant_addr(uint32_t gref, uint32_t offset)
 {
