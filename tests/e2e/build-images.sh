@@ -82,7 +82,7 @@ copy_file() {
     cp -L --preserve=mode "$src" "$img$dst" || die "cannot copy $src to image path $dst"
 }
 
-is_elf() { [ "$(head -c4 "$1" 2>/dev/null | od -An -c | tr -d ' ')" = '177ELF' ]; }
+is_elf() { [ "$(od -An -c -N4 "$1" 2>/dev/null | tr -d ' ')" = '177ELF' ]; }
 
 # copy the shared libraries (and the ELF interpreter) an ELF file needs.
 # extra library dirs for the lookup in $LDD_EXTRA.
@@ -123,13 +123,13 @@ index_modules() {
 }
 
 mod_depends() { # relative module path -> its dependencies' names
-    tr '\0' '\n' <"$ROOT/$MODDIR/$1" | sed -n 's/^depends=//p' | head -n1 | tr ',' ' '
+    tr '\0' '\n' <"$ROOT/$MODDIR/$1" | sed -n 's/^depends=//p' | sed -n 1p | tr ',' ' '
 }
 
 is_builtin() {
     local n
     n=$(modname "$1")
-    sed 's,.*/,,; s,\.ko$,,; s,-,_,g' "$ROOT/$MODDIR/modules.builtin" | grep -qx "$n"
+    sed 's,.*/,,; s,\.ko$,,; s,-,_,g' "$ROOT/$MODDIR/modules.builtin" | grep -cx "$n" >/dev/null
 }
 
 # resolve MODULE names into relative paths, dependencies first (appends to
@@ -211,7 +211,7 @@ add_xen_libs() {
     done
     # xl (pthread_cancel) dlopens libgcc_s: not visible to ldd
     local gcc_s
-    gcc_s=$(ldconfig -p | awk '/libgcc_s\.so\.1 .*x86-64/ { print $NF; exit }')
+    gcc_s=$(ldconfig -p | awk '/libgcc_s\.so\.1 .*x86-64/ && !done { done = 1; print $NF }')
     [ -n "$gcc_s" ] || gcc_s=$(gcc -print-file-name=libgcc_s.so.1 2>/dev/null || true)
     [ -f "$gcc_s" ] || die "libgcc_s.so.1 not found on the host (package libgcc-s1)"
     copy_file "$gcc_s" "$img" /usr/lib/x86_64-linux-gnu/libgcc_s.so.1
@@ -329,7 +329,7 @@ else
             copy_file "$f" "$pj" "/opt/vgrant/modules/${f##*/}"
         done
         for f in "$BINDIR"/*; do
-            [ -f "$f" ] && [ -x "$f" ] || continue
+            if [ ! -f "$f" ] || [ ! -x "$f" ]; then continue; fi
             case ${f##*/} in *.so|*.so.*|*.ko) continue ;; esac
             add_elf "$f" "$pj" "/opt/vgrant/bin/${f##*/}"
             nbin=$((nbin + 1))
@@ -357,6 +357,7 @@ else
     cp -a "$pj/." "$o0/"
     install -m 0755 "$E2E_DIR/init/dom0-init.sh" "$o0/init"
     install -m 0755 "$E2E_DIR/runner.sh" "$o0/e2e/runner.sh"
+    install -D -m 0755 "$E2E_DIR/init/xen-block-hotplug" "$o0/etc/xen/scripts/block"
     cp -a "$E2E_DIR/scenarios" "$o0/e2e/scenarios"
     cp "$work/domU.img" "$o0/e2e/domU/domU.img"
     mkcpio "$o0" "$work/dom0-ov.cpio.gz"

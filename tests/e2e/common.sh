@@ -3,10 +3,10 @@
 # run.sh).  Sourced, never executed.  Everything here runs on the build host,
 # not inside the emulated machine.
 
+# shellcheck disable=SC2034  # used by the scripts that source this file
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 E2E_REPO=$(cd "$E2E_DIR/../.." && pwd)
 E2E_CACHE=${VGRANT_E2E_CACHE:-${HOME:-/root}/.cache/virtio-grant/e2e}
-E2E_ARCH=amd64
 
 e2e_ts() { date +%H:%M:%S; }
 log()  { printf '[e2e %s] %s\n' "$(e2e_ts)" "$*" >&2; }
@@ -58,3 +58,12 @@ prune_dir() {
         rm -rf -- "${dir:?}/$e"
     done < <(ls -1t "$dir" 2>/dev/null)
 }
+
+# Note for these scripts: they run with pipefail, so never end a pipeline
+# early (head, grep -q, awk '{exit}') inside $(...): the writer's SIGPIPE
+# would make the assignment fail and set -e exit without a message.
+
+# Say where a script stopped when set -e ends it.
+set -E
+# shellcheck disable=SC2154
+trap 'rc=$?; printf "[e2e %s] ERROR (%s): command failed with status %s at %s line %s: %s\n" "$(e2e_ts)" "${E2E_WHERE:-${0##*/}}" "$rc" "${BASH_SOURCE[0]##*/}" "$LINENO" "$BASH_COMMAND" >&2' ERR

@@ -45,23 +45,17 @@ for name in "$@"; do
         continue
     fi
     t0=$(cut -d' ' -f1 /proc/uptime)
+    # no pipe here: a daemon a scenario leaves running would hold it open
     E2E_SCENARIO=$name E2E_REASON_FILE=$reason_file \
-        timeout "$TMO" sh "$script" 2>&1 | sed "s/^/[$name] /"
-    # exit status of the scenario, not of sed (no pipefail in ash)
-    rc=$(cat "$E2E_WORK/$name.rc" 2>/dev/null || echo "")
+        timeout "$TMO" sh "$script" </dev/null 2>&1
+    rc=$?
     t1=$(cut -d' ' -f1 /proc/uptime)
     secs=$(awk "BEGIN { printf \"%.1f\", $t1 - $t0 }")
-    if [ -z "$rc" ]; then
-        # the scenario did not reach lib.sh's exit hook: killed by the
-        # timeout, or it does not use lib.sh
-        if [ -f "$reason_file" ]; then
-            rc=1
-        else
-            rc=${_rc:-1}
-            echo "timeout after ${TMO}s or scenario exited without lib.sh" >"$reason_file"
+    if [ "$rc" != 0 ] && [ ! -s "$reason_file" ]; then
+        if awk "BEGIN { exit !($t1 - $t0 >= $TMO - 1) }"; then
+            echo "timed out after ${TMO}s" >"$reason_file"
         fi
     fi
-    rm -f "$E2E_WORK/$name.rc"
     if [ "$rc" = 0 ]; then
         echo "E2E-RESULT $name PASS (${secs}s)"
     else
@@ -71,9 +65,19 @@ for name in "$@"; do
         echo "E2E-RESULT $name FAIL $reason (${secs}s)"
         all_ok=1
     fi
-    # leave no guest behind for the next scenario
-    for d in $(xl list 2>/dev/null | awk 'NR > 2 { print $1 }'); do
-        xl destroy "$d" >/dev/null 2>&1
+    # stop daemons the scenario left running (lib.sh's start_bg records
+    # them; a scenario killed by the timeout never ran its exit hook)
+    for f in "$E2E_WORK"/*.pid; do
+        [ -f "$f" ] || continue
+        kill "$(cat "$f")" 2>/dev/null
+        rm -f "$f"
     done
+    # leave none of the guests this scenario started (lib.sh records them)
+    if [ -f "$E2E_WORK/guests" ]; then
+        for g in $(cat "$E2E_WORK/guests"); do
+            xl destroy "$g" >/dev/null 2>&1
+        done
+        rm -f "$E2E_WORK/guests"
+    fi
 done
 exit $all_ok

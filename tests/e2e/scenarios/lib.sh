@@ -1,0 +1,251 @@
+# Helper library for e2e scenarios.  Source it first thing:
+#
+#   . "$(dirname "$0")/lib.sh"
+#
+# A scenario is a POSIX sh script run as root in dom0 (busybox ash inside the
+# emulated machine, any sh on a real Xen host).  It passes by exiting 0; it
+# fails by calling `fail REASON` (or exiting non-zero).  The runner prints
+# E2E-RESULT <name> PASS|FAIL <reason>.
+#
+# Guests:
+#   start_guest [-a KEY=VALUE]... [-k] [-m MiB] NAME JOB [XL-CFG-LINE]...
+#       Write a PV domU config and `xl create` it.  The guest runs
+#       /e2e/guest/JOB.sh (from the domU image); each -a KEY=VALUE reaches
+#       the job as the environment variable KEY and as a positional argument
+#       "KEY=VALUE" (no spaces or quotes in VALUE; KEY is [A-Za-z0-9_]).
+#       -k keeps the guest running after its job (default: it powers off).
+#       -m sets the memory (default $E2E_GUEST_MEMORY or 256).
+#       XL-CFG-LINEs are appended to the config (e.g. 'disk = [ ... ]');
+#       a line setting memory, vcpus or extra replaces the default one.
+#   wait_guest NAME TIMEOUT     wait for GUEST-DONE; returns the job's rc
+#                               (124: timeout, 125: guest died without it)
+#   guest_log NAME              print the guest's console log
+#   guest_log_path NAME
+#   guest_domid NAME
+#   stop_guest NAME             xl destroy (no error if already gone)
+# Daemons in dom0:
+#   start_bg NAME CMD [ARG]...  run CMD in the background, output to
+#                               $E2E_WORK/NAME.log; killed when the scenario
+#                               exits
+#   stop_bg NAME                kill it now (TERM, then KILL)
+#   bg_log NAME                 print its output
+# Disks for Xen's own PV block driver (blkback/blkfront, the comparison point):
+#   make_disk NAME MiB          create a file on tmpfs, attach it to a loop
+#                               device, print the device (/dev/loopN);
+#                               use it as 'disk = [ "phy:/dev/loopN,xvda,w" ]'
+#                               (the e2e dom0's /etc/xen/scripts/block is a
+#                               busybox-friendly hotplug script)
+#   drop_disk NAME              detach and remove it
+# Xenstore:
+#   wait_xs PATH VALUE TIMEOUT  wait until PATH reads VALUE (0) or time out (1)
+# Checks:
+#   log MSG...                  progress line
+#   fail REASON...              record REASON, exit 1
+#   check DESCRIPTION CMD [ARG]...   run CMD; fail DESCRIPTION if it fails
+#   need_bin NAME...            fail unless each program is in PATH
+#
+# Environment (set by the emulated dom0's init; set them yourself on a real
+# Xen host):
+#   E2E_GUEST_KERNEL   kernel for the domUs     (default /e2e/domU/vmlinuz)
+#   E2E_GUEST_RAMDISK  domU initramfs           (default /e2e/domU/domU.img)
+#   E2E_CONSOLE_LOG_DIR where xenconsoled --log=guest writes
+#                      (default /var/log/xen/console)
+#   E2E_WORK           scratch dir (default /run/e2e)
+
+E2E_WORK=${E2E_WORK:-/run/e2e}
+E2E_SCENARIO=${E2E_SCENARIO:-$(basename "$0" .sh)}
+E2E_REASON_FILE=${E2E_REASON_FILE:-$E2E_WORK/$E2E_SCENARIO.reason}
+E2E_GUEST_KERNEL=${E2E_GUEST_KERNEL:-/e2e/domU/vmlinuz}
+E2E_GUEST_RAMDISK=${E2E_GUEST_RAMDISK:-/e2e/domU/domU.img}
+E2E_CONSOLE_LOG_DIR=${E2E_CONSOLE_LOG_DIR:-/var/log/xen/console}
+E2E_GUEST_MEMORY=${E2E_GUEST_MEMORY:-256}
+mkdir -p "$E2E_WORK"
+# on a Debian Xen host the tools like test-resource live here
+for _d in /usr/lib/xen-*/bin; do
+    case ":$PATH:" in *":$_d:"*) ;; *) [ -d "$_d" ] && PATH=$PATH:$_d ;; esac
+done
+export PATH
+
+log() { echo "[$E2E_SCENARIO] $*"; }
+
+fail() {
+    log "FAIL: $*"
+    # first failure wins: it is the cause, later ones are consequences
+    [ -s "$E2E_REASON_FILE" ] || echo "$*" >"$E2E_REASON_FILE"
+    exit 1
+}
+
+check() {
+    _desc=$1
+    shift
+    if "$@"; then
+        log "ok: $_desc"
+    else
+        fail "$_desc (rc $?)"
+    fi
+}
+
+need_bin() {
+    for _b in "$@"; do
+        command -v "$_b" >/dev/null 2>&1 || fail "program $_b not found in PATH ($PATH)"
+    done
+}
+
+_now() { date +%s; }
+
+# ------------------------------------------------------------ guests -----
+guest_log_path() { echo "$E2E_CONSOLE_LOG_DIR/guest-$1.log"; }
+guest_log() { tr -d '\r' <"$(guest_log_path "$1")" 2>/dev/null; }
+guest_domid() { xl domid "$1" 2>/dev/null; }
+stop_guest() { xl destroy "$1" >/dev/null 2>&1 || true; }
+
+start_guest() {
+    _args="" _keep=0 _mem=$E2E_GUEST_MEMORY
+    while [ $# -gt 0 ]; do
+        case $1 in
+            -a)
+                case $2 in
+                    *[!A-Za-z0-9_=./:,+@-]*|=*|"") fail "start_guest: bad guest argument '$2' (KEY=VALUE, no spaces or quotes)" ;;
+                    *=*) ;;
+                    *) fail "start_guest: guest argument '$2' is not KEY=VALUE" ;;
+                esac
+                _args="$_args vgarg_$2"
+                shift 2
+                ;;
+            -k) _keep=1; shift ;;
+            -m) _mem=$2; shift 2 ;;
+            --) shift; break ;;
+            -*) fail "start_guest: unknown option $1" ;;
+            *) break ;;
+        esac
+    done
+    [ $# -ge 2 ] || fail "usage: start_guest [-a KEY=VALUE]... [-k] [-m MiB] NAME JOB [XL-CFG-LINE]..."
+    _name=$1 _job=$2
+    shift 2
+    [ -f "$E2E_GUEST_KERNEL" ] || fail "guest kernel $E2E_GUEST_KERNEL not found (set E2E_GUEST_KERNEL)"
+    [ -f "$E2E_GUEST_RAMDISK" ] || fail "guest ramdisk $E2E_GUEST_RAMDISK not found (set E2E_GUEST_RAMDISK)"
+
+    _cfg=$E2E_WORK/guest-$_name.cfg
+    _set_mem=1 _set_vcpus=1 _set_extra=1
+    for _l in "$@"; do
+        case $(echo "$_l" | sed 's/^[[:space:]]*//') in
+            memory*=*) _set_mem=0 ;;
+            vcpus*=*) _set_vcpus=0 ;;
+            extra*=*) _set_extra=0 ;;
+        esac
+    done
+    _extra="console=hvc0 quiet vgname=$_name vgjob=$_job$_args"
+    [ "$_keep" = 1 ] && _extra="$_extra vgkeep=1"
+    {
+        echo "name = \"$_name\""
+        echo 'type = "pv"'
+        echo "kernel = \"$E2E_GUEST_KERNEL\""
+        echo "ramdisk = \"$E2E_GUEST_RAMDISK\""
+        [ "$_set_extra" = 1 ] && echo "extra = \"$_extra\""
+        [ "$_set_mem" = 1 ] && echo "memory = $_mem"
+        [ "$_set_vcpus" = 1 ] && echo "vcpus = 1"
+        for _l in "$@"; do echo "$_l"; done
+    } >"$_cfg"
+
+    # a stale log from an earlier guest of the same name would fool wait_guest
+    rm -f "$(guest_log_path "$_name")"
+    echo "$_name" >>"$E2E_WORK/guests"
+    log "starting guest $_name (job $_job${_args:+,$_args})"
+    if ! xl create "$_cfg" >"$E2E_WORK/xl-create-$_name.log" 2>&1; then
+        sed 's/^/    xl: /' "$E2E_WORK/xl-create-$_name.log"
+        log "config was:"
+        sed 's/^/    cfg: /' "$_cfg"
+        return 1
+    fi
+    log "guest $_name is domain $(guest_domid "$_name")"
+    return 0
+}
+
+# wait_guest NAME TIMEOUT -> returns the guest job's exit status
+wait_guest() {
+    _name=$1 _tmo=${2:-120}
+    _log=$(guest_log_path "$_name")
+    _end=$(($(_now) + _tmo))
+    _gone=0 _t0=$(_now) _hinted=0
+    while :; do
+        if [ -f "$_log" ]; then
+            _rc=$(tr -d '\r' <"$_log" | sed -n 's/.*GUEST-DONE rc=\([0-9]*\).*/\1/p' | tail -n1)
+            if [ -n "$_rc" ]; then
+                log "guest $_name finished its job: rc=$_rc"
+                return "$_rc"
+            fi
+        fi
+        if [ ! -f "$_log" ] && [ "$_hinted" = 0 ] && [ $(($(_now) - _t0)) -ge 15 ]; then
+            _hinted=1
+            log "no console log $_log yet: is xenconsoled logging guests (--log=guest --log-dir=$E2E_CONSOLE_LOG_DIR; XENCONSOLED_TRACE=guest in /etc/default/xencommons)?"
+        fi
+        if ! xl domid "$_name" >/dev/null 2>&1; then
+            _gone=$((_gone + 1))
+            if [ "$_gone" -ge 3 ]; then
+                log "guest $_name is gone without printing GUEST-DONE (log: $_log)"
+                return 125
+            fi
+        fi
+        if [ "$(_now)" -ge "$_end" ]; then
+            log "guest $_name: no GUEST-DONE within ${_tmo}s (log: $_log)"
+            return 124
+        fi
+        sleep 1
+    done
+}
+
+# ------------------------------------------------------------ disks ------
+make_disk() {
+    _f=$E2E_WORK/disk-$1.img
+    dd if=/dev/zero of="$_f" bs=1M count=0 seek="$2" 2>/dev/null || fail "cannot create $_f"
+    _dev=$(losetup -f) || fail "no free loop device (is the loop module loaded?)"
+    losetup "$_dev" "$_f" || fail "losetup $_dev $_f failed"
+    echo "$_dev" >"$E2E_WORK/disk-$1.dev"
+    echo "$_dev"
+}
+
+drop_disk() {
+    [ -f "$E2E_WORK/disk-$1.dev" ] && losetup -d "$(cat "$E2E_WORK/disk-$1.dev")" 2>/dev/null
+    rm -f "$E2E_WORK/disk-$1.dev" "$E2E_WORK/disk-$1.img"
+}
+
+# ---------------------------------------------------------- xenstore -----
+wait_xs() {
+    _end=$(($(_now) + ${3:-30}))
+    while :; do
+        [ "$(xenstore-read "$1" 2>/dev/null)" = "$2" ] && return 0
+        [ "$(_now)" -ge "$_end" ] && return 1
+        sleep 0.2
+    done
+}
+
+# --------------------------------------------------------- daemons -------
+_E2E_BG=""
+start_bg() {
+    _bn=$1
+    shift
+    "$@" >"$E2E_WORK/$_bn.log" 2>&1 &
+    echo $! >"$E2E_WORK/$_bn.pid"
+    _E2E_BG="$_E2E_BG $_bn"
+    log "started $_bn (pid $!): $*"
+}
+
+stop_bg() {
+    [ -f "$E2E_WORK/$1.pid" ] || return 0
+    _pid=$(cat "$E2E_WORK/$1.pid")
+    rm -f "$E2E_WORK/$1.pid"
+    kill "$_pid" 2>/dev/null || return 0
+    _i=0
+    while kill -0 "$_pid" 2>/dev/null && [ "$_i" -lt 20 ]; do
+        sleep 0.25
+        _i=$((_i + 1))
+    done
+    kill -9 "$_pid" 2>/dev/null || true
+}
+
+bg_log() { cat "$E2E_WORK/$1.log" 2>/dev/null; }
+
+_e2e_cleanup() {
+    for _bn in $_E2E_BG; do stop_bg "$_bn"; done
+}
+trap _e2e_cleanup EXIT
