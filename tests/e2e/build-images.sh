@@ -267,6 +267,8 @@ else
         add_elf "$f" "$d0" "/$XENBIN/${f##*/}"
     done
     add_xenstore_utils "$d0"
+    # POSIX cksum (busybox has none): dom0 checks backing files with it
+    add_elf /usr/bin/cksum "$d0" /usr/bin/cksum
     add_xen_libs "$d0"
     cp -a "$ROOT/etc/xen" "$d0/etc/"
     add_modules "$d0" "$DOM0_MODULES" "$DOM0_MODULES_EXTRA"

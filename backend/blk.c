@@ -1,0 +1,459 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-blk device model over a raw image file or a block device.
+ *
+ * Backend keys: target (path, required), readonly (0|1, default 0).
+ * Requests: IN, OUT, FLUSH, GET_ID.  Layout of every request:
+ *   device-readable:  16-byte header [+ data for OUT]
+ *   device-writable:  [data for IN / GET_ID] + 1 status byte (last byte)
+ * The header is copied out of guest memory once and only the copy is used
+ * (XSA-155): a guest flipping it under us cannot turn a checked sector
+ * into an unchecked one.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "devmodel.h"
+#include "vgrant/log.h"
+#include "vgrant/protocol.h"
+#include "vgrant/virtio.h"
+#include "vgrant/xsutil.h"
+
+/* Published limits (config seg_max / size_max), enforced per request. */
+#define BLK_SEG_MAX   64u
+#define BLK_SIZE_MAX  (64u * 1024)
+/* Log the first few bad requests of a device, then one in this many. */
+#define BLK_LOG_FIRST 16u
+#define BLK_LOG_EVERY 1024u
+
+struct blk {
+    int fd;
+    bool readonly;
+    uint64_t capacity;        /* 512-byte sectors */
+    uint16_t domid;
+    unsigned devid;
+    uint64_t bad_requests;
+    char id[VIRTIO_BLK_ID_BYTES];
+};
+
+static void blk_bad(struct blk *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* A guest can produce bad requests as fast as we serve them: rate-limit. */
+static void blk_bad(struct blk *b, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+
+    b->bad_requests++;
+    if (b->bad_requests > BLK_LOG_FIRST && b->bad_requests % BLK_LOG_EVERY)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    vg_dev_log(VG_LOG_WARN, b->domid, b->devid, "%s (bad request #%llu)", msg,
+               (unsigned long long)b->bad_requests);
+}
+
+static void *blk_open(const struct vgd_model_params *p)
+{
+    struct blk *b;
+    char *target = NULL, *ro = NULL;
+    struct stat st;
+    uint64_t bytes;
+
+    b = calloc(1, sizeof(*b));
+    if (!b)
+        return NULL;
+    b->fd = -1;
+    b->domid = p->frontend_domid;
+    b->devid = p->devid;
+
+    target = vg_xs_read_str(p->h, VG_XS_NO_TX, p->be_path, VG_KEY_TARGET);
+    if (!target || !target[0]) {
+        vg_dev_log(VG_LOG_ERR, b->domid, b->devid, "blk: backend key %s/%s "
+                   "missing or empty", p->be_path, VG_KEY_TARGET);
+        goto fail;
+    }
+    ro = vg_xs_read_str(p->h, VG_XS_NO_TX, p->be_path, VG_KEY_READONLY);
+    if (ro && strcmp(ro, "0") && strcmp(ro, "1")) {
+        vg_dev_log(VG_LOG_ERR, b->domid, b->devid, "blk: readonly '%s' must "
+                   "be 0 or 1", ro);
+        goto fail;
+    }
+    b->readonly = ro && ro[0] == '1';
+
+    b->fd = open(target, (b->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    if (b->fd < 0) {
+        vg_dev_log(VG_LOG_ERR, b->domid, b->devid, "blk: cannot open target "
+                   "%s %s: %s", target, b->readonly ? "read-only" : "read-write",
+                   strerror(errno));
+        goto fail;
+    }
+    if (fstat(b->fd, &st)) {
+        vg_dev_log(VG_LOG_ERR, b->domid, b->devid, "blk: cannot stat %s: %s",
+                   target, strerror(errno));
+        goto fail;
+    }
+    if (S_ISREG(st.st_mode)) {
+        bytes = (uint64_t)st.st_size;
+    } else if (S_ISBLK(st.st_mode)) {
+        if (ioctl(b->fd, BLKGETSIZE64, &bytes)) {
+            vg_dev_log(VG_LOG_ERR, b->domid, b->devid, "blk: cannot get the "
+                       "size of block device %s: %s", target, strerror(errno));
+            goto fail;
+        }
+    } else {
+        vg_dev_log(VG_LOG_ERR, b->domid, b->devid, "blk: target %s is neither "
+                   "a regular file nor a block device", target);
+        goto fail;
+    }
+    b->capacity = bytes / VIRTIO_BLK_SECTOR_SIZE;
+    /* strncpy semantics wanted: the id is zero-padded, not terminated */
+    snprintf(b->id, sizeof(b->id), "vgrant-%u-%u", b->domid, b->devid);
+
+    vg_dev_log(VG_LOG_INFO, b->domid, b->devid, "blk: %s, %llu sectors%s",
+               target, (unsigned long long)b->capacity,
+               b->readonly ? ", read-only" : "");
+    free(target);
+    free(ro);
+    return b;
+
+fail:
+    if (b->fd >= 0)
+        close(b->fd);
+    free(target);
+    free(ro);
+    free(b);
+    return NULL;
+}
+
+static void blk_close(void *m)
+{
+    struct blk *b = m;
+
+    if (!b)
+        return;
+    close(b->fd);
+    free(b);
+}
+
+static uint64_t blk_features(void *m)
+{
+    struct blk *b = m;
+    uint64_t f = VG_FEATURE(VIRTIO_BLK_F_SIZE_MAX) |
+                 VG_FEATURE(VIRTIO_BLK_F_SEG_MAX) |
+                 VG_FEATURE(VIRTIO_BLK_F_BLK_SIZE) |
+                 VG_FEATURE(VIRTIO_BLK_F_FLUSH);
+
+    if (b->readonly)
+        f |= VG_FEATURE(VIRTIO_BLK_F_RO);
+    return f;
+}
+
+static size_t blk_config_space(void *m, uint8_t *buf, size_t max)
+{
+    struct blk *b = m;
+    struct virtio_blk_config c;
+
+    if (max < sizeof(c))
+        return 0;
+    memset(&c, 0, sizeof(c));
+    c.capacity = htole64(b->capacity);
+    c.size_max = htole32(BLK_SIZE_MAX);
+    c.seg_max = htole32(BLK_SEG_MAX);
+    c.blk_size = htole32(VIRTIO_BLK_SECTOR_SIZE);
+    memcpy(buf, &c, sizeof(c));
+    return sizeof(c);
+}
+
+static unsigned blk_max_request_pages(void *m)
+{
+    (void)m;
+    /* header (16 bytes, may straddle two pages) + status (1 page) + data
+     * segments, each at most size_max and possibly unaligned. */
+    return 2 + 1 + BLK_SEG_MAX * (BLK_SIZE_MAX / VG_PAGE_SIZE + 1);
+}
+
+static unsigned blk_max_request_buffers(void *m)
+{
+    (void)m;
+    return BLK_SEG_MAX + 2;
+}
+
+/* Copy len bytes at byte offset `from` of an iovec list into dst; returns
+ * the bytes copied. */
+static size_t iov_copy_out(const struct iovec *iov, unsigned n, size_t from,
+                           void *dst, size_t len)
+{
+    size_t done = 0;
+
+    for (unsigned i = 0; i < n && done < len; i++) {
+        size_t l = iov[i].iov_len;
+
+        if (from >= l) {
+            from -= l;
+            continue;
+        }
+        l -= from;
+        if (l > len - done)
+            l = len - done;
+        memcpy((char *)dst + done, (char *)iov[i].iov_base + from, l);
+        done += l;
+        from = 0;
+    }
+    return done;
+}
+
+static size_t iov_copy_in(const struct iovec *iov, unsigned n, size_t to,
+                          const void *src, size_t len)
+{
+    size_t done = 0;
+
+    for (unsigned i = 0; i < n && done < len; i++) {
+        size_t l = iov[i].iov_len;
+
+        if (to >= l) {
+            to -= l;
+            continue;
+        }
+        l -= to;
+        if (l > len - done)
+            l = len - done;
+        memcpy((char *)iov[i].iov_base + to, (const char *)src + done, l);
+        done += l;
+        to = 0;
+    }
+    return done;
+}
+
+/* Check the data part [from, from+len) of an iovec list against seg_max and
+ * size_max. */
+static int data_segments_ok(struct blk *b, const struct iovec *iov, unsigned n,
+                            size_t from, size_t len)
+{
+    unsigned segs = 0;
+
+    for (unsigned i = 0; i < n && len; i++) {
+        size_t l = iov[i].iov_len;
+
+        if (from >= l) {
+            from -= l;
+            continue;
+        }
+        l -= from;
+        if (l > len)
+            l = len;
+        if (l > BLK_SIZE_MAX) {
+            blk_bad(b, "blk: data segment of %zu bytes exceeds size_max %u",
+                    l, BLK_SIZE_MAX);
+            return -1;
+        }
+        if (++segs > BLK_SEG_MAX) {
+            blk_bad(b, "blk: more than seg_max %u data segments", BLK_SEG_MAX);
+            return -1;
+        }
+        len -= l;
+        from = 0;
+    }
+    return 0;
+}
+
+/* pread/pwrite the data part of an iovec list at file offset pos. */
+static int blk_transfer(struct blk *b, bool write, const struct iovec *iov,
+                        unsigned n, size_t from, size_t len, uint64_t pos)
+{
+    for (unsigned i = 0; i < n && len; i++) {
+        size_t l = iov[i].iov_len;
+        char *p;
+
+        if (from >= l) {
+            from -= l;
+            continue;
+        }
+        p = (char *)iov[i].iov_base + from;
+        l -= from;
+        if (l > len)
+            l = len;
+        while (l) {
+            ssize_t r = write ? pwrite(b->fd, p, l, (off_t)pos)
+                              : pread(b->fd, p, l, (off_t)pos);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0) {
+                vg_dev_log(VG_LOG_ERR, b->domid, b->devid, "blk: %s at byte "
+                           "%llu: %s", write ? "pwrite" : "pread",
+                           (unsigned long long)pos,
+                           r < 0 ? strerror(errno) : "unexpected end of file");
+                return -1;
+            }
+            p += r;
+            pos += (uint64_t)r;
+            l -= (size_t)r;
+            len -= (size_t)r;
+        }
+        from = 0;
+    }
+    return 0;
+}
+
+/* [sector, sector + bytes/512) inside the disk, without overflow. */
+static int range_ok(struct blk *b, uint64_t sector, size_t bytes)
+{
+    uint64_t nsect;
+
+    if (bytes % VIRTIO_BLK_SECTOR_SIZE) {
+        blk_bad(b, "blk: data length %zu is not a multiple of %u", bytes,
+                VIRTIO_BLK_SECTOR_SIZE);
+        return -1;
+    }
+    nsect = bytes / VIRTIO_BLK_SECTOR_SIZE;
+    if (sector > b->capacity || nsect > b->capacity - sector) {
+        blk_bad(b, "blk: sector %llu + %llu sectors is past the end (%llu "
+                "sectors)", (unsigned long long)sector,
+                (unsigned long long)nsect, (unsigned long long)b->capacity);
+        return -1;
+    }
+    return 0;
+}
+
+static void blk_handle(void *m, const struct vgd_request *req,
+                       struct vgd_result *res)
+{
+    struct blk *b = m;
+    struct virtio_blk_req_hdr hdr;   /* the one private copy */
+    uint32_t type;
+    uint64_t sector;
+    size_t data_in, data_out, id_len;
+    uint8_t status = VIRTIO_BLK_S_IOERR;
+
+    res->written = 0;
+    res->read = 0;
+    if (req->in_bytes < 1) {
+        blk_bad(b, "blk: request has no device-writable status byte");
+        res->failed = true;
+        return;
+    }
+    data_in = req->in_bytes - 1;
+    res->written = 1;
+
+    if (req->out_bytes < sizeof(hdr) ||
+        iov_copy_out(req->out, req->n_out, 0, &hdr, sizeof(hdr)) != sizeof(hdr)) {
+        blk_bad(b, "blk: request header is %zu readable bytes, need %zu",
+                req->out_bytes, sizeof(hdr));
+        goto done;
+    }
+    type = le32toh(hdr.type);
+    sector = le64toh(hdr.sector);
+    data_out = req->out_bytes - sizeof(hdr);
+    res->read = sizeof(hdr);
+
+    switch (type) {
+    case VIRTIO_BLK_T_IN:
+        if (data_out) {
+            blk_bad(b, "blk: read request carries %zu readable data bytes",
+                    data_out);
+            break;
+        }
+        if (range_ok(b, sector, data_in) ||
+            data_segments_ok(b, req->in, req->n_in, 0, data_in))
+            break;
+        if (blk_transfer(b, false, req->in, req->n_in, 0, data_in,
+                         sector * VIRTIO_BLK_SECTOR_SIZE))
+            break;
+        res->written = (uint32_t)data_in + 1;
+        status = VIRTIO_BLK_S_OK;
+        break;
+
+    case VIRTIO_BLK_T_OUT:
+        if (b->readonly) {
+            blk_bad(b, "blk: write to read-only device (sector %llu)",
+                    (unsigned long long)sector);
+            break;
+        }
+        if (data_in) {
+            blk_bad(b, "blk: write request has %zu writable data bytes",
+                    data_in);
+            break;
+        }
+        if (range_ok(b, sector, data_out) ||
+            data_segments_ok(b, req->out, req->n_out, sizeof(hdr), data_out))
+            break;
+        if (blk_transfer(b, true, req->out, req->n_out, sizeof(hdr), data_out,
+                         sector * VIRTIO_BLK_SECTOR_SIZE))
+            break;
+        res->read += (uint32_t)data_out;
+        status = VIRTIO_BLK_S_OK;
+        break;
+
+    case VIRTIO_BLK_T_FLUSH:
+        if (data_out || data_in) {
+            blk_bad(b, "blk: flush request carries data (%zu/%zu bytes)",
+                    data_out, data_in);
+            break;
+        }
+        if (!b->readonly && fdatasync(b->fd)) {
+            vg_dev_log(VG_LOG_ERR, b->domid, b->devid, "blk: fdatasync: %s",
+                       strerror(errno));
+            break;
+        }
+        status = VIRTIO_BLK_S_OK;
+        break;
+
+    case VIRTIO_BLK_T_GET_ID:
+        if (data_out || data_in == 0) {
+            blk_bad(b, "blk: get-id request with %zu readable, %zu writable "
+                    "data bytes", data_out, data_in);
+            break;
+        }
+        id_len = data_in < sizeof(b->id) ? data_in : sizeof(b->id);
+        iov_copy_in(req->in, req->n_in, 0, b->id, id_len);
+        res->written = (uint32_t)id_len + 1;
+        status = VIRTIO_BLK_S_OK;
+        break;
+
+    default:
+        blk_bad(b, "blk: unsupported request type %u", type);
+        status = VIRTIO_BLK_S_UNSUPP;
+        break;
+    }
+
+done:
+    iov_copy_in(req->in, req->n_in, req->in_bytes - 1, &status, 1);
+    if (status != VIRTIO_BLK_S_OK)
+        res->failed = true;
+}
+
+static void blk_fail(void *m, const struct vgd_request *status_only,
+                     struct vgd_result *res)
+{
+    uint8_t status = VIRTIO_BLK_S_IOERR;
+
+    (void)m;
+    iov_copy_in(status_only->in, status_only->n_in, 0, &status, 1);
+    res->written = 1;
+    res->failed = true;
+}
+
+const struct vgd_model vgd_model_blk = {
+    .name = VG_TYPE_BLK,
+    .device_id = VIRTIO_ID_BLOCK,
+    .max_queues = VG_MAX_QUEUES,
+    .open = blk_open,
+    .close = blk_close,
+    .features = blk_features,
+    .config_space = blk_config_space,
+    .max_request_pages = blk_max_request_pages,
+    .max_request_buffers = blk_max_request_buffers,
+    .handle = blk_handle,
+    .status_bytes = 1,
+    .fail = blk_fail,
+};

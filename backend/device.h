@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One backend device and its queues, as shared by the files of the daemon:
+ *   daemon.c          event loop, device list, port table, ready list
+ *   xenbus_backend.c  the per-device xenbus state machine
+ *   serve.c           serving one queue: pop, map, handle, unmap, push
+ *   grant_mapper.c    grant mode mapping engine
+ * Not part of the public API (that is vgrantd.h).
+ */
+#ifndef VGRANT_BACKEND_DEVICE_H
+#define VGRANT_BACKEND_DEVICE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "vgrant/hyp.h"
+#include "vgrant/protocol.h"
+#include "vgrant/virtqueue.h"
+#include "vgrant/xsutil.h"
+#include "devmodel.h"
+#include "grant_mapper.h"
+#include "vgrantd.h"
+
+struct vgd_dev;
+
+struct vgd_queue {
+    struct vgd_dev *dev;
+    unsigned index;
+    uint16_t num;
+    bool connected;            /* rings mapped, vq initialised, port bound */
+
+    /* ring areas, mapped at connect */
+    void *desc_map, *avail_map, *used_map;
+    uint32_t desc_pages, avail_pages, used_pages;
+    struct vq_device vq;
+    bool vq_init;
+
+    vg_port_t remote_port;
+    vg_port_t port;            /* our end */
+    bool port_bound;
+    struct vgd_queue *port_next;   /* port table bucket chain */
+
+    bool ready;                /* on the daemon's ready list */
+    TAILQ_ENTRY(vgd_queue) ready_link;
+
+    /* per-request state, sized at connect, reused for every request */
+    struct vq_chain chain;
+    struct vgd_grant_mapper gm;
+    bool gm_init;
+};
+
+struct vgd_dev {
+    struct vgd *d;
+    TAILQ_ENTRY(vgd_dev) link;
+
+    uint16_t fe_domid;
+    unsigned devid;
+    char be_path[VG_XS_PATH_MAX];
+    char fe_path[VG_XS_PATH_MAX];
+    char fe_token[48];
+    char fe_watch_path[VG_XS_PATH_MAX];   /* watched, may differ from fe_path
+                                             until the toolstack keys are valid */
+    bool fe_watched;
+
+    enum vg_xenbus_state state;   /* backend state we last wrote */
+    bool prepared;                /* model open, device keys published */
+    bool config_bad;              /* toolstack keys invalid: stay down */
+    bool removed;                 /* backend directory is gone */
+    bool fatal;                   /* violation seen while serving: close
+                                     after this round */
+    char fatal_why[160];
+
+    const struct vgd_model *model;
+    void *mstate;
+    uint64_t offered;
+    uint64_t negotiated;
+    unsigned max_queues;
+    unsigned max_queue_size;
+    unsigned nqueues;             /* connected queues */
+    struct vgd_queue q[VG_MAX_QUEUES];
+
+    /* statistics */
+    struct vgd_map_counters mc;
+    uint64_t requests, bytes_read, bytes_written, errors;
+    uint64_t notifies_sent, kicks_received;
+    uint64_t max_in_flight;
+};
+
+/* ---- daemon.c services used by the other files ---- */
+struct vg_hyp *vgd_hyp(struct vgd *d);
+uint16_t vgd_backend_domid(const struct vgd *d);
+int vgd_port_add(struct vgd *d, struct vgd_queue *q);
+void vgd_port_del(struct vgd *d, struct vgd_queue *q);
+void vgd_queue_set_ready(struct vgd *d, struct vgd_queue *q);
+void vgd_queue_clear_ready(struct vgd *d, struct vgd_queue *q);
+
+/* ---- xenbus_backend.c ---- */
+struct vgd_dev *vgd_dev_new(struct vgd *d, uint16_t fe_domid, unsigned devid);
+/* Something under the device's backend or frontend directory changed, or
+ * a domain died: re-read what matters and move the state machine. */
+void vgd_dev_changed(struct vgd_dev *dev);
+/* Protocol violation found while serving: logged by the caller; closes
+ * the device (Closing, waiting for the frontend to acknowledge). */
+void vgd_dev_fail(struct vgd_dev *dev);
+/* True once the backend directory is gone: the daemon frees the device. */
+bool vgd_dev_removed(const struct vgd_dev *dev);
+/* Daemon shutdown: tear down, Closing then Closed, free. */
+void vgd_dev_shutdown(struct vgd_dev *dev);
+/* Free without touching xenstore state (after removal). */
+void vgd_dev_free(struct vgd_dev *dev);
+void vgd_dev_get_stats(const struct vgd_dev *dev, struct vgd_dev_stats *s);
+
+/* ---- serve.c ---- */
+/* Serve up to budget requests; returns true if the queue has work left. */
+bool vgd_serve_queue(struct vgd_queue *q, unsigned budget);
+
+#endif /* VGRANT_BACKEND_DEVICE_H */

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Device models: what a virtio device does with a request once the
+ * transport has mapped its buffers.  A model is a small table of callbacks
+ * (one file per model: blk.c, later rng.c, console.c, null.c) and knows
+ * nothing about grants, rings or xenstore watches.
+ *
+ * Buffers handed to a model live in memory the guest shares and may still
+ * change under us: a model copies any control structure (a request header)
+ * into private memory exactly once and uses only the copy (XSA-155).
+ */
+#ifndef VGRANT_DEVMODEL_H
+#define VGRANT_DEVMODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "vgrant/hyp.h"
+
+/* What a model needs to open one device. */
+struct vgd_model_params {
+    struct vg_hyp *h;          /* to read the model's own backend keys */
+    const char *be_path;       /* backend directory ("target", "readonly") */
+    uint16_t frontend_domid;
+    unsigned devid;
+};
+
+/* One request with its buffers mapped: out[] are device-readable,
+ * in[] device-writable, in chain order. */
+struct vgd_request {
+    const struct iovec *out;
+    unsigned n_out;
+    size_t out_bytes;
+    const struct iovec *in;
+    unsigned n_in;
+    size_t in_bytes;
+    unsigned queue;
+};
+
+/* What a model reports for one request. */
+struct vgd_result {
+    uint32_t written;          /* bytes written into in[], the used length */
+    uint32_t read;             /* bytes consumed from out[] (statistics) */
+    bool failed;               /* counted as an error in the statistics */
+};
+
+struct vgd_model {
+    const char *name;          /* backend key "type" */
+    uint32_t device_id;        /* VIRTIO_ID_* */
+    unsigned max_queues;       /* the model serves at most this many */
+
+    /* Open the device described by the backend keys; returns the model's
+     * private state or NULL after logging why (naming the key and value). */
+    void *(*open)(const struct vgd_model_params *p);
+    void (*close)(void *m);
+
+    /* Device feature bits (model bits only; the transport adds its own). */
+    uint64_t (*features)(void *m);
+    /* Fill the config space; returns its length (<= max). */
+    size_t (*config_space)(void *m, uint8_t *buf, size_t max);
+    /* Most guest pages one request may name; requests naming more are
+     * failed without mapping anything, so a request cannot make us map
+     * unbounded memory. */
+    unsigned (*max_request_pages)(void *m);
+    /* Most buffers (descriptors) one request may have. */
+    unsigned (*max_request_buffers)(void *m);
+
+    /* Serve one request. */
+    void (*handle)(void *m, const struct vgd_request *req,
+                   struct vgd_result *res);
+
+    /* The last status_bytes bytes of a request's device-writable part are
+     * its status.  When the transport cannot map the request it maps only
+     * those bytes (as in[], exactly status_bytes long) and calls fail so
+     * the guest still learns the request failed.  0: no status. */
+    unsigned status_bytes;
+    void (*fail)(void *m, const struct vgd_request *status_only,
+                 struct vgd_result *res);
+};
+
+/* Model for a backend "type" value, NULL if none. */
+const struct vgd_model *vgd_model_find(const char *type);
+
+/* The models, one file each. */
+extern const struct vgd_model vgd_model_blk;
+
+#endif /* VGRANT_DEVMODEL_H */

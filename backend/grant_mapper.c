@@ -1,0 +1,364 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Grant mapping engine, see grant_mapper.h.
+ *
+ * Policy on failures: a request that names something we cannot map (an
+ * address without the grant bit, a ref never granted or revoked, a
+ * read-only grant where the device must write, too many pages) fails only
+ * that request; the device keeps serving.  The damage is confined to the
+ * guest's own request, and Linux's grant-dma-ops can legitimately race a
+ * revocation with a buggy driver, so closing the device would punish a
+ * guest for something it can already observe.  Ring-level violations
+ * (broken indices, loops) are different: they close the device (serve.c).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "grant_mapper.h"
+#include "vgrant/log.h"
+#include "vgrant/protocol.h"
+
+int vgd_gm_init(struct vgd_grant_mapper *m, struct vg_hyp *h, uint16_t domid,
+                unsigned devid, unsigned max_pages, unsigned max_bufs,
+                struct vgd_map_counters *ctr)
+{
+    memset(m, 0, sizeof(*m));
+    if (max_pages == 0 || max_bufs == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    m->h = h;
+    m->domid = domid;
+    m->devid = devid;
+    m->max_pages = max_pages;
+    m->max_bufs = max_bufs;
+    m->ctr = ctr;
+    m->ro_refs = calloc(max_pages, sizeof(*m->ro_refs));
+    m->rw_refs = calloc(max_pages, sizeof(*m->rw_refs));
+    m->iov = calloc(max_bufs, sizeof(*m->iov));
+    if (!m->ro_refs || !m->rw_refs || !m->iov) {
+        vgd_gm_free(m);
+        errno = ENOMEM;
+        return -1;
+    }
+    return 0;
+}
+
+void vgd_gm_free(struct vgd_grant_mapper *m)
+{
+    vgd_gm_unmap(m);
+    free(m->ro_refs);
+    free(m->rw_refs);
+    free(m->iov);
+    m->ro_refs = m->rw_refs = NULL;
+    m->iov = NULL;
+}
+
+static void *map_batch(struct vgd_grant_mapper *m, uint32_t count,
+                       const vg_gref_t *refs, bool writable)
+{
+    void *addr = m->h->ops->map_grants(m->h, m->domid, count, refs, writable);
+
+    if (!addr)
+        return NULL;
+    m->ctr->map_batches++;
+    m->ctr->maps += count;
+    m->ctr->live_mappings += count;
+    return addr;
+}
+
+static void unmap_batch(struct vg_hyp *h, void *addr, uint32_t count,
+                        struct vgd_map_counters *ctr, uint16_t domid,
+                        unsigned devid)
+{
+    if (h->ops->unmap_grants(h, addr, count)) {
+        /* Nothing sensible to retry: say so loudly, the pages leak. */
+        vg_dev_log(VG_LOG_ERR, domid, devid, "cannot unmap %u grant pages: %s",
+                   count, strerror(errno));
+        return;
+    }
+    ctr->unmap_batches++;
+    ctr->unmaps += count;
+    ctr->live_mappings -= count;
+}
+
+void vgd_gm_unmap(struct vgd_grant_mapper *m)
+{
+    if (m->ro_addr)
+        unmap_batch(m->h, m->ro_addr, m->ro_count, m->ctr, m->domid, m->devid);
+    if (m->rw_addr)
+        unmap_batch(m->h, m->rw_addr, m->rw_count, m->ctr, m->domid, m->devid);
+    m->ro_addr = m->rw_addr = NULL;
+    m->ro_count = m->rw_count = 0;
+}
+
+/* A guest can make every request fail: log the first few failures of a
+ * device, then one in GM_LOG_EVERY. */
+#define GM_LOG_FIRST 16u
+#define GM_LOG_EVERY 1024u
+
+static void gm_warn(struct vgd_grant_mapper *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void gm_warn(struct vgd_grant_mapper *m, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+
+    m->failures++;
+    if (m->failures > GM_LOG_FIRST && m->failures % GM_LOG_EVERY)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    vg_dev_log(VG_LOG_WARN, m->domid, m->devid, "%s (unmappable request #%llu)",
+               msg, (unsigned long long)m->failures);
+}
+
+/* Describe the refs of a failed batch for the log: "5-6,9". */
+static void format_refs(char *buf, size_t size, const vg_gref_t *refs,
+                        uint32_t count)
+{
+    size_t used = 0;
+    uint32_t i = 0;
+
+    buf[0] = '\0';
+    while (i < count && used + 24 < size) {
+        uint32_t j = i;
+        int n;
+
+        while (j + 1 < count && refs[j + 1] == refs[j] + 1)
+            j++;
+        if (j == i)
+            n = snprintf(buf + used, size - used, "%s%u", i ? "," : "", refs[i]);
+        else
+            n = snprintf(buf + used, size - used, "%s%u-%u", i ? "," : "",
+                         refs[i], refs[j]);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+        i = j + 1;
+    }
+    if (i < count && used + 4 < size)
+        snprintf(buf + used, size - used, ",...");
+}
+
+static void log_map_failure(struct vgd_grant_mapper *m,
+                            const vg_gref_t *refs, uint32_t count,
+                            bool writable, int err)
+{
+    char list[160];
+
+    format_refs(list, sizeof(list), refs, count);
+    gm_warn(m, "cannot map %s grant ref(s) %s: %s; failing the request",
+               writable ? "writable" : "read-only", list, strerror(err));
+}
+
+/* Page run of one buffer: checks the encoding and the bounds, appends its
+ * refs to refs[*count].  Returns the buffer's offset in the batch. */
+static int add_buffer_refs(struct vgd_grant_mapper *m, unsigned index,
+                           const struct vq_elem *e, vg_gref_t *refs,
+                           uint32_t *count, size_t *batch_offset)
+{
+    uint32_t ref, off;
+    uint64_t pages;
+
+    if (!vg_grant_addr_valid(e->addr)) {
+        gm_warn(m,
+                   "buffer %u address 0x%llx is not a grant address "
+                   "(bit 63 and a 32-bit ref required); failing the request",
+                   index, (unsigned long long)e->addr);
+        return -1;
+    }
+    ref = vg_grant_addr_ref(e->addr);
+    off = vg_grant_addr_offset(e->addr);
+    pages = ((uint64_t)off + e->len + VG_PAGE_SIZE - 1) >> VG_PAGE_SHIFT;
+    if (pages > m->max_pages - *count) {
+        gm_warn(m,
+                   "request names more than %u pages (buffer %u, len %u); "
+                   "failing the request", m->max_pages, index, e->len);
+        return -1;
+    }
+    if ((uint64_t)ref + pages - 1 > UINT32_MAX) {
+        gm_warn(m,
+                   "buffer %u ref run %u+%llu overflows 32 bits; failing the "
+                   "request", index, ref, (unsigned long long)pages);
+        return -1;
+    }
+    *batch_offset = ((size_t)*count << VG_PAGE_SHIFT) + off;
+    for (uint64_t k = 0; k < pages; k++)
+        refs[(*count)++] = ref + (uint32_t)k;
+    return 0;
+}
+
+int vgd_gm_map_request(struct vgd_grant_mapper *m, const struct vq_chain *c,
+                       struct vgd_request *req)
+{
+    uint32_t ro_n = 0, rw_n = 0;
+
+    vgd_gm_unmap(m);    /* never carry a mapping over from a request */
+    memset(req, 0, sizeof(*req));
+    if (c->n > m->max_bufs) {
+        gm_warn(m,
+                   "request has %u buffers, limit %u; failing the request",
+                   c->n, m->max_bufs);
+        return -1;
+    }
+
+    /* Pass 1: refs and offsets inside the batch (kept in iov_base). */
+    for (unsigned i = 0; i < c->n; i++) {
+        const struct vq_elem *e = &c->elem[i];
+        size_t where = 0;
+
+        if (e->len == 0) {
+            m->iov[i].iov_base = NULL;
+            m->iov[i].iov_len = 0;
+            continue;
+        }
+        if (add_buffer_refs(m, i, e, e->write ? m->rw_refs : m->ro_refs,
+                            e->write ? &rw_n : &ro_n, &where))
+            return -1;
+        if (ro_n + rw_n > m->max_pages) {
+            gm_warn(m,
+                       "request names more than %u pages; failing the request",
+                       m->max_pages);
+            return -1;
+        }
+        m->iov[i].iov_base = (void *)where;
+        m->iov[i].iov_len = e->len;
+    }
+
+    /* Pass 2: at most one read-only and one writable batch. */
+    if (ro_n) {
+        m->ro_addr = map_batch(m, ro_n, m->ro_refs, false);
+        if (!m->ro_addr) {
+            log_map_failure(m, m->ro_refs, ro_n, false, errno);
+            return -1;
+        }
+        m->ro_count = ro_n;
+    }
+    if (rw_n) {
+        m->rw_addr = map_batch(m, rw_n, m->rw_refs, true);
+        if (!m->rw_addr) {
+            log_map_failure(m, m->rw_refs, rw_n, true, errno);
+            vgd_gm_unmap(m);
+            return -1;
+        }
+        m->rw_count = rw_n;
+    }
+
+    for (unsigned i = 0; i < c->n; i++) {
+        const struct vq_elem *e = &c->elem[i];
+        char *base = e->write ? m->rw_addr : m->ro_addr;
+
+        if (e->len)
+            m->iov[i].iov_base = base + (size_t)m->iov[i].iov_base;
+    }
+    req->out = m->iov;
+    req->n_out = c->n_out;
+    req->out_bytes = c->out_bytes;
+    req->in = m->iov + c->n_out;
+    req->n_in = (unsigned)(c->n - c->n_out);
+    req->in_bytes = c->in_bytes;
+    return 0;
+}
+
+int vgd_gm_map_status(struct vgd_grant_mapper *m, const struct vq_chain *c,
+                      unsigned status_bytes, struct vgd_request *req)
+{
+    const struct vq_elem *e;
+    uint64_t first, last;
+    uint32_t ref, pages;
+
+    vgd_gm_unmap(m);
+    memset(req, 0, sizeof(*req));
+    if (status_bytes == 0 || c->n == 0 || c->n == c->n_out)
+        return -1;
+    e = &c->elem[c->n - 1];
+    if (!e->write || e->len < status_bytes || !vg_grant_addr_valid(e->addr))
+        return -1;
+
+    first = vg_grant_addr_offset(e->addr) + (uint64_t)e->len - status_bytes;
+    last = first + status_bytes - 1;
+    ref = vg_grant_addr_ref(e->addr);
+    if ((uint64_t)ref + (last >> VG_PAGE_SHIFT) > UINT32_MAX)
+        return -1;
+    pages = (uint32_t)((last >> VG_PAGE_SHIFT) - (first >> VG_PAGE_SHIFT) + 1);
+    if (pages > m->max_pages)
+        return -1;
+    for (uint32_t k = 0; k < pages; k++)
+        m->rw_refs[k] = ref + (uint32_t)(first >> VG_PAGE_SHIFT) + k;
+
+    m->rw_addr = map_batch(m, pages, m->rw_refs, true);
+    if (!m->rw_addr) {
+        gm_warn(m,
+                   "cannot map status byte at ref %u either: %s; completing "
+                   "the request with length 0", m->rw_refs[0], strerror(errno));
+        return -1;
+    }
+    m->rw_count = pages;
+    m->iov[0].iov_base = (char *)m->rw_addr + (first & (VG_PAGE_SIZE - 1));
+    m->iov[0].iov_len = status_bytes;
+    req->in = m->iov;
+    req->n_in = 1;
+    req->in_bytes = status_bytes;
+    return 0;
+}
+
+void *vgd_gm_map_area(struct vg_hyp *h, uint16_t domid, uint64_t addr,
+                      size_t bytes, bool writable, uint32_t *pages,
+                      struct vgd_map_counters *ctr, const char **why)
+{
+    vg_gref_t refs[8];
+    uint32_t ref, n;
+    void *p;
+
+    if (!vg_grant_addr_valid(addr)) {
+        *why = "not a grant address";
+        return NULL;
+    }
+    if (vg_grant_addr_offset(addr) != 0) {
+        *why = "offset inside the first page is not 0";
+        return NULL;
+    }
+    n = (uint32_t)((bytes + VG_PAGE_SIZE - 1) >> VG_PAGE_SHIFT);
+    ref = vg_grant_addr_ref(addr);
+    if (n == 0 || n > sizeof(refs) / sizeof(refs[0])) {
+        *why = "area size out of range";
+        return NULL;
+    }
+    if ((uint64_t)ref + n - 1 > UINT32_MAX) {
+        *why = "ref run overflows 32 bits";
+        return NULL;
+    }
+    for (uint32_t k = 0; k < n; k++)
+        refs[k] = ref + k;
+    p = h->ops->map_grants(h, domid, n, refs, writable);
+    if (!p) {
+        *why = writable ? "refs cannot be mapped writable"
+                        : "refs cannot be mapped";
+        return NULL;
+    }
+    ctr->map_batches++;
+    ctr->maps += n;
+    ctr->live_mappings += n;
+    *pages = n;
+    return p;
+}
+
+void vgd_gm_unmap_area(struct vg_hyp *h, void *addr, uint32_t pages,
+                       struct vgd_map_counters *ctr)
+{
+    if (!addr)
+        return;
+    if (h->ops->unmap_grants(h, addr, pages)) {
+        vg_err("cannot unmap a ring area of %u pages: %s", pages,
+               strerror(errno));
+        return;
+    }
+    ctr->unmap_batches++;
+    ctr->unmaps += pages;
+    ctr->live_mappings -= pages;
+}

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Serving one queue: pop a chain, map its buffers, let the model handle
+ * it, unmap, push the used entry, notify if the driver asked for it.
+ *
+ * Requests are served synchronously, so a queue holds at most one chain
+ * between pop and push, far below the queue size vqdev enforces; nothing
+ * is allocated per request (the chain and mapper arrays are per queue).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "device.h"
+#include "vgrant/log.h"
+
+static void queue_broken(struct vgd_queue *q)
+{
+    struct vgd_dev *dev = q->dev;
+
+    snprintf(dev->fatal_why, sizeof(dev->fatal_why),
+             "queue %u broken: %s (value %llu)", q->index,
+             vq_error_str(q->vq.error), (unsigned long long)q->vq.error_value);
+    vg_dev_log(VG_LOG_ERR, dev->fe_domid, dev->devid, "%s; closing the device",
+               dev->fatal_why);
+    dev->fatal = true;
+}
+
+static void serve_one(struct vgd_queue *q)
+{
+    struct vgd_dev *dev = q->dev;
+    const struct vgd_model *model = dev->model;
+    struct vgd_request req;
+    struct vgd_result res;
+    uint32_t written;
+
+    memset(&res, 0, sizeof(res));
+    if (vgd_gm_map_request(&q->gm, &q->chain, &req) == 0) {
+        req.queue = q->index;
+        model->handle(dev->mstate, &req, &res);
+    } else {
+        res.failed = true;
+        if (model->status_bytes && model->fail &&
+            vgd_gm_map_status(&q->gm, &q->chain, model->status_bytes,
+                              &req) == 0) {
+            req.queue = q->index;
+            model->fail(dev->mstate, &req, &res);
+            res.failed = true;
+        }
+    }
+    /* Strict unmapping: nothing of this request stays mapped once the
+     * guest can see it completed. */
+    vgd_gm_unmap(&q->gm);
+
+    written = res.written <= q->chain.in_bytes ? res.written : q->chain.in_bytes;
+    if (vqdev_push(&q->vq, q->chain.head, written)) {
+        queue_broken(q);
+        return;
+    }
+    dev->requests++;
+    dev->bytes_read += res.read;
+    dev->bytes_written += written;
+    if (res.failed)
+        dev->errors++;
+}
+
+bool vgd_serve_queue(struct vgd_queue *q, unsigned budget)
+{
+    struct vgd_dev *dev = q->dev;
+    struct vg_hyp *h = vgd_hyp(dev->d);
+    unsigned served = 0;
+
+    if (!q->connected || dev->fatal)
+        return false;
+
+    vqdev_disable_notify(&q->vq);
+    while (served < budget) {
+        int rc = vqdev_pop(&q->vq, &q->chain);
+
+        if (rc == 0)
+            break;
+        if (rc < 0) {
+            queue_broken(q);
+            return false;
+        }
+        if (q->vq.in_flight > dev->max_in_flight)
+            dev->max_in_flight = q->vq.in_flight;
+        serve_one(q);
+        if (dev->fatal)
+            return false;
+        served++;
+    }
+
+    if (served && vqdev_should_notify(&q->vq)) {
+        if (h->ops->evtchn_notify(h, q->port))
+            vg_dev_log(VG_LOG_WARN, dev->fe_domid, dev->devid,
+                       "queue %u: cannot notify port %u", q->index, q->port);
+        else
+            dev->notifies_sent++;
+    }
+    if (served == budget)
+        return true;   /* budget used up: more next round, kicks stay off */
+    /* Empty: ask for a kick, and catch a chain published meanwhile. */
+    return vqdev_enable_notify(&q->vq);
+}

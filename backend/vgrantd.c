@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vgrantd: the virtio-grant backend daemon.  Parses options, opens the
+ * Xen interfaces, optionally daemonizes, and runs the core (vgrantd.h)
+ * until SIGTERM/SIGINT, which arrive through a signalfd in the same event
+ * loop so shutdown always happens between two rounds.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vgrant/hyp.h"
+#include "vgrant/log.h"
+#include "vgrant/xsutil.h"
+#include "vgrantd.h"
+
+#define VGRANTD_VERSION "0.1"
+#define MAX_DOMID 0x7fefu
+
+enum { EXIT_OK = 0, EXIT_FATAL = 1, EXIT_USAGE = 2 };
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+"NAME\n"
+"    vgrantd - virtio-grant backend daemon\n"
+"\n"
+"SYNOPSIS\n"
+"    vgrantd [-F] [-l LEVEL] [-p FILE] [-b N] [-d DOMID]\n"
+"    vgrantd --help | --version\n"
+"\n"
+"DESCRIPTION\n"
+"    vgrantd serves virtio devices to Xen guests over grant references.\n"
+"    It runs in the backend domain (dom0 or a driver domain), watches\n"
+"    /local/domain/<B>/backend/virtio-grant in xenstore and, for every\n"
+"    device the toolstack (xl with the virtio-grant patch, or `vgrant\n"
+"    attach`) creates there, runs the xenbus handshake with the guest,\n"
+"    maps only the pages the guest grants for each request, and serves\n"
+"    the request with a device model (today: blk, a raw image file or\n"
+"    block device).  No buffer stays mapped after its request completes.\n"
+"\n"
+"    Every value coming from a guest is validated.  A guest that breaks\n"
+"    the protocol has its device moved to Closing with a log line naming\n"
+"    the domain, the device and the bad value; other guests are not\n"
+"    affected.  Each queue is served at most N requests per round of the\n"
+"    event loop (--budget), so a guest flooding its queue or its event\n"
+"    channel cannot starve the others.\n"
+"\n"
+"    Without -F, vgrantd detaches from the terminal after opening the Xen\n"
+"    interfaces and logs to syslog (facility daemon).\n"
+"\n"
+"OPTIONS\n"
+"    -F, --foreground\n"
+"        Stay in the foreground and log to standard error.\n"
+"    -l, --log-level LEVEL\n"
+"        err, warn, info (default) or debug.\n"
+"    -p, --pidfile FILE\n"
+"        Write the daemon's pid to FILE; removed on clean exit.\n"
+"    -b, --budget N\n"
+"        Requests served per queue per round, 1..%u (default %u).\n"
+"    -d, --backend-domid DOMID\n"
+"        Serve /local/domain/DOMID/backend instead of the backend path of\n"
+"        the domain vgrantd runs in (a driver domain that cannot find out\n"
+"        its own id).\n"
+"    -V, --version\n"
+"        Print the version and exit.\n"
+"    -h, --help\n"
+"        Print this help and exit.\n"
+"\n"
+"SIGNALS\n"
+"    SIGTERM, SIGINT\n"
+"        Close every device cleanly (all grants unmapped, all event\n"
+"        channels unbound, devices left Closed), log a summary, exit 0.\n"
+"\n"
+"FILES\n"
+"    /dev/xen/gntdev, /dev/xen/evtchn, /dev/xen/privcmd, /dev/xen/xenbus\n"
+"        Xen interfaces; need the xen-gntdev, xen-evtchn and xenfs/privcmd\n"
+"        drivers and root.\n"
+"    /local/domain/<B>/backend/virtio-grant/<F>/<devid>   (xenstore)\n"
+"        Device directories vgrantd serves; see docs/protocol.md.\n"
+"\n"
+"EXIT STATUS\n"
+"    0   stopped by SIGTERM/SIGINT after closing every device\n"
+"    1   fatal error (cannot open Xen interfaces, xenstore failure, ...)\n"
+"    2   bad command line\n",
+            VGD_MAX_BUDGET, VGD_DEFAULT_BUDGET);
+}
+
+static void on_signal_fd(struct vgd *d, int fd, void *arg)
+{
+    struct signalfd_siginfo si;
+    (void)arg;
+
+    while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        vg_info("received %s, closing every device", strsignal((int)si.ssi_signo));
+        vgd_request_stop(d);
+    }
+}
+
+static int write_pidfile(const char *path)
+{
+    FILE *f = fopen(path, "w");
+
+    if (!f) {
+        vg_err("cannot write pidfile %s: %s", path, strerror(errno));
+        return -1;
+    }
+    fprintf(f, "%ld\n", (long)getpid());
+    if (fclose(f)) {
+        vg_err("cannot write pidfile %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int daemonize(void)
+{
+    pid_t pid = fork();
+    int fd;
+
+    if (pid < 0) {
+        vg_err("fork: %s", strerror(errno));
+        return -1;
+    }
+    if (pid > 0)
+        _exit(EXIT_OK);
+    if (setsid() < 0) {
+        vg_err("setsid: %s", strerror(errno));
+        return -1;
+    }
+    if (chdir("/"))
+        return -1;
+    umask(022);
+    fd = open("/dev/null", O_RDWR);
+    if (fd >= 0) {
+        dup2(fd, STDIN_FILENO);
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        if (fd > STDERR_FILENO)
+            close(fd);
+    }
+    vg_log_use_syslog();
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "foreground",    no_argument,       NULL, 'F' },
+        { "log-level",     required_argument, NULL, 'l' },
+        { "pidfile",       required_argument, NULL, 'p' },
+        { "budget",        required_argument, NULL, 'b' },
+        { "backend-domid", required_argument, NULL, 'd' },
+        { "version",       no_argument,       NULL, 'V' },
+        { "help",          no_argument,       NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct vgd_options opts = { 0 };
+    bool foreground = false;
+    const char *pidfile = NULL;
+    int level = VG_LOG_INFO;
+    struct vg_hyp *h = NULL;
+    struct vgd *d = NULL;
+    struct vgd_totals tot;
+    sigset_t sigs;
+    int sfd = -1, c, rc = EXIT_FATAL;
+    uint64_t v;
+
+    vg_log_init("vgrantd", VG_LOG_INFO);
+    while ((c = getopt_long(argc, argv, "Fl:p:b:d:Vh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'F':
+            foreground = true;
+            break;
+        case 'l':
+            level = vg_log_parse_level(optarg);
+            if (level < 0) {
+                fprintf(stderr, "vgrantd: --log-level '%s': expected err, "
+                        "warn, info or debug\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'p':
+            pidfile = optarg;
+            break;
+        case 'b':
+            if (vg_parse_uint(optarg, VGD_MAX_BUDGET, &v) || v == 0) {
+                fprintf(stderr, "vgrantd: --budget '%s': expected a number in "
+                        "[1, %u]\n", optarg, VGD_MAX_BUDGET);
+                return EXIT_USAGE;
+            }
+            opts.budget_per_queue = (unsigned)v;
+            break;
+        case 'd':
+            if (vg_parse_uint(optarg, MAX_DOMID, &v) || v == 0) {
+                fprintf(stderr, "vgrantd: --backend-domid '%s': expected a "
+                        "domain id in [1, %u]\n", optarg, MAX_DOMID);
+                return EXIT_USAGE;
+            }
+            opts.backend_domid_override_or_0 = (uint16_t)v;
+            break;
+        case 'V':
+            printf("vgrantd %s\n", VGRANTD_VERSION);
+            return EXIT_OK;
+        case 'h':
+            usage(stdout);
+            return EXIT_OK;
+        default:
+            fprintf(stderr, "Try 'vgrantd --help'.\n");
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "vgrantd: unexpected argument '%s'\nTry 'vgrantd "
+                "--help'.\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+    vg_log_set_level((enum vg_log_level)level);
+
+    /* Signals go through a signalfd in the event loop, never a handler. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &sigs, NULL)) {
+        vg_err("sigprocmask: %s", strerror(errno));
+        return EXIT_FATAL;
+    }
+    signal(SIGPIPE, SIG_IGN);
+
+    /* Open Xen before detaching so that errors reach the terminal. */
+    h = vg_hyp_xen_open(VG_HYP_NEED_GNTTAB | VG_HYP_NEED_EVTCHN |
+                        VG_HYP_NEED_XS | VG_HYP_NEED_CTRL);
+    if (!h) {
+        vg_err("cannot open the Xen interfaces (%s): vgrantd must run as "
+               "root in dom0 or a driver domain, with xenfs mounted and the "
+               "xen-gntdev and xen-evtchn modules loaded", strerror(errno));
+        return EXIT_FATAL;
+    }
+    if (!foreground && daemonize())
+        goto out;
+    if (pidfile && write_pidfile(pidfile)) {
+        pidfile = NULL;
+        goto out;
+    }
+
+    sfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (sfd < 0) {
+        vg_err("signalfd: %s", strerror(errno));
+        goto out;
+    }
+    d = vgd_new(h, &opts);
+    if (!d)
+        goto out;
+    if (vgd_add_fd(d, sfd, on_signal_fd, NULL) || vgd_start(d))
+        goto out;
+    vg_info("vgrantd %s started (budget %u per queue per round)",
+            VGRANTD_VERSION,
+            opts.budget_per_queue ? opts.budget_per_queue : VGD_DEFAULT_BUDGET);
+
+    while (!vgd_stop_requested(d)) {
+        if (vgd_run_once(d, -1)) {
+            vg_err("event loop failed; closing every device");
+            goto out;
+        }
+    }
+    rc = EXIT_OK;
+
+out:
+    if (d) {
+        vgd_get_totals(d, &tot);
+        vgd_free(d);
+        vg_info("stopped: %u device(s) seen, %llu requests (%llu failed), "
+                "%llu bytes read, %llu bytes written, %llu rounds",
+                tot.devices, (unsigned long long)tot.requests,
+                (unsigned long long)tot.errors,
+                (unsigned long long)tot.bytes_read,
+                (unsigned long long)tot.bytes_written,
+                (unsigned long long)tot.rounds);
+    }
+    if (sfd >= 0)
+        close(sfd);
+    vg_hyp_close(h);
+    if (pidfile)
+        unlink(pidfile);
+    return rc;
+}

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vgrantd core: the backend daemon as a library, so that main()
+ * (backend/vgrantd.c) and the unit tests drive the very same code.
+ *
+ * A struct vgd acts as backend domain B through one hypervisor handle.  It
+ * watches /local/domain/<B>/backend/virtio-grant, runs the xenbus state
+ * machine of protocol.h for every device found there, maps the frontend's
+ * rings and buffers through grants and serves requests with a device model
+ * (backend/devmodel.h).  Everything runs in the caller's thread: one call
+ * of vgd_run_once is one round of the event loop.
+ *
+ * Fairness (XSA-391): each ready queue is served at most `budget_per_queue`
+ * requests per round, round-robin, so a guest that kicks in a loop gets the
+ * same share per round as every other queue.
+ */
+#ifndef VGRANTD_H
+#define VGRANTD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vgrant/hyp.h"
+
+#define VGD_DEFAULT_BUDGET 64u
+#define VGD_MAX_BUDGET     4096u
+
+struct vgd_options {
+    /* Act as this backend domain instead of the handle's own domid (a
+     * driver domain that does not know its id; tests).  0 = h->domid. */
+    uint16_t backend_domid_override_or_0;
+    /* Requests served per queue per round; 0 = VGD_DEFAULT_BUDGET. */
+    unsigned budget_per_queue;
+    /* xenstore watch events handled per round; 0 = a default.  Bounds the
+     * work a frontend rewriting its keys in a loop can cause per round. */
+    unsigned watch_budget;
+};
+
+struct vgd;
+
+/* The daemon does not own h: the caller closes it after vgd_free. */
+struct vgd *vgd_new(struct vg_hyp *h, const struct vgd_options *o);
+
+/* Register watches on the backend subtree and @releaseDomain and pick up
+ * devices that already exist (a device in state 3..4 that we are not
+ * serving is moved to Closing: the daemon restarted under it). */
+int vgd_start(struct vgd *d);
+
+/* One round: wait up to timeout_ms (-1 = forever; 0 is used anyway while
+ * work is left over from the previous round), handle watch events and
+ * pending ports, serve ready queues within budget.  Returns 0, or -1 only
+ * on a fatal error of the daemon itself (never because of a guest). */
+int vgd_run_once(struct vgd *d, int timeout_ms);
+
+/* Async-signal-safe: ask the loop to stop; wakes a blocked vgd_run_once. */
+void vgd_request_stop(struct vgd *d);
+bool vgd_stop_requested(const struct vgd *d);
+
+/* Add an extra fd to the event loop (main uses it for its signalfd); cb
+ * runs from vgd_run_once when fd is readable.  At most a few such fds. */
+typedef void (*vgd_fd_cb)(struct vgd *d, int fd, void *arg);
+int vgd_add_fd(struct vgd *d, int fd, vgd_fd_cb cb, void *arg);
+
+/* Close every device cleanly (every grant unmapped, every port unbound,
+ * state Closing then Closed where the backend directory still exists),
+ * remove the watches and free.  NULL is a no-op. */
+void vgd_free(struct vgd *d);
+
+/* ---- statistics ---- */
+struct vgd_dev_stats {
+    uint16_t frontend_domid;
+    unsigned devid;
+    unsigned state;            /* backend xenbus state we last wrote */
+    unsigned queues;           /* connected queues, 0 when not Connected */
+    uint64_t requests;         /* requests completed (any status) */
+    uint64_t bytes_read;       /* bytes the device read from the guest */
+    uint64_t bytes_written;    /* bytes the device wrote into the guest */
+    uint64_t errors;           /* requests failed (mapping or model) */
+    uint64_t map_batches, maps, unmap_batches, unmaps;
+    uint64_t grant_copies;
+    uint64_t notifies_sent;
+    uint64_t kicks_received;
+    uint64_t live_mappings;    /* pages of this guest mapped right now */
+    uint64_t in_flight;        /* chains popped and not yet completed */
+    uint64_t max_in_flight;    /* high-water mark of in_flight, any queue */
+};
+
+/* Called once per device known to the daemon; a non-zero return stops the
+ * walk and is returned by vgd_foreach_dev. */
+typedef int (*vgd_dev_cb)(const struct vgd_dev_stats *s, void *arg);
+int vgd_foreach_dev(struct vgd *d, vgd_dev_cb cb, void *arg);
+
+/* Totals of a whole run, for the summary main logs at exit. */
+struct vgd_totals {
+    unsigned devices;
+    uint64_t requests, errors, bytes_read, bytes_written;
+    uint64_t rounds;
+};
+void vgd_get_totals(const struct vgd *d, struct vgd_totals *t);
+
+#endif /* VGRANTD_H */

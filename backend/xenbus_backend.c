@@ -1,0 +1,803 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The per-device xenbus state machine of the backend (protocol.h "XENBUS
+ * STATE MACHINE").  Every watch event that concerns a device ends up in
+ * vgd_dev_changed, which re-reads what it needs and moves the device; the
+ * function is idempotent, so spurious or coalesced events are harmless.
+ *
+ *   first look   toolstack keys complete? validate, open the model,
+ *                publish device keys, InitWait.  (State 3..4 found with no
+ *                one serving it: daemon restart -> Closing.)
+ *   InitWait     frontend Initialised/Connected: validate every frontend
+ *                key, map rings, bind ports -> Connected.
+ *   Connected    frontend Closing/Closed, online=0, frontend dir or domain
+ *                gone -> tear down, Closing -> Closed.
+ *   any          protocol violation -> tear down, Closing; Closed once the
+ *                frontend acknowledges (Closing/Closed) or goes away.
+ *   Closed       frontend back to Initialising -> InitWait (reconnect).
+ *
+ * Frontend values are untrusted: each is parsed strictly and a bad one is
+ * logged as "dom F dev N: <key> <value> <why>".
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "device.h"
+#include "vgrant/log.h"
+#include "vgrant/virtio.h"
+
+#define DEFAULT_QUEUES      1u
+#define DEFAULT_QUEUE_SIZE  256u
+#define TX_ATTEMPTS         8
+#define MAX_DOMID           0x7fefu
+/* Bits this transport offers on top of the model's. */
+#define TRANSPORT_FEATURES  (VG_FEATURES_REQUIRED | \
+                             VG_FEATURE(VIRTIO_RING_F_EVENT_IDX))
+
+#define dev_log(dev, level, fmt, ...) \
+    vg_dev_log(level, (dev)->fe_domid, (dev)->devid, fmt, ##__VA_ARGS__)
+
+/* A peer-written value made safe to print: printable, bounded. */
+static const char *printable(const char *v, char *buf, size_t size)
+{
+    size_t i, n = strlen(v);
+
+    for (i = 0; i + 1 < size && i < n; i++)
+        buf[i] = isprint((unsigned char)v[i]) ? v[i] : '?';
+    buf[i] = '\0';
+    if (i < n && size > 4)
+        memcpy(buf + size - 4, "...", 4);
+    return buf;
+}
+
+static bool is_power_of_two(uint64_t v)
+{
+    return v && !(v & (v - 1));
+}
+
+/* ------------------------------------------------------------------ */
+/* xenstore helpers                                                    */
+
+static bool xs_dir_exists(struct vg_hyp *h, const char *path)
+{
+    unsigned n = 0;
+    char **names = h->ops->xs_directory(h, VG_XS_NO_TX, path, &n);
+
+    if (names) {
+        free(names);
+        return true;
+    }
+    return errno != ENOENT;   /* on other errors assume it is there */
+}
+
+/* Write our state only while the backend directory exists: writing into
+ * a removed directory would recreate it behind the toolstack's back. */
+static void write_state(struct vgd_dev *dev, enum vg_xenbus_state s)
+{
+    struct vg_hyp *h = vgd_hyp(dev->d);
+    char path[VG_XS_PATH_MAX];
+
+    dev->state = s;
+    if (vg_path(path, sizeof(path), "%s/%s", dev->be_path, VG_KEY_STATE))
+        return;
+    for (int attempt = 0; attempt < TX_ATTEMPTS; attempt++) {
+        vg_xs_tx_t tx = h->ops->xs_tx_start(h);
+        unsigned len;
+        char *old = h->ops->xs_read(h, tx, path, &len);
+
+        if (!old) {
+            if (tx)
+                h->ops->xs_tx_end(h, tx, true);
+            return;   /* directory (or its state) removed: leave it */
+        }
+        free(old);
+        if (vg_xs_write_fmt(h, tx, dev->be_path, VG_KEY_STATE, "%u",
+                            (unsigned)s)) {
+            dev_log(dev, VG_LOG_ERR, "cannot write state %s: %s",
+                    vg_xenbus_state_name(s), strerror(errno));
+            if (tx)
+                h->ops->xs_tx_end(h, tx, true);
+            return;
+        }
+        if (!tx || h->ops->xs_tx_end(h, tx, false) == 0) {
+            dev_log(dev, VG_LOG_DEBUG, "backend state %s",
+                    vg_xenbus_state_name(s));
+            return;
+        }
+        if (errno != EAGAIN)
+            break;
+    }
+    dev_log(dev, VG_LOG_ERR, "cannot commit state %s: %s",
+            vg_xenbus_state_name(s), strerror(errno));
+}
+
+/* ------------------------------------------------------------------ */
+/* device lifetime                                                     */
+
+struct vgd_dev *vgd_dev_new(struct vgd *d, uint16_t fe_domid, unsigned devid)
+{
+    struct vg_hyp *h = vgd_hyp(d);
+    struct vgd_dev *dev = calloc(1, sizeof(*dev));
+
+    if (!dev)
+        return NULL;
+    dev->d = d;
+    dev->fe_domid = fe_domid;
+    dev->devid = devid;
+    dev->state = VG_XB_UNKNOWN;
+    for (unsigned i = 0; i < VG_MAX_QUEUES; i++) {
+        dev->q[i].dev = dev;
+        dev->q[i].index = i;
+    }
+    if (vg_path(dev->be_path, sizeof(dev->be_path),
+                "/local/domain/%u/backend/" VG_XS_CLASS "/%u/%u",
+                vgd_backend_domid(d), fe_domid, devid) ||
+        vg_path(dev->fe_path, sizeof(dev->fe_path),
+                "/local/domain/%u/device/" VG_XS_CLASS "/%u", fe_domid, devid) ||
+        vg_path(dev->fe_token, sizeof(dev->fe_token), "vgd-fe/%u/%u",
+                fe_domid, devid))
+        goto fail;
+    /* The frontend path is fixed by protocol.h; the toolstack's "frontend"
+     * key must name exactly this, so it can be watched right away. */
+    if (h->ops->xs_watch(h, dev->fe_path, dev->fe_token)) {
+        dev_log(dev, VG_LOG_ERR, "cannot watch %s: %s", dev->fe_path,
+                strerror(errno));
+        goto fail;
+    }
+    dev->fe_watched = true;
+    return dev;
+fail:
+    free(dev);
+    return NULL;
+}
+
+static void queue_disconnect(struct vgd_dev *dev, struct vgd_queue *q)
+{
+    struct vg_hyp *h = vgd_hyp(dev->d);
+
+    vgd_queue_clear_ready(dev->d, q);
+    if (q->port_bound) {
+        vgd_port_del(dev->d, q);
+        if (h->ops->evtchn_unbind(h, q->port))
+            dev_log(dev, VG_LOG_WARN, "queue %u: cannot unbind port %u: %s",
+                    q->index, q->port, strerror(errno));
+        q->port_bound = false;
+    }
+    if (q->gm_init) {
+        vgd_gm_free(&q->gm);
+        q->gm_init = false;
+    }
+    if (q->vq_init) {
+        vqdev_free(&q->vq);
+        q->vq_init = false;
+    }
+    vgd_gm_unmap_area(h, q->desc_map, q->desc_pages, &dev->mc);
+    vgd_gm_unmap_area(h, q->avail_map, q->avail_pages, &dev->mc);
+    vgd_gm_unmap_area(h, q->used_map, q->used_pages, &dev->mc);
+    q->desc_map = q->avail_map = q->used_map = NULL;
+    free(q->chain.elem);
+    q->chain.elem = NULL;
+    q->connected = false;
+}
+
+/* Stop serving: nothing of the frontend stays mapped or bound. */
+static void dev_disconnect(struct vgd_dev *dev)
+{
+    for (unsigned i = 0; i < VG_MAX_QUEUES; i++)
+        queue_disconnect(dev, &dev->q[i]);
+    dev->nqueues = 0;
+    dev->negotiated = 0;
+    dev->fatal = false;
+}
+
+static void dev_close_now(struct vgd_dev *dev, const char *why)
+{
+    dev_log(dev, VG_LOG_INFO, "closing: %s", why);
+    dev_disconnect(dev);
+    write_state(dev, VG_XB_CLOSING);
+    write_state(dev, VG_XB_CLOSED);
+}
+
+void vgd_dev_fail(struct vgd_dev *dev)
+{
+    dev_log(dev, VG_LOG_WARN, "protocol violation: device Closing until the "
+            "frontend acknowledges");
+    dev_disconnect(dev);
+    write_state(dev, VG_XB_CLOSING);
+}
+
+void vgd_dev_free(struct vgd_dev *dev)
+{
+    struct vg_hyp *h;
+
+    if (!dev)
+        return;
+    h = vgd_hyp(dev->d);
+    dev_disconnect(dev);
+    if (dev->fe_watched)
+        h->ops->xs_unwatch(h, dev->fe_path, dev->fe_token);
+    if (dev->mstate)
+        dev->model->close(dev->mstate);
+    free(dev);
+}
+
+void vgd_dev_shutdown(struct vgd_dev *dev)
+{
+    bool was_up = dev->state != VG_XB_UNKNOWN && dev->state != VG_XB_CLOSED;
+
+    dev_disconnect(dev);
+    if (was_up && !dev->removed) {
+        write_state(dev, VG_XB_CLOSING);
+        write_state(dev, VG_XB_CLOSED);
+    }
+    vgd_dev_free(dev);
+}
+
+bool vgd_dev_removed(const struct vgd_dev *dev)
+{
+    return dev->removed;
+}
+
+/* ------------------------------------------------------------------ */
+/* toolstack keys, model, published keys                               */
+
+enum prep { PREP_OK, PREP_NOT_READY, PREP_BAD };
+
+static enum prep read_toolstack_uint(struct vgd_dev *dev, const char *key,
+                                     uint64_t dflt, uint64_t min, uint64_t max,
+                                     bool pow2, uint64_t *out)
+{
+    struct vg_hyp *h = vgd_hyp(dev->d);
+    char *v = vg_xs_read_str(h, VG_XS_NO_TX, dev->be_path, key);
+    char pv[48];
+
+    if (!v) {
+        if (errno == ENOENT) {
+            *out = dflt;
+            return PREP_OK;
+        }
+        dev_log(dev, VG_LOG_ERR, "backend key %s unreadable: %s", key,
+                strerror(errno));
+        return PREP_BAD;
+    }
+    if (vg_parse_uint(v, max, out) || *out < min || (pow2 && !is_power_of_two(*out))) {
+        dev_log(dev, VG_LOG_ERR, "backend key %s '%s' is not %s in [%llu, %llu]",
+                key, printable(v, pv, sizeof(pv)),
+                pow2 ? "a power of two" : "a number",
+                (unsigned long long)min, (unsigned long long)max);
+        free(v);
+        return PREP_BAD;
+    }
+    free(v);
+    return PREP_OK;
+}
+
+static enum prep check_toolstack_keys(struct vgd_dev *dev)
+{
+    struct vg_hyp *h = vgd_hyp(dev->d);
+    char *fe = NULL, *type = NULL, *mode = NULL;
+    char pv[64];
+    uint64_t v;
+    enum prep rc = PREP_BAD;
+
+    fe = vg_xs_read_str(h, VG_XS_NO_TX, dev->be_path, VG_KEY_FRONTEND);
+    type = vg_xs_read_str(h, VG_XS_NO_TX, dev->be_path, VG_KEY_TYPE);
+    if (!fe || !type) {
+        rc = PREP_NOT_READY;   /* toolstack still writing */
+        goto out;
+    }
+    if (strcmp(fe, dev->fe_path)) {
+        dev_log(dev, VG_LOG_ERR, "backend key frontend '%s' is not %s",
+                printable(fe, pv, sizeof(pv)), dev->fe_path);
+        goto out;
+    }
+    if (vg_xs_read_uint(h, VG_XS_NO_TX, dev->be_path, VG_KEY_FRONTEND_ID,
+                        MAX_DOMID, &v)) {
+        if (errno == ENOENT) {
+            rc = PREP_NOT_READY;
+            goto out;
+        }
+        dev_log(dev, VG_LOG_ERR, "backend key frontend-id is not a domain id");
+        goto out;
+    }
+    if (v != dev->fe_domid) {
+        dev_log(dev, VG_LOG_ERR, "backend key frontend-id %llu does not match "
+                "the directory (%u)", (unsigned long long)v, dev->fe_domid);
+        goto out;
+    }
+    dev->model = vgd_model_find(type);
+    if (!dev->model) {
+        dev_log(dev, VG_LOG_ERR, "backend key type '%s': unknown device type",
+                printable(type, pv, sizeof(pv)));
+        goto out;
+    }
+    mode = vg_xs_read_str(h, VG_XS_NO_TX, dev->be_path, VG_KEY_MODE);
+    if (mode && strcmp(mode, VG_MODE_GRANT)) {
+        bool known = !strcmp(mode, VG_MODE_PERSISTENT) ||
+                     !strcmp(mode, VG_MODE_COPY) ||
+                     !strcmp(mode, VG_MODE_AUTO) ||
+                     !strcmp(mode, VG_MODE_STATIC);
+        dev_log(dev, VG_LOG_ERR, "backend key mode '%s': %s; this vgrantd "
+                "implements only mode '" VG_MODE_GRANT "'",
+                printable(mode, pv, sizeof(pv)),
+                known ? "transport mode not implemented yet"
+                      : "unknown transport mode");
+        goto out;
+    }
+    if (read_toolstack_uint(dev, VG_KEY_QUEUES, DEFAULT_QUEUES, 1,
+                            VG_MAX_QUEUES, false, &v) != PREP_OK)
+        goto out;
+    dev->max_queues = (unsigned)v;
+    if (dev->max_queues > dev->model->max_queues)
+        dev->max_queues = dev->model->max_queues;
+    if (read_toolstack_uint(dev, VG_KEY_QUEUE_SIZE, DEFAULT_QUEUE_SIZE,
+                            VG_MIN_QUEUE_SIZE, VG_MAX_QUEUE_SIZE, true,
+                            &v) != PREP_OK)
+        goto out;
+    dev->max_queue_size = (unsigned)v;
+    rc = PREP_OK;
+out:
+    free(fe);
+    free(type);
+    free(mode);
+    return rc;
+}
+
+static int publish_keys(struct vgd_dev *dev)
+{
+    struct vg_hyp *h = vgd_hyp(dev->d);
+    uint8_t cfg[VG_MAX_CONFIG_BYTES];
+    char hex[2 * VG_MAX_CONFIG_BYTES + 1];
+    size_t cfg_len;
+    uint64_t gen = 0;
+    char *old_cfg;
+
+    cfg_len = dev->model->config_space(dev->mstate, cfg, sizeof(cfg));
+    for (size_t i = 0; i < cfg_len; i++)
+        snprintf(hex + 2 * i, 3, "%02x", cfg[i]);
+    hex[2 * cfg_len] = '\0';
+
+    /* Bump the generation only when the config actually changed (a
+     * restarted daemon re-publishes the same values). */
+    old_cfg = vg_xs_read_str(h, VG_XS_NO_TX, dev->be_path, VG_KEY_CONFIG);
+    if (vg_xs_read_uint(h, VG_XS_NO_TX, dev->be_path, VG_KEY_CONFIG_GENERATION,
+                        UINT32_MAX - 1, &gen))
+        gen = 0;
+    if (!old_cfg || strcmp(old_cfg, hex))
+        gen++;
+    free(old_cfg);
+
+    for (int attempt = 0; attempt < TX_ATTEMPTS; attempt++) {
+        vg_xs_tx_t tx = h->ops->xs_tx_start(h);
+        int err = 0;
+
+        err |= vg_xs_write_fmt(h, tx, dev->be_path, VG_KEY_DEVICE_ID, "%u",
+                               dev->model->device_id);
+        err |= vg_xs_write_fmt(h, tx, dev->be_path, VG_KEY_FEATURES, "0x%016llx",
+                               (unsigned long long)dev->offered);
+        err |= vg_xs_write_fmt(h, tx, dev->be_path, VG_KEY_MAX_QUEUES, "%u",
+                               dev->max_queues);
+        err |= vg_xs_write_fmt(h, tx, dev->be_path, VG_KEY_MAX_QUEUE_SIZE, "%u",
+                               dev->max_queue_size);
+        err |= vg_xs_write_fmt(h, tx, dev->be_path, VG_KEY_CONFIG, "%s", hex);
+        err |= vg_xs_write_fmt(h, tx, dev->be_path, VG_KEY_CONFIG_GENERATION,
+                               "%llu", (unsigned long long)gen);
+        err |= vg_xs_write_fmt(h, tx, dev->be_path, VG_KEY_MODE, "%s",
+                               VG_MODE_GRANT);
+        if (err) {
+            if (tx)
+                h->ops->xs_tx_end(h, tx, true);
+            break;
+        }
+        if (!tx || h->ops->xs_tx_end(h, tx, false) == 0)
+            return 0;
+        if (errno != EAGAIN)
+            break;
+    }
+    dev_log(dev, VG_LOG_ERR, "cannot publish device keys in %s: %s",
+            dev->be_path, strerror(errno));
+    return -1;
+}
+
+/* Validate the toolstack keys, open the model, publish the device keys. */
+static enum prep dev_prepare(struct vgd_dev *dev)
+{
+    struct vgd_model_params p = {
+        .h = vgd_hyp(dev->d),
+        .be_path = dev->be_path,
+        .frontend_domid = dev->fe_domid,
+        .devid = dev->devid,
+    };
+    enum prep rc;
+
+    if (dev->prepared)
+        return PREP_OK;
+    if (dev->config_bad)
+        return PREP_BAD;
+    rc = check_toolstack_keys(dev);
+    if (rc == PREP_NOT_READY)
+        return rc;
+    if (rc == PREP_OK) {
+        dev->mstate = dev->model->open(&p);
+        if (!dev->mstate)
+            rc = PREP_BAD;   /* the model logged why */
+    }
+    if (rc == PREP_OK) {
+        dev->offered = TRANSPORT_FEATURES | dev->model->features(dev->mstate);
+        if (publish_keys(dev))
+            rc = PREP_BAD;
+    }
+    if (rc != PREP_OK) {
+        if (dev->mstate)
+            dev->model->close(dev->mstate);
+        dev->mstate = NULL;
+        dev->config_bad = true;
+        dev_log(dev, VG_LOG_ERR, "device not created: fix the backend keys "
+                "in %s and re-attach", dev->be_path);
+        return PREP_BAD;
+    }
+    dev->prepared = true;
+    return PREP_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* frontend keys and connect                                           */
+
+struct fe_queue {
+    uint64_t size, desc, driver, device, port;
+};
+
+static int fe_read_uint(struct vgd_dev *dev, const char *key, uint64_t min,
+                        uint64_t max, bool pow2, uint64_t *out)
+{
+    char *v = vg_xs_read_str(vgd_hyp(dev->d), VG_XS_NO_TX, dev->fe_path, key);
+    char pv[48];
+
+    if (!v) {
+        dev_log(dev, VG_LOG_ERR, "frontend key %s: %s", key,
+                errno == ENOENT ? "missing" : strerror(errno));
+        return -1;
+    }
+    if (vg_parse_uint(v, max, out) || *out < min ||
+        (pow2 && !is_power_of_two(*out))) {
+        dev_log(dev, VG_LOG_ERR, "frontend key %s '%s' is not %s in "
+                "[%llu, %llu]", key, printable(v, pv, sizeof(pv)),
+                pow2 ? "a power of two" : "a decimal number",
+                (unsigned long long)min, (unsigned long long)max);
+        free(v);
+        return -1;
+    }
+    free(v);
+    return 0;
+}
+
+static int fe_read_hex(struct vgd_dev *dev, const char *key, uint64_t *out)
+{
+    char *v = vg_xs_read_str(vgd_hyp(dev->d), VG_XS_NO_TX, dev->fe_path, key);
+    char pv[48];
+
+    if (!v) {
+        dev_log(dev, VG_LOG_ERR, "frontend key %s: %s", key,
+                errno == ENOENT ? "missing" : strerror(errno));
+        return -1;
+    }
+    if (vg_parse_hex64(v, out)) {
+        dev_log(dev, VG_LOG_ERR, "frontend key %s '%s' is not 0x + 1..16 hex "
+                "digits", key, printable(v, pv, sizeof(pv)));
+        free(v);
+        return -1;
+    }
+    free(v);
+    return 0;
+}
+
+static int fe_read_ring_addr(struct vgd_dev *dev, const char *key,
+                             uint64_t *out)
+{
+    if (fe_read_hex(dev, key, out))
+        return -1;
+    if (!vg_grant_addr_valid(*out) || vg_grant_addr_offset(*out)) {
+        dev_log(dev, VG_LOG_ERR, "frontend key %s 0x%llx is not a grant "
+                "address with offset 0", key, (unsigned long long)*out);
+        return -1;
+    }
+    return 0;
+}
+
+/* Read and check every frontend key before touching anything. */
+static int read_frontend_keys(struct vgd_dev *dev, unsigned *nq,
+                              struct fe_queue *fq)
+{
+    uint64_t features, n;
+    char key[64];
+
+    if (fe_read_hex(dev, VG_KEY_FEATURES, &features))
+        return -1;
+    if (features & ~dev->offered) {
+        dev_log(dev, VG_LOG_ERR, "frontend key features 0x%llx accepts bits "
+                "never offered (0x%llx)", (unsigned long long)features,
+                (unsigned long long)(features & ~dev->offered));
+        return -1;
+    }
+    if ((features & VG_FEATURES_REQUIRED) != VG_FEATURES_REQUIRED) {
+        dev_log(dev, VG_LOG_ERR, "frontend key features 0x%llx lacks "
+                "VERSION_1/ACCESS_PLATFORM", (unsigned long long)features);
+        return -1;
+    }
+    if (fe_read_uint(dev, VG_KEY_NUM_QUEUES, 1, dev->max_queues, false, &n))
+        return -1;
+    *nq = (unsigned)n;
+    for (unsigned i = 0; i < *nq; i++) {
+#define QKEY(name) (snprintf(key, sizeof(key), VG_KEY_QUEUE_FMT "/%s", i, name), key)
+        if (fe_read_uint(dev, QKEY(VG_KEY_Q_SIZE), VG_MIN_QUEUE_SIZE,
+                         dev->max_queue_size, true, &fq[i].size) ||
+            fe_read_ring_addr(dev, QKEY(VG_KEY_Q_DESC), &fq[i].desc) ||
+            fe_read_ring_addr(dev, QKEY(VG_KEY_Q_DRIVER), &fq[i].driver) ||
+            fe_read_ring_addr(dev, QKEY(VG_KEY_Q_DEVICE), &fq[i].device) ||
+            fe_read_uint(dev, QKEY(VG_KEY_Q_EVTCHN), 1, UINT32_MAX, false,
+                         &fq[i].port))
+            return -1;
+#undef QKEY
+    }
+    dev->negotiated = features;
+    return 0;
+}
+
+static int queue_connect(struct vgd_dev *dev, struct vgd_queue *q,
+                         const struct fe_queue *fq)
+{
+    struct vg_hyp *h = vgd_hyp(dev->d);
+    uint16_t num = (uint16_t)fq->size;
+    bool event_idx = dev->negotiated & VG_FEATURE(VIRTIO_RING_F_EVENT_IDX);
+    unsigned max_bufs;
+    const char *why = NULL;
+    int port;
+
+    q->num = num;
+    q->desc_map = vgd_gm_map_area(h, dev->fe_domid, fq->desc,
+                                  vg_ring_desc_bytes(num), false,
+                                  &q->desc_pages, &dev->mc, &why);
+    if (!q->desc_map) {
+        dev_log(dev, VG_LOG_ERR, "queue %u desc 0x%llx: %s", q->index,
+                (unsigned long long)fq->desc, why);
+        return -1;
+    }
+    q->avail_map = vgd_gm_map_area(h, dev->fe_domid, fq->driver,
+                                   vg_ring_avail_bytes(num), false,
+                                   &q->avail_pages, &dev->mc, &why);
+    if (!q->avail_map) {
+        dev_log(dev, VG_LOG_ERR, "queue %u driver 0x%llx: %s", q->index,
+                (unsigned long long)fq->driver, why);
+        return -1;
+    }
+    q->used_map = vgd_gm_map_area(h, dev->fe_domid, fq->device,
+                                  vg_ring_used_bytes(num), true,
+                                  &q->used_pages, &dev->mc, &why);
+    if (!q->used_map) {
+        dev_log(dev, VG_LOG_ERR, "queue %u device 0x%llx: %s", q->index,
+                (unsigned long long)fq->device, why);
+        return -1;
+    }
+    if (vqdev_init(&q->vq, num, q->desc_map, q->avail_map, q->used_map,
+                   event_idx)) {
+        dev_log(dev, VG_LOG_ERR, "queue %u: cannot initialise: %s", q->index,
+                strerror(errno));
+        return -1;
+    }
+    q->vq_init = true;
+
+    q->chain.elem = calloc(num, sizeof(*q->chain.elem));
+    max_bufs = dev->model->max_request_buffers(dev->mstate);
+    if (max_bufs > num)
+        max_bufs = num;
+    if (!q->chain.elem ||
+        vgd_gm_init(&q->gm, h, dev->fe_domid, dev->devid,
+                    dev->model->max_request_pages(dev->mstate), max_bufs,
+                    &dev->mc)) {
+        dev_log(dev, VG_LOG_ERR, "queue %u: out of memory", q->index);
+        return -1;
+    }
+    q->gm_init = true;
+
+    port = h->ops->evtchn_bind_interdomain(h, dev->fe_domid,
+                                           (vg_port_t)fq->port);
+    if (port < 0) {
+        dev_log(dev, VG_LOG_ERR, "queue %u event-channel %llu: cannot bind: %s",
+                q->index, (unsigned long long)fq->port, strerror(errno));
+        return -1;
+    }
+    q->remote_port = (vg_port_t)fq->port;
+    q->port = (vg_port_t)port;
+    q->port_bound = true;
+    if (vgd_port_add(dev->d, q)) {
+        h->ops->evtchn_unbind(h, q->port);
+        q->port_bound = false;
+        dev_log(dev, VG_LOG_ERR, "queue %u: port %u already in use", q->index,
+                q->port);
+        return -1;
+    }
+    q->connected = true;
+    return 0;
+}
+
+static int dev_connect(struct vgd_dev *dev)
+{
+    struct fe_queue fq[VG_MAX_QUEUES];
+    unsigned nq = 0;
+
+    if (read_frontend_keys(dev, &nq, fq))
+        return -1;
+    for (unsigned i = 0; i < nq; i++) {
+        if (queue_connect(dev, &dev->q[i], &fq[i])) {
+            dev_disconnect(dev);
+            return -1;
+        }
+    }
+    dev->nqueues = nq;
+    write_state(dev, VG_XB_CONNECTED);
+    dev_log(dev, VG_LOG_INFO, "connected: %u queue(s), features 0x%llx", nq,
+            (unsigned long long)dev->negotiated);
+    /* Chains published before we bound the port sent no kick we saw. */
+    for (unsigned i = 0; i < nq; i++)
+        vgd_queue_set_ready(dev->d, &dev->q[i]);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* the state machine                                                   */
+
+/* First look at a device: pick up whatever state it is in. */
+static void first_look(struct vgd_dev *dev)
+{
+    struct vg_hyp *h = vgd_hyp(dev->d);
+    uint64_t st;
+    enum prep rc;
+
+    if (vg_xs_read_uint(h, VG_XS_NO_TX, dev->be_path, VG_KEY_STATE, 255, &st)) {
+        if (errno == ENOENT)
+            return;     /* toolstack not done yet */
+        dev_log(dev, VG_LOG_ERR, "backend key state is not a number");
+        st = VG_XB_UNKNOWN;
+    }
+    rc = dev_prepare(dev);
+    if (rc == PREP_NOT_READY)
+        return;
+
+    switch (st) {
+    case VG_XB_INITIALISING:
+    case VG_XB_INITWAIT:
+        write_state(dev, rc == PREP_OK ? VG_XB_INITWAIT : VG_XB_CLOSING);
+        break;
+    case VG_XB_INITIALISED:
+    case VG_XB_CONNECTED:
+        dev_log(dev, VG_LOG_WARN, "found in state %s with no one serving it "
+                "(daemon restart?): closing so the frontend resets",
+                vg_xenbus_state_name((unsigned)st));
+        write_state(dev, VG_XB_CLOSING);
+        break;
+    case VG_XB_CLOSING:
+        dev->state = VG_XB_CLOSING;
+        break;
+    case VG_XB_CLOSED:
+        dev->state = VG_XB_CLOSED;
+        break;
+    default:
+        dev_log(dev, VG_LOG_ERR, "backend state %llu is not a state we know",
+                (unsigned long long)st);
+        write_state(dev, VG_XB_CLOSING);
+        break;
+    }
+}
+
+void vgd_dev_changed(struct vgd_dev *dev)
+{
+    struct vg_hyp *h = vgd_hyp(dev->d);
+
+    if (dev->removed)
+        return;
+    if (!xs_dir_exists(h, dev->be_path)) {
+        /* the toolstack removed the device */
+        dev_log(dev, VG_LOG_INFO, "backend directory removed");
+        dev_disconnect(dev);
+        dev->removed = true;
+        return;
+    }
+    if (dev->state == VG_XB_UNKNOWN) {
+        first_look(dev);
+        if (dev->state == VG_XB_UNKNOWN)
+            return;
+    }
+
+    /* A few passes: one event can justify two steps (Closed ->
+     * InitWait -> Connected when the frontend is already Initialised). */
+    for (int pass = 0; pass < 4; pass++) {
+        enum vg_xenbus_state before = dev->state, fe;
+        uint64_t online = 0;
+        bool fe_dir, alive, gone;
+        const char *why = NULL;
+
+        if (vg_xs_read_uint(h, VG_XS_NO_TX, dev->be_path, VG_KEY_ONLINE, 1,
+                            &online))
+            online = dev->prepared ? 0 : 1;
+        fe_dir = xs_dir_exists(h, dev->fe_path);
+        alive = h->ops->domain_alive(h, dev->fe_domid) != 0;
+        fe = fe_dir ? vg_xs_read_state(h, dev->fe_path) : VG_XB_UNKNOWN;
+        gone = !online || !fe_dir || !alive;
+        if (!alive)
+            why = "frontend domain is gone";
+        else if (!fe_dir)
+            why = "frontend directory is gone";
+        else if (!online)
+            why = "online is 0";
+
+        switch (dev->state) {
+        case VG_XB_INITWAIT:
+            if (gone)
+                dev_close_now(dev, why);
+            else if (fe == VG_XB_CLOSING || fe == VG_XB_CLOSED)
+                dev_close_now(dev, "frontend closed before connecting");
+            else if ((fe == VG_XB_INITIALISED || fe == VG_XB_CONNECTED) &&
+                     dev_connect(dev))
+                vgd_dev_fail(dev);
+            break;
+        case VG_XB_CONNECTED:
+            if (gone)
+                dev_close_now(dev, why);
+            else if (fe == VG_XB_CLOSING || fe == VG_XB_CLOSED)
+                dev_close_now(dev, "frontend is closing");
+            else if (fe == VG_XB_INITIALISING)
+                dev_close_now(dev, "frontend reset without closing");
+            else if (fe != VG_XB_INITIALISED && fe != VG_XB_CONNECTED) {
+                dev_log(dev, VG_LOG_ERR, "frontend state %u invalid while "
+                        "connected; closing", (unsigned)fe);
+                vgd_dev_fail(dev);
+            }
+            break;
+        case VG_XB_CLOSING:
+            if (gone || fe == VG_XB_CLOSING || fe == VG_XB_CLOSED ||
+                fe == VG_XB_UNKNOWN || fe == VG_XB_INITIALISING) {
+                dev_disconnect(dev);
+                write_state(dev, VG_XB_CLOSED);
+            }
+            break;
+        case VG_XB_CLOSED:
+            if (!gone && fe == VG_XB_INITIALISING && dev->prepared &&
+                !dev->config_bad) {
+                dev_log(dev, VG_LOG_INFO, "frontend reconnecting");
+                write_state(dev, VG_XB_INITWAIT);
+            }
+            break;
+        default:
+            break;
+        }
+        if (dev->state == before)
+            break;
+    }
+}
+
+void vgd_dev_get_stats(const struct vgd_dev *dev, struct vgd_dev_stats *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->frontend_domid = dev->fe_domid;
+    s->devid = dev->devid;
+    s->state = dev->state;
+    s->queues = dev->nqueues;
+    s->requests = dev->requests;
+    s->bytes_read = dev->bytes_read;
+    s->bytes_written = dev->bytes_written;
+    s->errors = dev->errors;
+    s->map_batches = dev->mc.map_batches;
+    s->maps = dev->mc.maps;
+    s->unmap_batches = dev->mc.unmap_batches;
+    s->unmaps = dev->mc.unmaps;
+    s->live_mappings = dev->mc.live_mappings;
+    s->notifies_sent = dev->notifies_sent;
+    s->kicks_received = dev->kicks_received;
+    s->max_in_flight = dev->max_in_flight;
+    for (unsigned i = 0; i < VG_MAX_QUEUES; i++)
+        if (dev->q[i].vq_init)
+            s->in_flight += dev->q[i].vq.in_flight;
+}
