@@ -186,8 +186,21 @@ static void queue_disconnect(struct vgd_dev *dev, struct vgd_queue *q)
 /* Stop serving: nothing of the frontend stays mapped or bound. */
 static void dev_disconnect(struct vgd_dev *dev)
 {
-    for (unsigned i = 0; i < VG_MAX_QUEUES; i++)
+    bool was_connected = dev->nqueues > 0;
+    unsigned bound = 0;
+
+    for (unsigned i = 0; i < VG_MAX_QUEUES; i++) {
         queue_disconnect(dev, &dev->q[i]);
+        bound += dev->q[i].port_bound;
+    }
+    /* The account a user (and the e2e destroy scenario) checks: nothing of
+     * this guest may stay mapped or bound once we stop serving it. */
+    if (was_connected)
+        dev_log(dev, VG_LOG_INFO, "released: %llu pages mapped, %u ports bound "
+                "(%llu maps, %llu unmaps since the device appeared)",
+                (unsigned long long)dev->mc.live_mappings, bound,
+                (unsigned long long)dev->mc.maps,
+                (unsigned long long)dev->mc.unmaps);
     dev->nqueues = 0;
     dev->negotiated = 0;
     dev->fatal = false;

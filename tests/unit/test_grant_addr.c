@@ -84,8 +84,11 @@ static void test_hostile_grant_ref_above_32_bits(void **state)
     assert_false(vg_grant_addr_valid(VG_GRANT_ADDR_FLAG | (1ULL << 32) << 12));
     assert_false(vg_grant_addr_valid(VG_GRANT_ADDR_FLAG |
                                      (0x100000000ULL << 12) | 0xfff));
+    /* the largest ref the 51-bit field can carry is still refused */
     assert_false(vg_grant_addr_valid(VG_GRANT_ADDR_FLAG |
-                                     VG_GRANT_REF_MAX << 12));
+                                     ((1ULL << 51) - 1) << 12));
+    assert_false(vg_grant_addr_valid(VG_GRANT_ADDR_FLAG |
+                                     ((uint64_t)VG_GRANT_REF_MAX + 1) << 12));
     assert_false(vg_grant_addr_valid(UINT64_MAX));
     /* one below the limit is still fine */
     assert_true(vg_grant_addr_valid(VG_GRANT_ADDR_FLAG |

@@ -10,13 +10,7 @@ count=${count:-8}
 depth=${depth:-8}
 seed=${seed:-1}
 
-# The toolstack attaches the device after the guest booted: wait for it.
-i=0
-until xenstore-read "device/virtio-grant/$devid/backend-id" >/dev/null 2>&1; do
-    i=$((i + 1))
-    [ $i -gt 120 ] && { echo "no virtio-grant device $devid after 60 s"; exit 3; }
-    sleep 0.5
-done
+. /e2e/guest/wait-device.sh
 
 vgrant-io info "$devid" || exit 1
 vgrant-io verify "$devid" --sizes "$sizes" --count "$count" --depth "$depth" \

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libvgrant internals shared by its source files (not installed).
+ *   vgf_xenbus.c   handshake, reset, close (xenstore side)
+ *   vgf_ring.c     granted ring areas and event channels per queue
+ *   vgf_request.c  per-request grants, submit and completion
+ *   vgf_wait.c     waiting on the event channel and xenstore with deadlines
+ */
+#ifndef VGRANT_VGF_INTERNAL_H
+#define VGRANT_VGF_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "libvgrant.h"
+#include "vgrant/hyp.h"
+#include "vgrant/log.h"
+#include "vgrant/protocol.h"
+#include "vgrant/virtqueue.h"
+#include "vgrant/xsutil.h"
+
+#define vgf_log(d, level, fmt, ...) \
+    vg_dev_log(level, (d)->h->domid, (d)->devid, fmt, ##__VA_ARGS__)
+
+/* One request in flight: its grants and where its in-data goes. */
+struct vgf_req {
+    bool busy;
+    bool failed;            /* to be returned with EIO */
+    void *cookie;
+    void *out_pages;        /* read-only grants, NULL if none */
+    uint32_t out_npages;
+    void *in_pages;         /* writable grants, NULL if none */
+    uint32_t in_npages;
+    struct vgf_iov *in_iov; /* copy of the caller's in[] */
+    unsigned n_in;
+};
+
+/* One granted ring area (descriptor table, driver area or device area). */
+struct vgf_area {
+    void *pages;
+    uint32_t npages;
+    vg_gref_t first_ref;
+};
+
+struct vgf_queue {
+    unsigned index;
+    uint16_t size;
+    struct vgf_area desc, driver, device;
+    int port;               /* -1: not bound */
+    bool vq_ready;
+    struct vq_driver vq;
+    struct vgf_req *reqs;   /* [size]; a request takes >= 1 descriptor */
+    struct vq_buf *scratch; /* [size] descriptors being built */
+    uint64_t bad_seen;      /* vq bad_* sum already accounted for */
+};
+
+enum vgf_link {
+    VGF_LINK_DOWN = 0,      /* no session (before open, after teardown) */
+    VGF_LINK_CONNECTED,
+};
+
+struct vgf_dev {
+    struct vg_hyp *h;
+    unsigned devid;
+    struct vgf_opts opts;   /* with defaults filled in */
+    char fe_dir[VG_XS_PATH_MAX];
+    char be_dir[VG_XS_PATH_MAX];
+    char be_state_path[VG_XS_PATH_MAX];
+    char watch_token[64];
+    bool watching;
+    uint16_t backend_id;
+
+    /* from the backend's keys */
+    unsigned device_id;
+    uint64_t offered;
+    unsigned max_queues;
+    unsigned max_queue_size;
+    uint8_t config[VG_MAX_CONFIG_BYTES];
+    unsigned config_len;
+    uint64_t config_gen;
+    char mode[16];
+
+    uint64_t features;      /* negotiated */
+    uint32_t max_seg;       /* 0: no limit */
+    unsigned num_queues;
+    struct vgf_queue *queues;
+    enum vgf_link link;
+    bool teardown_done;     /* grants revoked after the link went down */
+
+    struct vgf_stats stats;
+};
+
+/* vgf_wait.c */
+uint64_t vgf_now_ms(void);
+/* Sleep until the event channel or xenstore fd is readable, or timeout_ms
+ * (capped at VGF_RECHECK_MS).  Drains and unmasks pending ports (counting
+ * those of this device in stats.events) and drains watch events.
+ * Sets *xs_fired when a watch fired.  Returns the number of this device's
+ * ports that fired. */
+unsigned vgf_sleep(struct vgf_dev *d, int timeout_ms, bool *xs_fired);
+/* Wait for the backend state to satisfy accept(); -1/ETIMEDOUT with
+ * *last set to the last state seen. */
+int vgf_wait_backend(struct vgf_dev *d, bool (*accept)(unsigned st),
+                     int timeout_ms, unsigned *last);
+
+/* vgf_ring.c */
+int vgf_queues_setup(struct vgf_dev *d);
+/* Revoke the rings, unbind the ports; request tables stay. */
+void vgf_rings_release(struct vgf_dev *d);
+/* Everything, request grants included. */
+void vgf_queues_teardown(struct vgf_dev *d);
+
+/* vgf_request.c */
+/* Revoke a request's buffer pages (idempotent). */
+void vgf_req_release_pages(struct vgf_dev *d, struct vgf_req *r);
+/* The link went down: revoke every request's grants (marking them failed),
+ * then rings and ports.  Idempotent. */
+void vgf_fail_all(struct vgf_dev *d);
+/* Drop failed requests without returning them. */
+void vgf_drop_failed(struct vgf_dev *d);
+
+/* vgf_xenbus.c */
+/* Re-read the backend state; if it left Connected, take the link down. */
+void vgf_check_backend(struct vgf_dev *d);
+/* The backend misbehaved on the data path: fail everything, go Closing. */
+void vgf_backend_broken(struct vgf_dev *d, const char *why);
+
+#endif /* VGRANT_VGF_INTERNAL_H */
