@@ -3,7 +3,7 @@
 #   make            build libraries, vgrantd, vgrant, vgrant-io into build/
 #   make test       unit + loopback tests (no Xen needed)
 #   make test-san   the same under AddressSanitizer + UBSan (build-san/)
-#   make check      install missing build deps, then test and test-san
+#   make check      install missing build deps, then test, test-san and e2e
 #   make e2e        real Xen 4.17 under QEMU, every scenario (tests/e2e)
 #   make demo       the main job: boot Xen under QEMU, run a guest workload
 
@@ -81,9 +81,13 @@ deps:
 check: deps
 	$(MAKE) test
 	$(MAKE) test-san
+	$(MAKE) e2e
+
+# The scenarios `make e2e` runs (bench is `make bench`, demo `make demo`).
+E2E_SCENARIOS ?= smoke basic many destroy restart pvblock
 
 e2e: all
-	tests/e2e/run.sh
+	tests/e2e/run.sh $(E2E_SCENARIOS)
 
 demo: deps all
 	tests/e2e/demo.sh
