@@ -41,7 +41,7 @@ LIBBACK   := $(BUILD)/lib/libvgbackend.a
 BINS      := $(BUILD)/bin/vgrantd $(BUILD)/bin/vgrant $(BUILD)/bin/vgrant-io
 TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
-.PHONY: all test test-san check deps e2e demo bench clean
+.PHONY: all test test-san check deps e2e demo bench install clean
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -91,6 +91,12 @@ e2e: all
 
 demo: deps all
 	tests/e2e/demo.sh
+
+PREFIX ?= /usr/local
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(BUILD)/bin/vgrantd $(BUILD)/bin/vgrant $(DESTDIR)$(PREFIX)/sbin/
+	install -m 755 $(BUILD)/bin/vgrant-io $(DESTDIR)$(PREFIX)/bin/
 
 clean:
 	rm -rf build build-san
