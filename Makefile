@@ -6,6 +6,7 @@
 #   make check      install missing build deps, then test, test-san and e2e
 #   make e2e        real Xen 4.17 under QEMU, every scenario (tests/e2e)
 #   make demo       the main job: boot Xen under QEMU, run a guest workload
+#   make bench      benchmark every transport mode and Xen's PV block driver
 
 CC      ?= cc
 SAN     ?= 0
@@ -91,6 +92,11 @@ e2e: all
 
 demo: deps all
 	tests/e2e/demo.sh
+
+# Benchmark matrix on real Xen under QEMU (~10 min): bench/results/latest.csv,
+# PNG plots and docs/benchmarks.md.  Not a test: no speed is asserted.
+bench: all
+	tools/bench/bench.sh
 
 PREFIX ?= /usr/local
 install: all

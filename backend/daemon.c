@@ -50,6 +50,8 @@ struct vgd {
     uint16_t be_domid;
     unsigned budget;
     unsigned watch_budget;
+    unsigned auto_threshold;       /* transport options, see vgd_options */
+    unsigned persistent_pages;
     char base[VG_XS_PATH_MAX];
 
     int epfd;
@@ -381,6 +383,16 @@ static int epoll_add(struct vgd *d, int fd, uint32_t tag)
     return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
+unsigned vgd_auto_threshold(const struct vgd *d)
+{
+    return d->auto_threshold;
+}
+
+unsigned vgd_persistent_pages(const struct vgd *d)
+{
+    return d->persistent_pages;
+}
+
 struct vgd *vgd_new(struct vg_hyp *h, const struct vgd_options *o)
 {
     struct vgd *d = calloc(1, sizeof(*d));
@@ -400,6 +412,13 @@ struct vgd *vgd_new(struct vg_hyp *h, const struct vgd_options *o)
         d->budget = VGD_MAX_BUDGET;
     d->watch_budget = o && o->watch_budget ? o->watch_budget
                                            : DEFAULT_WATCH_BUDGET;
+    d->auto_threshold = o && o->auto_threshold ? o->auto_threshold
+                                               : VGD_DEFAULT_AUTO_THRESHOLD;
+    d->persistent_pages = o && o->persistent_cache_pages ?
+                          o->persistent_cache_pages :
+                          VGD_DEFAULT_PERSISTENT_PAGES;
+    if (d->persistent_pages > VGD_MAX_PERSISTENT_PAGES)
+        d->persistent_pages = VGD_MAX_PERSISTENT_PAGES;
     if (vg_path(d->base, sizeof(d->base), "/local/domain/%u/backend/" VG_XS_CLASS,
                 d->be_domid))
         goto fail;

@@ -20,6 +20,7 @@
 #include "vgrant/xsutil.h"
 #include "devmodel.h"
 #include "grant_mapper.h"
+#include "transport.h"
 #include "vgrantd.h"
 
 struct vgd_dev;
@@ -48,6 +49,14 @@ struct vgd_queue {
     struct vq_chain chain;
     struct vgd_grant_mapper gm;
     bool gm_init;
+    /* transport mode state (transport.h); which ones are live depends on
+     * dev->xport */
+    struct vgd_copier cp;
+    bool cp_init;
+    struct vgd_pqueue pq;
+    bool pq_init;
+    bool auto_copy;            /* auto: current request takes the copy path */
+    bool xport_init;           /* queue_init succeeded */
 };
 
 struct vgd_dev {
@@ -80,6 +89,16 @@ struct vgd_dev {
     unsigned nqueues;             /* connected queues */
     struct vgd_queue q[VG_MAX_QUEUES];
 
+    /* transport mode (backend key "mode") and its device-wide state */
+    const struct vgd_transport *xport;
+    uint64_t region_size;         /* static: backend key "region", bytes */
+    void *region_map;             /* static: the region, mapped at connect */
+    uint32_t region_pages;
+    struct vgd_pcache pcache;     /* persistent */
+    bool pcache_init;
+    bool xport_connected;
+    struct vgd_xport_counters xc;
+
     /* statistics */
     struct vgd_map_counters mc;
     uint64_t requests, bytes_read, bytes_written, errors;
@@ -94,6 +113,9 @@ int vgd_port_add(struct vgd *d, struct vgd_queue *q);
 void vgd_port_del(struct vgd *d, struct vgd_queue *q);
 void vgd_queue_set_ready(struct vgd *d, struct vgd_queue *q);
 void vgd_queue_clear_ready(struct vgd *d, struct vgd_queue *q);
+/* Transport options of the daemon (vgd_options, with defaults). */
+unsigned vgd_auto_threshold(const struct vgd *d);
+unsigned vgd_persistent_pages(const struct vgd *d);
 
 /* ---- xenbus_backend.c ---- */
 struct vgd_dev *vgd_dev_new(struct vgd *d, uint16_t fe_domid, unsigned devid);

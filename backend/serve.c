@@ -34,22 +34,22 @@ static void serve_one(struct vgd_queue *q)
     uint32_t written;
 
     memset(&res, 0, sizeof(res));
-    if (vgd_gm_map_request(&q->gm, &q->chain, &req) == 0) {
+    if (dev->xport->map_request(q, &q->chain, &req) == 0) {
         req.queue = q->index;
         model->handle(dev->mstate, &req, &res);
     } else {
         res.failed = true;
         if (model->status_bytes && model->fail &&
-            vgd_gm_map_status(&q->gm, &q->chain, model->status_bytes,
-                              &req) == 0) {
+            dev->xport->map_status(q, &q->chain, model->status_bytes,
+                                   &req) == 0) {
             req.queue = q->index;
             model->fail(dev->mstate, &req, &res);
             res.failed = true;
         }
     }
-    /* Strict unmapping: nothing of this request stays mapped once the
-     * guest can see it completed. */
-    vgd_gm_unmap(&q->gm);
+    /* Unmap (strict modes) or copy back (copy) before the guest can see
+     * the request completed. */
+    dev->xport->finish_request(q, &res);
 
     written = res.written <= q->chain.in_bytes ? res.written : q->chain.in_bytes;
     if (vqdev_push(&q->vq, q->chain.head, written)) {

@@ -19,9 +19,13 @@
 #include "vgrant/hyp.h"
 #include "vgrant/log.h"
 #include "vgrant/xsutil.h"
+#include "control.h"
 #include "vgrantd.h"
 
 #define VGRANTD_VERSION "0.1"
+/* long-only options (transport modes) */
+#define OPT_AUTO_THRESHOLD   1000
+#define OPT_PERSISTENT_CACHE 1001
 #define MAX_DOMID 0x7fefu
 
 enum { EXIT_OK = 0, EXIT_FATAL = 1, EXIT_USAGE = 2 };
@@ -33,7 +37,7 @@ static void usage(FILE *out)
 "    vgrantd - virtio-grant backend daemon\n"
 "\n"
 "SYNOPSIS\n"
-"    vgrantd [-F] [-l LEVEL] [-p FILE] [-b N] [-d DOMID]\n"
+"    vgrantd [-F] [-l LEVEL] [-p FILE] [-b N] [-d DOMID] [-c PATH]\n"
 "    vgrantd --help | --version\n"
 "\n"
 "DESCRIPTION\n"
@@ -69,6 +73,17 @@ static void usage(FILE *out)
 "        Serve /local/domain/DOMID/backend instead of the backend path of\n"
 "        the domain vgrantd runs in (a driver domain that cannot find out\n"
 "        its own id).\n"
+"    -c, --control PATH\n"
+"        Serve the control socket (statistics for `vgrant stats`) at PATH,\n"
+"        mode 0600, root only (default " VGD_CONTROL_DEFAULT_PATH ";\n"
+"        \"none\" disables it).  Its directory is created if missing.\n"
+"    --auto-threshold BYTES\n"
+"        Mode auto: requests of fewer bytes are grant-copied, larger ones\n"
+"        mapped (default 16384; see docs/modes.md).\n"
+"    --persistent-cache PAGES\n"
+"        Mode persistent: most guest pages kept mapped per device,\n"
+"        1..65536 (default 1024).  Those pages stay mapped between\n"
+"        requests: opt-in, see docs/modes.md.\n"
 "    -V, --version\n"
 "        Print the version and exit.\n"
 "    -h, --help\n"
@@ -85,6 +100,9 @@ static void usage(FILE *out)
 "        drivers and root.\n"
 "    /local/domain/<B>/backend/virtio-grant/<F>/<devid>   (xenstore)\n"
 "        Device directories vgrantd serves; see docs/protocol.md.\n"
+"    " VGD_CONTROL_DEFAULT_PATH "\n"
+"        Control socket: one line \"stats [<domid> [<devid>]] [json]\"\n"
+"        per connection (see backend/control.h).\n"
 "\n"
 "EXIT STATUS\n"
 "    0   stopped by SIGTERM/SIGINT after closing every device\n"
@@ -158,6 +176,9 @@ int main(int argc, char **argv)
         { "pidfile",       required_argument, NULL, 'p' },
         { "budget",        required_argument, NULL, 'b' },
         { "backend-domid", required_argument, NULL, 'd' },
+        { "auto-threshold", required_argument, NULL, OPT_AUTO_THRESHOLD },
+        { "persistent-cache", required_argument, NULL, OPT_PERSISTENT_CACHE },
+        { "control",       required_argument, NULL, 'c' },
         { "version",       no_argument,       NULL, 'V' },
         { "help",          no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -165,6 +186,8 @@ int main(int argc, char **argv)
     struct vgd_options opts = { 0 };
     bool foreground = false;
     const char *pidfile = NULL;
+    const char *control_path = VGD_CONTROL_DEFAULT_PATH;
+    struct vgd_control *control = NULL;
     int level = VG_LOG_INFO;
     struct vg_hyp *h = NULL;
     struct vgd *d = NULL;
@@ -174,7 +197,7 @@ int main(int argc, char **argv)
     uint64_t v;
 
     vg_log_init("vgrantd", VG_LOG_INFO);
-    while ((c = getopt_long(argc, argv, "Fl:p:b:d:Vh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "Fl:p:b:d:c:Vh", longopts, NULL)) != -1) {
         switch (c) {
         case 'F':
             foreground = true;
@@ -205,6 +228,25 @@ int main(int argc, char **argv)
                 return EXIT_USAGE;
             }
             opts.backend_domid_override_or_0 = (uint16_t)v;
+            break;
+        case 'c':
+            control_path = strcmp(optarg, "none") ? optarg : NULL;
+            break;
+        case OPT_AUTO_THRESHOLD:
+            if (vg_parse_uint(optarg, 64u * 1024 * 1024, &v) || v == 0) {
+                fprintf(stderr, "vgrantd: --auto-threshold '%s': expected "
+                        "bytes in [1, 67108864]\n", optarg);
+                return EXIT_USAGE;
+            }
+            opts.auto_threshold = (unsigned)v;
+            break;
+        case OPT_PERSISTENT_CACHE:
+            if (vg_parse_uint(optarg, 65536, &v) || v == 0) {
+                fprintf(stderr, "vgrantd: --persistent-cache '%s': expected "
+                        "pages in [1, 65536]\n", optarg);
+                return EXIT_USAGE;
+            }
+            opts.persistent_cache_pages = (unsigned)v;
             break;
         case 'V':
             printf("vgrantd %s\n", VGRANTD_VERSION);
@@ -260,6 +302,8 @@ int main(int argc, char **argv)
         goto out;
     if (vgd_add_fd(d, sfd, on_signal_fd, NULL) || vgd_start(d))
         goto out;
+    if (control_path && !(control = vgd_control_open(d, control_path)))
+        goto out;
     vg_info("vgrantd %s started (budget %u per queue per round)",
             VGRANTD_VERSION,
             opts.budget_per_queue ? opts.budget_per_queue : VGD_DEFAULT_BUDGET);
@@ -284,6 +328,7 @@ out:
                 (unsigned long long)tot.bytes_written,
                 (unsigned long long)tot.rounds);
     }
+    vgd_control_close(control);
     if (sfd >= 0)
         close(sfd);
     vg_hyp_close(h);

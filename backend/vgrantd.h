@@ -34,6 +34,12 @@ struct vgd_options {
     /* xenstore watch events handled per round; 0 = a default.  Bounds the
      * work a frontend rewriting its keys in a loop can cause per round. */
     unsigned watch_budget;
+    /* mode auto: requests of fewer bytes than this are grant-copied,
+     * larger ones mapped; 0 = VGD_DEFAULT_AUTO_THRESHOLD (16 KiB). */
+    unsigned auto_threshold;
+    /* mode persistent: most guest pages kept mapped per device;
+     * 0 = VGD_DEFAULT_PERSISTENT_PAGES (1024). */
+    unsigned persistent_cache_pages;
 };
 
 struct vgd;
@@ -83,6 +89,14 @@ struct vgd_dev_stats {
     uint64_t live_mappings;    /* pages of this guest mapped right now */
     uint64_t in_flight;        /* chains popped and not yet completed */
     uint64_t max_in_flight;    /* high-water mark of in_flight, any queue */
+    /* transport modes (docs/modes.md) */
+    const char *mode;          /* VG_MODE_* in use, static string */
+    uint64_t copy_batches;     /* grant_copy calls (grant_copies: segments) */
+    uint64_t bounce_bytes;     /* bytes copied through private buffers */
+    uint64_t cache_hits, cache_misses, cache_evictions;
+    uint64_t cache_size;       /* persistent: pages cached now */
+    uint64_t region_bytes;     /* static: region bytes mapped now */
+    uint64_t auto_copied, auto_mapped;   /* auto: requests per path */
 };
 
 /* Called once per device known to the daemon; a non-zero return stops the

@@ -166,9 +166,9 @@ static void queue_disconnect(struct vgd_dev *dev, struct vgd_queue *q)
                     q->index, q->port, strerror(errno));
         q->port_bound = false;
     }
-    if (q->gm_init) {
-        vgd_gm_free(&q->gm);
-        q->gm_init = false;
+    if (q->xport_init) {
+        dev->xport->queue_free(q);
+        q->xport_init = false;
     }
     if (q->vq_init) {
         vqdev_free(&q->vq);
@@ -192,6 +192,10 @@ static void dev_disconnect(struct vgd_dev *dev)
     for (unsigned i = 0; i < VG_MAX_QUEUES; i++) {
         queue_disconnect(dev, &dev->q[i]);
         bound += dev->q[i].port_bound;
+    }
+    if (dev->xport_connected) {
+        dev->xport->disconnect(dev);
+        dev->xport_connected = false;
     }
     /* The account a user (and the e2e destroy scenario) checks: nothing of
      * this guest may stay mapped or bound once we stop serving it. */
@@ -328,17 +332,28 @@ static enum prep check_toolstack_keys(struct vgd_dev *dev)
         goto out;
     }
     mode = vg_xs_read_str(h, VG_XS_NO_TX, dev->be_path, VG_KEY_MODE);
-    if (mode && strcmp(mode, VG_MODE_GRANT)) {
-        bool known = !strcmp(mode, VG_MODE_PERSISTENT) ||
-                     !strcmp(mode, VG_MODE_COPY) ||
-                     !strcmp(mode, VG_MODE_AUTO) ||
-                     !strcmp(mode, VG_MODE_STATIC);
-        dev_log(dev, VG_LOG_ERR, "backend key mode '%s': %s; this vgrantd "
-                "implements only mode '" VG_MODE_GRANT "'",
-                printable(mode, pv, sizeof(pv)),
-                known ? "transport mode not implemented yet"
-                      : "unknown transport mode");
+    dev->xport = vgd_transport_find(mode ? mode : VG_MODE_GRANT);
+    if (!dev->xport) {
+        dev_log(dev, VG_LOG_ERR, "backend key mode '%s': unknown transport "
+                "mode (grant, persistent, copy, auto or static)",
+                printable(mode, pv, sizeof(pv)));
         goto out;
+    }
+    dev->region_size = 0;
+    if (dev->xport == &vgd_transport_static) {
+        if (vg_xs_read_uint(h, VG_XS_NO_TX, dev->be_path, VG_KEY_REGION,
+                            VG_MAX_REGION_BYTES, &v) || v < VG_PAGE_SIZE ||
+            v % VG_PAGE_SIZE) {
+            char *r = vg_xs_read_str(h, VG_XS_NO_TX, dev->be_path,
+                                     VG_KEY_REGION);
+            dev_log(dev, VG_LOG_ERR, "backend key region '%s': static mode "
+                    "needs a multiple of 4096 in [4096, %u]",
+                    r ? printable(r, pv, sizeof(pv)) : "(missing)",
+                    VG_MAX_REGION_BYTES);
+            free(r);
+            goto out;
+        }
+        dev->region_size = v;
     }
     if (read_toolstack_uint(dev, VG_KEY_QUEUES, DEFAULT_QUEUES, 1,
                             VG_MAX_QUEUES, false, &v) != PREP_OK)
@@ -399,7 +414,7 @@ static int publish_keys(struct vgd_dev *dev)
         err |= vg_xs_write_fmt(h, tx, dev->be_path, VG_KEY_CONFIG_GENERATION,
                                "%llu", (unsigned long long)gen);
         err |= vg_xs_write_fmt(h, tx, dev->be_path, VG_KEY_MODE, "%s",
-                               VG_MODE_GRANT);
+                               dev->xport->name);
         if (err) {
             if (tx)
                 h->ops->xs_tx_end(h, tx, true);
@@ -607,13 +622,12 @@ static int queue_connect(struct vgd_dev *dev, struct vgd_queue *q,
     if (max_bufs > num)
         max_bufs = num;
     if (!q->chain.elem ||
-        vgd_gm_init(&q->gm, h, dev->fe_domid, dev->devid,
-                    dev->model->max_request_pages(dev->mstate), max_bufs,
-                    &dev->mc)) {
+        dev->xport->queue_init(q, dev->model->max_request_pages(dev->mstate),
+                               max_bufs)) {
         dev_log(dev, VG_LOG_ERR, "queue %u: out of memory", q->index);
         return -1;
     }
-    q->gm_init = true;
+    q->xport_init = true;
 
     port = h->ops->evtchn_bind_interdomain(h, dev->fe_domid,
                                            (vg_port_t)fq->port);
@@ -643,6 +657,9 @@ static int dev_connect(struct vgd_dev *dev)
 
     if (read_frontend_keys(dev, &nq, fq))
         return -1;
+    if (dev->xport->connect(dev))
+        return -1;
+    dev->xport_connected = true;
     for (unsigned i = 0; i < nq; i++) {
         if (queue_connect(dev, &dev->q[i], &fq[i])) {
             dev_disconnect(dev);
@@ -651,8 +668,9 @@ static int dev_connect(struct vgd_dev *dev)
     }
     dev->nqueues = nq;
     write_state(dev, VG_XB_CONNECTED);
-    dev_log(dev, VG_LOG_INFO, "connected: %u queue(s), features 0x%llx", nq,
-            (unsigned long long)dev->negotiated);
+    dev_log(dev, VG_LOG_INFO, "connected: %u queue(s), features 0x%llx, "
+            "mode %s", nq, (unsigned long long)dev->negotiated,
+            dev->xport->name);
     /* Chains published before we bound the port sent no kick we saw. */
     for (unsigned i = 0; i < nq; i++)
         vgd_queue_set_ready(dev->d, &dev->q[i]);
@@ -810,6 +828,17 @@ void vgd_dev_get_stats(const struct vgd_dev *dev, struct vgd_dev_stats *s)
     s->notifies_sent = dev->notifies_sent;
     s->kicks_received = dev->kicks_received;
     s->max_in_flight = dev->max_in_flight;
+    s->mode = dev->xport ? dev->xport->name : VG_MODE_GRANT;
+    s->grant_copies = dev->xc.grant_copies;
+    s->copy_batches = dev->xc.copy_batches;
+    s->bounce_bytes = dev->xc.bounce_bytes;
+    s->cache_hits = dev->xc.cache_hits;
+    s->cache_misses = dev->xc.cache_misses;
+    s->cache_evictions = dev->xc.cache_evictions;
+    s->cache_size = dev->xc.cache_size;
+    s->region_bytes = dev->xc.region_bytes;
+    s->auto_copied = dev->xc.auto_copied;
+    s->auto_mapped = dev->xc.auto_mapped;
     for (unsigned i = 0; i < VG_MAX_QUEUES; i++)
         if (dev->q[i].vq_init)
             s->in_flight += dev->q[i].vq.in_flight;

@@ -53,7 +53,13 @@ struct vgf_opts {
     unsigned queue_size;   /* 0: min(max-queue-size, 256); rounded down to
                               what the backend allows */
     int timeout_ms;        /* 0: VGF_DEFAULT_TIMEOUT_MS */
+    /* Mode persistent: pages of the I/O pool granted once per session;
+     * 0: VGF_DEFAULT_POOL_PAGES. */
+    unsigned pool_pages;
 };
+
+#define VGF_DEFAULT_POOL_PAGES 512u
+#define VGF_MAX_POOL_PAGES     65536u
 
 /* Defaults for opts == NULL: EVENT_IDX wanted, 1 queue, default size. */
 #define VGF_FEATURES_DEFAULT VG_FEATURE(VIRTIO_RING_F_EVENT_IDX)
@@ -75,6 +81,11 @@ struct vgf_stats {
     uint64_t events;            /* event channel notifications received */
     uint64_t spurious_events;   /* events that brought no completion */
     uint64_t bad_completions;   /* used entries rejected (bad id/len/idx) */
+    /* static / persistent modes */
+    uint64_t throttle_waits;    /* submits that waited for region space */
+    uint64_t region_high_water; /* most region/pool bytes in use at once */
+    uint64_t bounce_bytes;      /* bytes copied into/out of the region/pool */
+    uint64_t zero_copy_bytes;   /* bytes submitted straight from the pool */
 };
 
 struct vgf_dev;
@@ -163,5 +174,16 @@ int vgf_complete(struct vgf_dev *d, unsigned q, void **cookie,
                  uint32_t *len, int timeout_ms);
 
 void vgf_get_stats(const struct vgf_dev *d, struct vgf_stats *out);
+
+/*
+ * Mode persistent: I/O buffers straight from the granted pool, so large
+ * I/O is zero-copy on both sides (the backend keeps the pool's pages in
+ * its mapping cache).  len is rounded up to whole pages; NULL with ENOSPC
+ * when the pool is full, EOPNOTSUPP in other modes.  Buffers stay valid
+ * until vgf_pool_free, vgf_reconnect or vgf_close.  Everything in the pool
+ * is visible to the backend for the whole session.
+ */
+void *vgf_pool_alloc(struct vgf_dev *d, size_t len);
+void vgf_pool_free(struct vgf_dev *d, void *p, size_t len);
 
 #endif /* VGRANT_LIBVGRANT_H */

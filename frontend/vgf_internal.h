@@ -33,6 +33,30 @@ struct vgf_req {
     uint32_t in_npages;
     struct vgf_iov *in_iov; /* copy of the caller's in[] */
     unsigned n_in;
+    /* static / persistent: the request's run of the arena */
+    size_t run_start, run_units;
+    size_t *in_pos;         /* [n_in] arena byte offset, SIZE_MAX: none */
+    bool reaped;            /* completed while throttling, not collected */
+    uint32_t used_len;
+};
+
+/* Frontend side of the transport modes (docs/modes.md). */
+enum vgf_xmode {
+    VGF_XMODE_GRANT = 0,    /* grant, copy, auto: fresh grants per request */
+    VGF_XMODE_PERSISTENT,   /* a pool of pages granted once */
+    VGF_XMODE_STATIC,       /* one region granted once, offsets */
+};
+
+/* Pages granted once (static region or persistent pool) and a first-fit
+ * allocator over them in units of 1 << unit_shift bytes. */
+struct vgf_arena {
+    uint8_t *base;          /* NULL: none */
+    uint32_t npages;
+    vg_gref_t *refs;        /* [npages] */
+    unsigned unit_shift;
+    size_t nunits;
+    uint64_t *bits;         /* 1 = unit in use */
+    size_t used;            /* units in use */
 };
 
 /* One granted ring area (descriptor table, driver area or device area). */
@@ -79,6 +103,9 @@ struct vgf_dev {
     unsigned config_len;
     uint64_t config_gen;
     char mode[16];
+    enum vgf_xmode xmode;
+    uint64_t region_bytes;  /* static: the backend's "region" */
+    struct vgf_arena arena;
 
     uint64_t features;      /* negotiated */
     uint32_t max_seg;       /* 0: no limit */
@@ -118,6 +145,19 @@ void vgf_req_release_pages(struct vgf_dev *d, struct vgf_req *r);
 void vgf_fail_all(struct vgf_dev *d);
 /* Drop failed requests without returning them. */
 void vgf_drop_failed(struct vgf_dev *d);
+
+/* vgf_arena.c */
+/* Grant the region / pool for this session (static, persistent). */
+int vgf_arena_setup(struct vgf_dev *d);
+/* Revoke it (idempotent). */
+void vgf_arena_release(struct vgf_dev *d);
+/* Write region-pages and region-ref-<i> (static) in transaction tx. */
+int vgf_arena_publish(struct vgf_dev *d, vg_xs_tx_t tx);
+/* First run of n free units, or -1. */
+long vgf_arena_alloc(struct vgf_arena *a, size_t n);
+void vgf_arena_free(struct vgf_arena *a, size_t start, size_t n);
+/* Byte offset of [p, p + len) inside the arena, or -1. */
+long vgf_arena_offset(const struct vgf_arena *a, const void *p, size_t len);
 
 /* vgf_xenbus.c */
 /* Re-read the backend state; if it left Connected, take the link down. */

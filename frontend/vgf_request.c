@@ -36,12 +36,17 @@ void vgf_req_release_pages(struct vgf_dev *d, struct vgf_req *r)
         vgf_log(d, VG_LOG_WARN, "revoking request grants: %m");
     r->out_pages = r->in_pages = NULL;
     r->out_npages = r->in_npages = 0;
+    /* The arena may already be revoked (link down): then nothing to free. */
+    if (r->run_units && d->arena.base)
+        vgf_arena_free(&d->arena, r->run_start, r->run_units);
+    r->run_units = 0;
 }
 
 static void req_free(struct vgf_dev *d, struct vgf_req *r)
 {
     vgf_req_release_pages(d, r);
     free(r->in_iov);
+    free(r->in_pos);
     memset(r, 0, sizeof(*r));
 }
 
@@ -60,6 +65,7 @@ void vgf_fail_all(struct vgf_dev *d)
         }
     }
     vgf_rings_release(d);
+    vgf_arena_release(d);
     d->link = VGF_LINK_DOWN;
     d->teardown_done = true;
 }
@@ -88,11 +94,12 @@ static struct vgf_req *req_slot_get(struct vgf_queue *q)
 
 /* Append the descriptors of one buffer whose pages carry refs[]: a run of
  * consecutive refs becomes one descriptor, at most max_seg long. */
-static int emit_buffer(const struct vgf_dev *d, struct vgf_queue *q,
-                       const vg_gref_t *refs, size_t len, unsigned *n)
+static int emit_at(const struct vgf_dev *d, struct vgf_queue *q,
+                   const vg_gref_t *refs, size_t off, size_t len, unsigned *n)
 {
-    size_t pos = 0;
+    size_t pos = off;
 
+    len += off;   /* from here on: byte positions in the page run */
     while (pos < len) {
         size_t page = pos / VG_PAGE_SIZE;
         size_t end = len, boundary;
@@ -117,6 +124,177 @@ static int emit_buffer(const struct vgf_dev *d, struct vgf_queue *q,
         (*n)++;
         pos = end;
     }
+    return 0;
+}
+
+static int emit_buffer(const struct vgf_dev *d, struct vgf_queue *q,
+                       const vg_gref_t *refs, size_t len, unsigned *n)
+{
+    return emit_at(d, q, refs, 0, len, n);
+}
+
+/* static mode: descriptors are byte offsets into the region */
+static int emit_offset(const struct vgf_dev *d, struct vgf_queue *q,
+                       size_t off, size_t len, unsigned *n)
+{
+    size_t pos = 0;
+
+    while (pos < len) {
+        size_t l = len - pos;
+
+        if (d->max_seg && l > d->max_seg)
+            l = d->max_seg;
+        if (*n >= q->size) {
+            errno = E2BIG;
+            return -1;
+        }
+        q->scratch[*n].addr = off + pos;
+        q->scratch[*n].len = (uint32_t)l;
+        (*n)++;
+        pos += l;
+    }
+    return 0;
+}
+
+static int emit_arena(const struct vgf_dev *d, struct vgf_queue *q,
+                      size_t off, size_t len, unsigned *n)
+{
+    if (d->xmode == VGF_XMODE_STATIC)
+        return emit_offset(d, q, off, len, n);
+    return emit_at(d, q, d->arena.refs, off, len, n);
+}
+
+static size_t arena_units(const struct vgf_arena *a, size_t len)
+{
+    return (len + ((size_t)1 << a->unit_shift) - 1) >> a->unit_shift;
+}
+
+static uint64_t vq_bad_total(const struct vq_driver *vq);
+static void copy_back(struct vgf_dev *d, struct vgf_req *r, uint32_t used_len);
+
+/* Region full: collect at least one completion of any queue (kept for
+ * vgf_complete) so its space comes free.  -1: nothing can come free
+ * (ENOSPC), the link is down (EIO) or the backend is silent (ETIMEDOUT). */
+static int throttle_wait(struct vgf_dev *d)
+{
+    uint64_t now = vgf_now_ms(), deadline = now + (uint64_t)d->opts.timeout_ms;
+    uint64_t last_check = now;
+
+    for (;;) {
+        bool pending = false, xs_fired = false;
+
+        if (d->link != VGF_LINK_CONNECTED) {
+            errno = EIO;
+            return -1;
+        }
+        for (unsigned i = 0; i < d->num_queues; i++) {
+            struct vgf_queue *q = &d->queues[i];
+            uint32_t len = 0;
+            struct vgf_req *r;
+            uint64_t bad;
+
+            if (vqd_in_flight(&q->vq) == 0)
+                continue;
+            pending = true;
+            r = vqd_get_used(&q->vq, &len);
+            bad = vq_bad_total(&q->vq);
+            if (bad != q->bad_seen) {
+                d->stats.bad_completions += bad - q->bad_seen;
+                q->bad_seen = bad;
+                vgf_backend_broken(d, "bad used entry");
+                errno = EIO;
+                return -1;
+            }
+            if (r) {
+                copy_back(d, r, len);
+                vgf_req_release_pages(d, r);
+                r->reaped = true;
+                r->used_len = len;
+                return 0;
+            }
+        }
+        if (!pending) {
+            errno = ENOSPC;   /* full of vgf_pool_alloc buffers */
+            return -1;
+        }
+        now = vgf_now_ms();
+        if (now >= deadline) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        for (unsigned i = 0; i < d->num_queues; i++)
+            if (vqd_in_flight(&d->queues[i].vq))
+                vqd_enable_cb(&d->queues[i].vq);
+        vgf_sleep(d, 10, &xs_fired);
+        now = vgf_now_ms();
+        if (xs_fired || now - last_check >= VGF_RECHECK_MS) {
+            vgf_check_backend(d);
+            last_check = now;
+        }
+    }
+}
+
+/* static / persistent: place every buffer in the arena (or use it in place
+ * when it already lives in the pool) and emit its descriptors. */
+static int arena_prepare(struct vgf_dev *d, struct vgf_queue *q,
+                         struct vgf_req *r, const struct vgf_iov *out,
+                         unsigned n_out, const struct vgf_iov *in,
+                         unsigned n_in, unsigned *ndesc, unsigned *n_out_desc)
+{
+    struct vgf_arena *a = &d->arena;
+    bool pool = d->xmode == VGF_XMODE_PERSISTENT;
+    size_t units = 0, pos;
+    bool waited = false;
+    long start = 0;
+
+    for (unsigned i = 0; i < n_out + n_in; i++) {
+        const struct vgf_iov *v = i < n_out ? &out[i] : &in[i - n_out];
+
+        if (!pool || vgf_arena_offset(a, v->base, v->len) < 0)
+            units += arena_units(a, v->len);
+    }
+    if (units > a->nunits) {
+        errno = E2BIG;   /* can never fit: the caller must split */
+        return -1;
+    }
+    while (units && (start = vgf_arena_alloc(a, units)) < 0) {
+        if (!waited)
+            d->stats.throttle_waits++;
+        waited = true;
+        if (throttle_wait(d))
+            return -1;
+    }
+    r->run_start = (size_t)start;
+    r->run_units = units;
+    if ((uint64_t)a->used << a->unit_shift > d->stats.region_high_water)
+        d->stats.region_high_water = (uint64_t)a->used << a->unit_shift;
+
+    pos = (size_t)start << a->unit_shift;
+    for (unsigned i = 0; i < n_out + n_in; i++) {
+        const struct vgf_iov *v = i < n_out ? &out[i] : &in[i - n_out];
+        long at = pool ? vgf_arena_offset(a, v->base, v->len) : -1;
+        size_t where;
+
+        if (i == n_out)
+            *n_out_desc = *ndesc;
+        if (at >= 0) {
+            where = (size_t)at;
+            d->stats.zero_copy_bytes += v->len;
+        } else {
+            where = pos;
+            pos += arena_units(a, v->len) << a->unit_shift;
+            if (i < n_out) {
+                memcpy(a->base + where, v->base, v->len);
+                d->stats.bounce_bytes += v->len;
+            }
+        }
+        if (i >= n_out)
+            r->in_pos[i - n_out] = at >= 0 ? SIZE_MAX : where;
+        if (emit_arena(d, q, where, v->len, ndesc))
+            return -1;
+    }
+    if (n_in == 0)
+        *n_out_desc = *ndesc;
     return 0;
 }
 
@@ -207,22 +385,28 @@ int vgf_submit(struct vgf_dev *d, unsigned qi, const struct vgf_iov *out,
     }
     if (n_in) {
         r->in_iov = malloc(n_in * sizeof(*r->in_iov));
-        if (!r->in_iov) {
+        r->in_pos = malloc(n_in * sizeof(*r->in_pos));
+        if (!r->in_iov || !r->in_pos) {
             errno = ENOMEM;
             goto fail;
         }
         memcpy(r->in_iov, in, n_in * sizeof(*in));
         r->n_in = n_in;
     }
-    if (out_pages) {
+    if (d->xmode != VGF_XMODE_GRANT) {
+        if (arena_prepare(d, q, r, out, n_out, in, n_in, &ndesc, &n_out_desc))
+            goto fail;
+        /* throttling may have reaped: the slot and ring room still hold */
+    } else if (out_pages) {
         r->out_pages = share_buffers(d, q, out, n_out, (uint32_t)out_pages,
                                      false, refs, &ndesc);
         if (!r->out_pages)
             goto fail;
         r->out_npages = (uint32_t)out_pages;
     }
-    n_out_desc = ndesc;
-    if (in_pages) {
+    if (d->xmode == VGF_XMODE_GRANT)
+        n_out_desc = ndesc;
+    if (d->xmode == VGF_XMODE_GRANT && in_pages) {
         r->in_pages = share_buffers(d, q, in, n_in, (uint32_t)in_pages, true,
                                     refs + out_pages, &ndesc);
         if (!r->in_pages)
@@ -235,6 +419,7 @@ int vgf_submit(struct vgf_dev *d, unsigned qi, const struct vgf_iov *out,
 
     r->busy = true;
     r->failed = false;
+    r->reaped = false;
     r->cookie = cookie;
     d->stats.requests++;
     d->stats.descriptors += ndesc;
@@ -265,7 +450,7 @@ fail:
 
 /* Copy what the device wrote back to the caller: never more than the
  * validated used length, never more than each buffer. */
-static void copy_back(struct vgf_req *r, uint32_t used_len)
+static void copy_back(struct vgf_dev *d, struct vgf_req *r, uint32_t used_len)
 {
     const uint8_t *pages = r->in_pages;
     size_t left = used_len, page_off = 0;
@@ -273,7 +458,12 @@ static void copy_back(struct vgf_req *r, uint32_t used_len)
     for (unsigned i = 0; i < r->n_in && left > 0; i++) {
         size_t n = r->in_iov[i].len < left ? r->in_iov[i].len : left;
 
-        memcpy(r->in_iov[i].base, pages + page_off * VG_PAGE_SIZE, n);
+        if (d->xmode == VGF_XMODE_GRANT) {
+            memcpy(r->in_iov[i].base, pages + page_off * VG_PAGE_SIZE, n);
+        } else if (r->in_pos[i] != SIZE_MAX && d->arena.base) {
+            memcpy(r->in_iov[i].base, d->arena.base + r->in_pos[i], n);
+            d->stats.bounce_bytes += n;
+        }
         left -= n;
         page_off += buf_pages(r->in_iov[i].len);
     }
@@ -325,6 +515,18 @@ int vgf_complete(struct vgf_dev *d, unsigned qi, void **cookie,
         return -1;
     }
     q = &d->queues[qi];
+    /* Completions collected while a submit was throttled come first. */
+    for (unsigned i = 0; q->reqs && i < q->size; i++) {
+        struct vgf_req *r = &q->reqs[i];
+
+        if (r->busy && r->reaped) {
+            *cookie = r->cookie;
+            *len = r->used_len;
+            d->stats.completed++;
+            req_free(d, r);
+            return 0;
+        }
+    }
     if (timeout_ms < 0)
         timeout_ms = d->opts.timeout_ms;
     last_check = vgf_now_ms();
@@ -355,7 +557,7 @@ int vgf_complete(struct vgf_dev *d, unsigned qi, void **cookie,
             continue;
         }
         if (r) {
-            copy_back(r, used_len);
+            copy_back(d, r, used_len);
             *cookie = r->cookie;
             *len = used_len;
             d->stats.completed++;

@@ -167,10 +167,12 @@ void vgf_queues_teardown(struct vgf_dev *d)
         for (unsigned r = 0; q->reqs && r < q->size; r++) {
             vgf_req_release_pages(d, &q->reqs[r]);
             free(q->reqs[r].in_iov);
+            free(q->reqs[r].in_pos);
         }
         free(q->reqs);
         free(q->scratch);
     }
     free(d->queues);
     d->queues = NULL;
+    vgf_arena_release(d);
 }

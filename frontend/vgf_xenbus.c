@@ -128,16 +128,29 @@ static int read_mode(struct vgf_dev *d)
         snprintf(d->mode, sizeof(d->mode), "%s", VG_MODE_GRANT);
         return 0;
     }
+    d->xmode = VGF_XMODE_GRANT;
+    d->region_bytes = 0;
     if (!strcmp(v, VG_MODE_GRANT) || !strcmp(v, VG_MODE_COPY) ||
-        !strcmp(v, VG_MODE_AUTO)) {
+        !strcmp(v, VG_MODE_AUTO) || !strcmp(v, VG_MODE_PERSISTENT)) {
         /* The frontend side of copy and auto is grant mode's. */
         snprintf(d->mode, sizeof(d->mode), "%s", v);
-    } else if (!strcmp(v, VG_MODE_PERSISTENT) || !strcmp(v, VG_MODE_STATIC)) {
-        vgf_log(d, VG_LOG_ERR, "backend dom %u uses transport mode '%s', which "
-                "libvgrant does not speak yet (it speaks grant, copy, auto); "
-                "attach the device with mode=grant", d->backend_id, v);
-        errno = EPROTONOSUPPORT;
-        rc = -1;
+        if (!strcmp(v, VG_MODE_PERSISTENT))
+            d->xmode = VGF_XMODE_PERSISTENT;
+    } else if (!strcmp(v, VG_MODE_STATIC)) {
+        uint64_t region;
+
+        snprintf(d->mode, sizeof(d->mode), "%s", v);
+        if (read_be_uint(d, VG_KEY_REGION, VG_PAGE_SIZE, VG_MAX_REGION_BYTES,
+                         &region))
+            rc = -1;
+        else if (region % VG_PAGE_SIZE) {
+            char r[24];
+            snprintf(r, sizeof(r), "%" PRIu64, region);
+            rc = bad_key(d, VG_KEY_REGION, r, "not a multiple of 4096");
+        } else {
+            d->xmode = VGF_XMODE_STATIC;
+            d->region_bytes = region;
+        }
     } else {
         rc = bad_key(d, VG_KEY_MODE, v, "unknown transport mode");
     }
@@ -240,6 +253,8 @@ static int publish(struct vgf_dev *d)
         for (unsigned i = 0; i < d->num_queues; i++)
             if (write_queue_keys(d, tx, &d->queues[i]))
                 goto abort;
+        if (vgf_arena_publish(d, tx))
+            goto abort;
         if (vg_xs_write_fmt(h, tx, d->fe_dir, VG_KEY_STATE, "%u",
                             VG_XB_INITIALISED))
             goto abort;
@@ -345,7 +360,7 @@ static int handshake(struct vgf_dev *d)
         return -1;
     negotiate(d);
     d->teardown_done = false;
-    if (vgf_queues_setup(d) || publish(d))
+    if (vgf_queues_setup(d) || vgf_arena_setup(d) || publish(d))
         return -1;
     if (vgf_wait_backend(d, st_connect_answer, d->opts.timeout_ms, &st)) {
         explain_timeout(d, "the backend to connect", st);
@@ -452,6 +467,10 @@ struct vgf_dev *vgf_open(struct vg_hyp *h, unsigned devid,
         d->opts.num_queues = 1;
     if (d->opts.timeout_ms <= 0)
         d->opts.timeout_ms = VGF_DEFAULT_TIMEOUT_MS;
+    if (d->opts.pool_pages == 0)
+        d->opts.pool_pages = VGF_DEFAULT_POOL_PAGES;
+    if (d->opts.pool_pages > VGF_MAX_POOL_PAGES)
+        d->opts.pool_pages = VGF_MAX_POOL_PAGES;
 
     if (locate(d))
         goto fail;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "libvgrant.h"
+#include "vgf_bench.h"
 #include "vgf_check.h"
 #include "vgf_verify.h"
 #include "vgrant_blk.h"
@@ -46,6 +47,7 @@ static void usage(FILE *f)
 "    vgrant-io write  DEVID --offset O --length L [--seed S] [COMMON]\n"
 "    vgrant-io cksum  DEVID --offset O --length L [COMMON]\n"
 "    vgrant-io read   DEVID --offset O --length L [COMMON] > FILE\n"
+"    vgrant-io bench | bench-file | memcpy ...   (see BENCHMARKS)\n"
 "\n"
 "DESCRIPTION\n"
 "    Opens virtio-grant device DEVID of this domain (xenstore\n"
@@ -104,6 +106,9 @@ static void usage(FILE *f)
 "    --log-level L    err, warn, info or debug (default warn)\n"
 "    -h, --help       this text\n"
 "\n"
+"BENCHMARKS\n"
+"%s"
+"\n"
 "EXIT STATUS\n"
 "    0 success; 1 I/O error or data mismatch; 2 usage error or the device\n"
 "    could not be opened.\n"
@@ -112,8 +117,11 @@ static void usage(FILE *f)
 "    vgrant-io info 0\n"
 "    vgrant-io verify 0 --sizes 512,4K,64K,1M --count 16 --depth 8\n"
 "    vgrant-io write 0 --offset 1M --length 8M --seed 42\n"
-"    vgrant-io cksum 0 --offset 1M --length 8M\n",
-            DEFAULT_COUNT, DEFAULT_DEPTH, VGF_DEFAULT_TIMEOUT_MS);
+"    vgrant-io cksum 0 --offset 1M --length 8M\n"
+"    vgrant-io bench 0 --sizes 4K,1M --depths 1,16 --ops read --csv\n"
+"    vgrant-io bench-file /dev/xvda --sizes 4K,1M --depths 1,16 --ios 200\n",
+            DEFAULT_COUNT, DEFAULT_DEPTH, VGF_DEFAULT_TIMEOUT_MS,
+            vgf_bench_usage());
 }
 
 struct cli {
@@ -623,6 +631,9 @@ int main(int argc, char **argv)
     int rc;
 
     vg_log_init("vgrant-io", VG_LOG_WARN);
+    /* the benchmark commands come first and parse their own options */
+    if (argc > 1 && vgf_bench_is_command(argv[1]))
+        return vgf_bench_main(argc - 1, argv + 1);
     if (parse_args(argc, argv, &c)) {
         free(c.offsets);
         return EXIT_USAGE;

@@ -31,6 +31,12 @@
 #   VGRANT_E2E_DOM0_MODULES_EXTRA extra kernel modules put in dom0 (not loaded)
 #   VGRANT_E2E_DOMU_MODULES_EXTRA extra kernel modules put in domU (not loaded)
 #   VGRANT_E2E_REBUILD=1          ignore cached images
+#   VGRANT_E2E_XL_DIR             a directory holding xl, libxenlight.so.4.17.0
+#                                 and libxlutil.so.4.17.0 (xen-patches/build.sh)
+#                                 that replace the packaged ones in dom0, and
+#                                 the other programs linked with libxenlight
+#                                 (xen-init-dom0, init-xenstore-domain), which
+#                                 must match its changed libxl_domain_config
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 E2E_WHERE=build-images.sh
@@ -297,9 +303,23 @@ fi
 # --------------------------------------------------------- overlay --------
 bin_state="none"
 [ -d "$BINDIR" ] && bin_state=$(hash_tree "$BINDIR" "$BINDIR/../lib" "$BINDIR/../modules")
+# a patched xl + libxl (xen-patches/build.sh) over the packaged ones
+XL_DIR=${VGRANT_E2E_XL_DIR:-}
+XL_FILES="xl libxenlight.so.4.17.0 libxlutil.so.4.17.0 xen-init-dom0 init-xenstore-domain"
+xl_state="none"
+if [ -n "$XL_DIR" ]; then
+    for f in $XL_FILES; do
+        [ -f "$XL_DIR/$f" ] || die "VGRANT_E2E_XL_DIR=$XL_DIR has no $f (xen-patches/build.sh makes them)"
+    done
+    missing=$(LD_LIBRARY_PATH="$XL_DIR:$LIBPATH" ldd "$XL_DIR/xl" 2>&1 | grep 'not found' || true)
+    [ -z "$missing" ] || die "the patched $XL_DIR/xl needs libraries the image does not have:
+$missing"
+    xl_state=$(cd "$XL_DIR" && hash_tree $XL_FILES)
+fi
 OV_KEY=$({
     echo "$BASE_KEY"
     echo "$bin_state"
+    echo "xl $xl_state"
     hash_tree "$E2E_DIR/init" "$E2E_DIR/scenarios" "$E2E_DIR/guest" "$E2E_DIR/runner.sh"
 } | short_hash)
 RUN=$IMAGES/run/$OV_KEY
@@ -360,6 +380,16 @@ else
     install -m 0755 "$E2E_DIR/init/dom0-init.sh" "$o0/init"
     install -m 0755 "$E2E_DIR/runner.sh" "$o0/e2e/runner.sh"
     install -D -m 0755 "$E2E_DIR/init/xen-block-hotplug" "$o0/etc/xen/scripts/block"
+    if [ -n "$XL_DIR" ]; then
+        log "patched xl and libxl from $XL_DIR"
+        for f in xl xen-init-dom0 init-xenstore-domain; do
+            install -D -m 0755 "$XL_DIR/$f" "$o0/$XENBIN/$f"
+        done
+        for v in 4.17 4.17.0; do
+            install -D -m 0644 "$XL_DIR/libxenlight.so.4.17.0" "$o0/usr/lib/x86_64-linux-gnu/libxenlight.so.$v"
+            install -D -m 0644 "$XL_DIR/libxlutil.so.4.17.0" "$o0/usr/lib/x86_64-linux-gnu/libxlutil.so.$v"
+        done
+    fi
     cp -a "$E2E_DIR/scenarios" "$o0/e2e/scenarios"
     cp "$work/domU.img" "$o0/e2e/domU/domU.img"
     mkcpio "$o0" "$work/dom0-ov.cpio.gz"

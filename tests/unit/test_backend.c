@@ -494,7 +494,7 @@ static void test_hostile_toolstack_keys(void **state)
         struct rf_attach a;
         const char *expect;
     } cases[] = {
-        { { .target = t->image, .mode = "persistent" }, "mode 'persistent'" },
+        { { .target = t->image, .mode = "static" }, "backend key region" },
         { { .target = t->image, .mode = "warp" }, "unknown transport mode" },
         { { .target = t->image, .type = "gpu" }, "type 'gpu'" },
         { { .target = "/nonexistent/vgd-image" }, "cannot open target /nonexistent/vgd-image" },

@@ -771,7 +771,7 @@ static void test_hostile_backend_garbage_keys(void **state)
         { "config", "abc", EPROTO },
         { "config", "0x00", EPROTO },
         { "mode", "bogus", EPROTO },
-        { "mode", "static", EPROTONOSUPPORT },
+        { "mode", "static", EPROTO },   /* static without a region key */
         { "device-id", "", EPROTO },
     };
     struct vgf_opts o = { .timeout_ms = SHORT_TIMEOUT_MS };

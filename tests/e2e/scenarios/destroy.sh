@@ -1,7 +1,8 @@
 #!/bin/sh
 # destroy: `xl destroy` a domU in the middle of heavy I/O.  vgrantd must log
 # it, release every mapping and port of that guest (its "released:" line
-# reports 0 pages mapped and 0 ports bound), and keep serving another domU
+# reports 0 pages mapped and 0 ports bound, and `vgrant stats` shows 0 live
+# mappings before the detach), and keep serving another domU
 # whose data still verifies.
 . "$(dirname "$0")/lib.sh"
 need_bin vgrantd vgrant vgrant-io xl cksum
@@ -38,6 +39,16 @@ log "vgrantd: $rel"
 echo "$rel" | grep -q "released: 0 pages mapped, 0 ports bound" ||
     fail "mappings or ports of dom $vdom left after destroy: $rel"
 bg_log vgrantd | grep "dom $vdom " | sed 's/^/    vgrantd| /'
+
+# the same seen through the control socket, before the detach
+vgrant stats "$vdom" 0 >"$E2E_WORK/victim-stats.txt" 2>&1 ||
+    { cat "$E2E_WORK/victim-stats.txt"; fail "vgrant stats $vdom 0 failed after the destroy"; }
+sed 's/^/    stats| /' "$E2E_WORK/victim-stats.txt"
+live=$(sed -n 's/^live mappings  *//p' "$E2E_WORK/victim-stats.txt" | tr -d ' ')
+[ "$live" = 0 ] || fail "vgrant stats reports '$live' live mappings of destroyed dom $vdom"
+vgrant stats "$vdom" 0 --json | grep -q '"live_mappings":0[,}]' ||
+    fail "vgrant stats --json does not report 0 live mappings of dom $vdom"
+log "ok: vgrant stats: 0 live mappings of destroyed dom $vdom"
 
 wait_guest survivor 400
 rc=$?

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Transport modes of the backend: how a descriptor address of the guest
+ * becomes memory the device model can read and write.  One small table of
+ * callbacks per mode (protocol.h VG_MODE_*, docs/modes.md):
+ *
+ *   grant       map the request's refs (<= 2 batches), unmap before
+ *               completing (grant_mapper.c) -- the strict default;
+ *   copy        grant-copy device-readable data into a private bounce
+ *               buffer (ONE copy batch), let the model work on private
+ *               memory, copy device-writable data back (ONE copy batch);
+ *   auto        copy below --auto-threshold bytes per request, map above;
+ *   static      map the frontend's pre-shared region ONCE at connect;
+ *               descriptor addresses are byte offsets into it;
+ *   persistent  a bounded LRU cache of single-page mappings keyed by
+ *               (ref, writable); hits cost no hypercall.  Lazy, opt-in:
+ *               cached pages stay mapped between requests.
+ *
+ * Every mode fails a request naming something it cannot reach (bad
+ * address, ref, length, permission) with the model's failure status and a
+ * rate-limited log line naming domain, device and the value; the device
+ * keeps serving (the same policy as grant_mapper.c).
+ */
+#ifndef VGRANT_BACKEND_TRANSPORT_H
+#define VGRANT_BACKEND_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/uio.h>
+
+#include "vgrant/hyp.h"
+#include "vgrant/virtqueue.h"
+#include "devmodel.h"
+
+struct vgd_dev;
+struct vgd_queue;
+
+/* Defaults of the daemon options (vgd_options, vgrantd --help). */
+#define VGD_DEFAULT_AUTO_THRESHOLD   (16u * 1024)   /* bytes per request */
+#define VGD_DEFAULT_PERSISTENT_PAGES 1024u
+#define VGD_MAX_PERSISTENT_PAGES     65536u
+
+/* Per-device counters of the transport (feed struct vgd_dev_stats). */
+struct vgd_xport_counters {
+    uint64_t copy_batches, grant_copies;  /* grant_copy calls / segments */
+    uint64_t bounce_bytes;     /* bytes copied through private buffers */
+    uint64_t copy_failures;    /* segments the hypervisor refused */
+    uint64_t cache_hits, cache_misses, cache_evictions;
+    uint64_t cache_size;       /* pages in the persistent cache now */
+    uint64_t cache_uncached;   /* pages mapped strictly: cache full of
+                                  pages pinned by the same request */
+    uint64_t region_bytes;     /* static region mapped, bytes */
+    uint64_t auto_copied, auto_mapped;   /* requests per auto path */
+};
+
+/* copy mode state of one queue (xport_copy.c) */
+struct vgd_copier {
+    unsigned max_pages, max_bufs;
+    uint8_t *bounce;            /* [max_pages * 4096] private memory */
+    struct vg_copy_seg *segs;   /* [max_pages] */
+    struct iovec *iov;          /* [max_bufs] */
+    const struct vq_chain *chain;   /* request in progress */
+    size_t in_base;             /* bounce offset of the writable part */
+    bool status_only;
+    uint64_t failures;
+};
+
+/* One cached page of the persistent mode. */
+struct vgd_pc_entry {
+    vg_gref_t ref;
+    bool writable;
+    bool used;                 /* slot holds a live mapping */
+    uint64_t pin;              /* request serial that last used it */
+    void *addr;
+    struct vgd_pc_entry *hnext;           /* hash chain */
+    TAILQ_ENTRY(vgd_pc_entry) lru;        /* head = least recently used */
+};
+TAILQ_HEAD(vgd_pc_lru, vgd_pc_entry);
+
+/* persistent mode state of one device (xport_persistent.c) */
+struct vgd_pcache {
+    unsigned bound;            /* most pages cached */
+    unsigned nbuckets;         /* power of two */
+    struct vgd_pc_entry *entries;     /* [bound] */
+    struct vgd_pc_entry **buckets;    /* [nbuckets] */
+    struct vgd_pc_lru lru, free;
+    uint64_t serial;           /* current request */
+};
+
+/* persistent mode state of one queue */
+struct vgd_pqueue {
+    unsigned max_pages, max_bufs;
+    struct iovec *iov;         /* [max_pages + max_bufs] */
+    void **strict;             /* [max_pages] uncached one-page mappings */
+    unsigned nstrict;
+    uint64_t failures;
+};
+
+struct vgd_transport {
+    const char *name;          /* VG_MODE_* */
+    /* Device-wide setup once the frontend keys are valid, before the
+     * queues connect (static: map the region).  0 or -1 (logged). */
+    int (*connect)(struct vgd_dev *dev);
+    /* Undo connect; called after every queue is torn down. */
+    void (*disconnect)(struct vgd_dev *dev);
+    /* Per-queue state, sized once from the model's limits. */
+    int (*queue_init)(struct vgd_queue *q, unsigned max_pages,
+                      unsigned max_bufs);
+    void (*queue_free)(struct vgd_queue *q);
+    /* Make every buffer of chain c addressable in *req; -1 (logged, and
+     * nothing left mapped) fails the request. */
+    int (*map_request)(struct vgd_queue *q, const struct vq_chain *c,
+                       struct vgd_request *req);
+    /* Only the last status_bytes of the writable part, so a failed
+     * request can still report its status.  -1 if even that fails. */
+    int (*map_status)(struct vgd_queue *q, const struct vq_chain *c,
+                      unsigned status_bytes, struct vgd_request *req);
+    /* After the model ran (or failed): unmap / copy back.  May turn *res
+     * into a failure (copy-back refused).  Always leaves nothing of the
+     * request mapped, except what the mode keeps by design. */
+    void (*finish_request)(struct vgd_queue *q, struct vgd_result *res);
+};
+
+/* Mode by its xenstore name; NULL if unknown. */
+const struct vgd_transport *vgd_transport_find(const char *mode);
+
+extern const struct vgd_transport vgd_transport_grant;
+extern const struct vgd_transport vgd_transport_copy;
+extern const struct vgd_transport vgd_transport_auto;
+extern const struct vgd_transport vgd_transport_static;
+extern const struct vgd_transport vgd_transport_persistent;
+
+/* A guest can make every request fail: log the first few failures per
+ * counter, then one in VGD_XPORT_LOG_EVERY. */
+void vgd_xport_warn(const struct vgd_dev *dev, uint64_t *failures,
+                    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* copy mode internals shared with auto (xport_copy.c) */
+int vgd_copier_init(struct vgd_copier *cp, unsigned max_pages,
+                    unsigned max_bufs);
+void vgd_copier_free(struct vgd_copier *cp);
+
+#endif /* VGRANT_BACKEND_TRANSPORT_H */

@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Transport mode "persistent": lazy, opt-in.  Guest pages are mapped one
+ * page per mapping and kept in a per-device LRU cache keyed by (ref,
+ * writable), bounded by --persistent-cache pages.  A hit costs no
+ * hypercall; a miss maps one page; when the cache is full the least
+ * recently used page NOT used by the current request is unmapped.  If
+ * every cached page is pinned by the current request, the extra pages are
+ * mapped strictly and unmapped when the request finishes: a frontend
+ * naming more distinct refs than the bound can never grow the cache.
+ *
+ * What it exposes: cached pages stay mapped between requests (until
+ * evicted or the device disconnects), so the backend keeps access to
+ * whatever the guest later puts in them.  A frontend that revokes and
+ * re-grants a pooled page under the same ref while connected may have
+ * its data served from the old page; libvgrant's pool never does that.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "device.h"
+#include "vgrant/log.h"
+
+static unsigned bucket_of(const struct vgd_pcache *pc, vg_gref_t ref,
+                          bool writable)
+{
+    return ((ref * 2654435761u) ^ (unsigned)writable) & (pc->nbuckets - 1);
+}
+
+static void unmap_page(struct vgd_dev *dev, void *addr)
+{
+    vgd_gm_unmap_area(vgd_hyp(dev->d), addr, 1, &dev->mc);
+}
+
+static void *map_page(struct vgd_queue *q, vg_gref_t ref, bool writable)
+{
+    struct vgd_dev *dev = q->dev;
+    struct vg_hyp *h = vgd_hyp(dev->d);
+    void *p = h->ops->map_grants(h, dev->fe_domid, 1, &ref, writable);
+
+    if (!p) {
+        vgd_xport_warn(dev, &q->pq.failures, "cannot map %s grant ref %u: %s",
+                       writable ? "writable" : "read-only", ref,
+                       strerror(errno));
+        return NULL;
+    }
+    dev->mc.map_batches++;
+    dev->mc.maps++;
+    dev->mc.live_mappings++;
+    return p;
+}
+
+static void entry_drop(struct vgd_dev *dev, struct vgd_pc_entry *e)
+{
+    struct vgd_pcache *pc = &dev->pcache;
+    struct vgd_pc_entry **pp = &pc->buckets[bucket_of(pc, e->ref, e->writable)];
+
+    while (*pp && *pp != e)
+        pp = &(*pp)->hnext;
+    if (*pp)
+        *pp = e->hnext;
+    TAILQ_REMOVE(&pc->lru, e, lru);
+    unmap_page(dev, e->addr);
+    e->used = false;
+    e->addr = NULL;
+    TAILQ_INSERT_TAIL(&pc->free, e, lru);
+    dev->xc.cache_size--;
+}
+
+/* The page (ref, writable) mapped, from the cache or freshly. */
+static void *page_get(struct vgd_queue *q, vg_gref_t ref, bool writable)
+{
+    struct vgd_dev *dev = q->dev;
+    struct vgd_pcache *pc = &dev->pcache;
+    unsigned b = bucket_of(pc, ref, writable);
+    struct vgd_pc_entry *e;
+    void *p;
+
+    for (e = pc->buckets[b]; e; e = e->hnext) {
+        if (e->ref == ref && e->writable == writable) {
+            e->pin = pc->serial;
+            TAILQ_REMOVE(&pc->lru, e, lru);
+            TAILQ_INSERT_TAIL(&pc->lru, e, lru);
+            dev->xc.cache_hits++;
+            return e->addr;
+        }
+    }
+    dev->xc.cache_misses++;
+    e = TAILQ_FIRST(&pc->free);
+    if (!e) {
+        e = TAILQ_FIRST(&pc->lru);
+        if (e && e->pin == pc->serial)
+            e = NULL;   /* all pinned by this request */
+    }
+    p = map_page(q, ref, writable);
+    if (!p)
+        return NULL;
+    if (!e) {
+        /* Strict page: unmapped in finish, never cached. */
+        q->pq.strict[q->pq.nstrict++] = p;
+        dev->xc.cache_uncached++;
+        return p;
+    }
+    if (e->used) {
+        entry_drop(dev, e);
+        dev->xc.cache_evictions++;
+    }
+    TAILQ_REMOVE(&pc->free, e, lru);
+    e->ref = ref;
+    e->writable = writable;
+    e->used = true;
+    e->pin = pc->serial;
+    e->addr = p;
+    e->hnext = pc->buckets[b];
+    pc->buckets[b] = e;
+    TAILQ_INSERT_TAIL(&pc->lru, e, lru);
+    dev->xc.cache_size++;
+    return p;
+}
+
+static void release_strict(struct vgd_queue *q)
+{
+    for (unsigned i = 0; i < q->pq.nstrict; i++)
+        unmap_page(q->dev, q->pq.strict[i]);
+    q->pq.nstrict = 0;
+}
+
+static int check_buffer(struct vgd_queue *q, unsigned i,
+                        const struct vq_elem *e, uint64_t *pages)
+{
+    struct vgd_dev *dev = q->dev;
+    uint32_t ref, off;
+
+    if (!vg_grant_addr_valid(e->addr)) {
+        vgd_xport_warn(dev, &q->pq.failures, "buffer %u address 0x%llx is "
+                       "not a grant address", i,
+                       (unsigned long long)e->addr);
+        return -1;
+    }
+    ref = vg_grant_addr_ref(e->addr);
+    off = vg_grant_addr_offset(e->addr);
+    *pages = ((uint64_t)off + e->len + VG_PAGE_SIZE - 1) >> VG_PAGE_SHIFT;
+    if ((uint64_t)ref + *pages - 1 > UINT32_MAX) {
+        vgd_xport_warn(dev, &q->pq.failures, "buffer %u ref run %u+%llu "
+                       "overflows 32 bits", i, ref,
+                       (unsigned long long)*pages);
+        return -1;
+    }
+    return 0;
+}
+
+/* iovecs (one per page piece) for buffer e, appended at iov[*n]. */
+static int map_buffer(struct vgd_queue *q, const struct vq_elem *e,
+                      unsigned *n)
+{
+    uint32_t ref = vg_grant_addr_ref(e->addr);
+    uint32_t off = vg_grant_addr_offset(e->addr);
+    uint64_t pos = 0;
+
+    while (pos < e->len) {
+        uint64_t abs = off + pos;
+        uint32_t in_page = (uint32_t)(abs & (VG_PAGE_SIZE - 1));
+        uint64_t len = VG_PAGE_SIZE - in_page;
+        uint8_t *page;
+
+        if (len > e->len - pos)
+            len = e->len - pos;
+        page = page_get(q, ref + (uint32_t)(abs >> VG_PAGE_SHIFT), e->write);
+        if (!page)
+            return -1;
+        q->pq.iov[*n].iov_base = page + in_page;
+        q->pq.iov[*n].iov_len = len;
+        (*n)++;
+        pos += len;
+    }
+    return 0;
+}
+
+static int pers_map_request(struct vgd_queue *q, const struct vq_chain *c,
+                            struct vgd_request *req)
+{
+    struct vgd_pqueue *pq = &q->pq;
+    uint64_t pages = 0;
+    unsigned n = 0, n_out = 0;
+
+    memset(req, 0, sizeof(*req));
+    release_strict(q);
+    q->dev->pcache.serial++;
+    if (c->n > pq->max_bufs) {
+        vgd_xport_warn(q->dev, &pq->failures, "request has %u buffers, "
+                       "limit %u", c->n, pq->max_bufs);
+        return -1;
+    }
+    for (unsigned i = 0; i < c->n; i++) {
+        uint64_t p = 0;
+
+        if (c->elem[i].len && check_buffer(q, i, &c->elem[i], &p))
+            return -1;
+        pages += p;
+        if (pages > pq->max_pages) {
+            vgd_xport_warn(q->dev, &pq->failures, "request names more than "
+                           "%u pages (buffer %u, len %u)", pq->max_pages, i,
+                           c->elem[i].len);
+            return -1;
+        }
+    }
+    for (unsigned i = 0; i < c->n; i++) {
+        if (i == c->n_out)
+            n_out = n;
+        if (map_buffer(q, &c->elem[i], &n)) {
+            release_strict(q);
+            return -1;
+        }
+    }
+    if (c->n_out == c->n)
+        n_out = n;
+    req->out = pq->iov;
+    req->n_out = n_out;
+    req->out_bytes = c->out_bytes;
+    req->in = pq->iov + n_out;
+    req->n_in = n - n_out;
+    req->in_bytes = c->in_bytes;
+    return 0;
+}
+
+static int pers_map_status(struct vgd_queue *q, const struct vq_chain *c,
+                           unsigned status_bytes, struct vgd_request *req)
+{
+    const struct vq_elem *e;
+    struct vq_elem tail;
+    uint64_t pages, abs;
+    unsigned n = 0;
+
+    memset(req, 0, sizeof(*req));
+    release_strict(q);
+    q->dev->pcache.serial++;
+    if (status_bytes == 0 || c->n == 0 || c->n == c->n_out)
+        return -1;
+    e = &c->elem[c->n - 1];
+    if (!e->write || e->len < status_bytes ||
+        check_buffer(q, c->n - 1u, e, &pages))
+        return -1;
+    /* The last status_bytes of e, as a buffer of its own. */
+    abs = vg_grant_addr_offset(e->addr) + (uint64_t)e->len - status_bytes;
+    tail.addr = vg_grant_addr(vg_grant_addr_ref(e->addr) +
+                              (uint32_t)(abs >> VG_PAGE_SHIFT),
+                              (uint32_t)(abs & (VG_PAGE_SIZE - 1)));
+    tail.len = status_bytes;
+    tail.write = true;
+    if (map_buffer(q, &tail, &n)) {
+        release_strict(q);
+        return -1;
+    }
+    req->in = q->pq.iov;
+    req->n_in = n;
+    req->in_bytes = status_bytes;
+    return 0;
+}
+
+static void pers_finish(struct vgd_queue *q, struct vgd_result *res)
+{
+    (void)res;
+    release_strict(q);   /* cached pages stay: that is the mode */
+}
+
+static int pers_connect(struct vgd_dev *dev)
+{
+    struct vgd_pcache *pc = &dev->pcache;
+    unsigned bound = vgd_persistent_pages(dev->d);
+
+    memset(pc, 0, sizeof(*pc));
+    pc->bound = bound;
+    for (pc->nbuckets = 1; pc->nbuckets < bound; pc->nbuckets <<= 1)
+        ;
+    pc->entries = calloc(bound, sizeof(*pc->entries));
+    pc->buckets = calloc(pc->nbuckets, sizeof(*pc->buckets));
+    if (!pc->entries || !pc->buckets) {
+        free(pc->entries);
+        free(pc->buckets);
+        vg_dev_log(VG_LOG_ERR, dev->fe_domid, dev->devid,
+                   "persistent mode: out of memory for %u cache entries",
+                   bound);
+        return -1;
+    }
+    TAILQ_INIT(&pc->lru);
+    TAILQ_INIT(&pc->free);
+    for (unsigned i = 0; i < bound; i++)
+        TAILQ_INSERT_TAIL(&pc->free, &pc->entries[i], lru);
+    dev->pcache_init = true;
+    dev->xc.cache_size = 0;
+    return 0;
+}
+
+static void pers_disconnect(struct vgd_dev *dev)
+{
+    struct vgd_pcache *pc = &dev->pcache;
+    struct vgd_pc_entry *e;
+
+    if (!dev->pcache_init)
+        return;
+    while ((e = TAILQ_FIRST(&pc->lru)))
+        entry_drop(dev, e);
+    free(pc->entries);
+    free(pc->buckets);
+    memset(pc, 0, sizeof(*pc));
+    dev->pcache_init = false;
+}
+
+static int pers_queue_init(struct vgd_queue *q, unsigned max_pages,
+                           unsigned max_bufs)
+{
+    struct vgd_pqueue *pq = &q->pq;
+
+    memset(pq, 0, sizeof(*pq));
+    pq->max_pages = max_pages;
+    pq->max_bufs = max_bufs;
+    pq->iov = calloc((size_t)max_pages + max_bufs, sizeof(*pq->iov));
+    pq->strict = calloc(max_pages, sizeof(*pq->strict));
+    if (!pq->iov || !pq->strict) {
+        free(pq->iov);
+        free(pq->strict);
+        memset(pq, 0, sizeof(*pq));
+        return -1;
+    }
+    q->pq_init = true;
+    return 0;
+}
+
+static void pers_queue_free(struct vgd_queue *q)
+{
+    if (!q->pq_init)
+        return;
+    release_strict(q);
+    free(q->pq.iov);
+    free(q->pq.strict);
+    memset(&q->pq, 0, sizeof(q->pq));
+    q->pq_init = false;
+}
+
+const struct vgd_transport vgd_transport_persistent = {
+    .name = VG_MODE_PERSISTENT,
+    .connect = pers_connect,
+    .disconnect = pers_disconnect,
+    .queue_init = pers_queue_init,
+    .queue_free = pers_queue_free,
+    .map_request = pers_map_request,
+    .map_status = pers_map_status,
+    .finish_request = pers_finish,
+};

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The I/O drivers behind vgrant-io's benchmark (vgf_bench.c): one point
+ * of the matrix is "I/Os of `size` bytes at consecutive offsets inside
+ * [0, span), `depth` in flight", each I/O's latency recorded.
+ */
+#ifndef VGRANT_VGF_BENCH_DRV_H
+#define VGRANT_VGF_BENCH_DRV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "libvgrant.h"
+
+struct vgf_bench_point {
+    unsigned ios;              /* I/Os to measure; 0: run for `seconds` */
+    double seconds;
+    double *lat_us;            /* [cap] latency of each measured I/O */
+    unsigned cap;
+    unsigned done;             /* out: I/Os measured */
+    double elapsed;            /* out: seconds from first submit to last
+                                  completion of the measured I/Os */
+};
+
+struct vgf_bench_driver {
+    /* 0, or -1 with errno (the point is then unusable). */
+    int (*run)(void *ctx, bool write, uint64_t size, unsigned depth,
+               uint64_t span, struct vgf_bench_point *pt);
+};
+
+double vgf_bench_now(void);    /* CLOCK_MONOTONIC seconds */
+
+/* virtio-grant device through vgrant_blk's asynchronous API */
+struct vgf_bench_blk;
+struct vgf_bench_blk *vgf_bench_blk_open(unsigned devid, const struct vgf_opts *o);
+void vgf_bench_blk_close(struct vgf_bench_blk *bb);
+const char *vgf_bench_blk_mode(const struct vgf_bench_blk *bb);
+uint64_t vgf_bench_blk_capacity(const struct vgf_bench_blk *bb);
+extern const struct vgf_bench_driver vgf_bench_blk_driver;
+
+/* block device file, O_DIRECT, one thread per request in flight */
+struct vgf_bench_file;
+struct vgf_bench_file *vgf_bench_file_open(const char *path);
+void vgf_bench_file_close(struct vgf_bench_file *bf);
+uint64_t vgf_bench_file_capacity(const struct vgf_bench_file *bf);
+extern const struct vgf_bench_driver vgf_bench_file_driver;
+
+#endif /* VGRANT_VGF_BENCH_DRV_H */

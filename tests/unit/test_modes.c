@@ -1,0 +1,416 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Transport modes against a hostile frontend (rawfront): every bad
+ * offset, ref, length or permission fails only the request with
+ * VIRTIO_BLK_S_IOERR (the device keeps serving), a bad static region
+ * refuses the connection, and the persistent cache never grows past its
+ * bound however many distinct refs the guest names.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "rawfront.h"
+#include "vgrant/hyp.h"
+#include "vgrant/log.h"
+#include "vgrantd.h"
+
+#define GUEST       1
+#define MAX_ROUNDS  200
+#define REGION      (16u * 1024)
+
+struct mt {
+    struct vg_fake_world *w;
+    struct vg_hyp *be;
+    struct vgd *d;
+    struct rawfront rf;
+    char image[64];
+};
+
+static void run(struct mt *t, int rounds)
+{
+    for (int i = 0; i < rounds; i++)
+        assert_int_equal(vgd_run_once(t->d, 0), 0);
+}
+
+static void wait_state(struct mt *t, enum vg_xenbus_state s)
+{
+    for (int i = 0; i < MAX_ROUNDS; i++) {
+        if (rf_backend_state(&t->rf) == s)
+            return;
+        run(t, 1);
+    }
+    fail_msg("backend state %u, expected %u", rf_backend_state(&t->rf), s);
+}
+
+/* Device of the given mode up to the point where the frontend keys are
+ * to be written; region != 0 sets the backend key "region". */
+static struct mt *mt_new(const char *mode, unsigned region,
+                         unsigned cache_pages)
+{
+    struct mt *t = calloc(1, sizeof(*t));
+    struct vgd_options o = { .persistent_cache_pages = cache_pages };
+    struct rf_attach a = { .mode = mode };
+    char be[VG_XS_PATH_MAX];
+    int fd;
+
+    assert_non_null(t);
+    vg_log_init("test_modes", VG_LOG_ERR);
+    snprintf(t->image, sizeof(t->image), "/tmp/vgd-modes-XXXXXX");
+    fd = mkstemp(t->image);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, 1024 * 1024), 0);
+    close(fd);
+    a.target = t->image;
+    t->w = vg_fake_world_new();
+    assert_int_equal(vg_fake_domain_create(t->w, 0), 0);
+    assert_int_equal(vg_fake_domain_create(t->w, GUEST), 0);
+    t->be = vg_fake_open(t->w, 0);
+    assert_int_equal(rf_toolstack_attach(t->be, GUEST, 0, 0, &a), 0);
+    if (region) {
+        snprintf(be, sizeof(be), "/local/domain/0/backend/%s/%u/0",
+                 VG_XS_CLASS, GUEST);
+        assert_int_equal(vg_xs_write_fmt(t->be, VG_XS_NO_TX, be,
+                                         VG_KEY_REGION, "%u", region), 0);
+    }
+    t->d = vgd_new(t->be, &o);
+    assert_non_null(t->d);
+    assert_int_equal(vgd_start(t->d), 0);
+    assert_int_equal(rf_open(&t->rf, t->w, GUEST, 0, 0), 0);
+    wait_state(t, VG_XB_INITWAIT);
+    return t;
+}
+
+static void mt_free(struct mt *t)
+{
+    rf_close(&t->rf);
+    vgd_free(t->d);
+    assert_int_equal(vg_fake_live_mappings(t->w, GUEST), 0);
+    vg_hyp_close(t->be);
+    vg_fake_world_free(t->w);
+    unlink(t->image);
+    free(t);
+}
+
+static struct vgd_dev_stats stats_of(struct mt *t);
+static int stats_cb(const struct vgd_dev_stats *s, void *arg)
+{
+    *(struct vgd_dev_stats *)arg = *s;
+    return 0;
+}
+static struct vgd_dev_stats stats_of(struct mt *t)
+{
+    struct vgd_dev_stats s;
+
+    memset(&s, 0, sizeof(s));
+    vgd_foreach_dev(t->d, stats_cb, &s);
+    return s;
+}
+
+/* Share the static region; bad_pages / bad_ref_index distort the keys. */
+static uint8_t *share_region(struct mt *t, unsigned pages_key,
+                             int bad_ref_index)
+{
+    vg_gref_t ref;
+    uint8_t *p = rf_share(&t->rf, REGION / VG_PAGE_SIZE, true, &ref);
+    char key[32], val[32];
+
+    assert_non_null(p);
+    snprintf(val, sizeof(val), "%u", pages_key);
+    assert_int_equal(rf_write(&t->rf, VG_KEY_REGION_PAGES, val), 0);
+    for (unsigned i = 0; i < REGION / VG_PAGE_SIZE; i++) {
+        snprintf(key, sizeof(key), VG_KEY_REGION_REF_FMT, i);
+        snprintf(val, sizeof(val), "%u",
+                 (int)i == bad_ref_index ? 99999u : ref + i);
+        assert_int_equal(rf_write(&t->rf, key, val), 0);
+    }
+    return p;
+}
+
+/* Publish a chain, serve it, return the used length (status via *st). */
+static uint32_t do_chain(struct mt *t, const struct rf_buf *b, unsigned n)
+{
+    uint32_t id, len;
+
+    rf_add_chain(&t->rf, b, n);
+    rf_kick(&t->rf);
+    for (int i = 0; i < MAX_ROUNDS; i++) {
+        if (rf_get_used(&t->rf, &id, &len))
+            return len;
+        run(t, 1);
+    }
+    fail_msg("request never completed");
+    return 0;
+}
+
+static uint8_t blk_do(struct mt *t, struct rf_blk *r)
+{
+    uint32_t id, len;
+
+    rf_blk_submit(&t->rf, r);
+    rf_kick(&t->rf);
+    for (int i = 0; i < MAX_ROUNDS; i++) {
+        if (rf_get_used(&t->rf, &id, &len))
+            return *r->status;
+        run(t, 1);
+    }
+    fail_msg("request never completed");
+    return 0xff;
+}
+
+/* ---- static ---- */
+
+static struct mt *static_connected(uint8_t **region)
+{
+    struct mt *t = mt_new(VG_MODE_STATIC, REGION, 0);
+
+    *region = share_region(t, REGION / VG_PAGE_SIZE, -1);
+    assert_int_equal(rf_connect(&t->rf, 64), 0);
+    wait_state(t, VG_XB_CONNECTED);
+    assert_int_equal(rf_set_state(&t->rf, VG_XB_CONNECTED), 0);
+    run(t, 2);
+    return t;
+}
+
+static void static_read(struct mt *t, uint8_t *region, uint64_t data_addr,
+                        uint32_t data_len, uint8_t expect)
+{
+    struct virtio_blk_req_hdr hdr = { .type = VIRTIO_BLK_T_IN, .sector = 0 };
+    struct rf_buf b[3] = {
+        { 0, sizeof(hdr), false },
+        { data_addr, data_len, true },
+        { 8192, 1, true },
+    };
+
+    memcpy(region, &hdr, sizeof(hdr));
+    region[8192] = 0xee;
+    do_chain(t, b, 3);
+    assert_int_equal(region[8192], expect);
+}
+
+static void test_static_good_request(void **state)
+{
+    uint8_t *region;
+    struct mt *t = static_connected(&region);
+
+    (void)state;
+    static_read(t, region, 4096, 4096, VIRTIO_BLK_S_OK);
+    assert_int_equal(stats_of(t).region_bytes, REGION);
+    mt_free(t);
+}
+
+static void test_hostile_static_offset_outside_region(void **state)
+{
+    uint8_t *region;
+    struct mt *t = static_connected(&region);
+    uint64_t maps = t->be->counters.maps;
+
+    (void)state;
+    static_read(t, region, REGION - 512, 1024, VIRTIO_BLK_S_IOERR);
+    static_read(t, region, REGION, 512, VIRTIO_BLK_S_IOERR);
+    /* addr + len wraps around 2^64: must not pass the bounds check */
+    static_read(t, region, UINT64_MAX - 255, 512, VIRTIO_BLK_S_IOERR);
+    static_read(t, region, (uint64_t)1 << 63 | 4096, 512, VIRTIO_BLK_S_IOERR);
+    /* the device keeps serving, with no hypercall per request */
+    static_read(t, region, 4096, 512, VIRTIO_BLK_S_OK);
+    assert_int_equal(rf_backend_state(&t->rf), VG_XB_CONNECTED);
+    assert_int_equal(t->be->counters.maps, maps);
+    assert_int_equal(stats_of(t).errors, 4);
+    mt_free(t);
+}
+
+static void test_hostile_static_region_pages_mismatch(void **state)
+{
+    struct mt *t = mt_new(VG_MODE_STATIC, REGION, 0);
+
+    (void)state;
+    share_region(t, REGION / VG_PAGE_SIZE - 1, -1);
+    assert_int_equal(rf_connect(&t->rf, 64), 0);
+    wait_state(t, VG_XB_CLOSING);
+    assert_int_equal(vg_fake_live_mappings(t->w, GUEST), 0);
+    mt_free(t);
+}
+
+static void test_hostile_static_region_ref_never_granted(void **state)
+{
+    struct mt *t = mt_new(VG_MODE_STATIC, REGION, 0);
+
+    (void)state;
+    share_region(t, REGION / VG_PAGE_SIZE, 2);
+    assert_int_equal(rf_connect(&t->rf, 64), 0);
+    wait_state(t, VG_XB_CLOSING);
+    assert_int_equal(vg_fake_live_mappings(t->w, GUEST), 0);
+    mt_free(t);
+}
+
+static void test_hostile_static_region_pages_garbage(void **state)
+{
+    struct mt *t = mt_new(VG_MODE_STATIC, REGION, 0);
+
+    (void)state;
+    share_region(t, REGION / VG_PAGE_SIZE, -1);
+    assert_int_equal(rf_write(&t->rf, VG_KEY_REGION_PAGES, "4x"), 0);
+    assert_int_equal(rf_connect(&t->rf, 64), 0);
+    wait_state(t, VG_XB_CLOSING);
+    mt_free(t);
+}
+
+/* A blk request whose data descriptor names data_addr instead. */
+static uint8_t blk_do_addr(struct mt *t, struct rf_blk *r, uint64_t data_addr)
+{
+    bool dev_writes = r->hdr->type == VIRTIO_BLK_T_IN;
+    struct rf_buf b[3] = {
+        { vg_grant_addr(r->hdr_ref, 0), 16, false },
+        { data_addr, r->data_len, dev_writes },
+        { vg_grant_addr(r->status_ref, 0), 1, true },
+    };
+
+    *r->status = 0xff;
+    do_chain(t, b, 3);
+    return *r->status;
+}
+
+/* ---- copy ---- */
+
+static struct mt *connected(const char *mode, unsigned cache_pages)
+{
+    struct mt *t = mt_new(mode, 0, cache_pages);
+
+    assert_int_equal(rf_connect(&t->rf, 64), 0);
+    wait_state(t, VG_XB_CONNECTED);
+    assert_int_equal(rf_set_state(&t->rf, VG_XB_CONNECTED), 0);
+    run(t, 2);
+    return t;
+}
+
+static void test_hostile_copy_ref_never_granted(void **state)
+{
+    struct mt *t = connected(VG_MODE_COPY, 0);
+    struct rf_blk r;
+
+    (void)state;
+    assert_int_equal(rf_blk_prepare(&t->rf, &r, VIRTIO_BLK_T_OUT, 0, 4096,
+                                    false), 0);
+    /* the data descriptor names a ref the guest never granted */
+    assert_int_equal(blk_do_addr(t, &r, vg_grant_addr(99999, 0)),
+                     VIRTIO_BLK_S_IOERR);
+    assert_int_equal(t->be->counters.maps, 3);   /* rings only */
+    /* and the device still serves good requests */
+    assert_int_equal(rf_blk_prepare(&t->rf, &r, VIRTIO_BLK_T_OUT, 0, 4096,
+                                    false), 0);
+    assert_int_equal(blk_do(t, &r), VIRTIO_BLK_S_OK);
+    assert_int_equal(rf_backend_state(&t->rf), VG_XB_CONNECTED);
+    mt_free(t);
+}
+
+static void test_hostile_copy_readonly_grant_written(void **state)
+{
+    struct mt *t = connected(VG_MODE_COPY, 0);
+    struct rf_blk r;
+
+    (void)state;
+    /* a read whose data buffer is granted read-only: the copy back is
+     * refused by the hypervisor, the status still says IOERR */
+    assert_int_equal(rf_blk_prepare(&t->rf, &r, VIRTIO_BLK_T_IN, 0, 4096,
+                                    true), 0);
+    memset(r.data, 0x5a, 4096);
+    assert_int_equal(blk_do(t, &r), VIRTIO_BLK_S_IOERR);
+    for (int i = 0; i < 4096; i++)
+        assert_int_equal(r.data[i], 0x5a);
+    assert_true(stats_of(t).errors >= 1);
+    assert_int_equal(rf_backend_state(&t->rf), VG_XB_CONNECTED);
+    mt_free(t);
+}
+
+static void test_hostile_copy_bad_address(void **state)
+{
+    struct mt *t = connected(VG_MODE_AUTO, 0);
+    struct rf_blk r;
+
+    (void)state;
+    assert_int_equal(rf_blk_prepare(&t->rf, &r, VIRTIO_BLK_T_IN, 0, 512,
+                                    false), 0);
+    /* no grant bit: auto's copy path refuses it */
+    assert_int_equal(blk_do_addr(t, &r, 0x1000), VIRTIO_BLK_S_IOERR);
+    mt_free(t);
+}
+
+/* ---- persistent ---- */
+
+static void test_hostile_persistent_cache_bound(void **state)
+{
+    struct mt *t = connected(VG_MODE_PERSISTENT, 8);
+    struct vgd_dev_stats s;
+
+    (void)state;
+    /* every request in fresh pages: 3 distinct refs per request */
+    for (int i = 0; i < 40; i++) {
+        struct rf_blk r;
+
+        assert_int_equal(rf_blk_prepare(&t->rf, &r, VIRTIO_BLK_T_OUT, 0, 4096,
+                                        false), 0);
+        assert_int_equal(blk_do(t, &r), VIRTIO_BLK_S_OK);
+        assert_true(vg_fake_live_mappings(t->w, GUEST) <= 3 + 8);
+    }
+    s = stats_of(t);
+    assert_true(s.cache_size <= 8);
+    assert_true(s.cache_evictions >= 40 * 3 - 8);
+    mt_free(t);
+}
+
+static void test_hostile_persistent_request_larger_than_cache(void **state)
+{
+    struct mt *t = connected(VG_MODE_PERSISTENT, 2);
+    struct rf_blk r;
+
+    (void)state;
+    /* 16 data pages with a 2-page cache: served, cache stays bounded,
+     * the extra pages are unmapped when the request completes */
+    assert_int_equal(rf_blk_prepare(&t->rf, &r, VIRTIO_BLK_T_OUT, 0, 65536,
+                                    false), 0);
+    assert_int_equal(blk_do(t, &r), VIRTIO_BLK_S_OK);
+    assert_true(stats_of(t).cache_size <= 2);
+    assert_true(vg_fake_live_mappings(t->w, GUEST) <= 3 + 2);
+    mt_free(t);
+}
+
+static void test_hostile_persistent_ref_never_granted(void **state)
+{
+    struct mt *t = connected(VG_MODE_PERSISTENT, 0);
+    struct rf_blk r;
+
+    (void)state;
+    assert_int_equal(rf_blk_prepare(&t->rf, &r, VIRTIO_BLK_T_OUT, 0, 4096,
+                                    false), 0);
+    assert_int_equal(blk_do_addr(t, &r, vg_grant_addr(99999, 0)),
+                     VIRTIO_BLK_S_IOERR);
+    assert_int_equal(rf_backend_state(&t->rf), VG_XB_CONNECTED);
+    mt_free(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_static_good_request),
+        cmocka_unit_test(test_hostile_static_offset_outside_region),
+        cmocka_unit_test(test_hostile_static_region_pages_mismatch),
+        cmocka_unit_test(test_hostile_static_region_ref_never_granted),
+        cmocka_unit_test(test_hostile_static_region_pages_garbage),
+        cmocka_unit_test(test_hostile_copy_ref_never_granted),
+        cmocka_unit_test(test_hostile_copy_readonly_grant_written),
+        cmocka_unit_test(test_hostile_copy_bad_address),
+        cmocka_unit_test(test_hostile_persistent_cache_bound),
+        cmocka_unit_test(test_hostile_persistent_request_larger_than_cache),
+        cmocka_unit_test(test_hostile_persistent_ref_never_granted),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# make bench: run the benchmark scenario (tests/e2e/scenarios/bench.sh) on
+# real Xen under QEMU, show its progress as it arrives on the serial
+# console, then collect the results:
+#   bench/results/latest.csv    mode,op,size,depth,mbps,iops,p50_us,p99_us
+#   bench/results/memcpy.txt    the guest's memcpy bandwidth (MB/s)
+#   bench/results/skipped.txt   modes that did not run, and why
+#   bench/results/<op>-qd<depth>.png, docs/benchmarks.md (plot.sh, report.sh)
+# Environment: BENCH_TIMEOUT (QEMU run, s, default 1500), BENCH_MODES,
+# BENCH_IOS, BENCH_MAXBYTES, BENCH_SIZES, BENCH_DEPTHS (passed to the
+# scenario, see its header), BENCH_RESULTS (default <repo>/bench/results).
+set -uo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+results=${BENCH_RESULTS:-$repo/bench/results}
+logdir=$results/logs
+timeout=${BENCH_TIMEOUT:-1500}
+mkdir -p "$logdir"
+rm -f "$logdir/latest.log"
+
+# the scenario reads BENCH_* through vgenv_ on dom0's command line
+dom0_args=${VGRANT_E2E_DOM0_ARGS:-}
+for v in BENCH_MODES BENCH_IOS BENCH_MAXBYTES BENCH_SIZES BENCH_DEPTHS; do
+    val=${!v:-}
+    [ -n "$val" ] || continue
+    case $val in *[!A-Za-z0-9,._-]*) echo "bench: $v='$val': letters, digits, commas only (no spaces)" >&2; exit 2 ;; esac
+    dom0_args="$dom0_args vgenv_$v=$val"
+done
+
+t0=$SECONDS
+echo "bench: booting Xen under QEMU for the benchmark (timeout ${timeout}s); serial log in $logdir"
+VGRANT_E2E_DOM0_ARGS=$dom0_args "$repo/tests/e2e/run.sh" -t "$timeout" -l "$logdir" bench \
+    >"$results/run.out" 2>&1 &
+run_pid=$!
+
+# follow the serial log as QEMU writes it
+follow() {
+    local i=0
+    while [ ! -e "$logdir/latest.log" ] && kill -0 "$run_pid" 2>/dev/null; do
+        sleep 1
+        i=$((i + 1))
+        [ $((i % 30)) = 0 ] && echo "bench: still preparing images ($i s)"
+    done
+    [ -e "$logdir/latest.log" ] || return 0
+    # no tr in this pipe: it would buffer the lines into bursts
+    tail -n +1 -F "$logdir/latest.log" 2>/dev/null | while IFS= read -r line; do
+        line=${line%$'\r'}
+        case $line in
+            BENCH-PROGRESS\ *)
+                set -- ${line#BENCH-PROGRESS }
+                printf 'bench: [%4ss] %-10s %-5s %5s qd%-3s point %s\n' \
+                    "$((SECONDS - t0))" "$1" "$2" "$3" "${4#qd}" "$5" ;;
+            BENCH-SKIP\ *)    echo "bench: SKIPPED ${line#BENCH-SKIP }" ;;
+            BENCH-MODE\ *)    echo "bench: mode ${line#BENCH-MODE }" ;;
+            BENCH-MEMCPY\ *)  echo "bench: guest memcpy ${line#BENCH-MEMCPY } MB/s" ;;
+            "[bench] mode "*|"E2E-RESULT "*) echo "bench: ${line#\[bench\] }" ;;
+        esac
+    done
+}
+follow &
+follow_pid=$!
+wait "$run_pid"
+rc=$?
+sleep 1
+kill "$follow_pid" 2>/dev/null
+pkill -P "$follow_pid" 2>/dev/null
+wait "$follow_pid" 2>/dev/null
+
+log=$(readlink -f "$logdir/latest.log" 2>/dev/null || true)
+if [ -z "$log" ] || [ ! -f "$log" ]; then
+    cat "$results/run.out"
+    echo "bench: no serial log: the run did not start" >&2
+    exit 1
+fi
+clean=$(tr -d '\r' <"$log")
+{
+    echo "mode,op,size,depth,mbps,iops,p50_us,p99_us"
+    sed -n 's/^BENCH-ROW //p' <<<"$clean"
+} >"$results/latest.csv"
+sed -n 's/^BENCH-MEMCPY //p' <<<"$clean" | tail -n1 >"$results/memcpy.txt"
+sed -n 's/^BENCH-SKIP //p' <<<"$clean" >"$results/skipped.txt"
+nrows=$(($(wc -l <"$results/latest.csv") - 1))
+
+tail -n 4 "$results/run.out"
+echo "bench: $nrows rows in $results/latest.csv; memcpy $(cat "$results/memcpy.txt") MB/s"
+[ -s "$results/skipped.txt" ] && sed 's/^/bench: skipped: /' "$results/skipped.txt"
+if [ "$nrows" -gt 0 ]; then
+    "$repo/tools/bench/plot.sh" "$results" || rc=1
+    "$repo/tools/bench/report.sh" "$results" "$repo/docs/benchmarks.md" || rc=1
+fi
+echo "bench: took $((SECONDS - t0)) s"
+exit "$rc"

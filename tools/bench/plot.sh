@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Plot the benchmark CSV: one PNG per operation and queue depth,
+# throughput (MB/s) against request size (log scale), one line per mode.
+#   tools/bench/plot.sh [RESULTS_DIR]      (default <repo>/bench/results)
+# Reads RESULTS_DIR/latest.csv, writes RESULTS_DIR/<op>-qd<depth>.png.
+# Needs gnuplot (installs gnuplot-nox with apt-get when missing and root).
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+results=${1:-$repo/bench/results}
+csv=$results/latest.csv
+[ -s "$csv" ] || { echo "plot: $csv is missing or empty" >&2; exit 1; }
+head -n1 "$csv" | grep -qx 'mode,op,size,depth,mbps,iops,p50_us,p99_us' ||
+    { echo "plot: $csv does not start with the expected header" >&2; exit 1; }
+
+if ! command -v gnuplot >/dev/null 2>&1; then
+    echo "plot: gnuplot not found, installing gnuplot-nox"
+    if [ "$(id -u)" = 0 ]; then
+        apt-get install -y gnuplot-nox >/dev/null 2>&1 ||
+            { apt-get update >/dev/null 2>&1 && apt-get install -y gnuplot-nox >/dev/null 2>&1; } ||
+            { echo "plot: cannot install gnuplot-nox" >&2; exit 1; }
+    else
+        echo "plot: run as root or apt-get install gnuplot-nox" >&2
+        exit 1
+    fi
+fi
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+# modes in a fixed order, only those present
+modes=$(for m in grant persistent copy auto static pvblock; do
+            awk -F, -v m="$m" 'NR > 1 && $1 == m { found = 1 } END { exit !found }' "$csv" && echo "$m"
+        done
+        awk -F, 'NR > 1 { print $1 }' "$csv" | sort -u | grep -vxE 'grant|persistent|copy|auto|static|pvblock' || true)
+term=png
+gnuplot -e "set terminal pngcairo" >/dev/null 2>&1 && term=pngcairo
+
+for op in $(awk -F, 'NR > 1 { print $2 }' "$csv" | sort -u); do
+    for depth in $(awk -F, -v op="$op" 'NR > 1 && $2 == op { print $4 }' "$csv" | sort -n -u); do
+        plots=""
+        for m in $modes; do
+            f=$work/$op-$depth-$m.dat
+            awk -F, -v op="$op" -v d="$depth" -v m="$m" \
+                'NR > 1 && $1 == m && $2 == op && $4 == d { print $3, $5 }' "$csv" | sort -n >"$f"
+            [ -s "$f" ] || continue
+            plots="$plots${plots:+, }'$f' using 1:2 with linespoints lw 2 pt 7 title '$m'"
+        done
+        [ -n "$plots" ] || continue
+        out=$results/$op-qd$depth.png
+        gnuplot <<GP
+set terminal $term size 900,560
+set output '$out'
+set title "$op, queue depth $depth: throughput vs request size (Xen under QEMU/TCG)"
+set xlabel 'request size (bytes, log scale)'
+set ylabel 'MB/s'
+set logscale x 2
+set xtics ("512" 512, "4K" 4096, "16K" 16384, "64K" 65536, "256K" 262144, "1M" 1048576)
+set grid
+set key top left
+set yrange [0:*]
+plot $plots
+GP
+        echo "plot: $out"
+    done
+done
