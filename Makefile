@@ -42,7 +42,7 @@ LIBBACK   := $(BUILD)/lib/libvgbackend.a
 BINS      := $(BUILD)/bin/vgrantd $(BUILD)/bin/vgrant $(BUILD)/bin/vgrant-io
 TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
-.PHONY: all test test-san check deps e2e demo bench install clean
+.PHONY: all test test-san check deps e2e demo bench install clean e2e-xl
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -85,13 +85,19 @@ check: deps
 	$(MAKE) e2e
 
 # The scenarios `make e2e` runs (bench is `make bench`, demo `make demo`).
-E2E_SCENARIOS ?= smoke basic many destroy restart pvblock
+E2E_SCENARIOS ?= smoke basic many destroy restart modes pvblock
 
 e2e: all
 	tests/e2e/run.sh $(E2E_SCENARIOS)
 
 demo: deps all
 	tests/e2e/demo.sh
+
+# `xl create` with virtio_grant devices: build xl/libxl with xen-patches/
+# (cached), put them in dom0, run the xl scenario.
+e2e-xl: all
+	@xldir=$$(xen-patches/build.sh) && [ -d "$$xldir" ] && \
+	    VGRANT_E2E_XL_DIR="$$xldir" tests/e2e/run.sh xl
 
 # Benchmark matrix on real Xen under QEMU (~10 min): bench/results/latest.csv,
 # PNG plots and docs/benchmarks.md.  Not a test: no speed is asserted.

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Transport mode "static": the baseline.  At connect the frontend's
- * pre-shared region (region-pages, region-ref-<i>) is mapped ONCE, in one
+ * pre-shared region (region-pages, region-refs-<k>) is mapped ONCE, in one
  * writable batch; a descriptor address is a byte offset into it, and
  * [addr, addr + len) must lie inside the region (checked without
  * overflow).  No hypercall per request: the frontend pays instead, with a
@@ -48,7 +48,7 @@ static int read_fe_key(struct vgd_dev *dev, const char *key, uint64_t max,
 static int static_connect(struct vgd_dev *dev)
 {
     struct vg_hyp *h = vgd_hyp(dev->d);
-    uint64_t want = dev->region_size / VG_PAGE_SIZE, pages, v;
+    uint64_t want = dev->region_size / VG_PAGE_SIZE, pages;
     vg_gref_t *refs = NULL;
     char key[32];
     int rc = -1;
@@ -73,11 +73,27 @@ static int static_connect(struct vgd_dev *dev)
         dev_log(dev, VG_LOG_ERR, "static mode: out of memory");
         return -1;
     }
-    for (uint64_t i = 0; i < pages; i++) {
-        snprintf(key, sizeof(key), VG_KEY_REGION_REF_FMT, (unsigned)i);
-        if (read_fe_key(dev, key, UINT32_MAX, &v))
+    for (uint64_t first = 0; first < pages; first += VG_REGION_REFS_PER_KEY) {
+        unsigned k = (unsigned)(first / VG_REGION_REFS_PER_KEY);
+        unsigned n = (unsigned)(pages - first < VG_REGION_REFS_PER_KEY ?
+                                pages - first : VG_REGION_REFS_PER_KEY);
+        char *list;
+
+        snprintf(key, sizeof(key), VG_KEY_REGION_REFS_FMT, k);
+        list = vg_xs_read_str(h, VG_XS_NO_TX, dev->fe_path, key);
+        if (!list) {
+            dev_log(dev, VG_LOG_ERR, "static mode: frontend key %s: %s", key,
+                    errno == ENOENT ? "missing" : strerror(errno));
             goto out;
-        refs[i] = (vg_gref_t)v;
+        }
+        if (vg_parse_ref_list(list, refs + first, n)) {
+            dev_log(dev, VG_LOG_ERR, "static mode: frontend key %s is not a "
+                    "list of %u grant refs separated by single spaces "
+                    "(starts '%.24s')", key, n, list);
+            free(list);
+            goto out;
+        }
+        free(list);
     }
     dev->region_map = h->ops->map_grants(h, dev->fe_domid, (uint32_t)pages,
                                          refs, true);

@@ -78,6 +78,56 @@ bad:
     return -1;
 }
 
+int vg_parse_ref_list(const char *s, uint32_t *refs, unsigned count)
+{
+    char one[12];
+    uint64_t v;
+
+    if (!s || count == 0)
+        goto bad;
+    for (unsigned i = 0; i < count; i++) {
+        size_t n = strcspn(s, " ");
+        if (n == 0 || n >= sizeof(one))
+            goto bad;
+        memcpy(one, s, n);
+        one[n] = '\0';
+        if (vg_parse_uint(one, UINT32_MAX, &v))
+            goto bad;
+        refs[i] = (uint32_t)v;
+        s += n;
+        if (i + 1 < count) {
+            if (*s != ' ')
+                goto bad;       /* too few refs */
+            s++;
+        }
+    }
+    if (*s == '\0')
+        return 0;               /* else: junk or too many refs */
+bad:
+    errno = EINVAL;
+    return -1;
+}
+
+int vg_format_ref_list(char *buf, size_t size, const uint32_t *refs,
+                       unsigned count)
+{
+    size_t used = 0;
+
+    if (size == 0)
+        goto too_big;
+    buf[0] = '\0';
+    for (unsigned i = 0; i < count; i++) {
+        int n = snprintf(buf + used, size - used, i ? " %u" : "%u", refs[i]);
+        if (n < 0 || (size_t)n >= size - used)
+            goto too_big;
+        used += (size_t)n;
+    }
+    return 0;
+too_big:
+    errno = E2BIG;
+    return -1;
+}
+
 int vg_parse_size(const char *s, uint64_t *out)
 {
     char digits[24];

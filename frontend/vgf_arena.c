@@ -2,7 +2,7 @@
 /*
  * Pages granted once per session and the allocator over them:
  *   static      the region (backend key "region" bytes), granted writable
- *               at connect and published as region-pages/region-ref-<i>;
+ *               at connect and published as region-pages/region-refs-<k>;
  *               every buffer is bounced into it in 64-byte units;
  *   persistent  the I/O pool (vgf_opts.pool_pages), granted writable at
  *               connect; buffers outside it are bounced into it in whole
@@ -138,16 +138,22 @@ void vgf_arena_release(struct vgf_dev *d)
 
 int vgf_arena_publish(struct vgf_dev *d, vg_xs_tx_t tx)
 {
-    char key[32];
+    char key[32], val[VG_MAX_XS_VALUE];
 
     if (d->xmode != VGF_XMODE_STATIC)
         return 0;
     if (vg_xs_write_fmt(d->h, tx, d->fe_dir, VG_KEY_REGION_PAGES, "%u",
                         d->arena.npages))
         return -1;
-    for (uint32_t i = 0; i < d->arena.npages; i++) {
-        snprintf(key, sizeof(key), VG_KEY_REGION_REF_FMT, i);
-        if (vg_xs_write_fmt(d->h, tx, d->fe_dir, key, "%u", d->arena.refs[i]))
+    for (uint32_t k = 0; k * VG_REGION_REFS_PER_KEY < d->arena.npages; k++) {
+        uint32_t first = k * VG_REGION_REFS_PER_KEY;
+        uint32_t n = d->arena.npages - first;
+
+        if (n > VG_REGION_REFS_PER_KEY)
+            n = VG_REGION_REFS_PER_KEY;
+        snprintf(key, sizeof(key), VG_KEY_REGION_REFS_FMT, k);
+        if (vg_format_ref_list(val, sizeof(val), d->arena.refs + first, n) ||
+            vg_xs_write_fmt(d->h, tx, d->fe_dir, key, "%s", val))
             return -1;
     }
     return 0;

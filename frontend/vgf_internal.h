@@ -151,7 +151,7 @@ void vgf_drop_failed(struct vgf_dev *d);
 int vgf_arena_setup(struct vgf_dev *d);
 /* Revoke it (idempotent). */
 void vgf_arena_release(struct vgf_dev *d);
-/* Write region-pages and region-ref-<i> (static) in transaction tx. */
+/* Write region-pages and region-refs-<k> (static) in transaction tx. */
 int vgf_arena_publish(struct vgf_dev *d, vg_xs_tx_t tx);
 /* First run of n free units, or -1. */
 long vgf_arena_alloc(struct vgf_arena *a, size_t n);

@@ -20,6 +20,13 @@
  * ERANGE). */
 int vg_parse_uint(const char *s, uint64_t max, uint64_t *out);
 int vg_parse_hex64(const char *s, uint64_t *out);
+/* A list of exactly `count` decimal grant refs separated by single spaces
+ * (static mode's region-refs-<k>); no leading/trailing space, each ref a
+ * strict decimal <= UINT32_MAX.  0 or -1/EINVAL. */
+int vg_parse_ref_list(const char *s, uint32_t *refs, unsigned count);
+/* Format refs[0..count) that way into buf; -1/E2BIG if it does not fit. */
+int vg_format_ref_list(char *buf, size_t size, const uint32_t *refs,
+                       unsigned count);
 /* Sizes like "4M", "512K", "65536", "1G" (binary units). */
 int vg_parse_size(const char *s, uint64_t *out);
 

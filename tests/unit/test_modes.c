@@ -22,6 +22,7 @@
 #include "rawfront.h"
 #include "vgrant/hyp.h"
 #include "vgrant/log.h"
+#include "vgrant/xsutil.h"
 #include "vgrantd.h"
 
 #define GUEST       1
@@ -122,15 +123,21 @@ static uint8_t *share_region(struct mt *t, unsigned pages_key,
 {
     vg_gref_t ref;
     uint8_t *p = rf_share(&t->rf, REGION / VG_PAGE_SIZE, true, &ref);
-    char key[32], val[32];
+    vg_gref_t refs[REGION / VG_PAGE_SIZE];
+    char key[32], val[VG_MAX_XS_VALUE];
+    const unsigned npages = REGION / VG_PAGE_SIZE;
 
     assert_non_null(p);
     snprintf(val, sizeof(val), "%u", pages_key);
     assert_int_equal(rf_write(&t->rf, VG_KEY_REGION_PAGES, val), 0);
-    for (unsigned i = 0; i < REGION / VG_PAGE_SIZE; i++) {
-        snprintf(key, sizeof(key), VG_KEY_REGION_REF_FMT, i);
-        snprintf(val, sizeof(val), "%u",
-                 (int)i == bad_ref_index ? 99999u : ref + i);
+    for (unsigned i = 0; i < npages; i++)
+        refs[i] = (int)i == bad_ref_index ? 99999u : ref + i;
+    for (unsigned k = 0; k * VG_REGION_REFS_PER_KEY < npages; k++) {
+        unsigned first = k * VG_REGION_REFS_PER_KEY;
+        unsigned n = npages - first < VG_REGION_REFS_PER_KEY ?
+                     npages - first : VG_REGION_REFS_PER_KEY;
+        snprintf(key, sizeof(key), VG_KEY_REGION_REFS_FMT, k);
+        assert_int_equal(vg_format_ref_list(val, sizeof(val), refs + first, n), 0);
         assert_int_equal(rf_write(&t->rf, key, val), 0);
     }
     return p;
@@ -262,6 +269,33 @@ static void test_hostile_static_region_pages_garbage(void **state)
     assert_int_equal(rf_connect(&t->rf, 64), 0);
     wait_state(t, VG_XB_CLOSING);
     mt_free(t);
+}
+
+/* region-refs-0 that is not exactly region-pages refs: too few, too many,
+ * junk, a ref above 32 bits, doubled spaces, a missing key. */
+static void test_hostile_static_region_refs_garbage(void **state)
+{
+    static const char *const bad[] = {
+        "8 9 10", "8 9 10 11 12", "8 9 x 11", "8 9 10 4294967296",
+        "8  9 10 11", " 8 9 10 11", "8 9 10 11 ", "", NULL,
+    };
+
+    (void)state;
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct mt *t = mt_new(VG_MODE_STATIC, REGION, 0);
+        char key[32];
+
+        share_region(t, REGION / VG_PAGE_SIZE, -1);
+        snprintf(key, sizeof(key), VG_KEY_REGION_REFS_FMT, 0u);
+        if (bad[i])
+            assert_int_equal(rf_write(&t->rf, key, bad[i]), 0);
+        else
+            assert_int_equal(rf_remove(&t->rf, key), 0);
+        assert_int_equal(rf_connect(&t->rf, 64), 0);
+        wait_state(t, VG_XB_CLOSING);
+        assert_int_equal(vg_fake_live_mappings(t->w, GUEST), 0);
+        mt_free(t);
+    }
 }
 
 /* A blk request whose data descriptor names data_addr instead. */
@@ -405,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_hostile_static_region_pages_mismatch),
         cmocka_unit_test(test_hostile_static_region_ref_never_granted),
         cmocka_unit_test(test_hostile_static_region_pages_garbage),
+        cmocka_unit_test(test_hostile_static_region_refs_garbage),
         cmocka_unit_test(test_hostile_copy_ref_never_granted),
         cmocka_unit_test(test_hostile_copy_readonly_grant_written),
         cmocka_unit_test(test_hostile_copy_bad_address),

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "vgrant/xsutil.h"
@@ -205,6 +206,45 @@ static void test_hostile_xs_garbage_size_signs_spaces(void **state)
     expect_size_fails("4M ", EINVAL);
 }
 
+static void test_ref_list_round_trip(void **state)
+{
+    uint32_t refs[VG_REGION_REFS_PER_KEY], back[VG_REGION_REFS_PER_KEY];
+    char buf[VG_MAX_XS_VALUE];
+
+    (void)state;
+    for (unsigned i = 0; i < VG_REGION_REFS_PER_KEY; i++)
+        refs[i] = UINT32_MAX - i * 7919u;     /* the longest refs there are */
+    assert_int_equal(vg_format_ref_list(buf, sizeof(buf), refs,
+                                        VG_REGION_REFS_PER_KEY), 0);
+    assert_true(strlen(buf) < VG_MAX_XS_VALUE);
+    assert_int_equal(vg_parse_ref_list(buf, back, VG_REGION_REFS_PER_KEY), 0);
+    assert_memory_equal(refs, back, sizeof(refs));
+    assert_int_equal(vg_parse_ref_list("8", back, 1), 0);
+    assert_int_equal(back[0], 8);
+    /* a buffer too small is an error, not a truncated list */
+    assert_int_equal(vg_format_ref_list(buf, 8, refs, 2), -1);
+    assert_int_equal(errno, E2BIG);
+}
+
+static void test_hostile_xs_garbage_ref_list(void **state)
+{
+    static const char *const bad[] = {
+        "", " ", "1 2", "1 2 3 4", "1  2 3", " 1 2 3", "1 2 3 ", "1,2,3",
+        "1 2 -3", "1 2 +3", "1 2 0x3", "1 2 4294967296", "1 2 99999999999",
+        "1\t2 3", "1 2 3\n",
+    };
+    uint32_t refs[3];
+
+    (void)state;
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        errno = 0;
+        assert_int_equal(vg_parse_ref_list(bad[i], refs, 3), -1);
+        assert_int_equal(errno, EINVAL);
+    }
+    assert_int_equal(vg_parse_ref_list(NULL, refs, 3), -1);
+    assert_int_equal(vg_parse_ref_list("1", refs, 0), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -220,6 +260,8 @@ int main(void)
         cmocka_unit_test(test_size_overflow),
         cmocka_unit_test(test_hostile_xs_garbage_size),
         cmocka_unit_test(test_hostile_xs_garbage_size_signs_spaces),
+        cmocka_unit_test(test_ref_list_round_trip),
+        cmocka_unit_test(test_hostile_xs_garbage_ref_list),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,7 +44,11 @@ for w in $(cat /proc/cmdline); do
 done
 
 for m in $(cat /etc/e2e/modules.load); do
-    insmod "/lib/modules/$(uname -r)/$m" || echo "GUEST-WARN insmod $m failed"
+    args=
+    # gntalloc lets userspace grant 1024 pages by default: too few for a
+    # static region of 4 MiB plus the rings (module parameter "limit")
+    case $m in */xen-gntalloc.ko*) args="limit=65536" ;; esac
+    insmod "/lib/modules/$(uname -r)/$m" $args || echo "GUEST-WARN insmod $m failed"
 done
 mkdir -p /proc/xen
 mount -t xenfs xenfs /proc/xen 2>/dev/null || echo "GUEST-WARN cannot mount xenfs"

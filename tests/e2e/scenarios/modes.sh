@@ -24,10 +24,7 @@ for m in $modes; do
     img=$E2E_WORK/modes-$m.img
     dd if=/dev/zero of="$img" bs=1M count=16 2>/dev/null || fail "cannot create $img"
     extra=""
-    # 256K: one region-ref-<i> key per page, and 4M (1024 keys) or even 2M
-    # (512) runs into the guest's xenstore quota (ENOSPC on Xen 4.17)
-    # ; see docs/modes.md "Known limit"
-    [ "$m" = static ] && extra=",region=256K"
+    [ "$m" = static ] && extra=",region=4M"
     check "vgrant attach dev $devid mode=$m" \
         vgrant attach "$domid" "type=blk,target=$img,devid=$devid,mode=$m$extra"
     devid=$((devid + 1))
