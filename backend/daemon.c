@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "device.h"
@@ -69,6 +70,8 @@ struct vgd {
     unsigned nextra;
 
     struct vgd_totals closed;  /* totals of devices already freed */
+    uint64_t last_late_check_ms;
+    unsigned frontend_late_ms;
     uint64_t rounds;
 };
 
@@ -181,6 +184,43 @@ static void add_totals(struct vgd_totals *t, const struct vgd_dev *dev)
 }
 
 /* After serving: close devices that broke the protocol, free removed ones. */
+uint64_t vgd_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A device whose frontend never answers InitWait is the most common
+ * set-up mistake (no frontend in the guest, or missing guest drivers):
+ * say so once per wait, naming what to check, instead of waiting
+ * silently. */
+static void warn_late_frontends(struct vgd *d)
+{
+    uint64_t now = vgd_now_ms();
+    struct vgd_dev *dev;
+
+    if (now - d->last_late_check_ms < 1000)
+        return;
+    d->last_late_check_ms = now;
+    TAILQ_FOREACH(dev, &d->devs, link) {
+        if (dev->state != VG_XB_INITWAIT || !dev->initwait_since_ms ||
+            dev->initwait_warned ||
+            now - dev->initwait_since_ms < d->frontend_late_ms)
+            continue;
+        dev->initwait_warned = true;
+        vg_dev_log(VG_LOG_WARN, dev->fe_domid, dev->devid,
+                   "frontend has not connected after %u s (its state is %s): "
+                   "is a virtio-grant frontend (libvgrant, vgrant-io) running "
+                   "in domain %u, with xen-gntalloc and xen-evtchn loaded? "
+                   "Device directory: %s",
+                   (d->frontend_late_ms + 999) / 1000,
+                   vg_xenbus_state_name(vg_xs_read_state(d->h, dev->fe_path)),
+                   dev->fe_domid, dev->fe_path);
+    }
+}
+
 static void reap_devices(struct vgd *d)
 {
     struct vgd_dev *dev, *next;
@@ -412,6 +452,8 @@ struct vgd *vgd_new(struct vg_hyp *h, const struct vgd_options *o)
         d->budget = VGD_MAX_BUDGET;
     d->watch_budget = o && o->watch_budget ? o->watch_budget
                                            : DEFAULT_WATCH_BUDGET;
+    d->frontend_late_ms = o && o->frontend_late_ms ? o->frontend_late_ms
+                                                   : VGD_FRONTEND_LATE_MS;
     d->auto_threshold = o && o->auto_threshold ? o->auto_threshold
                                                : VGD_DEFAULT_AUTO_THRESHOLD;
     d->persistent_pages = o && o->persistent_cache_pages ?
@@ -514,6 +556,7 @@ int vgd_run_once(struct vgd *d, int timeout_ms)
     handle_ports(d);
     serve_ready(d);
     reap_devices(d);
+    warn_late_frontends(d);
     d->rounds++;
     return 0;
 }

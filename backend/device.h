@@ -73,6 +73,8 @@ struct vgd_dev {
     bool fe_watched;
 
     enum vg_xenbus_state state;   /* backend state we last wrote */
+    uint64_t initwait_since_ms;   /* when we entered InitWait, 0: not in it */
+    bool initwait_warned;         /* told the user the frontend is late */
     bool prepared;                /* model open, device keys published */
     bool config_bad;              /* toolstack keys invalid: stay down */
     bool removed;                 /* backend directory is gone */
@@ -108,6 +110,7 @@ struct vgd_dev {
 
 /* ---- daemon.c services used by the other files ---- */
 struct vg_hyp *vgd_hyp(struct vgd *d);
+uint64_t vgd_now_ms(void);                 /* CLOCK_MONOTONIC */
 uint16_t vgd_backend_domid(const struct vgd *d);
 int vgd_port_add(struct vgd *d, struct vgd_queue *q);
 void vgd_port_del(struct vgd *d, struct vgd_queue *q);

@@ -57,6 +57,11 @@ static void usage(FILE *out)
 "    event loop (--budget), so a guest flooding its queue or its event\n"
 "    channel cannot starve the others.\n"
 "\n"
+"    A device whose guest has not connected 30 s after vgrantd offered it\n"
+"    (InitWait) gets one warning naming the domain, the device and what\n"
+"    to check in the guest (a libvgrant frontend such as vgrant-io, the\n"
+"    xen-gntalloc and xen-evtchn drivers).\n"
+"\n"
 "    Without -F, vgrantd detaches from the terminal after opening the Xen\n"
 "    interfaces and logs to syslog (facility daemon).\n"
 "\n"
@@ -309,7 +314,8 @@ int main(int argc, char **argv)
             opts.budget_per_queue ? opts.budget_per_queue : VGD_DEFAULT_BUDGET);
 
     while (!vgd_stop_requested(d)) {
-        if (vgd_run_once(d, -1)) {
+        /* wake at least every second: late-frontend hints are timed */
+        if (vgd_run_once(d, 1000)) {
             vg_err("event loop failed; closing every device");
             goto out;
         }

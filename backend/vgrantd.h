@@ -24,6 +24,9 @@
 
 #define VGD_DEFAULT_BUDGET 64u
 #define VGD_MAX_BUDGET     4096u
+/* After this long in InitWait without a frontend, vgrantd tells the user
+ * what to check (once per wait). */
+#define VGD_FRONTEND_LATE_MS 30000u
 
 struct vgd_options {
     /* Act as this backend domain instead of the handle's own domid (a
@@ -34,6 +37,9 @@ struct vgd_options {
     /* xenstore watch events handled per round; 0 = a default.  Bounds the
      * work a frontend rewriting its keys in a loop can cause per round. */
     unsigned watch_budget;
+    /* Warn when a frontend has not connected this long after InitWait;
+     * 0 = VGD_FRONTEND_LATE_MS. */
+    unsigned frontend_late_ms;
     /* mode auto: requests of fewer bytes than this are grant-copied,
      * larger ones mapped; 0 = VGD_DEFAULT_AUTO_THRESHOLD (16 KiB). */
     unsigned auto_threshold;

@@ -80,6 +80,12 @@ static void write_state(struct vgd_dev *dev, enum vg_xenbus_state s)
     struct vg_hyp *h = vgd_hyp(dev->d);
     char path[VG_XS_PATH_MAX];
 
+    if (s == VG_XB_INITWAIT && dev->state != VG_XB_INITWAIT) {
+        dev->initwait_since_ms = vgd_now_ms();
+        dev->initwait_warned = false;
+    } else if (s != VG_XB_INITWAIT) {
+        dev->initwait_since_ms = 0;
+    }
     dev->state = s;
     if (vg_path(path, sizeof(path), "%s/%s", dev->be_path, VG_KEY_STATE))
         return;

@@ -10,6 +10,14 @@
 static const char *log_prog = "vgrant";
 static enum vg_log_level log_level = VG_LOG_INFO;
 static int log_syslog;
+static vg_log_sink log_sink;
+static void *log_sink_arg;
+
+void vg_log_set_sink(vg_log_sink fn, void *arg)
+{
+    log_sink = fn;
+    log_sink_arg = arg;
+}
 
 static const char *const level_names[] = { "error", "warning", "info", "debug" };
 
@@ -45,6 +53,8 @@ void vg_vlog(enum vg_log_level level, const char *fmt, va_list ap)
     if (level > log_level)
         return;
     vsnprintf(msg, sizeof(msg), fmt, ap);
+    if (log_sink)
+        log_sink(level, msg, log_sink_arg);
     if (log_syslog) {
         syslog(prio[level], "%s", msg);
         return;

@@ -20,6 +20,11 @@ int vg_log_parse_level(const char *s);
 /* Send log lines to syslog instead of stderr (daemon mode). */
 void vg_log_use_syslog(void);
 
+/* Also hand every emitted line to fn (tests check what was logged);
+ * NULL removes it. */
+typedef void (*vg_log_sink)(enum vg_log_level level, const char *msg, void *arg);
+void vg_log_set_sink(vg_log_sink fn, void *arg);
+
 void vg_log(enum vg_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void vg_vlog(enum vg_log_level level, const char *fmt, va_list ap);

@@ -1166,10 +1166,55 @@ static void test_restart_closes_orphaned_connected_device(void **state)
     tw_free(t);
 }
 
+struct late_log {
+    unsigned hits;
+    char line[512];
+};
+
+static void late_sink(enum vg_log_level level, const char *msg, void *arg)
+{
+    struct late_log *l = arg;
+
+    if (level == VG_LOG_WARN && strstr(msg, "frontend has not connected")) {
+        l->hits++;
+        snprintf(l->line, sizeof(l->line), "%s", msg);
+    }
+}
+
+/* A guest that never runs a frontend: after the (here shortened) wait,
+ * vgrantd says once what to check, naming the domain and device. */
+static void test_frontend_never_connects_tells_user(void **state)
+{
+    struct tw *t = tw_new(0);
+    struct vgd_options o = { .frontend_late_ms = 200 };
+    struct late_log l = { 0 };
+    struct rawfront rf;
+    (void)state;
+
+    vgd_free(t->d);
+    t->d = vgd_new(t->be, &o);
+    assert_non_null(t->d);
+    assert_int_equal(vgd_start(t->d), 0);
+    vg_log_set_sink(late_sink, &l);
+    attach(t, &rf, 4, 0, NULL);            /* backend InitWait, no frontend */
+    for (int i = 0; i < 40 && !l.hits; i++)
+        assert_int_equal(vgd_run_once(t->d, 100), 0);
+    for (int i = 0; i < 15; i++)           /* over a second more: no repeat */
+        assert_int_equal(vgd_run_once(t->d, 100), 0);
+    vg_log_set_sink(NULL, NULL);
+    assert_int_equal(l.hits, 1);
+    assert_non_null(strstr(l.line, "dom 4 dev 0:"));
+    assert_non_null(strstr(l.line, "Initialising"));
+    assert_non_null(strstr(l.line, "domain 4"));
+    rf_close(&rf);
+    tw_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_happy_path_read_write_flush_get_id),
+        cmocka_unit_test(test_frontend_never_connects_tells_user),
         cmocka_unit_test(test_hostile_xs_garbage_frontend_keys),
         cmocka_unit_test(test_hostile_xs_missing_keys),
         cmocka_unit_test(test_hostile_toolstack_keys),
