@@ -41,3 +41,25 @@ void vgd_xport_warn(const struct vgd_dev *dev, uint64_t *failures,
                "%s mode: %s; failing the request (#%llu)", dev->xport->name,
                msg, (unsigned long long)*failures);
 }
+
+int vgd_xport_check_buffer(const struct vgd_dev *dev, uint64_t *failures,
+                           unsigned i, const struct vq_elem *e,
+                           uint64_t *pages)
+{
+    uint32_t ref, off;
+
+    if (!vg_grant_addr_valid(e->addr)) {
+        vgd_xport_warn(dev, failures, "buffer %u address 0x%llx is not a "
+                       "grant address", i, (unsigned long long)e->addr);
+        return -1;
+    }
+    ref = vg_grant_addr_ref(e->addr);
+    off = vg_grant_addr_offset(e->addr);
+    *pages = ((uint64_t)off + e->len + VG_PAGE_SIZE - 1) >> VG_PAGE_SHIFT;
+    if ((uint64_t)ref + *pages - 1 > UINT32_MAX) {
+        vgd_xport_warn(dev, failures, "buffer %u ref run %u+%llu overflows "
+                       "32 bits", i, ref, (unsigned long long)*pages);
+        return -1;
+    }
+    return 0;
+}

@@ -136,6 +136,13 @@ extern const struct vgd_transport vgd_transport_persistent;
 void vgd_xport_warn(const struct vgd_dev *dev, uint64_t *failures,
                     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Check buffer i's grant address (grant bit, the ref run of the pages it
+ * spans fits 32 bits) and give the number of pages it spans; -1 after a
+ * rate-limited warning counted in *failures. */
+int vgd_xport_check_buffer(const struct vgd_dev *dev, uint64_t *failures,
+                           unsigned i, const struct vq_elem *e,
+                           uint64_t *pages);
+
 /* copy mode internals shared with auto (xport_copy.c) */
 int vgd_copier_init(struct vgd_copier *cp, unsigned max_pages,
                     unsigned max_bufs);

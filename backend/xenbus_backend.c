@@ -580,6 +580,22 @@ static int read_frontend_keys(struct vgd_dev *dev, unsigned *nq,
     return 0;
 }
 
+/* Map one ring area of queue q named by the frontend key `key`; the device
+ * only reads the descriptor table and the driver area. */
+static void *map_ring_area(struct vgd_dev *dev, struct vgd_queue *q,
+                           const char *key, uint64_t addr, size_t bytes,
+                           bool writable, uint32_t *pages)
+{
+    const char *why = NULL;
+    void *p = vgd_gm_map_area(vgd_hyp(dev->d), dev->fe_domid, addr, bytes,
+                              writable, pages, &dev->mc, &why);
+
+    if (!p)
+        dev_log(dev, VG_LOG_ERR, "queue %u %s 0x%llx: %s", q->index, key,
+                (unsigned long long)addr, why);
+    return p;
+}
+
 static int queue_connect(struct vgd_dev *dev, struct vgd_queue *q,
                          const struct fe_queue *fq)
 {
@@ -587,34 +603,19 @@ static int queue_connect(struct vgd_dev *dev, struct vgd_queue *q,
     uint16_t num = (uint16_t)fq->size;
     bool event_idx = dev->negotiated & VG_FEATURE(VIRTIO_RING_F_EVENT_IDX);
     unsigned max_bufs;
-    const char *why = NULL;
     int port;
 
     q->num = num;
-    q->desc_map = vgd_gm_map_area(h, dev->fe_domid, fq->desc,
-                                  vg_ring_desc_bytes(num), false,
-                                  &q->desc_pages, &dev->mc, &why);
-    if (!q->desc_map) {
-        dev_log(dev, VG_LOG_ERR, "queue %u desc 0x%llx: %s", q->index,
-                (unsigned long long)fq->desc, why);
-        return -1;
-    }
-    q->avail_map = vgd_gm_map_area(h, dev->fe_domid, fq->driver,
-                                   vg_ring_avail_bytes(num), false,
-                                   &q->avail_pages, &dev->mc, &why);
-    if (!q->avail_map) {
-        dev_log(dev, VG_LOG_ERR, "queue %u driver 0x%llx: %s", q->index,
-                (unsigned long long)fq->driver, why);
-        return -1;
-    }
-    q->used_map = vgd_gm_map_area(h, dev->fe_domid, fq->device,
-                                  vg_ring_used_bytes(num), true,
-                                  &q->used_pages, &dev->mc, &why);
-    if (!q->used_map) {
-        dev_log(dev, VG_LOG_ERR, "queue %u device 0x%llx: %s", q->index,
-                (unsigned long long)fq->device, why);
-        return -1;
-    }
+    q->desc_map = map_ring_area(dev, q, VG_KEY_Q_DESC, fq->desc,
+                                vg_ring_desc_bytes(num), false, &q->desc_pages);
+    q->avail_map = q->desc_map ?
+        map_ring_area(dev, q, VG_KEY_Q_DRIVER, fq->driver,
+                      vg_ring_avail_bytes(num), false, &q->avail_pages) : NULL;
+    q->used_map = q->avail_map ?
+        map_ring_area(dev, q, VG_KEY_Q_DEVICE, fq->device,
+                      vg_ring_used_bytes(num), true, &q->used_pages) : NULL;
+    if (!q->used_map)
+        return -1;          /* the caller's disconnect unmaps what was mapped */
     if (vqdev_init(&q->vq, num, q->desc_map, q->avail_map, q->used_map,
                    event_idx)) {
         dev_log(dev, VG_LOG_ERR, "queue %u: cannot initialise: %s", q->index,

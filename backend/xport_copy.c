@@ -54,31 +54,6 @@ void vgd_copier_free(struct vgd_copier *cp)
     memset(cp, 0, sizeof(*cp));
 }
 
-/* Pages spanned by one buffer, after checking its grant address. */
-static int check_buffer(struct vgd_queue *q, unsigned i,
-                        const struct vq_elem *e, uint64_t *pages)
-{
-    struct vgd_dev *dev = q->dev;
-    uint32_t ref, off;
-
-    if (!vg_grant_addr_valid(e->addr)) {
-        vgd_xport_warn(dev, &q->cp.failures, "buffer %u address 0x%llx is "
-                       "not a grant address", i,
-                       (unsigned long long)e->addr);
-        return -1;
-    }
-    ref = vg_grant_addr_ref(e->addr);
-    off = vg_grant_addr_offset(e->addr);
-    *pages = ((uint64_t)off + e->len + VG_PAGE_SIZE - 1) >> VG_PAGE_SHIFT;
-    if ((uint64_t)ref + *pages - 1 > UINT32_MAX) {
-        vgd_xport_warn(dev, &q->cp.failures, "buffer %u ref run %u+%llu "
-                       "overflows 32 bits", i, ref,
-                       (unsigned long long)*pages);
-        return -1;
-    }
-    return 0;
-}
-
 /* Segments for bytes [from, to) of buffer e, whose private copy starts at
  * local; one segment per page touched. */
 static int add_segments(struct vgd_queue *q, const struct vq_elem *e,
@@ -169,7 +144,8 @@ static int copy_map_request(struct vgd_queue *q, const struct vq_chain *c,
 
         if (c->elem[i].len == 0)
             continue;
-        if (check_buffer(q, i, &c->elem[i], &p))
+        if (vgd_xport_check_buffer(q->dev, &q->cp.failures, i,
+                                   &c->elem[i], &p))
             return -1;
         pages += p;
         if (pages > cp->max_pages) {
@@ -220,7 +196,8 @@ static int copy_map_status(struct vgd_queue *q, const struct vq_chain *c,
         return -1;
     e = &c->elem[c->n - 1];
     if (!e->write || e->len < status_bytes || status_bytes > VG_PAGE_SIZE ||
-        check_buffer(q, c->n - 1u, e, &pages))
+        vgd_xport_check_buffer(q->dev, &q->cp.failures, c->n - 1u, e,
+                               &pages))
         return -1;
     /* The status lands at the start of the bounce buffer. */
     cp->status_only = true;

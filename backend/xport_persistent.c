@@ -126,30 +126,6 @@ static void release_strict(struct vgd_queue *q)
     q->pq.nstrict = 0;
 }
 
-static int check_buffer(struct vgd_queue *q, unsigned i,
-                        const struct vq_elem *e, uint64_t *pages)
-{
-    struct vgd_dev *dev = q->dev;
-    uint32_t ref, off;
-
-    if (!vg_grant_addr_valid(e->addr)) {
-        vgd_xport_warn(dev, &q->pq.failures, "buffer %u address 0x%llx is "
-                       "not a grant address", i,
-                       (unsigned long long)e->addr);
-        return -1;
-    }
-    ref = vg_grant_addr_ref(e->addr);
-    off = vg_grant_addr_offset(e->addr);
-    *pages = ((uint64_t)off + e->len + VG_PAGE_SIZE - 1) >> VG_PAGE_SHIFT;
-    if ((uint64_t)ref + *pages - 1 > UINT32_MAX) {
-        vgd_xport_warn(dev, &q->pq.failures, "buffer %u ref run %u+%llu "
-                       "overflows 32 bits", i, ref,
-                       (unsigned long long)*pages);
-        return -1;
-    }
-    return 0;
-}
-
 /* iovecs (one per page piece) for buffer e, appended at iov[*n]. */
 static int map_buffer(struct vgd_queue *q, const struct vq_elem *e,
                       unsigned *n)
@@ -195,7 +171,9 @@ static int pers_map_request(struct vgd_queue *q, const struct vq_chain *c,
     for (unsigned i = 0; i < c->n; i++) {
         uint64_t p = 0;
 
-        if (c->elem[i].len && check_buffer(q, i, &c->elem[i], &p))
+        if (c->elem[i].len &&
+            vgd_xport_check_buffer(q->dev, &q->pq.failures, i,
+                                   &c->elem[i], &p))
             return -1;
         pages += p;
         if (pages > pq->max_pages) {
@@ -239,7 +217,8 @@ static int pers_map_status(struct vgd_queue *q, const struct vq_chain *c,
         return -1;
     e = &c->elem[c->n - 1];
     if (!e->write || e->len < status_bytes ||
-        check_buffer(q, c->n - 1u, e, &pages))
+        vgd_xport_check_buffer(q->dev, &q->pq.failures, c->n - 1u, e,
+                               &pages))
         return -1;
     /* The last status_bytes of e, as a buffer of its own. */
     abs = vg_grant_addr_offset(e->addr) + (uint64_t)e->len - status_bytes;
