@@ -88,7 +88,7 @@ check: deps
 E2E_SCENARIOS ?= smoke basic many destroy restart modes pvblock
 
 e2e: all
-	tests/e2e/run.sh $(E2E_SCENARIOS)
+	tests/e2e/run.sh -t 1500 $(E2E_SCENARIOS)
 
 demo: deps all
 	tests/e2e/demo.sh

@@ -70,13 +70,14 @@
  *  static mode only:
  *   region-pages    uint    number of pages in the pre-shared region, equal
  *                           to the backend's region / 4096
- *   region-refs-<k> string  grant refs of region pages 256k .. 256k+255
+ *   region-refs-<k> string  grant refs of region pages 128k .. 128k+127
  *                           (fewer in the last key): decimal refs separated
  *                           by single spaces, k in [0, ceil(region-pages /
  *                           VG_REGION_REFS_PER_KEY)).  Packed because
  *                           xenstored limits a guest to 1000 nodes by
  *                           default: one key per page would cap the region
- *                           below 4 MiB.
+ *                           below 4 MiB; 128 because a guest's value is
+ *                           limited to 2048 bytes.
  *
  * Each ring area is a run of consecutive grant refs starting at the ref
  * named by its grant address, the offset inside the first page must be 0,
@@ -212,7 +213,8 @@ enum vg_xenbus_state {
 #define VG_KEY_Q_EVTCHN          "event-channel"
 #define VG_KEY_REGION_PAGES      "region-pages"
 #define VG_KEY_REGION_REFS_FMT   "region-refs-%u"
-#define VG_REGION_REFS_PER_KEY   256u   /* 256 * 11 chars < VG_MAX_XS_VALUE */
+#define VG_REGION_REFS_PER_KEY   128u   /* 128 * 11 chars < 2048, xenstored's
+                                           default node size quota for guests */
 
 /* Grant address encoding (grant-dma-ops compatible). */
 #define VG_GRANT_ADDR_FLAG   (1ULL << 63)

@@ -10,9 +10,8 @@ first_rc=""
 
 # gntalloc counts every granted page of the guest against one limit
 # (default 1024): a static region of 4 MiB alone is 1024 pages.
-for p in /sys/module/xen_gntalloc/parameters/limit; do
-    [ -w "$p" ] && echo 65536 >"$p"
-done
+limit=/sys/module/xen_gntalloc/parameters/limit
+if [ -w "$limit" ]; then echo 65536 >"$limit"; fi
 
 for d in $(echo "$devids" | tr ',' ' '); do
     out=/tmp/xl-verify-$d.out
