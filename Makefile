@@ -3,9 +3,14 @@
 #   make            build libraries, vgrantd, vgrant, vgrant-io into build/
 #   make test       unit + loopback tests (no Xen needed)
 #   make test-san   the same under AddressSanitizer + UBSan (build-san/)
-#   make check      install missing build deps, then test, test-san and e2e
+#   make check      install missing build deps, then test, test-san, e2e
+#                   and e2e-xl
 #   make e2e        real Xen 4.17 under QEMU, every scenario (tests/e2e)
 #   make demo       the main job: boot Xen under QEMU, run a guest workload
+#   make e2e-xl     build xl/libxl with xen-patches/, `xl create` a guest
+#                   with virtio_grant devices on real Xen under QEMU
+#   make bench      every transport mode and Xen's PV block driver on real
+#                   Xen under QEMU: bench/results/, docs/benchmarks.md
 #   make bench      benchmark every transport mode and Xen's PV block driver
 
 CC      ?= cc
@@ -83,6 +88,7 @@ check: deps
 	$(MAKE) test
 	$(MAKE) test-san
 	$(MAKE) e2e
+	$(MAKE) e2e-xl
 
 # The scenarios `make e2e` runs (bench is `make bench`, demo `make demo`).
 E2E_SCENARIOS ?= smoke basic many destroy restart modes pvblock
