@@ -68,6 +68,10 @@ static const struct {
     C(copy_batches), C(bounce_bytes), C(cache_hits), C(cache_misses),
     C(cache_evictions), C(cache_size), C(region_bytes), C(auto_copied),
     C(auto_mapped),
+    /* the guest's word (frontend key "stats") */
+    C(guest_reported), C(guest_requests), C(guest_failed),
+    C(guest_throttle_waits), C(guest_region_high_water),
+    C(guest_bounce_bytes), C(guest_zero_copy_bytes),
 #undef C
 };
 

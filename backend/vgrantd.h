@@ -103,6 +103,12 @@ struct vgd_dev_stats {
     uint64_t cache_size;       /* persistent: pages cached now */
     uint64_t region_bytes;     /* static: region bytes mapped now */
     uint64_t auto_copied, auto_mapped;   /* auto: requests per path */
+    /* the guest's own counters (frontend key "stats", guest_stats.h):
+     * its word, shown to the administrator, never acted upon */
+    uint64_t guest_reported;   /* 1: the guest published a valid line */
+    uint64_t guest_requests, guest_failed, guest_throttle_waits;
+    uint64_t guest_region_high_water, guest_bounce_bytes;
+    uint64_t guest_zero_copy_bytes;
 };
 
 /* Called once per device known to the daemon; a non-zero return stops the

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "device.h"
+#include "vgrant/guest_stats.h"
 #include "vgrant/log.h"
 #include "vgrant/virtio.h"
 
@@ -816,6 +817,34 @@ void vgd_dev_changed(struct vgd_dev *dev)
     }
 }
 
+/* The guest's counters, read only when someone asks for statistics; a
+ * line that does not parse is ignored (logged at debug: the guest may
+ * write what it likes into its own directory). */
+static void read_guest_stats(const struct vgd_dev *dev, struct vgd_dev_stats *s)
+{
+    struct vg_guest_stats g;
+    const char *bad = NULL;
+    char *line;
+
+    line = vg_xs_read_str(vgd_hyp(dev->d), VG_XS_NO_TX, dev->fe_path,
+                          VG_KEY_STATS);
+    if (!line)
+        return;
+    if (vg_parse_guest_stats(line, &g, &bad)) {
+        dev_log(dev, VG_LOG_DEBUG, "frontend key stats ignored: bad word at "
+                "'%.32s'", bad ? bad : "");
+    } else {
+        s->guest_reported = 1;
+        s->guest_requests = g.requests;
+        s->guest_failed = g.failed;
+        s->guest_throttle_waits = g.throttle_waits;
+        s->guest_region_high_water = g.region_high_water;
+        s->guest_bounce_bytes = g.bounce_bytes;
+        s->guest_zero_copy_bytes = g.zero_copy_bytes;
+    }
+    free(line);
+}
+
 void vgd_dev_get_stats(const struct vgd_dev *dev, struct vgd_dev_stats *s)
 {
     memset(s, 0, sizeof(*s));
@@ -849,4 +878,5 @@ void vgd_dev_get_stats(const struct vgd_dev *dev, struct vgd_dev_stats *s)
     for (unsigned i = 0; i < VG_MAX_QUEUES; i++)
         if (dev->q[i].vq_init)
             s->in_flight += dev->q[i].vq.in_flight;
+    read_guest_stats(dev, s);
 }

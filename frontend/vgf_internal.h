@@ -115,7 +115,14 @@ struct vgf_dev {
     bool teardown_done;     /* grants revoked after the link went down */
 
     struct vgf_stats stats;
+    uint64_t stats_published_ms;   /* last write of the "stats" key */
 };
+
+/* vgf_stats.c: publish the guest's counters in the frontend key "stats"
+ * (at most every VGF_STATS_PUBLISH_MS unless force), for `vgrant stats`
+ * in the backend domain.  Never recreates a removed device directory. */
+#define VGF_STATS_PUBLISH_MS 1000u
+void vgf_stats_publish(struct vgf_dev *d, bool force);
 
 /* vgf_wait.c */
 uint64_t vgf_now_ms(void);

@@ -524,6 +524,7 @@ int vgf_complete(struct vgf_dev *d, unsigned qi, void **cookie,
             *len = r->used_len;
             d->stats.completed++;
             req_free(d, r);
+            vgf_stats_publish(d, false);
             return 0;
         }
     }
@@ -562,6 +563,7 @@ int vgf_complete(struct vgf_dev *d, unsigned qi, void **cookie,
             *len = used_len;
             d->stats.completed++;
             req_free(d, r);
+            vgf_stats_publish(d, false);
             return 0;
         }
 

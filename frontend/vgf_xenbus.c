@@ -524,6 +524,8 @@ static void session_end(struct vgf_dev *d)
 {
     unsigned own = vg_xs_read_state(d->h, d->fe_dir), be;
 
+    vgf_stats_publish(d, true);
+
     if (own >= VG_XB_INITIALISED && own <= VG_XB_CLOSING) {
         if (own != VG_XB_CLOSING)
             write_own_state(d, VG_XB_CLOSING);

@@ -272,6 +272,22 @@ static int cmd_info(const struct cli *c)
     return 0;
 }
 
+/* The guest-side counters a user sizes a static region or pool with. */
+static void print_frontend_stats(struct vgf_blk *b)
+{
+    struct vgf_stats s;
+
+    vgf_get_stats(vgf_blk_dev(b), &s);
+    printf("frontend: mode %s, %" PRIu64 " requests, %" PRIu64 " pages granted "
+           "per request, %" PRIu64 " kicks (%" PRIu64 " suppressed), %" PRIu64
+           " events; region/pool high water %" PRIu64 " bytes, %" PRIu64
+           " throttle waits, %" PRIu64 " bytes bounced, %" PRIu64
+           " bytes zero-copy\n", vgf_mode(vgf_blk_dev(b)), s.requests,
+           s.pages_shared, s.kicks, s.kicks_suppressed, s.events,
+           s.region_high_water, s.throttle_waits, s.bounce_bytes,
+           s.zero_copy_bytes);
+}
+
 /* One device session: open, verify `rounds` rounds (seed + round), close.
  * With --reconnect, a round that fails with an I/O error (the backend
  * closed the device or went away: not a data mismatch) closes the session,
@@ -329,6 +345,7 @@ static int cmd_verify(const struct cli *c)
                 r.mismatch ? " (data mismatch)" : "");
     if (rounds > 1 && rc == 0)
         printf("%u rounds verified, %u reconnects\n", rounds, reconnects);
+    print_frontend_stats(b);
     fflush(stdout);
     close_blk(b);
     return rc;

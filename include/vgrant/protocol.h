@@ -67,6 +67,11 @@
  *   queue-<n>/driver       hex   grant address of the driver (avail) area
  *   queue-<n>/device       hex   grant address of the device (used) area
  *   queue-<n>/event-channel uint port in F, unbound and offered to B
+ *  optional, any time:
+ *   stats           string  the guest's own counters for the administrator
+ *                           (include/vgrant/guest_stats.h): "name=value"
+ *                           words; informational only, the backend never
+ *                           acts on them
  *  static mode only:
  *   region-pages    uint    number of pages in the pre-shared region, equal
  *                           to the backend's region / 4096
@@ -211,6 +216,7 @@ enum vg_xenbus_state {
 #define VG_KEY_Q_DRIVER          "driver"
 #define VG_KEY_Q_DEVICE          "device"
 #define VG_KEY_Q_EVTCHN          "event-channel"
+#define VG_KEY_STATS             "stats"           /* frontend, optional */
 #define VG_KEY_REGION_PAGES      "region-pages"
 #define VG_KEY_REGION_REFS_FMT   "region-refs-%u"
 #define VG_REGION_REFS_PER_KEY   128u   /* 128 * 11 chars < 2048, xenstored's

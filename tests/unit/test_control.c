@@ -445,10 +445,39 @@ static void test_hostile_control_reply_never_read(void **state)
     cw_free(t);
 }
 
+/* The guest's own counters (frontend key "stats") reach `vgrant stats`;
+ * a garbage line is ignored, not half-used, and the daemon carries on. */
+static void test_hostile_control_guest_stats(void **state)
+{
+    struct cw *t = cw_new();
+    char *r;
+
+    (void)state;
+    add_device(t);
+    assert_int_equal(rf_write(&t->rf, VG_KEY_STATS,
+                              "requests=10 completed=9 failed=1 pages-shared=30 "
+                              "throttle-waits=4 region-high-water=65536 "
+                              "bounce-bytes=4096 zero-copy-bytes=0"), 0);
+    r = ask(t, "stats 5 0\n");
+    assert_has(r, " guest_reported=1 ");
+    assert_has(r, " guest_throttle_waits=4 ");
+    assert_has(r, " guest_region_high_water=65536 ");
+    assert_has(r, " guest_failed=1 ");
+
+    assert_int_equal(rf_write(&t->rf, VG_KEY_STATS,
+                              "requests=10 throttle-waits=99999 evil=1"), 0);
+    r = ask(t, "stats 5 0\n");
+    assert_has(r, " guest_reported=0 ");
+    assert_has(r, " guest_throttle_waits=0 ");
+    assert_alive(t);
+    cw_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_control_stats_text_and_json),
+        cmocka_unit_test(test_hostile_control_guest_stats),
         cmocka_unit_test(test_control_socket_is_private),
         cmocka_unit_test(test_control_stale_socket_replaced),
         cmocka_unit_test(test_hostile_control_requests_parsed_strictly),

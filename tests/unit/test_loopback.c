@@ -24,6 +24,7 @@
 
 #include <cmocka.h>
 
+#include "vgrant/guest_stats.h"
 #include "vgrant/hyp.h"
 #include "vgrant/log.h"
 #include "vgrant/toolstack.h"
@@ -228,6 +229,18 @@ static void test_loopback_64mib_verified(void **state)
     assert_true(verified >= TARGET_BYTES);
 
     vgf_blk_close(b);
+    /* The guest left its own counters for `vgrant stats`. */
+    char path[128];
+    struct vg_guest_stats gs;
+    unsigned glen;
+    snprintf(path, sizeof(path), "/local/domain/%u/device/virtio-grant/0/stats", GUEST);
+    char *line = l->dom0->ops->xs_read(l->dom0, VG_XS_NO_TX, path, &glen);
+    assert_non_null(line);
+    assert_int_equal(vg_parse_guest_stats(line, &gs, NULL), 0);
+    assert_true(gs.completed >= requests);
+    assert_int_equal(gs.failed, 0);
+    assert_int_equal(gs.throttle_waits, 0);
+    free(line);
     /* Closing the device revokes every grant of the guest. */
     assert_int_equal(vg_fake_live_grants(l->w, GUEST), 0);
     free(qw);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "vgrant/guest_stats.h"
 #include "vgrant/xsutil.h"
 
 #define UNTOUCHED 0x5a5a5a5a5a5a5a5aULL
@@ -245,6 +246,74 @@ static void test_hostile_xs_garbage_ref_list(void **state)
     assert_int_equal(vg_parse_ref_list("1", refs, 0), -1);
 }
 
+static void test_guest_stats_round_trip(void **state)
+{
+    struct vg_guest_stats in = {
+        .requests = 1, .completed = 2, .failed = 3, .pages_shared = 4,
+        .throttle_waits = 5, .region_high_water = UINT64_MAX,
+        .bounce_bytes = 7, .zero_copy_bytes = 8,
+    }, out;
+    char line[VG_GUEST_STATS_MAX];
+
+    (void)state;
+    assert_int_equal(vg_format_guest_stats(line, sizeof(line), &in), 0);
+    assert_true(strlen(line) < 2048);
+    assert_int_equal(vg_parse_guest_stats(line, &out, NULL), 0);
+    assert_memory_equal(&in, &out, sizeof(in));
+    /* any order is fine */
+    assert_int_equal(vg_parse_guest_stats(
+        "zero-copy-bytes=8 bounce-bytes=7 region-high-water=6 "
+        "throttle-waits=5 pages-shared=4 failed=3 completed=2 requests=1",
+        &out, NULL), 0);
+    assert_int_equal(out.throttle_waits, 5);
+    assert_int_equal(vg_format_guest_stats(line, 20, &in), -1);
+    assert_int_equal(errno, E2BIG);
+}
+
+/* The guest writes this key: whatever it writes must parse strictly or
+ * be refused, never half-used. */
+static void test_hostile_xs_garbage_guest_stats(void **state)
+{
+    static const char *const all =
+        "requests=1 completed=1 failed=0 pages-shared=1 throttle-waits=0 "
+        "region-high-water=0 bounce-bytes=0 zero-copy-bytes=0";
+    static const char *const bad[] = {
+        "",
+        "requests=1",                                   /* names missing */
+        "requests=1 completed=1 failed=0 pages-shared=1 throttle-waits=0 "
+        "region-high-water=0 bounce-bytes=0 zero-copy-bytes=0 requests=2",
+        "requests=1 completed=1 failed=0 pages-shared=1 throttle-waits=0 "
+        "region-high-water=0 bounce-bytes=0 zero-copy-bytes=0 evil=1",
+        "requests=-1 completed=1 failed=0 pages-shared=1 throttle-waits=0 "
+        "region-high-water=0 bounce-bytes=0 zero-copy-bytes=0",
+        "requests=1 completed=1 failed=0 pages-shared=1 throttle-waits=0 "
+        "region-high-water=99999999999999999999 bounce-bytes=0 zero-copy-bytes=0",
+        "requests=1  completed=1 failed=0 pages-shared=1 throttle-waits=0 "
+        "region-high-water=0 bounce-bytes=0 zero-copy-bytes=0",
+        "requests=1 completed=1 failed=0 pages-shared=1 throttle-waits=0 "
+        "region-high-water=0 bounce-bytes=0 zero-copy-bytes=0 ",
+        "requests 1 completed=1 failed=0 pages-shared=1 throttle-waits=0 "
+        "region-high-water=0 bounce-bytes=0 zero-copy-bytes=0",
+        "requests=0x1 completed=1 failed=0 pages-shared=1 throttle-waits=0 "
+        "region-high-water=0 bounce-bytes=0 zero-copy-bytes=0",
+    };
+    struct vg_guest_stats out = { .requests = 42 };
+    const char *where;
+
+    (void)state;
+    assert_int_equal(vg_parse_guest_stats(all, &out, NULL), 0);
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct vg_guest_stats keep = { .requests = 42 };
+        where = NULL;
+        errno = 0;
+        assert_int_equal(vg_parse_guest_stats(bad[i], &keep, &where), -1);
+        assert_int_equal(errno, EINVAL);
+        assert_non_null(where);
+        assert_int_equal(keep.requests, 42);     /* untouched */
+    }
+    assert_int_equal(vg_parse_guest_stats(NULL, &out, NULL), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -262,6 +331,8 @@ int main(void)
         cmocka_unit_test(test_hostile_xs_garbage_size_signs_spaces),
         cmocka_unit_test(test_ref_list_round_trip),
         cmocka_unit_test(test_hostile_xs_garbage_ref_list),
+        cmocka_unit_test(test_guest_stats_round_trip),
+        cmocka_unit_test(test_hostile_xs_garbage_guest_stats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

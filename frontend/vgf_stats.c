@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The guest's counters, published for the administrator of the backend
+ * domain (`vgrant stats`): the frontend key "stats", one line in the
+ * format of include/vgrant/guest_stats.h.  Informational: a failed write
+ * is ignored, and the key is written at most once a second.
+ */
+#include "vgf_internal.h"
+#include "vgrant/guest_stats.h"
+#include "vgrant/xsutil.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+void vgf_stats_publish(struct vgf_dev *d, bool force)
+{
+    const struct vgf_stats *st = &d->stats;
+    struct vg_guest_stats g = {
+        .requests = st->requests, .completed = st->completed,
+        .failed = st->failed, .pages_shared = st->pages_shared,
+        .throttle_waits = st->throttle_waits,
+        .region_high_water = st->region_high_water,
+        .bounce_bytes = st->bounce_bytes,
+        .zero_copy_bytes = st->zero_copy_bytes,
+    };
+    char line[VG_GUEST_STATS_MAX];
+    uint64_t now = vgf_now_ms();
+    char *state;
+
+    if (!force && now - d->stats_published_ms < VGF_STATS_PUBLISH_MS)
+        return;
+    d->stats_published_ms = now;
+    if (st->requests == 0 || vg_format_guest_stats(line, sizeof(line), &g))
+        return;
+    for (int attempt = 0; attempt < 4; attempt++) {
+        vg_xs_tx_t tx = d->h->ops->xs_tx_start(d->h);
+
+        if (!tx)
+            return;
+        /* The toolstack may have removed the device: do not recreate it. */
+        state = vg_xs_read_str(d->h, tx, d->fe_dir, VG_KEY_STATE);
+        if (!state) {
+            d->h->ops->xs_tx_end(d->h, tx, true);
+            return;
+        }
+        free(state);
+        if (vg_xs_write_fmt(d->h, tx, d->fe_dir, VG_KEY_STATS, "%s", line)) {
+            d->h->ops->xs_tx_end(d->h, tx, true);
+            return;
+        }
+        if (d->h->ops->xs_tx_end(d->h, tx, false) == 0 || errno != EAGAIN)
+            return;
+    }
+}
