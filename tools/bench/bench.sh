@@ -78,6 +78,10 @@ clean=$(tr -d '\r' <"$log")
 } >"$results/latest.csv"
 sed -n 's/^BENCH-MEMCPY //p' <<<"$clean" | tail -n1 >"$results/memcpy.txt"
 sed -n 's/^BENCH-SKIP //p' <<<"$clean" >"$results/skipped.txt"
+{
+    echo "mode,requests,map_batches,maps,unmap_batches,unmaps,copy_batches,grant_copies,notifies_sent,kicks_received"
+    sed -n 's/^BENCH-OPS //p' <<<"$clean"
+} >"$results/ops.csv"
 nrows=$(($(wc -l <"$results/latest.csv") - 1))
 
 tail -n 4 "$results/run.out"

@@ -97,6 +97,16 @@ for m in $modes; do
     fi
     if [ "$m" != pvblock ]; then
         vgrant stats "$dom" 0 2>&1 | sed 's/^/    stats| /'
+        # hypervisor operations of the whole matrix of this mode, from
+        # vgrantd's counters: the figure that carries over to hardware
+        js=$(vgrant stats "$dom" 0 --json 2>/dev/null)
+        ops=$m
+        for k in requests map_batches maps unmap_batches unmaps copy_batches \
+                 grant_copies notifies_sent kicks_received; do
+            v=$(echo "$js" | sed -n "s/.*\"$k\":\([0-9]*\).*/\1/p")
+            ops="$ops,${v:-0}"
+        done
+        echo "BENCH-OPS $ops"
         vgrant detach "$dom" 0 >/dev/null 2>&1
     fi
     stop_guest "$name"
