@@ -181,7 +181,7 @@ END {
     }
     ns = 0; for (s in sizes) ss[++ns] = s + 0
     for (i = 1; i <= ns; i++) for (j = i + 1; j <= ns; j++) if (ss[i] > ss[j]) { t = ss[i]; ss[i] = ss[j]; ss[j] = t }
-    found = 0; best = 0
+    found = 0; best = 0; total = 0
     for (o in ops) for (d = 1; d <= 1024; d++) {
         if (!((o, d) in dep)) continue
         cross = ""
@@ -191,13 +191,16 @@ END {
             if (v["grant", o, d, s] > v["copy", o, d, s]) cross = s; else break
         }
         printf "- %s, depth %d: %s\n", o, d, cross == "" ? "none: copy is as fast or faster up to 1 MiB" : "map from " sz(cross)
+        total++
         if (cross != "") { found++; if (cross > best) best = cross }
     }
     print ""
     if (found == 0)
         print "**Measured: no crossover in 512 B – 1 MiB on this machine; here `mode=copy` (or `--auto-threshold` above 1 MiB) is the better choice.** The default of 16 KiB is not confirmed by this run; run `make bench` on the target host and set `--auto-threshold` from this section."
+    else if (found < total)
+        printf "**Measured: only %d of %d op/depth combinations have a crossover (map from %s at most); the others favour copy at every size. The evidence is mixed: keep the 16 KiB default or use `mode=copy` here, and decide on the target host with its own `make bench`.**\n", found, total, sz(best)
     else
-        printf "**Measured: map from %s in every op and depth that has a crossover; a threshold of %s suits this machine.**\n", sz(best), sz(best)
+        printf "**Measured: mapping wins from %s on in every op and depth; `--auto-threshold %d` suits this machine.**\n", sz(best), best
 }' "$csv"
 cat <<'TXT'
 
