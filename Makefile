@@ -91,7 +91,7 @@ check: deps
 	$(MAKE) e2e-xl
 
 # The scenarios `make e2e` runs (bench is `make bench`, demo `make demo`).
-E2E_SCENARIOS ?= smoke basic many destroy restart modes pvblock
+E2E_SCENARIOS ?= smoke basic many destroy restart modes driverdomain pvblock
 
 e2e: all
 	tests/e2e/run.sh -t 1500 $(E2E_SCENARIOS)
@@ -100,10 +100,12 @@ demo: deps all
 	tests/e2e/demo.sh
 
 # `xl create` with virtio_grant devices: build xl/libxl with xen-patches/
-# (cached), put them in dom0, run the xl scenario.
+# (cached), put them in dom0, run the xl scenarios (backend in dom0, and in
+# a driver domain).
+E2E_XL_SCENARIOS ?= xl xl-driverdomain
 e2e-xl: all
 	@xldir=$$(xen-patches/build.sh) && [ -d "$$xldir" ] && \
-	    VGRANT_E2E_XL_DIR="$$xldir" tests/e2e/run.sh xl
+	    VGRANT_E2E_XL_DIR="$$xldir" tests/e2e/run.sh -t 900 $(E2E_XL_SCENARIOS)
 
 # Benchmark matrix on real Xen under QEMU (~10 min): bench/results/latest.csv,
 # PNG plots and docs/benchmarks.md.  Not a test: no speed is asserted.

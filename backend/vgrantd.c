@@ -100,9 +100,13 @@ static void usage(FILE *out)
 "        channels unbound, devices left Closed), log a summary, exit 0.\n"
 "\n"
 "FILES\n"
-"    /dev/xen/gntdev, /dev/xen/evtchn, /dev/xen/privcmd, /dev/xen/xenbus\n"
-"        Xen interfaces; need the xen-gntdev, xen-evtchn and xenfs/privcmd\n"
-"        drivers and root.\n"
+"    /dev/xen/gntdev, /dev/xen/evtchn, /dev/xen/xenbus\n"
+"        Xen interfaces; need the xen-gntdev and xen-evtchn drivers, xenbus\n"
+"        (or xenfs) and root.\n"
+"    /proc/xen/capabilities, /dev/xen/privcmd\n"
+"        In the control domain (dom0) vgrantd also uses libxenctrl to see a\n"
+"        guest die at once; a driver domain works without it (liveness\n"
+"        through xenstore and the guest's device directory).\n"
 "    /local/domain/<B>/backend/virtio-grant/<F>/<devid>   (xenstore)\n"
 "        Device directories vgrantd serves; see docs/protocol.md.\n"
 "    " VGD_CONTROL_DEFAULT_PATH "\n"
@@ -282,12 +286,14 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     /* Open Xen before detaching so that errors reach the terminal. */
+    /* libxenctrl only tells dead guests sooner: a driver domain has no
+     * use for it (and often no privcmd), so it is not required. */
     h = vg_hyp_xen_open(VG_HYP_NEED_GNTTAB | VG_HYP_NEED_EVTCHN |
-                        VG_HYP_NEED_XS | VG_HYP_NEED_CTRL);
+                        VG_HYP_NEED_XS | VG_HYP_WANT_CTRL);
     if (!h) {
         vg_err("cannot open the Xen interfaces (%s): vgrantd must run as "
-               "root in dom0 or a driver domain, with xenfs mounted and the "
-               "xen-gntdev and xen-evtchn modules loaded", strerror(errno));
+               "root in dom0 or a driver domain, with /dev/xen/xenbus (or "
+               "xenfs) and the xen-gntdev and xen-evtchn modules loaded", strerror(errno));
         return EXIT_FATAL;
     }
     if (!foreground && daemonize())

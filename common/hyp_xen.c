@@ -457,9 +457,10 @@ static int xen_xs_next_watch(struct vg_hyp *h, char *path, size_t path_len,
 
 /* Through libxenctrl when open (xc_domain_getinfolist exists in every
  * libxenctrl, before and after 4.18 replaced xc_domain_getinfo); without
- * it (a driver domain) through xenstore: the domain's home exists until
- * the toolstack releases it.  Where xenstore denies the read, the answer
- * is unknown: -1 with EACCES. */
+ * it (a driver domain), or when Xen refuses the call to this domain,
+ * through xenstore: the domain's home exists until the toolstack releases
+ * it.  Where xenstore denies the read (an unprivileged domain may not look
+ * at another's home), the answer is unknown: -1 with EACCES. */
 static int xen_domain_alive(struct vg_hyp *h, uint16_t domid)
 {
     struct xen_hyp *xh = xen_of(h);
@@ -468,9 +469,11 @@ static int xen_domain_alive(struct vg_hyp *h, uint16_t domid)
         xc_domaininfo_t info;
         memset(&info, 0, sizeof(info));
         int n = xc_domain_getinfolist(xh->xc, domid, 1, &info);
-        if (n < 0)
+        if (n >= 0)
+            return n == 1 && info.domain == domid &&
+                   !(info.flags & XEN_DOMINF_dying);
+        if (errno != EPERM && errno != EACCES)
             return -1;
-        return n == 1 && info.domain == domid && !(info.flags & XEN_DOMINF_dying);
     }
     if (!have(xh->xs, "xenctrl or xenstore"))
         return -1;
@@ -545,11 +548,43 @@ static int read_own_domid(struct xs_handle *xs, uint16_t *domid)
     return 0;
 }
 
+/* Xen's own scripts tell dom0 by "control_d" in the capabilities xenfs
+ * shows; without xenfs we are not a domain libxenctrl could serve. */
+static bool is_control_domain(void)
+{
+    char caps[128];
+    ssize_t n = -1;
+    int fd = open("/proc/xen/capabilities", O_RDONLY | O_CLOEXEC);
+
+    if (fd >= 0) {
+        n = read(fd, caps, sizeof(caps) - 1);
+        close(fd);
+    }
+    if (n <= 0)
+        return false;
+    caps[n] = '\0';
+    return strstr(caps, "control_d") != NULL;
+}
+
+/* VG_HYP_WANT_CTRL: libxenctrl where it works, nothing lost where not. */
+static void open_ctrl_if_useful(struct xen_hyp *xh)
+{
+    if (!is_control_domain()) {
+        vg_info("not the control domain (no \"control_d\" in "
+                "/proc/xen/capabilities): domain liveness through xenstore");
+        return;
+    }
+    xh->xc = xc_interface_open(NULL, NULL, 0);
+    if (!xh->xc)
+        vg_warn("cannot open libxenctrl (/dev/xen/privcmd): %s; domain "
+                "liveness through xenstore", strerror(errno));
+}
+
 struct vg_hyp *vg_hyp_xen_open(unsigned need)
 {
     struct xs_handle *tmp_xs = NULL;
 
-    if (need == 0 || (need & ~VG_HYP_NEED_ALL)) {
+    if (need == 0 || (need & ~(VG_HYP_NEED_ALL | VG_HYP_WANT_CTRL))) {
         errno = EINVAL;
         return NULL;
     }
@@ -596,6 +631,8 @@ struct vg_hyp *vg_hyp_xen_open(unsigned need)
                    strerror(errno));
             goto fail;
         }
+    } else if (need & VG_HYP_WANT_CTRL) {
+        open_ctrl_if_useful(xh);
     }
     /* xenstore always: it tells us who we are. */
     tmp_xs = xs_open(0);

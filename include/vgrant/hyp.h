@@ -144,6 +144,11 @@ struct vg_hyp {
 #define VG_HYP_NEED_CTRL    16u
 #define VG_HYP_NEED_ALL     31u
 struct vg_hyp *vg_hyp_xen_open(unsigned need);
+/* Open libxenctrl only where it can work: in the control domain ("control_d"
+ * in /proc/xen/capabilities).  Elsewhere (a driver domain), or if opening
+ * it fails, domain_alive answers through xenstore.  Not part of
+ * VG_HYP_NEED_ALL; VG_HYP_NEED_CTRL, if also given, wins. */
+#define VG_HYP_WANT_CTRL    32u
 
 /* Test double: a world holds domains, their grant tables, event channels
  * and one xenstore tree; a handle acts as one domain of that world.

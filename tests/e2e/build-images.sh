@@ -286,6 +286,8 @@ else
     add_skeleton "$du"
     add_busybox "$du"
     add_xenstore_utils "$du"
+    # a driver domain (guest job vgrant-dd) checksums the images it serves
+    add_elf /usr/bin/cksum "$du" /usr/bin/cksum
     add_xen_libs "$du"
     add_modules "$du" "$DOMU_MODULES" "$DOMU_MODULES_EXTRA"
     finish_libs "$du"
