@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vgrant/clock.h"
 #include "control.h"
 #include "vgrant/log.h"
 #include "vgrant/xsutil.h"
@@ -260,14 +261,6 @@ size_t vgd_control_answer(struct vgd *d, const char *line, size_t len,
 /* ------------------------------------------------------------------ */
 /* clients                                                             */
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void client_drop(struct vgd_control *c, struct ctl_client *cl)
 {
     epoll_ctl(c->ep, EPOLL_CTL_DEL, cl->fd, NULL);
@@ -411,7 +404,7 @@ static void accept_clients(struct vgd_control *c)
         }
         cl->fd = fd;
         cl->in_len = 0;
-        cl->deadline_ms = now_ms() + VGD_CONTROL_CLIENT_TIMEOUT_MS;
+        cl->deadline_ms = vg_now_ms() + VGD_CONTROL_CLIENT_TIMEOUT_MS;
         ev.data.u32 = (uint32_t)(cl - c->cl);
         if (epoll_ctl(c->ep, EPOLL_CTL_ADD, fd, &ev)) {
             close(fd);
@@ -422,7 +415,7 @@ static void accept_clients(struct vgd_control *c)
 
 static void expire_clients(struct vgd_control *c)
 {
-    uint64_t ticks, now = now_ms();
+    uint64_t ticks, now = vg_now_ms();
 
     if (read(c->timer_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
         vg_debug("control timer: %s", strerror(errno));

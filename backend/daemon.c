@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vgrant/clock.h"
 #include "device.h"
 #include "vgrant/log.h"
 
@@ -184,21 +185,13 @@ static void add_totals(struct vgd_totals *t, const struct vgd_dev *dev)
 }
 
 /* After serving: close devices that broke the protocol, free removed ones. */
-uint64_t vgd_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* A device whose frontend never answers InitWait is the most common
  * set-up mistake (no frontend in the guest, or missing guest drivers):
  * say so once per wait, naming what to check, instead of waiting
  * silently. */
 static void warn_late_frontends(struct vgd *d)
 {
-    uint64_t now = vgd_now_ms();
+    uint64_t now = vg_now_ms();
     struct vgd_dev *dev;
 
     if (now - d->last_late_check_ms < 1000)

@@ -110,7 +110,6 @@ struct vgd_dev {
 
 /* ---- daemon.c services used by the other files ---- */
 struct vg_hyp *vgd_hyp(struct vgd *d);
-uint64_t vgd_now_ms(void);                 /* CLOCK_MONOTONIC */
 uint16_t vgd_backend_domid(const struct vgd *d);
 int vgd_port_add(struct vgd *d, struct vgd_queue *q);
 void vgd_port_del(struct vgd *d, struct vgd_queue *q);

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vgrant/clock.h"
 #include "device.h"
 #include "vgrant/guest_stats.h"
 #include "vgrant/log.h"
@@ -82,7 +83,7 @@ static void write_state(struct vgd_dev *dev, enum vg_xenbus_state s)
     char path[VG_XS_PATH_MAX];
 
     if (s == VG_XB_INITWAIT && dev->state != VG_XB_INITWAIT) {
-        dev->initwait_since_ms = vgd_now_ms();
+        dev->initwait_since_ms = vg_now_ms();
         dev->initwait_warned = false;
     } else if (s != VG_XB_INITWAIT) {
         dev->initwait_since_ms = 0;

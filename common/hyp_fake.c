@@ -30,6 +30,7 @@
 #include <xen/grant_table.h>
 
 #include "vgrant/hyp.h"
+#include "vgrant/xsutil.h"
 #include "vgrant/log.h"
 #include "vgrant/protocol.h"
 
@@ -1722,17 +1723,6 @@ static int fake_xs_fd(struct vg_hyp *h)
     return fake_of(h)->xs_fd;
 }
 
-static void copy_trunc(char *dst, size_t size, const char *src)
-{
-    if (!dst || size == 0)
-        return;
-    size_t l = strlen(src);
-    if (l >= size)
-        l = size - 1;
-    memcpy(dst, src, l);
-    dst[l] = '\0';
-}
-
 static int fake_xs_next_watch(struct vg_hyp *h, char *path, size_t path_len,
                               char *token, size_t token_len)
 {
@@ -1747,8 +1737,8 @@ static int fake_xs_next_watch(struct vg_hyp *h, char *path, size_t path_len,
         goto out;
     }
     struct fake_event *e = &fh->queue[fh->q_head];
-    copy_trunc(path, path_len, e->path);
-    copy_trunc(token, token_len, e->token);
+    vg_copy_trunc(path, path_len, e->path);
+    vg_copy_trunc(token, token_len, e->token);
     event_free(e);
     fh->q_head = (fh->q_head + 1) % FAKE_WATCH_QUEUE_MAX;
     fh->q_len--;

@@ -22,6 +22,7 @@
 #include <xen/grant_table.h>
 
 #include "vgrant/hyp.h"
+#include "vgrant/xsutil.h"
 #include "vgrant/log.h"
 #include "vgrant/protocol.h"
 
@@ -423,17 +424,6 @@ static int xen_xs_fd(struct vg_hyp *h)
     return have(xh->xs, "xenstore") ? xs_fileno(xh->xs) : -1;
 }
 
-static void copy_trunc(char *dst, size_t size, const char *src)
-{
-    if (!dst || size == 0)
-        return;
-    size_t l = strlen(src);
-    if (l >= size)
-        l = size - 1;
-    memcpy(dst, src, l);
-    dst[l] = '\0';
-}
-
 /* xs_check_watch never blocks: NULL with EAGAIN when nothing fired. */
 static int xen_xs_next_watch(struct vg_hyp *h, char *path, size_t path_len,
                              char *token, size_t token_len)
@@ -445,8 +435,8 @@ static int xen_xs_next_watch(struct vg_hyp *h, char *path, size_t path_len,
     char **ev = xs_check_watch(xh->xs);
     if (!ev)
         return -1;
-    copy_trunc(path, path_len, ev[XS_WATCH_PATH]);
-    copy_trunc(token, token_len, ev[XS_WATCH_TOKEN]);
+    vg_copy_trunc(path, path_len, ev[XS_WATCH_PATH]);
+    vg_copy_trunc(token, token_len, ev[XS_WATCH_TOKEN]);
     free(ev);
     return 0;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "vgrant/clock.h"
 #include "vgrant/protocol.h"
 #include "vgrant/toolstack.h"
 #include "vgrant/xsutil.h"
@@ -740,14 +741,6 @@ int vg_toolstack_attach(struct vg_hyp *h, uint16_t frontend_domid,
  * lost or the hypervisor layer has no watch fd. */
 #define DETACH_POLL_MS 100
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Find the backend domain serving (fe, devid) from the backend
  * directories, which the guest cannot forge, rather than from the
  * frontend's "backend-id".  *be_found is false when no backend has it. */
@@ -802,7 +795,7 @@ static int wait_backend_closed(struct vg_hyp *h, uint16_t fe, uint16_t be,
 {
     char state_path[VG_XS_PATH_MAX], token[64];
     char wpath[VG_XS_PATH_MAX], wtoken[64];
-    const int64_t deadline = now_ms() + timeout_ms;
+    const int64_t deadline = (int64_t)vg_now_ms() + timeout_ms;
     bool watched_state, watched_release;
     int fd, rc = 1;
 
@@ -820,7 +813,7 @@ static int wait_backend_closed(struct vg_hyp *h, uint16_t fe, uint16_t be,
             rc = 0;
             break;
         }
-        left = deadline - now_ms();
+        left = deadline - (int64_t)vg_now_ms();
         if (left <= 0)
             break;
         if (left > DETACH_POLL_MS)

@@ -246,3 +246,16 @@ const char *vg_xenbus_state_name(unsigned s)
     };
     return s < sizeof(names) / sizeof(names[0]) ? names[s] : "Invalid";
 }
+
+void vg_copy_trunc(char *dst, size_t size, const char *src)
+{
+    size_t l;
+
+    if (!dst || size == 0)
+        return;
+    l = strlen(src);
+    if (l >= size)
+        l = size - 1;
+    memcpy(dst, src, l);
+    dst[l] = '\0';
+}

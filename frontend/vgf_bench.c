@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "vgrant/clock.h"
 #include "libvgrant.h"
 #include "vgf_bench.h"
 #include "vgf_bench_drv.h"
@@ -88,14 +89,6 @@ struct bench_cfg {
     bool csv, progress;
     struct vgf_opts opts;
 };
-
-double vgf_bench_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ------------------------------------------------------------------ */
 /* options                                                             */
@@ -494,13 +487,13 @@ static int cmd_memcpy(int argc, char **argv)
     }
     memset(src, 0x5a, MEMCPY_BUF);
     memset(dst, 0xa5, MEMCPY_BUF);   /* fault every page in before timing */
-    t0 = vgf_bench_now();
+    t0 = vg_now_s();
     do {
         memcpy(dst, src, MEMCPY_BUF);
         src[rounds % MEMCPY_BUF] ^= dst[(rounds * 7919u) % MEMCPY_BUF];
         bytes += MEMCPY_BUF;
         rounds++;
-        t = vgf_bench_now();
+        t = vg_now_s();
     } while (t - t0 < c.seconds);
     secs = t - t0;
     if (c.csv)

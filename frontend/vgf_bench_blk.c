@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vgrant/clock.h"
 #include "vgf_bench_drv.h"
 #include "vgrant_blk.h"
 #include "vgrant/hyp.h"
@@ -109,7 +110,7 @@ static int run_ios(struct vgf_bench_blk *bb, struct slot *slots, bool write,
                    unsigned *done_out, double *elapsed)
 {
     unsigned issued = 0, done = 0, inflight = 0;
-    double t0 = vgf_bench_now(), stop_at = t0 + seconds;
+    double t0 = vg_now_s(), stop_at = t0 + seconds;
     bool stop = false;
 
     while (!stop || inflight > 0) {
@@ -141,7 +142,7 @@ static int run_ios(struct vgf_bench_blk *bb, struct slot *slots, bool write,
             s->sent = 0;
             s->pieces_out = 0;
             s->err = 0;
-            s->t_submit = vgf_bench_now();
+            s->t_submit = vg_now_s();
             bb->cursor += size;
             issued++;
             inflight++;
@@ -157,7 +158,7 @@ static int run_ios(struct vgf_bench_blk *bb, struct slot *slots, bool write,
         s = cookie;
         if (--s->pieces_out > 0 || s->sent < size)
             continue;
-        t = vgf_bench_now();
+        t = vg_now_s();
         s->busy = false;
         inflight--;
         if (lat && done < cap)
@@ -168,7 +169,7 @@ static int run_ios(struct vgf_bench_blk *bb, struct slot *slots, bool write,
             stop = true;
     }
     *done_out = done < cap ? done : cap;
-    *elapsed = vgf_bench_now() - t0;
+    *elapsed = vg_now_s() - t0;
     return 0;
 
 fail: {

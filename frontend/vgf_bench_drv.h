@@ -28,7 +28,6 @@ struct vgf_bench_driver {
                uint64_t span, struct vgf_bench_point *pt);
 };
 
-double vgf_bench_now(void);    /* CLOCK_MONOTONIC seconds */
 
 /* virtio-grant device through vgrant_blk's asynchronous API */
 struct vgf_bench_blk;

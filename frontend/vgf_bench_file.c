@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vgrant/clock.h"
 #include "vgf_bench_drv.h"
 
 struct vgf_bench_file {
@@ -129,11 +130,11 @@ static void *worker_main(void *arg)
     memset(buf, (int)(0x40 + w->index), w->size);
     for (uint64_t n = w->index; w->count == 0 || n < w->count; n += w->stride) {
         off_t off = (off_t)((n % slots) * w->size);
-        double t0 = vgf_bench_now(), t1;
+        double t0 = vg_now_s(), t1;
         ssize_t r = w->write ? pwrite(w->bf->fd, buf, w->size, off)
                              : pread(w->bf->fd, buf, w->size, off);
 
-        t1 = vgf_bench_now();
+        t1 = vg_now_s();
         if (r != (ssize_t)w->size) {
             w->err = r < 0 ? errno : EIO;
             break;
@@ -158,7 +159,7 @@ static int run_threads(struct vgf_bench_file *bf, bool write, uint64_t size,
     struct worker *w = calloc(depth, sizeof(*w));
     struct start_gate gate = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
     unsigned started = 0, done = 0;
-    double t0 = vgf_bench_now();
+    double t0 = vg_now_s();
     int err = 0;
 
     *done_out = 0;
@@ -180,13 +181,13 @@ static int run_threads(struct vgf_bench_file *bf, bool write, uint64_t size,
         else
             started++;
     }
-    t0 = vgf_bench_now();
+    t0 = vg_now_s();
     for (unsigned i = 0; i < depth; i++)
         w[i].stop_at = t0 + seconds;
     gate_open(&gate, err ? -1 : 1);
     for (unsigned i = 0; i < started; i++)
         pthread_join(w[i].tid, NULL);
-    *elapsed = vgf_bench_now() - t0;
+    *elapsed = vg_now_s() - t0;
     for (unsigned i = 0; i < depth && !err; i++) {
         if (w[i].err)
             err = w[i].err;

@@ -125,7 +125,6 @@ struct vgf_dev {
 void vgf_stats_publish(struct vgf_dev *d, bool force);
 
 /* vgf_wait.c */
-uint64_t vgf_now_ms(void);
 /* Sleep until the event channel or xenstore fd is readable, or timeout_ms
  * (capped at VGF_RECHECK_MS).  Drains and unmasks pending ports (counting
  * those of this device in stats.events) and drains watch events.

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vgrant/clock.h"
 #include "vgf_internal.h"
 
 static uint32_t buf_pages(size_t len)
@@ -177,7 +178,7 @@ static void copy_back(struct vgf_dev *d, struct vgf_req *r, uint32_t used_len);
  * (ENOSPC), the link is down (EIO) or the backend is silent (ETIMEDOUT). */
 static int throttle_wait(struct vgf_dev *d)
 {
-    uint64_t now = vgf_now_ms(), deadline = now + (uint64_t)d->opts.timeout_ms;
+    uint64_t now = vg_now_ms(), deadline = now + (uint64_t)d->opts.timeout_ms;
     uint64_t last_check = now;
 
     for (;;) {
@@ -217,7 +218,7 @@ static int throttle_wait(struct vgf_dev *d)
             errno = ENOSPC;   /* full of vgf_pool_alloc buffers */
             return -1;
         }
-        now = vgf_now_ms();
+        now = vg_now_ms();
         if (now >= deadline) {
             errno = ETIMEDOUT;
             return -1;
@@ -226,7 +227,7 @@ static int throttle_wait(struct vgf_dev *d)
             if (vqd_in_flight(&d->queues[i].vq))
                 vqd_enable_cb(&d->queues[i].vq);
         vgf_sleep(d, 10, &xs_fired);
-        now = vgf_now_ms();
+        now = vg_now_ms();
         if (xs_fired || now - last_check >= VGF_RECHECK_MS) {
             vgf_check_backend(d);
             last_check = now;
@@ -530,7 +531,7 @@ int vgf_complete(struct vgf_dev *d, unsigned qi, void **cookie,
     }
     if (timeout_ms < 0)
         timeout_ms = d->opts.timeout_ms;
-    last_check = vgf_now_ms();
+    last_check = vg_now_ms();
     deadline = last_check + (uint64_t)timeout_ms;
 
     for (;;) {
@@ -567,7 +568,7 @@ int vgf_complete(struct vgf_dev *d, unsigned qi, void **cookie,
             return 0;
         }
 
-        now = vgf_now_ms();
+        now = vg_now_ms();
         if (now >= deadline) {
             errno = ETIMEDOUT;
             return -1;
@@ -582,7 +583,7 @@ int vgf_complete(struct vgf_dev *d, unsigned qi, void **cookie,
             if (fired && !used_pending(&q->vq))
                 d->stats.spurious_events += fired;
         }
-        now = vgf_now_ms();
+        now = vg_now_ms();
         if (xs_fired || now - last_check >= VGF_RECHECK_MS) {
             vgf_check_backend(d);
             last_check = now;

@@ -5,6 +5,7 @@
  * format of include/vgrant/guest_stats.h.  Informational: a failed write
  * is ignored, and the key is written at most once a second.
  */
+#include "vgrant/clock.h"
 #include "vgf_internal.h"
 #include "vgrant/guest_stats.h"
 #include "vgrant/xsutil.h"
@@ -24,7 +25,7 @@ void vgf_stats_publish(struct vgf_dev *d, bool force)
         .zero_copy_bytes = st->zero_copy_bytes,
     };
     char line[VG_GUEST_STATS_MAX];
-    uint64_t now = vgf_now_ms();
+    uint64_t now = vg_now_ms();
     char *state;
 
     if (!force && now - d->stats_published_ms < VGF_STATS_PUBLISH_MS)

@@ -11,19 +11,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "vgrant/clock.h"
 #include "vgf_check.h"
 #include "vgf_verify.h"
 #include "vgrant/protocol.h"
 
 #define SECTOR 512u
-
-double vgf_now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static double mb_per_s(uint64_t bytes, double secs)
 {
@@ -305,7 +298,7 @@ int vgf_verify_run(struct vgf_blk *b, const struct vgf_verify_opts *o,
         }
         e.seed = vgf_mix64(o->seed + si);   /* each size writes new data */
         e.write = true;
-        t0 = vgf_now_s();
+        t0 = vg_now_s();
         for (unsigned k = 0; k < n && !e.failed; k++)
             engine_request(&e, offs[k], size);
         engine_drain(&e);
@@ -313,12 +306,12 @@ int vgf_verify_run(struct vgf_blk *b, const struct vgf_verify_opts *o,
             fprintf(stderr, "vgrant-io: flush: %s\n", strerror(errno));
             e.failed = VGF_VERIFY_FAILED;
         }
-        t1 = vgf_now_s();
+        t1 = vg_now_s();
         e.write = false;
         for (unsigned k = 0; k < n && !e.failed; k++)
             engine_request(&e, offs[k], size);
         engine_drain(&e);
-        t2 = vgf_now_s();
+        t2 = vg_now_s();
         if (e.failed) {
             fprintf(stderr, "vgrant-io: size %" PRIu64 ": FAILED\n", size);
             rc = e.failed;
@@ -352,7 +345,7 @@ int vgf_write_pattern(struct vgf_blk *b, uint64_t off, uint64_t len,
                       uint64_t seed, unsigned depth, double *seconds)
 {
     struct engine e = { 0 };
-    double t0 = vgf_now_s();
+    double t0 = vg_now_s();
     int rc;
 
     if (off % SECTOR || len % SECTOR || depth == 0)
@@ -373,6 +366,6 @@ int vgf_write_pattern(struct vgf_blk *b, uint64_t off, uint64_t len,
     rc = e.failed;
     engine_free(&e);
     if (seconds)
-        *seconds = vgf_now_s() - t0;
+        *seconds = vg_now_s() - t0;
     return rc;
 }

@@ -51,6 +51,5 @@ int vgf_verify_run(struct vgf_blk *b, const struct vgf_verify_opts *o,
 int vgf_write_pattern(struct vgf_blk *b, uint64_t off, uint64_t len,
                       uint64_t seed, unsigned depth, double *seconds);
 
-double vgf_now_s(void);
 
 #endif /* VGRANT_VGF_VERIFY_H */

@@ -9,15 +9,8 @@
 #include <poll.h>
 #include <time.h>
 
+#include "vgrant/clock.h"
 #include "vgf_internal.h"
-
-uint64_t vgf_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static bool port_is_ours(const struct vgf_dev *d, int port)
 {
@@ -81,7 +74,7 @@ unsigned vgf_sleep(struct vgf_dev *d, int timeout_ms, bool *xs_fired)
 int vgf_wait_backend(struct vgf_dev *d, bool (*accept)(unsigned st),
                      int timeout_ms, unsigned *last)
 {
-    uint64_t deadline = vgf_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+    uint64_t deadline = vg_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
 
     for (;;) {
         unsigned st = vg_xs_read_state(d->h, d->be_dir);
@@ -91,7 +84,7 @@ int vgf_wait_backend(struct vgf_dev *d, bool (*accept)(unsigned st),
         *last = st;
         if (accept(st))
             return 0;
-        now = vgf_now_ms();
+        now = vg_now_ms();
         if (now >= deadline) {
             errno = ETIMEDOUT;
             return -1;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vgrant/clock.h"
 #include "vgf_internal.h"
 #include "vgrant_blk.h"
 
@@ -388,10 +389,10 @@ int vgf_blk_wait(struct vgf_blk *b, void **cookie, int timeout_ms)
     }
     if (timeout_ms < 0)
         timeout_ms = b->dev->opts.timeout_ms;
-    deadline = vgf_now_ms() + (uint64_t)timeout_ms;
+    deadline = vg_now_ms() + (uint64_t)timeout_ms;
 
     for (;;) {
-        uint64_t now = vgf_now_ms();
+        uint64_t now = vg_now_ms();
         int left = now >= deadline ? 0 : (int)(deadline - now);
         struct blk_part *p = NULL;
         struct blk_io *io;

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vgrant/clock.h"
 #include "vgrant/log.h"
 #include "vgrant/protocol.h"
 #include "vgrant/toolstack.h"
@@ -392,7 +393,7 @@ static int cmd_list(int argc, char **argv)
 static char *control_query(const char *path, const char *request)
 {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    struct timespec t0, t;
+    uint64_t t0;
     size_t len = 0;
     char *buf = NULL;
     int fd = -1;
@@ -415,14 +416,13 @@ static char *control_query(const char *path, const char *request)
     buf = malloc(STATS_MAX_REPLY + 1);
     if (!buf)
         goto fail;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    t0 = vg_now_ms();
     for (;;) {
         struct pollfd p = { .fd = fd, .events = POLLIN };
         long waited;
         ssize_t n;
 
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        waited = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+        waited = (long)(vg_now_ms() - t0);
         if (waited >= STATS_TIMEOUT_MS || poll(&p, 1, (int)(STATS_TIMEOUT_MS - waited)) == 0) {
             vg_err("stats: vgrantd did not answer within %d ms", STATS_TIMEOUT_MS);
             goto fail;

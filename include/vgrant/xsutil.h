@@ -8,6 +8,7 @@
 #define VGRANT_XSUTIL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "vgrant/hyp.h"
@@ -48,6 +49,10 @@ int vg_xs_write_fmt(struct vg_hyp *h, vg_xs_tx_t tx, const char *dir,
 enum vg_xenbus_state vg_xs_read_state(struct vg_hyp *h, const char *dir);
 int vg_xs_write_state(struct vg_hyp *h, const char *dir, enum vg_xenbus_state s);
 const char *vg_xenbus_state_name(unsigned s);
+
+/* Copy src into dst[size], truncated and NUL-terminated (the contract of
+ * xs_next_watch); no-op when dst is NULL or size 0. */
+void vg_copy_trunc(char *dst, size_t size, const char *src);
 
 /* snprintf that returns -1/ENAMETOOLONG instead of truncating. */
 int vg_path(char *buf, unsigned size, const char *fmt, ...)
