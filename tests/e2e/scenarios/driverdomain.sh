@@ -24,26 +24,11 @@ need_bin vgrant xl xenstore-read xenstore-write
 ddimg=/run/vgdd/disk.img       # a path inside vgdd, not in dom0
 span=$((16 * 1024 * 1024))
 
-start_guest -m 256 -a img=$ddimg -a size=32 -a span=$span -a wait_s=400 \
-    vgdd vgrant-dd 'driver_domain = 1' || fail "xl create of the driver domain failed"
-dd_dom=$(guest_domid vgdd)
-[ -n "$dd_dom" ] || fail "no domain id for vgdd"
+start_driver_domain "$ddimg" 32 "$span"
 log "driver domain vgdd is domain $dd_dom"
-ddhome=/local/domain/$dd_dom
 
 # vgdd's console minus the stats table (printed once on its own)
 ddlog() { guest_log vgdd | grep -v '^DD-STATS|' | sed 's/^/    vgdd| /'; }
-
-# vgdd ready, or its job over (it failed), or 120 s
-i=0
-until [ "$(xenstore-read "$ddhome/data/vgdd-ready" 2>/dev/null)" = 1 ]; do
-    i=$((i + 1))
-    if guest_log vgdd | grep -q '^GUEST-DONE' || [ "$i" -gt 240 ]; then
-        ddlog
-        fail "vgrantd in the driver domain did not come up$(guest_log vgdd | sed -n 's/^DD-ERROR/:/p' | head -n1)"
-    fi
-    sleep 0.5
-done
 log "vgrantd runs in domain $dd_dom"
 # no libxenctrl there: vgrantd must say so and carry on
 guest_log vgdd | grep -q '^DD-NO-PRIVCMD' || fail "vgdd still had privcmd"

@@ -36,6 +36,12 @@
 #                               (the e2e dom0's /etc/xen/scripts/block is a
 #                               busybox-friendly hotplug script)
 #   drop_disk NAME              detach and remove it
+# Driver domain:
+#   start_driver_domain IMG MiB SPAN
+#       xl create the PV driver domain "vgdd" (driver_domain = 1) whose job
+#       (guest/vgrant-dd.sh) makes a MiB-sized image IMG in its tmpfs and
+#       runs vgrantd; wait (120 s at most) until it reports ready; sets
+#       dd_dom and ddhome.  Fails the scenario if vgdd does not come up.
 # Xenstore:
 #   wait_xs PATH VALUE TIMEOUT  wait until PATH reads VALUE (0) or time out (1)
 # Checks:
@@ -249,3 +255,21 @@ _e2e_cleanup() {
     for _bn in $_E2E_BG; do stop_bg "$_bn"; done
 }
 trap _e2e_cleanup EXIT
+
+start_driver_domain() {
+    start_guest -m 256 -a img="$1" -a size="$2" -a span="$3" -a wait_s=400 \
+        vgdd vgrant-dd 'driver_domain = 1' || fail "xl create of the driver domain failed"
+    dd_dom=$(guest_domid vgdd)
+    [ -n "$dd_dom" ] || fail "no domain id for vgdd"
+    ddhome=/local/domain/$dd_dom
+    # ready, or its job over (it failed), or 120 s
+    _i=0
+    until [ "$(xenstore-read "$ddhome/data/vgdd-ready" 2>/dev/null)" = 1 ]; do
+        _i=$((_i + 1))
+        if guest_log vgdd | grep -q '^GUEST-DONE' || [ "$_i" -gt 240 ]; then
+            guest_log vgdd | sed 's/^/    vgdd| /'
+            fail "vgrantd in the driver domain did not come up$(guest_log vgdd | sed -n 's/^DD-ERROR/:/p' | head -n1)"
+        fi
+        sleep 0.5
+    done
+}

@@ -28,22 +28,8 @@ perms_of() {
         sed -n "s/^${1##*/} = .*(\([^()]*\))\$/\1/p" | head -n1
 }
 
-start_guest -m 256 -a img=$ddimg -a size=16 -a span=$span -a wait_s=400 \
-    vgdd vgrant-dd 'driver_domain = 1' || fail "xl create of the driver domain failed"
-dd_dom=$(guest_domid vgdd)
-[ -n "$dd_dom" ] || fail "no domain id for vgdd"
-ddhome=/local/domain/$dd_dom
+start_driver_domain "$ddimg" 16 "$span"
 ddlog() { guest_log vgdd | sed 's/^/    vgdd| /'; }
-
-i=0
-until [ "$(xenstore-read "$ddhome/data/vgdd-ready" 2>/dev/null)" = 1 ]; do
-    i=$((i + 1))
-    if guest_log vgdd | grep -q '^GUEST-DONE' || [ "$i" -gt 240 ]; then
-        ddlog
-        fail "vgrantd in the driver domain did not come up$(guest_log vgdd | sed -n 's/^DD-ERROR/:/p' | head -n1)"
-    fi
-    sleep 0.5
-done
 log "vgrantd runs in driver domain vgdd (domain $dd_dom)"
 
 # the guest names its backend by the driver domain's name
