@@ -11,7 +11,9 @@
 #                   with virtio_grant devices on real Xen under QEMU
 #   make bench      every transport mode and Xen's PV block driver on real
 #                   Xen under QEMU: bench/results/, docs/benchmarks.md
-#   make bench      benchmark every transport mode and Xen's PV block driver
+#   make install    install the binaries under $(PREFIX) (/usr/local)
+#   make clean      remove build/ and build-san/
+#   make help       this list
 
 CC      ?= cc
 SAN     ?= 0
@@ -38,6 +40,7 @@ FRONT_SRCS    := $(filter-out frontend/vgrant-io.c,$(wildcard frontend/*.c))
 BACK_SRCS     := $(filter-out backend/vgrantd.c,$(wildcard backend/*.c))
 TEST_SUPPORT  := $(filter-out tests/unit/test_%.c,$(wildcard tests/unit/*.c))
 TEST_SRCS     := $(wildcard tests/unit/test_*.c)
+SCRIPT_TESTS  := $(wildcard tests/scripts/test_*.sh)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -47,7 +50,7 @@ LIBBACK   := $(BUILD)/lib/libvgbackend.a
 BINS      := $(BUILD)/bin/vgrantd $(BUILD)/bin/vgrant $(BUILD)/bin/vgrant-io
 TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
-.PHONY: all test test-san check deps e2e demo bench install clean e2e-xl
+.PHONY: all test test-san check deps e2e demo bench install clean e2e-xl help
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -76,7 +79,7 @@ $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(call obj,$(TEST_SUPPORT)) \
 # Every test binary runs even if an earlier one fails; the summary line at
 # the end counts binaries that passed and failed.
 test: $(TESTS) $(BINS)
-	@tools/run-tests.sh $(TESTS)
+	@tools/run-tests.sh $(TESTS) $(SCRIPT_TESTS)
 
 test-san:
 	$(MAKE) SAN=1 test
@@ -120,5 +123,9 @@ install: all
 
 clean:
 	rm -rf build build-san
+
+# The header comment of this file, one line per target.
+help:
+	@sed -n '3,/^$$/{/^$$/d;s/^# \{0,1\}//;p}' Makefile
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
