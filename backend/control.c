@@ -28,7 +28,6 @@
 #include "vgrant/log.h"
 #include "vgrant/xsutil.h"
 
-#define MAX_DOMID     0x7fefu
 #define TAG_LISTEN    0xffffffffu
 #define TAG_TIMER     0xfffffffeu
 #define TICK_MS       250
@@ -235,7 +234,7 @@ size_t vgd_control_answer(struct vgd *d, const char *line, size_t len,
         return error_reply(out, size, "too many arguments (expected: stats "
                            "[<domid> [<devid>]] [json])");
     if (nnum >= 1) {
-        if (parse_number(tok[1], MAX_DOMID, &v))
+        if (parse_number(tok[1], VG_MAX_DOMID, &v))
             return error_reply(out, size, "bad domid (a number in [0, 32751])");
         q.domid = (long)v;
     }

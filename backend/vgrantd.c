@@ -26,7 +26,6 @@
 /* long-only options (transport modes) */
 #define OPT_AUTO_THRESHOLD   1000
 #define OPT_PERSISTENT_CACHE 1001
-#define MAX_DOMID 0x7fefu
 
 enum { EXIT_OK = 0, EXIT_FATAL = 1, EXIT_USAGE = 2 };
 
@@ -231,9 +230,9 @@ int main(int argc, char **argv)
             opts.budget_per_queue = (unsigned)v;
             break;
         case 'd':
-            if (vg_parse_uint(optarg, MAX_DOMID, &v) || v == 0) {
+            if (vg_parse_uint(optarg, VG_MAX_DOMID, &v) || v == 0) {
                 fprintf(stderr, "vgrantd: --backend-domid '%s': expected a "
-                        "domain id in [1, %u]\n", optarg, MAX_DOMID);
+                        "domain id in [1, %u]\n", optarg, VG_MAX_DOMID);
                 return EXIT_USAGE;
             }
             opts.backend_domid_override_or_0 = (uint16_t)v;
