@@ -316,8 +316,10 @@ static int copy_queue_init(struct vgd_queue *q, unsigned max_pages,
 
 static void copy_queue_free(struct vgd_queue *q)
 {
-    if (q->cp_init)
+    if (q->cp_init) {
+        vgd_xport_warn_flush(q->dev, q->index, &q->cp.failures);
         vgd_copier_free(&q->cp);
+    }
     q->cp_init = false;
 }
 

@@ -138,8 +138,10 @@ static int static_queue_init(struct vgd_queue *q, unsigned max_pages,
 
 static void static_queue_free(struct vgd_queue *q)
 {
-    if (q->cp_init)
+    if (q->cp_init) {
+        vgd_xport_warn_flush(q->dev, q->index, &q->cp.failures);
         free(q->cp.iov);
+    }
     memset(&q->cp, 0, sizeof(q->cp));
     q->cp_init = false;
 }
