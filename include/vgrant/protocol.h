@@ -87,7 +87,9 @@
  * Each ring area is a run of consecutive grant refs starting at the ref
  * named by its grant address, the offset inside the first page must be 0,
  * and the run covers exactly the area's size for the queue size (see
- * vg_ring_*_bytes in virtio.h).  A frontend whose pages cannot be granted
+ * vg_ring_*_bytes in virtio.h).  The descriptor table and the driver area
+ * should be granted read-only (the backend only reads them and maps them
+ * read-only, whatever the grant allows), the device area writable.  A frontend whose pages cannot be granted
  * with consecutive refs keeps each area within one page (queue-size <= 256).
  *
  * ---------------------------------------------------------------------------
