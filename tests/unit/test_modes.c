@@ -520,6 +520,37 @@ static void test_hostile_copy_get_id_exact_copy_back(void **state)
     mt_free(t);
 }
 
+/* A guest failing every request cannot flood the log: the transport's
+ * warnings are rate-limited (log.h), the rest are counted and reported. */
+static void test_hostile_bad_request_flood_log_bounded(void **state)
+{
+    uint8_t *region;
+    struct mt *t = static_connected(&region);
+    struct logcap *cap = calloc(1, sizeof(*cap));
+    unsigned warned = 0, summary = 0;
+
+    (void)state;
+    assert_non_null(cap);
+    vg_log_init("test_modes", VG_LOG_WARN);
+    vg_log_set_sink(cap_sink, cap);
+    for (int i = 0; i < 50; i++)
+        static_read(t, region, REGION, 512, VIRTIO_BLK_S_IOERR);
+    assert_int_equal(stats_of(t).errors, 50);
+    mt_free(t);     /* teardown reports what was not logged */
+    vg_log_set_sink(NULL, NULL);
+    vg_log_init("test_modes", VG_LOG_ERR);
+    for (unsigned i = 0; i < cap->n; i++) {
+        if (strstr(cap->line[i], "outside the"))
+            warned++;
+        if (strstr(cap->line[i], "50 failed requests in all: suppressed "))
+            summary++;
+    }
+    /* VG_RL_BURST per window (a second one only on a very slow run) */
+    assert_true(warned >= VG_RL_BURST && warned <= 2 * VG_RL_BURST);
+    assert_int_equal(summary, 1);
+    free(cap);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -537,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_hostile_persistent_ref_never_granted),
         cmocka_unit_test(test_hostile_static_region_refs_log_escaped),
         cmocka_unit_test(test_hostile_copy_get_id_exact_copy_back),
+        cmocka_unit_test(test_hostile_bad_request_flood_log_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
