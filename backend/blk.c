@@ -30,9 +30,6 @@
 /* Published limits (config seg_max / size_max), enforced per request. */
 #define BLK_SEG_MAX   64u
 #define BLK_SIZE_MAX  (64u * 1024)
-/* Log the first few bad requests of a device, then one in this many. */
-#define BLK_LOG_FIRST 16u
-#define BLK_LOG_EVERY 1024u
 
 struct blk {
     int fd;
@@ -40,33 +37,32 @@ struct blk {
     uint64_t capacity;        /* 512-byte sectors */
     uint16_t domid;
     unsigned devid;
-    uint64_t bad_requests;
+    struct vg_ratelimit bad;  /* bad requests: count and log limiter */
     char id[VIRTIO_BLK_ID_BYTES];
 };
 
 static void blk_bad(struct blk *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* A guest can produce bad requests as fast as we serve them: rate-limit. */
+/* A guest can produce bad requests as fast as we serve them: rate-limited
+ * (log.h).  vg_rl_log counts this one: it is bad request #events + 1. */
 static void blk_bad(struct blk *b, const char *fmt, ...)
 {
     char msg[256];
     va_list ap;
 
-    b->bad_requests++;
-    if (b->bad_requests > BLK_LOG_FIRST && b->bad_requests % BLK_LOG_EVERY)
-        return;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    vg_dev_log(VG_LOG_WARN, b->domid, b->devid, "%s (bad request #%llu)", msg,
-               (unsigned long long)b->bad_requests);
+    vg_rl_log(&b->bad, VG_LOG_WARN, "dom %u dev %u: %s (bad request #%llu)",
+              b->domid, b->devid, msg, (unsigned long long)b->bad.events + 1);
 }
 
 static void *blk_open(const struct vgd_model_params *p)
 {
     struct blk *b;
     char *target = NULL, *ro = NULL;
+    char shown[4 * VG_ESC_SIZE];   /* the target, escaped for the log */
     struct stat st;
     uint64_t bytes;
 
@@ -86,21 +82,22 @@ static void *blk_open(const struct vgd_model_params *p)
     ro = vg_xs_read_str(p->h, VG_XS_NO_TX, p->be_path, VG_KEY_READONLY);
     if (ro && strcmp(ro, "0") && strcmp(ro, "1")) {
         vg_dev_log(VG_LOG_ERR, b->domid, b->devid, "blk: readonly '%s' must "
-                   "be 0 or 1", ro);
+                   "be 0 or 1", VG_ESC(ro));
         goto fail;
     }
     b->readonly = ro && ro[0] == '1';
+    vg_esc(target, shown, sizeof(shown));
 
     b->fd = open(target, (b->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
     if (b->fd < 0) {
         vg_dev_log(VG_LOG_ERR, b->domid, b->devid, "blk: cannot open target "
-                   "%s %s: %s", target, b->readonly ? "read-only" : "read-write",
+                   "%s %s: %s", shown, b->readonly ? "read-only" : "read-write",
                    strerror(errno));
         goto fail;
     }
     if (fstat(b->fd, &st)) {
         vg_dev_log(VG_LOG_ERR, b->domid, b->devid, "blk: cannot stat %s: %s",
-                   target, strerror(errno));
+                   shown, strerror(errno));
         goto fail;
     }
     if (S_ISREG(st.st_mode)) {
@@ -108,12 +105,12 @@ static void *blk_open(const struct vgd_model_params *p)
     } else if (S_ISBLK(st.st_mode)) {
         if (ioctl(b->fd, BLKGETSIZE64, &bytes)) {
             vg_dev_log(VG_LOG_ERR, b->domid, b->devid, "blk: cannot get the "
-                       "size of block device %s: %s", target, strerror(errno));
+                       "size of block device %s: %s", shown, strerror(errno));
             goto fail;
         }
     } else {
         vg_dev_log(VG_LOG_ERR, b->domid, b->devid, "blk: target %s is neither "
-                   "a regular file nor a block device", target);
+                   "a regular file nor a block device", shown);
         goto fail;
     }
     b->capacity = bytes / VIRTIO_BLK_SECTOR_SIZE;
@@ -121,7 +118,7 @@ static void *blk_open(const struct vgd_model_params *p)
     snprintf(b->id, sizeof(b->id), "vgrant-%u-%u", b->domid, b->devid);
 
     vg_dev_log(VG_LOG_INFO, b->domid, b->devid, "blk: %s, %llu sectors%s",
-               target, (unsigned long long)b->capacity,
+               shown, (unsigned long long)b->capacity,
                b->readonly ? ", read-only" : "");
     free(target);
     free(ro);
@@ -142,6 +139,9 @@ static void blk_close(void *m)
 
     if (!b)
         return;
+    vg_rl_flush(&b->bad, VG_LOG_WARN, "dom %u dev %u: blk: %llu bad requests "
+                "in all", b->domid, b->devid,
+                (unsigned long long)b->bad.events);
     close(b->fd);
     free(b);
 }

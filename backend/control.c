@@ -28,7 +28,6 @@
 #include "vgrant/log.h"
 #include "vgrant/xsutil.h"
 
-#define MAX_DOMID     0x7fefu
 #define TAG_LISTEN    0xffffffffu
 #define TAG_TIMER     0xfffffffeu
 #define TICK_MS       250
@@ -235,7 +234,7 @@ size_t vgd_control_answer(struct vgd *d, const char *line, size_t len,
         return error_reply(out, size, "too many arguments (expected: stats "
                            "[<domid> [<devid>]] [json])");
     if (nnum >= 1) {
-        if (parse_number(tok[1], MAX_DOMID, &v))
+        if (parse_number(tok[1], VG_MAX_DOMID, &v))
             return error_reply(out, size, "bad domid (a number in [0, 32751])");
         q.domid = (long)v;
     }
@@ -396,7 +395,9 @@ static void accept_clients(struct vgd_control *c)
         else if (!cl)
             refuse = "error busy: too many control clients\n";
         if (refuse) {
-            vg_warn("control socket: client refused: %s", refuse + 6);
+            /* our own reply, without its "error " and its newline */
+            vg_warn("control socket: client refused: %.*s",
+                    (int)strlen(refuse + 6) - 1, refuse + 6);
             if (send(fd, refuse, strlen(refuse), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
                 vg_debug("control socket: %s", strerror(errno));
             close(fd);
@@ -477,7 +478,7 @@ static int make_parent_dir(const char *path)
         return 0;
     *slash = '\0';
     if (mkdir(dir, 0700) && errno != EEXIST) {
-        vg_err("control socket: cannot create directory %s: %s", dir,
+        vg_err("control socket: cannot create directory %s: %s", VG_ESC(dir),
                strerror(errno));
         return -1;
     }
@@ -494,7 +495,8 @@ static int clear_stale(const struct sockaddr_un *sa)
     if (lstat(sa->sun_path, &st))
         return 0;
     if (!S_ISSOCK(st.st_mode)) {
-        vg_err("control socket: %s exists and is not a socket", sa->sun_path);
+        vg_err("control socket: %s exists and is not a socket",
+               VG_ESC(sa->sun_path));
         errno = EEXIST;
         return -1;
     }
@@ -505,7 +507,7 @@ static int clear_stale(const struct sockaddr_un *sa)
     close(fd);
     if (rc == 0) {
         vg_err("control socket: %s is in use (another vgrantd running?)",
-               sa->sun_path);
+               VG_ESC(sa->sun_path));
         errno = EADDRINUSE;
         return -1;
     }
@@ -534,7 +536,7 @@ struct vgd_control *vgd_control_open(struct vgd *d, const char *path)
         c->cl[i].fd = -1;
     if (!path || !*path || strlen(path) >= sizeof(sa.sun_path)) {
         vg_err("control socket: path '%s' is empty or longer than %zu bytes",
-               path ? path : "", sizeof(sa.sun_path) - 1);
+               path ? VG_ESC(path) : "", sizeof(sa.sun_path) - 1);
         errno = ENAMETOOLONG;
         goto fail;
     }
@@ -560,7 +562,7 @@ struct vgd_control *vgd_control_open(struct vgd *d, const char *path)
         ep_add(c->ep, c->timer_fd, TAG_TIMER) ||
         vgd_add_fd(d, c->ep, on_control_ready, c))
         goto fail_errno;
-    vg_info("control socket %s", path);
+    vg_info("control socket %s", VG_ESC(path));
     return c;
 
 fail_errno:

@@ -35,7 +35,6 @@
 #define DEFAULT_WATCH_BUDGET  256u
 #define MAX_EXTRA_FDS         4u
 #define MAX_PENDING_PER_ROUND 1024u
-#define MAX_DOMID             0x7fefu
 
 #define TOKEN_BACKEND "vgd-be"
 #define TOKEN_RELEASE "vgd-rel"
@@ -262,7 +261,7 @@ static void rescan(struct vgd *d)
         char **devids;
         uint64_t f;
 
-        if (parse_component(fes[i], strlen(fes[i]), MAX_DOMID, &f) ||
+        if (parse_component(fes[i], strlen(fes[i]), VG_MAX_DOMID, &f) ||
             vg_path(path, sizeof(path), "%s/%s", d->base, fes[i]))
             continue;
         devids = h->ops->xs_directory(h, VG_XS_NO_TX, path, &nd);
@@ -314,7 +313,7 @@ static void backend_event(struct vgd *d, const char *path)
         rescan(d);       /* the class or a whole frontend's dir changed */
         return;
     }
-    if (parse_component(p, (size_t)(slash - p), MAX_DOMID, &f))
+    if (parse_component(p, (size_t)(slash - p), VG_MAX_DOMID, &f))
         return;
     p = slash + 1;
     slash = strchr(p, '/');
@@ -334,7 +333,7 @@ static void frontend_event(struct vgd *d, const char *token)
 
     /* our own token, written by vgd_dev_new */
     if (sscanf(token + strlen(TOKEN_FE_PREFIX), "%u/%u%c", &f, &id, &tail) != 2 ||
-        f > MAX_DOMID)
+        f > VG_MAX_DOMID)
         return;
     dev = find_dev(d, (uint16_t)f, id);
     if (dev)
@@ -362,7 +361,7 @@ static void handle_watches(struct vgd *d)
             d->watch_backlog = false;
             return;
         }
-        vg_debug("watch %s %s", token, path);
+        vg_debug("watch %s %s", token, VG_ESC(path));
         if (!strcmp(token, TOKEN_BACKEND))
             backend_event(d, path);
         else if (!strcmp(token, TOKEN_RELEASE))

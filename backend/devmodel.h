@@ -41,7 +41,13 @@ struct vgd_request {
 
 /* What a model reports for one request. */
 struct vgd_result {
-    uint32_t written;          /* bytes written into in[], the used length */
+    /* The used length: bytes written into in[].  A model writes a prefix
+     * of in[] of written - status_bytes bytes and, when written >=
+     * status_bytes, its status in the last status_bytes bytes of in[]
+     * (so a GET_ID of 20 bytes into a longer buffer reports 21 and leaves
+     * the bytes between untouched).  Copy mode copies back exactly these
+     * bytes. */
+    uint32_t written;
     uint32_t read;             /* bytes consumed from out[] (statistics) */
     bool failed;               /* counted as an error in the statistics */
 };

@@ -49,6 +49,10 @@ int vgd_gm_init(struct vgd_grant_mapper *m, struct vg_hyp *h, uint16_t domid,
 void vgd_gm_free(struct vgd_grant_mapper *m)
 {
     vgd_gm_unmap(m);
+    if (m->h)
+        vg_rl_flush(&m->failures, VG_LOG_WARN, "dom %u dev %u: %llu "
+                    "unmappable requests in all", m->domid, m->devid,
+                    (unsigned long long)m->failures.events);
     free(m->ro_refs);
     free(m->rw_refs);
     free(m->iov);
@@ -94,11 +98,8 @@ void vgd_gm_unmap(struct vgd_grant_mapper *m)
     m->ro_count = m->rw_count = 0;
 }
 
-/* A guest can make every request fail: log the first few failures of a
- * device, then one in GM_LOG_EVERY. */
-#define GM_LOG_FIRST 16u
-#define GM_LOG_EVERY 1024u
-
+/* A guest can make every request fail: rate-limited (log.h); vg_rl_log
+ * counts this one, the request #failures.events + 1. */
 static void gm_warn(struct vgd_grant_mapper *m, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -107,14 +108,12 @@ static void gm_warn(struct vgd_grant_mapper *m, const char *fmt, ...)
     char msg[256];
     va_list ap;
 
-    m->failures++;
-    if (m->failures > GM_LOG_FIRST && m->failures % GM_LOG_EVERY)
-        return;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    vg_dev_log(VG_LOG_WARN, m->domid, m->devid, "%s (unmappable request #%llu)",
-               msg, (unsigned long long)m->failures);
+    vg_rl_log(&m->failures, VG_LOG_WARN, "dom %u dev %u: %s (unmappable "
+              "request #%llu)", m->domid, m->devid, msg,
+              (unsigned long long)m->failures.events + 1);
 }
 
 /* Describe the refs of a failed batch for the log: "5-6,9". */
@@ -162,26 +161,25 @@ static int add_buffer_refs(struct vgd_grant_mapper *m, unsigned index,
                            const struct vq_elem *e, vg_gref_t *refs,
                            uint32_t *count, size_t *batch_offset)
 {
-    uint32_t ref, off;
-    uint64_t pages;
+    uint32_t ref = 0, off = 0;
+    uint64_t pages = 0;
+    enum vg_grant_run_check run = vg_grant_run(e->addr, e->len, &ref, &off,
+                                               &pages);
 
-    if (!vg_grant_addr_valid(e->addr)) {
+    if (run == VG_GRANT_RUN_NOT_GRANT) {
         gm_warn(m,
                    "buffer %u address 0x%llx is not a grant address "
                    "(bit 63 and a 32-bit ref required); failing the request",
                    index, (unsigned long long)e->addr);
         return -1;
     }
-    ref = vg_grant_addr_ref(e->addr);
-    off = vg_grant_addr_offset(e->addr);
-    pages = ((uint64_t)off + e->len + VG_PAGE_SIZE - 1) >> VG_PAGE_SHIFT;
     if (pages > m->max_pages - *count) {
         gm_warn(m,
                    "request names more than %u pages (buffer %u, len %u); "
                    "failing the request", m->max_pages, index, e->len);
         return -1;
     }
-    if ((uint64_t)ref + pages - 1 > UINT32_MAX) {
+    if (run != VG_GRANT_RUN_OK) {
         gm_warn(m,
                    "buffer %u ref run %u+%llu overflows 32 bits; failing the "
                    "request", index, ref, (unsigned long long)pages);
@@ -269,22 +267,22 @@ int vgd_gm_map_status(struct vgd_grant_mapper *m, const struct vq_chain *c,
                       unsigned status_bytes, struct vgd_request *req)
 {
     const struct vq_elem *e;
-    uint64_t first, last;
-    uint32_t ref, pages;
+    uint64_t first, last, run_pages;
+    uint32_t ref, off, pages;
 
     vgd_gm_unmap(m);
     memset(req, 0, sizeof(*req));
     if (status_bytes == 0 || c->n == 0 || c->n == c->n_out)
         return -1;
     e = &c->elem[c->n - 1];
-    if (!e->write || e->len < status_bytes || !vg_grant_addr_valid(e->addr))
+    /* the status ends the buffer: its last page is the run's last page */
+    if (!e->write || e->len < status_bytes ||
+        vg_grant_run(e->addr, e->len, &ref, &off, &run_pages) !=
+        VG_GRANT_RUN_OK)
         return -1;
 
-    first = vg_grant_addr_offset(e->addr) + (uint64_t)e->len - status_bytes;
+    first = off + (uint64_t)e->len - status_bytes;
     last = first + status_bytes - 1;
-    ref = vg_grant_addr_ref(e->addr);
-    if ((uint64_t)ref + (last >> VG_PAGE_SHIFT) > UINT32_MAX)
-        return -1;
     pages = (uint32_t)((last >> VG_PAGE_SHIFT) - (first >> VG_PAGE_SHIFT) + 1);
     if (pages > m->max_pages)
         return -1;
@@ -312,27 +310,29 @@ void *vgd_gm_map_area(struct vg_hyp *h, uint16_t domid, uint64_t addr,
                       struct vgd_map_counters *ctr, const char **why)
 {
     vg_gref_t refs[8];
-    uint32_t ref, n;
+    uint32_t ref = 0, off = 0, n;
+    uint64_t run_pages = 0;
+    enum vg_grant_run_check run = vg_grant_run(addr, bytes, &ref, &off,
+                                               &run_pages);
     void *p;
 
-    if (!vg_grant_addr_valid(addr)) {
+    if (run == VG_GRANT_RUN_NOT_GRANT) {
         *why = "not a grant address";
         return NULL;
     }
-    if (vg_grant_addr_offset(addr) != 0) {
+    if (off != 0) {
         *why = "offset inside the first page is not 0";
         return NULL;
     }
-    n = (uint32_t)((bytes + VG_PAGE_SIZE - 1) >> VG_PAGE_SHIFT);
-    ref = vg_grant_addr_ref(addr);
-    if (n == 0 || n > sizeof(refs) / sizeof(refs[0])) {
+    if (run_pages == 0 || run_pages > sizeof(refs) / sizeof(refs[0])) {
         *why = "area size out of range";
         return NULL;
     }
-    if ((uint64_t)ref + n - 1 > UINT32_MAX) {
+    if (run != VG_GRANT_RUN_OK) {
         *why = "ref run overflows 32 bits";
         return NULL;
     }
+    n = (uint32_t)run_pages;
     for (uint32_t k = 0; k < n; k++)
         refs[k] = ref + k;
     p = h->ops->map_grants(h, domid, n, refs, writable);

@@ -24,6 +24,7 @@
 #include <sys/uio.h>
 
 #include "vgrant/hyp.h"
+#include "vgrant/log.h"
 #include "vgrant/virtqueue.h"
 #include "devmodel.h"
 
@@ -45,7 +46,8 @@ struct vgd_grant_mapper {
     struct iovec *iov;              /* [max_bufs]: out first, then in */
     void *ro_addr, *rw_addr;        /* current request's mappings */
     uint32_t ro_count, rw_count;
-    uint64_t failures;              /* requests we could not map */
+    struct vg_ratelimit failures;   /* requests we could not map: count
+                                       and log limiter */
 };
 
 int vgd_gm_init(struct vgd_grant_mapper *m, struct vg_hyp *h, uint16_t domid,

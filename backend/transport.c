@@ -9,9 +9,6 @@
 #include "device.h"
 #include "vgrant/log.h"
 
-#define VGD_XPORT_LOG_FIRST 16u
-#define VGD_XPORT_LOG_EVERY 1024u
-
 const struct vgd_transport *vgd_transport_find(const char *mode)
 {
     static const struct vgd_transport *const all[] = {
@@ -25,41 +22,49 @@ const struct vgd_transport *vgd_transport_find(const char *mode)
     return NULL;
 }
 
-void vgd_xport_warn(const struct vgd_dev *dev, uint64_t *failures,
+void vgd_xport_warn(const struct vgd_dev *dev, struct vg_ratelimit *failures,
                     const char *fmt, ...)
 {
     char msg[256];
     va_list ap;
 
-    (*failures)++;
-    if (*failures > VGD_XPORT_LOG_FIRST && *failures % VGD_XPORT_LOG_EVERY)
-        return;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    vg_dev_log(VG_LOG_WARN, dev->fe_domid, dev->devid,
-               "%s mode: %s; failing the request (#%llu)", dev->xport->name,
-               msg, (unsigned long long)*failures);
+    /* vg_rl_log counts this one: failure #events + 1 */
+    vg_rl_log(failures, VG_LOG_WARN, "dom %u dev %u: %s mode: %s; failing "
+              "the request (#%llu)", dev->fe_domid, dev->devid,
+              dev->xport->name, msg,
+              (unsigned long long)failures->events + 1);
 }
 
-int vgd_xport_check_buffer(const struct vgd_dev *dev, uint64_t *failures,
+void vgd_xport_warn_flush(const struct vgd_dev *dev, unsigned queue,
+                          struct vg_ratelimit *failures)
+{
+    vg_rl_flush(failures, VG_LOG_WARN, "dom %u dev %u: %s mode: queue %u: "
+                "%llu failed requests in all", dev->fe_domid, dev->devid,
+                dev->xport ? dev->xport->name : "?", queue,
+                (unsigned long long)failures->events);
+}
+
+int vgd_xport_check_buffer(const struct vgd_dev *dev,
+                           struct vg_ratelimit *failures,
                            unsigned i, const struct vq_elem *e,
                            uint64_t *pages)
 {
     uint32_t ref, off;
 
-    if (!vg_grant_addr_valid(e->addr)) {
+    switch (vg_grant_run(e->addr, e->len, &ref, &off, pages)) {
+    case VG_GRANT_RUN_OK:
+        return 0;
+    case VG_GRANT_RUN_NOT_GRANT:
         vgd_xport_warn(dev, failures, "buffer %u address 0x%llx is not a "
                        "grant address", i, (unsigned long long)e->addr);
         return -1;
-    }
-    ref = vg_grant_addr_ref(e->addr);
-    off = vg_grant_addr_offset(e->addr);
-    *pages = ((uint64_t)off + e->len + VG_PAGE_SIZE - 1) >> VG_PAGE_SHIFT;
-    if ((uint64_t)ref + *pages - 1 > UINT32_MAX) {
+    case VG_GRANT_RUN_OVERFLOW:
+    default:
         vgd_xport_warn(dev, failures, "buffer %u ref run %u+%llu overflows "
                        "32 bits", i, ref, (unsigned long long)*pages);
         return -1;
     }
-    return 0;
 }

@@ -30,6 +30,7 @@
 #include <sys/uio.h>
 
 #include "vgrant/hyp.h"
+#include "vgrant/log.h"
 #include "vgrant/virtqueue.h"
 #include "devmodel.h"
 
@@ -63,7 +64,7 @@ struct vgd_copier {
     const struct vq_chain *chain;   /* request in progress */
     size_t in_base;             /* bounce offset of the writable part */
     bool status_only;
-    uint64_t failures;
+    struct vg_ratelimit failures;   /* failed requests: count, log limiter */
 };
 
 /* One cached page of the persistent mode. */
@@ -94,7 +95,7 @@ struct vgd_pqueue {
     struct iovec *iov;         /* [max_pages + max_bufs] */
     void **strict;             /* [max_pages] uncached one-page mappings */
     unsigned nstrict;
-    uint64_t failures;
+    struct vg_ratelimit failures;   /* failed requests: count, log limiter */
 };
 
 struct vgd_transport {
@@ -131,15 +132,19 @@ extern const struct vgd_transport vgd_transport_auto;
 extern const struct vgd_transport vgd_transport_static;
 extern const struct vgd_transport vgd_transport_persistent;
 
-/* A guest can make every request fail: log the first few failures per
- * counter, then one in VGD_XPORT_LOG_EVERY. */
-void vgd_xport_warn(const struct vgd_dev *dev, uint64_t *failures,
+/* A guest can make every request fail: count the failure in *failures and
+ * log it rate-limited (log.h). */
+void vgd_xport_warn(const struct vgd_dev *dev, struct vg_ratelimit *failures,
                     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* At teardown: say how many failures were not logged, if any. */
+void vgd_xport_warn_flush(const struct vgd_dev *dev, unsigned queue,
+                          struct vg_ratelimit *failures);
 
 /* Check buffer i's grant address (grant bit, the ref run of the pages it
  * spans fits 32 bits) and give the number of pages it spans; -1 after a
  * rate-limited warning counted in *failures. */
-int vgd_xport_check_buffer(const struct vgd_dev *dev, uint64_t *failures,
+int vgd_xport_check_buffer(const struct vgd_dev *dev,
+                           struct vg_ratelimit *failures,
                            unsigned i, const struct vq_elem *e,
                            uint64_t *pages);
 

@@ -28,7 +28,6 @@
 #define OPT_PERSISTENT_CACHE 1001
 #define OPT_BYTE_BUDGET      1002
 #define MAX_BYTE_BUDGET      (1024ull * 1024 * 1024)
-#define MAX_DOMID 0x7fefu
 
 enum { EXIT_OK = 0, EXIT_FATAL = 1, EXIT_USAGE = 2 };
 
@@ -241,9 +240,9 @@ int main(int argc, char **argv)
             opts.budget_per_queue = (unsigned)v;
             break;
         case 'd':
-            if (vg_parse_uint(optarg, MAX_DOMID, &v) || v == 0) {
+            if (vg_parse_uint(optarg, VG_MAX_DOMID, &v) || v == 0) {
                 fprintf(stderr, "vgrantd: --backend-domid '%s': expected a "
-                        "domain id in [1, %u]\n", optarg, MAX_DOMID);
+                        "domain id in [1, %u]\n", optarg, VG_MAX_DOMID);
                 return EXIT_USAGE;
             }
             opts.backend_domid_override_or_0 = (uint16_t)v;

@@ -19,7 +19,6 @@
  * Frontend values are untrusted: each is parsed strictly and a bad one is
  * logged as "dom F dev N: <key> <value> <why>".
  */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,27 +32,12 @@
 
 #define DEFAULT_QUEUES      1u
 #define DEFAULT_QUEUE_SIZE  256u
-#define TX_ATTEMPTS         8
-#define MAX_DOMID           0x7fefu
 /* Bits this transport offers on top of the model's. */
 #define TRANSPORT_FEATURES  (VG_FEATURES_REQUIRED | \
                              VG_FEATURE(VIRTIO_RING_F_EVENT_IDX))
 
 #define dev_log(dev, level, fmt, ...) \
     vg_dev_log(level, (dev)->fe_domid, (dev)->devid, fmt, ##__VA_ARGS__)
-
-/* A peer-written value made safe to print: printable, bounded. */
-static const char *printable(const char *v, char *buf, size_t size)
-{
-    size_t i, n = strlen(v);
-
-    for (i = 0; i + 1 < size && i < n; i++)
-        buf[i] = isprint((unsigned char)v[i]) ? v[i] : '?';
-    buf[i] = '\0';
-    if (i < n && size > 4)
-        memcpy(buf + size - 4, "...", 4);
-    return buf;
-}
 
 static bool is_power_of_two(uint64_t v)
 {
@@ -78,29 +62,59 @@ static bool xs_dir_exists(struct vg_hyp *h, const char *path)
 /* Inside transaction tx: is the backend directory still the one attach we
  * serve?  A re-attach writes a new attach-id with its other keys, so a
  * write checked here can never land in a directory that belongs to a
- * newer device.  True before the first look (nothing recorded yet). */
-static bool identity_ok(struct vgd_dev *dev, vg_xs_tx_t tx)
+ * newer device.  0: ours (or nothing recorded yet: before the first
+ * look); 1: another attach's, or removed; -1: unreadable (errno). */
+static int identity_in_tx(struct vgd_dev *dev, struct vg_hyp *h,
+                          vg_xs_tx_t tx)
 {
-    struct vg_hyp *h = vgd_hyp(dev->d);
     char *v;
-    bool ok;
+    int rc;
 
     if (!dev->attach_id[0])
-        return true;
+        return 0;
     v = vg_xs_read_str(h, tx, dev->be_path, VG_KEY_ATTACH_ID);
-    ok = v && !strcmp(v, dev->attach_id);
+    if (!v)
+        return errno == ENOENT ? 1 : -1;
+    rc = strcmp(v, dev->attach_id) ? 1 : 0;
     free(v);
-    return ok;
+    return rc;
 }
 
-/* Write our state only while the backend directory exists and is still
- * ours: writing into a removed directory would recreate it behind the
- * toolstack's back, and writing into a re-created one would hand the old
- * device's state to the new attach. */
+/* write_state's transaction: only while the state key exists and the
+ * directory is still ours: writing into a removed directory would
+ * recreate it behind the toolstack's back, and writing into a re-created
+ * one would hand the old device's state to the new attach. */
+struct state_tx {
+    struct vgd_dev *dev;
+    enum vg_xenbus_state s;
+    bool write_failed;
+};
+
+static int state_tx_body(struct vg_hyp *h, vg_xs_tx_t tx, void *arg)
+{
+    struct state_tx *t = arg;
+    char *old = vg_xs_read_str(h, tx, t->dev->be_path, VG_KEY_STATE);
+    int id;
+
+    t->write_failed = false;
+    if (!old)
+        return errno == ENOENT ? 1 : -1;   /* removed: leave it */
+    free(old);
+    id = identity_in_tx(t->dev, h, tx);
+    if (id)
+        return id;                          /* re-created: not ours */
+    if (vg_xs_write_fmt(h, tx, t->dev->be_path, VG_KEY_STATE, "%u",
+                        (unsigned)t->s)) {
+        t->write_failed = true;
+        return -1;
+    }
+    return 0;
+}
+
 static void write_state(struct vgd_dev *dev, enum vg_xenbus_state s)
 {
-    struct vg_hyp *h = vgd_hyp(dev->d);
-    char path[VG_XS_PATH_MAX];
+    struct state_tx t = { .dev = dev, .s = s };
+    int rc;
 
     if (s == VG_XB_INITWAIT && dev->state != VG_XB_INITWAIT) {
         dev->initwait_since_ms = vg_now_ms();
@@ -109,38 +123,14 @@ static void write_state(struct vgd_dev *dev, enum vg_xenbus_state s)
         dev->initwait_since_ms = 0;
     }
     dev->state = s;
-    if (vg_path(path, sizeof(path), "%s/%s", dev->be_path, VG_KEY_STATE))
-        return;
-    for (int attempt = 0; attempt < TX_ATTEMPTS; attempt++) {
-        vg_xs_tx_t tx = h->ops->xs_tx_start(h);
-        unsigned len;
-        char *old = h->ops->xs_read(h, tx, path, &len);
-
-        if (!old || !identity_ok(dev, tx)) {
-            free(old);
-            if (tx)
-                h->ops->xs_tx_end(h, tx, true);
-            return;   /* directory removed or re-created: leave it */
-        }
-        free(old);
-        if (vg_xs_write_fmt(h, tx, dev->be_path, VG_KEY_STATE, "%u",
-                            (unsigned)s)) {
-            dev_log(dev, VG_LOG_ERR, "cannot write state %s: %s",
-                    vg_xenbus_state_name(s), strerror(errno));
-            if (tx)
-                h->ops->xs_tx_end(h, tx, true);
-            return;
-        }
-        if (!tx || h->ops->xs_tx_end(h, tx, false) == 0) {
-            dev_log(dev, VG_LOG_DEBUG, "backend state %s",
-                    vg_xenbus_state_name(s));
-            return;
-        }
-        if (errno != EAGAIN)
-            break;
-    }
-    dev_log(dev, VG_LOG_ERR, "cannot commit state %s: %s",
-            vg_xenbus_state_name(s), strerror(errno));
+    rc = vg_xs_transact(vgd_hyp(dev->d), state_tx_body, &t, NULL);
+    if (rc == 0)
+        dev_log(dev, VG_LOG_DEBUG, "backend state %s",
+                vg_xenbus_state_name(s));
+    else if (rc < 0)
+        dev_log(dev, VG_LOG_ERR, "cannot %s state %s: %s",
+                t.write_failed ? "write" : "commit",
+                vg_xenbus_state_name(s), strerror(errno));
 }
 
 /* ------------------------------------------------------------------ */
@@ -298,7 +288,6 @@ static enum prep read_toolstack_uint(struct vgd_dev *dev, const char *key,
 {
     struct vg_hyp *h = vgd_hyp(dev->d);
     char *v = vg_xs_read_str(h, VG_XS_NO_TX, dev->be_path, key);
-    char pv[48];
 
     if (!v) {
         if (errno == ENOENT) {
@@ -311,7 +300,7 @@ static enum prep read_toolstack_uint(struct vgd_dev *dev, const char *key,
     }
     if (vg_parse_uint(v, max, out) || *out < min || (pow2 && !is_power_of_two(*out))) {
         dev_log(dev, VG_LOG_ERR, "backend key %s '%s' is not %s in [%llu, %llu]",
-                key, printable(v, pv, sizeof(pv)),
+                key, VG_ESC(v),
                 pow2 ? "a power of two" : "a number",
                 (unsigned long long)min, (unsigned long long)max);
         free(v);
@@ -328,7 +317,6 @@ static int read_attach_id(struct vgd_dev *dev, enum prep *rc)
 {
     char *v = vg_xs_read_str(vgd_hyp(dev->d), VG_XS_NO_TX, dev->be_path,
                              VG_KEY_ATTACH_ID);
-    char pv[48];
 
     if (!v) {
         if (errno == ENOENT && !dev->attach_id_warned) {
@@ -342,7 +330,7 @@ static int read_attach_id(struct vgd_dev *dev, enum prep *rc)
     }
     if (!vg_attach_id_valid(v)) {
         dev_log(dev, VG_LOG_ERR, "backend key attach-id '%s' is not 1..%u "
-                "characters of [0-9a-f-]", printable(v, pv, sizeof(pv)),
+                "characters of [0-9a-f-]", VG_ESC(v),
                 VG_MAX_ATTACH_ID);
         free(v);
         *rc = PREP_BAD;
@@ -357,7 +345,6 @@ static enum prep check_toolstack_keys(struct vgd_dev *dev)
 {
     struct vg_hyp *h = vgd_hyp(dev->d);
     char *fe = NULL, *type = NULL, *mode = NULL;
-    char pv[64];
     uint64_t v;
     enum prep rc = PREP_BAD;
 
@@ -371,11 +358,11 @@ static enum prep check_toolstack_keys(struct vgd_dev *dev)
         goto out;
     if (strcmp(fe, dev->fe_path)) {
         dev_log(dev, VG_LOG_ERR, "backend key frontend '%s' is not %s",
-                printable(fe, pv, sizeof(pv)), dev->fe_path);
+                VG_ESC(fe), dev->fe_path);
         goto out;
     }
     if (vg_xs_read_uint(h, VG_XS_NO_TX, dev->be_path, VG_KEY_FRONTEND_ID,
-                        MAX_DOMID, &v)) {
+                        VG_MAX_DOMID, &v)) {
         if (errno == ENOENT) {
             rc = PREP_NOT_READY;
             goto out;
@@ -391,7 +378,7 @@ static enum prep check_toolstack_keys(struct vgd_dev *dev)
     dev->model = vgd_model_find(type);
     if (!dev->model) {
         dev_log(dev, VG_LOG_ERR, "backend key type '%s': unknown device type",
-                printable(type, pv, sizeof(pv)));
+                VG_ESC(type));
         goto out;
     }
     mode = vg_xs_read_str(h, VG_XS_NO_TX, dev->be_path, VG_KEY_MODE);
@@ -399,7 +386,7 @@ static enum prep check_toolstack_keys(struct vgd_dev *dev)
     if (!dev->xport) {
         dev_log(dev, VG_LOG_ERR, "backend key mode '%s': unknown transport "
                 "mode (grant, persistent, copy, auto or static)",
-                printable(mode, pv, sizeof(pv)));
+                VG_ESC(mode));
         goto out;
     }
     dev->region_size = 0;
@@ -411,7 +398,7 @@ static enum prep check_toolstack_keys(struct vgd_dev *dev)
                                      VG_KEY_REGION);
             dev_log(dev, VG_LOG_ERR, "backend key region '%s': static mode "
                     "needs a multiple of 4096 in [4096, %u]",
-                    r ? printable(r, pv, sizeof(pv)) : "(missing)",
+                    VG_ESC(r),
                     VG_MAX_REGION_BYTES);
             free(r);
             goto out;
@@ -437,9 +424,45 @@ out:
     return rc;
 }
 
+/* publish_keys's transaction: every device key at once. */
+struct publish_tx {
+    struct vgd_dev *dev;
+    const char *hex;
+    uint64_t gen;
+    bool stale;         /* the directory belongs to another attach now */
+};
+
+static int publish_tx_body(struct vg_hyp *h, vg_xs_tx_t tx, void *arg)
+{
+    struct publish_tx *t = arg;
+    struct vgd_dev *dev = t->dev;
+    int id = identity_in_tx(dev, h, tx);
+
+    t->stale = id == 1;
+    if (id)
+        return id;
+    if (vg_xs_write_fmt(h, tx, dev->be_path, VG_KEY_DEVICE_ID, "%u",
+                        dev->model->device_id) ||
+        vg_xs_write_fmt(h, tx, dev->be_path, VG_KEY_FEATURES, "0x%016llx",
+                        (unsigned long long)dev->offered) ||
+        vg_xs_write_fmt(h, tx, dev->be_path, VG_KEY_MAX_QUEUES, "%u",
+                        dev->max_queues) ||
+        vg_xs_write_fmt(h, tx, dev->be_path, VG_KEY_MAX_QUEUE_SIZE, "%u",
+                        dev->max_queue_size) ||
+        vg_xs_write_fmt(h, tx, dev->be_path, VG_KEY_CONFIG, "%s", t->hex) ||
+        vg_xs_write_fmt(h, tx, dev->be_path, VG_KEY_CONFIG_GENERATION,
+                        "%llu", (unsigned long long)t->gen) ||
+        vg_xs_write_fmt(h, tx, dev->be_path, VG_KEY_MODE, "%s",
+                        dev->xport->name))
+        return -1;
+    return 0;
+}
+
 static int publish_keys(struct vgd_dev *dev)
 {
     struct vg_hyp *h = vgd_hyp(dev->d);
+    struct publish_tx t = { .dev = dev };
+    int rc;
     uint8_t cfg[VG_MAX_CONFIG_BYTES];
     char hex[2 * VG_MAX_CONFIG_BYTES + 1];
     size_t cfg_len;
@@ -461,40 +484,16 @@ static int publish_keys(struct vgd_dev *dev)
         gen++;
     free(old_cfg);
 
-    for (int attempt = 0; attempt < TX_ATTEMPTS; attempt++) {
-        vg_xs_tx_t tx = h->ops->xs_tx_start(h);
-        int err = 0;
-
-        if (!identity_ok(dev, tx)) {
-            if (tx)
-                h->ops->xs_tx_end(h, tx, true);
-            dev_log(dev, VG_LOG_INFO, "re-attached while publishing its "
-                    "keys: starting over");
-            errno = ESTALE;
-            return -1;
-        }
-        err |= vg_xs_write_fmt(h, tx, dev->be_path, VG_KEY_DEVICE_ID, "%u",
-                               dev->model->device_id);
-        err |= vg_xs_write_fmt(h, tx, dev->be_path, VG_KEY_FEATURES, "0x%016llx",
-                               (unsigned long long)dev->offered);
-        err |= vg_xs_write_fmt(h, tx, dev->be_path, VG_KEY_MAX_QUEUES, "%u",
-                               dev->max_queues);
-        err |= vg_xs_write_fmt(h, tx, dev->be_path, VG_KEY_MAX_QUEUE_SIZE, "%u",
-                               dev->max_queue_size);
-        err |= vg_xs_write_fmt(h, tx, dev->be_path, VG_KEY_CONFIG, "%s", hex);
-        err |= vg_xs_write_fmt(h, tx, dev->be_path, VG_KEY_CONFIG_GENERATION,
-                               "%llu", (unsigned long long)gen);
-        err |= vg_xs_write_fmt(h, tx, dev->be_path, VG_KEY_MODE, "%s",
-                               dev->xport->name);
-        if (err) {
-            if (tx)
-                h->ops->xs_tx_end(h, tx, true);
-            break;
-        }
-        if (!tx || h->ops->xs_tx_end(h, tx, false) == 0)
-            return 0;
-        if (errno != EAGAIN)
-            break;
+    t.hex = hex;
+    t.gen = gen;
+    rc = vg_xs_transact(h, publish_tx_body, &t, NULL);
+    if (rc == 0)
+        return 0;
+    if (t.stale) {
+        dev_log(dev, VG_LOG_INFO, "re-attached while publishing its keys: "
+                "starting over");
+        errno = ESTALE;
+        return -1;
     }
     dev_log(dev, VG_LOG_ERR, "cannot publish device keys in %s: %s",
             dev->be_path, strerror(errno));
@@ -553,7 +552,6 @@ static int fe_read_uint(struct vgd_dev *dev, const char *key, uint64_t min,
                         uint64_t max, bool pow2, uint64_t *out)
 {
     char *v = vg_xs_read_str(vgd_hyp(dev->d), VG_XS_NO_TX, dev->fe_path, key);
-    char pv[48];
 
     if (!v) {
         dev_log(dev, VG_LOG_ERR, "frontend key %s: %s", key,
@@ -563,7 +561,7 @@ static int fe_read_uint(struct vgd_dev *dev, const char *key, uint64_t min,
     if (vg_parse_uint(v, max, out) || *out < min ||
         (pow2 && !is_power_of_two(*out))) {
         dev_log(dev, VG_LOG_ERR, "frontend key %s '%s' is not %s in "
-                "[%llu, %llu]", key, printable(v, pv, sizeof(pv)),
+                "[%llu, %llu]", key, VG_ESC(v),
                 pow2 ? "a power of two" : "a decimal number",
                 (unsigned long long)min, (unsigned long long)max);
         free(v);
@@ -576,7 +574,6 @@ static int fe_read_uint(struct vgd_dev *dev, const char *key, uint64_t min,
 static int fe_read_hex(struct vgd_dev *dev, const char *key, uint64_t *out)
 {
     char *v = vg_xs_read_str(vgd_hyp(dev->d), VG_XS_NO_TX, dev->fe_path, key);
-    char pv[48];
 
     if (!v) {
         dev_log(dev, VG_LOG_ERR, "frontend key %s: %s", key,
@@ -585,7 +582,7 @@ static int fe_read_hex(struct vgd_dev *dev, const char *key, uint64_t *out)
     }
     if (vg_parse_hex64(v, out)) {
         dev_log(dev, VG_LOG_ERR, "frontend key %s '%s' is not 0x + 1..16 hex "
-                "digits", key, printable(v, pv, sizeof(pv)));
+                "digits", key, VG_ESC(v));
         free(v);
         return -1;
     }
@@ -800,12 +797,10 @@ static void first_look(struct vgd_dev *dev)
  * without writing anything into the new directory, and look at it afresh. */
 static void dev_forget(struct vgd_dev *dev, const char *new_id)
 {
-    char pv[48];
 
     dev_log(dev, VG_LOG_INFO, "re-attached (attach-id %s -> %s): dropping "
             "the old device and starting over from the new keys",
-            dev->attach_id, new_id ? printable(new_id, pv, sizeof(pv))
-                                   : "(none)");
+            dev->attach_id, VG_ESC(new_id));
     dev_disconnect(dev);
     if (dev->mstate)
         dev->model->close(dev->mstate);
@@ -949,7 +944,7 @@ static void read_guest_stats(const struct vgd_dev *dev, struct vgd_dev_stats *s)
         return;
     if (vg_parse_guest_stats(line, &g, &bad)) {
         dev_log(dev, VG_LOG_DEBUG, "frontend key stats ignored: bad word at "
-                "'%.32s'", bad ? bad : "");
+                "'%s'", VG_ESC(bad ? bad : ""));
     } else {
         s->guest_reported = 1;
         s->guest_requests = g.requests;

@@ -10,9 +10,10 @@
  * device-writable buffers in ONE more batch.  Every segment stays inside
  * one page (offset + len <= 4096), as the hypercall requires.
  *
- * What is copied back: the first `written` bytes of the writable part and
- * its last status_bytes (the model's status), never the rest, so stale
- * bounce bytes of an earlier request never reach the guest.
+ * What is copied back: exactly the bytes the model wrote (devmodel.h): the
+ * first written - status_bytes bytes of the writable part and its last
+ * status_bytes (the model's status), never the rest, so stale bounce
+ * bytes of an earlier request never reach the guest.
  *
  * auto: per request, fewer than --auto-threshold bytes in total take the
  * copy path, the rest the grant mapping path (grant_mapper.c).
@@ -252,15 +253,20 @@ static void copy_finish(struct vgd_queue *q, struct vgd_result *res)
         rc = copy_back_range(q, c, in_bytes - sb, in_bytes, cp->bounce,
                              in_bytes - sb, &n);
     } else {
+        /* Exactly what the model wrote (devmodel.h): a prefix of
+         * written - sb bytes, and the status if written covers it.  A
+         * byte in between was never written: copying it would hand the
+         * guest a stale bounce byte of an earlier request. */
+        uint32_t prefix;
+
         written = res->written < in_bytes ? res->written : in_bytes;
-        if (written >= in_bytes - sb) {
-            rc = copy_back_range(q, c, 0, in_bytes, in_local, 0, &n);
-        } else {
-            rc = copy_back_range(q, c, 0, written, in_local, 0, &n);
-            if (rc == 0)
-                rc = copy_back_range(q, c, in_bytes - sb, in_bytes, in_local,
-                                     0, &n);
-        }
+        prefix = written >= sb ? written - sb : written;
+        if (prefix > in_bytes - sb)
+            prefix = in_bytes - sb;
+        rc = copy_back_range(q, c, 0, prefix, in_local, 0, &n);
+        if (rc == 0 && sb && written >= sb)
+            rc = copy_back_range(q, c, in_bytes - sb, in_bytes, in_local,
+                                 0, &n);
     }
     if (rc == 0 && run_batch(q, n, "to the guest") == 0)
         return;
@@ -310,8 +316,10 @@ static int copy_queue_init(struct vgd_queue *q, unsigned max_pages,
 
 static void copy_queue_free(struct vgd_queue *q)
 {
-    if (q->cp_init)
+    if (q->cp_init) {
+        vgd_xport_warn_flush(q->dev, q->index, &q->cp.failures);
         vgd_copier_free(&q->cp);
+    }
     q->cp_init = false;
 }
 

@@ -310,6 +310,7 @@ static void pers_queue_free(struct vgd_queue *q)
 {
     if (!q->pq_init)
         return;
+    vgd_xport_warn_flush(q->dev, q->index, &q->pq.failures);
     release_strict(q);
     free(q->pq.iov);
     free(q->pq.strict);

@@ -24,8 +24,6 @@ static int read_fe_key(struct vgd_dev *dev, const char *key, uint64_t max,
 {
     struct vg_hyp *h = vgd_hyp(dev->d);
     char *v = vg_xs_read_str(h, VG_XS_NO_TX, dev->fe_path, key);
-    char shown[40];
-    size_t i;
 
     if (!v) {
         dev_log(dev, VG_LOG_ERR, "static mode: frontend key %s: %s", key,
@@ -36,11 +34,8 @@ static int read_fe_key(struct vgd_dev *dev, const char *key, uint64_t max,
         free(v);
         return 0;
     }
-    for (i = 0; v[i] && i + 1 < sizeof(shown); i++)
-        shown[i] = (v[i] >= 0x20 && v[i] < 0x7f) ? v[i] : '?';
-    shown[i] = '\0';
     dev_log(dev, VG_LOG_ERR, "static mode: frontend key %s '%s' is not a "
-            "decimal in [0, %llu]", key, shown, (unsigned long long)max);
+            "decimal in [0, %llu]", key, VG_ESC(v), (unsigned long long)max);
     free(v);
     return -1;
 }
@@ -89,7 +84,7 @@ static int static_connect(struct vgd_dev *dev)
         if (vg_parse_ref_list(list, refs + first, n)) {
             dev_log(dev, VG_LOG_ERR, "static mode: frontend key %s is not a "
                     "list of %u grant refs separated by single spaces "
-                    "(starts '%.24s')", key, n, list);
+                    "('%s')", key, n, VG_ESC(list));
             free(list);
             goto out;
         }
@@ -143,8 +138,10 @@ static int static_queue_init(struct vgd_queue *q, unsigned max_pages,
 
 static void static_queue_free(struct vgd_queue *q)
 {
-    if (q->cp_init)
+    if (q->cp_init) {
+        vgd_xport_warn_flush(q->dev, q->index, &q->cp.failures);
         free(q->cp.iov);
+    }
     memset(&q->cp, 0, sizeof(q->cp));
     q->cp_init = false;
 }

@@ -60,6 +60,7 @@ struct fake_grant {
     bool writable;
     uint32_t page;               /* page index in the domain's memfd */
     uint32_t map_count;
+    uint32_t map_rw_count;       /* of map_count: mapped writable */
 };
 
 enum port_state { PORT_FREE = 0, PORT_UNBOUND, PORT_CONNECTED };
@@ -99,6 +100,7 @@ struct fake_mapping {
     struct fake_mapping *next;
     void *addr;
     uint32_t count;
+    bool writable;
     struct fake_domain *granter;
     vg_gref_t refs[];
 };
@@ -326,10 +328,13 @@ static void grant_revoke(struct fake_domain *d, vg_gref_t ref)
         grant_release(d, ref);
 }
 
-static void grant_unmapped(struct fake_domain *d, vg_gref_t ref)
+static void grant_unmapped(struct fake_domain *d, vg_gref_t ref,
+                           bool writable)
 {
     struct fake_grant *g = &d->grants[ref];
 
+    if (writable && g->map_rw_count > 0)
+        g->map_rw_count--;
     if (g->map_count > 0)
         g->map_count--;
     if (g->state == GRANT_REVOKED && g->map_count == 0)
@@ -436,9 +441,12 @@ static void *fake_map_grants(struct vg_hyp *h, uint16_t domid, uint32_t count,
                  (off_t)g->page * VG_PAGE_SIZE) == MAP_FAILED)
             goto fail;
     }
-    for (uint32_t i = 0; i < count; i++)
+    for (uint32_t i = 0; i < count; i++) {
         granter->grants[refs[i]].map_count++;
+        granter->grants[refs[i]].map_rw_count += writable;
+    }
     memcpy(m->refs, refs, count * sizeof(m->refs[0]));
+    m->writable = writable;
     m->addr = addr;
     m->count = count;
     m->granter = granter;
@@ -464,7 +472,7 @@ static void mapping_release(struct fake_mapping *m)
 {
     munmap(m->addr, (size_t)m->count * VG_PAGE_SIZE);
     for (uint32_t i = 0; i < m->count; i++)
-        grant_unmapped(m->granter, m->refs[i]);
+        grant_unmapped(m->granter, m->refs[i], m->writable);
     free(m);
 }
 
@@ -2063,6 +2071,32 @@ unsigned vg_fake_live_grants(struct vg_fake_world *w, uint16_t granter)
                 n += d->grants[i].state == GRANT_ACTIVE;
     world_unlock(w);
     return n;
+}
+
+int vg_fake_grant_info(struct vg_fake_world *w, uint16_t granter,
+                       vg_gref_t ref, struct vg_fake_grant_info *out)
+{
+    int rc = -1;
+
+    memset(out, 0, sizeof(*out));
+    world_lock(w);
+    for (struct fake_domain *d = w->domains; d; d = d->next) {
+        if (d->domid != granter || d->dead || ref >= d->grant_cap)
+            continue;
+        const struct fake_grant *g = &d->grants[ref];
+        out->active = g->state == GRANT_ACTIVE;
+        out->revoked = g->state == GRANT_REVOKED;
+        out->grantee = g->grantee;
+        out->writable = g->writable;
+        out->maps = g->map_count;
+        out->maps_writable = g->map_rw_count;
+        rc = g->state == GRANT_FREE ? -1 : 0;
+        break;
+    }
+    world_unlock(w);
+    if (rc)
+        errno = ENOENT;
+    return rc;
 }
 
 unsigned vg_fake_bound_ports(struct vg_fake_world *w, uint16_t domid)

@@ -524,11 +524,9 @@ static int read_own_domid(struct xs_handle *xs, uint16_t *domid)
                strerror(errno));
         return -1;
     }
-    char *end;
-    errno = 0;
-    unsigned long id = strtoul(v, &end, 10);
-    if (errno || end == v || *end || id >= 0x7ff0 /* DOMID_FIRST_RESERVED */) {
-        vg_err("xenstore key \"domid\" holds garbage \"%.32s\"", v);
+    uint64_t id;
+    if (vg_parse_uint(v, VG_MAX_DOMID, &id)) {
+        vg_err("xenstore key \"domid\" holds garbage \"%s\"", VG_ESC(v));
         free(v);
         errno = EINVAL;
         return -1;

@@ -14,12 +14,10 @@
 
 #include "vgrant/attach_id.h"
 #include "vgrant/clock.h"
+#include "vgrant/log.h"
 #include "vgrant/protocol.h"
 #include "vgrant/toolstack.h"
 #include "vgrant/xsutil.h"
-
-/* Bounded retries of a transaction that xenstored asks us to redo. */
-#define VG_TX_ATTEMPTS 16
 
 /* Longest single spec entry we look at ("target=" + a path). */
 #define VG_SPEC_ENTRY_MAX (sizeof(((struct vg_attach_spec *)0)->target) + 32)
@@ -89,7 +87,7 @@ static int apply_entry(struct vg_attach_spec *s, int key, const char *value,
     case KEY_TYPE:
         if (strcmp(value, VG_TYPE_BLK)) {
             set_err(err, errlen, "unknown type '%s' (type=%s): only '"
-                    VG_TYPE_BLK "' is supported", value, value);
+                    VG_TYPE_BLK "' is supported", VG_ESC(value), VG_ESC(value));
             return -1;
         }
         snprintf(s->type, sizeof(s->type), "%s", value);
@@ -98,18 +96,18 @@ static int apply_entry(struct vg_attach_spec *s, int key, const char *value,
     case KEY_TARGET:
         if (value[0] != '/') {
             set_err(err, errlen, "target '%s' (target=%s) is not an "
-                    "absolute path", value, value);
+                    "absolute path", VG_ESC(value), VG_ESC(value));
             return -1;
         }
         if (strlen(value) >= sizeof(s->target)) {
-            set_err(err, errlen, "target (target=%.40s...) is longer than "
-                    "%zu bytes", value, sizeof(s->target) - 1);
+            set_err(err, errlen, "target (target=%s) is longer than "
+                    "%zu bytes", VG_ESC(value), sizeof(s->target) - 1);
             return -1;
         }
         for (const char *p = value; *p; p++) {
             if ((unsigned char)*p < 0x20 || *p == 0x7f) {
                 set_err(err, errlen, "target '%s' (target=...) contains a "
-                        "control character", value);
+                        "control character", VG_ESC(value));
                 return -1;
             }
         }
@@ -119,7 +117,7 @@ static int apply_entry(struct vg_attach_spec *s, int key, const char *value,
     case KEY_BACKEND:
         if (vg_parse_uint(value, VG_MAX_DOMID, &v)) {
             set_err(err, errlen, "backend '%s' (backend=%s) is not a domain "
-                    "id: expected a number in [0, %u]", value, value,
+                    "id: expected a number in [0, %u]", VG_ESC(value), VG_ESC(value),
                     VG_MAX_DOMID);
             return -1;
         }
@@ -129,7 +127,7 @@ static int apply_entry(struct vg_attach_spec *s, int key, const char *value,
     case KEY_READONLY:
         if (strcmp(value, "0") && strcmp(value, "1")) {
             set_err(err, errlen, "readonly '%s' (readonly=%s) must be 0 or 1",
-                    value, value);
+                    VG_ESC(value), VG_ESC(value));
             return -1;
         }
         s->readonly = value[0] == '1';
@@ -138,7 +136,7 @@ static int apply_entry(struct vg_attach_spec *s, int key, const char *value,
     case KEY_QUEUES:
         if (vg_parse_uint(value, VG_MAX_QUEUES, &v) || v < 1) {
             set_err(err, errlen, "queues '%s' (queues=%s) must be a number "
-                    "in [1, %u]", value, value, VG_MAX_QUEUES);
+                    "in [1, %u]", VG_ESC(value), VG_ESC(value), VG_MAX_QUEUES);
             return -1;
         }
         s->queues = (unsigned)v;
@@ -148,7 +146,7 @@ static int apply_entry(struct vg_attach_spec *s, int key, const char *value,
         if (vg_parse_uint(value, VG_MAX_QUEUE_SIZE, &v) ||
             v < VG_MIN_QUEUE_SIZE || !is_power_of_two(v)) {
             set_err(err, errlen, "queue-size '%s' (queue-size=%s) must be a "
-                    "power of two in [%u, %u]", value, value,
+                    "power of two in [%u, %u]", VG_ESC(value), VG_ESC(value),
                     VG_MIN_QUEUE_SIZE, VG_MAX_QUEUE_SIZE);
             return -1;
         }
@@ -163,23 +161,23 @@ static int apply_entry(struct vg_attach_spec *s, int key, const char *value,
             }
         }
         set_err(err, errlen, "unknown mode '%s' (mode=%s): expected grant, "
-                "persistent, copy, auto or static", value, value);
+                "persistent, copy, auto or static", VG_ESC(value), VG_ESC(value));
         return -1;
 
     case KEY_REGION:
         if (vg_parse_size(value, &v)) {
             set_err(err, errlen, "region '%s' (region=%s) is not a size "
-                    "(bytes, or a number with K, M or G)", value, value);
+                    "(bytes, or a number with K, M or G)", VG_ESC(value), VG_ESC(value));
             return -1;
         }
         if (v == 0 || v % VG_PAGE_SIZE) {
             set_err(err, errlen, "region '%s' (region=%s) must be a non-zero "
-                    "multiple of %u bytes", value, value, VG_PAGE_SIZE);
+                    "multiple of %u bytes", VG_ESC(value), VG_ESC(value), VG_PAGE_SIZE);
             return -1;
         }
         if (v > VG_MAX_REGION_BYTES) {
             set_err(err, errlen, "region '%s' (region=%s) is larger than the "
-                    "limit of %u bytes (256M)", value, value,
+                    "limit of %u bytes (256M)", VG_ESC(value), VG_ESC(value),
                     VG_MAX_REGION_BYTES);
             return -1;
         }
@@ -189,7 +187,7 @@ static int apply_entry(struct vg_attach_spec *s, int key, const char *value,
     case KEY_DEVID:
         if (vg_parse_uint(value, VG_MAX_DEVID, &v)) {
             set_err(err, errlen, "devid '%s' (devid=%s) must be a number in "
-                    "[0, %u]", value, value, VG_MAX_DEVID);
+                    "[0, %u]", VG_ESC(value), VG_ESC(value), VG_MAX_DEVID);
             return -1;
         }
         s->devid = (int)v;
@@ -235,12 +233,12 @@ int vg_attach_spec_parse(const char *spec, struct vg_attach_spec *out,
         len = end ? (size_t)(end - p) : strlen(p);
         if (len == 0) {
             set_err(err, errlen, "empty entry %u in device spec '%s'",
-                    index, spec);
+                    index, VG_ESC(spec));
             goto invalid;
         }
         if (len >= sizeof(entry)) {
             set_err(err, errlen, "entry %u of device spec is too long "
-                    "(%zu bytes, starts '%.20s')", index, len, p);
+                    "(%zu bytes, '%s')", index, len, VG_ESC(p));
             goto invalid;
         }
         memcpy(entry, p, len);
@@ -248,19 +246,24 @@ int vg_attach_spec_parse(const char *spec, struct vg_attach_spec *out,
 
         eq = strchr(entry, '=');
         if (!eq) {
-            set_err(err, errlen, "entry '%s' is not key=value", entry);
+            set_err(err, errlen, "entry '%s' is not key=value",
+                    VG_ESC(entry));
             goto invalid;
         }
         key = lookup_key(entry, (size_t)(eq - entry));
         if (key < 0) {
-            set_err(err, errlen, "unknown key '%.*s' (%s): known keys are "
+            char name[sizeof(entry)];
+
+            memcpy(name, entry, (size_t)(eq - entry));
+            name[eq - entry] = '\0';
+            set_err(err, errlen, "unknown key '%s' (%s): known keys are "
                     "type, target, backend, readonly, queues, queue-size, "
-                    "mode, region, devid", (int)(eq - entry), entry, entry);
+                    "mode, region, devid", VG_ESC(name), VG_ESC(entry));
             goto invalid;
         }
         if (seen[key]) {
             set_err(err, errlen, "duplicate key '%s' (%s): each key may be "
-                    "given once", spec_key_names[key], entry);
+                    "given once", spec_key_names[key], VG_ESC(entry));
             goto invalid;
         }
         seen[key] = true;
@@ -370,7 +373,7 @@ static int write_key(struct vg_hyp *h, vg_xs_tx_t tx, const char *dir,
     }
     if (h->ops->xs_write(h, tx, path, value) ||
         h->ops->xs_set_perms(h, tx, path, perms, nperms)) {
-        set_err(err, errlen, "cannot write %s=%s: %s", path, value,
+        set_err(err, errlen, "cannot write %s=%s: %s", path, VG_ESC(value),
                 strerror(errno));
         return -1;
     }
@@ -497,24 +500,40 @@ fail:
     return rc;
 }
 
+/* A fixed-size field of a caller's spec (maybe not NUL-terminated) as a
+ * C string in buf[size], size > n. */
+static const char *field_str(char *buf, size_t size, const char *f, size_t n)
+{
+    const char *nul = memchr(f, '\0', n);
+    size_t l = nul ? (size_t)(nul - f) : n;
+
+    if (l >= size)
+        l = size - 1;
+    memcpy(buf, f, l);
+    buf[l] = '\0';
+    return buf;
+}
+
 /* The spec may come from vg_attach_spec_parse or be filled in by a caller
  * (the xl patch): check what ends up in xenstore either way. */
 static int check_spec(const struct vg_attach_spec *s, char *err, size_t errlen)
 {
+    char f[sizeof(s->target) + 1];
     bool mode_ok = false;
 
     for (size_t i = 0; i < sizeof(known_modes) / sizeof(known_modes[0]); i++)
         mode_ok |= !strncmp(s->mode, known_modes[i], sizeof(s->mode));
     if (strncmp(s->type, VG_TYPE_BLK, sizeof(s->type))) {
-        set_err(err, errlen, "unknown type '%.*s'", (int)sizeof(s->type),
-                s->type);
+        set_err(err, errlen, "unknown type '%s'", VG_ESC(field_str(f,
+                sizeof(f), s->type, sizeof(s->type))));
     } else if (s->target[0] != '/' ||
                !memchr(s->target, '\0', sizeof(s->target))) {
-        set_err(err, errlen, "target '%.64s' is not an absolute path",
-                s->target);
+        set_err(err, errlen, "target '%s' is not an absolute path",
+                VG_ESC(field_str(f, sizeof(f), s->target,
+                                 sizeof(s->target))));
     } else if (!mode_ok) {
-        set_err(err, errlen, "unknown mode '%.*s'", (int)sizeof(s->mode),
-                s->mode);
+        set_err(err, errlen, "unknown mode '%s'", VG_ESC(field_str(f,
+                sizeof(f), s->mode, sizeof(s->mode))));
     } else if (s->queues < 1 || s->queues > VG_MAX_QUEUES) {
         set_err(err, errlen, "queues %u outside [1, %u]", s->queues,
                 VG_MAX_QUEUES);
@@ -698,11 +717,35 @@ static int attach_in_tx(struct vg_hyp *h, vg_xs_tx_t tx, uint16_t fe,
     return 0;
 }
 
+/* vg_toolstack_attach's transaction (vg_xs_transact). */
+struct attach_tx {
+    uint16_t fe;
+    const struct vg_attach_spec *s;
+    unsigned devid;
+    char *err;
+    size_t errlen;
+    unsigned bodies;           /* attach_tx_body calls */
+    bool body_failed;          /* the last call failed, err says why */
+};
+
+static int attach_tx_body(struct vg_hyp *h, vg_xs_tx_t tx, void *arg)
+{
+    struct attach_tx *a = arg;
+
+    a->bodies++;
+    a->body_failed = attach_in_tx(h, tx, a->fe, a->s, &a->devid, a->err,
+                                  a->errlen) != 0;
+    return a->body_failed ? -1 : 0;
+}
+
 int vg_toolstack_attach(struct vg_hyp *h, uint16_t frontend_domid,
                         const struct vg_attach_spec *s, unsigned *devid_out,
                         char *err, size_t errlen)
 {
-    unsigned devid = 0;
+    struct attach_tx a = {
+        .fe = frontend_domid, .s = s, .err = err, .errlen = errlen,
+    };
+    unsigned attempts = 0;
 
     if (err && errlen)
         err[0] = '\0';
@@ -711,36 +754,20 @@ int vg_toolstack_attach(struct vg_hyp *h, uint16_t frontend_domid,
         check_domain(h, s->backend_domid, "backend", err, errlen))
         return -1;
 
-    for (int attempt = 1;; attempt++) {
-        vg_xs_tx_t tx = h->ops->xs_tx_start(h);
-        int saved;
-
-        if (tx == VG_XS_NO_TX) {
+    if (vg_xs_transact(h, attach_tx_body, &a, &attempts)) {
+        if (a.bodies < attempts)
             set_err(err, errlen, "cannot start a xenstore transaction: %s",
                     strerror(errno));
-            return -1;
-        }
-        if (attach_in_tx(h, tx, frontend_domid, s, &devid, err, errlen)) {
-            saved = errno;
-            h->ops->xs_tx_end(h, tx, true);
-            errno = saved;
-            if (saved == EAGAIN && attempt < VG_TX_ATTEMPTS)
-                continue;
-            return -1;
-        }
-        if (h->ops->xs_tx_end(h, tx, false) == 0)
-            break;
-        if (errno != EAGAIN || attempt >= VG_TX_ATTEMPTS) {
+        else if (!a.body_failed)
             set_err(err, errlen, "cannot commit device %u of domain %u "
-                    "(attempt %d): %s", devid, frontend_domid, attempt,
+                    "(attempt %u): %s", a.devid, frontend_domid, attempts,
                     strerror(errno));
-            return -1;
-        }
+        return -1;
     }
     if (err && errlen)
         err[0] = '\0';
     if (devid_out)
-        *devid_out = devid;
+        *devid_out = a.devid;
     return 0;
 }
 
@@ -851,62 +878,64 @@ static int rm_if_present(struct vg_hyp *h, vg_xs_tx_t tx, const char *path)
     return -1;
 }
 
+/* remove_device's transaction (vg_xs_transact). */
+struct remove_tx {
+    bool be_found;
+    char be_dir[VG_XS_PATH_MAX], fe_dir[VG_XS_PATH_MAX];
+    char be_parent[VG_XS_PATH_MAX];
+    unsigned bodies;
+    const char *failed;        /* path the last body could not remove */
+};
+
+static int remove_tx_body(struct vg_hyp *h, vg_xs_tx_t tx, void *arg)
+{
+    struct remove_tx *r = arg;
+
+    r->bodies++;
+    r->failed = NULL;
+    if (r->be_found && rm_if_present(h, tx, r->be_dir))
+        r->failed = r->be_dir;
+    else if (rm_if_present(h, tx, r->fe_dir))
+        r->failed = r->fe_dir;
+    if (!r->failed && r->be_found) {
+        char **names;
+        unsigned n;
+
+        if (read_dir(h, tx, r->be_parent, &names, &n) == 0) {
+            free(names);
+            if (n == 0 && rm_if_present(h, tx, r->be_parent))
+                r->failed = r->be_parent;
+        }
+    }
+    return r->failed ? -1 : 0;
+}
+
 /* Remove both directories, and the per-frontend backend directory once
  * it holds no device, in one transaction. */
 static int remove_device(struct vg_hyp *h, uint16_t fe, unsigned devid,
                          bool be_found, uint16_t be, char *err, size_t errlen)
 {
-    char be_dir[VG_XS_PATH_MAX], fe_dir[VG_XS_PATH_MAX];
-    char be_parent[VG_XS_PATH_MAX];
+    struct remove_tx r = { .be_found = be_found };
+    unsigned attempts = 0;
 
-    frontend_dir(fe_dir, sizeof(fe_dir), fe, devid);
+    frontend_dir(r.fe_dir, sizeof(r.fe_dir), fe, devid);
     if (be_found) {
-        backend_dir(be_dir, sizeof(be_dir), be, fe, devid);
-        vg_path(be_parent, sizeof(be_parent),
+        backend_dir(r.be_dir, sizeof(r.be_dir), be, fe, devid);
+        vg_path(r.be_parent, sizeof(r.be_parent),
                 "/local/domain/%u/backend/" VG_XS_CLASS "/%u", be, fe);
     }
-
-    for (int attempt = 1;; attempt++) {
-        vg_xs_tx_t tx = h->ops->xs_tx_start(h);
-        const char *failed = NULL;
-
-        if (tx == VG_XS_NO_TX) {
-            set_err(err, errlen, "cannot start a xenstore transaction: %s",
-                    strerror(errno));
-            return -1;
-        }
-        if (be_found && rm_if_present(h, tx, be_dir))
-            failed = be_dir;
-        else if (rm_if_present(h, tx, fe_dir))
-            failed = fe_dir;
-        if (!failed && be_found) {
-            char **names;
-            unsigned n;
-
-            if (read_dir(h, tx, be_parent, &names, &n) == 0) {
-                free(names);
-                if (n == 0 && rm_if_present(h, tx, be_parent))
-                    failed = be_parent;
-            }
-        }
-        if (failed) {
-            int saved = errno;
-            h->ops->xs_tx_end(h, tx, true);
-            if (saved == EAGAIN && attempt < VG_TX_ATTEMPTS)
-                continue;
-            set_err(err, errlen, "cannot remove %s: %s", failed,
-                    strerror(saved));
-            errno = saved;
-            return -1;
-        }
-        if (h->ops->xs_tx_end(h, tx, false) == 0)
-            return 0;
-        if (errno != EAGAIN || attempt >= VG_TX_ATTEMPTS) {
-            set_err(err, errlen, "cannot commit removal of device %u of "
-                    "domain %u: %s", devid, fe, strerror(errno));
-            return -1;
-        }
-    }
+    if (vg_xs_transact(h, remove_tx_body, &r, &attempts) == 0)
+        return 0;
+    if (r.bodies < attempts)
+        set_err(err, errlen, "cannot start a xenstore transaction: %s",
+                strerror(errno));
+    else if (r.failed)
+        set_err(err, errlen, "cannot remove %s: %s", r.failed,
+                strerror(errno));
+    else
+        set_err(err, errlen, "cannot commit removal of device %u of "
+                "domain %u: %s", devid, fe, strerror(errno));
+    return -1;
 }
 
 int vg_toolstack_detach(struct vg_hyp *h, uint16_t frontend_domid,

@@ -259,3 +259,39 @@ void vg_copy_trunc(char *dst, size_t size, const char *src)
     memcpy(dst, src, l);
     dst[l] = '\0';
 }
+
+int vg_xs_transact(struct vg_hyp *h, vg_xs_tx_fn fn, void *arg,
+                   unsigned *attempts)
+{
+    unsigned n = 0;
+    int rc;
+
+    for (;;) {
+        vg_xs_tx_t tx = h->ops->xs_tx_start(h);
+        int err;
+
+        n++;
+        if (attempts)
+            *attempts = n;
+        if (tx == VG_XS_NO_TX) {
+            if (errno == 0)
+                errno = EIO;
+            return -1;
+        }
+        rc = fn(h, tx, arg);
+        if (rc != 0) {
+            err = errno;
+            h->ops->xs_tx_end(h, tx, true);
+            errno = err;
+            if (rc > 0)
+                return rc;
+            if (err != EAGAIN || n >= VG_XS_TX_ATTEMPTS)
+                return -1;
+            continue;
+        }
+        if (h->ops->xs_tx_end(h, tx, false) == 0)
+            return 0;
+        if (errno != EAGAIN || n >= VG_XS_TX_ATTEMPTS)
+            return -1;
+    }
+}

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Per-queue resources: the three ring areas in pages granted (writable) to
- * the backend, the unbound event channel offered to it, the driver-side
+ * Per-queue resources: the three ring areas in pages granted to the
+ * backend, the unbound event channel offered to it, the driver-side
  * virtqueue over them, and the request table bounded by the queue size.
  *
  * Each area is its own share call so it starts at offset 0 of its own
- * page.  An area longer than a page must come out as consecutive refs
+ * page, and each is granted with the least access the device needs: the
+ * descriptor table and the driver (avail) area read-only (the device only
+ * reads them), the device (used) area writable.  An area longer than a page must come out as consecutive refs
  * (protocol.h); when it does not, the queue falls back to 256 entries,
  * where every area fits one page.
  */
@@ -30,7 +32,8 @@ static void area_release(struct vgf_dev *d, struct vgf_area *a)
 }
 
 /* 0 ok; -1 errno ENOMEM etc.; 1 the refs are not consecutive. */
-static int area_grant(struct vgf_dev *d, struct vgf_area *a, size_t bytes)
+static int area_grant(struct vgf_dev *d, struct vgf_area *a, size_t bytes,
+                      bool device_writes)
 {
     vg_gref_t refs[8];   /* an area of VG_MAX_QUEUE_SIZE entries needs <= 5 */
     uint32_t n = pages_for(bytes);
@@ -39,7 +42,8 @@ static int area_grant(struct vgf_dev *d, struct vgf_area *a, size_t bytes)
         errno = EINVAL;
         return -1;
     }
-    a->pages = d->h->ops->share_pages(d->h, d->backend_id, n, refs, true);
+    a->pages = d->h->ops->share_pages(d->h, d->backend_id, n, refs,
+                                      device_writes);
     if (!a->pages)
         return -1;
     a->npages = n;
@@ -69,9 +73,12 @@ static int queue_rings_grant(struct vgf_dev *d, struct vgf_queue *q)
 {
     int rc;
 
-    if ((rc = area_grant(d, &q->desc, vg_ring_desc_bytes(q->size))) != 0 ||
-        (rc = area_grant(d, &q->driver, vg_ring_avail_bytes(q->size))) != 0 ||
-        (rc = area_grant(d, &q->device, vg_ring_used_bytes(q->size))) != 0)
+    if ((rc = area_grant(d, &q->desc, vg_ring_desc_bytes(q->size),
+                         false)) != 0 ||
+        (rc = area_grant(d, &q->driver, vg_ring_avail_bytes(q->size),
+                         false)) != 0 ||
+        (rc = area_grant(d, &q->device, vg_ring_used_bytes(q->size),
+                         true)) != 0)
         return rc;
     if (vqd_init(&q->vq, q->size, q->desc.pages, q->driver.pages,
                  q->device.pages, d->features & VG_FEATURE(VIRTIO_RING_F_EVENT_IDX)))

@@ -13,8 +13,27 @@
 #include <errno.h>
 #include <stdlib.h>
 
+struct stats_tx {
+    struct vgf_dev *d;
+    const char *line;
+};
+
+static int stats_tx_body(struct vg_hyp *h, vg_xs_tx_t tx, void *arg)
+{
+    const struct stats_tx *t = arg;
+    char *state;
+
+    /* The toolstack may have removed the device: do not recreate it. */
+    state = vg_xs_read_str(h, tx, t->d->fe_dir, VG_KEY_STATE);
+    if (!state)
+        return errno == EAGAIN ? -1 : 1;
+    free(state);
+    return vg_xs_write_fmt(h, tx, t->d->fe_dir, VG_KEY_STATS, "%s", t->line);
+}
+
 void vgf_stats_publish(struct vgf_dev *d, bool force)
 {
+    char line[VG_GUEST_STATS_MAX];
     const struct vgf_stats *st = &d->stats;
     struct vg_guest_stats g = {
         .requests = st->requests, .completed = st->completed,
@@ -24,32 +43,13 @@ void vgf_stats_publish(struct vgf_dev *d, bool force)
         .bounce_bytes = st->bounce_bytes,
         .zero_copy_bytes = st->zero_copy_bytes,
     };
-    char line[VG_GUEST_STATS_MAX];
+    struct stats_tx t = { .d = d, .line = line };
     uint64_t now = vg_now_ms();
-    char *state;
 
     if (!force && now - d->stats_published_ms < VGF_STATS_PUBLISH_MS)
         return;
     d->stats_published_ms = now;
     if (st->requests == 0 || vg_format_guest_stats(line, sizeof(line), &g))
         return;
-    for (int attempt = 0; attempt < 4; attempt++) {
-        vg_xs_tx_t tx = d->h->ops->xs_tx_start(d->h);
-
-        if (!tx)
-            return;
-        /* The toolstack may have removed the device: do not recreate it. */
-        state = vg_xs_read_str(d->h, tx, d->fe_dir, VG_KEY_STATE);
-        if (!state) {
-            d->h->ops->xs_tx_end(d->h, tx, true);
-            return;
-        }
-        free(state);
-        if (vg_xs_write_fmt(d->h, tx, d->fe_dir, VG_KEY_STATS, "%s", line)) {
-            d->h->ops->xs_tx_end(d->h, tx, true);
-            return;
-        }
-        if (d->h->ops->xs_tx_end(d->h, tx, false) == 0 || errno != EAGAIN)
-            return;
-    }
+    (void)vg_xs_transact(d->h, stats_tx_body, &t, NULL);
 }

@@ -7,7 +7,6 @@
  * Every key the backend wrote is parsed strictly; a bad one fails the open
  * with EPROTO and a log line naming the key and the value.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -16,35 +15,14 @@
 
 #include "vgf_internal.h"
 
-#define VGF_TX_ATTEMPTS     16
 #define VGF_CLOSE_WAIT_MS   5000
 #define VGF_DEVICE_BITS     0xffffffULL   /* feature bits 0..23 */
-
-/* Printable, bounded copy of a value from the other domain for the log. */
-static const char *shown(const char *v, char *buf, size_t size)
-{
-    size_t i;
-
-    if (!v)
-        return "(missing)";
-    for (i = 0; v[i] && i + 4 < size; i++)
-        buf[i] = isprint((unsigned char)v[i]) ? v[i] : '?';
-    if (v[i]) {
-        buf[i++] = '.';
-        buf[i++] = '.';
-        buf[i++] = '.';
-    }
-    buf[i] = '\0';
-    return buf;
-}
 
 static int bad_key(struct vgf_dev *d, const char *key, const char *value,
                    const char *why)
 {
-    char buf[72];
-
     vgf_log(d, VG_LOG_ERR, "backend dom %u wrote bad %s/%s '%s': %s",
-            d->backend_id, d->be_dir, key, shown(value, buf, sizeof(buf)), why);
+            d->backend_id, d->be_dir, key, VG_ESC(value), why);
     errno = EPROTO;
     return -1;
 }
@@ -234,43 +212,30 @@ static int write_queue_keys(struct vgf_dev *d, vg_xs_tx_t tx,
     return 0;
 }
 
+/* publish's transaction: every key, then state Initialised. */
+static int publish_tx(struct vg_hyp *h, vg_xs_tx_t tx, void *arg)
+{
+    struct vgf_dev *d = arg;
+
+    if (vg_xs_write_fmt(h, tx, d->fe_dir, VG_KEY_FEATURES, "0x%" PRIx64,
+                        d->features) ||
+        vg_xs_write_fmt(h, tx, d->fe_dir, VG_KEY_NUM_QUEUES, "%u",
+                        d->num_queues))
+        return -1;
+    for (unsigned i = 0; i < d->num_queues; i++)
+        if (write_queue_keys(d, tx, &d->queues[i]))
+            return -1;
+    if (vgf_arena_publish(d, tx))
+        return -1;
+    return vg_xs_write_fmt(h, tx, d->fe_dir, VG_KEY_STATE, "%u",
+                           VG_XB_INITIALISED);
+}
+
 /* Our keys and state Initialised, all or nothing. */
 static int publish(struct vgf_dev *d)
 {
-    struct vg_hyp *h = d->h;
-
-    for (int attempt = 0; attempt < VGF_TX_ATTEMPTS; attempt++) {
-        vg_xs_tx_t tx = h->ops->xs_tx_start(h);
-        int err;
-
-        if (tx == VG_XS_NO_TX)
-            goto fail;
-        if (vg_xs_write_fmt(h, tx, d->fe_dir, VG_KEY_FEATURES, "0x%" PRIx64,
-                            d->features) ||
-            vg_xs_write_fmt(h, tx, d->fe_dir, VG_KEY_NUM_QUEUES, "%u",
-                            d->num_queues))
-            goto abort;
-        for (unsigned i = 0; i < d->num_queues; i++)
-            if (write_queue_keys(d, tx, &d->queues[i]))
-                goto abort;
-        if (vgf_arena_publish(d, tx))
-            goto abort;
-        if (vg_xs_write_fmt(h, tx, d->fe_dir, VG_KEY_STATE, "%u",
-                            VG_XB_INITIALISED))
-            goto abort;
-        if (h->ops->xs_tx_end(h, tx, false) == 0)
-            return 0;
-        if (errno != EAGAIN)
-            goto fail;
-        continue;
-abort:
-        err = errno;
-        h->ops->xs_tx_end(h, tx, true);
-        errno = err;
-        goto fail;
-    }
-    errno = EAGAIN;
-fail:
+    if (vg_xs_transact(d->h, publish_tx, d, NULL) == 0)
+        return 0;
     vgf_log(d, VG_LOG_ERR, "writing our keys under %s: %m", d->fe_dir);
     return -1;
 }
@@ -401,7 +366,7 @@ static void handshake_undo(struct vgf_dev *d)
 
 static int locate(struct vgf_dev *d)
 {
-    char expect[VG_XS_PATH_MAX], buf[72];
+    char expect[VG_XS_PATH_MAX];
     uint16_t self = d->h->domid;
     uint64_t be_id;
     char *be;
@@ -430,7 +395,7 @@ static int locate(struct vgf_dev *d)
     be = vg_xs_read_str(d->h, VG_XS_NO_TX, d->fe_dir, VG_KEY_BACKEND);
     if (!be || strcmp(be, expect)) {
         vgf_log(d, VG_LOG_ERR, "%s/%s is '%s', expected '%s'", d->fe_dir,
-                VG_KEY_BACKEND, shown(be, buf, sizeof(buf)), expect);
+                VG_KEY_BACKEND, VG_ESC(be), expect);
         free(be);
         errno = EPROTO;
         return -1;

@@ -303,7 +303,7 @@ static int cmd_attach(int argc, char **argv)
     }
     vg_debug("domain %u: virtio-grant %s device %u, backend domain %u, "
              "mode %s, target %s", domid, spec.type, devid,
-             spec.backend_domid, spec.mode, spec.target);
+             spec.backend_domid, spec.mode, VG_ESC(spec.target));
     printf("%u\n", devid);
     return 0;
 }

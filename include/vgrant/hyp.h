@@ -167,6 +167,18 @@ struct vg_hyp *vg_fake_open(struct vg_fake_world *w, uint16_t domid);
 unsigned vg_fake_live_mappings(struct vg_fake_world *w, uint16_t granter);
 unsigned vg_fake_live_grants(struct vg_fake_world *w, uint16_t granter);
 unsigned vg_fake_bound_ports(struct vg_fake_world *w, uint16_t domid);
+/* Test inspection of one grant entry of `granter`: how it was granted and
+ * how it is mapped right now.  -1/ENOENT if the entry is free. */
+struct vg_fake_grant_info {
+    bool active;               /* granted and not revoked */
+    bool revoked;              /* revoked, still mapped by someone */
+    uint16_t grantee;
+    bool writable;             /* granted writable (else read-only) */
+    unsigned maps;             /* live mappings of it */
+    unsigned maps_writable;    /* of which mapped writable */
+};
+int vg_fake_grant_info(struct vg_fake_world *w, uint16_t granter,
+                       vg_gref_t ref, struct vg_fake_grant_info *out);
 
 /* Convenience wrappers */
 static inline void vg_hyp_close(struct vg_hyp *h)

@@ -8,6 +8,9 @@
 #define VGRANT_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 enum vg_log_level { VG_LOG_ERR = 0, VG_LOG_WARN, VG_LOG_INFO, VG_LOG_DEBUG };
 
@@ -37,5 +40,63 @@ void vg_vlog(enum vg_log_level level, const char *fmt, va_list ap);
 /* "dom <F> dev <N>: ..." */
 #define vg_dev_log(level, domid, devid, fmt, ...) \
     vg_log(level, "dom %u dev %u: " fmt, (unsigned)(domid), (unsigned)(devid), ##__VA_ARGS__)
+
+/* ---- text another domain (or a config) controls ----------------------
+ *
+ * Every string read from xenstore or the other domain, and every config
+ * value, goes through vg_esc before it reaches a log line or an error
+ * message, so a peer cannot forge a log line (a "\n"), drive the
+ * administrator's terminal (an ESC sequence) or flood a line:
+ *   - bytes 0x20..0x7e are copied, except '\\';
+ *   - every other byte ('\\', control characters, DEL, anything non-ASCII)
+ *     becomes "\xNN" (two lower-case hex digits);
+ *   - the result fits buf[size] and is always NUL-terminated; a value cut
+ *     short ends in the mark "...[N bytes]", N being the value's length;
+ *   - NULL reads "(missing)".
+ * Returns buf (or the static "(missing)"). */
+const char *vg_esc(const char *s, char *buf, size_t size);
+
+/* Room for one escaped value in a log line. */
+#define VG_ESC_SIZE 128
+/* vg_esc into a temporary that lives until the end of the enclosing
+ * block: vg_warn("key '%s'", VG_ESC(value)). */
+#define VG_ESC(s) vg_esc((s), (char[VG_ESC_SIZE]){ 0 }, VG_ESC_SIZE)
+
+/* ---- rate-limited warnings --------------------------------------------
+ *
+ * A guest can produce bad requests as fast as the daemon serves them.  One
+ * policy for every warning a peer can trigger at will: per limiter (one per
+ * device, queue or failure counter) at most VG_RL_BURST lines in any window
+ * of VG_RL_WINDOW_MS; further events are counted, and the next line that
+ * is logged says how many were suppressed ("(suppressed K similar
+ * messages)").  vg_rl_flush reports a remainder nobody logged (at
+ * teardown).  Not thread-safe: one limiter belongs to one thread. */
+#define VG_RL_BURST     10u
+#define VG_RL_WINDOW_MS 5000u
+
+struct vg_ratelimit {
+    uint64_t events;          /* every event counted, logged or not */
+    uint64_t window_start_ms;
+    unsigned window_lines;    /* lines logged in the current window */
+    uint64_t suppressed;      /* events not logged since the last line */
+};
+
+/* Count one event at time now_ms.  true: log it, and report *suppressed
+ * events that were dropped before it (then reset to 0). */
+bool vg_ratelimit_at(struct vg_ratelimit *rl, uint64_t now_ms,
+                     uint64_t *suppressed);
+
+/* Count one event and log it if the limiter allows, appending
+ * " (suppressed K similar messages)" when K > 0.  The _at variant takes
+ * the time (tests). */
+void vg_rl_log(struct vg_ratelimit *rl, enum vg_log_level level,
+               const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void vg_rl_vlog_at(struct vg_ratelimit *rl, uint64_t now_ms,
+                   enum vg_log_level level, const char *fmt, va_list ap);
+
+/* If events were suppressed since the last line, log
+ * "<fmt...>: suppressed K similar messages" and reset the count. */
+void vg_rl_flush(struct vg_ratelimit *rl, enum vg_log_level level,
+                 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif /* VGRANT_LOG_H */

@@ -101,7 +101,9 @@
  * Each ring area is a run of consecutive grant refs starting at the ref
  * named by its grant address, the offset inside the first page must be 0,
  * and the run covers exactly the area's size for the queue size (see
- * vg_ring_*_bytes in virtio.h).  A frontend whose pages cannot be granted
+ * vg_ring_*_bytes in virtio.h).  The descriptor table and the driver area
+ * should be granted read-only (the backend only reads them and maps them
+ * read-only, whatever the grant allows), the device area writable.  A frontend whose pages cannot be granted
  * with consecutive refs keeps each area within one page (queue-size <= 256).
  *
  * ---------------------------------------------------------------------------
@@ -188,6 +190,8 @@ enum vg_xenbus_state {
 };
 
 /* Limits enforced by both sides. */
+#define VG_MAX_DOMID          0x7fefu  /* highest real domain id
+                                          (DOMID_FIRST_RESERVED - 1) */
 #define VG_MAX_DEVID          65535u
 #define VG_MAX_QUEUES         8u
 #define VG_MIN_QUEUE_SIZE     2u
@@ -270,6 +274,34 @@ static inline uint32_t vg_grant_addr_ref(uint64_t addr)
 static inline uint32_t vg_grant_addr_offset(uint64_t addr)
 {
     return (uint32_t)(addr & (VG_PAGE_SIZE - 1));
+}
+
+/* The grant run of a buffer of len bytes at grant address addr: page k of
+ * the buffer is ref + k.  The one check of a buffer's (or ring area's)
+ * grant address every transport applies before naming a ref. */
+enum vg_grant_run_check {
+    VG_GRANT_RUN_OK = 0,
+    VG_GRANT_RUN_NOT_GRANT,    /* bit 63 clear, or a ref above 32 bits */
+    VG_GRANT_RUN_OVERFLOW,     /* ref + pages - 1 passes VG_GRANT_REF_MAX */
+};
+
+/* Check addr and give its first ref, the offset in the first page and the
+ * number of pages [addr, addr + len) touches (0 for len 0). */
+static inline enum vg_grant_run_check
+vg_grant_run(uint64_t addr, uint64_t len, uint32_t *ref, uint32_t *offset,
+             uint64_t *pages)
+{
+    uint64_t n;
+
+    if (!vg_grant_addr_valid(addr))
+        return VG_GRANT_RUN_NOT_GRANT;
+    *ref = vg_grant_addr_ref(addr);
+    *offset = vg_grant_addr_offset(addr);
+    n = len ? (*offset + len + VG_PAGE_SIZE - 1) >> VG_PAGE_SHIFT : 0;
+    *pages = n;
+    if (n && (uint64_t)*ref + n - 1 > VG_GRANT_REF_MAX)
+        return VG_GRANT_RUN_OVERFLOW;
+    return VG_GRANT_RUN_OK;
 }
 
 #endif /* VGRANT_PROTOCOL_H */

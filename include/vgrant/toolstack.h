@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "vgrant/hyp.h"
+#include "vgrant/protocol.h"   /* VG_MAX_DOMID */
 
 /* One device as written in a config or on the command line:
  * "type=blk,target=/path,backend=0,readonly=1,queues=1,queue-size=256,
@@ -32,9 +33,6 @@ struct vg_attach_spec {
     uint64_t region_bytes;    /* static mode only, else 0 */
     int devid;                /* -1 = first free */
 };
-
-/* Highest id of a real domain (DOMID_FIRST_RESERVED - 1). */
-#define VG_MAX_DOMID 0x7fefu
 
 /* Defaults for keys a spec leaves out. */
 #define VG_SPEC_DEFAULT_BACKEND     0

@@ -45,6 +45,30 @@ int vg_xs_write_fmt(struct vg_hyp *h, vg_xs_tx_t tx, const char *dir,
                     const char *key, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/* ---- transactions ----
+ * xenstored answers a commit with EAGAIN when someone changed what the
+ * transaction read or wrote meanwhile: the transaction is to be redone.
+ * Every transaction of the daemon, the library and the tools goes through
+ * vg_xs_transact, so all of them retry alike and a peer that rewrites its
+ * keys in a loop cannot keep one of them busy forever. */
+#define VG_XS_TX_ATTEMPTS 16
+
+/* Body of a transaction: read and write through tx.  Returns 0 to commit,
+ * a positive value to abort without an error (nothing to change: the
+ * value is passed on), -1 with errno to abort and fail -- errno EAGAIN
+ * (a read or write inside the transaction hit a conflict) redoes it. */
+typedef int (*vg_xs_tx_fn)(struct vg_hyp *h, vg_xs_tx_t tx, void *arg);
+
+/* Start a transaction, run fn, commit; redo the whole thing (fn included,
+ * so fn must not keep state from an earlier attempt) while the commit or
+ * fn fail with EAGAIN, at most VG_XS_TX_ATTEMPTS attempts in all.
+ * Returns 0 once committed, fn's positive value if it aborted, or -1 with
+ * errno: the transaction could not start, fn failed, the commit failed,
+ * or EAGAIN after the last attempt.  *attempts (may be NULL) gets the
+ * number of attempts made. */
+int vg_xs_transact(struct vg_hyp *h, vg_xs_tx_fn fn, void *arg,
+                   unsigned *attempts);
+
 /* xenbus state of dir ("state" key); VG_XB_UNKNOWN if missing or garbage. */
 enum vg_xenbus_state vg_xs_read_state(struct vg_hyp *h, const char *dir);
 int vg_xs_write_state(struct vg_hyp *h, const char *dir, enum vg_xenbus_state s);

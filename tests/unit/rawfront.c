@@ -8,7 +8,6 @@
 #include "rawfront.h"
 #include "vgrant/attach_id.h"
 
-#define TX_ATTEMPTS 8
 
 static int tx_write(struct vg_hyp *h, vg_xs_tx_t tx, const char *dir,
                     const char *key, const char *value)
@@ -18,64 +17,72 @@ static int tx_write(struct vg_hyp *h, vg_xs_tx_t tx, const char *dir,
     return vg_xs_write_fmt(h, tx, dir, key, "%s", value);
 }
 
+struct rf_attach_tx {
+    uint16_t fe_domid, be_domid;
+    const struct rf_attach *a;
+    char be[VG_XS_PATH_MAX], fe[VG_XS_PATH_MAX];
+    char id[VG_ATTACH_ID_BUF];     /* "" : none */
+};
+
+static int rf_attach_body(struct vg_hyp *dom0, vg_xs_tx_t tx, void *arg)
+{
+    const struct rf_attach_tx *t = arg;
+    const struct rf_attach *a = t->a;
+    struct vg_xs_perm be_perms[2] = {
+        { t->be_domid, VG_XS_PERM_NONE }, { t->fe_domid, VG_XS_PERM_READ },
+    };
+    struct vg_xs_perm fe_perms[2] = {
+        { t->fe_domid, VG_XS_PERM_NONE }, { t->be_domid, VG_XS_PERM_READ },
+    };
+    const char *be = t->be, *fe = t->fe;
+    char num[16];
+    int err = 0;
+
+    err |= dom0->ops->xs_mkdir(dom0, tx, be);
+    err |= dom0->ops->xs_set_perms(dom0, tx, be, be_perms, 2);
+    err |= tx_write(dom0, tx, be, VG_KEY_FRONTEND, a->frontend ? a->frontend : fe);
+    snprintf(num, sizeof(num), "%u", t->fe_domid);
+    err |= tx_write(dom0, tx, be, VG_KEY_FRONTEND_ID, num);
+    if (!a->no_online)
+        err |= tx_write(dom0, tx, be, VG_KEY_ONLINE, "1");
+    err |= tx_write(dom0, tx, be, VG_KEY_TYPE, a->type ? a->type : VG_TYPE_BLK);
+    err |= tx_write(dom0, tx, be, VG_KEY_TARGET, a->target);
+    err |= tx_write(dom0, tx, be, VG_KEY_READONLY, a->readonly);
+    err |= tx_write(dom0, tx, be, VG_KEY_MODE, a->mode);
+    err |= tx_write(dom0, tx, be, VG_KEY_QUEUES, a->queues);
+    err |= tx_write(dom0, tx, be, VG_KEY_QUEUE_SIZE, a->queue_size);
+    if (t->id[0])
+        err |= tx_write(dom0, tx, be, VG_KEY_ATTACH_ID, t->id);
+    err |= tx_write(dom0, tx, be, VG_KEY_STATE, "1");
+
+    err |= dom0->ops->xs_mkdir(dom0, tx, fe);
+    err |= dom0->ops->xs_set_perms(dom0, tx, fe, fe_perms, 2);
+    err |= tx_write(dom0, tx, fe, VG_KEY_BACKEND, be);
+    snprintf(num, sizeof(num), "%u", t->be_domid);
+    err |= tx_write(dom0, tx, fe, VG_KEY_BACKEND_ID, num);
+    err |= tx_write(dom0, tx, fe, VG_KEY_STATE, "1");
+    if (err) {
+        errno = EIO;       /* never retried: a test set-up mistake */
+        return -1;
+    }
+    return 0;
+}
+
 int rf_toolstack_attach(struct vg_hyp *dom0, uint16_t fe_domid, unsigned devid,
                         uint16_t be_domid, const struct rf_attach *a)
 {
-    char be[VG_XS_PATH_MAX], fe[VG_XS_PATH_MAX];
-    struct vg_xs_perm be_perms[2] = {
-        { be_domid, VG_XS_PERM_NONE }, { fe_domid, VG_XS_PERM_READ },
-    };
-    struct vg_xs_perm fe_perms[2] = {
-        { fe_domid, VG_XS_PERM_NONE }, { be_domid, VG_XS_PERM_READ },
-    };
-    char num[16], id[VG_ATTACH_ID_BUF];
+    struct rf_attach_tx t = { .fe_domid = fe_domid, .be_domid = be_domid,
+                              .a = a };
 
-    if (a->attach_id)
-        snprintf(id, sizeof(id), "%s", a->attach_id);
-    else if (vg_attach_id_new(id, sizeof(id)))
-        return -1;
-    vg_path(be, sizeof(be), "/local/domain/%u/backend/" VG_XS_CLASS "/%u/%u",
-            be_domid, fe_domid, devid);
-    vg_path(fe, sizeof(fe), "/local/domain/%u/device/" VG_XS_CLASS "/%u",
+    vg_path(t.be, sizeof(t.be), "/local/domain/%u/backend/" VG_XS_CLASS
+            "/%u/%u", be_domid, fe_domid, devid);
+    vg_path(t.fe, sizeof(t.fe), "/local/domain/%u/device/" VG_XS_CLASS "/%u",
             fe_domid, devid);
-
-    for (int attempt = 0; attempt < TX_ATTEMPTS; attempt++) {
-        vg_xs_tx_t tx = dom0->ops->xs_tx_start(dom0);
-        int err = 0;
-
-        err |= dom0->ops->xs_mkdir(dom0, tx, be);
-        err |= dom0->ops->xs_set_perms(dom0, tx, be, be_perms, 2);
-        err |= tx_write(dom0, tx, be, VG_KEY_FRONTEND, a->frontend ? a->frontend : fe);
-        snprintf(num, sizeof(num), "%u", fe_domid);
-        err |= tx_write(dom0, tx, be, VG_KEY_FRONTEND_ID, num);
-        if (!a->no_online)
-            err |= tx_write(dom0, tx, be, VG_KEY_ONLINE, "1");
-        err |= tx_write(dom0, tx, be, VG_KEY_TYPE, a->type ? a->type : VG_TYPE_BLK);
-        err |= tx_write(dom0, tx, be, VG_KEY_TARGET, a->target);
-        err |= tx_write(dom0, tx, be, VG_KEY_READONLY, a->readonly);
-        err |= tx_write(dom0, tx, be, VG_KEY_MODE, a->mode);
-        err |= tx_write(dom0, tx, be, VG_KEY_QUEUES, a->queues);
-        err |= tx_write(dom0, tx, be, VG_KEY_QUEUE_SIZE, a->queue_size);
-        if (id[0])
-            err |= tx_write(dom0, tx, be, VG_KEY_ATTACH_ID, id);
-        err |= tx_write(dom0, tx, be, VG_KEY_STATE, "1");
-
-        err |= dom0->ops->xs_mkdir(dom0, tx, fe);
-        err |= dom0->ops->xs_set_perms(dom0, tx, fe, fe_perms, 2);
-        err |= tx_write(dom0, tx, fe, VG_KEY_BACKEND, be);
-        snprintf(num, sizeof(num), "%u", be_domid);
-        err |= tx_write(dom0, tx, fe, VG_KEY_BACKEND_ID, num);
-        err |= tx_write(dom0, tx, fe, VG_KEY_STATE, "1");
-        if (err) {
-            dom0->ops->xs_tx_end(dom0, tx, true);
-            return -1;
-        }
-        if (dom0->ops->xs_tx_end(dom0, tx, false) == 0)
-            return 0;
-        if (errno != EAGAIN)
-            return -1;
-    }
-    return -1;
+    if (a->attach_id)
+        snprintf(t.id, sizeof(t.id), "%s", a->attach_id);
+    else if (vg_attach_id_new(t.id, sizeof(t.id)))
+        return -1;
+    return vg_xs_transact(dom0, rf_attach_body, &t, NULL) ? -1 : 0;
 }
 
 int rf_open(struct rawfront *rf, struct vg_fake_world *w, uint16_t domid,

@@ -1345,7 +1345,7 @@ static void test_hostile_bad_attach_id(void **state)
     capture_start();
     pump(t, 3);
     log = capture_stop();
-    assert_log_has(log, "backend key attach-id 'abc?forged'");
+    assert_log_has(log, "backend key attach-id 'abc\\x0aforged'");
     assert_int_not_equal(rf_backend_state(&rf), VG_XB_INITWAIT);
     free(log);
     rf_close(&rf);

@@ -247,7 +247,8 @@ static int sb_connect(struct sb *s)
             return -1;
         for (uint32_t k = 0; k < n; k++)
             refs[k] = vg_grant_addr_ref(addr) + k;
-        s->ring[i] = s->h->ops->map_grants(s->h, FE_DOM, n, refs, true);
+        s->ring[i] = s->h->ops->map_grants(s->h, FE_DOM, n, refs,
+                                           i == 2 /* only used is written */);
         if (!s->ring[i])
             return -1;
         s->ring_pages[i] = n;

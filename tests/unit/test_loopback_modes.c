@@ -30,6 +30,7 @@
 #include "vgrant/hyp.h"
 #include "vgrant/log.h"
 #include "vgrant/toolstack.h"
+#include "vgrant/xsutil.h"
 #include "vgrantd.h"
 #include "vgrant_blk.h"
 
@@ -418,6 +419,56 @@ static void test_mode_persistent(void **state)
     loop_stop(l);
 }
 
+/* Review finding (issue 13): the backend only reads the descriptor table
+ * and the driver (avail) area, so the frontend grants them read-only and
+ * only the device (used) area writable; the backend maps them the same
+ * way.  Checked on the grants themselves in the hypervisor double, with
+ * I/O done (the backend really works with read-only rings). */
+static void test_hostile_ring_grants_least_access(void **state)
+{
+    static const struct {
+        const char *key;
+        bool writable;
+    } areas[] = {
+        { "queue-0/desc", false },
+        { "queue-0/driver", false },
+        { "queue-0/device", true },
+    };
+    struct loop *l = loop_start("mode=grant", NULL);
+    struct vgf_blk *b = vgf_blk_open(l->guest, 0, NULL);
+    char fe[64];
+    uint8_t buf[4096];
+
+    (void)state;
+    assert_non_null(b);
+    memset(buf, 0x3c, sizeof(buf));
+    assert_int_equal(vgf_blk_write(b, 4096, buf, sizeof(buf)), 0);
+    memset(buf, 0, sizeof(buf));
+    assert_int_equal(vgf_blk_read(b, 4096, buf, sizeof(buf)), 0);
+    assert_int_equal(buf[4095], 0x3c);
+    snprintf(fe, sizeof(fe), "/local/domain/%u/device/virtio-grant/0", GUEST);
+    for (unsigned i = 0; i < sizeof(areas) / sizeof(areas[0]); i++) {
+        struct vg_fake_grant_info gi;
+        uint64_t addr;
+
+        assert_int_equal(vg_xs_read_hex64(l->dom0, VG_XS_NO_TX, fe,
+                                          areas[i].key, &addr), 0);
+        assert_int_equal(vg_fake_grant_info(l->w, GUEST,
+                                            vg_grant_addr_ref(addr), &gi), 0);
+        assert_true(gi.active);
+        assert_int_equal(gi.grantee, 0);
+        if (gi.writable != areas[i].writable)
+            fail_msg("%s is granted %s", areas[i].key,
+                     gi.writable ? "writable" : "read-only");
+        /* the backend has it mapped, writable only where it must write */
+        assert_int_equal(gi.maps, 1);
+        assert_int_equal(gi.maps_writable, areas[i].writable ? 1 : 0);
+    }
+    vgf_blk_close(b);
+    assert_int_equal(vg_fake_live_grants(l->w, GUEST), 0);
+    loop_stop(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -426,6 +477,7 @@ int main(void)
         cmocka_unit_test(test_mode_auto),
         cmocka_unit_test(test_mode_static),
         cmocka_unit_test(test_mode_persistent),
+        cmocka_unit_test(test_hostile_ring_grants_least_access),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

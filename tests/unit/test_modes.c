@@ -431,6 +431,126 @@ static void test_hostile_persistent_ref_never_granted(void **state)
     mt_free(t);
 }
 
+/* ---- review findings (issue 13) ---- */
+
+/* Every line the daemon logs, as handed to the log sink. */
+struct logcap {
+    char line[64][1024];
+    unsigned n;
+};
+
+static void cap_sink(enum vg_log_level level, const char *msg, void *arg)
+{
+    struct logcap *c = arg;
+
+    (void)level;
+    if (c->n < sizeof(c->line) / sizeof(c->line[0]))
+        snprintf(c->line[c->n++], sizeof(c->line[0]), "%s", msg);
+}
+
+/* A frontend key that forges a log line: region-refs-0 holding a newline
+ * and an ESC sequence is logged as one line, with both escaped. */
+static void test_hostile_static_region_refs_log_escaped(void **state)
+{
+    static const char forged[] =
+        "8 9\x1b[2J\nvgrantd: error: dom 7 dev 0: forged 10 11";
+    struct mt *t = mt_new(VG_MODE_STATIC, REGION, 0);
+    struct logcap *cap = calloc(1, sizeof(*cap));
+    char key[32];
+    bool seen = false;
+
+    (void)state;
+    assert_non_null(cap);
+    share_region(t, REGION / VG_PAGE_SIZE, -1);
+    snprintf(key, sizeof(key), VG_KEY_REGION_REFS_FMT, 0u);
+    assert_int_equal(rf_write(&t->rf, key, forged), 0);
+    vg_log_set_sink(cap_sink, cap);
+    assert_int_equal(rf_connect(&t->rf, 64), 0);
+    wait_state(t, VG_XB_CLOSING);
+    vg_log_set_sink(NULL, NULL);
+    for (unsigned i = 0; i < cap->n; i++) {
+        /* no control character of the guest's reaches the log */
+        for (const char *p = cap->line[i]; *p; p++)
+            assert_true((unsigned char)*p >= 0x20 && *p != 0x7f);
+        if (strstr(cap->line[i], key)) {
+            seen = true;
+            assert_non_null(strstr(cap->line[i], "\\x1b[2J\\x0avgrantd"));
+        }
+    }
+    assert_true(seen);
+    free(cap);
+    mt_free(t);
+}
+
+/* Copy mode: GET_ID into a data buffer longer than the 20-byte id.  The
+ * model writes the id and the status, nothing else; the guest must get
+ * exactly those bytes back (no stale bounce byte of an earlier request)
+ * and a used length of exactly id + status. */
+static void test_hostile_copy_get_id_exact_copy_back(void **state)
+{
+    struct mt *t = connected(VG_MODE_COPY, 0);
+    struct rf_blk w, r;
+    uint32_t len, id;
+    char expect[VIRTIO_BLK_ID_BYTES] = { 0 };
+
+    (void)state;
+    /* an earlier write leaves its data in the private bounce buffer */
+    assert_int_equal(rf_blk_prepare(&t->rf, &w, VIRTIO_BLK_T_OUT, 0, 512,
+                                    false), 0);
+    memset(w.data, 0x77, 512);
+    assert_int_equal(blk_do(t, &w), VIRTIO_BLK_S_OK);
+
+    assert_int_equal(rf_blk_prepare(&t->rf, &r, VIRTIO_BLK_T_GET_ID, 0, 64,
+                                    false), 0);
+    memset(r.data, 0xa5, 64);
+    rf_blk_submit(&t->rf, &r);
+    rf_kick(&t->rf);
+    for (int i = 0; i < MAX_ROUNDS && !rf_get_used(&t->rf, &id, &len); i++) {
+        run(t, 1);
+        assert_true(i + 1 < MAX_ROUNDS);
+    }
+    assert_int_equal(*r.status, VIRTIO_BLK_S_OK);
+    snprintf(expect, sizeof(expect), "vgrant-%u-0", GUEST);
+    assert_memory_equal(r.data, expect, VIRTIO_BLK_ID_BYTES);
+    for (unsigned i = VIRTIO_BLK_ID_BYTES; i < 64; i++)
+        if (r.data[i] != 0xa5)
+            fail_msg("data byte %u is 0x%02x: the model never wrote it", i,
+                     r.data[i]);
+    assert_int_equal(len, VIRTIO_BLK_ID_BYTES + 1);
+    mt_free(t);
+}
+
+/* A guest failing every request cannot flood the log: the transport's
+ * warnings are rate-limited (log.h), the rest are counted and reported. */
+static void test_hostile_bad_request_flood_log_bounded(void **state)
+{
+    uint8_t *region;
+    struct mt *t = static_connected(&region);
+    struct logcap *cap = calloc(1, sizeof(*cap));
+    unsigned warned = 0, summary = 0;
+
+    (void)state;
+    assert_non_null(cap);
+    vg_log_init("test_modes", VG_LOG_WARN);
+    vg_log_set_sink(cap_sink, cap);
+    for (int i = 0; i < 50; i++)
+        static_read(t, region, REGION, 512, VIRTIO_BLK_S_IOERR);
+    assert_int_equal(stats_of(t).errors, 50);
+    mt_free(t);     /* teardown reports what was not logged */
+    vg_log_set_sink(NULL, NULL);
+    vg_log_init("test_modes", VG_LOG_ERR);
+    for (unsigned i = 0; i < cap->n; i++) {
+        if (strstr(cap->line[i], "outside the"))
+            warned++;
+        if (strstr(cap->line[i], "50 failed requests in all: suppressed "))
+            summary++;
+    }
+    /* VG_RL_BURST per window (a second one only on a very slow run) */
+    assert_true(warned >= VG_RL_BURST && warned <= 2 * VG_RL_BURST);
+    assert_int_equal(summary, 1);
+    free(cap);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -446,6 +566,9 @@ int main(void)
         cmocka_unit_test(test_hostile_persistent_cache_bound),
         cmocka_unit_test(test_hostile_persistent_request_larger_than_cache),
         cmocka_unit_test(test_hostile_persistent_ref_never_granted),
+        cmocka_unit_test(test_hostile_static_region_refs_log_escaped),
+        cmocka_unit_test(test_hostile_copy_get_id_exact_copy_back),
+        cmocka_unit_test(test_hostile_bad_request_flood_log_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
