@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "vgrant/clock.h"
+#include "vgrant/devtype.h"
 #include "vgrant/protocol.h"
 #include "vgrant/toolstack.h"
 #include "vgrant/xsutil.h"
@@ -21,7 +22,7 @@
 #define VG_TX_ATTEMPTS 16
 
 /* Longest single spec entry we look at ("target=" + a path). */
-#define VG_SPEC_ENTRY_MAX (sizeof(((struct vg_attach_spec *)0)->target) + 32)
+#define VG_SPEC_ENTRY_MAX (VG_TKEY_VALUE_MAX + 32)
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -41,16 +42,16 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
  * Spec parsing
  * ------------------------------------------------------------------------ */
 
+/* The transport's keys, common to every device type; a type's own keys
+ * come from its table (vg_devtypes). */
 enum spec_key {
-    KEY_TYPE, KEY_TARGET, KEY_BACKEND, KEY_READONLY, KEY_QUEUES,
-    KEY_QUEUE_SIZE, KEY_MODE, KEY_REGION, KEY_DEVID, KEY_COUNT
+    KEY_TYPE, KEY_BACKEND, KEY_QUEUES, KEY_QUEUE_SIZE, KEY_MODE, KEY_REGION,
+    KEY_DEVID, KEY_COUNT
 };
 
 static const char *const spec_key_names[KEY_COUNT] = {
     [KEY_TYPE] = "type",
-    [KEY_TARGET] = "target",
     [KEY_BACKEND] = "backend",
-    [KEY_READONLY] = "readonly",
     [KEY_QUEUES] = "queues",
     [KEY_QUEUE_SIZE] = "queue-size",
     [KEY_MODE] = "mode",
@@ -77,7 +78,38 @@ static int lookup_key(const char *name, size_t len)
     return -1;
 }
 
-/* Apply one validated-by-key entry; value is NUL-terminated. */
+const char *vg_spec_value(const struct vg_attach_spec *s, const char *name)
+{
+    for (unsigned i = 0; i < s->ntkeys && i < VG_TKEY_MAX; i++)
+        if (!strncmp(s->tkeys[i].name, name, sizeof(s->tkeys[i].name)))
+            return s->tkeys[i].value;
+    return NULL;
+}
+
+int vg_spec_set(struct vg_attach_spec *s, const char *name, const char *value)
+{
+    struct vg_spec_tval *tv = NULL;
+
+    if (strlen(name) >= sizeof(tv->name) || strlen(value) >= sizeof(tv->value)) {
+        errno = EINVAL;
+        return -1;
+    }
+    for (unsigned i = 0; i < s->ntkeys && i < VG_TKEY_MAX; i++)
+        if (!strncmp(s->tkeys[i].name, name, sizeof(s->tkeys[i].name)))
+            tv = &s->tkeys[i];
+    if (!tv) {
+        if (s->ntkeys >= VG_TKEY_MAX) {
+            errno = ENOSPC;
+            return -1;
+        }
+        tv = &s->tkeys[s->ntkeys++];
+    }
+    snprintf(tv->name, sizeof(tv->name), "%s", name);
+    snprintf(tv->value, sizeof(tv->value), "%s", value);
+    return 0;
+}
+
+/* Apply one transport entry; value is NUL-terminated. */
 static int apply_entry(struct vg_attach_spec *s, int key, const char *value,
                        char *err, size_t errlen)
 {
@@ -86,34 +118,7 @@ static int apply_entry(struct vg_attach_spec *s, int key, const char *value,
 
     switch (key) {
     case KEY_TYPE:
-        if (strcmp(value, VG_TYPE_BLK)) {
-            set_err(err, errlen, "unknown type '%s' (type=%s): only '"
-                    VG_TYPE_BLK "' is supported", value, value);
-            return -1;
-        }
-        snprintf(s->type, sizeof(s->type), "%s", value);
-        return 0;
-
-    case KEY_TARGET:
-        if (value[0] != '/') {
-            set_err(err, errlen, "target '%s' (target=%s) is not an "
-                    "absolute path", value, value);
-            return -1;
-        }
-        if (strlen(value) >= sizeof(s->target)) {
-            set_err(err, errlen, "target (target=%.40s...) is longer than "
-                    "%zu bytes", value, sizeof(s->target) - 1);
-            return -1;
-        }
-        for (const char *p = value; *p; p++) {
-            if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-                set_err(err, errlen, "target '%s' (target=...) contains a "
-                        "control character", value);
-                return -1;
-            }
-        }
-        snprintf(s->target, sizeof(s->target), "%s", value);
-        return 0;
+        return 0;       /* found and checked before every other key */
 
     case KEY_BACKEND:
         if (vg_parse_uint(value, VG_MAX_DOMID, &v)) {
@@ -123,15 +128,6 @@ static int apply_entry(struct vg_attach_spec *s, int key, const char *value,
             return -1;
         }
         s->backend_domid = (uint16_t)v;
-        return 0;
-
-    case KEY_READONLY:
-        if (strcmp(value, "0") && strcmp(value, "1")) {
-            set_err(err, errlen, "readonly '%s' (readonly=%s) must be 0 or 1",
-                    value, value);
-            return -1;
-        }
-        s->readonly = value[0] == '1';
         return 0;
 
     case KEY_QUEUES:
@@ -198,15 +194,115 @@ static int apply_entry(struct vg_attach_spec *s, int key, const char *value,
     return -1;
 }
 
+/* Next entry of a spec: copied into entry[] (NUL-terminated, spaces after
+ * a comma skipped); *p advances past it.  1 got one, 0 end of spec, -1
+ * malformed (err set). */
+static int next_entry(const char *spec, const char **p, unsigned *index,
+                      char *entry, size_t size, char *err, size_t errlen)
+{
+    const char *q = *p, *end;
+    size_t len;
+
+    if (!q)
+        return 0;
+    (*index)++;
+    while (*q == ' ' || *q == '\t')     /* "a=1, b=2" as in xl.cfg */
+        q++;
+    end = strchr(q, ',');
+    len = end ? (size_t)(end - q) : strlen(q);
+    if (len == 0) {
+        set_err(err, errlen, "empty entry %u in device spec '%s'", *index,
+                spec);
+        return -1;
+    }
+    if (len >= size) {
+        set_err(err, errlen, "entry %u of device spec is too long (%zu bytes, "
+                "starts '%.20s')", *index, len, q);
+        return -1;
+    }
+    memcpy(entry, q, len);
+    entry[len] = '\0';
+    if (!strchr(entry, '=')) {
+        set_err(err, errlen, "entry '%s' is not key=value", entry);
+        return -1;
+    }
+    *p = end ? end + 1 : NULL;
+    return 1;
+}
+
+/* First pass: every entry well-formed, exactly one type=, a known one. */
+static const struct vg_devtype *find_type(const char *spec, char *err,
+                                          size_t errlen)
+{
+    const struct vg_devtype *t = NULL;
+    char entry[VG_SPEC_ENTRY_MAX], tv[24];
+    const char *p = spec;
+    unsigned index = 0;
+    bool seen = false;
+    int rc;
+
+    while ((rc = next_entry(spec, &p, &index, entry, sizeof(entry), err,
+                            errlen)) > 0) {
+        char *eq = strchr(entry, '=');
+
+        if ((size_t)(eq - entry) != 4 || memcmp(entry, "type", 4))
+            continue;
+        if (seen) {
+            set_err(err, errlen, "duplicate key 'type' (%s): each key may be "
+                    "given once", entry);
+            return NULL;
+        }
+        seen = true;
+        t = vg_devtype_find(eq + 1, strlen(eq + 1));
+        if (!t) {
+            snprintf(tv, sizeof(tv), "%s", eq + 1);
+            set_err(err, errlen, "unknown type '%s%s' (%s): the types are %s",
+                    tv, strlen(eq + 1) >= sizeof(tv) ? "..." : "", entry,
+                    vg_devtype_names());
+            return NULL;
+        }
+    }
+    if (rc < 0)
+        return NULL;
+    if (!seen)
+        set_err(err, errlen, "missing type= (one of %s, e.g. type=blk)",
+                vg_devtype_names());
+    return t;
+}
+
+/* A key the type does not have: say whose it is, if anyone's. */
+static void unknown_key(const struct vg_devtype *t, const char *entry,
+                        size_t klen, char *err, size_t errlen)
+{
+    char keys[96];
+
+    vg_devtype_key_names(t, keys, sizeof(keys));
+    for (unsigned i = 0; i < vg_ndevtypes; i++) {
+        if (vg_devtypes[i] != t && vg_devtype_key(vg_devtypes[i], entry, klen)) {
+            set_err(err, errlen, "%s: key '%.*s' (%s) is not a key of type "
+                    "%s, only of %s; %s keys: %s", t->name, (int)klen, entry,
+                    entry, t->name, vg_devtypes[i]->name, t->name, keys);
+            return;
+        }
+    }
+    set_err(err, errlen, "%s: unknown key '%.*s' (%s): known keys are type, "
+            "backend, queues, queue-size, mode, region, devid and, for %s, "
+            "%s", t->name, (int)klen, entry, entry, t->name, keys);
+}
+
 int vg_attach_spec_parse(const char *spec, struct vg_attach_spec *out,
                          char *err, size_t errlen)
 {
     struct vg_attach_spec s;
+    const struct vg_devtype *t;
     bool seen[KEY_COUNT] = { false };
+    bool tseen[VG_TKEY_MAX] = { false };
     char entry[VG_SPEC_ENTRY_MAX];
+    char tval[VG_TKEY_MAX][VG_TKEY_VALUE_MAX];
     char region_value[32] = "";
     const char *p = spec;
     unsigned index = 0;
+    int rc;
 
     if (err && errlen)
         err[0] = '\0';
@@ -214,72 +310,87 @@ int vg_attach_spec_parse(const char *spec, struct vg_attach_spec *out,
         set_err(err, errlen, "no device spec given");
         goto invalid;
     }
+    t = find_type(spec, err, errlen);
+    if (!t)
+        goto invalid;
+    if (t->nkeys > VG_TKEY_MAX) {
+        set_err(err, errlen, "internal error: type %s has %u keys", t->name,
+                t->nkeys);
+        goto invalid;
+    }
 
     memset(&s, 0, sizeof(s));
+    snprintf(s.type, sizeof(s.type), "%s", t->name);
     s.backend_domid = VG_SPEC_DEFAULT_BACKEND;
     s.queues = VG_SPEC_DEFAULT_QUEUES;
     s.queue_size = VG_SPEC_DEFAULT_QUEUE_SIZE;
     snprintf(s.mode, sizeof(s.mode), "%s", VG_SPEC_DEFAULT_MODE);
     s.devid = -1;
 
-    for (;;) {
-        const char *end, *eq;
-        size_t len;
-        int key;
+    while ((rc = next_entry(spec, &p, &index, entry, sizeof(entry), err,
+                            errlen)) > 0) {
+        char *eq = strchr(entry, '=');
+        size_t klen = (size_t)(eq - entry);
+        const struct vg_tkey *k;
+        int key = lookup_key(entry, klen);
 
-        index++;
-        while (*p == ' ' || *p == '\t')     /* "a=1, b=2" as in xl.cfg */
-            p++;
-        end = strchr(p, ',');
-        len = end ? (size_t)(end - p) : strlen(p);
-        if (len == 0) {
-            set_err(err, errlen, "empty entry %u in device spec '%s'",
-                    index, spec);
+        if (key >= 0) {
+            if (seen[key]) {
+                set_err(err, errlen, "duplicate key '%s' (%s): each key may "
+                        "be given once", spec_key_names[key], entry);
+                goto invalid;
+            }
+            seen[key] = true;
+            if (apply_entry(&s, key, eq + 1, err, errlen))
+                goto invalid;
+            if (key == KEY_REGION)
+                snprintf(region_value, sizeof(region_value), "%s", eq + 1);
+            continue;
+        }
+        k = klen ? vg_devtype_key(t, entry, klen) : NULL;
+        if (!k) {
+            unknown_key(t, entry, klen, err, errlen);
             goto invalid;
         }
-        if (len >= sizeof(entry)) {
-            set_err(err, errlen, "entry %u of device spec is too long "
-                    "(%zu bytes, starts '%.20s')", index, len, p);
-            goto invalid;
-        }
-        memcpy(entry, p, len);
-        entry[len] = '\0';
-
-        eq = strchr(entry, '=');
-        if (!eq) {
-            set_err(err, errlen, "entry '%s' is not key=value", entry);
-            goto invalid;
-        }
-        key = lookup_key(entry, (size_t)(eq - entry));
-        if (key < 0) {
-            set_err(err, errlen, "unknown key '%.*s' (%s): known keys are "
-                    "type, target, backend, readonly, queues, queue-size, "
-                    "mode, region, devid", (int)(eq - entry), entry, entry);
-            goto invalid;
-        }
-        if (seen[key]) {
+        if (tseen[k - t->keys]) {
             set_err(err, errlen, "duplicate key '%s' (%s): each key may be "
-                    "given once", spec_key_names[key], entry);
+                    "given once", k->name, entry);
             goto invalid;
         }
-        seen[key] = true;
-        if (apply_entry(&s, key, eq + 1, err, errlen))
+        tseen[k - t->keys] = true;
+        if (vg_tkey_check(t, k, eq + 1, true, tval[k - t->keys],
+                          sizeof(tval[0]), NULL, err, errlen)) {
+            char why[512];
+
+            snprintf(why, sizeof(why), "%s", err ? err : "");
+            set_err(err, errlen, "%s: %s", t->name, why);
             goto invalid;
-        if (key == KEY_REGION)
-            snprintf(region_value, sizeof(region_value), "%s", eq + 1);
-
-        if (!end)
-            break;
-        p = end + 1;
+        }
     }
-
-    if (!seen[KEY_TYPE]) {
-        set_err(err, errlen, "missing type= (type=blk)");
+    if (rc < 0)
         goto invalid;
+
+    /* the type's keys in table order, defaults included */
+    for (unsigned i = 0; i < t->nkeys; i++) {
+        const struct vg_tkey *k = &t->keys[i];
+
+        if (!tseen[i] && k->required) {
+            set_err(err, errlen, "%s: missing %s= (%s)", t->name, k->name,
+                    k->help);
+            goto invalid;
+        }
+        if (!tseen[i] && !k->dflt)
+            continue;
+        snprintf(s.tkeys[s.ntkeys].name, sizeof(s.tkeys[0].name), "%s",
+                 k->name);
+        snprintf(s.tkeys[s.ntkeys].value, sizeof(s.tkeys[0].value), "%s",
+                 tseen[i] ? tval[i] : k->dflt);
+        s.ntkeys++;
     }
-    if (!seen[KEY_TARGET]) {
-        set_err(err, errlen, "missing target= (the image file or block "
-                "device the backend serves, an absolute path)");
+    if (s.queues > t->max_queues) {
+        set_err(err, errlen, "%s: queues '%u' (queues=%u): a %s device has "
+                "at most %u queue%s", t->name, s.queues, s.queues, t->name,
+                t->max_queues, t->max_queues == 1 ? "" : "s");
         goto invalid;
     }
     if (!strcmp(s.mode, VG_MODE_STATIC)) {
@@ -500,23 +611,65 @@ fail:
  * (the xl patch): check what ends up in xenstore either way. */
 static int check_spec(const struct vg_attach_spec *s, char *err, size_t errlen)
 {
+    const struct vg_devtype *t;
     bool mode_ok = false;
+    bool tseen[VG_TKEY_MAX] = { false };
 
     for (size_t i = 0; i < sizeof(known_modes) / sizeof(known_modes[0]); i++)
         mode_ok |= !strncmp(s->mode, known_modes[i], sizeof(s->mode));
-    if (strncmp(s->type, VG_TYPE_BLK, sizeof(s->type))) {
+    t = vg_devtype_find(s->type, strnlen(s->type, sizeof(s->type)));
+    if (!t) {
         set_err(err, errlen, "unknown type '%.*s'", (int)sizeof(s->type),
                 s->type);
-    } else if (s->target[0] != '/' ||
-               !memchr(s->target, '\0', sizeof(s->target))) {
-        set_err(err, errlen, "target '%.64s' is not an absolute path",
-                s->target);
-    } else if (!mode_ok) {
+        goto invalid;
+    }
+    if (s->ntkeys > VG_TKEY_MAX || s->ntkeys > t->nkeys) {
+        set_err(err, errlen, "%s: %u type keys given, the type has %u",
+                t->name, s->ntkeys, t->nkeys);
+        goto invalid;
+    }
+    for (unsigned i = 0; i < s->ntkeys; i++) {
+        const struct vg_spec_tval *tv = &s->tkeys[i];
+        size_t nlen = strnlen(tv->name, sizeof(tv->name));
+        const struct vg_tkey *k = nlen < sizeof(tv->name) ?
+                                  vg_devtype_key(t, tv->name, nlen) : NULL;
+        char why[400];
+
+        if (!k) {
+            set_err(err, errlen, "%s: '%.*s' is not a key of type %s",
+                    t->name, (int)nlen, tv->name, t->name);
+            goto invalid;
+        }
+        if (tseen[k - t->keys]) {
+            set_err(err, errlen, "%s: key %s given twice", t->name, k->name);
+            goto invalid;
+        }
+        tseen[k - t->keys] = true;
+        if (!memchr(tv->value, '\0', sizeof(tv->value))) {
+            set_err(err, errlen, "%s: value of %s is not terminated", t->name,
+                    k->name);
+            goto invalid;
+        }
+        if (vg_tkey_check(t, k, tv->value, false, NULL, 0, NULL, why,
+                          sizeof(why))) {
+            set_err(err, errlen, "%s: %s", t->name, why);
+            goto invalid;
+        }
+    }
+    for (unsigned i = 0; i < t->nkeys; i++) {
+        if (t->keys[i].required && !tseen[i]) {
+            set_err(err, errlen, "%s: missing %s (%s)", t->name,
+                    t->keys[i].name, t->keys[i].help);
+            goto invalid;
+        }
+    }
+    if (!mode_ok) {
         set_err(err, errlen, "unknown mode '%.*s'", (int)sizeof(s->mode),
                 s->mode);
-    } else if (s->queues < 1 || s->queues > VG_MAX_QUEUES) {
+    } else if (s->queues < 1 || s->queues > VG_MAX_QUEUES ||
+               s->queues > t->max_queues) {
         set_err(err, errlen, "queues %u outside [1, %u]", s->queues,
-                VG_MAX_QUEUES);
+                t->max_queues < VG_MAX_QUEUES ? t->max_queues : VG_MAX_QUEUES);
     } else if (s->queue_size < VG_MIN_QUEUE_SIZE ||
                s->queue_size > VG_MAX_QUEUE_SIZE ||
                !is_power_of_two(s->queue_size)) {
@@ -535,6 +688,7 @@ static int check_spec(const struct vg_attach_spec *s, char *err, size_t errlen)
     } else {
         return 0;
     }
+invalid:
     errno = EINVAL;
     return -1;
 }
@@ -659,8 +813,6 @@ static int attach_in_tx(struct vg_hyp *h, vg_xs_tx_t tx, uint16_t fe,
         BE_KEY(VG_KEY_ONLINE, "1") ||
         BE_KEY(VG_KEY_STATE, "%u", VG_XB_INITIALISING) ||
         BE_KEY(VG_KEY_TYPE, "%s", s->type) ||
-        BE_KEY(VG_KEY_TARGET, "%s", s->target) ||
-        BE_KEY(VG_KEY_READONLY, "%u", s->readonly ? 1u : 0u) ||
         BE_KEY(VG_KEY_MODE, "%s", s->mode) ||
         BE_KEY(VG_KEY_QUEUES, "%u", s->queues) ||
         BE_KEY(VG_KEY_QUEUE_SIZE, "%u", s->queue_size))
@@ -668,6 +820,10 @@ static int attach_in_tx(struct vg_hyp *h, vg_xs_tx_t tx, uint16_t fe,
     if (!strcmp(s->mode, VG_MODE_STATIC) &&
         BE_KEY(VG_KEY_REGION, "%llu", (unsigned long long)s->region_bytes))
         return -1;
+    /* the type's own keys, checked by check_spec */
+    for (unsigned i = 0; i < s->ntkeys; i++)
+        if (BE_KEY(s->tkeys[i].name, "%s", s->tkeys[i].value))
+            return -1;
 #undef BE_KEY
 
     if (h->ops->xs_mkdir(h, tx, fe_dir) ||

@@ -258,8 +258,10 @@ static int cmd_attach(int argc, char **argv)
         return 1;
     }
     vg_debug("domain %u: virtio-grant %s device %u, backend domain %u, "
-             "mode %s, target %s", domid, spec.type, devid,
-             spec.backend_domid, spec.mode, spec.target);
+             "mode %s", domid, spec.type, devid, spec.backend_domid,
+             spec.mode);
+    for (unsigned i = 0; i < spec.ntkeys; i++)
+        vg_debug("  %s=%s", spec.tkeys[i].name, spec.tkeys[i].value);
     printf("%u\n", devid);
     return 0;
 }

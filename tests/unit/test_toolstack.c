@@ -56,6 +56,16 @@ static void parse_fails(const char *text, const char *frag1, const char *frag2)
         fail_msg("'%s': message '%s' does not name '%s'", text, err, frag2);
 }
 
+/* The slot of type key name in s (the spec must have it). */
+static char *tval(struct vg_attach_spec *s, const char *name)
+{
+    const char *v = vg_spec_value(s, name);
+
+    if (!v)
+        fail_msg("spec has no %s", name);
+    return (char *)v;
+}
+
 static void test_spec_defaults(void **state)
 {
     struct vg_attach_spec s;
@@ -63,9 +73,9 @@ static void test_spec_defaults(void **state)
 
     parse_ok("type=blk,target=/srv/disk.img", &s);
     assert_string_equal(s.type, "blk");
-    assert_string_equal(s.target, "/srv/disk.img");
+    assert_string_equal(tval(&s, "target"), "/srv/disk.img");
     assert_int_equal(s.backend_domid, 0);
-    assert_false(s.readonly);
+    assert_string_equal(tval(&s, "readonly"), "0");
     assert_int_equal(s.queues, 1);
     assert_int_equal(s.queue_size, 256);
     assert_string_equal(s.mode, "grant");
@@ -80,9 +90,9 @@ static void test_spec_every_key_with_xl_spaces(void **state)
 
     parse_ok("type=blk, target=/dev/vg0/data,  backend=3, readonly=1, "
              "queues=8, queue-size=1024, mode=static, region=16M, devid=7", &s);
-    assert_string_equal(s.target, "/dev/vg0/data");
+    assert_string_equal(tval(&s, "target"), "/dev/vg0/data");
     assert_int_equal(s.backend_domid, 3);
-    assert_true(s.readonly);
+    assert_string_equal(tval(&s, "readonly"), "1");
     assert_int_equal(s.queues, 8);
     assert_int_equal(s.queue_size, 1024);
     assert_string_equal(s.mode, "static");
@@ -683,7 +693,7 @@ static void test_hostile_attach_unparsed_spec(void **state)
     assert_non_null(strstr(err, "queue-size 100"));
 
     s = spec_of("type=blk,target=/i");
-    memset(s.target, 'a', sizeof(s.target));     /* no terminator */
+    memset(tval(&s, "target"), 'a', VG_TKEY_VALUE_MAX);   /* no terminator */
     assert_int_equal(vg_toolstack_attach(t->dom0, 1, &s, &devid, err,
                                          sizeof(err)), -1);
     assert_non_null(strstr(err, "target"));
