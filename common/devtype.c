@@ -32,8 +32,8 @@ const struct vg_devtype vg_devtype_blk = {
 static const struct vg_tkey rng_keys[] = {
     { .name = VG_KEY_RATE, .kind = VG_TKEY_SIZE, .min = 1,
       .max = VG_RNG_MAX_RATE,
-      .help = "bytes per second at most (K, M, G allowed); no limit if "
-              "left out" },
+      .help = "the most bytes per second the device delivers; K, M or G "
+              "allowed; leave rate out for no limit" },
 };
 
 const struct vg_devtype vg_devtype_rng = {

@@ -388,8 +388,8 @@ int vg_attach_spec_parse(const char *spec, struct vg_attach_spec *out,
         s.ntkeys++;
     }
     if (s.queues > t->max_queues) {
-        set_err(err, errlen, "%s: queues '%u' (queues=%u): a %s device has "
-                "at most %u queue%s", t->name, s.queues, s.queues, t->name,
+        set_err(err, errlen, "%s: queues '%u' (queues=%u): type %s has at "
+                "most %u queue%s", t->name, s.queues, s.queues, t->name,
                 t->max_queues, t->max_queues == 1 ? "" : "s");
         goto invalid;
     }
