@@ -344,7 +344,10 @@ static void test_rng_fills_buffers_exact_used_length(void **state)
 }
 
 /* Every transport mode serves rng (copy and auto bounce, persistent
- * caches): the bytes reach the guest, lengths exact. */
+ * caches): the bytes reach the guest and the used lengths are exact.  A
+ * short completion (rate limit) copies back only what was written: the
+ * bounce buffer's stale bytes of the previous request never reach the
+ * guest. */
 static void test_rng_every_grant_mode(void **state)
 {
     static const char *const modes[] = { "grant", "copy", "auto",
@@ -359,14 +362,32 @@ static void test_rng_every_grant_mode(void **state)
         uint8_t *p;
         uint16_t head;
 
-        snprintf(spec, sizeof(spec), "type=rng,mode=%s", modes[i]);
+        snprintf(spec, sizeof(spec), "type=rng,mode=%s,rate=1000", modes[i]);
         attach_connect(t, &rf, 1, spec);
         p = wbuf(&rf, 8, 300, &b);
         head = rf_add_chain(&rf, &b, 1);
         assert_int_equal(must_complete(t, &rf, head), 300);
         assert_true(nonzero(p, 300) > 200);
         assert_true(all_zero(p + 300, 100));
+
+        /* the rest of the bucket: 700 of 2000 bytes */
+        p = wbuf(&rf, 0, 2000, &b);
+        head = rf_add_chain(&rf, &b, 1);
+        assert_int_equal(must_complete(t, &rf, head), 700);
+        assert_true(all_zero(p + 700, 1300));
+
+        /* half a second later: 500 bytes of a 4 KiB buffer, the rest as
+         * the guest left it */
+        fake_now += 500;
+        p = wbuf(&rf, 0, 4096, &b);
+        head = rf_add_chain(&rf, &b, 1);
+        assert_int_equal(must_complete(t, &rf, head), 500);
+        assert_true(nonzero(p, 500) > 400);
+        if (!all_zero(p + 500, 4096 - 500))
+            fail_msg("mode %s: bytes past the used length were written",
+                     modes[i]);
         assert_int_equal(dev_stats(t, &rf).errors, 0);
+        assert_int_equal(dev_stats(t, &rf).bytes_written, 1500);
         rf_close(&rf);
         tw_free(t);
     }
@@ -623,7 +644,7 @@ static void *backend_thread(void *arg)
     return NULL;
 }
 
-static void test_rng_libvgrant_loopback(void **state)
+static void rng_loopback(const char *spec)
 {
     enum { TOTAL = 48 * 1024, CHUNK = 4096, DEPTH = 4 };
     struct vg_fake_world *w = vg_fake_world_new();
@@ -639,7 +660,6 @@ static void test_rng_libvgrant_loopback(void **state)
     unsigned inflight = 0, requests = 0, shorts = 0, next = 0;
     size_t got = 0, queued = 0;
     double t0, secs;
-    (void)state;
 
     vg_log_init("test_rng", VG_LOG_WARN);
     assert_non_null(w);
@@ -648,8 +668,7 @@ static void test_rng_libvgrant_loopback(void **state)
     dom0 = vg_fake_open(w, 0);
     tool = vg_fake_open(w, 0);
     guest = vg_fake_open(w, 5);
-    assert_int_equal(vg_attach_spec_parse("type=rng,rate=32K", &s, err,
-                                          sizeof(err)), 0);
+    assert_int_equal(vg_attach_spec_parse(spec, &s, err, sizeof(err)), 0);
     assert_int_equal(vg_toolstack_attach(tool, 5, &s, &devid, err,
                                          sizeof(err)), 0);
     l.vgd = vgd_new(dom0, &o);
@@ -697,8 +716,9 @@ static void test_rng_libvgrant_loopback(void **state)
         assert_int_equal(vgf_complete(d, 0, &cookie, &len, 10000), 0);
         inflight--;
     }
-    printf("rng loopback: %zu bytes in %u requests (%u short) in %.3f s at "
-           "rate=32K\n", got, requests, shorts, secs);
+    printf("rng loopback (%s, mode %s): %zu bytes in %u requests (%u "
+           "short) in %.3f s\n", spec, vgf_mode(d), got, requests, shorts,
+           secs);
     /* 16 KiB beyond the bucket at 32 KiB/s: half a second at least */
     assert_true(secs >= 0.4);
     assert_true(shorts > 0);
@@ -717,6 +737,14 @@ static void test_rng_libvgrant_loopback(void **state)
     vg_hyp_close(tool);
     vg_hyp_close(dom0);
     vg_fake_world_free(w);
+}
+
+static void test_rng_libvgrant_loopback(void **state)
+{
+    (void)state;
+    rng_loopback("type=rng,rate=32K");
+    /* the static region: every buffer bounced through it */
+    rng_loopback("type=rng,rate=32K,mode=static,region=64K");
 }
 
 /* Bad backend keys of an rng device (a hand-written or hostile backend
