@@ -79,8 +79,9 @@ bool vgd_serve_queue(struct vgd_queue *q, unsigned budget)
         int rc;
 
         /* A rate-limited model: leave the chains in the ring (nothing
-         * popped, nothing mapped) and come back when it can serve. */
-        if (dev->model->wait_ms) {
+         * popped, nothing mapped) and come back when it can serve.  An
+         * empty ring just waits for its next kick. */
+        if (dev->model->wait_ms && vqdev_has_avail(&q->vq)) {
             uint64_t now = vgd_clock_ms(dev->d);
             uint64_t wait = dev->model->wait_ms(dev->mstate, q->index, now);
 

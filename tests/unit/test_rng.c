@@ -562,6 +562,14 @@ static void test_rng_rate_limit_fake_clock(void **state)
     assert_int_equal(s.bytes_written, total);
     assert_int_equal(s.errors, 0);
     assert_true(total <= (fake_now - start) + 2 * 1000);
+
+    /* an idle device with an empty bucket does not wait for anything:
+     * no timer, no "throttled", until the guest asks again */
+    for (int i = 0; i < 10; i++) {
+        fake_now += 1;
+        pump(t, 1);
+    }
+    assert_int_equal(dev_stats(t, &rf).throttled, s.throttled);
     rf_close(&other);
     rf_close(&rf);
     tw_free(t);
