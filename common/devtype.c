@@ -70,18 +70,16 @@ const struct vg_tkey *vg_devtype_key(const struct vg_devtype *t,
     return NULL;
 }
 
-const char *vg_devtype_names(void)
+void vg_devtype_names(char *buf, size_t size)
 {
-    static char names[128];
+    size_t n = 0;
 
-    if (!names[0]) {
-        size_t n = 0;
-
-        for (unsigned i = 0; i < vg_ndevtypes && n < sizeof(names); i++)
-            n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s",
-                                  i ? ", " : "", vg_devtypes[i]->name);
-    }
-    return names;
+    if (!size)
+        return;
+    buf[0] = '\0';
+    for (unsigned i = 0; i < vg_ndevtypes && n < size; i++)
+        n += (size_t)snprintf(buf + n, size - n, "%s%s", i ? ", " : "",
+                              vg_devtypes[i]->name);
 }
 
 void vg_devtype_key_names(const struct vg_devtype *t, char *buf, size_t size)

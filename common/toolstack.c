@@ -235,7 +235,7 @@ static const struct vg_devtype *find_type(const char *spec, char *err,
                                           size_t errlen)
 {
     const struct vg_devtype *t = NULL;
-    char entry[VG_SPEC_ENTRY_MAX], tv[24];
+    char entry[VG_SPEC_ENTRY_MAX], tv[24], names[96];
     const char *p = spec;
     unsigned index = 0;
     bool seen = false;
@@ -256,17 +256,20 @@ static const struct vg_devtype *find_type(const char *spec, char *err,
         t = vg_devtype_find(eq + 1, strlen(eq + 1));
         if (!t) {
             snprintf(tv, sizeof(tv), "%s", eq + 1);
+            vg_devtype_names(names, sizeof(names));
             set_err(err, errlen, "unknown type '%s%s' (%s): the types are %s",
                     tv, strlen(eq + 1) >= sizeof(tv) ? "..." : "", entry,
-                    vg_devtype_names());
+                    names);
             return NULL;
         }
     }
     if (rc < 0)
         return NULL;
-    if (!seen)
+    if (!seen) {
+        vg_devtype_names(names, sizeof(names));
         set_err(err, errlen, "missing type= (one of %s, e.g. type=blk)",
-                vg_devtype_names());
+                names);
+    }
     return t;
 }
 

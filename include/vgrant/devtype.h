@@ -67,8 +67,8 @@ const struct vg_devtype *vg_devtype_find(const char *name, size_t len);
 /* The key of type t called name[0..len), NULL if t has none. */
 const struct vg_tkey *vg_devtype_key(const struct vg_devtype *t,
                                      const char *name, size_t len);
-/* "blk, rng" (static string). */
-const char *vg_devtype_names(void);
+/* "blk, rng" into buf. */
+void vg_devtype_names(char *buf, size_t size);
 /* The keys of t as "target, readonly" into buf; "none" if t has none. */
 void vg_devtype_key_names(const struct vg_devtype *t, char *buf, size_t size);
 
