@@ -94,7 +94,7 @@ check: deps
 	$(MAKE) e2e-xl
 
 # The scenarios `make e2e` runs (bench is `make bench`, demo `make demo`).
-E2E_SCENARIOS ?= smoke basic many destroy restart modes driverdomain pvblock
+E2E_SCENARIOS ?= smoke basic many destroy restart modes rng driverdomain pvblock
 
 e2e: all
 	tests/e2e/run.sh -t 1500 $(E2E_SCENARIOS)

@@ -2,7 +2,8 @@
 /*
  * virtio-blk device model over a raw image file or a block device.
  *
- * Backend keys: target (path, required), readonly (0|1, default 0).
+ * Backend keys (vg_devtype_blk in common/devtype.c): target (absolute
+ * path, required), readonly (0|1, default 0).
  * Requests: IN, OUT, FLUSH, GET_ID.  Layout of every request:
  *   device-readable:  16-byte header [+ data for OUT]
  *   device-writable:  [data for IN / GET_ID] + 1 status byte (last byte)
@@ -73,18 +74,10 @@ static void *blk_open(const struct vgd_model_params *p)
     b->domid = p->frontend_domid;
     b->devid = p->devid;
 
-    target = vg_xs_read_str(p->h, VG_XS_NO_TX, p->be_path, VG_KEY_TARGET);
-    if (!target || !target[0]) {
-        vg_dev_log(VG_LOG_ERR, b->domid, b->devid, "blk: backend key %s/%s "
-                   "missing or empty", p->be_path, VG_KEY_TARGET);
+    /* the keys of vg_devtype_blk, checked as the toolstack checks them */
+    if (vgd_model_key(p, &vg_devtype_blk, VG_KEY_TARGET, &target, NULL) != 1 ||
+        vgd_model_key(p, &vg_devtype_blk, VG_KEY_READONLY, &ro, NULL) < 0)
         goto fail;
-    }
-    ro = vg_xs_read_str(p->h, VG_XS_NO_TX, p->be_path, VG_KEY_READONLY);
-    if (ro && strcmp(ro, "0") && strcmp(ro, "1")) {
-        vg_dev_log(VG_LOG_ERR, b->domid, b->devid, "blk: readonly '%s' must "
-                   "be 0 or 1", VG_ESC(ro));
-        goto fail;
-    }
     b->readonly = ro && ro[0] == '1';
     vg_esc(target, shown, sizeof(shown));
 

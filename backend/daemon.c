@@ -68,6 +68,8 @@ struct vgd {
 
     TAILQ_HEAD(dev_list, vgd_dev) devs;
     TAILQ_HEAD(ready_list, vgd_queue) ready;
+    TAILQ_HEAD(defer_list, vgd_queue) deferred;   /* throttled queues */
+    uint64_t (*clock_ms)(void);
     struct vgd_queue *ports[PORT_BUCKETS];
     vg_port_t pending[MAX_PENDING_PER_ROUND];
     struct extra_fd extra[MAX_EXTRA_FDS];
@@ -135,10 +137,57 @@ void vgd_queue_set_ready(struct vgd *d, struct vgd_queue *q)
 
 void vgd_queue_clear_ready(struct vgd *d, struct vgd_queue *q)
 {
+    if (q->deferred) {
+        TAILQ_REMOVE(&d->deferred, q, defer_link);
+        q->deferred = false;
+    }
     if (!q->ready)
         return;
     TAILQ_REMOVE(&d->ready, q, ready_link);
     q->ready = false;
+}
+
+void vgd_queue_defer(struct vgd *d, struct vgd_queue *q, uint64_t wake_ms)
+{
+    vgd_queue_clear_ready(d, q);
+    if (!q->connected)
+        return;
+    q->wake_ms = wake_ms;
+    q->deferred = true;
+    TAILQ_INSERT_TAIL(&d->deferred, q, defer_link);
+}
+
+uint64_t vgd_clock_ms(const struct vgd *d)
+{
+    return d->clock_ms();
+}
+
+/* Milliseconds until the first deferred queue wakes (-1: none). */
+static int deferred_timeout(struct vgd *d)
+{
+    uint64_t now = d->clock_ms(), first = UINT64_MAX;
+    struct vgd_queue *q;
+
+    TAILQ_FOREACH(q, &d->deferred, defer_link)
+        if (q->wake_ms < first)
+            first = q->wake_ms;
+    if (first == UINT64_MAX)
+        return -1;
+    return first <= now ? 0 : first - now > 60000 ? 60000 : (int)(first - now);
+}
+
+static void wake_deferred(struct vgd *d)
+{
+    uint64_t now = d->clock_ms();
+    struct vgd_queue *q, *next;
+
+    for (q = TAILQ_FIRST(&d->deferred); q; q = next) {
+        next = TAILQ_NEXT(q, defer_link);
+        if (q->wake_ms <= now) {
+            vgd_queue_clear_ready(d, q);
+            vgd_queue_set_ready(d, q);
+        }
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -453,6 +502,8 @@ struct vgd *vgd_new(struct vg_hyp *h, const struct vgd_options *o)
     d->stop_fd = -1;
     TAILQ_INIT(&d->devs);
     TAILQ_INIT(&d->ready);
+    TAILQ_INIT(&d->deferred);
+    d->clock_ms = o && o->clock_ms ? o->clock_ms : vg_now_ms;
     d->be_domid = o && o->backend_domid_override_or_0 ?
                   o->backend_domid_override_or_0 : h->domid;
     d->budget = o && o->budget_per_queue ? o->budget_per_queue
@@ -541,6 +592,11 @@ int vgd_run_once(struct vgd *d, int timeout_ms)
         return 0;
     if (!TAILQ_EMPTY(&d->ready) || d->watch_backlog || d->port_backlog)
         timeout_ms = 0;
+    if (!TAILQ_EMPTY(&d->deferred)) {
+        int t = deferred_timeout(d);
+        if (t >= 0 && (timeout_ms < 0 || t < timeout_ms))
+            timeout_ms = t;
+    }
     n = epoll_wait(d->epfd, ev, 8, timeout_ms);
     if (n < 0) {
         if (errno == EINTR)
@@ -567,6 +623,7 @@ int vgd_run_once(struct vgd *d, int timeout_ms)
     handle_watches(d);
     process_dirty(d);
     handle_ports(d);
+    wake_deferred(d);
     serve_ready(d);
     reap_devices(d);
     warn_late_frontends(d);

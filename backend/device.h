@@ -45,6 +45,10 @@ struct vgd_queue {
 
     bool ready;                /* on the daemon's ready list */
     TAILQ_ENTRY(vgd_queue) ready_link;
+    /* throttled by its model (wait_ms): back on the ready list at wake_ms */
+    bool deferred;
+    uint64_t wake_ms;
+    TAILQ_ENTRY(vgd_queue) defer_link;
 
     /* per-request state, sized at connect, reused for every request */
     struct vq_chain chain;
@@ -113,6 +117,7 @@ struct vgd_dev {
     uint64_t requests, bytes_read, bytes_written, errors;
     uint64_t notifies_sent, kicks_received;
     uint64_t max_in_flight;
+    uint64_t throttled;           /* times the model made a queue wait */
 };
 
 /* ---- daemon.c services used by the other files ---- */
@@ -121,7 +126,11 @@ uint16_t vgd_backend_domid(const struct vgd *d);
 int vgd_port_add(struct vgd *d, struct vgd_queue *q);
 void vgd_port_del(struct vgd *d, struct vgd_queue *q);
 void vgd_queue_set_ready(struct vgd *d, struct vgd_queue *q);
+/* Also cancels a deferral: a queue is either ready, deferred or idle. */
 void vgd_queue_clear_ready(struct vgd *d, struct vgd_queue *q);
+/* Put q back on the ready list at wake_ms (vgd_clock_ms time). */
+void vgd_queue_defer(struct vgd *d, struct vgd_queue *q, uint64_t wake_ms);
+uint64_t vgd_clock_ms(const struct vgd *d);
 /* Transport options of the daemon (vgd_options, with defaults). */
 unsigned vgd_auto_threshold(const struct vgd *d);
 unsigned vgd_persistent_pages(const struct vgd *d);

@@ -2,7 +2,7 @@
 /*
  * Device models: what a virtio device does with a request once the
  * transport has mapped its buffers.  A model is a small table of callbacks
- * (one file per model: blk.c, later rng.c, console.c, null.c) and knows
+ * (one file per model: blk.c, rng.c, later console.c, null.c) and knows
  * nothing about grants, rings or xenstore watches.
  *
  * Buffers handed to a model live in memory the guest shares and may still
@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "vgrant/devtype.h"
 #include "vgrant/hyp.h"
 
 /* What a model needs to open one device. */
@@ -37,6 +38,7 @@ struct vgd_request {
     unsigned n_in;
     size_t in_bytes;
     unsigned queue;
+    uint64_t now_ms;           /* the daemon's clock (vgd_options.clock_ms) */
 };
 
 /* What a model reports for one request. */
@@ -73,6 +75,14 @@ struct vgd_model {
     /* Most buffers (descriptors) one request may have. */
     unsigned (*max_request_buffers)(void *m);
 
+    /* Rate-limited models (NULL: never waits): 0 when a request on queue
+     * can be served at time now_ms, else how many milliseconds until one
+     * can.  The daemon then leaves the queue's chains in the ring --
+     * nothing popped, nothing mapped, kicks off -- and comes back after
+     * that time, without holding up any other queue.  Counted in the
+     * device's "throttled" statistic. */
+    uint64_t (*wait_ms)(void *m, unsigned queue, uint64_t now_ms);
+
     /* Serve one request. */
     void (*handle)(void *m, const struct vgd_request *req,
                    struct vgd_result *res);
@@ -89,7 +99,19 @@ struct vgd_model {
 /* Model for a backend "type" value, NULL if none. */
 const struct vgd_model *vgd_model_find(const char *type);
 
-/* The models, one file each. */
+/* Read key `key` of device type `type` (include/vgrant/devtype.h) from the
+ * backend directory and check it with the validator the toolstack uses.
+ * Returns 1 with *value (malloc'd, canonical) and *num (numeric kinds)
+ * when the key is there -- or absent with a default, which is used then;
+ * 0 when it is absent and optional (*value NULL); -1 after logging
+ * "<type>: backend key <key> '<value>' <why>" (bad, or required and
+ * missing).  value and num may be NULL. */
+int vgd_model_key(const struct vgd_model_params *p,
+                  const struct vg_devtype *type, const char *key,
+                  char **value, uint64_t *num);
+
+/* The models, one file each; each has an entry in vg_devtypes too. */
 extern const struct vgd_model vgd_model_blk;
+extern const struct vgd_model vgd_model_rng;
 
 #endif /* VGRANT_DEVMODEL_H */

@@ -36,6 +36,7 @@ static void serve_one(struct vgd_queue *q)
     memset(&res, 0, sizeof(res));
     if (dev->xport->map_request(q, &q->chain, &req) == 0) {
         req.queue = q->index;
+        req.now_ms = vgd_clock_ms(dev->d);
         model->handle(dev->mstate, &req, &res);
     } else {
         res.failed = true;
@@ -43,6 +44,7 @@ static void serve_one(struct vgd_queue *q)
             dev->xport->map_status(q, &q->chain, model->status_bytes,
                                    &req) == 0) {
             req.queue = q->index;
+            req.now_ms = vgd_clock_ms(dev->d);
             model->fail(dev->mstate, &req, &res);
             res.failed = true;
         }
@@ -77,7 +79,22 @@ bool vgd_serve_queue(struct vgd_queue *q, unsigned budget,
 
     vqdev_disable_notify(&q->vq);
     while (!exhausted) {
-        int rc = vqdev_pop(&q->vq, &q->chain);
+        int rc;
+
+        /* A rate-limited model: leave the chains in the ring (nothing
+         * popped, nothing mapped) and come back when it can serve.  An
+         * empty ring just waits for its next kick. */
+        if (dev->model->wait_ms && vqdev_has_avail(&q->vq)) {
+            uint64_t now = vgd_clock_ms(dev->d);
+            uint64_t wait = dev->model->wait_ms(dev->mstate, q->index, now);
+
+            if (wait) {
+                dev->throttled++;
+                vgd_queue_defer(dev->d, q, now + wait);
+                break;
+            }
+        }
+        rc = vqdev_pop(&q->vq, &q->chain);
 
         if (rc == 0)
             break;
@@ -104,6 +121,8 @@ bool vgd_serve_queue(struct vgd_queue *q, unsigned budget,
         else
             dev->notifies_sent++;
     }
+    if (q->deferred)
+        return false;  /* throttled: the timer brings it back, kicks off */
     if (exhausted)
         return true;   /* budget used up: more next round, kicks stay off */
     /* Empty: ask for a kick, and catch a chain published meanwhile. */

@@ -56,6 +56,9 @@ struct vgd_options {
     /* mode persistent: most guest pages kept mapped per device;
      * 0 = VGD_DEFAULT_PERSISTENT_PAGES (1024). */
     unsigned persistent_cache_pages;
+    /* Monotonic milliseconds for rate limits (rng rate=) and the timers
+     * of throttled queues; NULL = vg_now_ms.  Tests pass a fake clock. */
+    uint64_t (*clock_ms)(void);
 };
 
 struct vgd;
@@ -105,6 +108,8 @@ struct vgd_dev_stats {
     uint64_t live_mappings;    /* pages of this guest mapped right now */
     uint64_t in_flight;        /* chains popped and not yet completed */
     uint64_t max_in_flight;    /* high-water mark of in_flight, any queue */
+    uint64_t throttled;        /* times the device model made a queue wait
+                                  (rng rate=): requests left in the ring */
     /* transport modes (docs/modes.md) */
     const char *mode;          /* VG_MODE_* in use, static string */
     uint64_t copy_batches;     /* grant_copy calls (grant_copies: segments) */

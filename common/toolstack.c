@@ -14,13 +14,17 @@
 
 #include "vgrant/attach_id.h"
 #include "vgrant/clock.h"
+#include "vgrant/devtype.h"
 #include "vgrant/log.h"
 #include "vgrant/protocol.h"
 #include "vgrant/toolstack.h"
 #include "vgrant/xsutil.h"
 
+/* Bounded retries of a transaction that xenstored asks us to redo. */
+#define VG_TX_ATTEMPTS 16
+
 /* Longest single spec entry we look at ("target=" + a path). */
-#define VG_SPEC_ENTRY_MAX (sizeof(((struct vg_attach_spec *)0)->target) + 32)
+#define VG_SPEC_ENTRY_MAX (VG_TKEY_VALUE_MAX + 32)
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -40,16 +44,16 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
  * Spec parsing
  * ------------------------------------------------------------------------ */
 
+/* The transport's keys, common to every device type; a type's own keys
+ * come from its table (vg_devtypes). */
 enum spec_key {
-    KEY_TYPE, KEY_TARGET, KEY_BACKEND, KEY_READONLY, KEY_QUEUES,
-    KEY_QUEUE_SIZE, KEY_MODE, KEY_REGION, KEY_DEVID, KEY_COUNT
+    KEY_TYPE, KEY_BACKEND, KEY_QUEUES, KEY_QUEUE_SIZE, KEY_MODE, KEY_REGION,
+    KEY_DEVID, KEY_COUNT
 };
 
 static const char *const spec_key_names[KEY_COUNT] = {
     [KEY_TYPE] = "type",
-    [KEY_TARGET] = "target",
     [KEY_BACKEND] = "backend",
-    [KEY_READONLY] = "readonly",
     [KEY_QUEUES] = "queues",
     [KEY_QUEUE_SIZE] = "queue-size",
     [KEY_MODE] = "mode",
@@ -76,7 +80,38 @@ static int lookup_key(const char *name, size_t len)
     return -1;
 }
 
-/* Apply one validated-by-key entry; value is NUL-terminated. */
+const char *vg_spec_value(const struct vg_attach_spec *s, const char *name)
+{
+    for (unsigned i = 0; i < s->ntkeys && i < VG_TKEY_MAX; i++)
+        if (!strncmp(s->tkeys[i].name, name, sizeof(s->tkeys[i].name)))
+            return s->tkeys[i].value;
+    return NULL;
+}
+
+int vg_spec_set(struct vg_attach_spec *s, const char *name, const char *value)
+{
+    struct vg_spec_tval *tv = NULL;
+
+    if (strlen(name) >= sizeof(tv->name) || strlen(value) >= sizeof(tv->value)) {
+        errno = EINVAL;
+        return -1;
+    }
+    for (unsigned i = 0; i < s->ntkeys && i < VG_TKEY_MAX; i++)
+        if (!strncmp(s->tkeys[i].name, name, sizeof(s->tkeys[i].name)))
+            tv = &s->tkeys[i];
+    if (!tv) {
+        if (s->ntkeys >= VG_TKEY_MAX) {
+            errno = ENOSPC;
+            return -1;
+        }
+        tv = &s->tkeys[s->ntkeys++];
+    }
+    snprintf(tv->name, sizeof(tv->name), "%s", name);
+    snprintf(tv->value, sizeof(tv->value), "%s", value);
+    return 0;
+}
+
+/* Apply one transport entry; value is NUL-terminated. */
 static int apply_entry(struct vg_attach_spec *s, int key, const char *value,
                        char *err, size_t errlen)
 {
@@ -85,34 +120,7 @@ static int apply_entry(struct vg_attach_spec *s, int key, const char *value,
 
     switch (key) {
     case KEY_TYPE:
-        if (strcmp(value, VG_TYPE_BLK)) {
-            set_err(err, errlen, "unknown type '%s' (type=%s): only '"
-                    VG_TYPE_BLK "' is supported", VG_ESC(value), VG_ESC(value));
-            return -1;
-        }
-        snprintf(s->type, sizeof(s->type), "%s", value);
-        return 0;
-
-    case KEY_TARGET:
-        if (value[0] != '/') {
-            set_err(err, errlen, "target '%s' (target=%s) is not an "
-                    "absolute path", VG_ESC(value), VG_ESC(value));
-            return -1;
-        }
-        if (strlen(value) >= sizeof(s->target)) {
-            set_err(err, errlen, "target (target=%s) is longer than "
-                    "%zu bytes", VG_ESC(value), sizeof(s->target) - 1);
-            return -1;
-        }
-        for (const char *p = value; *p; p++) {
-            if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-                set_err(err, errlen, "target '%s' (target=...) contains a "
-                        "control character", VG_ESC(value));
-                return -1;
-            }
-        }
-        snprintf(s->target, sizeof(s->target), "%s", value);
-        return 0;
+        return 0;       /* found and checked before every other key */
 
     case KEY_BACKEND:
         if (vg_parse_uint(value, VG_MAX_DOMID, &v)) {
@@ -122,15 +130,6 @@ static int apply_entry(struct vg_attach_spec *s, int key, const char *value,
             return -1;
         }
         s->backend_domid = (uint16_t)v;
-        return 0;
-
-    case KEY_READONLY:
-        if (strcmp(value, "0") && strcmp(value, "1")) {
-            set_err(err, errlen, "readonly '%s' (readonly=%s) must be 0 or 1",
-                    VG_ESC(value), VG_ESC(value));
-            return -1;
-        }
-        s->readonly = value[0] == '1';
         return 0;
 
     case KEY_QUEUES:
@@ -197,15 +196,118 @@ static int apply_entry(struct vg_attach_spec *s, int key, const char *value,
     return -1;
 }
 
+/* Next entry of a spec: copied into entry[] (NUL-terminated, spaces after
+ * a comma skipped); *p advances past it.  1 got one, 0 end of spec, -1
+ * malformed (err set). */
+static int next_entry(const char *spec, const char **p, unsigned *index,
+                      char *entry, size_t size, char *err, size_t errlen)
+{
+    const char *q = *p, *end;
+    size_t len;
+
+    if (!q)
+        return 0;
+    (*index)++;
+    while (*q == ' ' || *q == '\t')     /* "a=1, b=2" as in xl.cfg */
+        q++;
+    end = strchr(q, ',');
+    len = end ? (size_t)(end - q) : strlen(q);
+    if (len == 0) {
+        set_err(err, errlen, "empty entry %u in device spec '%s'", *index,
+                spec);
+        return -1;
+    }
+    if (len >= size) {
+        set_err(err, errlen, "entry %u of device spec is too long (%zu bytes, "
+                "starts '%.20s')", *index, len, q);
+        return -1;
+    }
+    memcpy(entry, q, len);
+    entry[len] = '\0';
+    if (!strchr(entry, '=')) {
+        set_err(err, errlen, "entry '%s' is not key=value", entry);
+        return -1;
+    }
+    *p = end ? end + 1 : NULL;
+    return 1;
+}
+
+/* First pass: every entry well-formed, exactly one type=, a known one. */
+static const struct vg_devtype *find_type(const char *spec, char *err,
+                                          size_t errlen)
+{
+    const struct vg_devtype *t = NULL;
+    char entry[VG_SPEC_ENTRY_MAX], tv[24], names[96];
+    const char *p = spec;
+    unsigned index = 0;
+    bool seen = false;
+    int rc;
+
+    while ((rc = next_entry(spec, &p, &index, entry, sizeof(entry), err,
+                            errlen)) > 0) {
+        char *eq = strchr(entry, '=');
+
+        if ((size_t)(eq - entry) != 4 || memcmp(entry, "type", 4))
+            continue;
+        if (seen) {
+            set_err(err, errlen, "duplicate key 'type' (%s): each key may be "
+                    "given once", entry);
+            return NULL;
+        }
+        seen = true;
+        t = vg_devtype_find(eq + 1, strlen(eq + 1));
+        if (!t) {
+            snprintf(tv, sizeof(tv), "%s", eq + 1);
+            vg_devtype_names(names, sizeof(names));
+            set_err(err, errlen, "unknown type '%s%s' (%s): the types are %s",
+                    tv, strlen(eq + 1) >= sizeof(tv) ? "..." : "", entry,
+                    names);
+            return NULL;
+        }
+    }
+    if (rc < 0)
+        return NULL;
+    if (!seen) {
+        vg_devtype_names(names, sizeof(names));
+        set_err(err, errlen, "missing type= (one of %s, e.g. type=blk)",
+                names);
+    }
+    return t;
+}
+
+/* A key the type does not have: say whose it is, if anyone's. */
+static void unknown_key(const struct vg_devtype *t, const char *entry,
+                        size_t klen, char *err, size_t errlen)
+{
+    char keys[96];
+
+    vg_devtype_key_names(t, keys, sizeof(keys));
+    for (unsigned i = 0; i < vg_ndevtypes; i++) {
+        if (vg_devtypes[i] != t && vg_devtype_key(vg_devtypes[i], entry, klen)) {
+            set_err(err, errlen, "%s: key '%.*s' (%s) is not a key of type "
+                    "%s, only of %s; %s keys: %s", t->name, (int)klen, entry,
+                    entry, t->name, vg_devtypes[i]->name, t->name, keys);
+            return;
+        }
+    }
+    set_err(err, errlen, "%s: unknown key '%.*s' (%s): known keys are type, "
+            "backend, queues, queue-size, mode, region, devid and, for %s, "
+            "%s", t->name, (int)klen, entry, entry, t->name, keys);
+}
+
 int vg_attach_spec_parse(const char *spec, struct vg_attach_spec *out,
                          char *err, size_t errlen)
 {
     struct vg_attach_spec s;
+    const struct vg_devtype *t;
     bool seen[KEY_COUNT] = { false };
+    bool tseen[VG_TKEY_MAX] = { false };
     char entry[VG_SPEC_ENTRY_MAX];
+    char tval[VG_TKEY_MAX][VG_TKEY_VALUE_MAX];
     char region_value[32] = "";
     const char *p = spec;
     unsigned index = 0;
+    int rc;
 
     if (err && errlen)
         err[0] = '\0';
@@ -213,77 +315,87 @@ int vg_attach_spec_parse(const char *spec, struct vg_attach_spec *out,
         set_err(err, errlen, "no device spec given");
         goto invalid;
     }
+    t = find_type(spec, err, errlen);
+    if (!t)
+        goto invalid;
+    if (t->nkeys > VG_TKEY_MAX) {
+        set_err(err, errlen, "internal error: type %s has %u keys", t->name,
+                t->nkeys);
+        goto invalid;
+    }
 
     memset(&s, 0, sizeof(s));
+    snprintf(s.type, sizeof(s.type), "%s", t->name);
     s.backend_domid = VG_SPEC_DEFAULT_BACKEND;
     s.queues = VG_SPEC_DEFAULT_QUEUES;
     s.queue_size = VG_SPEC_DEFAULT_QUEUE_SIZE;
     snprintf(s.mode, sizeof(s.mode), "%s", VG_SPEC_DEFAULT_MODE);
     s.devid = -1;
 
-    for (;;) {
-        const char *end, *eq;
-        size_t len;
-        int key;
+    while ((rc = next_entry(spec, &p, &index, entry, sizeof(entry), err,
+                            errlen)) > 0) {
+        char *eq = strchr(entry, '=');
+        size_t klen = (size_t)(eq - entry);
+        const struct vg_tkey *k;
+        int key = lookup_key(entry, klen);
 
-        index++;
-        while (*p == ' ' || *p == '\t')     /* "a=1, b=2" as in xl.cfg */
-            p++;
-        end = strchr(p, ',');
-        len = end ? (size_t)(end - p) : strlen(p);
-        if (len == 0) {
-            set_err(err, errlen, "empty entry %u in device spec '%s'",
-                    index, VG_ESC(spec));
+        if (key >= 0) {
+            if (seen[key]) {
+                set_err(err, errlen, "duplicate key '%s' (%s): each key may "
+                        "be given once", spec_key_names[key], entry);
+                goto invalid;
+            }
+            seen[key] = true;
+            if (apply_entry(&s, key, eq + 1, err, errlen))
+                goto invalid;
+            if (key == KEY_REGION)
+                snprintf(region_value, sizeof(region_value), "%s", eq + 1);
+            continue;
+        }
+        k = klen ? vg_devtype_key(t, entry, klen) : NULL;
+        if (!k) {
+            unknown_key(t, entry, klen, err, errlen);
             goto invalid;
         }
-        if (len >= sizeof(entry)) {
-            set_err(err, errlen, "entry %u of device spec is too long "
-                    "(%zu bytes, '%s')", index, len, VG_ESC(p));
-            goto invalid;
-        }
-        memcpy(entry, p, len);
-        entry[len] = '\0';
-
-        eq = strchr(entry, '=');
-        if (!eq) {
-            set_err(err, errlen, "entry '%s' is not key=value",
-                    VG_ESC(entry));
-            goto invalid;
-        }
-        key = lookup_key(entry, (size_t)(eq - entry));
-        if (key < 0) {
-            char name[sizeof(entry)];
-
-            memcpy(name, entry, (size_t)(eq - entry));
-            name[eq - entry] = '\0';
-            set_err(err, errlen, "unknown key '%s' (%s): known keys are "
-                    "type, target, backend, readonly, queues, queue-size, "
-                    "mode, region, devid", VG_ESC(name), VG_ESC(entry));
-            goto invalid;
-        }
-        if (seen[key]) {
+        if (tseen[k - t->keys]) {
             set_err(err, errlen, "duplicate key '%s' (%s): each key may be "
-                    "given once", spec_key_names[key], VG_ESC(entry));
+                    "given once", k->name, entry);
             goto invalid;
         }
-        seen[key] = true;
-        if (apply_entry(&s, key, eq + 1, err, errlen))
+        tseen[k - t->keys] = true;
+        if (vg_tkey_check(t, k, eq + 1, true, tval[k - t->keys],
+                          sizeof(tval[0]), NULL, err, errlen)) {
+            char why[512];
+
+            snprintf(why, sizeof(why), "%s", err ? err : "");
+            set_err(err, errlen, "%s: %s", t->name, why);
             goto invalid;
-        if (key == KEY_REGION)
-            snprintf(region_value, sizeof(region_value), "%s", eq + 1);
-
-        if (!end)
-            break;
-        p = end + 1;
+        }
     }
-
-    if (!seen[KEY_TYPE]) {
-        set_err(err, errlen, "missing type= (type=blk)");
+    if (rc < 0)
         goto invalid;
+
+    /* the type's keys in table order, defaults included */
+    for (unsigned i = 0; i < t->nkeys; i++) {
+        const struct vg_tkey *k = &t->keys[i];
+
+        if (!tseen[i] && k->required) {
+            set_err(err, errlen, "%s: missing %s= (%s)", t->name, k->name,
+                    k->help);
+            goto invalid;
+        }
+        if (!tseen[i] && !k->dflt)
+            continue;
+        snprintf(s.tkeys[s.ntkeys].name, sizeof(s.tkeys[0].name), "%s",
+                 k->name);
+        snprintf(s.tkeys[s.ntkeys].value, sizeof(s.tkeys[0].value), "%s",
+                 tseen[i] ? tval[i] : k->dflt);
+        s.ntkeys++;
     }
-    if (!seen[KEY_TARGET]) {
-        set_err(err, errlen, "missing target= (the image file or block "
-                "device the backend serves, an absolute path)");
+    if (s.queues > t->max_queues) {
+        set_err(err, errlen, "%s: queues '%u' (queues=%u): type %s has at "
+                "most %u queue%s", t->name, s.queues, s.queues, t->name,
+                t->max_queues, t->max_queues == 1 ? "" : "s");
         goto invalid;
     }
     if (!strcmp(s.mode, VG_MODE_STATIC)) {
@@ -373,7 +485,7 @@ static int write_key(struct vg_hyp *h, vg_xs_tx_t tx, const char *dir,
     }
     if (h->ops->xs_write(h, tx, path, value) ||
         h->ops->xs_set_perms(h, tx, path, perms, nperms)) {
-        set_err(err, errlen, "cannot write %s=%s: %s", path, VG_ESC(value),
+        set_err(err, errlen, "cannot write %s=%s: %s", path, value,
                 strerror(errno));
         return -1;
     }
@@ -500,43 +612,69 @@ fail:
     return rc;
 }
 
-/* A fixed-size field of a caller's spec (maybe not NUL-terminated) as a
- * C string in buf[size], size > n. */
-static const char *field_str(char *buf, size_t size, const char *f, size_t n)
-{
-    const char *nul = memchr(f, '\0', n);
-    size_t l = nul ? (size_t)(nul - f) : n;
-
-    if (l >= size)
-        l = size - 1;
-    memcpy(buf, f, l);
-    buf[l] = '\0';
-    return buf;
-}
-
 /* The spec may come from vg_attach_spec_parse or be filled in by a caller
  * (the xl patch): check what ends up in xenstore either way. */
 static int check_spec(const struct vg_attach_spec *s, char *err, size_t errlen)
 {
-    char f[sizeof(s->target) + 1];
+    const struct vg_devtype *t;
     bool mode_ok = false;
+    bool tseen[VG_TKEY_MAX] = { false };
 
     for (size_t i = 0; i < sizeof(known_modes) / sizeof(known_modes[0]); i++)
         mode_ok |= !strncmp(s->mode, known_modes[i], sizeof(s->mode));
-    if (strncmp(s->type, VG_TYPE_BLK, sizeof(s->type))) {
-        set_err(err, errlen, "unknown type '%s'", VG_ESC(field_str(f,
-                sizeof(f), s->type, sizeof(s->type))));
-    } else if (s->target[0] != '/' ||
-               !memchr(s->target, '\0', sizeof(s->target))) {
-        set_err(err, errlen, "target '%s' is not an absolute path",
-                VG_ESC(field_str(f, sizeof(f), s->target,
-                                 sizeof(s->target))));
-    } else if (!mode_ok) {
-        set_err(err, errlen, "unknown mode '%s'", VG_ESC(field_str(f,
-                sizeof(f), s->mode, sizeof(s->mode))));
-    } else if (s->queues < 1 || s->queues > VG_MAX_QUEUES) {
+    t = vg_devtype_find(s->type, strnlen(s->type, sizeof(s->type)));
+    if (!t) {
+        set_err(err, errlen, "unknown type '%.*s'", (int)sizeof(s->type),
+                s->type);
+        goto invalid;
+    }
+    if (s->ntkeys > VG_TKEY_MAX || s->ntkeys > t->nkeys) {
+        set_err(err, errlen, "%s: %u type keys given, the type has %u",
+                t->name, s->ntkeys, t->nkeys);
+        goto invalid;
+    }
+    for (unsigned i = 0; i < s->ntkeys; i++) {
+        const struct vg_spec_tval *tv = &s->tkeys[i];
+        size_t nlen = strnlen(tv->name, sizeof(tv->name));
+        const struct vg_tkey *k = nlen < sizeof(tv->name) ?
+                                  vg_devtype_key(t, tv->name, nlen) : NULL;
+        char why[400];
+
+        if (!k) {
+            set_err(err, errlen, "%s: '%.*s' is not a key of type %s",
+                    t->name, (int)nlen, tv->name, t->name);
+            goto invalid;
+        }
+        if (tseen[k - t->keys]) {
+            set_err(err, errlen, "%s: key %s given twice", t->name, k->name);
+            goto invalid;
+        }
+        tseen[k - t->keys] = true;
+        if (!memchr(tv->value, '\0', sizeof(tv->value))) {
+            set_err(err, errlen, "%s: value of %s is not terminated", t->name,
+                    k->name);
+            goto invalid;
+        }
+        if (vg_tkey_check(t, k, tv->value, false, NULL, 0, NULL, why,
+                          sizeof(why))) {
+            set_err(err, errlen, "%s: %s", t->name, why);
+            goto invalid;
+        }
+    }
+    for (unsigned i = 0; i < t->nkeys; i++) {
+        if (t->keys[i].required && !tseen[i]) {
+            set_err(err, errlen, "%s: missing %s (%s)", t->name,
+                    t->keys[i].name, t->keys[i].help);
+            goto invalid;
+        }
+    }
+    if (!mode_ok) {
+        set_err(err, errlen, "unknown mode '%.*s'", (int)sizeof(s->mode),
+                s->mode);
+    } else if (s->queues < 1 || s->queues > VG_MAX_QUEUES ||
+               s->queues > t->max_queues) {
         set_err(err, errlen, "queues %u outside [1, %u]", s->queues,
-                VG_MAX_QUEUES);
+                t->max_queues < VG_MAX_QUEUES ? t->max_queues : VG_MAX_QUEUES);
     } else if (s->queue_size < VG_MIN_QUEUE_SIZE ||
                s->queue_size > VG_MAX_QUEUE_SIZE ||
                !is_power_of_two(s->queue_size)) {
@@ -555,6 +693,7 @@ static int check_spec(const struct vg_attach_spec *s, char *err, size_t errlen)
     } else {
         return 0;
     }
+invalid:
     errno = EINVAL;
     return -1;
 }
@@ -675,7 +814,7 @@ static int attach_in_tx(struct vg_hyp *h, vg_xs_tx_t tx, uint16_t fe,
     }
     /* A new identity for every attach (and every retry of the
      * transaction): vgrantd tells this device from an earlier one that
-     * had the same directory by it. */
+     * had the same directory by it (protocol.h "Identity"). */
     if (vg_attach_id_new(attach_id, sizeof(attach_id))) {
         set_err(err, errlen, "cannot generate an attach-id: %s",
                 strerror(errno));
@@ -688,8 +827,6 @@ static int attach_in_tx(struct vg_hyp *h, vg_xs_tx_t tx, uint16_t fe,
         BE_KEY(VG_KEY_ONLINE, "1") ||
         BE_KEY(VG_KEY_STATE, "%u", VG_XB_INITIALISING) ||
         BE_KEY(VG_KEY_TYPE, "%s", s->type) ||
-        BE_KEY(VG_KEY_TARGET, "%s", s->target) ||
-        BE_KEY(VG_KEY_READONLY, "%u", s->readonly ? 1u : 0u) ||
         BE_KEY(VG_KEY_MODE, "%s", s->mode) ||
         BE_KEY(VG_KEY_QUEUES, "%u", s->queues) ||
         BE_KEY(VG_KEY_QUEUE_SIZE, "%u", s->queue_size) ||
@@ -698,6 +835,10 @@ static int attach_in_tx(struct vg_hyp *h, vg_xs_tx_t tx, uint16_t fe,
     if (!strcmp(s->mode, VG_MODE_STATIC) &&
         BE_KEY(VG_KEY_REGION, "%llu", (unsigned long long)s->region_bytes))
         return -1;
+    /* the type's own keys, checked by check_spec */
+    for (unsigned i = 0; i < s->ntkeys; i++)
+        if (BE_KEY(s->tkeys[i].name, "%s", s->tkeys[i].value))
+            return -1;
 #undef BE_KEY
 
     if (h->ops->xs_mkdir(h, tx, fe_dir) ||
@@ -717,35 +858,11 @@ static int attach_in_tx(struct vg_hyp *h, vg_xs_tx_t tx, uint16_t fe,
     return 0;
 }
 
-/* vg_toolstack_attach's transaction (vg_xs_transact). */
-struct attach_tx {
-    uint16_t fe;
-    const struct vg_attach_spec *s;
-    unsigned devid;
-    char *err;
-    size_t errlen;
-    unsigned bodies;           /* attach_tx_body calls */
-    bool body_failed;          /* the last call failed, err says why */
-};
-
-static int attach_tx_body(struct vg_hyp *h, vg_xs_tx_t tx, void *arg)
-{
-    struct attach_tx *a = arg;
-
-    a->bodies++;
-    a->body_failed = attach_in_tx(h, tx, a->fe, a->s, &a->devid, a->err,
-                                  a->errlen) != 0;
-    return a->body_failed ? -1 : 0;
-}
-
 int vg_toolstack_attach(struct vg_hyp *h, uint16_t frontend_domid,
                         const struct vg_attach_spec *s, unsigned *devid_out,
                         char *err, size_t errlen)
 {
-    struct attach_tx a = {
-        .fe = frontend_domid, .s = s, .err = err, .errlen = errlen,
-    };
-    unsigned attempts = 0;
+    unsigned devid = 0;
 
     if (err && errlen)
         err[0] = '\0';
@@ -754,20 +871,36 @@ int vg_toolstack_attach(struct vg_hyp *h, uint16_t frontend_domid,
         check_domain(h, s->backend_domid, "backend", err, errlen))
         return -1;
 
-    if (vg_xs_transact(h, attach_tx_body, &a, &attempts)) {
-        if (a.bodies < attempts)
+    for (int attempt = 1;; attempt++) {
+        vg_xs_tx_t tx = h->ops->xs_tx_start(h);
+        int saved;
+
+        if (tx == VG_XS_NO_TX) {
             set_err(err, errlen, "cannot start a xenstore transaction: %s",
                     strerror(errno));
-        else if (!a.body_failed)
+            return -1;
+        }
+        if (attach_in_tx(h, tx, frontend_domid, s, &devid, err, errlen)) {
+            saved = errno;
+            h->ops->xs_tx_end(h, tx, true);
+            errno = saved;
+            if (saved == EAGAIN && attempt < VG_TX_ATTEMPTS)
+                continue;
+            return -1;
+        }
+        if (h->ops->xs_tx_end(h, tx, false) == 0)
+            break;
+        if (errno != EAGAIN || attempt >= VG_TX_ATTEMPTS) {
             set_err(err, errlen, "cannot commit device %u of domain %u "
-                    "(attempt %u): %s", a.devid, frontend_domid, attempts,
+                    "(attempt %d): %s", devid, frontend_domid, attempt,
                     strerror(errno));
-        return -1;
+            return -1;
+        }
     }
     if (err && errlen)
         err[0] = '\0';
     if (devid_out)
-        *devid_out = a.devid;
+        *devid_out = devid;
     return 0;
 }
 
@@ -878,64 +1011,62 @@ static int rm_if_present(struct vg_hyp *h, vg_xs_tx_t tx, const char *path)
     return -1;
 }
 
-/* remove_device's transaction (vg_xs_transact). */
-struct remove_tx {
-    bool be_found;
-    char be_dir[VG_XS_PATH_MAX], fe_dir[VG_XS_PATH_MAX];
-    char be_parent[VG_XS_PATH_MAX];
-    unsigned bodies;
-    const char *failed;        /* path the last body could not remove */
-};
-
-static int remove_tx_body(struct vg_hyp *h, vg_xs_tx_t tx, void *arg)
-{
-    struct remove_tx *r = arg;
-
-    r->bodies++;
-    r->failed = NULL;
-    if (r->be_found && rm_if_present(h, tx, r->be_dir))
-        r->failed = r->be_dir;
-    else if (rm_if_present(h, tx, r->fe_dir))
-        r->failed = r->fe_dir;
-    if (!r->failed && r->be_found) {
-        char **names;
-        unsigned n;
-
-        if (read_dir(h, tx, r->be_parent, &names, &n) == 0) {
-            free(names);
-            if (n == 0 && rm_if_present(h, tx, r->be_parent))
-                r->failed = r->be_parent;
-        }
-    }
-    return r->failed ? -1 : 0;
-}
-
 /* Remove both directories, and the per-frontend backend directory once
  * it holds no device, in one transaction. */
 static int remove_device(struct vg_hyp *h, uint16_t fe, unsigned devid,
                          bool be_found, uint16_t be, char *err, size_t errlen)
 {
-    struct remove_tx r = { .be_found = be_found };
-    unsigned attempts = 0;
+    char be_dir[VG_XS_PATH_MAX], fe_dir[VG_XS_PATH_MAX];
+    char be_parent[VG_XS_PATH_MAX];
 
-    frontend_dir(r.fe_dir, sizeof(r.fe_dir), fe, devid);
+    frontend_dir(fe_dir, sizeof(fe_dir), fe, devid);
     if (be_found) {
-        backend_dir(r.be_dir, sizeof(r.be_dir), be, fe, devid);
-        vg_path(r.be_parent, sizeof(r.be_parent),
+        backend_dir(be_dir, sizeof(be_dir), be, fe, devid);
+        vg_path(be_parent, sizeof(be_parent),
                 "/local/domain/%u/backend/" VG_XS_CLASS "/%u", be, fe);
     }
-    if (vg_xs_transact(h, remove_tx_body, &r, &attempts) == 0)
-        return 0;
-    if (r.bodies < attempts)
-        set_err(err, errlen, "cannot start a xenstore transaction: %s",
-                strerror(errno));
-    else if (r.failed)
-        set_err(err, errlen, "cannot remove %s: %s", r.failed,
-                strerror(errno));
-    else
-        set_err(err, errlen, "cannot commit removal of device %u of "
-                "domain %u: %s", devid, fe, strerror(errno));
-    return -1;
+
+    for (int attempt = 1;; attempt++) {
+        vg_xs_tx_t tx = h->ops->xs_tx_start(h);
+        const char *failed = NULL;
+
+        if (tx == VG_XS_NO_TX) {
+            set_err(err, errlen, "cannot start a xenstore transaction: %s",
+                    strerror(errno));
+            return -1;
+        }
+        if (be_found && rm_if_present(h, tx, be_dir))
+            failed = be_dir;
+        else if (rm_if_present(h, tx, fe_dir))
+            failed = fe_dir;
+        if (!failed && be_found) {
+            char **names;
+            unsigned n;
+
+            if (read_dir(h, tx, be_parent, &names, &n) == 0) {
+                free(names);
+                if (n == 0 && rm_if_present(h, tx, be_parent))
+                    failed = be_parent;
+            }
+        }
+        if (failed) {
+            int saved = errno;
+            h->ops->xs_tx_end(h, tx, true);
+            if (saved == EAGAIN && attempt < VG_TX_ATTEMPTS)
+                continue;
+            set_err(err, errlen, "cannot remove %s: %s", failed,
+                    strerror(saved));
+            errno = saved;
+            return -1;
+        }
+        if (h->ops->xs_tx_end(h, tx, false) == 0)
+            return 0;
+        if (errno != EAGAIN || attempt >= VG_TX_ATTEMPTS) {
+            set_err(err, errlen, "cannot commit removal of device %u of "
+                    "domain %u: %s", devid, fe, strerror(errno));
+            return -1;
+        }
+    }
 }
 
 int vg_toolstack_detach(struct vg_hyp *h, uint16_t frontend_domid,

@@ -520,6 +520,13 @@ bool vqdev_enable_notify(struct vq_device *vq)
     return shared_load16(&vq->avail->idx) != vq->last_avail_idx;
 }
 
+bool vqdev_has_avail(const struct vq_device *vq)
+{
+    if (vq->error)
+        return false;
+    return shared_load16(&vq->avail->idx) != vq->last_avail_idx;
+}
+
 void vqdev_disable_notify(struct vq_device *vq)
 {
     /* With EVENT_IDX a stale avail_event already suppresses kicks. */

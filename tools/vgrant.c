@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "vgrant/clock.h"
+#include "vgrant/devtype.h"
 #include "vgrant/domname.h"
 #include "vgrant/log.h"
 #include "vgrant/protocol.h"
@@ -31,13 +32,10 @@ static const char attach_help[] =
 "      on standard output.  <spec> is a comma-separated list of key=value\n"
 "      entries, as in an xl.cfg device line; spaces after a comma are\n"
 "      ignored, and a spec split over several arguments is joined with\n"
-"      commas.  Keys:\n"
-"        type=blk          device model (required; only blk so far)\n"
-"        target=PATH       image file or block device the backend serves,\n"
-"                          an absolute path without commas (required)\n"
+"      commas.  Keys of every device type:\n"
+"        type=TYPE         device model (required), see below\n"
 "        backend=DOMID     domain running vgrantd (default 0)\n"
-"        readonly=0|1      read-only disk (default 0)\n"
-"        queues=N          virtqueues offered, 1..8 (default 1)\n"
+"        queues=N          virtqueues offered, 1..8 (default 1; rng: 1)\n"
 "        queue-size=N      entries per queue, a power of two in\n"
 "                          2..1024 (default 256)\n"
 "        mode=MODE         transport: grant (default), persistent, copy,\n"
@@ -46,9 +44,102 @@ static const char attach_help[] =
 "                          region, a multiple of 4K up to 256M, with\n"
 "                          optional K, M or G suffix (default 4M)\n"
 "        devid=N           device id, 0..65535 (default: first free)\n"
+"%s"
 "      Both domains must exist.  The backend and frontend directories are\n"
 "      written in one xenstore transaction, owned by the backend and the\n"
 "      guest respectively and readable only by the other side.\n";
+
+/* Append text to buf at *n, wrapped at 76 columns; continuation lines
+ * (and the first, if first_col is past the indent) start at column indent. */
+static void wrap(char *buf, size_t size, size_t *n, const char *text,
+                 unsigned first_col, unsigned indent)
+{
+    unsigned col = first_col;
+
+    while (*text && *n + 1 < size) {
+        size_t w = strcspn(text, " ");
+
+        if (col > indent && col + 1 + w > 76) {
+            *n += (size_t)snprintf(buf + *n, size - *n, "\n%*s", indent, "");
+            col = indent;
+        } else if (col > indent) {
+            *n += (size_t)snprintf(buf + *n, size - *n, " ");
+            col++;
+        } else {
+            while (col < indent && *n + 1 < size) {
+                buf[(*n)++] = ' ';
+                col++;
+            }
+            buf[*n] = '\0';
+        }
+        if (*n + w + 1 >= size)
+            break;
+        memcpy(buf + *n, text, w);
+        *n += w;
+        buf[*n] = '\0';
+        col += (unsigned)w;
+        text += w;
+        while (*text == ' ')
+            text++;
+    }
+    if (*n + 1 < size) {
+        buf[(*n)++] = '\n';
+        buf[*n] = '\0';
+    }
+}
+
+/* The device types and their own keys, from the table vgrantd uses too
+ * (common/devtype.c). */
+static const char *types_help(void)
+{
+    static char buf[4096];
+    size_t n = 0;
+
+    if (buf[0])
+        return buf;
+    n += (size_t)snprintf(buf, sizeof(buf), "      Device types and their "
+                          "own keys:\n");
+    for (unsigned i = 0; i < vg_ndevtypes && n < sizeof(buf); i++) {
+        const struct vg_devtype *t = vg_devtypes[i];
+        char text[512];
+
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "        type=%-13s",
+                              t->name);
+        wrap(buf, sizeof(buf), &n, t->help, 26, 26);
+        for (unsigned k = 0; k < t->nkeys && n < sizeof(buf); k++) {
+            const struct vg_tkey *key = &t->keys[k];
+            char lhs[32];
+
+            snprintf(lhs, sizeof(lhs), "%s=%s", key->name,
+                     key->kind == VG_TKEY_PATH ? "PATH" :
+                     key->kind == VG_TKEY_BOOL ? "0|1" : "N");
+            if (key->kind == VG_TKEY_UINT || key->kind == VG_TKEY_SIZE)
+                snprintf(text, sizeof(text), "%s%s, %llu..%llu",
+                         key->required ? "(required) " : "", key->help,
+                         (unsigned long long)key->min,
+                         (unsigned long long)key->max);
+            else
+                snprintf(text, sizeof(text), "%s%s%s%s",
+                         key->required ? "(required) " : "", key->help,
+                         key->dflt ? "; default " : "",
+                         key->dflt ? key->dflt : "");
+            n += (size_t)snprintf(buf + n, sizeof(buf) - n, "          %-15s ",
+                                  lhs);
+            if (n < sizeof(buf))
+                wrap(buf, sizeof(buf), &n, text, 26, 26);
+        }
+    }
+    return buf;
+}
+
+static const char *attach_text(void)
+{
+    static char buf[8192];
+
+    if (!buf[0])
+        snprintf(buf, sizeof(buf), attach_help, types_help());
+    return buf;
+}
 
 static const char detach_help[] =
 "  detach <domain> <devid> [--timeout S]\n"
@@ -100,6 +191,8 @@ static const char stats_help[] =
 "        live mappings   pages of this guest mapped right now (0 when idle\n"
 "                        in grant mode, and after the guest is destroyed)\n"
 "        in flight/max   requests being served now / high-water mark\n"
+"        throttled       times a rate limit (rng rate=) made the device\n"
+"                        wait with requests left in the ring\n"
 "      followed by the counters of the transport modes (bounce bytes,\n"
 "      cache hits, evictions, ...) as far as this vgrantd has them.\n"
 "      Exit status 1 if vgrantd is not running or serves no such device.\n";
@@ -145,6 +238,8 @@ static void usage_full(FILE *out)
 "    vgrant attach 3 'type=blk, target=/dev/vg0/data, backend=5, readonly=1, queues=2'\n"
 "  The static-region baseline with a 16 MiB region:\n"
 "    vgrant attach 3 type=blk,target=/srv/disk.img,mode=static,region=16M\n"
+"  An entropy source for guest 3, at most 64 KiB/s:\n"
+"    vgrant attach 3 type=rng,rate=64K\n"
 "  List, then remove device 0 of guest 3, waiting at most 5 s:\n"
 "    vgrant list 3\n"
 "    vgrant detach 3 0 --timeout 5\n"
@@ -161,7 +256,7 @@ static void usage_full(FILE *out)
 "\n"
 "SEE ALSO\n"
 "  vgrantd(8), xl(1), xl.cfg(5), docs/protocol.md\n",
-            attach_help, detach_help, list_help, stats_help);
+            attach_text(), detach_help, list_help, stats_help);
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -273,7 +368,7 @@ static int cmd_attach(int argc, char **argv)
     int rc;
 
     if (wants_help(argc, argv)) {
-        printf("Usage:\n%s", attach_help);
+        printf("Usage:\n%s", attach_text());
         return 0;
     }
     if (argc < 3)
@@ -302,8 +397,10 @@ static int cmd_attach(int argc, char **argv)
         return 1;
     }
     vg_debug("domain %u: virtio-grant %s device %u, backend domain %u, "
-             "mode %s, target %s", domid, spec.type, devid,
-             spec.backend_domid, spec.mode, VG_ESC(spec.target));
+             "mode %s", domid, spec.type, devid, spec.backend_domid,
+             spec.mode);
+    for (unsigned i = 0; i < spec.ntkeys; i++)
+        vg_debug("  %s=%s", spec.tkeys[i].name, VG_ESC(spec.tkeys[i].value));
     printf("%u\n", devid);
     return 0;
 }

@@ -29,9 +29,12 @@
  *   frontend-id     uint    F
  *   online          0|1     1 while the device should exist
  *   state           uint    xenbus state, initially 1 (Initialising)
- *   type            string  device model: "blk" (see VG_TYPE_*)
+ *   type            string  device model: "blk" or "rng" (see VG_TYPE_*)
  *   target          string  blk: path of the image file or block device
  *   readonly        0|1     blk: device is read-only (VIRTIO_BLK_F_RO)
+ *   rate            uint    rng, optional: bytes per second the device
+ *                           delivers at most, in [1, VG_RNG_MAX_RATE];
+ *                           absent = no limit
  *   mode            string  transport mode, see VG_MODE_* (default "grant")
  *   queues          uint    [1, VG_MAX_QUEUES] queues the backend offers
  *   queue-size      uint    power of two in [VG_MIN_QUEUE_SIZE,
@@ -212,8 +215,13 @@ enum vg_xenbus_state {
 #define VG_MODE_AUTO        "auto"
 #define VG_MODE_STATIC      "static"
 
-/* Device model names (backend key "type"). */
+/* Device model names (backend key "type").  The keys each type takes,
+ * with their limits, are listed in common/devtype.c (vg_devtypes). */
 #define VG_TYPE_BLK         "blk"
+#define VG_TYPE_RNG         "rng"
+
+/* rng: most bytes per second key "rate" may ask for (1 GiB/s). */
+#define VG_RNG_MAX_RATE     (1u << 30)
 
 /* xenstore key names */
 #define VG_KEY_FRONTEND          "frontend"
@@ -225,6 +233,7 @@ enum vg_xenbus_state {
 #define VG_KEY_TYPE              "type"
 #define VG_KEY_TARGET            "target"
 #define VG_KEY_READONLY          "readonly"
+#define VG_KEY_RATE              "rate"
 #define VG_KEY_MODE              "mode"
 #define VG_KEY_QUEUES            "queues"
 #define VG_KEY_QUEUE_SIZE        "queue-size"

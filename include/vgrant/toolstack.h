@@ -16,23 +16,40 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vgrant/devtype.h"
 #include "vgrant/hyp.h"
 #include "vgrant/protocol.h"   /* VG_MAX_DOMID */
 
+/* A key of the device type with its value, as it goes into xenstore. */
+struct vg_spec_tval {
+    char name[24];             /* a key of the type (vg_devtype keys) */
+    char value[VG_TKEY_VALUE_MAX];   /* canonical: plain decimal numbers */
+};
+
 /* One device as written in a config or on the command line:
- * "type=blk,target=/path,backend=0,readonly=1,queues=1,queue-size=256,
- *  mode=grant,region=4M,devid=N" */
+ * "type=blk,target=/path,readonly=1,backend=0,queues=1,queue-size=256,
+ *  mode=grant,region=4M,devid=N" or "type=rng,rate=64K".
+ * The transport's keys have fields; the type's own keys (target and
+ * readonly for blk, rate for rng, see vg_devtypes) are in tkeys, in the
+ * order of the type's table, defaults included. */
 struct vg_attach_spec {
     char type[16];
-    char target[1024];
     uint16_t backend_domid;
-    bool readonly;
     unsigned queues;
     unsigned queue_size;
     char mode[16];
     uint64_t region_bytes;    /* static mode only, else 0 */
     int devid;                /* -1 = first free */
+    unsigned ntkeys;          /* <= VG_TKEY_MAX */
+    struct vg_spec_tval tkeys[VG_TKEY_MAX];
 };
+
+/* Value of the type key `name` in s, NULL if the spec has none. */
+const char *vg_spec_value(const struct vg_attach_spec *s, const char *name);
+/* Set (or add) the type key `name`; -1 (EINVAL/ENOSPC) if it does not
+ * fit.  For callers that fill a spec without the parser; attach checks
+ * every value against the type's table either way. */
+int vg_spec_set(struct vg_attach_spec *s, const char *name, const char *value);
 
 /* Defaults for keys a spec leaves out. */
 #define VG_SPEC_DEFAULT_BACKEND     0
@@ -42,9 +59,11 @@ struct vg_attach_spec {
 #define VG_SPEC_DEFAULT_REGION      (4u * 1024 * 1024)
 
 /* Parse and validate a spec.  Entries are separated by ',' (spaces after a
- * comma are ignored, as in xl.cfg).  0 on success; -1 with errno EINVAL and
- * a message naming the key and value on any bad, unknown, duplicate or
- * missing entry. */
+ * comma are ignored, as in xl.cfg).  The type's own keys are checked with
+ * the type's table (include/vgrant/devtype.h): a key the type does not
+ * have is refused.  0 on success; -1 with errno EINVAL and a message
+ * naming the device type, the key and the value on any bad, unknown,
+ * duplicate or missing entry. */
 int vg_attach_spec_parse(const char *spec, struct vg_attach_spec *out,
                          char *err, size_t errlen);
 

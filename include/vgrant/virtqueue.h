@@ -147,5 +147,8 @@ bool vqdev_should_notify(struct vq_device *vq);
  * pending (pop again instead of sleeping). */
 bool vqdev_enable_notify(struct vq_device *vq);
 void vqdev_disable_notify(struct vq_device *vq);
+/* True if the driver published chains not popped yet.  A hint read once
+ * (nothing is consumed or validated: vqdev_pop does that). */
+bool vqdev_has_avail(const struct vq_device *vq);
 
 #endif /* VGRANT_VIRTQUEUE_H */

@@ -24,6 +24,7 @@ struct rf_attach {
     const char *type;          /* default "blk" */
     const char *target;
     const char *readonly;      /* "0"/"1"/garbage */
+    const char *rate;          /* rng */
     const char *mode;
     const char *queues;
     const char *queue_size;

@@ -56,6 +56,16 @@ static void parse_fails(const char *text, const char *frag1, const char *frag2)
         fail_msg("'%s': message '%s' does not name '%s'", text, err, frag2);
 }
 
+/* The slot of type key name in s (the spec must have it). */
+static char *tval(struct vg_attach_spec *s, const char *name)
+{
+    const char *v = vg_spec_value(s, name);
+
+    if (!v)
+        fail_msg("spec has no %s", name);
+    return (char *)v;
+}
+
 static void test_spec_defaults(void **state)
 {
     struct vg_attach_spec s;
@@ -63,9 +73,9 @@ static void test_spec_defaults(void **state)
 
     parse_ok("type=blk,target=/srv/disk.img", &s);
     assert_string_equal(s.type, "blk");
-    assert_string_equal(s.target, "/srv/disk.img");
+    assert_string_equal(tval(&s, "target"), "/srv/disk.img");
     assert_int_equal(s.backend_domid, 0);
-    assert_false(s.readonly);
+    assert_string_equal(tval(&s, "readonly"), "0");
     assert_int_equal(s.queues, 1);
     assert_int_equal(s.queue_size, 256);
     assert_string_equal(s.mode, "grant");
@@ -80,9 +90,9 @@ static void test_spec_every_key_with_xl_spaces(void **state)
 
     parse_ok("type=blk, target=/dev/vg0/data,  backend=3, readonly=1, "
              "queues=8, queue-size=1024, mode=static, region=16M, devid=7", &s);
-    assert_string_equal(s.target, "/dev/vg0/data");
+    assert_string_equal(tval(&s, "target"), "/dev/vg0/data");
     assert_int_equal(s.backend_domid, 3);
-    assert_true(s.readonly);
+    assert_string_equal(tval(&s, "readonly"), "1");
     assert_int_equal(s.queues, 8);
     assert_int_equal(s.queue_size, 1024);
     assert_string_equal(s.mode, "static");
@@ -244,6 +254,64 @@ static void test_hostile_config_bad_devid(void **state)
     (void)state;
     parse_fails("type=blk,target=/i,devid=65536", "devid", "65536");
     parse_fails("type=blk,target=/i,devid=x", "devid", "'x'");
+}
+
+/* type=rng: no keys of its own but rate, which takes a size. */
+static void test_spec_rng(void **state)
+{
+    struct vg_attach_spec s;
+    (void)state;
+
+    parse_ok("type=rng", &s);
+    assert_string_equal(s.type, "rng");
+    assert_int_equal(s.ntkeys, 0);
+    assert_null(vg_spec_value(&s, "rate"));
+    assert_null(vg_spec_value(&s, "target"));
+    assert_string_equal(s.mode, "grant");
+    assert_int_equal(s.queues, 1);
+
+    parse_ok("type=rng, rate=64K, mode=copy, backend=3, devid=2", &s);
+    assert_string_equal(tval(&s, "rate"), "65536");
+    assert_string_equal(s.mode, "copy");
+    assert_int_equal(s.backend_domid, 3);
+    assert_int_equal(s.devid, 2);
+    parse_ok("rate=1,type=rng", &s);              /* type need not be first */
+    assert_string_equal(tval(&s, "rate"), "1");
+    parse_ok("type=rng,rate=1G", &s);
+    assert_string_equal(tval(&s, "rate"), "1073741824");
+    parse_ok("type=rng,rate=1000,queues=1,mode=static", &s);
+    assert_int_equal(s.region_bytes, 4u << 20);
+}
+
+/* Hostile rng specs: each refused, the message naming the device type
+ * and the key=value at fault. */
+static void test_hostile_config_rng(void **state)
+{
+    (void)state;
+    /* unknown key */
+    parse_fails("type=rng,colour=red", "rng", "colour=red");
+    /* rate out of range, or not a rate */
+    parse_fails("type=rng,rate=0", "rng", "rate '0'");
+    parse_fails("type=rng,rate=1073741825", "rng", "1073741825");
+    parse_fails("type=rng,rate=2G", "rng", "rate '2G'");
+    parse_fails("type=rng,rate=fast", "rng", "rate 'fast'");
+    parse_fails("type=rng,rate=-1", "rng", "rate '-1'");
+    parse_fails("type=rng,rate=", "rng", "rate ''");
+    parse_fails("type=rng,rate=0x10", "rng", "0x10");
+    parse_fails("type=rng,rate=99999999999999999999G", "rng", "rate");
+    parse_fails("type=rng,rate=1,rate=2", "rate", "rate=2");
+    /* the keys of another type */
+    parse_fails("type=rng,target=/srv/disk.img", "rng",
+                "target=/srv/disk.img");
+    parse_fails("type=rng,readonly=1", "rng", "readonly=1");
+    parse_fails("type=blk,target=/i,rate=100", "blk", "rate=100");
+    parse_fails("rate=100,target=/i,type=blk", "blk", "rate=100");
+    /* one queue only */
+    parse_fails("type=rng,queues=2", "rng", "queues=2");
+    /* the type itself */
+    parse_fails("type=RNG", "type", "RNG");
+    parse_fails("type=rng,type=blk", "type", "type=blk");
+    parse_fails("rate=5", "type", NULL);
 }
 
 static void test_hostile_config_malformed_entries(void **state)
@@ -417,6 +485,86 @@ static void test_attach_static_writes_region(void **state)
     assert_key(t->dom0, BE0(1, 0), "readonly", "0");
     assert_key(t->dom0, BE0(1, 0), "queues", "1");
     assert_key(t->dom0, BE0(1, 0), "queue-size", "256");
+}
+
+/* type=rng writes its own keys only: rate when given, never target or
+ * readonly. */
+static void test_attach_rng_writes_keys(void **state)
+{
+    struct world *t = *state;
+
+    assert_int_equal(attach_ok(t, 1, "type=rng,rate=4K"), 0);
+    assert_key(t->dom0, BE0(1, 0), "type", "rng");
+    assert_key(t->dom0, BE0(1, 0), "rate", "4096");
+    assert_key(t->dom0, BE0(1, 0), "mode", "grant");
+    assert_key(t->dom0, BE0(1, 0), "queues", "1");
+    assert_null(read_as(t->dom0, BE0(1, 0), "target"));
+    assert_int_equal(errno, ENOENT);
+    assert_null(read_as(t->dom0, BE0(1, 0), "readonly"));
+    assert_int_equal(errno, ENOENT);
+    assert_key(t->dom0, FE(1, 0), "backend", BE0(1, 0));
+
+    assert_int_equal(attach_ok(t, 1, "type=rng"), 1);
+    assert_key(t->dom0, BE0(1, 1), "type", "rng");
+    assert_null(read_as(t->dom0, BE0(1, 1), "rate"));
+    assert_int_equal(errno, ENOENT);
+}
+
+/* A caller filling an rng spec by hand is held to the type's table. */
+static void test_hostile_attach_unparsed_rng_spec(void **state)
+{
+    struct world *t = *state;
+    struct vg_attach_spec s = spec_of("type=rng");
+    char err[512] = "";
+    unsigned devid;
+
+    assert_int_equal(vg_spec_set(&s, "target", "/srv/x"), 0);
+    errno = 0;
+    assert_int_equal(vg_toolstack_attach(t->dom0, 1, &s, &devid, err,
+                                         sizeof(err)), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_non_null(strstr(err, "rng"));
+    assert_non_null(strstr(err, "target"));
+
+    s = spec_of("type=rng");
+    assert_int_equal(vg_spec_set(&s, "rate", "0"), 0);
+    assert_int_equal(vg_toolstack_attach(t->dom0, 1, &s, &devid, err,
+                                         sizeof(err)), -1);
+    assert_non_null(strstr(err, "rate '0'"));
+
+    s = spec_of("type=rng,rate=64K");
+    assert_int_equal(vg_spec_set(&s, "rate", "64K"), 0);   /* not canonical */
+    assert_int_equal(vg_toolstack_attach(t->dom0, 1, &s, &devid, err,
+                                         sizeof(err)), -1);
+    assert_non_null(strstr(err, "rate '64K'"));
+
+    s = spec_of("type=rng");
+    s.queues = 2;
+    assert_int_equal(vg_toolstack_attach(t->dom0, 1, &s, &devid, err,
+                                         sizeof(err)), -1);
+    assert_non_null(strstr(err, "queues 2"));
+
+    s = spec_of("type=blk,target=/i");
+    memset(&s.tkeys[0].name, 'n', sizeof(s.tkeys[0].name));  /* no NUL */
+    assert_int_equal(vg_toolstack_attach(t->dom0, 1, &s, &devid, err,
+                                         sizeof(err)), -1);
+    assert_non_null(strstr(err, "blk"));
+    s = spec_of("type=blk,target=/i");
+    s.ntkeys = 200;
+    assert_int_equal(vg_toolstack_attach(t->dom0, 1, &s, &devid, err,
+                                         sizeof(err)), -1);
+    s = spec_of("type=blk,readonly=1,target=/i");
+    snprintf(s.tkeys[1].name, sizeof(s.tkeys[1].name), "target");
+    assert_int_equal(vg_toolstack_attach(t->dom0, 1, &s, &devid, err,
+                                         sizeof(err)), -1);
+    assert_non_null(strstr(err, "twice"));
+    /* blk without target */
+    s = spec_of("type=blk,target=/i");
+    s.ntkeys = 0;
+    assert_int_equal(vg_toolstack_attach(t->dom0, 1, &s, &devid, err,
+                                         sizeof(err)), -1);
+    assert_non_null(strstr(err, "missing target"));
+    assert_false(exists(t, "/local/domain/1/device/virtio-grant"));
 }
 
 static void test_attach_permissions(void **state)
@@ -683,7 +831,7 @@ static void test_hostile_attach_unparsed_spec(void **state)
     assert_non_null(strstr(err, "queue-size 100"));
 
     s = spec_of("type=blk,target=/i");
-    memset(s.target, 'a', sizeof(s.target));     /* no terminator */
+    memset(tval(&s, "target"), 'a', VG_TKEY_VALUE_MAX);   /* no terminator */
     assert_int_equal(vg_toolstack_attach(t->dom0, 1, &s, &devid, err,
                                          sizeof(err)), -1);
     assert_non_null(strstr(err, "target"));
@@ -1009,7 +1157,11 @@ int main(void)
         cmocka_unit_test(test_hostile_config_bad_backend),
         cmocka_unit_test(test_hostile_config_bad_devid),
         cmocka_unit_test(test_hostile_config_malformed_entries),
+        cmocka_unit_test(test_spec_rng),
+        cmocka_unit_test(test_hostile_config_rng),
 #define W(f) cmocka_unit_test_setup_teardown(f, world_setup, world_teardown)
+        W(test_attach_rng_writes_keys),
+        W(test_hostile_attach_unparsed_rng_spec),
         W(test_attach_writes_every_key),
         W(test_attach_static_writes_region),
         W(test_attach_permissions),

@@ -5,6 +5,8 @@
 # GUEST-CKSUM-<devid>, then "GUEST-DEV <devid> rc=<rc>".  Each device gets
 # $devtimeout seconds (default 240).  The job's status is the first
 # device's: the scenario judges the others from their GUEST-DEV lines.
+# Then each virtio-rng device in $rng_devids is read (vgrant-io rng) and
+# "GUEST-RNG <devid> rc=<rc>" printed.
 devids=${devids:-0}
 first_rc=""
 
@@ -20,5 +22,12 @@ for d in $(echo "$devids" | tr ',' ' '); do
     sed "s/^GUEST-CKSUM /GUEST-CKSUM-$d /" "$out"
     echo "GUEST-DEV $d rc=$rc"
     [ -n "$first_rc" ] || first_rc=$rc
+done
+# virtio-rng devices ($rng_devids): read 256 KiB each
+for d in $(echo "${rng_devids:-}" | tr ',' ' '); do
+    devid=$d
+    . /e2e/guest/wait-device.sh
+    vgrant-io rng "$d" --length 256K --sizes 4K --depth 4
+    echo "GUEST-RNG $d rc=$?"
 done
 exit "${first_rc:-1}"

@@ -15,7 +15,10 @@
 #     agrees; the static device is verified the same way when vgrantd and
 #     libvgrant serve static mode, otherwise the scenario says what it
 #     checked (keys, backend state) and why the data check did not run.
-#     `xl virtio-grant-list` shows both, `xl virtio-grant-detach` removes
+#     A third entry, type=rng with rate=64K (devid 2), gets rng's keys
+#     only (type, rate; no target or readonly) and the guest reads 256 KiB
+#     from it with vgrant-io rng.
+#     `xl virtio-grant-list` shows them, `xl virtio-grant-detach` removes
 #     one, `xl virtio-grant-attach` hot-plugs another, and after
 #     `xl destroy` none of the guest's directories remains.
 . "$(dirname "$0")/lib.sh"
@@ -76,6 +79,9 @@ bad_config xlbad-mode "mode=bogus" "type=blk, target=$img, mode=bogus"
 bad_config xlbad-key "colour=blue" "type=blk, target=$img, colour=blue"
 bad_config xlbad-number "queue-size=300" "type=blk, target=$img, queue-size=300"
 bad_config xlbad-backend "backend=77" "type=blk, target=$img, backend=77"
+bad_config xlbad-rngtarget "type rng has no key target" "type=rng, target=$img"
+bad_config xlbad-rngrate "rate=0" "type=rng, rate=0"
+bad_config xlbad-blkrate "type blk has no key rate" "type=blk, target=$img, rate=4K"
 
 # ---------------------------------------- 2. vgrantd not running --------
 pgrep -x vgrantd >/dev/null 2>&1 && fail "a vgrantd is already running in dom0"
@@ -103,18 +109,19 @@ if [ -w "$limit" ]; then echo 1048576 >"$limit"; fi
 
 start_bg vgrantd vgrantd --foreground --log-level info
 sleep 1
-cfg="virtio_grant = [ \"type=blk, target=$img, backend=0, mode=grant, readonly=0, queues=1, queue-size=256\", \"type=blk, target=$simg, mode=static, region=4M\" ]"
+rngcfg="\"type=rng, rate=64K, devid=2\""
+cfg="virtio_grant = [ \"type=blk, target=$img, backend=0, mode=grant, readonly=0, queues=1, queue-size=256\", \"type=blk, target=$simg, mode=static, region=4M\", $rngcfg ]"
 devids=0,1
 static_state="refused"
-if ! start_guest -k -m 160 -a devids=0,1 -a span=$span -a cksum=1 -a seed=31 \
+if ! start_guest -k -m 160 -a devids=0,1 -a rng_devids=2 -a span=$span -a cksum=1 -a seed=31 \
         xl1 xl-verify "$cfg"; then
     grep -q "virtio-grant device 1: backend domain 0 refused" "$E2E_WORK/xl-create-xl1.log" ||
         { bg_log vgrantd | tail -20; fail "xl create of xl1 (two virtio_grant devices) failed"; }
     log "STATIC: vgrantd refused the mode=static device; going on with the grant device alone"
     bg_log vgrantd | grep -i static | tail -5
     devids=0
-    start_guest -k -m 160 -a devids=0 -a span=$span -a cksum=1 -a seed=31 xl1 xl-verify \
-        "virtio_grant = [ \"type=blk, target=$img, backend=0, mode=grant, readonly=0, queues=1, queue-size=256\" ]" ||
+    start_guest -k -m 160 -a devids=0 -a rng_devids=2 -a span=$span -a cksum=1 -a seed=31 xl1 xl-verify \
+        "virtio_grant = [ \"type=blk, target=$img, backend=0, mode=grant, readonly=0, queues=1, queue-size=256\", $rngcfg ]" ||
         fail "xl create of xl1 with the grant device alone failed"
 fi
 domid=$(guest_domid xl1)
@@ -159,7 +166,24 @@ if [ "$devids" = 0,1 ]; then
     log "ok: device 1 (static, 4M): keys and permissions as protocol.h says, backend state $st"
 fi
 
+be2=/local/domain/0/backend/virtio-grant/$domid/2
+fe2=/local/domain/$domid/device/virtio-grant/2
+expect_key "$be2/frontend" "$fe2"
+expect_key "$be2/type" rng
+expect_key "$be2/rate" 65536
+expect_key "$be2/mode" grant
+expect_key "$be2/queues" 1
+xs_absent "$be2/target" || fail "$be2/target exists for an rng device"
+xs_absent "$be2/readonly" || fail "$be2/readonly exists for an rng device"
+expect_key "$fe2/backend" "$be2"
+[ "$(perms_of "$be2")" = "n0,r$domid" ] || fail "$be2 has permissions '$(perms_of "$be2")'"
+st=$(xenstore-read "$be2/state")
+case $st in 2|3|4) ;; *) fail "backend state of device 2 (rng) is '$st' after xl create" ;; esac
+log "ok: device 2 (rng, rate=64K): rng's keys only, backend state $st"
+
 xl virtio-grant-list xl1 | tee "$E2E_WORK/xl-list.txt" | sed 's/^/    /'
+grep -q "^$domid  *2  *0  *rng  *grant " "$E2E_WORK/xl-list.txt" ||
+    fail "xl virtio-grant-list does not show device 2 (rng)"
 grep -q "^$domid  *0  *0  *blk  *grant .*$img\$" "$E2E_WORK/xl-list.txt" ||
     fail "xl virtio-grant-list does not show device 0 (grant, $img)"
 if [ "$devids" = 0,1 ]; then
@@ -176,6 +200,9 @@ host_sum=$(dd if="$img" bs=1M count=$((span / 1048576)) 2>/dev/null | cksum)
 [ -n "$guest_sum" ] || fail "guest printed no checksum for device 0"
 [ "$guest_sum" = "$host_sum" ] || fail "device 0: guest cksum '$guest_sum', dom0 cksum of $img '$host_sum'"
 log "ok: device 0 (grant): guest data verified, checksum $guest_sum matches $img"
+guest_log xl1 | grep -q "^GUEST-RNG 2 rc=0" ||
+    fail "the guest could not read from the rng device (devid 2): $(guest_log xl1 | grep -E 'RNG|rng' | tail -3 | tr '\n' ' ')"
+log "ok: device 2 (rng): $(guest_log xl1 | grep '^rng: device 2' | tail -n1)"
 
 static_data="not run"
 if [ "$devids" = 0,1 ]; then
