@@ -15,7 +15,19 @@
 
 CC      ?= cc
 SAN     ?= 0
-ifeq ($(SAN),1)
+FUZZ    ?= 0
+FUZZ_CC ?= clang
+XINC    :=
+ifeq ($(FUZZ),1)
+# libFuzzer harnesses (tests/fuzz/): every project library built with
+# coverage instrumentation + ASan/UBSan by clang, into build-fuzz/.
+BUILD   := build-fuzz
+CC      := $(FUZZ_CC)
+OPT     := -O1 -fsanitize=fuzzer-no-link,address,undefined \
+           -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDSAN   := -fsanitize=fuzzer,address,undefined
+XINC    := -Itests/unit -Itests/fuzz
+else ifeq ($(SAN),1)
 BUILD   ?= build-san
 OPT     := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
            -fno-sanitize-recover=undefined
@@ -28,7 +40,7 @@ endif
 
 CFLAGS  := -std=gnu11 -g $(OPT) -Wall -Wextra -Werror -Wshadow \
            -Wmissing-prototypes -Wstrict-prototypes -D_GNU_SOURCE \
-           -Iinclude -Ifrontend -Ibackend $(EXTRA_CFLAGS)
+           -Iinclude -Ifrontend -Ibackend $(XINC) $(EXTRA_CFLAGS)
 XENLIBS := -lxengnttab -lxenevtchn -lxenstore -lxenctrl
 LDLIBS  := $(XENLIBS) -lpthread
 TESTLIBS := -lcmocka
@@ -41,13 +53,18 @@ TEST_SRCS     := $(wildcard tests/unit/test_*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
+FUZZ_SUPPORT  := tests/fuzz/fz.c tests/fuzz/fz_backend.c tests/unit/rawfront.c
+FUZZ_SRCS     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZERS       := $(patsubst tests/fuzz/%.c,build-fuzz/fuzz/%,$(FUZZ_SRCS))
+
 LIBCOMMON := $(BUILD)/lib/libvgcommon.a
 LIBFRONT  := $(BUILD)/lib/libvgrant.a
 LIBBACK   := $(BUILD)/lib/libvgbackend.a
 BINS      := $(BUILD)/bin/vgrantd $(BUILD)/bin/vgrant $(BUILD)/bin/vgrant-io
 TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
-.PHONY: all test test-san check deps e2e demo bench install clean e2e-xl
+.PHONY: all test test-san check deps e2e demo bench install clean e2e-xl \
+        fuzz fuzz-build fuzz-smoke
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -72,6 +89,11 @@ $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(call obj,$(TEST_SUPPORT)) \
 		$(LIBFRONT) $(LIBBACK) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDSAN) -o $@ $^ $(TESTLIBS) $(LDLIBS)
+
+build-fuzz/fuzz/%: $(call obj,tests/fuzz/%.c) $(call obj,$(FUZZ_SUPPORT)) \
+		$(LIBFRONT) $(LIBBACK) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 
 # Every test binary runs even if an earlier one fails; the summary line at
 # the end counts binaries that passed and failed.
@@ -118,7 +140,21 @@ install: all
 	install -m 755 $(BUILD)/bin/vgrantd $(BUILD)/bin/vgrant $(DESTDIR)$(PREFIX)/sbin/
 	install -m 755 $(BUILD)/bin/vgrant-io $(DESTDIR)$(PREFIX)/bin/
 
+# Coverage-guided fuzzing (tests/fuzz/README.md): build every harness into
+# build-fuzz/ with clang's libFuzzer, run each for FUZZ_SECONDS seconds
+# (under nice) over its seed corpus, print executions, coverage and crashes;
+# fails on any crash.  FUZZ_JOBS=<harness names> picks some.
+FUZZ_SECONDS ?= 10
+fuzz-build:
+	@command -v $(FUZZ_CC) >/dev/null || { echo "fuzz: $(FUZZ_CC) not found: make deps" >&2; exit 1; }
+	$(MAKE) FUZZ=1 $(FUZZERS)
+
+fuzz: fuzz-build
+	tools/run-fuzz.sh -t $(FUZZ_SECONDS) $(FUZZERS)
+
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
+
+.SECONDARY:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared pieces of the libFuzzer harnesses (tests/fuzz/README.md):
+ * a cursor over the fuzzer's bytes, an invariant check that aborts (so
+ * libFuzzer records the input as a crash), quiet logging, and the scratch
+ * disk image the blk model serves.
+ */
+#ifndef VGRANT_FUZZ_FZ_H
+#define VGRANT_FUZZ_FZ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* An invariant of the code under test broke: report and abort, which
+ * libFuzzer turns into a saved crash input. */
+#define FZ_CHECK(cond, ...)                                                 \
+    do {                                                                    \
+        if (!(cond)) {                                                      \
+            fprintf(stderr, "fuzz invariant failed at %s:%d: %s: ",         \
+                    __FILE__, __LINE__, #cond);                             \
+            fprintf(stderr, __VA_ARGS__);                                   \
+            fputc('\n', stderr);                                            \
+            abort();                                                        \
+        }                                                                   \
+    } while (0)
+
+/* Consumes the input front to back; reads past the end yield zeros. */
+struct fz_in {
+    const uint8_t *p;
+    size_t left;
+};
+
+static inline void fz_in_init(struct fz_in *in, const uint8_t *data, size_t n)
+{
+    in->p = data;
+    in->left = n;
+}
+
+static inline bool fz_done(const struct fz_in *in) { return in->left == 0; }
+
+static inline uint8_t fz_u8(struct fz_in *in)
+{
+    if (!in->left)
+        return 0;
+    in->left--;
+    return *in->p++;
+}
+
+static inline uint16_t fz_u16(struct fz_in *in)
+{
+    uint16_t v = fz_u8(in);
+    return (uint16_t)(v | (uint16_t)fz_u8(in) << 8);
+}
+
+static inline uint32_t fz_u32(struct fz_in *in)
+{
+    uint32_t v = fz_u16(in);
+    return v | (uint32_t)fz_u16(in) << 16;
+}
+
+static inline uint64_t fz_u64(struct fz_in *in)
+{
+    uint64_t v = fz_u32(in);
+    return v | (uint64_t)fz_u32(in) << 32;
+}
+
+/* Up to max bytes as a NUL-terminated string: a length byte, then bytes
+ * (NULs inside become 'x' so the string keeps its length). */
+size_t fz_str(struct fz_in *in, char *buf, size_t max);
+/* Copy up to n bytes of input into dst (the rest zeroed); returns copied. */
+size_t fz_bytes(struct fz_in *in, void *dst, size_t n);
+
+/* Log only errors, and nothing at all unless VGRANT_FUZZ_VERBOSE is set
+ * (every guest-controlled string still goes through the log code). */
+void fz_quiet_logs(void);
+
+/* Path of a scratch raw image of FZ_IMAGE_SECTORS sectors, created once
+ * per process (removed at exit). */
+#define FZ_IMAGE_SECTORS 64u
+const char *fz_image(void);
+
+#endif /* VGRANT_FUZZ_FZ_H */
