@@ -1,10 +1,28 @@
 /* SPDX-License-Identifier: MIT */
 #include <fcntl.h>
+#include <stdarg.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "fz.h"
 #include "vgrant/log.h"
+
+void fz_fail(const char *file, int line, const char *cond, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    for (int i = 0; i < 2; i++) {
+        FILE *f = i ? stdout : stderr;
+        fprintf(f, "fuzz invariant failed at %s:%d: %s: %s\n", file, line,
+                cond, msg);
+        fflush(f);
+    }
+    abort();
+}
 
 size_t fz_str(struct fz_in *in, char *buf, size_t max)
 {
@@ -95,5 +113,5 @@ const char *fz_image(void)
 const char *__asan_default_options(void);
 const char *__asan_default_options(void)
 {
-    return "malloc_context_size=4";
+    return "malloc_context_size=4:quarantine_size_mb=64";
 }

@@ -356,9 +356,16 @@ static void write_region_keys(struct fzb *f, vg_gref_t first)
  * found it: nothing mapped, granted or bound, both directories gone. */
 static struct vg_fake_world *g_world;
 static struct vg_hyp *g_be, *g_ts;
+static unsigned g_uses;
 
 static void world_get(struct fzb *f)
 {
+    if (g_world && ++g_uses % FZ_WORLD_USES == 0) {
+        vg_hyp_close(g_be);
+        vg_hyp_close(g_ts);
+        vg_fake_world_free(g_world);
+        g_world = NULL;
+    }
     if (!g_world) {
         g_world = vg_fake_world_new();
         FZ_CHECK(g_world, "world");
@@ -378,6 +385,7 @@ static void world_put(struct fzb *f)
     char path[VG_XS_PATH_MAX];
 
     FZ_CHECK(vg_fake_live_grants(f->w, FE) == 0, "guest grants left behind");
+    FZ_CHECK(vg_fake_bound_ports(f->w, FE) == 0, "guest ports left behind");
     vg_path(path, sizeof(path), "/local/domain/0/backend/" VG_XS_CLASS "/%u", FE);
     f->ts->ops->xs_rm(f->ts, VG_XS_NO_TX, path);
     vg_path(path, sizeof(path), "/local/domain/%u/device/" VG_XS_CLASS, FE);
