@@ -1,7 +1,10 @@
 # virtio-grant top-level Makefile.
 #
 #   make            build libraries, vgrantd, vgrant, vgrant-io into build/
-#   make test       unit + loopback tests (no Xen needed)
+#   make test       unit + loopback tests (no Xen needed), and every fuzz
+#                   harness over its seed corpus
+#   make fuzz       build the libFuzzer harnesses (tests/fuzz/) and fuzz
+#                   each for FUZZ_SECONDS (default 10) seconds
 #   make test-san   the same under AddressSanitizer + UBSan (build-san/)
 #   make check      install missing build deps, then test, test-san, e2e
 #                   and e2e-xl
@@ -96,9 +99,21 @@ build-fuzz/fuzz/%: $(call obj,tests/fuzz/%.c) $(call obj,$(FUZZ_SUPPORT)) \
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 
 # Every test binary runs even if an earlier one fails; the summary line at
-# the end counts binaries that passed and failed.
-test: $(TESTS) $(BINS)
-	@tools/run-tests.sh $(TESTS)
+# the end counts binaries that passed and failed.  Unless SAN=1 (the fuzz
+# build has ASan/UBSan already) or FUZZ_SMOKE=0, every libFuzzer harness
+# also replays its seed corpus once (tests/fuzz/smoke.sh, one "test" per
+# harness in the same summary).
+ifeq ($(SAN),1)
+FUZZ_SMOKE ?= 0
+else
+FUZZ_SMOKE ?= 1
+endif
+ifeq ($(FUZZ_SMOKE),1)
+SMOKE_DEP  := fuzz-build
+SMOKE_PROG := tests/fuzz/smoke.sh
+endif
+test: $(TESTS) $(BINS) $(SMOKE_DEP)
+	@tools/run-tests.sh $(TESTS) $(SMOKE_PROG)
 
 test-san:
 	$(MAKE) SAN=1 test
@@ -147,7 +162,7 @@ install: all
 FUZZ_SECONDS ?= 10
 fuzz-build:
 	@command -v $(FUZZ_CC) >/dev/null || { echo "fuzz: $(FUZZ_CC) not found: make deps" >&2; exit 1; }
-	$(MAKE) FUZZ=1 $(FUZZERS)
+	@$(MAKE) --no-print-directory FUZZ=1 $(FUZZERS)
 
 fuzz: fuzz-build
 	tools/run-fuzz.sh -t $(FUZZ_SECONDS) $(FUZZERS)

@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fuzz_xenstore: everything that reads xenstore values a guest writes.
- * The first input byte picks one of:
+ * fuzz_xenstore / fuzz_parse: everything that reads xenstore values a
+ * guest writes.  This file builds two harnesses:
  *
- *  parsers (fast): the strict parsers of common/ (vg_parse_uint,
+ *  fuzz_parse (fast, built with FZ_PARSERS_ONLY): the strict parsers of common/ (vg_parse_uint,
  *    vg_parse_hex64, vg_parse_ref_list + vg_format_ref_list,
  *    vg_parse_size, vg_parse_guest_stats + vg_format_guest_stats) and the
  *    toolstack's device spec parser (vg_attach_spec_parse), with
  *    round-trip and range checks against an independent reading of the
  *    same string;
  *
- *  handshake: a fresh vgrantd (the real xenbus state machine) with a
+ *  fuzz_xenstore (the handshake): a fresh vgrantd (the real xenbus state machine) with a
  *    device in InitWait, and a guest that writes fuzzer-chosen frontend
  *    keys (features, num-queues, queue-<n>/size|desc|driver|device|
  *    event-channel, stats, region-*, garbage names; values valid, almost
@@ -36,6 +36,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+#ifdef FZ_PARSERS_ONLY
 /* ---------------------------------------------------------------- */
 /* parsers                                                           */
 
@@ -143,6 +144,8 @@ static void fuzz_parsers(struct fz_in *in)
         break;
     }
 }
+
+#else
 
 /* ---------------------------------------------------------------- */
 /* handshake                                                         */
@@ -310,15 +313,18 @@ static void fuzz_handshake(struct fz_in *in)
     g_ts->ops->xs_rm(g_ts, 0, path);
 }
 
+#endif
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fz_in in;
 
     fz_quiet_logs();
     fz_in_init(&in, data, size);
-    if (fz_u8(&in) & 1)
-        fuzz_handshake(&in);
-    else
-        fuzz_parsers(&in);
+#ifdef FZ_PARSERS_ONLY
+    fuzz_parsers(&in);
+#else
+    fuzz_handshake(&in);
+#endif
     return 0;
 }
