@@ -11,7 +11,8 @@
 #               build-fuzz/corpus/<name>/, crash inputs to
 #               build-fuzz/crashes/<name>-*, the full log to
 #               build-fuzz/logs/<name>.log
-#   --smoke     no fuzzing: run every seed input once (-runs=0), the
+#   --smoke     no fuzzing: run every seed input once (-runs=0; log in
+#               build-fuzz/logs/smoke-<name>.log), the
 #               regression run of `make test`; ends with cmocka-style
 #               summary lines so tools/run-tests.sh counts one test per
 #               harness
@@ -39,6 +40,7 @@ for bin in "$@"; do
     seeds=$root/tests/fuzz/corpus/$name
     work=$out/corpus/$name
     log=$out/logs/$name.log
+    [ $smoke -eq 1 ] && log=$out/logs/smoke-$name.log
     mkdir -p "$seeds" "$work"
     if [ ! -x "$bin" ]; then
         echo "$name: not built ($bin missing): make fuzz-build"
