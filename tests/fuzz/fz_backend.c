@@ -40,7 +40,9 @@
 #define DEVID     0
 #define NW        4u    /* writable buffer pages (one run of refs) */
 #define NR        2u    /* read-only buffer pages */
-#define MAX_RP    8u    /* static region pages */
+#define MAX_RP    8u    /* static region pages, usually */
+#define BIG_RP    130u  /* sometimes: two region-refs-<k> keys */
+#define CHUNK_RP  64u   /* pages per share call (rawfront's limit) */
 #define MAX_OPS   256u
 #define SETTLE    24    /* rounds allowed for a handshake step */
 
@@ -54,8 +56,10 @@ struct fzb {
     bool rf_open;
     uint16_t num;
     uint8_t *wpages, *rpages, *region;
-    vg_gref_t wref, rref, region_ref;
+    vg_gref_t wref, rref;
     unsigned region_pages;
+    unsigned region_local;     /* pages of the region at f->region */
+    vg_gref_t region_refs[BIG_RP];
     unsigned cache_pages;
     unsigned ring_pages;
     bool w_revoked;
@@ -164,8 +168,8 @@ static uint8_t *pick_page(struct fzb *f, unsigned *avail)
     uint8_t sel = fz_u8(&f->in);
 
     if (f->mode == FZB_STATIC) {
-        unsigned p = sel % f->region_pages;
-        *avail = (f->region_pages - p) * VG_PAGE_SIZE;
+        unsigned p = sel % f->region_local;
+        *avail = (f->region_local - p) * VG_PAGE_SIZE;
         return f->region + (size_t)p * VG_PAGE_SIZE;
     }
     if (sel & 1) {
@@ -324,27 +328,34 @@ static void op_revoke(struct fzb *f)
 }
 
 /* Static region keys: usually right, sometimes distorted. */
-static void write_region_keys(struct fzb *f, vg_gref_t first)
+static void write_region_keys(struct fzb *f)
 {
-    uint32_t refs[MAX_RP];
-    char list[MAX_RP * 12 + 1], raw[64];
+    uint32_t refs[BIG_RP];
+    char list[VG_REGION_REFS_PER_KEY * 12 + 1], raw[64], key[32];
     uint8_t how = fz_u8(&f->in);
     unsigned pages = f->region_pages;
 
-    for (unsigned i = 0; i < pages; i++)
-        refs[i] = first + i;
+    memcpy(refs, f->region_refs, sizeof(refs));
     if ((how & 7) == 1)
-        pages = fz_u8(&f->in) % (MAX_RP + 2);
+        pages = fz_u8(&f->in) % (f->region_pages + 2);
     if ((how & 7) == 2)
         refs[fz_u8(&f->in) % f->region_pages] = fz_u32(&f->in);
     vg_xs_write_fmt(f->rf.h, 0, f->rf.fe_path, VG_KEY_REGION_PAGES, "%u", pages);
-    if ((how & 7) == 3) {
-        fz_str(&f->in, raw, sizeof(raw));
-        rf_write(&f->rf, "region-refs-0", raw);
-    } else if (vg_format_ref_list(list, sizeof(list), refs,
-                                  pages < f->region_pages ? pages
-                                                          : f->region_pages) == 0) {
-        rf_write(&f->rf, "region-refs-0", list);
+    for (unsigned first = 0, k = 0; first < f->region_pages;
+         first += VG_REGION_REFS_PER_KEY, k++) {
+        unsigned n = f->region_pages - first;
+        if (n > VG_REGION_REFS_PER_KEY)
+            n = VG_REGION_REFS_PER_KEY;
+        snprintf(key, sizeof(key), VG_KEY_REGION_REFS_FMT, k);
+        if ((how & 7) == 3 && k == (how >> 3) % 2) {
+            fz_str(&f->in, raw, sizeof(raw));
+            rf_write(&f->rf, key, raw);
+        } else if ((how & 7) == 5 && k == (how >> 3) % 2) {
+            continue;   /* key missing */
+        } else if (vg_format_ref_list(list, sizeof(list), refs + first,
+                                      (how & 7) == 6 ? n - 1 : n) == 0) {
+            rf_write(&f->rf, key, list);
+        }
     }
     if ((how & 7) == 4)
         rf_write(&f->rf, "region-pages", "0x1");
@@ -415,6 +426,8 @@ static void setup(struct fzb *f, const uint8_t *data, size_t size, unsigned mode
     f->cache_pages = 1 + (b2 & 7);
     o.persistent_cache_pages = f->cache_pages;
     f->region_pages = 1 + (b2 >> 3) % MAX_RP;
+    if ((b1 & 0x0c) == 0x0c)
+        f->region_pages = BIG_RP;
 
     world_get(f);
     f->d = vgd_new(f->be, &o);
@@ -439,9 +452,20 @@ static void setup(struct fzb *f, const uint8_t *data, size_t size, unsigned mode
     f->rpages = rf_share(&f->rf, NR, false, &f->rref);
     FZ_CHECK(f->wpages && f->rpages, "buffer pages");
     if (f->mode == FZB_STATIC) {
-        f->region = rf_share(&f->rf, f->region_pages, true, &f->region_ref);
-        FZ_CHECK(f->region, "region");
-        write_region_keys(f, f->region_ref);
+        for (unsigned done = 0; done < f->region_pages; done += CHUNK_RP) {
+            unsigned n = f->region_pages - done < CHUNK_RP ?
+                         f->region_pages - done : CHUNK_RP;
+            vg_gref_t first;
+            uint8_t *p = rf_share(&f->rf, n, true, &first);
+            FZ_CHECK(p, "region");
+            if (!done) {
+                f->region = p;
+                f->region_local = n;
+            }
+            for (unsigned i = 0; i < n; i++)
+                f->region_refs[done + i] = first + i;
+        }
+        write_region_keys(f);
     }
     features = VG_FEATURES_REQUIRED;
     if (b2 & 0x80)
