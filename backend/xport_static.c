@@ -18,14 +18,26 @@
 #define dev_log(dev, level, fmt, ...) \
     vg_dev_log(level, (dev)->fe_domid, (dev)->devid, fmt, ##__VA_ARGS__)
 
+/* The start of a guest-written value made safe to log: bounded, every
+ * byte outside printable ASCII shown as '?' (a newline would forge a log
+ * line). */
+static const char *shown(const char *v, char *buf, size_t size)
+{
+    size_t i;
+
+    for (i = 0; v[i] && i + 1 < size; i++)
+        buf[i] = (v[i] >= 0x20 && v[i] < 0x7f) ? v[i] : '?';
+    buf[i] = '\0';
+    return buf;
+}
+
 /* Frontend key as a decimal in [0, max]; logs the bad value. */
 static int read_fe_key(struct vgd_dev *dev, const char *key, uint64_t max,
                        uint64_t *out)
 {
     struct vg_hyp *h = vgd_hyp(dev->d);
     char *v = vg_xs_read_str(h, VG_XS_NO_TX, dev->fe_path, key);
-    char shown[40];
-    size_t i;
+    char buf[40];
 
     if (!v) {
         dev_log(dev, VG_LOG_ERR, "static mode: frontend key %s: %s", key,
@@ -36,11 +48,9 @@ static int read_fe_key(struct vgd_dev *dev, const char *key, uint64_t max,
         free(v);
         return 0;
     }
-    for (i = 0; v[i] && i + 1 < sizeof(shown); i++)
-        shown[i] = (v[i] >= 0x20 && v[i] < 0x7f) ? v[i] : '?';
-    shown[i] = '\0';
     dev_log(dev, VG_LOG_ERR, "static mode: frontend key %s '%s' is not a "
-            "decimal in [0, %llu]", key, shown, (unsigned long long)max);
+            "decimal in [0, %llu]", key, shown(v, buf, sizeof(buf)),
+            (unsigned long long)max);
     free(v);
     return -1;
 }
@@ -87,9 +97,10 @@ static int static_connect(struct vgd_dev *dev)
             goto out;
         }
         if (vg_parse_ref_list(list, refs + first, n)) {
+            char buf[25];
             dev_log(dev, VG_LOG_ERR, "static mode: frontend key %s is not a "
                     "list of %u grant refs separated by single spaces "
-                    "(starts '%.24s')", key, n, list);
+                    "(starts '%s')", key, n, shown(list, buf, sizeof(buf)));
             free(list);
             goto out;
         }

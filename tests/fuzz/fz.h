@@ -73,8 +73,8 @@ size_t fz_str(struct fz_in *in, char *buf, size_t max);
 /* Copy up to n bytes of input into dst (the rest zeroed); returns copied. */
 size_t fz_bytes(struct fz_in *in, void *dst, size_t n);
 
-/* Log only errors, and nothing at all unless VGRANT_FUZZ_VERBOSE is set
- * (every guest-controlled string still goes through the log code). */
+/* Log errors only (VGRANT_FUZZ_LOG_LEVEL=warn|info|debug for more) and
+ * check every formatted line for control bytes (unescaped peer text). */
 void fz_quiet_logs(void);
 
 /* Path of a scratch raw image of FZ_IMAGE_SECTORS sectors, created once
