@@ -14,7 +14,9 @@
 #                   with virtio_grant devices on real Xen under QEMU
 #   make bench      every transport mode and Xen's PV block driver on real
 #                   Xen under QEMU: bench/results/, docs/benchmarks.md
-#   make bench      benchmark every transport mode and Xen's PV block driver
+#   make install    install the binaries under $(PREFIX) (/usr/local)
+#   make clean      remove build/, build-san/ and build-fuzz/
+#   make help       this list
 
 CC      ?= cc
 SAN     ?= 0
@@ -53,6 +55,7 @@ FRONT_SRCS    := $(filter-out frontend/vgrant-io.c,$(wildcard frontend/*.c))
 BACK_SRCS     := $(filter-out backend/vgrantd.c,$(wildcard backend/*.c))
 TEST_SUPPORT  := $(filter-out tests/unit/test_%.c,$(wildcard tests/unit/*.c))
 TEST_SRCS     := $(wildcard tests/unit/test_*.c)
+SCRIPT_TESTS  := $(wildcard tests/scripts/test_*.sh)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -66,8 +69,8 @@ LIBBACK   := $(BUILD)/lib/libvgbackend.a
 BINS      := $(BUILD)/bin/vgrantd $(BUILD)/bin/vgrant $(BUILD)/bin/vgrant-io
 TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
-.PHONY: all test test-san check deps e2e demo bench install clean e2e-xl \
-        fuzz fuzz-build fuzz-smoke
+.PHONY: all test test-san check deps e2e demo bench install clean e2e-xl help \
+        fuzz fuzz-build
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -113,7 +116,7 @@ SMOKE_DEP  := fuzz-build
 SMOKE_PROG := tests/fuzz/smoke.sh
 endif
 test: $(TESTS) $(BINS) $(SMOKE_DEP)
-	@tools/run-tests.sh $(TESTS) $(SMOKE_PROG)
+	@tools/run-tests.sh $(TESTS) $(SCRIPT_TESTS) $(SMOKE_PROG)
 
 test-san:
 	$(MAKE) SAN=1 test
@@ -171,5 +174,9 @@ clean:
 	rm -rf build build-san build-fuzz
 
 .SECONDARY:
+
+# The header comment of this file, one line per target.
+help:
+	@sed -n '3,/^$$/{/^$$/d;s/^# \{0,1\}//;p}' Makefile
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -8,11 +8,14 @@
  *   2. handle at most watch_budget xenstore watch events;
  *   3. drain pending ports: each names a queue through the port table (an
  *      unknown port is ignored), the queue goes on the ready list;
- *   4. serve each ready queue at most `budget` requests, round-robin; a
- *      queue with work left stays on the list for the next round;
+ *   4. serve each ready queue at most `budget` requests and about
+ *      `byte_budget` bytes, round-robin; a queue with work left stays on
+ *      the list for the next round;
  *   5. close devices that broke the protocol, free removed devices.
  * A guest that kicks in a tight loop only keeps its queue on the ready
  * list; it gets one budget per round like every other queue (XSA-391).
+ * Watch events only mark devices dirty; each dirty device is re-evaluated
+ * once per round, so rewriting xenstore in a loop buys no extra work.
  */
 #include <errno.h>
 #include <signal.h>
@@ -51,6 +54,7 @@ struct vgd {
     struct vg_hyp *h;
     uint16_t be_domid;
     unsigned budget;
+    uint64_t byte_budget;
     unsigned watch_budget;
     unsigned auto_threshold;       /* transport options, see vgd_options */
     unsigned persistent_pages;
@@ -248,7 +252,7 @@ static int parse_component(const char *s, size_t len, uint64_t max,
 static void rescan(struct vgd *d)
 {
     struct vg_hyp *h = d->h;
-    struct vgd_dev *dev, *next;
+    struct vgd_dev *dev;
     unsigned nf = 0;
     char **fes = h->ops->xs_directory(h, VG_XS_NO_TX, d->base, &nf);
 
@@ -272,8 +276,21 @@ static void rescan(struct vgd *d)
         free(devids);
     }
     free(fes);
-    for (dev = TAILQ_FIRST(&d->devs); dev; dev = next) {
-        next = TAILQ_NEXT(dev, link);
+    TAILQ_FOREACH(dev, &d->devs, link)
+        dev->dirty = true;
+}
+
+/* Re-evaluate each device a watch named, once, however many events named
+ * it this round: a guest rewriting its own directory in a loop costs one
+ * evaluation per round, not one per write. */
+static void process_dirty(struct vgd *d)
+{
+    struct vgd_dev *dev;
+
+    TAILQ_FOREACH(dev, &d->devs, link) {
+        if (!dev->dirty)
+            continue;
+        dev->dirty = false;
         vgd_dev_changed(dev);
     }
 }
@@ -306,7 +323,7 @@ static void backend_event(struct vgd *d, const char *path)
         return;
     dev = get_dev(d, (uint16_t)f, (unsigned)id);
     if (dev)
-        vgd_dev_changed(dev);
+        dev->dirty = true;
 }
 
 static void frontend_event(struct vgd *d, const char *token)
@@ -321,7 +338,7 @@ static void frontend_event(struct vgd *d, const char *token)
         return;
     dev = find_dev(d, (uint16_t)f, id);
     if (dev)
-        vgd_dev_changed(dev);
+        dev->dirty = true;
 }
 
 static void release_event(struct vgd *d)
@@ -330,7 +347,7 @@ static void release_event(struct vgd *d)
 
     /* Someone died: each device checks its own frontend domain. */
     TAILQ_FOREACH(dev, &d->devs, link)
-        vgd_dev_changed(dev);
+        dev->dirty = true;
 }
 
 static void handle_watches(struct vgd *d)
@@ -400,7 +417,7 @@ static void serve_ready(struct vgd *d)
         vgd_queue_clear_ready(d, q);
         if (!q->connected || q->dev->fatal)
             continue;
-        more = vgd_serve_queue(q, d->budget);
+        more = vgd_serve_queue(q, d->budget, d->byte_budget);
         if (more && !q->dev->fatal)
             vgd_queue_set_ready(d, q);
     }
@@ -443,6 +460,8 @@ struct vgd *vgd_new(struct vg_hyp *h, const struct vgd_options *o)
                                          : VGD_DEFAULT_BUDGET;
     if (d->budget > VGD_MAX_BUDGET)
         d->budget = VGD_MAX_BUDGET;
+    d->byte_budget = o && o->byte_budget_per_queue ?
+                     o->byte_budget_per_queue : VGD_DEFAULT_BYTE_BUDGET;
     d->watch_budget = o && o->watch_budget ? o->watch_budget
                                            : DEFAULT_WATCH_BUDGET;
     d->frontend_late_ms = o && o->frontend_late_ms ? o->frontend_late_ms
@@ -497,6 +516,7 @@ int vgd_start(struct vgd *d)
     d->watching_release = true;
     vg_info("serving %s", d->base);
     rescan(d);
+    process_dirty(d);
     reap_devices(d);
     return 0;
 }
@@ -546,6 +566,7 @@ int vgd_run_once(struct vgd *d, int timeout_ms)
     /* Poll every source each round: cheap, and independent of how an fd
      * reports readiness. */
     handle_watches(d);
+    process_dirty(d);
     handle_ports(d);
     serve_ready(d);
     reap_devices(d);

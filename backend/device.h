@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "vgrant/attach_id.h"
 #include "vgrant/hyp.h"
 #include "vgrant/protocol.h"
 #include "vgrant/virtqueue.h"
@@ -78,6 +79,12 @@ struct vgd_dev {
     bool prepared;                /* model open, device keys published */
     bool config_bad;              /* toolstack keys invalid: stay down */
     bool removed;                 /* backend directory is gone */
+    bool dirty;                   /* a watch fired: re-evaluate this round */
+    /* identity (protocol.h "Identity"): the attach-id of the toolstack
+     * attach we are serving, "" before the first look */
+    char attach_id[VG_ATTACH_ID_BUF];
+    bool attach_id_warned;        /* told the user it is missing */
+    bool fe_dead;                 /* the frontend domain died: stay Closed */
     bool fatal;                   /* violation seen while serving: close
                                      after this round */
     char fatal_why[160];
@@ -122,7 +129,8 @@ unsigned vgd_persistent_pages(const struct vgd *d);
 /* ---- xenbus_backend.c ---- */
 struct vgd_dev *vgd_dev_new(struct vgd *d, uint16_t fe_domid, unsigned devid);
 /* Something under the device's backend or frontend directory changed, or
- * a domain died: re-read what matters and move the state machine. */
+ * a domain died: re-read what matters and move the state machine.  The
+ * daemon calls it at most once per device per round (dev->dirty). */
 void vgd_dev_changed(struct vgd_dev *dev);
 /* Protocol violation found while serving: logged by the caller; closes
  * the device (Closing, waiting for the frontend to acknowledge). */
@@ -136,7 +144,9 @@ void vgd_dev_free(struct vgd_dev *dev);
 void vgd_dev_get_stats(const struct vgd_dev *dev, struct vgd_dev_stats *s);
 
 /* ---- serve.c ---- */
-/* Serve up to budget requests; returns true if the queue has work left. */
-bool vgd_serve_queue(struct vgd_queue *q, unsigned budget);
+/* Serve up to budget requests, stopping after the request that reaches
+ * byte_budget bytes; returns true if the queue has work left. */
+bool vgd_serve_queue(struct vgd_queue *q, unsigned budget,
+                     uint64_t byte_budget);
 
 #endif /* VGRANT_BACKEND_DEVICE_H */

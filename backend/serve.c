@@ -63,17 +63,20 @@ static void serve_one(struct vgd_queue *q)
         dev->errors++;
 }
 
-bool vgd_serve_queue(struct vgd_queue *q, unsigned budget)
+bool vgd_serve_queue(struct vgd_queue *q, unsigned budget,
+                     uint64_t byte_budget)
 {
     struct vgd_dev *dev = q->dev;
     struct vg_hyp *h = vgd_hyp(dev->d);
     unsigned served = 0;
+    uint64_t bytes = 0;
+    bool exhausted = false;
 
     if (!q->connected || dev->fatal)
         return false;
 
     vqdev_disable_notify(&q->vq);
-    while (served < budget) {
+    while (!exhausted) {
         int rc = vqdev_pop(&q->vq, &q->chain);
 
         if (rc == 0)
@@ -84,10 +87,14 @@ bool vgd_serve_queue(struct vgd_queue *q, unsigned budget)
         }
         if (q->vq.in_flight > dev->max_in_flight)
             dev->max_in_flight = q->vq.in_flight;
+        /* The sizes the chain claims (validated by the pop): what the
+         * model may move for it, so what this request costs the round. */
+        bytes += (uint64_t)q->chain.out_bytes + q->chain.in_bytes;
         serve_one(q);
         if (dev->fatal)
             return false;
         served++;
+        exhausted = served >= budget || bytes >= byte_budget;
     }
 
     if (served && vqdev_should_notify(&q->vq)) {
@@ -97,7 +104,7 @@ bool vgd_serve_queue(struct vgd_queue *q, unsigned budget)
         else
             dev->notifies_sent++;
     }
-    if (served == budget)
+    if (exhausted)
         return true;   /* budget used up: more next round, kicks stay off */
     /* Empty: ask for a kick, and catch a chain published meanwhile. */
     return vqdev_enable_notify(&q->vq);

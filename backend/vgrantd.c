@@ -26,6 +26,8 @@
 /* long-only options (transport modes) */
 #define OPT_AUTO_THRESHOLD   1000
 #define OPT_PERSISTENT_CACHE 1001
+#define OPT_BYTE_BUDGET      1002
+#define MAX_BYTE_BUDGET      (1024ull * 1024 * 1024)
 #define MAX_DOMID 0x7fefu
 
 enum { EXIT_OK = 0, EXIT_FATAL = 1, EXIT_USAGE = 2 };
@@ -53,9 +55,10 @@ static void usage(FILE *out)
 "    Every value coming from a guest is validated.  A guest that breaks\n"
 "    the protocol has its device moved to Closing with a log line naming\n"
 "    the domain, the device and the bad value; other guests are not\n"
-"    affected.  Each queue is served at most N requests per round of the\n"
-"    event loop (--budget), so a guest flooding its queue or its event\n"
-"    channel cannot starve the others.\n"
+"    affected.  Each queue is served at most N requests (--budget) and\n"
+"    about B bytes (--byte-budget) per round of the event loop, so a\n"
+"    guest flooding its queue, its event channel or asking for huge\n"
+"    transfers cannot starve the others.\n"
 "\n"
 "    A device whose guest has not connected 30 s after vgrantd offered it\n"
 "    (InitWait) gets one warning naming the domain, the device and what\n"
@@ -74,6 +77,11 @@ static void usage(FILE *out)
 "        Write the daemon's pid to FILE; removed on clean exit.\n"
 "    -b, --budget N\n"
 "        Requests served per queue per round, 1..%u (default %u).\n"
+"    --byte-budget BYTES\n"
+"        Bytes served per queue per round before the next queue's turn,\n"
+"        4096..%llu (default %u); the request that crosses it is still\n"
+"        served.  Bounds how long one guest's huge requests delay another\n"
+"        guest's small one.\n"
 "    -d, --backend-domid DOMID\n"
 "        Serve /local/domain/DOMID/backend instead of the backend path of\n"
 "        the domain vgrantd runs in (a driver domain that cannot find out\n"
@@ -117,7 +125,8 @@ static void usage(FILE *out)
 "    0   stopped by SIGTERM/SIGINT after closing every device\n"
 "    1   fatal error (cannot open Xen interfaces, xenstore failure, ...)\n"
 "    2   bad command line\n",
-            VGD_MAX_BUDGET, VGD_DEFAULT_BUDGET);
+            VGD_MAX_BUDGET, VGD_DEFAULT_BUDGET, MAX_BYTE_BUDGET,
+            VGD_DEFAULT_BYTE_BUDGET);
 }
 
 static void on_signal_fd(struct vgd *d, int fd, void *arg)
@@ -187,6 +196,7 @@ int main(int argc, char **argv)
         { "backend-domid", required_argument, NULL, 'd' },
         { "auto-threshold", required_argument, NULL, OPT_AUTO_THRESHOLD },
         { "persistent-cache", required_argument, NULL, OPT_PERSISTENT_CACHE },
+        { "byte-budget",   required_argument, NULL, OPT_BYTE_BUDGET },
         { "control",       required_argument, NULL, 'c' },
         { "version",       no_argument,       NULL, 'V' },
         { "help",          no_argument,       NULL, 'h' },
@@ -256,6 +266,14 @@ int main(int argc, char **argv)
                 return EXIT_USAGE;
             }
             opts.persistent_cache_pages = (unsigned)v;
+            break;
+        case OPT_BYTE_BUDGET:
+            if (vg_parse_uint(optarg, MAX_BYTE_BUDGET, &v) || v < 4096) {
+                fprintf(stderr, "vgrantd: --byte-budget '%s': expected bytes "
+                        "in [4096, %llu]\n", optarg, MAX_BYTE_BUDGET);
+                return EXIT_USAGE;
+            }
+            opts.byte_budget_per_queue = v;
             break;
         case 'V':
             printf("vgrantd %s\n", VGRANTD_VERSION);

@@ -11,7 +11,8 @@
  * of vgd_run_once is one round of the event loop.
  *
  * Fairness (XSA-391): each ready queue is served at most `budget_per_queue`
- * requests per round, round-robin, so a guest that kicks in a loop gets the
+ * requests and about `byte_budget_per_queue` bytes per round, round-robin,
+ * so a guest that kicks in a loop, or asks for huge transfers, gets the
  * same share per round as every other queue.
  */
 #ifndef VGRANTD_H
@@ -24,6 +25,10 @@
 
 #define VGD_DEFAULT_BUDGET 64u
 #define VGD_MAX_BUDGET     4096u
+/* Bytes (device-readable plus device-writable) served per queue per round
+ * before the next queue gets its turn; the request that crosses it is
+ * still served, so every queue makes progress. */
+#define VGD_DEFAULT_BYTE_BUDGET (1024u * 1024)
 /* After this long in InitWait without a frontend, vgrantd tells the user
  * what to check (once per wait). */
 #define VGD_FRONTEND_LATE_MS 30000u
@@ -34,6 +39,11 @@ struct vgd_options {
     uint16_t backend_domid_override_or_0;
     /* Requests served per queue per round; 0 = VGD_DEFAULT_BUDGET. */
     unsigned budget_per_queue;
+    /* Bytes served per queue per round (at least one request is always
+     * served); 0 = VGD_DEFAULT_BYTE_BUDGET.  Counting requests alone lets
+     * a guest with a ring of 4 MiB requests take 256 MiB per round while
+     * another guest's 512-byte read waits. */
+    uint64_t byte_budget_per_queue;
     /* xenstore watch events handled per round; 0 = a default.  Bounds the
      * work a frontend rewriting its keys in a loop can cause per round. */
     unsigned watch_budget;

@@ -75,8 +75,28 @@ static bool xs_dir_exists(struct vg_hyp *h, const char *path)
     return errno != ENOENT;   /* on other errors assume it is there */
 }
 
-/* Write our state only while the backend directory exists: writing into
- * a removed directory would recreate it behind the toolstack's back. */
+/* Inside transaction tx: is the backend directory still the one attach we
+ * serve?  A re-attach writes a new attach-id with its other keys, so a
+ * write checked here can never land in a directory that belongs to a
+ * newer device.  True before the first look (nothing recorded yet). */
+static bool identity_ok(struct vgd_dev *dev, vg_xs_tx_t tx)
+{
+    struct vg_hyp *h = vgd_hyp(dev->d);
+    char *v;
+    bool ok;
+
+    if (!dev->attach_id[0])
+        return true;
+    v = vg_xs_read_str(h, tx, dev->be_path, VG_KEY_ATTACH_ID);
+    ok = v && !strcmp(v, dev->attach_id);
+    free(v);
+    return ok;
+}
+
+/* Write our state only while the backend directory exists and is still
+ * ours: writing into a removed directory would recreate it behind the
+ * toolstack's back, and writing into a re-created one would hand the old
+ * device's state to the new attach. */
 static void write_state(struct vgd_dev *dev, enum vg_xenbus_state s)
 {
     struct vg_hyp *h = vgd_hyp(dev->d);
@@ -96,10 +116,11 @@ static void write_state(struct vgd_dev *dev, enum vg_xenbus_state s)
         unsigned len;
         char *old = h->ops->xs_read(h, tx, path, &len);
 
-        if (!old) {
+        if (!old || !identity_ok(dev, tx)) {
+            free(old);
             if (tx)
                 h->ops->xs_tx_end(h, tx, true);
-            return;   /* directory (or its state) removed: leave it */
+            return;   /* directory removed or re-created: leave it */
         }
         free(old);
         if (vg_xs_write_fmt(h, tx, dev->be_path, VG_KEY_STATE, "%u",
@@ -300,6 +321,38 @@ static enum prep read_toolstack_uint(struct vgd_dev *dev, const char *key,
     return PREP_OK;
 }
 
+/* The attach-id of the keys we are about to use (protocol.h "Identity").
+ * Missing: the toolstack has not written it (yet, or it predates it).
+ * Returns 0 with dev->attach_id set, or -1 with *rc set. */
+static int read_attach_id(struct vgd_dev *dev, enum prep *rc)
+{
+    char *v = vg_xs_read_str(vgd_hyp(dev->d), VG_XS_NO_TX, dev->be_path,
+                             VG_KEY_ATTACH_ID);
+    char pv[48];
+
+    if (!v) {
+        if (errno == ENOENT && !dev->attach_id_warned) {
+            dev->attach_id_warned = true;
+            dev_log(dev, VG_LOG_WARN, "waiting for backend key attach-id: "
+                    "attach the device with vgrant attach or an xl with the "
+                    "virtio-grant patches of this release");
+        }
+        *rc = errno == ENOENT ? PREP_NOT_READY : PREP_BAD;
+        return -1;
+    }
+    if (!vg_attach_id_valid(v)) {
+        dev_log(dev, VG_LOG_ERR, "backend key attach-id '%s' is not 1..%u "
+                "characters of [0-9a-f-]", printable(v, pv, sizeof(pv)),
+                VG_MAX_ATTACH_ID);
+        free(v);
+        *rc = PREP_BAD;
+        return -1;
+    }
+    snprintf(dev->attach_id, sizeof(dev->attach_id), "%s", v);
+    free(v);
+    return 0;
+}
+
 static enum prep check_toolstack_keys(struct vgd_dev *dev)
 {
     struct vg_hyp *h = vgd_hyp(dev->d);
@@ -314,6 +367,8 @@ static enum prep check_toolstack_keys(struct vgd_dev *dev)
         rc = PREP_NOT_READY;   /* toolstack still writing */
         goto out;
     }
+    if (read_attach_id(dev, &rc))
+        goto out;
     if (strcmp(fe, dev->fe_path)) {
         dev_log(dev, VG_LOG_ERR, "backend key frontend '%s' is not %s",
                 printable(fe, pv, sizeof(pv)), dev->fe_path);
@@ -410,6 +465,14 @@ static int publish_keys(struct vgd_dev *dev)
         vg_xs_tx_t tx = h->ops->xs_tx_start(h);
         int err = 0;
 
+        if (!identity_ok(dev, tx)) {
+            if (tx)
+                h->ops->xs_tx_end(h, tx, true);
+            dev_log(dev, VG_LOG_INFO, "re-attached while publishing its "
+                    "keys: starting over");
+            errno = ESTALE;
+            return -1;
+        }
         err |= vg_xs_write_fmt(h, tx, dev->be_path, VG_KEY_DEVICE_ID, "%u",
                                dev->model->device_id);
         err |= vg_xs_write_fmt(h, tx, dev->be_path, VG_KEY_FEATURES, "0x%016llx",
@@ -732,6 +795,50 @@ static void first_look(struct vgd_dev *dev)
     }
 }
 
+/* The directory now belongs to another attach: drop every trace of the
+ * device we were serving (mappings, ports, the open image, mode, limits)
+ * without writing anything into the new directory, and look at it afresh. */
+static void dev_forget(struct vgd_dev *dev, const char *new_id)
+{
+    char pv[48];
+
+    dev_log(dev, VG_LOG_INFO, "re-attached (attach-id %s -> %s): dropping "
+            "the old device and starting over from the new keys",
+            dev->attach_id, new_id ? printable(new_id, pv, sizeof(pv))
+                                   : "(none)");
+    dev_disconnect(dev);
+    if (dev->mstate)
+        dev->model->close(dev->mstate);
+    dev->mstate = NULL;
+    dev->model = NULL;
+    dev->xport = NULL;
+    dev->offered = 0;
+    dev->region_size = 0;
+    dev->prepared = false;
+    dev->config_bad = false;
+    dev->fe_dead = false;
+    dev->attach_id_warned = false;
+    dev->attach_id[0] = '\0';
+    dev->state = VG_XB_UNKNOWN;
+    dev->initwait_since_ms = 0;
+}
+
+/* Once we have looked at the device: is its directory still that attach? */
+static void check_identity(struct vgd_dev *dev)
+{
+    char *v;
+
+    if (!dev->attach_id[0])
+        return;
+    v = vg_xs_read_str(vgd_hyp(dev->d), VG_XS_NO_TX, dev->be_path,
+                       VG_KEY_ATTACH_ID);
+    if (!v && errno != ENOENT)
+        return;     /* unreadable now: the next event decides */
+    if (!v || strcmp(v, dev->attach_id))
+        dev_forget(dev, v);
+    free(v);
+}
+
 void vgd_dev_changed(struct vgd_dev *dev)
 {
     struct vg_hyp *h = vgd_hyp(dev->d);
@@ -745,6 +852,7 @@ void vgd_dev_changed(struct vgd_dev *dev)
         dev->removed = true;
         return;
     }
+    check_identity(dev);
     if (dev->state == VG_XB_UNKNOWN) {
         first_look(dev);
         if (dev->state == VG_XB_UNKNOWN)
@@ -766,6 +874,14 @@ void vgd_dev_changed(struct vgd_dev *dev)
         alive = h->ops->domain_alive(h, dev->fe_domid) != 0;
         fe = fe_dir ? vg_xs_read_state(h, dev->fe_path) : VG_XB_UNKNOWN;
         gone = !online || !fe_dir || !alive;
+        if (!alive && !dev->fe_dead) {
+            /* Final for this attach: a new domain that gets the same id
+             * must not inherit the device (protocol.h "Identity"). */
+            dev->fe_dead = true;
+            dev_log(dev, VG_LOG_INFO, "frontend domain %u is gone: the "
+                    "device stays closed until the toolstack attaches it "
+                    "again", dev->fe_domid);
+        }
         if (!alive)
             why = "frontend domain is gone";
         else if (!fe_dir)
@@ -805,7 +921,7 @@ void vgd_dev_changed(struct vgd_dev *dev)
             break;
         case VG_XB_CLOSED:
             if (!gone && fe == VG_XB_INITIALISING && dev->prepared &&
-                !dev->config_bad) {
+                !dev->config_bad && !dev->fe_dead) {
                 dev_log(dev, VG_LOG_INFO, "frontend reconnecting");
                 write_state(dev, VG_XB_INITWAIT);
             }

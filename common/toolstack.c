@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "vgrant/attach_id.h"
 #include "vgrant/clock.h"
 #include "vgrant/protocol.h"
 #include "vgrant/toolstack.h"
@@ -575,6 +576,7 @@ static int attach_in_tx(struct vg_hyp *h, vg_xs_tx_t tx, uint16_t fe,
                         char *err, size_t errlen)
 {
     const uint16_t be = s->backend_domid;
+    char attach_id[VG_ATTACH_ID_BUF];
     /* libxl's PV device permissions: each side owns its directory, the
      * peer may read it, no third domain may look. */
     const struct vg_xs_perm be_perms[2] = {
@@ -652,6 +654,14 @@ static int attach_in_tx(struct vg_hyp *h, vg_xs_tx_t tx, uint16_t fe,
         set_err(err, errlen, "cannot create %s: %s", be_dir, strerror(errno));
         return -1;
     }
+    /* A new identity for every attach (and every retry of the
+     * transaction): vgrantd tells this device from an earlier one that
+     * had the same directory by it. */
+    if (vg_attach_id_new(attach_id, sizeof(attach_id))) {
+        set_err(err, errlen, "cannot generate an attach-id: %s",
+                strerror(errno));
+        return -1;
+    }
 #define BE_KEY(key, ...) \
     write_key(h, tx, be_dir, be_perms, be_nperms, err, errlen, key, __VA_ARGS__)
     if (BE_KEY(VG_KEY_FRONTEND, "%s", fe_dir) ||
@@ -663,7 +673,8 @@ static int attach_in_tx(struct vg_hyp *h, vg_xs_tx_t tx, uint16_t fe,
         BE_KEY(VG_KEY_READONLY, "%u", s->readonly ? 1u : 0u) ||
         BE_KEY(VG_KEY_MODE, "%s", s->mode) ||
         BE_KEY(VG_KEY_QUEUES, "%u", s->queues) ||
-        BE_KEY(VG_KEY_QUEUE_SIZE, "%u", s->queue_size))
+        BE_KEY(VG_KEY_QUEUE_SIZE, "%u", s->queue_size) ||
+        BE_KEY(VG_KEY_ATTACH_ID, "%s", attach_id))
         return -1;
     if (!strcmp(s->mode, VG_MODE_STATIC) &&
         BE_KEY(VG_KEY_REGION, "%llu", (unsigned long long)s->region_bytes))

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "vgrant/clock.h"
+#include "vgrant/domname.h"
 #include "vgrant/log.h"
 #include "vgrant/protocol.h"
 #include "vgrant/toolstack.h"
@@ -25,8 +26,8 @@
 #define MAX_DETACH_TIMEOUT_S 3600.0
 
 static const char attach_help[] =
-"  attach <domid> <spec>\n"
-"      Create a virtio-grant device for guest <domid> and print its devid\n"
+"  attach <domain> <spec>\n"
+"      Create a virtio-grant device for guest <domain> and print its devid\n"
 "      on standard output.  <spec> is a comma-separated list of key=value\n"
 "      entries, as in an xl.cfg device line; spaces after a comma are\n"
 "      ignored, and a spec split over several arguments is joined with\n"
@@ -50,16 +51,16 @@ static const char attach_help[] =
 "      guest respectively and readable only by the other side.\n";
 
 static const char detach_help[] =
-"  detach <domid> <devid> [--timeout S]\n"
-"      Remove device <devid> of guest <domid>: tell the backend to go\n"
+"  detach <domain> <devid> [--timeout S]\n"
+"      Remove device <devid> of guest <domain>: tell the backend to go\n"
 "      offline, wait up to S seconds (default 10, fractions allowed) for\n"
 "      it to close, then remove the device's xenstore directories.  If the\n"
 "      backend does not close in time the directories are removed anyway\n"
 "      and a warning says so.\n";
 
 static const char list_help[] =
-"  list [<domid>]\n"
-"      Show the virtio-grant devices of guest <domid>, or of every guest,\n"
+"  list [<domain>]\n"
+"      Show the virtio-grant devices of guest <domain>, or of every guest,\n"
 "      one line each:\n"
 "        Dom       frontend (guest) domain id\n"
 "        DevId     device id\n"
@@ -78,10 +79,10 @@ static const char list_help[] =
 #define STATS_MAX_FIELDS      48
 
 static const char stats_help[] =
-"  stats [<domid> [<devid>]] [--json] [--control PATH]\n"
+"  stats [<domain> [<devid>]] [--json] [--control PATH]\n"
 "      Ask the running vgrantd (through its control socket, default\n"
 "      " STATS_DEFAULT_CONTROL ", root only) for the counters of the\n"
-"      devices of guest <domid> (every guest if omitted), or of one\n"
+"      devices of guest <domain> (every guest if omitted), or of one\n"
 "      device, since the device appeared.  Printed as a table with one\n"
 "      column per device, or as one JSON object with --json.  Rows:\n"
 "        state           backend xenbus state\n"
@@ -110,11 +111,13 @@ static void usage_full(FILE *out)
 "  vgrant - manage virtio-grant devices of Xen guests\n"
 "\n"
 "SYNOPSIS\n"
-"  vgrant [-v] attach <domid> <spec>\n"
-"  vgrant [-v] detach <domid> <devid> [--timeout S]\n"
-"  vgrant [-v] list [<domid>]\n"
-"  vgrant [-v] stats [<domid> [<devid>]] [--json] [--control PATH]\n"
+"  vgrant [-v] attach <domain> <spec>\n"
+"  vgrant [-v] detach <domain> <devid> [--timeout S]\n"
+"  vgrant [-v] list [<domain>]\n"
+"  vgrant [-v] stats [<domain> [<devid>]] [--json] [--control PATH]\n"
 "  vgrant --help | vgrant <command> --help\n"
+"\n"
+"  <domain> is a domain id or a domain name, as for xl.\n"
 "\n"
 "DESCRIPTION\n"
 "  virtio-grant gives a Xen guest virtio devices whose backend (vgrantd,\n"
@@ -177,13 +180,55 @@ static bool wants_help(int argc, char **argv)
     return false;
 }
 
-static int parse_domid(const char *s, uint16_t *out)
-{
-    uint64_t v;
+static struct vg_hyp *open_xen(void);
 
-    if (vg_parse_uint(s, VG_MAX_DOMID, &v))
-        return -1;
-    *out = (uint16_t)v;
+/* "cmd: err" as a format without conversions, for usage_error. */
+static const char *cmd_err(const char *cmd, const char *err)
+{
+    static char buf[320];
+    size_t j = 0;
+
+    for (const char *p = cmd; *p && j + 2 < sizeof(buf); p++)
+        buf[j++] = *p;
+    buf[j++] = ':';
+    buf[j++] = ' ';
+    for (const char *p = err; *p && j + 2 < sizeof(buf); p++) {
+        if (*p == '%')
+            buf[j++] = '%';     /* a '%' of the user's input, escaped */
+        buf[j++] = *p;
+    }
+    buf[j] = '\0';
+    return buf;
+}
+
+/* A domain given by id or by name, as xl takes it.  0 with *out set;
+ * otherwise the error is printed and the exit status returned (2 for a
+ * malformed argument, 1 when the name cannot be resolved). */
+static int resolve_domid(const char *cmd, const char *s, uint16_t *out)
+{
+    char err[256];
+    struct vg_hyp *h;
+    int rc;
+
+    if (s[0] >= '0' && s[0] <= '9') {
+        if (vg_domain_resolve(NULL, s, out, err, sizeof(err)) == 0)
+            return 0;
+        return usage_error(cmd_err(cmd, err), "");
+    }
+    h = vg_hyp_xen_open(VG_HYP_NEED_XS);
+    if (!h) {
+        vg_err("%s: cannot open xenstore to look up domain '%s': %s", cmd,
+               s, strerror(errno));
+        return 1;
+    }
+    rc = vg_domain_resolve(h, s, out, err, sizeof(err));
+    vg_hyp_close(h);
+    if (rc) {
+        if (errno == EINVAL)
+            return usage_error(cmd_err(cmd, err), "");
+        vg_err("%s: %s", cmd, err);
+        return 1;
+    }
     return 0;
 }
 
@@ -232,10 +277,9 @@ static int cmd_attach(int argc, char **argv)
         return 0;
     }
     if (argc < 3)
-        return usage_error("attach needs <domid> and <spec>%s", "");
-    if (parse_domid(argv[1], &domid))
-        return usage_error("attach: '%s' is not a domain id (numeric ids "
-                           "only)", argv[1]);
+        return usage_error("attach needs <domain> and <spec>%s", "");
+    if ((rc = resolve_domid("attach", argv[1], &domid)))
+        return rc;
     text = join_spec(argc - 2, argv + 2);
     if (!text) {
         vg_err("out of memory");
@@ -316,10 +360,9 @@ static int cmd_detach(int argc, char **argv)
                                "seconds in [0, 3600]", t);
     }
     if (noperands < 2)
-        return usage_error("detach needs <domid> and <devid>%s", "");
-    if (parse_domid(operand[0], &domid))
-        return usage_error("detach: '%s' is not a domain id (numeric ids "
-                           "only)", operand[0]);
+        return usage_error("detach needs <domain> and <devid>%s", "");
+    if ((rc = resolve_domid("detach", operand[0], &domid)))
+        return rc;
     if (vg_parse_uint(operand[1], VG_MAX_DEVID, &devid))
         return usage_error("detach: devid '%s' is not a number in "
                            "[0, 65535]", operand[1]);
@@ -366,9 +409,8 @@ static int cmd_list(int argc, char **argv)
         return usage_error("list: unexpected argument '%s'", argv[2]);
     if (argc == 2) {
         uint16_t domid;
-        if (parse_domid(argv[1], &domid))
-            return usage_error("list: '%s' is not a domain id (numeric ids "
-                               "only)", argv[1]);
+        if ((rc = resolve_domid("list", argv[1], &domid)))
+            return rc;
         want = domid;
     }
 
@@ -591,9 +633,8 @@ static int cmd_stats(int argc, char **argv)
             return usage_error("stats: unexpected argument '%s'", argv[i]);
         }
     }
-    if (noperands >= 1 && parse_domid(operand[0], &domid))
-        return usage_error("stats: '%s' is not a domain id (numeric ids "
-                           "only)", operand[0]);
+    if (noperands >= 1 && (rc = resolve_domid("stats", operand[0], &domid)))
+        return rc;
     if (noperands == 2 && vg_parse_uint(operand[1], VG_MAX_DEVID, &devid))
         return usage_error("stats: devid '%s' is not a number in [0, 65535]",
                            operand[1]);

@@ -38,6 +38,20 @@
  *                           VG_MAX_QUEUE_SIZE], largest size offered
  *   region          uint    static mode: region size in bytes, a multiple
  *                           of 4096 in [4096, VG_MAX_REGION_BYTES]
+ *   attach-id       string  identity of this attach: 1..VG_MAX_ATTACH_ID
+ *                           characters from [0-9a-f-] (vgrant writes 32
+ *                           random hex digits), written in the same
+ *                           transaction as the keys above and different
+ *                           for every attach.  The backend records it when
+ *                           it first looks at the device and re-reads it
+ *                           inside every transaction that writes to the
+ *                           backend directory: a different (or missing)
+ *                           value means the directory was removed and
+ *                           re-created by a new attach, so the backend
+ *                           drops everything of the old device (open
+ *                           image, mode, limits, mappings) and starts over
+ *                           from the new keys, and never writes the old
+ *                           device's state into the new directory.
  *
  *  frontend dir:
  *   backend         string  path of the backend directory
@@ -122,6 +136,13 @@
  *  frontend domain is gone).  A backend also closes a device whose
  *  frontend directory or domain disappears.
  *
+ *  Identity: a device is one toolstack attach, named by attach-id.  A
+ *  re-attach of the same <F>/<devid> (even before the backend saw the
+ *  removal) carries a new attach-id and is a new device.  A device whose
+ *  frontend domain died stays Closed for good: a new domain that reuses
+ *  the domid is never served the dead domain's device; only a new attach
+ *  (new attach-id) brings it back.
+ *
  * ---------------------------------------------------------------------------
  * DATA PLANE
  * ---------------------------------------------------------------------------
@@ -175,6 +196,7 @@ enum vg_xenbus_state {
 #define VG_MAX_REGION_BYTES   (256u * 1024 * 1024)
 #define VG_MAX_REGION_PAGES   (VG_MAX_REGION_BYTES / VG_PAGE_SIZE)
 #define VG_MAX_XS_VALUE       4096u   /* longest xenstore value either side reads */
+#define VG_MAX_ATTACH_ID      64u     /* characters of the attach-id key */
 
 #define VG_PAGE_SHIFT 12
 #define VG_PAGE_SIZE  (1u << VG_PAGE_SHIFT)
@@ -203,6 +225,7 @@ enum vg_xenbus_state {
 #define VG_KEY_QUEUES            "queues"
 #define VG_KEY_QUEUE_SIZE        "queue-size"
 #define VG_KEY_REGION            "region"
+#define VG_KEY_ATTACH_ID         "attach-id"
 #define VG_KEY_DEVICE_ID         "device-id"
 #define VG_KEY_FEATURES          "features"
 #define VG_KEY_MAX_QUEUES        "max-queues"

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "rawfront.h"
+#include "vgrant/attach_id.h"
 
 #define TX_ATTEMPTS 8
 
@@ -27,8 +28,12 @@ int rf_toolstack_attach(struct vg_hyp *dom0, uint16_t fe_domid, unsigned devid,
     struct vg_xs_perm fe_perms[2] = {
         { fe_domid, VG_XS_PERM_NONE }, { be_domid, VG_XS_PERM_READ },
     };
-    char num[16];
+    char num[16], id[VG_ATTACH_ID_BUF];
 
+    if (a->attach_id)
+        snprintf(id, sizeof(id), "%s", a->attach_id);
+    else if (vg_attach_id_new(id, sizeof(id)))
+        return -1;
     vg_path(be, sizeof(be), "/local/domain/%u/backend/" VG_XS_CLASS "/%u/%u",
             be_domid, fe_domid, devid);
     vg_path(fe, sizeof(fe), "/local/domain/%u/device/" VG_XS_CLASS "/%u",
@@ -51,6 +56,8 @@ int rf_toolstack_attach(struct vg_hyp *dom0, uint16_t fe_domid, unsigned devid,
         err |= tx_write(dom0, tx, be, VG_KEY_MODE, a->mode);
         err |= tx_write(dom0, tx, be, VG_KEY_QUEUES, a->queues);
         err |= tx_write(dom0, tx, be, VG_KEY_QUEUE_SIZE, a->queue_size);
+        if (id[0])
+            err |= tx_write(dom0, tx, be, VG_KEY_ATTACH_ID, id);
         err |= tx_write(dom0, tx, be, VG_KEY_STATE, "1");
 
         err |= dom0->ops->xs_mkdir(dom0, tx, fe);

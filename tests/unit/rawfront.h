@@ -28,6 +28,7 @@ struct rf_attach {
     const char *queues;
     const char *queue_size;
     const char *frontend;      /* override the frontend path */
+    const char *attach_id;     /* NULL: a fresh random one; "": none */
     bool no_online;
 };
 

@@ -11,6 +11,17 @@
 # scenario, see its header), BENCH_RESULTS (default <repo>/bench/results).
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=../lib/proctree.sh
+. "$repo/tools/lib/proctree.sh"
+# The run itself (tests/e2e/run.sh); tests substitute a fake one.
+runner=${VGRANT_BENCH_RUNNER:-$repo/tests/e2e/run.sh}
+run_pid=""
+follow_pid=""
+# Nothing this script started may outlive it: success, failure or Ctrl-C.
+cleanup() { proctree_kill "$follow_pid" "$run_pid"; }
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 results=${BENCH_RESULTS:-$repo/bench/results}
 logdir=$results/logs
 timeout=${BENCH_TIMEOUT:-1500}
@@ -28,7 +39,7 @@ done
 
 t0=$SECONDS
 echo "bench: booting Xen under QEMU for the benchmark (timeout ${timeout}s); serial log in $logdir"
-VGRANT_E2E_DOM0_ARGS=$dom0_args "$repo/tests/e2e/run.sh" -t "$timeout" -l "$logdir" bench \
+VGRANT_E2E_DOM0_ARGS=$dom0_args "$runner" -t "$timeout" -l "$logdir" bench \
     >"$results/run.out" 2>&1 &
 run_pid=$!
 
@@ -60,10 +71,11 @@ follow &
 follow_pid=$!
 wait "$run_pid"
 rc=$?
+run_pid=""
 sleep 1
-kill "$follow_pid" 2>/dev/null
-pkill -P "$follow_pid" 2>/dev/null
-wait "$follow_pid" 2>/dev/null
+# The follower is a pipeline (tail | while read): stop all of it at once.
+proctree_kill "$follow_pid"
+follow_pid=""
 
 log=$(readlink -f "$logdir/latest.log" 2>/dev/null || true)
 if [ -z "$log" ] || [ ! -f "$log" ]; then

@@ -3,7 +3,8 @@
 # device backed by a file in dom0.  The guest writes patterns of 512 B to
 # 1 MiB (page-unaligned offsets, multi-page buffers) through per-request
 # grants, reads them back and verifies; then checksums the span, and dom0
-# checksums the backing file independently: the two must agree.
+# checksums the backing file independently: the two must agree.  The
+# device is attached by the guest's name, as xl commands accept it.
 . "$(dirname "$0")/lib.sh"
 need_bin vgrantd vgrant vgrant-io xl
 
@@ -15,8 +16,15 @@ start_bg vgrantd vgrantd --foreground --log-level info
 start_guest -k -m 128 -a devid=0 -a span=$span -a cksum=1 -a seed=11 basic1 blk-verify ||
     fail "xl create of basic1 failed"
 domid=$(guest_domid basic1)
-check "vgrant attach to dom $domid" vgrant attach "$domid" "type=blk,target=$img"
-vgrant list
+# by name, as xl takes domains; list and detach below by id
+check "vgrant attach to basic1 (dom $domid)" vgrant attach basic1 "type=blk,target=$img"
+check "vgrant list basic1" vgrant list basic1
+vgrant list basic1 | grep -q "^$domid " || fail "vgrant list basic1 does not show dom $domid"
+if vgrant attach nosuchguest "type=blk,target=$img" 2>"$E2E_WORK/noname.err"; then
+    fail "vgrant attach to an unknown domain name succeeded"
+fi
+grep -q "no domain is named 'nosuchguest'" "$E2E_WORK/noname.err" ||
+    fail "unclear error for an unknown domain name: $(cat "$E2E_WORK/noname.err")"
 
 wait_guest basic1 300
 rc=$?
