@@ -1,7 +1,10 @@
 # virtio-grant top-level Makefile.
 #
 #   make            build libraries, vgrantd, vgrant, vgrant-io into build/
-#   make test       unit + loopback tests (no Xen needed)
+#   make test       unit + loopback tests (no Xen needed), and every fuzz
+#                   harness over its seed corpus
+#   make fuzz       build the libFuzzer harnesses (tests/fuzz/) and fuzz
+#                   each for FUZZ_SECONDS (default 10) seconds
 #   make test-san   the same under AddressSanitizer + UBSan (build-san/)
 #   make check      install missing build deps, then test, test-san, e2e
 #                   and e2e-xl
@@ -12,12 +15,24 @@
 #   make bench      every transport mode and Xen's PV block driver on real
 #                   Xen under QEMU: bench/results/, docs/benchmarks.md
 #   make install    install the binaries under $(PREFIX) (/usr/local)
-#   make clean      remove build/ and build-san/
+#   make clean      remove build/, build-san/ and build-fuzz/
 #   make help       this list
 
 CC      ?= cc
 SAN     ?= 0
-ifeq ($(SAN),1)
+FUZZ    ?= 0
+FUZZ_CC ?= clang
+XINC    :=
+ifeq ($(FUZZ),1)
+# libFuzzer harnesses (tests/fuzz/): every project library built with
+# coverage instrumentation + ASan/UBSan by clang, into build-fuzz/.
+BUILD   := build-fuzz
+CC      := $(FUZZ_CC)
+OPT     := -O1 -fsanitize=fuzzer-no-link,address,undefined \
+           -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDSAN   := -fsanitize=fuzzer,address,undefined
+XINC    := -Itests/unit -Itests/fuzz
+else ifeq ($(SAN),1)
 BUILD   ?= build-san
 OPT     := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
            -fno-sanitize-recover=undefined
@@ -30,7 +45,7 @@ endif
 
 CFLAGS  := -std=gnu11 -g $(OPT) -Wall -Wextra -Werror -Wshadow \
            -Wmissing-prototypes -Wstrict-prototypes -D_GNU_SOURCE \
-           -Iinclude -Ifrontend -Ibackend $(EXTRA_CFLAGS)
+           -Iinclude -Ifrontend -Ibackend $(XINC) $(EXTRA_CFLAGS)
 XENLIBS := -lxengnttab -lxenevtchn -lxenstore -lxenctrl
 LDLIBS  := $(XENLIBS) -lpthread
 TESTLIBS := -lcmocka
@@ -44,13 +59,18 @@ SCRIPT_TESTS  := $(wildcard tests/scripts/test_*.sh)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
+FUZZ_SUPPORT  := tests/fuzz/fz.c tests/fuzz/fz_backend.c tests/unit/rawfront.c
+FUZZ_SRCS     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZERS       := $(patsubst tests/fuzz/%.c,build-fuzz/fuzz/%,$(FUZZ_SRCS))
+
 LIBCOMMON := $(BUILD)/lib/libvgcommon.a
 LIBFRONT  := $(BUILD)/lib/libvgrant.a
 LIBBACK   := $(BUILD)/lib/libvgbackend.a
 BINS      := $(BUILD)/bin/vgrantd $(BUILD)/bin/vgrant $(BUILD)/bin/vgrant-io
 TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
-.PHONY: all test test-san check deps e2e demo bench install clean e2e-xl help
+.PHONY: all test test-san check deps e2e demo bench install clean e2e-xl help \
+        fuzz fuzz-build
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -76,10 +96,27 @@ $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(call obj,$(TEST_SUPPORT)) \
 	@mkdir -p $(dir $@)
 	$(CC) $(LDSAN) -o $@ $^ $(TESTLIBS) $(LDLIBS)
 
+build-fuzz/fuzz/%: $(call obj,tests/fuzz/%.c) $(call obj,$(FUZZ_SUPPORT)) \
+		$(LIBFRONT) $(LIBBACK) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+
 # Every test binary runs even if an earlier one fails; the summary line at
-# the end counts binaries that passed and failed.
-test: $(TESTS) $(BINS)
-	@tools/run-tests.sh $(TESTS) $(SCRIPT_TESTS)
+# the end counts binaries that passed and failed.  Unless SAN=1 (the fuzz
+# build has ASan/UBSan already) or FUZZ_SMOKE=0, every libFuzzer harness
+# also replays its seed corpus once (tests/fuzz/smoke.sh, one "test" per
+# harness in the same summary).
+ifeq ($(SAN),1)
+FUZZ_SMOKE ?= 0
+else
+FUZZ_SMOKE ?= 1
+endif
+ifeq ($(FUZZ_SMOKE),1)
+SMOKE_DEP  := fuzz-build
+SMOKE_PROG := tests/fuzz/smoke.sh
+endif
+test: $(TESTS) $(BINS) $(SMOKE_DEP)
+	@tools/run-tests.sh $(TESTS) $(SCRIPT_TESTS) $(SMOKE_PROG)
 
 test-san:
 	$(MAKE) SAN=1 test
@@ -121,8 +158,22 @@ install: all
 	install -m 755 $(BUILD)/bin/vgrantd $(BUILD)/bin/vgrant $(DESTDIR)$(PREFIX)/sbin/
 	install -m 755 $(BUILD)/bin/vgrant-io $(DESTDIR)$(PREFIX)/bin/
 
+# Coverage-guided fuzzing (tests/fuzz/README.md): build every harness into
+# build-fuzz/ with clang's libFuzzer, run each for FUZZ_SECONDS seconds
+# (under nice) over its seed corpus, print executions, coverage and crashes;
+# fails on any crash.  FUZZ_JOBS=<harness names> picks some.
+FUZZ_SECONDS ?= 10
+fuzz-build:
+	@command -v $(FUZZ_CC) >/dev/null || { echo "fuzz: $(FUZZ_CC) not found: make deps" >&2; exit 1; }
+	@$(MAKE) --no-print-directory FUZZ=1 $(FUZZERS)
+
+fuzz: fuzz-build
+	tools/run-fuzz.sh -t $(FUZZ_SECONDS) $(FUZZERS)
+
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
+
+.SECONDARY:
 
 # The header comment of this file, one line per target.
 help:

@@ -2,7 +2,10 @@
 # Install the Debian 12 packages virtio-grant needs to build and test, when
 # they are missing.  Needs root (or sudo) only if something is missing.
 set -euo pipefail
-need=(build-essential pkg-config libxen-dev libcmocka-dev)
+# clang + libclang-rt-14-dev: the libFuzzer harnesses (make fuzz, and their
+# seed-corpus replay in make test); libFuzzer ships in libclang-rt-14-dev,
+# which clang only recommends.
+need=(build-essential pkg-config libxen-dev libcmocka-dev clang libclang-rt-14-dev)
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Run libFuzzer harnesses (built by `make fuzz-build` into build-fuzz/fuzz/)
+# one after the other, each under `nice -n 19`, and print per harness the
+# executions, the coverage (cov/ft from libFuzzer's final stats) and the
+# crashes.  Exit status 1 if any harness crashed or failed an invariant.
+#
+#   tools/run-fuzz.sh [-t SECONDS] [--smoke] HARNESS_BINARY...
+#
+#   -t SECONDS  fuzz each harness this long (default 10), starting from its
+#               seed corpus tests/fuzz/corpus/<name>/; new inputs go to
+#               build-fuzz/corpus/<name>/, crash inputs to
+#               build-fuzz/crashes/<name>-*, the full log to
+#               build-fuzz/logs/<name>.log
+#   --smoke     no fuzzing: run every seed input once (-runs=0; log in
+#               build-fuzz/logs/smoke-<name>.log), the
+#               regression run of `make test`; ends with cmocka-style
+#               summary lines so tools/run-tests.sh counts one test per
+#               harness
+# FUZZ_ARGS in the environment is appended to every libFuzzer command line.
+set -u
+seconds=10
+smoke=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+    -t) seconds=$2; shift 2 ;;
+    --smoke) smoke=1; shift ;;
+    *) break ;;
+    esac
+done
+[ $# -gt 0 ] || { echo "usage: $0 [-t SECONDS] [--smoke] HARNESS..." >&2; exit 2; }
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=$root/build-fuzz
+mkdir -p "$out/logs" "$out/crashes" "$out/corpus"
+failed=()
+passed=0
+
+for bin in "$@"; do
+    name=$(basename "$bin")
+    seeds=$root/tests/fuzz/corpus/$name
+    work=$out/corpus/$name
+    log=$out/logs/$name.log
+    [ $smoke -eq 1 ] && log=$out/logs/smoke-$name.log
+    mkdir -p "$seeds" "$work"
+    if [ ! -x "$bin" ]; then
+        echo "$name: not built ($bin missing): make fuzz-build"
+        failed+=("$name")
+        continue
+    fi
+    common=(-close_fd_mask=2 -print_final_stats=1 -timeout=30
+            -rss_limit_mb=4096 -artifact_prefix="$out/crashes/$name-")
+    if [ $smoke -eq 1 ]; then
+        cmd=(nice -n 19 "$bin" "${common[@]}" -runs=0 ${FUZZ_ARGS:-} "$seeds")
+    else
+        cmd=(nice -n 19 "$bin" "${common[@]}" -max_total_time="$seconds"
+             ${FUZZ_ARGS:-} "$work" "$seeds")
+    fi
+    start=$(date +%s)
+    echo "# $(date -u '+%Y-%m-%d %H:%M:%S UTC') ${cmd[*]}" >"$log"
+    "${cmd[@]}" >>"$log" 2>&1
+    rc=$?
+    secs=$(( $(date +%s) - start ))
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    last=$(grep -E '^#[0-9]+[[:space:]]+(DONE|INITED|pulse|NEW|REDUCE)' "$log" | tail -1)
+    cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
+    ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
+    corp=$(sed -n 's/.* corp: \([0-9]*\)\/.*/\1/p' <<<"$last")
+    crash=0
+    if [ $rc -ne 0 ] || grep -qE '^==[0-9]+==ERROR|fuzz invariant failed|deadly signal|runtime error:' "$log"; then
+        crash=1
+    fi
+    printf '%s: %s execs in %s s, cov %s ft %s, corpus %s, crashes %s\n' \
+        "$name" "${execs:-?}" "$secs" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$crash"
+    if [ $crash -eq 1 ]; then
+        failed+=("$name")
+        grep -E 'fuzz invariant failed|ERROR|SUMMARY|runtime error|Test unit written|deadly' "$log" | head -8 | sed 's/^/    /'
+        echo "    full log: $log"
+    else
+        passed=$((passed + 1))
+    fi
+done
+
+if [ $smoke -eq 1 ]; then
+    echo "[==========] ${#@} fuzz harness(es) replayed their seed corpus."
+    echo "[  PASSED  ] $passed test(s)."
+    if [ ${#failed[@]} -ne 0 ]; then
+        echo "[  FAILED  ] ${#failed[@]} test(s), listed below:"
+        for n in "${failed[@]}"; do echo "[  FAILED  ] $n"; done
+    fi
+fi
+[ ${#failed[@]} -eq 0 ]
