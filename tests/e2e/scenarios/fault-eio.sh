@@ -12,7 +12,8 @@
 . "$(dirname "$0")/fault.lib"
 need_bin vgrantd vgrant vgrant-io vg-dm xl losetup cksum
 
-modprobe dm-mod 2>/dev/null || modprobe dm_mod 2>/dev/null
+modprobe dm-mod 2>/dev/null || modprobe dm_mod 2>/dev/null ||
+    insmod "/lib/modules/$(uname -r)/kernel/drivers/md/dm-mod.ko" 2>/dev/null
 [ -c /dev/mapper/control ] || fail "no /dev/mapper/control (dm-mod not loaded)"
 mib=32
 sectors=$((mib * 2048))
