@@ -50,14 +50,20 @@ log "fault on: every read and write of $dmdev fails with EIO"
 gcmd eio 100 "vgrant-io cksum 0 --offset 8M --length 4M" &&
     fail "a read of the failing device succeeded: $GOUT"
 echo "$GOUT" | grep -qi 'error' || fail "the failed read reported no I/O error: $GOUT"
-gcmd eio 200 "vgrant-io verify 0 --sizes 4K,64K --count 4 --depth 4 --span 8M --seed 5" &&
+# whole pages: the writes land in dom0's page cache, the flush (fdatasync)
+# must report that they never reached the device
+gcmd eio 200 "vgrant-io verify 0 --sizes 64K --offsets 0,1M,2M,3M --depth 4 --seed 5" &&
     fail "verify on the failing device succeeded"
-echo "$GOUT" | grep -qi 'error\|failed' || fail "the failed verify reported no error: $GOUT"
+echo "$GOUT" | grep -q 'flush: Input/output error' || fail "the flush did not report the lost writes: $GOUT"
+# sub-page writes need a read of the page first: they fail at once
+gcmd eio 200 "vgrant-io verify 0 --sizes 4K --count 4 --depth 4 --span 8M --seed 15" &&
+    fail "verify on the failing device succeeded"
+echo "$GOUT" | grep -q 'write .*Input/output error' || fail "the failed write reported no I/O error: $GOUT"
 bg_log vgrantd | grep "dom $edom dev 0: blk: \(pread\|pwrite\|fdatasync\)" | head -3 | sed 's/^/    vgrantd| /'
 bg_log vgrantd | grep -q "dom $edom dev 0: blk: \(pread\|pwrite\|fdatasync\).*Input/output error" ||
     fail "vgrantd did not log the EIO of the backing device"
-state=$(xenstore-read "/local/domain/0/backend/virtio-grant/$edom/0/state")
-log "backend state during the fault: $state"
+bg_log vgrantd | grep "dom $edom dev 0: " | grep -q 'broken\|protocol violation\|closing the device' &&
+    fail "vgrantd closed the device because of EIO"
 vgd_alive
 errs=$(vgrant stats "$edom" 0 --json | sed -n 's/.*"errors":\([0-9]*\).*/\1/p')
 log "vgrant stats: $errs failed requests on dom $edom dev 0"
@@ -69,8 +75,15 @@ log "fault off"
 gcmd eio 100 "vgrant-io cksum 0 --offset 8M --length 4M" || fail "read after the fault cleared failed"
 [ "$(echo "$GOUT" | tail -n1)" = "$before" ] ||
     fail "data written before the fault changed: '$before' -> '$(echo "$GOUT" | tail -n1)'"
-gcmd eio 200 "vgrant-io verify 0 --sizes 4K,64K,1M --count 4 --depth 4 --span 8M --seed 6 && vgrant-io cksum 0 --offset 0 --length 8M" ||
-    fail "the device is not usable after the fault cleared"
+after="vgrant-io verify 0 --sizes 4K,64K,1M --count 4 --depth 4 --span 8M --seed 6 && vgrant-io cksum 0 --offset 0 --length 8M"
+if ! gcmd eio 200 "$after"; then
+    # Linux reports a writeback error once per open file: a write the
+    # fault lost after its flush can still show up at the first flush
+    echo "$GOUT" | grep -q 'flush: Input/output error' ||
+        fail "the device is not usable after the fault cleared"
+    log "the first flush after the fault reported writes the fault lost; again"
+    gcmd eio 200 "$after" || fail "the device is not usable after the fault cleared"
+fi
 gs=$(echo "$GOUT" | tail -n1)
 sync
 hs=$(img_cksum "$dmdev" 0 8)

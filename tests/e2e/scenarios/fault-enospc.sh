@@ -43,8 +43,11 @@ gcmd enospc 100 "vgrant-io cksum 0 --offset 0 --length 4M" || fail "reading allo
 [ "$(echo "$GOUT" | tail -n1)" = "$first" ] || fail "data of the first 4 MiB changed"
 gcmd enospc 200 "vgrant-io verify 0 --sizes 4K,64K --count 8 --depth 4 --span 4M --seed 10" ||
     fail "verify of allocated blocks failed on a full store"
-state=$(xenstore-read "/local/domain/0/backend/virtio-grant/$ndom/0/state")
-[ "$state" = 4 ] || fail "the device left Connected (state $state) because of ENOSPC"
+# an I/O error is an answer, not a protocol violation: the device is never
+# closed by the backend for it (each session above ended with the guest's
+# own close)
+bg_log vgrantd | grep "dom $ndom dev 0: " | grep -q 'broken\|protocol violation\|closing the device' &&
+    fail "vgrantd closed the device because of ENOSPC"
 survivor_verify "while the other store is full"
 
 # --- space again
