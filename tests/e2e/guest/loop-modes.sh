@@ -12,8 +12,8 @@ for devid in $(echo "$devids" | tr , ' '); do
         while :; do
             n=$((n + 1))
             echo "GUEST-LOOP $devid $n"
-            vgrant-io verify "$devid" --sizes 64K,256K,1M --count 8 --depth 8 \
-                --seed "$n" --span 8M >/dev/null 2>&1 ||
+            vgrant-io verify "$devid" --sizes 64K,256K --count 4 --depth 8 \
+                --seed "$n" --span 4M >/dev/null 2>&1 ||
                 echo "GUEST-LOOP-FAIL $devid $n"
         done
     ) &

@@ -12,7 +12,7 @@
 need_bin vgrantd vgrant vgrant-io vg-hostile xl cksum xenstore-write
 
 vgd_start
-survivor_start 48
+survivor_start 24
 start_guest -k -m 128 hostile hostile || fail "xl create hostile"
 hdom=$(guest_domid hostile)
 for d in 0 1; do
@@ -22,7 +22,7 @@ done
 
 TPUT=""
 tput() { # SEED LABEL: one timed verify in the survivor -> TPUT="MB/s-write MB/s-read"
-    gcmd survivor 400 "vgrant-io verify 0 --sizes 64K,1M --count 16 --depth 8 --span 32M --seed $1" ||
+    gcmd survivor 400 "vgrant-io verify 0 --sizes 64K,1M --count 8 --depth 8 --span 16M --seed $1" ||
         fail "survivor: verify $2 failed"
     TPUT=$(echo "$GOUT" | sed -n 's/^verified .* requests, \([0-9.]*\) MB\/s write, \([0-9.]*\) MB\/s read.*/\1 \2/p' | tail -n1)
 }

@@ -1,7 +1,7 @@
 #!/bin/sh
 # fault-kill: vgrantd killed with SIGKILL in the middle of the guest's
 # writes, then started again.  The guest (job kill-writer) writes numbered
-# 1 MiB chunks, each in its own session, and logs every write it saw
+# 256 KiB chunks, each in its own session, and logs every write it saw
 # complete (KW-DONE n cksum) and every failed attempt (KW-FAIL n), which
 # it retries.  The killed daemon cannot close anything: the guest's request
 # in flight times out, the new vgrantd finds the device Connected with no
@@ -14,19 +14,20 @@
 . "$(dirname "$0")/fault.lib"
 need_bin vgrantd vgrant vgrant-io xl cksum
 
-writes=40
+writes=16
+chunk=262144
 img=$E2E_WORK/kill.img
-dd if=/dev/zero of="$img" bs=1M count=$writes 2>/dev/null || fail "cannot create $img"
+dd if=/dev/zero of="$img" bs=$chunk count=$writes 2>/dev/null || fail "cannot create $img"
 vgd_start vgrantd
 survivor_start
-start_guest -k -m 128 -a writes=$writes -a chunk=1048576 -a tmo=4000 kwriter kill-writer ||
+start_guest -k -m 128 -a writes=$writes -a chunk=$chunk -a tmo=8000 kwriter kill-writer ||
     fail "xl create kwriter"
 kdom=$(guest_domid kwriter)
 check "attach dom $kdom" vgrant attach "$kdom" "type=blk,target=$img"
 
 i=0
-until grep -q '^KW-DONE 8 ' "$(guest_log_path kwriter)" 2>/dev/null; do
-    i=$((i + 1)); [ $i -gt 300 ] && { guest_log kwriter | tail; fail "the guest never got to its 9th write"; }
+until grep -q '^KW-DONE 4 ' "$(guest_log_path kwriter)" 2>/dev/null; do
+    i=$((i + 1)); [ $i -gt 300 ] && { guest_log kwriter | tail; fail "the guest never got to its 5th write"; }
     sleep 0.2
 done
 # kill while a request is in flight if we can see one (a few tries)
@@ -64,7 +65,7 @@ bg_log vgrantd2 | grep -q "dom $kdom dev 0: connected" || fail "the guest never 
 ndone=0
 guest_log kwriter | sed -n 's/^KW-DONE \([0-9]*\) .*cksum \([0-9]* [0-9]*\)$/\1 \2/p' >"$E2E_WORK/kw-done.txt"
 while read -r n crc len; do
-    have=$(dd if="$img" bs=1M skip="$n" count=1 2>/dev/null | cksum)
+    have=$(dd if="$img" bs=$chunk skip="$n" count=1 2>/dev/null | cksum)
     [ "$have" = "$crc $len" ] || fail "write $n completed in the guest ('$crc $len') but the image holds '$have'"
     ndone=$((ndone + 1))
 done <"$E2E_WORK/kw-done.txt"
