@@ -67,11 +67,14 @@ LIBCOMMON := $(BUILD)/lib/libvgcommon.a
 LIBFRONT  := $(BUILD)/lib/libvgrant.a
 LIBBACK   := $(BUILD)/lib/libvgbackend.a
 BINS      := $(BUILD)/bin/vgrantd $(BUILD)/bin/vgrant $(BUILD)/bin/vgrant-io
+# test-only programs the e2e fault scenarios put in the images
+# (tests/e2e/hostile/: a hostile frontend, device-mapper without dmsetup)
+E2E_BINS  := $(BUILD)/bin/vg-hostile $(BUILD)/bin/vg-dm
 TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
 .PHONY: all test test-san check deps e2e demo bench install clean e2e-xl help \
         fuzz fuzz-build
-all: $(BINS)
+all: $(BINS) $(E2E_BINS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -87,7 +90,9 @@ $(LIBCOMMON) $(LIBFRONT) $(LIBBACK):
 $(BUILD)/bin/vgrantd: $(call obj,backend/vgrantd.c) $(LIBBACK) $(LIBCOMMON)
 $(BUILD)/bin/vgrant: $(call obj,tools/vgrant.c) $(LIBCOMMON)
 $(BUILD)/bin/vgrant-io: $(call obj,frontend/vgrant-io.c) $(LIBFRONT) $(LIBCOMMON)
-$(BINS):
+$(BUILD)/bin/vg-hostile: $(call obj,tests/e2e/hostile/vg-hostile.c) $(LIBCOMMON)
+$(BUILD)/bin/vg-dm: $(call obj,tests/e2e/hostile/vg-dm.c)
+$(BINS) $(E2E_BINS):
 	@mkdir -p $(dir $@)
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 

@@ -57,7 +57,8 @@ XENBIN=usr/lib/xen-$XENV/bin
 # Modules loaded at boot (in this order, dependencies first) and modules
 # only put in the image (modprobe-able later from a scenario / guest job).
 DOM0_MODULES="xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd loop xen-blkback"
-DOM0_MODULES_EXTRA="${VGRANT_E2E_DOM0_MODULES_EXTRA:-}"
+# dm-mod: the fault-eio scenario puts a device-mapper error target under vgrantd
+DOM0_MODULES_EXTRA="dm-mod ${VGRANT_E2E_DOM0_MODULES_EXTRA:-}"
 DOMU_MODULES="xen-evtchn xen-gntdev xen-gntalloc xenfs xen-blkfront"
 DOMU_MODULES_EXTRA="virtio virtio_ring virtio_blk virtio_console virtio-rng ${VGRANT_E2E_DOMU_MODULES_EXTRA:-}"
 
