@@ -312,20 +312,22 @@ void *vgd_gm_map_area(struct vg_hyp *h, uint16_t domid, uint64_t addr,
                       struct vgd_map_counters *ctr, const char **why)
 {
     vg_gref_t refs[8];
-    uint32_t ref, n;
+    uint32_t ref, n, off;
     void *p;
 
     if (!vg_grant_addr_valid(addr)) {
         *why = "not a grant address";
         return NULL;
     }
-    if (vg_grant_addr_offset(addr) != 0) {
-        *why = "offset inside the first page is not 0";
+    off = vg_grant_addr_offset(addr);
+    if (bytes == 0 || bytes > sizeof(refs) / sizeof(refs[0]) * VG_PAGE_SIZE) {
+        *why = "area size out of range";
         return NULL;
     }
-    n = (uint32_t)((bytes + VG_PAGE_SIZE - 1) >> VG_PAGE_SHIFT);
+    /* the pages covering [off, off + bytes) of the run */
+    n = (uint32_t)((off + bytes + VG_PAGE_SIZE - 1) >> VG_PAGE_SHIFT);
     ref = vg_grant_addr_ref(addr);
-    if (n == 0 || n > sizeof(refs) / sizeof(refs[0])) {
+    if (n > sizeof(refs) / sizeof(refs[0])) {
         *why = "area size out of range";
         return NULL;
     }
@@ -345,7 +347,7 @@ void *vgd_gm_map_area(struct vg_hyp *h, uint16_t domid, uint64_t addr,
     ctr->maps += n;
     ctr->live_mappings += n;
     *pages = n;
-    return p;
+    return (char *)p + off;
 }
 
 void vgd_gm_unmap_area(struct vg_hyp *h, void *addr, uint32_t pages,
@@ -353,6 +355,8 @@ void vgd_gm_unmap_area(struct vg_hyp *h, void *addr, uint32_t pages,
 {
     if (!addr)
         return;
+    /* map_area returned a pointer at the area's offset in its first page */
+    addr = (void *)((uintptr_t)addr & ~(uintptr_t)(VG_PAGE_SIZE - 1));
     if (h->ops->unmap_grants(h, addr, pages)) {
         vg_err("cannot unmap a ring area of %u pages: %s", pages,
                strerror(errno));

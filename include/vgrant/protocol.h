@@ -85,10 +85,15 @@
  *                           limited to 2048 bytes.
  *
  * Each ring area is a run of consecutive grant refs starting at the ref
- * named by its grant address, the offset inside the first page must be 0,
- * and the run covers exactly the area's size for the queue size (see
- * vg_ring_*_bytes in virtio.h).  A frontend whose pages cannot be granted
- * with consecutive refs keeps each area within one page (queue-size <= 256).
+ * named by its grant address; the run covers the pages holding
+ * [offset, offset + area size) for the queue size (see vg_ring_*_bytes in
+ * virtio.h), where offset is the grant address's offset inside the first
+ * page.  The descriptor table's offset must be 0; the driver area's offset
+ * must be a multiple of 2 and the device area's a multiple of 4 (VIRTIO
+ * 1.x alignment), so a frontend may lay the three areas out in one
+ * allocation the way Linux's vring code does.  A frontend whose pages
+ * cannot be granted with consecutive refs keeps each area within one page
+ * (queue-size <= 256).
  *
  * ---------------------------------------------------------------------------
  * XENBUS STATE MACHINE
