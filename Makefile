@@ -12,6 +12,9 @@
 #   make bench      every transport mode and Xen's PV block driver on real
 #                   Xen under QEMU: bench/results/, docs/benchmarks.md
 #   make bench      benchmark every transport mode and Xen's PV block driver
+#   make kmod KDIR=/usr/src/linux-headers-<version>
+#                   the guest kernel module frontend/linux/virtio_grant.ko
+#                   (docs/kernel.md); KDIR defaults to the running kernel's
 
 CC      ?= cc
 SAN     ?= 0
@@ -47,7 +50,7 @@ LIBBACK   := $(BUILD)/lib/libvgbackend.a
 BINS      := $(BUILD)/bin/vgrantd $(BUILD)/bin/vgrant $(BUILD)/bin/vgrant-io
 TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
-.PHONY: all test test-san check deps e2e demo bench install clean e2e-xl
+.PHONY: all test test-san check deps e2e demo bench install clean e2e-xl kmod kmod-clean
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -122,3 +125,12 @@ clean:
 	rm -rf build build-san
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# The guest kernel transport (docs/kernel.md), built against a kernel's
+# headers: make kmod KDIR=/usr/src/linux-headers-<version>
+KDIR ?= /lib/modules/$(shell uname -r)/build
+kmod:
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/frontend/linux modules
+
+kmod-clean:
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/frontend/linux clean

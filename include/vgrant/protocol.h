@@ -153,7 +153,16 @@
 #ifndef VGRANT_PROTOCOL_H
 #define VGRANT_PROTOCOL_H
 
+#ifdef __KERNEL__
+/* frontend/linux (virtio_grant.ko) includes this header too. */
+#include <linux/types.h>
+#include <linux/limits.h>
+#ifndef UINT32_MAX
+#define UINT32_MAX U32_MAX
+#endif
+#else
 #include <stdint.h>
+#endif
 
 /* xenstore device class, under backend/ and device/ */
 #define VG_XS_CLASS          "virtio-grant"
