@@ -316,10 +316,13 @@ again:
 		goto again;
 	if (err)
 		goto fail;
-	err = xenbus_switch_state(d->xdev, XenbusStateInitialised);
-	if (err)
-		goto fail;
+	/* before the state: the backend's Connected may come back at once */
 	d->published = true;
+	err = xenbus_switch_state(d->xdev, XenbusStateInitialised);
+	if (err) {
+		d->published = false;
+		goto fail;
+	}
 	return 0;
 fail:
 	xenbus_dev_error(d->xdev, err, "writing our keys");
@@ -858,7 +861,10 @@ static void backend_changed(struct xenbus_device *xdev, enum xenbus_state be)
 			queue_work(vgk_wq, &d->connect_work);
 		break;
 	case XenbusStateConnected:
-		if (d->published && xdev->state == XenbusStateInitialised) {
+		/* xenbus_switch_state() records our new state only after
+		 * writing it, so Initialising may still show here */
+		if (d->published && (xdev->state == XenbusStateInitialised ||
+				     xdev->state == XenbusStateInitialising)) {
 			xenbus_switch_state(xdev, XenbusStateConnected);
 			/* kicks sent before the backend bound the ports were lost */
 			kick_all(d);
