@@ -754,6 +754,7 @@ static void connect_work(struct work_struct *w)
 	if (d->up || d->removing || xdev->state != XenbusStateInitialising ||
 	    xenbus_read_driver_state(xdev->otherend) != XenbusStateInitWait)
 		goto out;
+	d->domid = xdev->otherend_id;     /* may change across save/restore */
 	err = read_backend_keys(d);
 	if (err) {
 		xenbus_dev_fatal(xdev, err, "reading the keys of backend dom %u", xdev->otherend_id);
@@ -887,8 +888,8 @@ static void config_changed(struct xenbus_watch *w, const char *path,
 	struct vgk_dev *d = container_of(w, struct vgk_dev, cfg_watch);
 	unsigned long fl;
 
-	if (read_config(d) <= 0)
-		return;
+	if (!READ_ONCE(d->up) || read_config(d) <= 0)
+		return;    /* between sessions: the next connect reads it */
 	atomic64_inc(&d->st.config_changes);
 	spin_lock_irqsave(&d->cfg_lock, fl);
 	if (d->vv_ready && d->vv)
@@ -1073,6 +1074,20 @@ static void vgk_remove(struct xenbus_device *xdev)
 }
 #endif
 
+/* After xl restore / migration: the old backend connection, its grants
+ * and event channels are gone.  Fail what the old session owed and start
+ * a new one (a new virtio device): no hang, but a filesystem mounted on
+ * the old device does not survive (docs/kernel.md, limits). */
+static int vgk_resume(struct xenbus_device *xdev)
+{
+	struct vgk_dev *d = dev_get_drvdata(&xdev->dev);
+
+	if (READ_ONCE(d->up))
+		dev_warn(&xdev->dev, "resumed: the backend connection did not survive; failing owed I/O and reconnecting\n");
+	queue_work(vgk_wq, &d->close_work);
+	return 0;
+}
+
 static const struct xenbus_device_id vgk_ids[] = {
 	{ VG_XS_CLASS },
 	{ "" }
@@ -1083,6 +1098,7 @@ static struct xenbus_driver vgk_driver = {
 	.probe = vgk_probe,
 	.remove = vgk_remove,
 	.otherend_changed = backend_changed,
+	.resume = vgk_resume,
 	.not_essential = true,
 };
 
