@@ -73,6 +73,8 @@ struct vgk_arena {
 };
 
 struct vgk_stats {
+	atomic64_t requests;        /* avail entries published by the driver */
+	atomic64_t completed;       /* used entries returned by the backend */
 	atomic64_t grants;          /* refs granted per request (zero-copy) */
 	atomic64_t setup_grants;    /* refs granted at connect (rings, arena) */
 	atomic64_t zero_copy_bytes;
@@ -98,6 +100,7 @@ struct vgk_dev {
 
 	struct mutex lock;          /* session setup and teardown */
 	struct work_struct connect_work, close_work;
+	struct delayed_work stats_work;   /* frontend key "stats" */
 	bool up;                    /* a session exists */
 	bool removing;
 	bool broken;                /* a grant could not be revoked */

@@ -97,6 +97,8 @@ void vgk_track(struct vgk_queue *q)
 			q->owed[h]++;
 		q->shadow_avail++;
 	}
+	if (n)
+		atomic64_add(n, &q->d->st.requests);
 	q->shadow_avail = idx;
 
 	idx = virtio16_to_cpu(vdev, READ_ONCE(vr->used->idx));
@@ -108,6 +110,8 @@ void vgk_track(struct vgk_queue *q)
 			q->owed[id]--;
 		q->shadow_used++;
 	}
+	if (n)
+		atomic64_add(n, &q->d->st.completed);
 	q->shadow_used = idx;
 }
 

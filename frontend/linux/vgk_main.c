@@ -720,6 +720,46 @@ static int session_arena(struct vgk_dev *d)
 	}
 }
 
+/* The guest's counters for `vgrant stats` (include/vgrant/guest_stats.h
+ * names and order); informational only. */
+static void write_stats(struct vgk_dev *d)
+{
+	struct vgk_stats *st = &d->st;
+	struct xenbus_transaction xbt;
+	unsigned long fl, high;
+
+	spin_lock_irqsave(&d->arena.lock, fl);
+	high = d->arena.high << VGK_UNIT_SHIFT;
+	spin_unlock_irqrestore(&d->arena.lock, fl);
+
+	/* never recreate a directory the toolstack removed */
+	if (xenbus_transaction_start(&xbt))
+		return;
+	if (!xenbus_exists(xbt, d->xdev->nodename, VG_KEY_STATE)) {
+		xenbus_transaction_end(xbt, 1);
+		return;
+	}
+	xenbus_printf(xbt, d->xdev->nodename, VG_KEY_STATS,
+		      "requests=%lld completed=%lld failed=%lld pages-shared=%lld throttle-waits=%lld region-high-water=%lu bounce-bytes=%lld zero-copy-bytes=%lld",
+		      (long long)atomic64_read(&st->requests),
+		      (long long)atomic64_read(&st->completed),
+		      (long long)atomic64_read(&st->failed_requests),
+		      (long long)atomic64_read(&st->grants),
+		      (long long)atomic64_read(&st->arena_full), high,
+		      (long long)atomic64_read(&st->bounce_bytes),
+		      (long long)atomic64_read(&st->zero_copy_bytes));
+	xenbus_transaction_end(xbt, 0);
+}
+
+static void stats_work(struct work_struct *w)
+{
+	struct vgk_dev *d = container_of(to_delayed_work(w), struct vgk_dev, stats_work);
+
+	write_stats(d);
+	if (READ_ONCE(d->up))
+		queue_delayed_work(vgk_wq, &d->stats_work, 2 * HZ);
+}
+
 /* d->lock held.  Unregister the virtio device (its driver's remove resets
  * us, which closes the handshake), revoke the arena. */
 static void session_end(struct vgk_dev *d)
@@ -735,8 +775,10 @@ static void session_end(struct vgk_dev *d)
 	}
 	if (d->published)
 		close_handshake(d);
-	vgk_arena_release(d);
 	d->up = false;
+	cancel_delayed_work_sync(&d->stats_work);
+	write_stats(d);
+	vgk_arena_release(d);
 	WRITE_ONCE(d->poison, false);
 	WRITE_ONCE(d->dead, false);
 	d->status = 0;
@@ -796,6 +838,7 @@ static void connect_work(struct work_struct *w)
 	spin_lock_irqsave(&d->cfg_lock, fl);
 	d->vv_ready = true;
 	spin_unlock_irqrestore(&d->cfg_lock, fl);
+	queue_delayed_work(vgk_wq, &d->stats_work, 2 * HZ);
 out:
 	mutex_unlock(&d->lock);
 }
@@ -909,6 +952,8 @@ static ssize_t name##_show(struct device *dev,				\
 }									\
 static DEVICE_ATTR_RO(name)
 
+VGK_STAT_ATTR(requests);
+VGK_STAT_ATTR(completed);
 VGK_STAT_ATTR(grants);
 VGK_STAT_ATTR(setup_grants);
 VGK_STAT_ATTR(zero_copy_bytes);
@@ -950,6 +995,8 @@ static DEVICE_ATTR_RO(arena);
 static struct attribute *vgk_attrs[] = {
 	&dev_attr_mode.attr,
 	&dev_attr_arena.attr,
+	&dev_attr_requests.attr,
+	&dev_attr_completed.attr,
 	&dev_attr_grants.attr,
 	&dev_attr_setup_grants.attr,
 	&dev_attr_zero_copy_bytes.attr,
@@ -992,6 +1039,7 @@ static int vgk_probe(struct xenbus_device *xdev, const struct xenbus_device_id *
 	INIT_LIST_HEAD(&d->coh);
 	INIT_WORK(&d->connect_work, connect_work);
 	INIT_WORK(&d->close_work, close_work);
+	INIT_DELAYED_WORK(&d->stats_work, stats_work);
 
 	/* zero-copy maps remember their page by first ref, for the one case
 	 * that needs it (a grant the backend will not give back) */
@@ -1047,6 +1095,7 @@ static void vgk_do_remove(struct xenbus_device *xdev)
 	mutex_unlock(&d->lock);
 	cancel_work_sync(&d->connect_work);
 	cancel_work_sync(&d->close_work);
+	cancel_delayed_work_sync(&d->stats_work);
 	mutex_lock(&d->lock);
 	if (d->up)
 		session_end(d);
