@@ -127,9 +127,12 @@ modname() { local n=${1##*/}; n=${n%.ko}; echo "${n//-/_}"; }
 
 declare -A MODFILE=()
 index_modules() {
-    local f
+    local f n
+    # no $(modname) here: a subshell per module (4000 of them) costs minutes
+    # on a loaded machine
     while IFS= read -r f; do
-        MODFILE[$(modname "$f")]=${f#"$ROOT/$MODDIR/"}
+        n=${f##*/}; n=${n%.ko}; n=${n//-/_}
+        MODFILE[$n]=${f#"$ROOT/$MODDIR/"}
     done < <(find "$ROOT/$MODDIR/kernel" -name '*.ko')
 }
 
@@ -187,9 +190,10 @@ add_busybox() {
     local img=$1 l p
     copy_file "$ROOT/bin/busybox" "$img" /usr/bin/busybox
     while IFS= read -r l; do
-        p=$(img_path "/$l")
+        p=/$l
+        case $p in /bin/*|/sbin/*) p=/usr$p ;; esac
         [ -e "$img$p" ] || [ -L "$img$p" ] && continue
-        mkdir -p "$img$(dirname "$p")"
+        [ -d "$img${p%/*}" ] || mkdir -p "$img${p%/*}"
         ln -s /usr/bin/busybox "$img$p"
     done < <("$ROOT/bin/busybox" --list-full)
 }
@@ -464,7 +468,9 @@ else
     cp -a "$pj/." "$ou/"
     install -m 0755 "$E2E_DIR/init/domU-init.sh" "$ou/init"
     if [ -n "$KMOD" ]; then
-        install -D -m 0644 "$KMOD" "$ou/$MODDIR/extra/virtio_grant.ko"
+        # usr/lib, never lib: /lib is a symlink in the base, and a directory
+        # "lib" in this archive would replace it when the kernel unpacks it
+        install -D -m 0644 "$KMOD" "$ou/usr/$MODDIR/extra/virtio_grant.ko"
         # its dependencies and theirs (busybox modprobe does not recurse)
         kdeps=""
         for d in $(tr '\0' '\n' <"$KMOD" | sed -n 's/^depends=//p' | sed -n 1p | tr ',' ' '); do
@@ -474,7 +480,7 @@ else
                 case " $kdeps " in *" $rel "*) ;; *) kdeps="$kdeps $rel" ;; esac
             done
         done
-        { cat "$BASE/domU-modules.dep"; echo "extra/virtio_grant.ko:$kdeps"; } >"$ou/$MODDIR/modules.dep"
+        { cat "$BASE/domU-modules.dep"; echo "extra/virtio_grant.ko:$kdeps"; } >"$ou/usr/$MODDIR/modules.dep"
         log "virtio_grant.ko in the domU image (depends:${kdeps:- none})"
     fi
     cp -a "$E2E_DIR/guest" "$ou/e2e/guest"
