@@ -291,13 +291,16 @@ start_driver_domain() {
 #       reports 0 pages mapped and 0 ports bound
 #   guest_sums NAME LABEL FILE
 #       the GUEST-SUM lines of LABEL from NAME's console, into FILE
-KERNEL_BAD_RE='BUG:|kernel BUG|Oops|WARNING:|general protection fault|Kernel panic|Call Trace:|INFO: task .* blocked for more than|soft lockup|hard LOCKUP|rcu_sched self-detected stall|rcu: INFO'
+# Only kernel lines count (the Debian kernel stamps each with [ seconds ]):
+# user space may say WARNING too (busybox sha256sum -c does).
+KERNEL_BAD_RE='BUG:|kernel BUG|Oops|WARNING:|cut here|general protection fault|Kernel panic|Call Trace:|INFO: task .* blocked for more than|soft lockup|hard LOCKUP|self-detected stall|rcu: INFO'
+KERNEL_LINE_RE='\[ *[0-9]+\.[0-9]+\] '
 
 kernel_console_check() {
     for _g in "$@"; do
-        _bad=$(guest_log "$_g" | grep -E "$KERNEL_BAD_RE" | head -n 5)
+        _bad=$(guest_log "$_g" | grep -E "$KERNEL_LINE_RE" | grep -E "$KERNEL_BAD_RE" | head -n 5)
         if [ -n "$_bad" ]; then
-            guest_log "$_g" | grep -E -B 2 -A 25 "$KERNEL_BAD_RE" | head -n 80 | sed "s/^/    $_g! /"
+            guest_log "$_g" | grep -E "$KERNEL_LINE_RE" | grep -E -B 2 -A 25 "$KERNEL_BAD_RE" | head -n 80 | sed "s/^/    $_g! /"
             fail "guest $_g's kernel reported: $(echo "$_bad" | head -n1 | sed 's/^GUEST-KMSG //' | cut -c1-120)"
         fi
         log "ok: no BUG/Oops/WARNING in $_g's console"
