@@ -95,7 +95,7 @@ fi
 stop_guest kfs
 
 for m in $modes; do
-    guest_sums kfs "$m" "$E2E_WORK/kfs-$m.sums"
+    guest_sums kfs tree "$E2E_WORK/kfs-$m.sums"
     if [ "$pv" = 1 ]; then img=$E2E_WORK/disk-kfs-$m.img; else img=$E2E_WORK/kfs-$m.img; fi
     image_check "$m" "$img" "$E2E_WORK/kfs-$m.sums"
 done
