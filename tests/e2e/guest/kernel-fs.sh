@@ -26,37 +26,47 @@ bytes=$(du -s -k "$src" | cut -f1)
 echo "GUEST-TREE files=$n kib=$bytes in $(elapsed "$t0") s"
 sed 's/^/GUEST-SUM tree /' /tmp/tree.sums
 
-set -- $(echo "$sizes" | tr ',' ' ')
-for label in $(echo "$labels" | tr ',' ' '); do
-    mib=$1
-    shift
-    vd=$(find_disk "$mib" 120) || gerr "$label: no /dev/vd* of $mib MiB within 120 s ($(ls /sys/block | tr '\n' ' '))"
+# one_disk LABEL MiB: the whole check on one disk; 1 (and a GUEST-ERROR
+# line) on failure, so the other disks are still checked
+bad() { echo "GUEST-ERROR $label: $*"; return 1; }
+one_disk() {
+    label=$1
+    vd=$(find_disk "$2" 120) || { bad "no /dev/vd* of $2 MiB within 120 s ($(ls /sys/block | tr '\n' ' '))"; return 1; }
     echo "GUEST-DISK $label $vd $(($(cat /sys/block/$vd/size) * 512))"
     mnt=/mnt/$label
     mkdir -p "$mnt"
     t0=$(now_s)
-    mkfs.ext4 -q -F "/dev/$vd" || gerr "$label: mkfs.ext4 /dev/$vd failed"
-    mount -t ext4 "/dev/$vd" "$mnt" || gerr "$label: mount /dev/$vd failed"
-    cp -a "$src/." "$mnt/" || gerr "$label: copying the tree failed"
-    sync || gerr "$label: sync failed"
-    umount "$mnt" || gerr "$label: umount failed"
+    mkfs.ext4 -q -F "/dev/$vd" || { bad "mkfs.ext4 /dev/$vd failed"; return 1; }
+    mount -t ext4 "/dev/$vd" "$mnt" || { bad "mount /dev/$vd failed"; return 1; }
+    cp -a "$src/." "$mnt/" || echo "GUEST-ERROR $label: copying the tree failed"
+    sync || echo "GUEST-ERROR $label: sync failed"
+    umount "$mnt" || { bad "umount failed"; return 1; }
     tw=$(elapsed "$t0")
     t0=$(now_s)
-    fsck.ext4 -fn "/dev/$vd" >"/tmp/$label.fsck" 2>&1 || {
-        sed 's/^/    fsck| /' "/tmp/$label.fsck"
-        gerr "$label: fsck.ext4 -fn /dev/$vd is not clean"
-    }
+    if ! fsck.ext4 -fn "/dev/$vd" >"/tmp/$label.fsck" 2>&1; then
+        sed 's/^/    fsck| /' "/tmp/$label.fsck" | head -n 30
+        bad "fsck.ext4 -fn /dev/$vd is not clean"
+        return 1
+    fi
     echo 3 >/proc/sys/vm/drop_caches
-    mount -t ext4 -o ro "/dev/$vd" "$mnt" || gerr "$label: second mount failed"
+    mount -t ext4 -o ro "/dev/$vd" "$mnt" || { bad "second mount failed"; return 1; }
     (cd "$mnt" && sha256sum -c /tmp/tree.sums >"/tmp/$label.check" 2>&1)
     crc=$?
-    umount "$mnt" || gerr "$label: second umount failed"
+    umount "$mnt" || { bad "second umount failed"; return 1; }
     tc=$(elapsed "$t0")
     if [ "$crc" != 0 ]; then
         grep -v ': OK$' "/tmp/$label.check" | head -n 20 | sed 's/^/    check| /'
-        gerr "$label: $(grep -c ': FAILED' "/tmp/$label.check") file(s) read back differ"
+        bad "$(grep -c ': FAILED' "/tmp/$label.check") file(s) read back differ"
+        return 1
     fi
     echo "GUEST-FS $label ok files=$n kib=$bytes write=${tw}s check=${tc}s"
+}
+
+rc=0
+set -- $(echo "$sizes" | tr ',' ' ')
+for l in $(echo "$labels" | tr ',' ' '); do
+    one_disk "$l" "$1" || rc=1
+    shift
 done
 kernel_done
-exit 0
+exit $rc

@@ -65,13 +65,16 @@ wait_guest kfs 1200
 rc=$?
 guest_log kfs | grep -v '^GUEST-SUM \|^GUEST-KMSG ' | sed 's/^/    kfs| /'
 kernel_console_check kfs
-[ "$rc" = 0 ] || { [ "$pv" = 1 ] || bg_log vgrantd | tail -n 30; fail "guest job failed (rc $rc)$(guest_log kfs | sed -n 's/^GUEST-ERROR /: /p' | head -n1)"; }
+if [ "$rc" != 0 ]; then
+    [ "$pv" = 1 ] || bg_log vgrantd | grep -v ': connected: \|: blk: ' | tail -n 30
+    fail "guest job failed (rc $rc)$(guest_log kfs | sed -n 's/^GUEST-ERROR /: /p' | tr '\n' ';' | cut -c1-300)"
+fi
 log "guest done after $(($(_now) - t0)) s"
 
 i=0
 for m in $modes; do
     line=$(guest_log kfs | grep "^GUEST-FS $m ok")
-    [ -n "$line" ] || fail "mode $m: the guest reported no result"
+    [ -n "$line" ] || fail "mode $m: $(guest_log kfs | sed -n "s/^GUEST-ERROR $m: //p" | head -n1)"
     log "mode $m: ${line#GUEST-FS }"
     if [ "$pv" = 0 ]; then
         bg_log vgrantd | grep -q "dev $i: connected: .*mode $m" ||
