@@ -271,6 +271,26 @@ static bool arena_lookup(struct vgk_dev *d, dma_addr_t addr, unsigned long *off)
 	return true;
 }
 
+/* First fit from `from`; a slot of at most a page never straddles two
+ * pages (the backend then sees one page piece per buffer: vgrantd's
+ * persistent mode counts page pieces against seg_max). */
+static unsigned long find_slot(struct vgk_arena *a, unsigned long from,
+			       unsigned long units, unsigned long align)
+{
+	unsigned long start = from;
+
+	for (;;) {
+		start = bitmap_find_next_zero_area(a->bits, a->nunits, start,
+						   units, align);
+		if (start >= a->nunits || units > VGK_UNITS_PER_PAGE ||
+		    (start % VGK_UNITS_PER_PAGE) + units <= VGK_UNITS_PER_PAGE)
+			return start;
+		start = round_up(start + 1, VGK_UNITS_PER_PAGE);
+		if (start >= a->nunits)
+			return a->nunits;
+	}
+}
+
 static dma_addr_t map_bounce(struct vgk_dev *d, void *va, size_t size,
 			     enum dma_data_direction dir, unsigned long attrs)
 {
@@ -284,9 +304,9 @@ static dma_addr_t map_bounce(struct vgk_dev *d, void *va, size_t size,
 		return DMA_MAPPING_ERROR;
 	}
 	spin_lock_irqsave(&a->lock, fl);
-	start = bitmap_find_next_zero_area(a->bits, a->nunits, a->hint, units, align);
+	start = find_slot(a, a->hint, units, align);
 	if (start >= a->nunits)
-		start = bitmap_find_next_zero_area(a->bits, a->nunits, 0, units, align);
+		start = find_slot(a, 0, units, align);
 	if (start >= a->nunits) {
 		spin_unlock_irqrestore(&a->lock, fl);
 		atomic64_inc(&d->st.arena_full);
@@ -611,6 +631,10 @@ static size_t vgk_max_mapping_size(struct device *dev)
 	struct vgk_dev *d = to_vgk(dev);
 	size_t arena = (size_t)d->arena.npages << PAGE_SHIFT;
 
+	/* vgrantd's persistent mode maps page by page and counts every page
+	 * piece as a data segment against seg_max: one page per segment */
+	if (d->mode == VGK_PERSISTENT)
+		return PAGE_SIZE;
 	/* a bounced segment must fit the arena with room to spare */
 	if (arena)
 		return min_t(size_t, arena / 4, 256 * 1024);
