@@ -83,7 +83,7 @@ released_ok "$sdom" 0 30
 stop_guest ku-surv
 
 # 3. vgrantd SIGTERM while fio runs
-start_guest -k -m 160 -a labels=term -a sizes=64 -a fsize=48M -a loops=100 ku-term kernel-fio ||
+start_guest -k -m 160 -a labels=term -a sizes=64 -a fsize=48M -a runtime=120 ku-term kernel-fio ||
     fail "xl create ku-term"
 tdom=$(guest_domid ku-term)
 check "attach ku-term" vgrant attach "$tdom" "type=blk,target=$E2E_WORK/ku-term.img"
@@ -98,7 +98,7 @@ echo "$rel" | grep -q "released: 0 pages mapped, 0 ports bound" ||
 sleep 3
 start_bg vgrantd2 vgrantd --foreground --log-level info
 t0=$(_now)
-wait_guest ku-term 180
+wait_guest ku-term 300
 rc=$?
 line=$(guest_log ku-term | grep '^GUEST-FIO term ')
 log "ku-term after $(($(_now) - t0)) s: ${line#GUEST-FIO } (job rc $rc)"
