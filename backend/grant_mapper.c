@@ -320,10 +320,8 @@ void *vgd_gm_map_area(struct vg_hyp *h, uint16_t domid, uint64_t addr,
         *why = "not a grant address";
         return NULL;
     }
-    if (off != 0) {
-        *why = "offset inside the first page is not 0";
-        return NULL;
-    }
+    /* the pages covering [off, off + bytes) of the run: a ring area may
+     * start inside its first page (protocol.h) */
     if (run_pages == 0 || run_pages > sizeof(refs) / sizeof(refs[0])) {
         *why = "area size out of range";
         return NULL;
@@ -345,7 +343,7 @@ void *vgd_gm_map_area(struct vg_hyp *h, uint16_t domid, uint64_t addr,
     ctr->maps += n;
     ctr->live_mappings += n;
     *pages = n;
-    return p;
+    return (char *)p + off;
 }
 
 void vgd_gm_unmap_area(struct vg_hyp *h, void *addr, uint32_t pages,
@@ -353,6 +351,8 @@ void vgd_gm_unmap_area(struct vg_hyp *h, void *addr, uint32_t pages,
 {
     if (!addr)
         return;
+    /* map_area returned a pointer at the area's offset in its first page */
+    addr = (void *)((uintptr_t)addr & ~(uintptr_t)(VG_PAGE_SIZE - 1));
     if (h->ops->unmap_grants(h, addr, pages)) {
         vg_err("cannot unmap a ring area of %u pages: %s", pages,
                strerror(errno));

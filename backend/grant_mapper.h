@@ -68,9 +68,11 @@ int vgd_gm_map_status(struct vgd_grant_mapper *m, const struct vq_chain *c,
 /* Unmap whatever the last map call mapped (one unmap per batch). */
 void vgd_gm_unmap(struct vgd_grant_mapper *m);
 
-/* Map one ring area: `bytes` from grant address addr (offset must be 0),
- * consecutive refs, in one batch.  Returns the mapping and its page count,
- * or NULL with *why set to a static description. */
+/* Map one ring area: `bytes` from grant address addr, which may carry an
+ * offset inside its first page; the pages covering [offset, offset + bytes)
+ * are consecutive refs, mapped in one batch.  Returns a pointer at the
+ * offset and the page count, or NULL with *why set to a static description.
+ * vgd_gm_unmap_area takes that pointer back. */
 void *vgd_gm_map_area(struct vg_hyp *h, uint16_t domid, uint64_t addr,
                       size_t bytes, bool writable, uint32_t *pages,
                       struct vgd_map_counters *ctr, const char **why);

@@ -590,14 +590,30 @@ static int fe_read_hex(struct vgd_dev *dev, const char *key, uint64_t *out)
     return 0;
 }
 
+/* A ring area's grant address.  align 0: the area must start on a page
+ * (offset 0); otherwise the in-page offset must be a multiple of align
+ * (VIRTIO 1.x: driver area 2, device area 4 bytes). */
 static int fe_read_ring_addr(struct vgd_dev *dev, const char *key,
-                             uint64_t *out)
+                             unsigned align, uint64_t *out)
 {
+    uint32_t off;
+
     if (fe_read_hex(dev, key, out))
         return -1;
-    if (!vg_grant_addr_valid(*out) || vg_grant_addr_offset(*out)) {
+    if (!vg_grant_addr_valid(*out)) {
+        dev_log(dev, VG_LOG_ERR, "frontend key %s 0x%llx is not a grant "
+                "address", key, (unsigned long long)*out);
+        return -1;
+    }
+    off = vg_grant_addr_offset(*out);
+    if (align == 0 && off) {
         dev_log(dev, VG_LOG_ERR, "frontend key %s 0x%llx is not a grant "
                 "address with offset 0", key, (unsigned long long)*out);
+        return -1;
+    }
+    if (align && off % align) {
+        dev_log(dev, VG_LOG_ERR, "frontend key %s 0x%llx: offset 0x%x is not "
+                "%u-byte aligned", key, (unsigned long long)*out, off, align);
         return -1;
     }
     return 0;
@@ -630,9 +646,9 @@ static int read_frontend_keys(struct vgd_dev *dev, unsigned *nq,
 #define QKEY(name) (snprintf(key, sizeof(key), VG_KEY_QUEUE_FMT "/%s", i, name), key)
         if (fe_read_uint(dev, QKEY(VG_KEY_Q_SIZE), VG_MIN_QUEUE_SIZE,
                          dev->max_queue_size, true, &fq[i].size) ||
-            fe_read_ring_addr(dev, QKEY(VG_KEY_Q_DESC), &fq[i].desc) ||
-            fe_read_ring_addr(dev, QKEY(VG_KEY_Q_DRIVER), &fq[i].driver) ||
-            fe_read_ring_addr(dev, QKEY(VG_KEY_Q_DEVICE), &fq[i].device) ||
+            fe_read_ring_addr(dev, QKEY(VG_KEY_Q_DESC), 0, &fq[i].desc) ||
+            fe_read_ring_addr(dev, QKEY(VG_KEY_Q_DRIVER), 2, &fq[i].driver) ||
+            fe_read_ring_addr(dev, QKEY(VG_KEY_Q_DEVICE), 4, &fq[i].device) ||
             fe_read_uint(dev, QKEY(VG_KEY_Q_EVTCHN), 1, UINT32_MAX, false,
                          &fq[i].port))
             return -1;

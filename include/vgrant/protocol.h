@@ -102,12 +102,18 @@
  *                           limited to 2048 bytes.
  *
  * Each ring area is a run of consecutive grant refs starting at the ref
- * named by its grant address, the offset inside the first page must be 0,
- * and the run covers exactly the area's size for the queue size (see
- * vg_ring_*_bytes in virtio.h).  The descriptor table and the driver area
- * should be granted read-only (the backend only reads them and maps them
- * read-only, whatever the grant allows), the device area writable.  A frontend whose pages cannot be granted
- * with consecutive refs keeps each area within one page (queue-size <= 256).
+ * named by its grant address; the run covers the pages holding
+ * [offset, offset + area size) for the queue size (see vg_ring_*_bytes in
+ * virtio.h), where offset is the grant address's offset inside the first
+ * page.  The descriptor table's offset must be 0; the driver area's offset
+ * must be a multiple of 2 and the device area's a multiple of 4 (VIRTIO
+ * 1.x alignment), so a frontend may lay the three areas out in one
+ * allocation the way Linux's vring code does.  The descriptor table and
+ * the driver area should be granted read-only (the backend only reads
+ * them and maps them read-only, whatever the grant allows), the device
+ * area writable.  A frontend whose pages
+ * cannot be granted with consecutive refs keeps each area within one page
+ * (queue-size <= 256).
  *
  * ---------------------------------------------------------------------------
  * XENBUS STATE MACHINE
@@ -174,7 +180,16 @@
 #ifndef VGRANT_PROTOCOL_H
 #define VGRANT_PROTOCOL_H
 
+#ifdef __KERNEL__
+/* frontend/linux (virtio_grant.ko) includes this header too. */
+#include <linux/types.h>
+#include <linux/limits.h>
+#ifndef UINT32_MAX
+#define UINT32_MAX U32_MAX
+#endif
+#else
 #include <stdint.h>
+#endif
 
 /* xenstore device class, under backend/ and device/ */
 #define VG_XS_CLASS          "virtio-grant"

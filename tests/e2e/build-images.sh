@@ -6,7 +6,8 @@
 #               xenconsoled, xl, kernel modules, the scenarios, the project
 #               binaries, and the domU kernel + domU.img to start guests with
 #   domU.img    domU initramfs: busybox, xenstore-utils, kernel modules, the
-#               guest jobs, the project binaries
+#               guest jobs, the project binaries; e2fsprogs and fio, and
+#               virtio_grant.ko built for the guest kernel (build-kmod.sh)
 #
 #   tests/e2e/build-images.sh [BINDIR]
 #
@@ -43,7 +44,7 @@ E2E_WHERE=build-images.sh
 
 BINDIR=${1:-${VGRANT_E2E_BINDIR:-$E2E_REPO/build/bin}}
 
-need_cmd cpio gzip ldd ldconfig sha256sum find sort
+need_cmd cpio gzip ldd ldconfig sha256sum find sort readelf nm gcc
 
 ROOT=$("$E2E_DIR/fetch.sh" | tail -n1)
 # shellcheck disable=SC1091
@@ -57,10 +58,15 @@ XENBIN=usr/lib/xen-$XENV/bin
 # Modules loaded at boot (in this order, dependencies first) and modules
 # only put in the image (modprobe-able later from a scenario / guest job).
 DOM0_MODULES="xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd loop xen-blkback"
-# dm-mod: the fault-eio scenario puts a device-mapper error target under vgrantd
-DOM0_MODULES_EXTRA="dm-mod ${VGRANT_E2E_DOM0_MODULES_EXTRA:-}"
+# dm-mod: the fault-eio scenario puts a device-mapper error target under
+# vgrantd; ext4: dom0 loop-mounts the images the kernel scenarios' guests
+# formatted
+DOM0_MODULES_EXTRA="dm-mod crc32c_generic ext4 ${VGRANT_E2E_DOM0_MODULES_EXTRA:-}"
 DOMU_MODULES="xen-evtchn xen-gntdev xen-gntalloc xenfs xen-blkfront"
-DOMU_MODULES_EXTRA="virtio virtio_ring virtio_blk virtio_console virtio-rng ${VGRANT_E2E_DOMU_MODULES_EXTRA:-}"
+# the stock kernel's virtio drivers (virtio_grant.ko makes them run over
+# grants) and ext4 (crc32c_generic first: qemu64 has no SSE4.2 for
+# crc32c-intel, and nothing would load it on demand)
+DOMU_MODULES_EXTRA="virtio virtio_ring virtio_blk virtio_console virtio-rng crc32c_generic ext4 ${VGRANT_E2E_DOMU_MODULES_EXTRA:-}"
 
 LIBPATH="$ROOT/usr/lib/x86_64-linux-gnu:$ROOT/lib/x86_64-linux-gnu"
 
@@ -123,9 +129,12 @@ modname() { local n=${1##*/}; n=${n%.ko}; echo "${n//-/_}"; }
 
 declare -A MODFILE=()
 index_modules() {
-    local f
+    local f n
+    # no $(modname) here: a subshell per module (4000 of them) costs minutes
+    # on a loaded machine
     while IFS= read -r f; do
-        MODFILE[$(modname "$f")]=${f#"$ROOT/$MODDIR/"}
+        n=${f##*/}; n=${n%.ko}; n=${n//-/_}
+        MODFILE[$n]=${f#"$ROOT/$MODDIR/"}
     done < <(find "$ROOT/$MODDIR/kernel" -name '*.ko')
 }
 
@@ -183,9 +192,10 @@ add_busybox() {
     local img=$1 l p
     copy_file "$ROOT/bin/busybox" "$img" /usr/bin/busybox
     while IFS= read -r l; do
-        p=$(img_path "/$l")
+        p=/$l
+        case $p in /bin/*|/sbin/*) p=/usr$p ;; esac
         [ -e "$img$p" ] || [ -L "$img$p" ] && continue
-        mkdir -p "$img$(dirname "$p")"
+        [ -d "$img${p%/*}" ] || mkdir -p "$img${p%/*}"
         ln -s /usr/bin/busybox "$img$p"
     done < <("$ROOT/bin/busybox" --list-full)
 }
@@ -227,6 +237,79 @@ add_xen_libs() {
 add_xenstore_utils() {
     local img=$1 f
     for f in "$ROOT"/usr/bin/xenstore*; do add_elf "$f" "$img"; done
+}
+
+# rm first: the destination may be a busybox applet symlink, and copying
+# onto it would write through the link
+add_prog() { # SRC IMGDIR DST
+    rm -f "$2$3"
+    add_elf "$1" "$2" "$3"
+}
+
+# e2fsprogs: mkfs.ext4, fsck.ext4 (and their long names), debugfs, dumpe2fs
+add_e2fsprogs() {
+    local img=$1 p
+    for p in mke2fs mkfs.ext4 e2fsck fsck.ext4 debugfs dumpe2fs; do
+        [ -f "$ROOT/sbin/$p" ] || die "e2fsprogs: $ROOT/sbin/$p missing"
+        add_prog "$ROOT/sbin/$p" "$img" "/usr/sbin/$p"
+    done
+    copy_file "$ROOT/etc/mke2fs.conf" "$img" /etc/mke2fs.conf
+    # e2fsck/mke2fs check for mounted filesystems through mtab
+    [ -e "$img/etc/mtab" ] || ln -s /proc/mounts "$img/etc/mtab"
+}
+
+# fio from Debian.  Its binary links the libraries of every I/O engine it
+# was built with (ceph's librados/librbd, glusterfs, libnbd, rdma, pmem):
+# their closure is ~100 MB (libicu alone is 36 MB).  The scenarios use the
+# libaio engine only, so those libraries are replaced by stubs with the same
+# soname and symbol versions whose functions print their name and abort; the
+# libraries fio's core needs (libc, libm, zlib, libaio, libnuma) are real.
+FIO_REAL_LIBS="libc.so.6 libm.so.6 libz.so.1 libaio.so.1 libnuma.so.1"
+add_fio() {
+    local img=$1 fio=$ROOT/usr/bin/fio stub=$2 lib needed ver sym f
+    [ -x "$fio" ] || die "fio not found in the fetched packages ($fio)"
+    mkdir -p "$stub"
+    needed=$(readelf -d "$fio" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+    # version -> file, from the version-needs section
+    readelf -V -W "$fio" | awk '
+        /File: / { for (i = 1; i <= NF; i++) if ($i == "File:") file = $(i + 1); next }
+        /Name: / && file != "" { for (i = 1; i <= NF; i++) if ($i == "Name:") print $(i + 1), file }' >"$stub/versions"
+    # undefined symbols: "name version" (version "-" when unversioned)
+    readelf --dyn-syms -W "$fio" | awk '$7 == "UND" && $8 != "" && $5 != "WEAK" {
+        n = $8; v = "-"; i = index(n, "@"); if (i) { v = substr(n, i + 1); n = substr(n, 1, i - 1) }
+        print n, v }' >"$stub/undef"
+    # unversioned symbols the real libraries do not define belong to a stub
+    : >"$stub/defined"
+    for lib in $FIO_REAL_LIBS; do
+        f=$(LD_LIBRARY_PATH="$LIBPATH" ldd "$fio" | awk -v l="$lib" '$1 == l { print $3 }')
+        [ -n "$f" ] || die "fio needs $lib, found neither in the fetched packages nor on the host"
+        nm -D --defined-only "$f" | awk '{ n = $NF; sub(/@.*/, "", n); print n }' >>"$stub/defined"
+    done
+    for lib in $needed; do
+        case " $FIO_REAL_LIBS " in *" $lib "*) continue ;; esac
+        {
+            echo '#include <stdio.h>'
+            echo '#include <stdlib.h>'
+            echo 'static void stub(const char *f) { fprintf(stderr, "fio: %s is a stub in the e2e image (only the libaio engine is provided)\n", f); abort(); }'
+            awk -v l="$lib" 'NR == FNR { if ($2 == l) mine[$1] = 1; next }
+                ($2 in mine) { print "void " $1 "(void) { stub(\"" $1 "\"); }" }' "$stub/versions" "$stub/undef"
+            awk 'NR == FNR { d[$1] = 1; next } $2 == "-" && !($1 in d) { print "void " $1 "(void) { stub(\"" $1 "\"); }" }' \
+                "$stub/defined" "$stub/undef"
+        } >"$stub/$lib.c"
+        awk -v l="$lib" 'NR == FNR { if ($2 == l) { vers[$1] = 1; order[++n] = $1 } next }
+            ($2 in vers) { syms[$2] = syms[$2] " " $1 ";" }
+            END { for (i = 1; i <= n; i++) printf "%s {\n global:%s\n%s};\n", order[i], syms[order[i]], (i == n ? " local: stub;\n" : "") }' \
+            "$stub/versions" "$stub/undef" >"$stub/$lib.map"
+        local vs=""
+        [ -s "$stub/$lib.map" ] && vs="-Wl,--version-script=$stub/$lib.map"
+        # shellcheck disable=SC2086
+        gcc -shared -fPIC -O1 -w -o "$stub/$lib" -Wl,-soname,"$lib" $vs "$stub/$lib.c" ||
+            die "cannot build the stub $lib for fio"
+        copy_file "$stub/$lib" "$img" "/usr/lib/x86_64-linux-gnu/$lib"
+    done
+    rm -f "$img/usr/bin/fio"
+    copy_file "$fio" "$img" /usr/bin/fio
+    LDD_EXTRA=$stub copy_libs "$fio" "$img"
 }
 
 finish_libs() { ldconfig -r "$1" 2>/dev/null || warn "ldconfig -r $1 failed (ld.so falls back to default paths)"; }
@@ -277,6 +360,8 @@ else
     # POSIX cksum (busybox has none): dom0 checks backing files with it
     add_elf /usr/bin/cksum "$d0" /usr/bin/cksum
     add_xen_libs "$d0"
+    # the kernel scenarios make and check ext4 images in dom0
+    add_e2fsprogs "$d0"
     cp -a "$ROOT/etc/xen" "$d0/etc/"
     add_modules "$d0" "$DOM0_MODULES" "$DOM0_MODULES_EXTRA"
     cp "$ROOT/boot/vmlinuz-$KVER" "$d0/e2e/domU/vmlinuz"
@@ -291,6 +376,11 @@ else
     add_elf /usr/bin/cksum "$du" /usr/bin/cksum
     add_xen_libs "$du"
     add_modules "$du" "$DOMU_MODULES" "$DOMU_MODULES_EXTRA"
+    cp "$du/$MODDIR/modules.dep" "$work/domU-modules.dep"
+    # the kernel scenarios: ext4 tools and fio in the guest
+    add_e2fsprogs "$du"
+    add_fio "$du" "$work/fio-stubs"
+    rm -rf "$work/fio-stubs"
     finish_libs "$du"
 
     mkcpio "$d0" "$work/dom0-base.cpio.gz"
@@ -309,6 +399,12 @@ bin_state="none"
 # a patched xl + libxl (xen-patches/build.sh) over the packaged ones
 XL_DIR=${VGRANT_E2E_XL_DIR:-}
 XL_FILES="xl libxenlight.so.4.17.0 libxlutil.so.4.17.0 xen-init-dom0 init-xenstore-domain"
+# virtio_grant.ko for the guest kernel (build-kmod.sh: make kmod against the
+# fetched headers); it goes to the domU's /lib/modules/<kver>/extra with a
+# modules.dep line, so `modprobe virtio_grant` loads virtio + virtio_ring
+KMOD=$("$E2E_DIR/build-kmod.sh" | tail -n1) || die "building virtio_grant.ko failed"
+kmod_state="none"
+[ -n "$KMOD" ] && kmod_state=$(sha256sum <"$KMOD" | cut -c1-64)
 xl_state="none"
 if [ -n "$XL_DIR" ]; then
     for f in $XL_FILES; do
@@ -323,6 +419,7 @@ OV_KEY=$({
     echo "$BASE_KEY"
     echo "$bin_state"
     echo "xl $xl_state"
+    echo "kmod $kmod_state"
     hash_tree "$E2E_DIR/init" "$E2E_DIR/scenarios" "$E2E_DIR/guest" "$E2E_DIR/runner.sh"
 } | short_hash)
 RUN=$IMAGES/run/$OV_KEY
@@ -372,6 +469,22 @@ else
     mkdir -p "$ou/e2e"
     cp -a "$pj/." "$ou/"
     install -m 0755 "$E2E_DIR/init/domU-init.sh" "$ou/init"
+    if [ -n "$KMOD" ]; then
+        # usr/lib, never lib: /lib is a symlink in the base, and a directory
+        # "lib" in this archive would replace it when the kernel unpacks it
+        install -D -m 0644 "$KMOD" "$ou/usr/$MODDIR/extra/virtio_grant.ko"
+        # its dependencies and theirs (busybox modprobe does not recurse)
+        kdeps=""
+        for d in $(tr '\0' '\n' <"$KMOD" | sed -n 's/^depends=//p' | sed -n 1p | tr ',' ' '); do
+            line=$(grep "^[^:]*/${d//_/[-_]}\.ko:" "$BASE/domU-modules.dep" | sed -n 1p || true)
+            [ -n "$line" ] || die "virtio_grant.ko depends on $d, which is not in the domU image (DOMU_MODULES_EXTRA)"
+            for rel in ${line#*:} ${line%%:*}; do
+                case " $kdeps " in *" $rel "*) ;; *) kdeps="$kdeps $rel" ;; esac
+            done
+        done
+        { cat "$BASE/domU-modules.dep"; echo "extra/virtio_grant.ko:$kdeps"; } >"$ou/usr/$MODDIR/modules.dep"
+        log "virtio_grant.ko in the domU image (depends:${kdeps:- none})"
+    fi
     cp -a "$E2E_DIR/guest" "$ou/e2e/guest"
     mkcpio "$ou" "$work/domU-ov.cpio.gz"
     cat "$BASE/domU-base.cpio.gz" "$work/domU-ov.cpio.gz" >"$work/domU.img"
@@ -407,6 +520,7 @@ E2E_DOMU_IMG=$RUN/domU.img
 E2E_KVER=$KVER
 E2E_IMAGE_KEY=$OV_KEY
 E2E_PROJECT_BINARIES=$nbin
+E2E_KMOD=${KMOD}
 EOF
     mv "$work" "$RUN"
     trap - EXIT

@@ -97,6 +97,10 @@ if [ -z "$KPKG" ]; then
     [ -n "$KPKG" ] || use_previous "cannot resolve the kernel package linux-image-amd64 depends on (apt lists empty?)"
 fi
 
+KVER=${KPKG#linux-image-}
+KSERIES=$(echo "$KVER" | sed -n 's/^\([0-9]*\.[0-9]*\)\..*/\1/p')
+[ -n "$KSERIES" ] || die "cannot tell the kernel series (e.g. 6.1) of $KPKG"
+
 PKGS=(
     "xen-hypervisor-$XENV-amd64"
     "$KPKG"
@@ -108,6 +112,13 @@ PKGS=(
     # runtime libraries of libxenlight / xl that are not glibc: fetched so the
     # image does not depend on what happens to be installed on the host.
     libext2fs2 libcom-err2 libuuid1 libncurses6 libtinfo6 libzstd1 zlib1g liblzma5
+    # the guest kernel's own headers and kbuild, to build virtio_grant.ko for
+    # exactly this kernel on the host (build-kmod.sh)
+    "linux-headers-$KVER" "linux-headers-${KVER%-amd64}-common" "linux-kbuild-$KSERIES"
+    # guest tools of the kernel scenarios: mkfs/fsck/debugfs and fio (its
+    # libaio engine; the libraries of its other engines are stubbed by
+    # build-images.sh)
+    e2fsprogs libblkid1 libss2 fio libaio1 libnuma1
 )
 # shellcheck disable=SC2206
 PKGS+=(${VGRANT_E2E_EXTRA_PKGS:-})
@@ -132,6 +143,12 @@ if [ -n "$MISSING" ]; then
     use_previous "no installable candidate for:$MISSING"
 fi
 MANIFEST=$(printf '%s' "$MANIFEST" | LC_ALL=C sort)
+# the headers must be those of the very kernel the guests boot
+kv=$(awk -v p="$KPKG" '$1 == p { print $2 }' <<<"$MANIFEST")
+for p in "linux-headers-$KVER" "linux-headers-${KVER%-amd64}-common" "linux-kbuild-$KSERIES"; do
+    v=$(awk -v p="$p" '$1 == p { print $2 }' <<<"$MANIFEST")
+    [ "$v" = "$kv" ] || warn "$p is version $v but $KPKG is $kv: a module built against it may not load"
+done
 KEY=$(printf '%s\n' "$MANIFEST" | short_hash)
 
 # file name apt-get download gives pkg=version (epoch ':' becomes %3a)
@@ -171,6 +188,14 @@ else
         [ -n "$f" ] || die "downloaded file for $p $v not found in $DEBS"
         dpkg -x "$f" "$tmpr" || die "dpkg -x $f failed"
     done <<<"$MANIFEST"
+    # linux-headers-<kver>/Makefile includes the -common tree by its
+    # absolute /usr/src path; unpacked here it must name the one beside it
+    # (the only absolute path in the headers and kbuild: make -C works then)
+    for mk in "$tmpr"/usr/src/linux-headers-*/Makefile; do
+        [ -f "$mk" ] || continue
+        sed -i 's,^include /usr/src/\(linux-headers-[^/]*\)/Makefile$,include $(dir $(lastword $(MAKEFILE_LIST)))../\1/Makefile,' "$mk"
+        ! grep -q '^include /' "$mk" || die "$mk still includes an absolute path: $(grep '^include /' "$mk")"
+    done
     printf '%s\n' "$MANIFEST" >"$tmpr/MANIFEST"
     touch "$tmpr/.complete"
     rm -rf "$ROOT"
@@ -179,7 +204,6 @@ else
     prune_dir "$ROOTS" 2 "$KEY"
 fi
 
-KVER=${KPKG#linux-image-}
 [ -d "$ROOT/lib/modules/$KVER" ] || die "kernel modules for $KVER not found in $ROOT/lib/modules"
 [ -f "$ROOT/boot/vmlinuz-$KVER" ] || die "kernel $ROOT/boot/vmlinuz-$KVER missing"
 compgen -G "$ROOT/boot/xen-$XENV-amd64.gz" >/dev/null || die "hypervisor $ROOT/boot/xen-$XENV-amd64.gz missing"
@@ -189,6 +213,7 @@ E2E_ROOT=$ROOT
 E2E_PKG_KEY=$KEY
 E2E_KVER=$KVER
 E2E_XENV=$XENV
+E2E_KDIR=$ROOT/usr/src/linux-headers-$KVER
 EOF
 mv "$E2E_CACHE/current.env.tmp" "$E2E_CACHE/current.env"
 echo "$ROOT"

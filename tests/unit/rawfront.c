@@ -164,6 +164,28 @@ int rf_setup_rings(struct rawfront *rf, uint16_t num)
     return rf->port < 0 ? -1 : 0;
 }
 
+int rf_setup_rings_at(struct rawfront *rf, uint16_t num, uint32_t npages,
+                      uint32_t driver_at, uint32_t device_at)
+{
+    vg_gref_t ref;
+    uint8_t *run;
+
+    rf->num = num;
+    run = rf_share(rf, npages, true, &ref);
+    if (!run)
+        return -1;
+    rf->desc = (struct vring_desc *)run;
+    rf->desc_ref = ref;
+    rf->avail = (struct vring_avail *)(run + driver_at);
+    rf->avail_ref = ref + driver_at / VG_PAGE_SIZE;
+    rf->avail_off = driver_at % VG_PAGE_SIZE;
+    rf->used = (struct vring_used *)(run + device_at);
+    rf->used_ref = ref + device_at / VG_PAGE_SIZE;
+    rf->used_off = device_at % VG_PAGE_SIZE;
+    rf->port = rf->h->ops->evtchn_bind_unbound(rf->h, rf->be_domid);
+    return rf->port < 0 ? -1 : 0;
+}
+
 int rf_write(struct rawfront *rf, const char *key, const char *value)
 {
     return vg_xs_write_fmt(rf->h, VG_XS_NO_TX, rf->fe_path, key, "%s", value);
@@ -190,9 +212,11 @@ int rf_write_keys(struct rawfront *rf, uint64_t features)
     err |= vg_xs_write_fmt(h, 0, d, "queue-0/desc", "0x%llx",
                            (unsigned long long)vg_grant_addr(rf->desc_ref, 0));
     err |= vg_xs_write_fmt(h, 0, d, "queue-0/driver", "0x%llx",
-                           (unsigned long long)vg_grant_addr(rf->avail_ref, 0));
+                           (unsigned long long)vg_grant_addr(rf->avail_ref,
+                                                              rf->avail_off));
     err |= vg_xs_write_fmt(h, 0, d, "queue-0/device", "0x%llx",
-                           (unsigned long long)vg_grant_addr(rf->used_ref, 0));
+                           (unsigned long long)vg_grant_addr(rf->used_ref,
+                                                              rf->used_off));
     err |= vg_xs_write_fmt(h, 0, d, "queue-0/event-channel", "%d", rf->port);
     return err ? -1 : 0;
 }

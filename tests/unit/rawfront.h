@@ -57,6 +57,7 @@ struct rawfront {
     struct vring_avail *avail;
     struct vring_used *used;
     vg_gref_t desc_ref, avail_ref, used_ref;
+    uint32_t avail_off, used_off;   /* in-page offsets of the grant addresses */
     int port;
 
     uint16_t avail_idx;        /* private copy */
@@ -73,6 +74,12 @@ void rf_close(struct rawfront *rf);
 
 /* Share rings of num entries and bind an unbound port for the backend. */
 int rf_setup_rings(struct rawfront *rf, uint16_t num);
+/* Rings laid out in one run of npages shared pages, the way Linux's
+ * vring_create_virtqueue does: descriptors at 0, the driver area at byte
+ * driver_at and the device area at byte device_at of the run (the caller
+ * picks them, aligned or not). */
+int rf_setup_rings_at(struct rawfront *rf, uint16_t num, uint32_t npages,
+                      uint32_t driver_at, uint32_t device_at);
 /* Write every frontend key of a one-queue device. */
 int rf_write_keys(struct rawfront *rf, uint64_t features);
 int rf_write(struct rawfront *rf, const char *key, const char *value);

@@ -393,6 +393,86 @@ static void test_happy_path_read_write_flush_get_id(void **state)
     tw_free(t);
 }
 
+/* Rings in one allocation, as Linux lays them out: the driver and device
+ * areas start inside a page, the device area even straddles two pages. */
+static void test_ring_areas_at_page_offsets(void **state)
+{
+    struct tw *t = tw_new(0);
+    struct rawfront rf;
+    struct rf_blk r;
+    (void)state;
+
+    attach(t, &rf, 1, 0, NULL);
+    /* 64 entries: desc 1024 bytes at 0, driver area (134 bytes) at 1026,
+     * device area (518 bytes) at 8188..8705, across pages 1 and 2 */
+    assert_int_equal(rf_setup_rings_at(&rf, 64, 3, 1026, 2 * VG_PAGE_SIZE - 4), 0);
+    assert_int_equal(rf_write_keys(&rf, FEATURES_STD), 0);
+    assert_int_equal(rf_set_state(&rf, VG_XB_INITIALISED), 0);
+    wait_backend_state(t, &rf, VG_XB_CONNECTED);
+    assert_int_equal(rf_set_state(&rf, VG_XB_CONNECTED), 0);
+    pump(t, 2);
+
+    for (unsigned i = 0; i < 80; i++) {     /* wraps the 64-entry ring */
+        assert_int_equal(rf_blk_prepare(&rf, &r, VIRTIO_BLK_T_OUT, i % 16, 512,
+                                        false), 0);
+        memset(r.data, (int)(0x40 + i), 512);
+        assert_int_equal(blk_do(t, &rf, &r), VIRTIO_BLK_S_OK);
+        assert_int_equal(rf_blk_prepare(&rf, &r, VIRTIO_BLK_T_IN, i % 16, 512,
+                                        false), 0);
+        assert_int_equal(blk_do(t, &rf, &r), VIRTIO_BLK_S_OK);
+        assert_int_equal(r.data[0], 0x40 + i);
+        assert_int_equal(r.data[511], 0x40 + i);
+        /* free the request's pages so the share table does not fill */
+        for (unsigned k = 0; k < RF_MAX_SHARES; k++)
+            if (rf.shares[k].addr == r.hdr || rf.shares[k].addr == r.data ||
+                rf.shares[k].addr == r.status) {
+                rf.h->ops->unshare_pages(rf.h, rf.shares[k].addr,
+                                         rf.shares[k].count);
+                rf.shares[k].addr = NULL;
+            }
+    }
+    /* desc 1 page, driver area 1, device area 2 */
+    assert_int_equal(dev_stats(t, 1, 0).live_mappings, 4);
+    assert_int_equal(dev_stats(t, 1, 0).errors, 0);
+
+    assert_int_equal(rf_set_state(&rf, VG_XB_CLOSING), 0);
+    wait_backend_state(t, &rf, VG_XB_CLOSED);
+    assert_int_equal(vg_fake_live_mappings(t->w, 1), 0);
+    rf_close(&rf);
+    tw_free(t);
+}
+
+/* A device area whose offset + size runs past the granted run: the
+ * connection fails cleanly, nothing stays mapped. */
+static void test_hostile_ring_area_past_granted_run(void **state)
+{
+    struct tw *t = tw_new(0);
+    struct rawfront rf;
+    char addr[32], *log;
+    (void)state;
+
+    attach(t, &rf, 1, 0, NULL);
+    assert_int_equal(rf_setup_rings(&rf, 64), 0);
+    assert_int_equal(rf_write_keys(&rf, FEATURES_STD), 0);
+    /* the used ring (518 bytes) at offset 4092 of its one granted page */
+    snprintf(addr, sizeof(addr), "0x%llx",
+             (unsigned long long)vg_grant_addr(rf.used_ref, VG_PAGE_SIZE - 4));
+    assert_int_equal(rf_write(&rf, "queue-0/device", addr), 0);
+    capture_start();
+    assert_int_equal(rf_set_state(&rf, VG_XB_INITIALISED), 0);
+    wait_backend_state(t, &rf, VG_XB_CLOSING);
+    log = capture_stop();
+    assert_log_has(log, "dom 1 dev 0: queue 0 device");
+    assert_log_has(log, "refs cannot be mapped writable");
+    free(log);
+    assert_int_equal(vg_fake_live_mappings(t->w, 1), 0);
+    assert_int_equal(dev_stats(t, 1, 0).live_mappings, 0);
+    assert_int_equal(rf_set_state(&rf, VG_XB_CLOSED), 0);
+    wait_backend_state(t, &rf, VG_XB_CLOSED);
+    rf_close(&rf);
+    tw_free(t);
+}
+
 /* ------------------------------------------------------------------ */
 /* hostile xenstore                                                    */
 
@@ -471,6 +551,10 @@ static void test_hostile_xs_garbage_frontend_keys(void **state)
         { "desc offset", "queue-0/desc", "0x8000000000009010", NULL, "offset 0" },
         { "ring ref never granted", "queue-0/desc", "0x8000000001869000", NULL, "desc 0x8000000001869000" },
         { "ref over 32 bits", "queue-0/driver", "0xffffffffffff0000", NULL, "queue-0/driver 0xffffffffffff0000" },
+        { "driver area misaligned", "queue-0/driver", "0x8000000000001401", NULL,
+          "queue-0/driver 0x8000000000001401: offset 0x401 is not 2-byte aligned" },
+        { "device area misaligned", "queue-0/device", "0x8000000000001402", NULL,
+          "queue-0/device 0x8000000000001402: offset 0x402 is not 4-byte aligned" },
     };
     (void)state;
     run_bad_keys(cases, sizeof(cases) / sizeof(cases[0]));
@@ -1448,6 +1532,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_happy_path_read_write_flush_get_id),
         cmocka_unit_test(test_frontend_never_connects_tells_user),
+        cmocka_unit_test(test_ring_areas_at_page_offsets),
+        cmocka_unit_test(test_hostile_ring_area_past_granted_run),
         cmocka_unit_test(test_hostile_xs_garbage_frontend_keys),
         cmocka_unit_test(test_hostile_xs_missing_keys),
         cmocka_unit_test(test_hostile_toolstack_keys),

@@ -273,3 +273,148 @@ start_driver_domain() {
         sleep 0.5
     done
 }
+
+# --------------------------------------------------- kernel scenarios ----
+# The kernel-* scenarios run the guest kernel's own virtio drivers over
+# virtio_grant.ko (guest/kernel-lib.sh).
+#
+#   kernel_console_check NAME...
+#       fail if a guest's console log holds a kernel BUG, Oops, WARNING,
+#       panic, call trace, hung-task or lockup report (the guest jobs put
+#       warnings on the console and dump dmesg at the end)
+#   image_check LABEL IMG SUMS
+#       dom0's own look at an image a guest formatted: e2fsck -fn of the
+#       file, then a read-only loop mount with every "sha256  path" line of
+#       the file SUMS checked (sha256sum -c)
+#   released_ok DOMID DEVID SECONDS
+#       wait for vgrantd's "dom D dev N: released:" line; fail unless it
+#       reports 0 pages mapped and 0 ports bound
+#   guest_sums NAME LABEL FILE
+#       the GUEST-SUM lines of LABEL from NAME's console, into FILE
+# Only kernel lines count (the Debian kernel stamps each with [ seconds ]):
+# user space may say WARNING too (busybox sha256sum -c does).
+KERNEL_BAD_RE='BUG:|kernel BUG|Oops|WARNING:|cut here|general protection fault|Kernel panic|Call Trace:|INFO: task .* blocked for more than|soft lockup|hard LOCKUP|self-detected stall|rcu: INFO'
+KERNEL_LINE_RE='\[ *[0-9]+\.[0-9]+\] '
+
+kernel_console_check() {
+    for _g in "$@"; do
+        _bad=$(guest_log "$_g" | grep -E "$KERNEL_LINE_RE" | grep -E "$KERNEL_BAD_RE" | head -n 5)
+        if [ -n "$_bad" ]; then
+            guest_log "$_g" | grep -E "$KERNEL_LINE_RE" | grep -E -B 2 -A 25 "$KERNEL_BAD_RE" | head -n 80 | sed "s/^/    $_g! /"
+            fail "guest $_g's kernel reported: $(echo "$_bad" | head -n1 | sed 's/^GUEST-KMSG //' | cut -c1-120)"
+        fi
+        log "ok: no BUG/Oops/WARNING in $_g's console"
+    done
+}
+
+guest_sums() {
+    guest_log "$1" | sed -n "s/^GUEST-SUM $2 //p" >"$3"
+}
+
+image_check() {
+    _label=$1 _img=$2 _sums=$3
+    [ -s "$_sums" ] || fail "$_label: no checksums from the guest"
+    e2fsck -fn "$_img" >"$E2E_WORK/e2fsck-$_label.log" 2>&1 ||
+        { sed 's/^/    e2fsck| /' "$E2E_WORK/e2fsck-$_label.log"; fail "$_label: dom0's e2fsck -fn of $_img is not clean"; }
+    _mnt=$E2E_WORK/mnt-$_label
+    mkdir -p "$_mnt"
+    _loop=$(losetup -f) || fail "no free loop device"
+    losetup -r "$_loop" "$_img" || fail "losetup -r $_loop $_img failed"
+    if ! mount -t ext4 -o ro "$_loop" "$_mnt"; then
+        losetup -d "$_loop"
+        fail "$_label: dom0 cannot mount $_img"
+    fi
+    (cd "$_mnt" && sha256sum -c "$_sums" >"$E2E_WORK/sums-$_label.check" 2>&1)
+    _rc=$?
+    umount "$_mnt"
+    losetup -d "$_loop"
+    if [ "$_rc" != 0 ]; then
+        grep -v ': OK$' "$E2E_WORK/sums-$_label.check" | head -n 20 | sed 's/^/    dom0 check| /'
+        fail "$_label: $(grep -vc ': OK$' "$E2E_WORK/sums-$_label.check") file(s) in $_img differ from what the guest wrote"
+    fi
+    log "ok: $_label: dom0 e2fsck clean, $(wc -l <"$_sums") files in $_img match the guest's checksums"
+}
+
+released_ok() {
+    _i=0
+    until bg_log vgrantd | grep -q "dom $1 dev $2: released"; do
+        _i=$((_i + 1))
+        [ "$_i" -gt $(($3 * 2)) ] && { bg_log vgrantd | tail -n 20; fail "vgrantd did not release dom $1 dev $2 within $3 s"; }
+        sleep 0.5
+    done
+    _rel=$(bg_log vgrantd | grep "dom $1 dev $2: released" | tail -n 1)
+    echo "$_rel" | grep -q "released: 0 pages mapped, 0 ports bound" ||
+        fail "dom $1 dev $2: mappings or ports left: $_rel"
+    log "ok: vgrantd: ${_rel#*: }"
+}
+
+# One disk per transport mode, told apart in the guest by its size
+# (64 MiB for the first mode, 65 for the second, ...):
+#   kernel_disks PREFIX MODE...     create $E2E_WORK/PREFIX-MODE.img files;
+#                                   set k_labels and k_sizes (the guest
+#                                   job's labels= and sizes=); with
+#                                   E2E_KERNEL_DISK=pv make loop disks for
+#                                   blkback instead and set k_xlcfg
+#   kernel_attach DOMID PREFIX MODE...  vgrant attach devid 0, 1, ... in
+#                                   those modes (static: region=4M)
+#   kernel_detach DOMID MODE...     vgrant detach each, then released_ok
+#   kernel_image PREFIX MODE        the image file of that disk
+kernel_disks() {
+    _p=$1
+    shift
+    k_labels="" k_sizes="" k_xlcfg="" _i=0 _d=""
+    for _m in "$@"; do
+        k_labels="$k_labels${k_labels:+,}$_m"
+        k_sizes="$k_sizes${k_sizes:+,}$((64 + _i))"
+        if [ "${E2E_KERNEL_DISK:-}" = pv ]; then
+            _dev=$(make_disk "$_p-$_m" $((64 + _i)))
+            _d="$_d${_d:+, }\"phy:$_dev,xvd$(echo abcdefghij | cut -c$((_i + 1))),w\""
+        else
+            dd if=/dev/zero of="$E2E_WORK/$_p-$_m.img" bs=1M count=0 seek=$((64 + _i)) 2>/dev/null ||
+                fail "cannot create $E2E_WORK/$_p-$_m.img"
+        fi
+        _i=$((_i + 1))
+    done
+    [ -n "$_d" ] && k_xlcfg="disk = [ $_d ]"
+    return 0
+}
+
+kernel_image() {
+    if [ "${E2E_KERNEL_DISK:-}" = pv ]; then echo "$E2E_WORK/disk-$1-$2.img"; else echo "$E2E_WORK/$1-$2.img"; fi
+}
+
+kernel_attach() {
+    _dom=$1 _p=$2
+    shift 2
+    [ "${E2E_KERNEL_DISK:-}" = pv ] && return 0
+    _i=0
+    for _m in "$@"; do
+        _x=""
+        [ "$_m" = static ] && _x=",region=4M"
+        check "vgrant attach dev $_i mode=$_m ($((64 + _i)) MiB)" \
+            vgrant attach "$_dom" "type=blk,target=$E2E_WORK/$_p-$_m.img,devid=$_i,mode=$_m$_x"
+        _i=$((_i + 1))
+    done
+}
+
+kernel_detach() {
+    _dom=$1
+    shift
+    [ "${E2E_KERNEL_DISK:-}" = pv ] && return 0
+    _i=0
+    for _m in "$@"; do
+        check "vgrant detach $_i ($_m)" vgrant detach "$_dom" "$_i"
+        _i=$((_i + 1))
+    done
+    _i=0
+    for _m in "$@"; do
+        released_ok "$_dom" "$_i" 30
+        _i=$((_i + 1))
+    done
+}
+
+# the modes of a kernel scenario: E2E_KERNEL_MODES (',' or '+' separated:
+# the dom0 command line takes no commas) or every mode
+kernel_modes() {
+    echo "${E2E_KERNEL_MODES:-grant persistent copy auto static}" | tr ',+' '  '
+}

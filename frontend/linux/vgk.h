@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * virtio_grant.ko: a virtio transport over Xen grants for stock Linux
+ * guests.  One xenbus device of class "virtio-grant" becomes one
+ * virtio_device; all of its DMA goes through grants (vgk_dma.c).
+ * The wire contract is include/vgrant/protocol.h.
+ */
+#ifndef VGK_H
+#define VGK_H
+
+#include <linux/atomic.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/virtio.h>
+#include <linux/workqueue.h>
+#include <xen/grant_table.h>
+#include <xen/xenbus.h>
+#include <xen/interface/event_channel.h>
+
+#include "vgrant/protocol.h"
+
+#define VGK_UNIT_SHIFT   6                 /* arena allocation unit: 64 bytes */
+#define VGK_UNIT         (1UL << VGK_UNIT_SHIFT)
+#define VGK_UNITS_PER_PAGE (PAGE_SIZE >> VGK_UNIT_SHIFT)
+
+enum vgk_mode { VGK_GRANT, VGK_PERSISTENT, VGK_STATIC };
+
+/* One virtqueue and its event channel. */
+struct vgk_queue {
+	struct vgk_dev *d;
+	unsigned int index;
+	unsigned int num;
+	struct virtqueue *vq;
+	evtchn_port_t port;
+	int irq;
+	/*
+	 * Which heads the device still owes us: +1 per avail entry, -1 per
+	 * used entry, caught up on every map, every interrupt and at failure.
+	 * When the backend goes away, the transport completes every head still
+	 * owed (length 0, bounced status 0xff) so the driver's I/O ends with
+	 * an error instead of hanging.
+	 */
+	spinlock_t track_lock;
+	u16 shadow_avail, shadow_used;
+	s16 *owed;
+	char name[40];
+};
+
+/* A dma_alloc_coherent area (a vring): pages granted with consecutive refs. */
+struct vgk_coh {
+	struct list_head node;
+	void *cpu;
+	unsigned int npages;
+	grant_ref_t ref;
+};
+
+/*
+ * Pages granted once per session: the bounce area of grant mode, the pool
+ * of persistent mode, the region of static mode.  Allocation in 64-byte
+ * units, first fit from a moving hint, under an irq-safe lock (map_page
+ * runs with interrupts off).
+ */
+struct vgk_arena {
+	unsigned int npages;
+	struct page **pages;
+	grant_ref_t *refs;         /* grant/persistent: consecutive */
+	void *va;                  /* vmap of pages */
+	unsigned long *bits;
+	unsigned long nunits, used, high, hint;
+	void **orig;               /* per unit: the caller's buffer (copy-back) */
+	spinlock_t lock;
+};
+
+struct vgk_stats {
+	atomic64_t requests;        /* avail entries published by the driver */
+	atomic64_t completed;       /* used entries returned by the backend */
+	atomic64_t grants;          /* refs granted per request (zero-copy) */
+	atomic64_t setup_grants;    /* refs granted at connect (rings, arena) */
+	atomic64_t zero_copy_bytes;
+	atomic64_t bounce_bytes;    /* bytes copied into / out of the arena */
+	atomic64_t bounced_maps;
+	atomic64_t arena_full;      /* maps refused: arena full (I/O requeued) */
+	atomic64_t map_errors;      /* maps refused for other reasons */
+	atomic64_t revoke_failures; /* grants the backend still held at unmap */
+	atomic64_t failed_requests; /* heads completed by us with an error */
+	atomic64_t sessions;
+	atomic64_t config_changes;
+};
+
+struct vgk_vdev {
+	struct virtio_device vdev;
+	struct vgk_dev *d;
+};
+
+struct vgk_dev {
+	struct xenbus_device *xdev;
+	u64 dma_mask;
+	domid_t domid;
+
+	struct mutex lock;          /* session setup and teardown */
+	struct work_struct connect_work, close_work;
+	struct delayed_work stats_work;   /* frontend key "stats" */
+	bool up;                    /* a session exists */
+	bool removing;
+	bool broken;                /* a grant could not be revoked */
+	bool published;             /* our keys are out, state Initialised+ */
+	bool dead;                  /* READ_ONCE: refuse DMA, device failing */
+	bool poison;                /* READ_ONCE: bounced reads return 0xff */
+
+	/* backend keys of this session */
+	u32 device_id;
+	u64 offered;
+	u32 max_queues, max_queue_size;
+	enum vgk_mode mode;
+	char mode_name[16];
+	u64 region_bytes;
+
+	/* config space cache */
+	spinlock_t cfg_lock;
+	u8 config[VG_MAX_CONFIG_BYTES];
+	unsigned int cfg_len;
+	u32 cfg_gen;
+	bool vv_ready;
+	struct xenbus_watch cfg_watch;
+	bool cfg_watching;
+
+	struct vgk_vdev *vv;
+	u8 status;
+
+	struct mutex vq_mutex;      /* queue creation/deletion/failure */
+	spinlock_t qlist_lock;      /* q[] as seen from atomic context */
+	struct vgk_queue *q[VG_MAX_QUEUES];
+	unsigned int nq;
+
+	spinlock_t coh_lock;
+	struct list_head coh;
+	struct vgk_arena arena;
+
+	struct page **zc_page;      /* zero-copy: first ref -> first page */
+	unsigned long zc_size;
+
+	struct vgk_stats st;
+};
+
+/* vgk_dma.c */
+extern const struct dma_map_ops vgk_dma_ops;
+int vgk_arena_setup(struct vgk_dev *d, unsigned int npages, bool consecutive);
+void vgk_arena_release(struct vgk_dev *d);
+int vgk_coh_set_readonly(struct vgk_dev *d, dma_addr_t start, size_t bytes);
+void vgk_track_all(struct vgk_dev *d);
+void vgk_track(struct vgk_queue *q);
+void vgk_device_failed(struct vgk_dev *d, const char *why);
+
+/* module parameters */
+extern struct workqueue_struct *vgk_wq;
+extern bool vgk_zero_copy;
+extern unsigned int vgk_max_queue_size;
+extern unsigned int vgk_bounce_pages;
+extern unsigned int vgk_pool_pages;
+extern unsigned int vgk_close_timeout_ms;
+
+#endif /* VGK_H */

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Build the guest kernel module virtio_grant.ko for exactly the kernel the
+# e2e domUs boot, against that kernel's Debian headers as fetch.sh unpacked
+# them (linux-headers-<kver>, -common and linux-kbuild-<series>; nothing is
+# installed on the host), and print the path of the .ko on stdout (nothing
+# when there is no module source).
+#
+#   tests/e2e/build-kmod.sh
+#
+# Source, in this order:
+#   VGRANT_E2E_KMOD_SRC=DIR   a kbuild directory (Kbuild/Makefile with obj-m);
+#                             built with `make -C KDIR M=<copy of DIR>` in the
+#                             cache (for trying a module out of tree)
+#   otherwise the project's `make kmod KDIR=<headers>` when the top Makefile
+#   has a kmod target and frontend/linux/ exists; the .ko is then looked for
+#   in frontend/linux/ and build/ (newest wins)
+# VGRANT_E2E_KMOD=0 builds nothing (the images then hold no virtio_grant.ko
+# and the kernel-* scenarios fail saying so).
+#
+# The .ko is copied to <cache>/kmod/<kver>/virtio_grant.ko, after checking
+# that its vermagic names the guest kernel.  A failed build is fatal: an e2e
+# run must not silently test an old module.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+E2E_WHERE=build-kmod.sh
+
+[ "${VGRANT_E2E_KMOD:-1}" = 0 ] && { log "VGRANT_E2E_KMOD=0: no guest kernel module"; exit 0; }
+
+"$E2E_DIR/fetch.sh" >/dev/null
+# shellcheck disable=SC1091
+. "$E2E_CACHE/current.env"
+KDIR=${E2E_KDIR:-$E2E_ROOT/usr/src/linux-headers-$E2E_KVER}
+[ -f "$KDIR/Makefile" ] || die "kernel headers for $E2E_KVER not found at $KDIR (fetch.sh fetches linux-headers-$E2E_KVER)"
+need_cmd make gcc-12
+OUT=$E2E_CACHE/kmod/$E2E_KVER
+mkdir -p "$OUT"
+MAKE_J=-j$(nproc 2>/dev/null || echo 2)
+
+ko=""
+if [ -n "${VGRANT_E2E_KMOD_SRC:-}" ]; then
+    src=$(cd "$VGRANT_E2E_KMOD_SRC" && pwd) || die "VGRANT_E2E_KMOD_SRC=$VGRANT_E2E_KMOD_SRC is not a directory"
+    bld=$OUT/src-build
+    rm -rf "$bld"
+    mkdir -p "$bld"
+    cp -a "$src/." "$bld/"
+    log "building $src against $KDIR"
+    make -s $MAKE_J -C "$KDIR" M="$bld" modules >"$OUT/build.log" 2>&1 ||
+        { tail -n 40 "$OUT/build.log" >&2; die "building the module in $src failed (log: $OUT/build.log)"; }
+    ko=$(find "$bld" -name virtio_grant.ko | sed -n 1p)
+elif [ -d "$E2E_REPO/frontend/linux" ] && grep -q '^kmod:' "$E2E_REPO/Makefile"; then
+    log "building virtio_grant.ko: make kmod KDIR=$KDIR"
+    : >"$OUT/.stamp"
+    if ! make -s -C "$E2E_REPO" kmod KDIR="$KDIR" >"$OUT/build.log" 2>&1; then
+        tail -n 40 "$OUT/build.log" >&2
+        die "make kmod KDIR=$KDIR failed (log: $OUT/build.log)"
+    fi
+    ko=$(find "$E2E_REPO/frontend/linux" "$E2E_REPO/build" -name virtio_grant.ko -newer "$OUT/.stamp" 2>/dev/null | sed -n 1p)
+    [ -n "$ko" ] || ko=$(ls -t "$E2E_REPO"/frontend/linux/virtio_grant.ko "$E2E_REPO"/build*/*/virtio_grant.ko 2>/dev/null | sed -n 1p || true)
+    [ -n "$ko" ] || die "make kmod succeeded but no virtio_grant.ko was found in frontend/linux/ or build/"
+else
+    log "no module source (frontend/linux/ with a kmod target in the Makefile, or VGRANT_E2E_KMOD_SRC): no virtio_grant.ko"
+    rm -f "$OUT/virtio_grant.ko"
+    exit 0
+fi
+[ -f "$ko" ] || die "no virtio_grant.ko after the build"
+
+vermagic=$(tr '\0' '\n' <"$ko" | sed -n 's/^vermagic=//p' | sed -n 1p)
+case $vermagic in
+    "$E2E_KVER "*) ;;
+    *) die "$ko has vermagic '$vermagic', not the guest kernel $E2E_KVER" ;;
+esac
+cp "$ko" "$OUT/virtio_grant.ko.tmp"
+mv "$OUT/virtio_grant.ko.tmp" "$OUT/virtio_grant.ko"
+log "virtio_grant.ko for $E2E_KVER: $(du -h "$OUT/virtio_grant.ko" | cut -f1) (from $ko)"
+echo "$OUT/virtio_grant.ko"

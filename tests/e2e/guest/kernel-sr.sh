@@ -1,0 +1,51 @@
+#!/bin/sh
+# Guest job of kernel-saverestore: format and mount the disk of $size MiB
+# and write files (4 KiB .. 512 KiB, random, checksummed as generated) one
+# after the other, a sync every 8, printing GUEST-SR-FILE <n> after each,
+# until dom0 writes data/stop=1 into this domain's xenstore directory (after
+# a restore that is the new domain's) or $max files.  Then sync, umount,
+# fsck.ext4 -fn, mount again with caches dropped, check every checksum, and
+# print them (GUEST-SUM sr ...) for dom0's own check of the image.
+. /e2e/guest/kernel-lib.sh
+size=${size:-128}
+max=${max:-1500}
+
+kernel_setup
+vd=$(find_disk "$size" 120) || gerr "no /dev/vd* of $size MiB within 120 s"
+mkdir -p /mnt/sr
+mkfs.ext4 -q -F "/dev/$vd" || gerr "mkfs.ext4 failed"
+mount -t ext4 "/dev/$vd" /mnt/sr || gerr "mount failed"
+echo "GUEST-SR-MOUNTED $vd"
+set -- 4096 12345 65536 100003 262144 524288 8191 1000000
+n=0
+: >/tmp/sr.sums
+while [ "$n" -lt "$max" ]; do
+    eval "sz=\${$((n % 8 + 1))}"
+    d=d$((n % 16))
+    mkdir -p "/mnt/sr/$d" || gerr "mkdir failed at file $n"
+    s=$(head -c "$sz" /dev/urandom | tee "/mnt/sr/$d/f$n" | sha256sum | cut -d' ' -f1)
+    [ -f "/mnt/sr/$d/f$n" ] || gerr "writing file $n failed"
+    echo "$s  $d/f$n" >>/tmp/sr.sums
+    n=$((n + 1))
+    if [ $((n % 8)) = 0 ]; then
+        sync || echo "GUEST-SR sync failed at file $n"
+    fi
+    echo "GUEST-SR-FILE $n"
+    [ "$(xenstore-read data/stop 2>/dev/null)" = 1 ] && break
+done
+sync || gerr "final sync failed"
+umount /mnt/sr || gerr "umount failed"
+fsck.ext4 -fn "/dev/$vd" >/tmp/sr.fsck 2>&1 || { sed 's/^/    fsck| /' /tmp/sr.fsck; gerr "fsck.ext4 -fn not clean after the save/restore"; }
+echo 3 >/proc/sys/vm/drop_caches
+mount -t ext4 -o ro "/dev/$vd" /mnt/sr || gerr "second mount failed"
+(cd /mnt/sr && sha256sum -c /tmp/sr.sums >/tmp/sr.check 2>&1)
+crc=$?
+umount /mnt/sr
+if [ "$crc" != 0 ]; then
+    grep -v ': OK$' /tmp/sr.check | head -n 20 | sed 's/^/    check| /'
+    gerr "$(grep -vc ': OK$' /tmp/sr.check) file(s) differ after the save/restore"
+fi
+sed 's/^/GUEST-SUM sr /' /tmp/sr.sums
+echo "GUEST-SR-OK files=$n"
+kernel_done
+exit 0
