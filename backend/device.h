@@ -89,6 +89,9 @@ struct vgd_dev {
     char attach_id[VG_ATTACH_ID_BUF];
     bool attach_id_warned;        /* told the user it is missing */
     bool fe_dead;                 /* the frontend domain died: stay Closed */
+    /* every line the state machine logs for this device (a guest can
+     * flip its state, or rewrite bad keys, in a loop): log.h's policy */
+    struct vg_ratelimit state_rl;
     bool fatal;                   /* violation seen while serving: close
                                      after this round */
     char fatal_why[160];

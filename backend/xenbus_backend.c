@@ -20,6 +20,7 @@
  * logged as "dom F dev N: <key> <value> <why>".
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,8 +37,28 @@
 #define TRANSPORT_FEATURES  (VG_FEATURES_REQUIRED | \
                              VG_FEATURE(VIRTIO_RING_F_EVENT_IDX))
 
-#define dev_log(dev, level, fmt, ...) \
-    vg_dev_log(level, (dev)->fe_domid, (dev)->devid, fmt, ##__VA_ARGS__)
+/* Every line of the state machine can be triggered by the guest (it
+ * flips its state or rewrites its keys at will), so each device's lines
+ * share one limiter (log.h: a burst, then a count of what was dropped);
+ * debug lines, off by default, are not limited. */
+static void dev_log(struct vgd_dev *dev, enum vg_log_level level,
+                    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void dev_log(struct vgd_dev *dev, enum vg_log_level level,
+                    const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (level == VG_LOG_DEBUG)
+        vg_dev_log(level, dev->fe_domid, dev->devid, "%s", msg);
+    else
+        vg_rl_log(&dev->state_rl, level, "dom %u dev %u: %s", dev->fe_domid,
+                  dev->devid, msg);
+}
 
 static bool is_power_of_two(uint64_t v)
 {
@@ -253,6 +274,8 @@ void vgd_dev_free(struct vgd_dev *dev)
         return;
     h = vgd_hyp(dev->d);
     dev_disconnect(dev);
+    vg_rl_flush(&dev->state_rl, VG_LOG_INFO, "dom %u dev %u: state machine "
+                "messages", dev->fe_domid, dev->devid);
     if (dev->fe_watched)
         h->ops->xs_unwatch(h, dev->fe_path, dev->fe_token);
     if (dev->mstate)
@@ -959,7 +982,8 @@ static void read_guest_stats(const struct vgd_dev *dev, struct vgd_dev_stats *s)
     if (!line)
         return;
     if (vg_parse_guest_stats(line, &g, &bad)) {
-        dev_log(dev, VG_LOG_DEBUG, "frontend key stats ignored: bad word at "
+        vg_dev_log(VG_LOG_DEBUG, dev->fe_domid, dev->devid,
+                   "frontend key stats ignored: bad word at "
                 "'%s'", VG_ESC(bad ? bad : ""));
     } else {
         s->guest_reported = 1;

@@ -1527,6 +1527,39 @@ static void test_hostile_xenstore_write_storm_coalesced(void **state)
     tw_free(t);
 }
 
+/* A guest flipping its xenbus state (and offering bad keys) in a loop:
+ * the state machine's lines for its device stay bounded (issue 14.3). */
+static void test_hostile_state_flapping_log_bounded(void **state)
+{
+    enum { CYCLES = 1000 };
+    struct tw *t = tw_new(0);
+    struct rawfront rf;
+    unsigned lines = 0;
+    char *log, *p;
+    (void)state;
+
+    attach(t, &rf, 1, 0, NULL);
+    capture_start();
+    for (unsigned i = 0; i < CYCLES; i++) {
+        /* Initialised with no keys: the backend fails the device */
+        assert_int_equal(rf_set_state(&rf, VG_XB_INITIALISED), 0);
+        pump(t, 1);
+        assert_int_equal(rf_set_state(&rf, VG_XB_CLOSED), 0);
+        pump(t, 1);
+        assert_int_equal(rf_set_state(&rf, VG_XB_INITIALISING), 0);
+        pump(t, 1);
+    }
+    log = capture_stop();
+    for (p = log; (p = strstr(p, "dom 1 dev 0: ")); p++)
+        lines++;
+    /* each cycle logs about four lines unlimited; a burst per window
+     * plus summaries is all that may get through */
+    assert_in_range(lines, 1, 40);
+    free(log);
+    rf_close(&rf);
+    tw_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1556,6 +1589,7 @@ int main(void)
         cmocka_unit_test(test_hostile_bad_attach_id),
         cmocka_unit_test(test_hostile_large_requests_do_not_starve_others),
         cmocka_unit_test(test_hostile_xenstore_write_storm_coalesced),
+        cmocka_unit_test(test_hostile_state_flapping_log_bounded),
     };
 
     vg_log_init("test_backend", VG_LOG_INFO);
