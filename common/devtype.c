@@ -98,20 +98,6 @@ void vg_devtype_key_names(const struct vg_devtype *t, char *buf, size_t size)
                               t->keys[i].name);
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || !errlen)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* A value made safe to print: printable ASCII, at most 64 characters. */
 static const char *shown(const char *v, char *buf, size_t size)
 {
@@ -135,20 +121,20 @@ int vg_tkey_check(const struct vg_devtype *t, const struct vg_tkey *k,
 
     (void)t;
     if (len >= VG_TKEY_VALUE_MAX) {
-        set_err(err, errlen, "%s '%s' is longer than %u bytes", k->name,
+        vg_errf(err, errlen, "%s '%s' is longer than %u bytes", k->name,
                 shown(value, sv, sizeof(sv)), VG_TKEY_VALUE_MAX - 1);
         return -1;
     }
     switch (k->kind) {
     case VG_TKEY_PATH:
         if (value[0] != '/') {
-            set_err(err, errlen, "%s '%s' is not an absolute path (%s)",
+            vg_errf(err, errlen, "%s '%s' is not an absolute path (%s)",
                     k->name, shown(value, sv, sizeof(sv)), k->help);
             return -1;
         }
         for (const char *p = value; *p; p++) {
             if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-                set_err(err, errlen, "%s '%s' contains a control character",
+                vg_errf(err, errlen, "%s '%s' contains a control character",
                         k->name, shown(value, sv, sizeof(sv)));
                 return -1;
             }
@@ -157,7 +143,7 @@ int vg_tkey_check(const struct vg_devtype *t, const struct vg_tkey *k,
 
     case VG_TKEY_BOOL:
         if (strcmp(value, "0") && strcmp(value, "1")) {
-            set_err(err, errlen, "%s '%s' must be 0 or 1 (%s)", k->name,
+            vg_errf(err, errlen, "%s '%s' must be 0 or 1 (%s)", k->name,
                     shown(value, sv, sizeof(sv)), k->help);
             return -1;
         }
@@ -170,14 +156,14 @@ int vg_tkey_check(const struct vg_devtype *t, const struct vg_tkey *k,
                                                  : vg_parse_uint(value,
                                                                  UINT64_MAX,
                                                                  &v)) {
-            set_err(err, errlen, "%s '%s' is not a number%s (%s)", k->name,
+            vg_errf(err, errlen, "%s '%s' is not a number%s (%s)", k->name,
                     shown(value, sv, sizeof(sv)),
                     k->kind == VG_TKEY_SIZE && from_spec ?
                         " (optionally with K, M or G)" : "", k->help);
             return -1;
         }
         if (v < k->min || v > k->max) {
-            set_err(err, errlen, "%s '%s' is out of range: must be in "
+            vg_errf(err, errlen, "%s '%s' is out of range: must be in "
                     "[%llu, %llu] (%s)", k->name,
                     shown(value, sv, sizeof(sv)),
                     (unsigned long long)k->min, (unsigned long long)k->max,
@@ -193,7 +179,7 @@ int vg_tkey_check(const struct vg_devtype *t, const struct vg_tkey *k,
                 snprintf(canon, canon_len, "%s", value) :
                 snprintf(canon, canon_len, "%llu", (unsigned long long)v);
         if (n < 0 || (size_t)n >= canon_len) {
-            set_err(err, errlen, "%s '%s' is too long", k->name,
+            vg_errf(err, errlen, "%s '%s' is too long", k->name,
                     shown(value, sv, sizeof(sv)));
             return -1;
         }

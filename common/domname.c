@@ -12,17 +12,6 @@
 
 #define MAX_LISTED 8     /* ids named in an "ambiguous" message */
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || !errlen)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* A name as xl allows it: printable, no '/', bounded. */
 static int name_ok(const char *s)
 {
@@ -48,7 +37,7 @@ int vg_domain_resolve(struct vg_hyp *h, const char *s, uint16_t *domid,
 
     if (s[0] >= '0' && s[0] <= '9') {
         if (vg_parse_uint(s, VG_MAX_DOMID, &v)) {
-            set_err(err, errlen, "domain '%s' is neither a domain id in "
+            vg_errf(err, errlen, "domain '%s' is neither a domain id in "
                     "[0, %u] nor a name", s, VG_MAX_DOMID);
             errno = EINVAL;
             return -1;
@@ -57,7 +46,7 @@ int vg_domain_resolve(struct vg_hyp *h, const char *s, uint16_t *domid,
         return 0;
     }
     if (!name_ok(s)) {
-        set_err(err, errlen, "domain '%.64s' is not a domain id or name",
+        vg_errf(err, errlen, "domain '%.64s' is not a domain id or name",
                 s);
         errno = EINVAL;
         return -1;
@@ -65,7 +54,7 @@ int vg_domain_resolve(struct vg_hyp *h, const char *s, uint16_t *domid,
     doms = h->ops->xs_directory(h, VG_XS_NO_TX, "/local/domain", &n);
     if (!doms) {
         int saved = errno;
-        set_err(err, errlen, "cannot list /local/domain to find domain "
+        vg_errf(err, errlen, "cannot list /local/domain to find domain "
                 "'%s': %s", s, strerror(saved));
         errno = saved;
         return -1;
@@ -91,7 +80,7 @@ int vg_domain_resolve(struct vg_hyp *h, const char *s, uint16_t *domid,
         return 0;
     }
     if (found == 0) {
-        set_err(err, errlen, "no domain is named '%s' (xl list shows the "
+        vg_errf(err, errlen, "no domain is named '%s' (xl list shows the "
                 "names)", s);
         errno = ENOENT;
         return -1;
@@ -101,7 +90,7 @@ int vg_domain_resolve(struct vg_hyp *h, const char *s, uint16_t *domid,
         snprintf(list + len, sizeof(list) - len, "%s%u", i ? ", " : "",
                  ids[i]);
     }
-    set_err(err, errlen, "domain name '%s' is ambiguous: domains %s%s have "
+    vg_errf(err, errlen, "domain name '%s' is ambiguous: domains %s%s have "
             "it; use the domain id", s, list, found > MAX_LISTED ? ", ..." : "");
     errno = ENOTUNIQ;
     return -1;

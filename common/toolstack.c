@@ -26,20 +26,6 @@
 /* Longest single spec entry we look at ("target=" + a path). */
 #define VG_SPEC_ENTRY_MAX (VG_TKEY_VALUE_MAX + 32)
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* ------------------------------------------------------------------------
  * Spec parsing
  * ------------------------------------------------------------------------ */
@@ -124,7 +110,7 @@ static int apply_entry(struct vg_attach_spec *s, int key, const char *value,
 
     case KEY_BACKEND:
         if (vg_parse_uint(value, VG_MAX_DOMID, &v)) {
-            set_err(err, errlen, "backend '%s' (backend=%s) is not a domain "
+            vg_errf(err, errlen, "backend '%s' (backend=%s) is not a domain "
                     "id: expected a number in [0, %u]", VG_ESC(value), VG_ESC(value),
                     VG_MAX_DOMID);
             return -1;
@@ -134,7 +120,7 @@ static int apply_entry(struct vg_attach_spec *s, int key, const char *value,
 
     case KEY_QUEUES:
         if (vg_parse_uint(value, VG_MAX_QUEUES, &v) || v < 1) {
-            set_err(err, errlen, "queues '%s' (queues=%s) must be a number "
+            vg_errf(err, errlen, "queues '%s' (queues=%s) must be a number "
                     "in [1, %u]", VG_ESC(value), VG_ESC(value), VG_MAX_QUEUES);
             return -1;
         }
@@ -144,7 +130,7 @@ static int apply_entry(struct vg_attach_spec *s, int key, const char *value,
     case KEY_QUEUE_SIZE:
         if (vg_parse_uint(value, VG_MAX_QUEUE_SIZE, &v) ||
             v < VG_MIN_QUEUE_SIZE || !is_power_of_two(v)) {
-            set_err(err, errlen, "queue-size '%s' (queue-size=%s) must be a "
+            vg_errf(err, errlen, "queue-size '%s' (queue-size=%s) must be a "
                     "power of two in [%u, %u]", VG_ESC(value), VG_ESC(value),
                     VG_MIN_QUEUE_SIZE, VG_MAX_QUEUE_SIZE);
             return -1;
@@ -159,23 +145,23 @@ static int apply_entry(struct vg_attach_spec *s, int key, const char *value,
                 return 0;
             }
         }
-        set_err(err, errlen, "unknown mode '%s' (mode=%s): expected grant, "
+        vg_errf(err, errlen, "unknown mode '%s' (mode=%s): expected grant, "
                 "persistent, copy, auto or static", VG_ESC(value), VG_ESC(value));
         return -1;
 
     case KEY_REGION:
         if (vg_parse_size(value, &v)) {
-            set_err(err, errlen, "region '%s' (region=%s) is not a size "
+            vg_errf(err, errlen, "region '%s' (region=%s) is not a size "
                     "(bytes, or a number with K, M or G)", VG_ESC(value), VG_ESC(value));
             return -1;
         }
         if (v == 0 || v % VG_PAGE_SIZE) {
-            set_err(err, errlen, "region '%s' (region=%s) must be a non-zero "
+            vg_errf(err, errlen, "region '%s' (region=%s) must be a non-zero "
                     "multiple of %u bytes", VG_ESC(value), VG_ESC(value), VG_PAGE_SIZE);
             return -1;
         }
         if (v > VG_MAX_REGION_BYTES) {
-            set_err(err, errlen, "region '%s' (region=%s) is larger than the "
+            vg_errf(err, errlen, "region '%s' (region=%s) is larger than the "
                     "limit of %u bytes (256M)", VG_ESC(value), VG_ESC(value),
                     VG_MAX_REGION_BYTES);
             return -1;
@@ -185,14 +171,14 @@ static int apply_entry(struct vg_attach_spec *s, int key, const char *value,
 
     case KEY_DEVID:
         if (vg_parse_uint(value, VG_MAX_DEVID, &v)) {
-            set_err(err, errlen, "devid '%s' (devid=%s) must be a number in "
+            vg_errf(err, errlen, "devid '%s' (devid=%s) must be a number in "
                     "[0, %u]", VG_ESC(value), VG_ESC(value), VG_MAX_DEVID);
             return -1;
         }
         s->devid = (int)v;
         return 0;
     }
-    set_err(err, errlen, "internal error: key %s", name);
+    vg_errf(err, errlen, "internal error: key %s", name);
     return -1;
 }
 
@@ -213,19 +199,19 @@ static int next_entry(const char *spec, const char **p, unsigned *index,
     end = strchr(q, ',');
     len = end ? (size_t)(end - q) : strlen(q);
     if (len == 0) {
-        set_err(err, errlen, "empty entry %u in device spec '%s'", *index,
+        vg_errf(err, errlen, "empty entry %u in device spec '%s'", *index,
                 spec);
         return -1;
     }
     if (len >= size) {
-        set_err(err, errlen, "entry %u of device spec is too long (%zu bytes, "
+        vg_errf(err, errlen, "entry %u of device spec is too long (%zu bytes, "
                 "starts '%.20s')", *index, len, q);
         return -1;
     }
     memcpy(entry, q, len);
     entry[len] = '\0';
     if (!strchr(entry, '=')) {
-        set_err(err, errlen, "entry '%s' is not key=value", entry);
+        vg_errf(err, errlen, "entry '%s' is not key=value", entry);
         return -1;
     }
     *p = end ? end + 1 : NULL;
@@ -250,7 +236,7 @@ static const struct vg_devtype *find_type(const char *spec, char *err,
         if ((size_t)(eq - entry) != 4 || memcmp(entry, "type", 4))
             continue;
         if (seen) {
-            set_err(err, errlen, "duplicate key 'type' (%s): each key may be "
+            vg_errf(err, errlen, "duplicate key 'type' (%s): each key may be "
                     "given once", entry);
             return NULL;
         }
@@ -259,7 +245,7 @@ static const struct vg_devtype *find_type(const char *spec, char *err,
         if (!t) {
             snprintf(tv, sizeof(tv), "%s", eq + 1);
             vg_devtype_names(names, sizeof(names));
-            set_err(err, errlen, "unknown type '%s%s' (%s): the types are %s",
+            vg_errf(err, errlen, "unknown type '%s%s' (%s): the types are %s",
                     tv, strlen(eq + 1) >= sizeof(tv) ? "..." : "", entry,
                     names);
             return NULL;
@@ -269,7 +255,7 @@ static const struct vg_devtype *find_type(const char *spec, char *err,
         return NULL;
     if (!seen) {
         vg_devtype_names(names, sizeof(names));
-        set_err(err, errlen, "missing type= (one of %s, e.g. type=blk)",
+        vg_errf(err, errlen, "missing type= (one of %s, e.g. type=blk)",
                 names);
     }
     return t;
@@ -284,13 +270,13 @@ static void unknown_key(const struct vg_devtype *t, const char *entry,
     vg_devtype_key_names(t, keys, sizeof(keys));
     for (unsigned i = 0; i < vg_ndevtypes; i++) {
         if (vg_devtypes[i] != t && vg_devtype_key(vg_devtypes[i], entry, klen)) {
-            set_err(err, errlen, "%s: key '%.*s' (%s) is not a key of type "
+            vg_errf(err, errlen, "%s: key '%.*s' (%s) is not a key of type "
                     "%s, only of %s; %s keys: %s", t->name, (int)klen, entry,
                     entry, t->name, vg_devtypes[i]->name, t->name, keys);
             return;
         }
     }
-    set_err(err, errlen, "%s: unknown key '%.*s' (%s): known keys are type, "
+    vg_errf(err, errlen, "%s: unknown key '%.*s' (%s): known keys are type, "
             "backend, queues, queue-size, mode, region, devid and, for %s, "
             "%s", t->name, (int)klen, entry, entry, t->name, keys);
 }
@@ -312,14 +298,14 @@ int vg_attach_spec_parse(const char *spec, struct vg_attach_spec *out,
     if (err && errlen)
         err[0] = '\0';
     if (!spec || !out) {
-        set_err(err, errlen, "no device spec given");
+        vg_errf(err, errlen, "no device spec given");
         goto invalid;
     }
     t = find_type(spec, err, errlen);
     if (!t)
         goto invalid;
     if (t->nkeys > VG_TKEY_MAX) {
-        set_err(err, errlen, "internal error: type %s has %u keys", t->name,
+        vg_errf(err, errlen, "internal error: type %s has %u keys", t->name,
                 t->nkeys);
         goto invalid;
     }
@@ -341,7 +327,7 @@ int vg_attach_spec_parse(const char *spec, struct vg_attach_spec *out,
 
         if (key >= 0) {
             if (seen[key]) {
-                set_err(err, errlen, "duplicate key '%s' (%s): each key may "
+                vg_errf(err, errlen, "duplicate key '%s' (%s): each key may "
                         "be given once", spec_key_names[key], entry);
                 goto invalid;
             }
@@ -358,7 +344,7 @@ int vg_attach_spec_parse(const char *spec, struct vg_attach_spec *out,
             goto invalid;
         }
         if (tseen[k - t->keys]) {
-            set_err(err, errlen, "duplicate key '%s' (%s): each key may be "
+            vg_errf(err, errlen, "duplicate key '%s' (%s): each key may be "
                     "given once", k->name, entry);
             goto invalid;
         }
@@ -368,7 +354,7 @@ int vg_attach_spec_parse(const char *spec, struct vg_attach_spec *out,
             char why[512];
 
             snprintf(why, sizeof(why), "%s", err ? err : "");
-            set_err(err, errlen, "%s: %s", t->name, why);
+            vg_errf(err, errlen, "%s: %s", t->name, why);
             goto invalid;
         }
     }
@@ -380,7 +366,7 @@ int vg_attach_spec_parse(const char *spec, struct vg_attach_spec *out,
         const struct vg_tkey *k = &t->keys[i];
 
         if (!tseen[i] && k->required) {
-            set_err(err, errlen, "%s: missing %s= (%s)", t->name, k->name,
+            vg_errf(err, errlen, "%s: missing %s= (%s)", t->name, k->name,
                     k->help);
             goto invalid;
         }
@@ -393,7 +379,7 @@ int vg_attach_spec_parse(const char *spec, struct vg_attach_spec *out,
         s.ntkeys++;
     }
     if (s.queues > t->max_queues) {
-        set_err(err, errlen, "%s: queues '%u' (queues=%u): type %s has at "
+        vg_errf(err, errlen, "%s: queues '%u' (queues=%u): type %s has at "
                 "most %u queue%s", t->name, s.queues, s.queues, t->name,
                 t->max_queues, t->max_queues == 1 ? "" : "s");
         goto invalid;
@@ -402,7 +388,7 @@ int vg_attach_spec_parse(const char *spec, struct vg_attach_spec *out,
         if (!seen[KEY_REGION])
             s.region_bytes = VG_SPEC_DEFAULT_REGION;
     } else if (seen[KEY_REGION]) {
-        set_err(err, errlen, "region=%s given with mode=%s: region is only "
+        vg_errf(err, errlen, "region=%s given with mode=%s: region is only "
                 "used with mode=static", region_value, s.mode);
         goto invalid;
     }
@@ -450,7 +436,7 @@ static int ensure_dir(struct vg_hyp *h, vg_xs_tx_t tx, const char *path,
         goto fail;
     return 0;
 fail:
-    set_err(err, errlen, "cannot create %s: %s", path, strerror(errno));
+    vg_errf(err, errlen, "cannot create %s: %s", path, strerror(errno));
     return -1;
 }
 
@@ -472,7 +458,7 @@ static int write_key(struct vg_hyp *h, vg_xs_tx_t tx, const char *dir,
     int n;
 
     if (vg_path(path, sizeof(path), "%s/%s", dir, key)) {
-        set_err(err, errlen, "xenstore path %s/%s is too long", dir, key);
+        vg_errf(err, errlen, "xenstore path %s/%s is too long", dir, key);
         return -1;
     }
     va_start(ap, fmt);
@@ -480,12 +466,12 @@ static int write_key(struct vg_hyp *h, vg_xs_tx_t tx, const char *dir,
     va_end(ap);
     if (n < 0 || (size_t)n >= sizeof(value)) {
         errno = E2BIG;
-        set_err(err, errlen, "value of %s is too long", path);
+        vg_errf(err, errlen, "value of %s is too long", path);
         return -1;
     }
     if (h->ops->xs_write(h, tx, path, value) ||
         h->ops->xs_set_perms(h, tx, path, perms, nperms)) {
-        set_err(err, errlen, "cannot write %s=%s: %s", path, value,
+        vg_errf(err, errlen, "cannot write %s=%s: %s", path, value,
                 strerror(errno));
         return -1;
     }
@@ -608,7 +594,7 @@ static int collect_used_devids(struct vg_hyp *h, vg_xs_tx_t tx, uint16_t fe,
     return 0;
 fail:
     if (errno != EAGAIN)
-        set_err(err, errlen, "cannot list %s: %s", path, strerror(errno));
+        vg_errf(err, errlen, "cannot list %s: %s", path, strerror(errno));
     return rc;
 }
 
@@ -624,12 +610,12 @@ static int check_spec(const struct vg_attach_spec *s, char *err, size_t errlen)
         mode_ok |= !strncmp(s->mode, known_modes[i], sizeof(s->mode));
     t = vg_devtype_find(s->type, strnlen(s->type, sizeof(s->type)));
     if (!t) {
-        set_err(err, errlen, "unknown type '%.*s'", (int)sizeof(s->type),
+        vg_errf(err, errlen, "unknown type '%.*s'", (int)sizeof(s->type),
                 s->type);
         goto invalid;
     }
     if (s->ntkeys > VG_TKEY_MAX || s->ntkeys > t->nkeys) {
-        set_err(err, errlen, "%s: %u type keys given, the type has %u",
+        vg_errf(err, errlen, "%s: %u type keys given, the type has %u",
                 t->name, s->ntkeys, t->nkeys);
         goto invalid;
     }
@@ -641,54 +627,54 @@ static int check_spec(const struct vg_attach_spec *s, char *err, size_t errlen)
         char why[400];
 
         if (!k) {
-            set_err(err, errlen, "%s: '%.*s' is not a key of type %s",
+            vg_errf(err, errlen, "%s: '%.*s' is not a key of type %s",
                     t->name, (int)nlen, tv->name, t->name);
             goto invalid;
         }
         if (tseen[k - t->keys]) {
-            set_err(err, errlen, "%s: key %s given twice", t->name, k->name);
+            vg_errf(err, errlen, "%s: key %s given twice", t->name, k->name);
             goto invalid;
         }
         tseen[k - t->keys] = true;
         if (!memchr(tv->value, '\0', sizeof(tv->value))) {
-            set_err(err, errlen, "%s: value of %s is not terminated", t->name,
+            vg_errf(err, errlen, "%s: value of %s is not terminated", t->name,
                     k->name);
             goto invalid;
         }
         if (vg_tkey_check(t, k, tv->value, false, NULL, 0, NULL, why,
                           sizeof(why))) {
-            set_err(err, errlen, "%s: %s", t->name, why);
+            vg_errf(err, errlen, "%s: %s", t->name, why);
             goto invalid;
         }
     }
     for (unsigned i = 0; i < t->nkeys; i++) {
         if (t->keys[i].required && !tseen[i]) {
-            set_err(err, errlen, "%s: missing %s (%s)", t->name,
+            vg_errf(err, errlen, "%s: missing %s (%s)", t->name,
                     t->keys[i].name, t->keys[i].help);
             goto invalid;
         }
     }
     if (!mode_ok) {
-        set_err(err, errlen, "unknown mode '%.*s'", (int)sizeof(s->mode),
+        vg_errf(err, errlen, "unknown mode '%.*s'", (int)sizeof(s->mode),
                 s->mode);
     } else if (s->queues < 1 || s->queues > VG_MAX_QUEUES ||
                s->queues > t->max_queues) {
-        set_err(err, errlen, "queues %u outside [1, %u]", s->queues,
+        vg_errf(err, errlen, "queues %u outside [1, %u]", s->queues,
                 t->max_queues < VG_MAX_QUEUES ? t->max_queues : VG_MAX_QUEUES);
     } else if (s->queue_size < VG_MIN_QUEUE_SIZE ||
                s->queue_size > VG_MAX_QUEUE_SIZE ||
                !is_power_of_two(s->queue_size)) {
-        set_err(err, errlen, "queue-size %u is not a power of two in "
+        vg_errf(err, errlen, "queue-size %u is not a power of two in "
                 "[%u, %u]", s->queue_size, VG_MIN_QUEUE_SIZE,
                 VG_MAX_QUEUE_SIZE);
     } else if (!strcmp(s->mode, VG_MODE_STATIC) &&
                (s->region_bytes == 0 || s->region_bytes % VG_PAGE_SIZE ||
                 s->region_bytes > VG_MAX_REGION_BYTES)) {
-        set_err(err, errlen, "region %llu is not a multiple of %u in "
+        vg_errf(err, errlen, "region %llu is not a multiple of %u in "
                 "[%u, %u]", (unsigned long long)s->region_bytes,
                 VG_PAGE_SIZE, VG_PAGE_SIZE, VG_MAX_REGION_BYTES);
     } else if (s->devid < -1 || s->devid > (int)VG_MAX_DEVID) {
-        set_err(err, errlen, "devid %d outside [0, %u]", s->devid,
+        vg_errf(err, errlen, "devid %d outside [0, %u]", s->devid,
                 VG_MAX_DEVID);
     } else {
         return 0;
@@ -706,12 +692,12 @@ static int check_domain(struct vg_hyp *h, uint16_t domid, const char *role,
     int rc = h->ops->domain_alive(h, domid);
 
     if (rc < 0) {
-        set_err(err, errlen, "cannot look up %s domain %u: %s", role, domid,
+        vg_errf(err, errlen, "cannot look up %s domain %u: %s", role, domid,
                 strerror(errno));
         return -1;
     }
     if (rc == 0) {
-        set_err(err, errlen, "%s domain %u does not exist", role, domid);
+        vg_errf(err, errlen, "%s domain %u does not exist", role, domid);
         errno = ESRCH;
         return -1;
     }
@@ -720,7 +706,7 @@ static int check_domain(struct vg_hyp *h, uint16_t domid, const char *role,
     if (rc <= 0) {
         if (rc == 0)
             errno = ESRCH;
-        set_err(err, errlen, "%s domain %u has no xenstore directory %s%s%s",
+        vg_errf(err, errlen, "%s domain %u has no xenstore directory %s%s%s",
                 role, domid, path, rc < 0 ? ": " : "",
                 rc < 0 ? strerror(errno) : "");
         return -1;
@@ -754,7 +740,7 @@ static int attach_in_tx(struct vg_hyp *h, vg_xs_tx_t tx, uint16_t fe,
 
     used = calloc(1, DEVID_BITMAP_BYTES);
     if (!used) {
-        set_err(err, errlen, "out of memory");
+        vg_errf(err, errlen, "out of memory");
         return -1;
     }
     if (collect_used_devids(h, tx, fe, used, err, errlen)) {
@@ -765,7 +751,7 @@ static int attach_in_tx(struct vg_hyp *h, vg_xs_tx_t tx, uint16_t fe,
         devid = (unsigned)s->devid;
         if (used[devid / 8] & (1u << (devid % 8))) {
             free(used);
-            set_err(err, errlen, "domain %u already has virtio-grant device "
+            vg_errf(err, errlen, "domain %u already has virtio-grant device "
                     "%u (devid=%u)", fe, devid, devid);
             errno = EEXIST;
             return -1;
@@ -776,7 +762,7 @@ static int attach_in_tx(struct vg_hyp *h, vg_xs_tx_t tx, uint16_t fe,
                 break;
         if (devid > VG_MAX_DEVID) {
             free(used);
-            set_err(err, errlen, "domain %u has no free virtio-grant devid",
+            vg_errf(err, errlen, "domain %u has no free virtio-grant devid",
                     fe);
             errno = ENOSPC;
             return -1;
@@ -809,14 +795,14 @@ static int attach_in_tx(struct vg_hyp *h, vg_xs_tx_t tx, uint16_t fe,
      * each key also gets them explicitly. */
     if (h->ops->xs_mkdir(h, tx, be_dir) ||
         h->ops->xs_set_perms(h, tx, be_dir, be_perms, be_nperms)) {
-        set_err(err, errlen, "cannot create %s: %s", be_dir, strerror(errno));
+        vg_errf(err, errlen, "cannot create %s: %s", be_dir, strerror(errno));
         return -1;
     }
     /* A new identity for every attach (and every retry of the
      * transaction): vgrantd tells this device from an earlier one that
      * had the same directory by it (protocol.h "Identity"). */
     if (vg_attach_id_new(attach_id, sizeof(attach_id))) {
-        set_err(err, errlen, "cannot generate an attach-id: %s",
+        vg_errf(err, errlen, "cannot generate an attach-id: %s",
                 strerror(errno));
         return -1;
     }
@@ -843,7 +829,7 @@ static int attach_in_tx(struct vg_hyp *h, vg_xs_tx_t tx, uint16_t fe,
 
     if (h->ops->xs_mkdir(h, tx, fe_dir) ||
         h->ops->xs_set_perms(h, tx, fe_dir, fe_perms, fe_nperms)) {
-        set_err(err, errlen, "cannot create %s: %s", fe_dir, strerror(errno));
+        vg_errf(err, errlen, "cannot create %s: %s", fe_dir, strerror(errno));
         return -1;
     }
 #define FE_KEY(key, ...) \
@@ -876,7 +862,7 @@ int vg_toolstack_attach(struct vg_hyp *h, uint16_t frontend_domid,
         int saved;
 
         if (tx == VG_XS_NO_TX) {
-            set_err(err, errlen, "cannot start a xenstore transaction: %s",
+            vg_errf(err, errlen, "cannot start a xenstore transaction: %s",
                     strerror(errno));
             return -1;
         }
@@ -891,7 +877,7 @@ int vg_toolstack_attach(struct vg_hyp *h, uint16_t frontend_domid,
         if (h->ops->xs_tx_end(h, tx, false) == 0)
             break;
         if (errno != EAGAIN || attempt >= VG_TX_ATTEMPTS) {
-            set_err(err, errlen, "cannot commit device %u of domain %u "
+            vg_errf(err, errlen, "cannot commit device %u of domain %u "
                     "(attempt %d): %s", devid, frontend_domid, attempt,
                     strerror(errno));
             return -1;
@@ -926,7 +912,7 @@ static int locate_backend(struct vg_hyp *h, uint16_t fe, unsigned devid,
     *be_found = false;
     doms = list_domains(h, VG_XS_NO_TX, &ndoms);
     if (!doms) {
-        set_err(err, errlen, "cannot list /local/domain: %s", strerror(errno));
+        vg_errf(err, errlen, "cannot list /local/domain: %s", strerror(errno));
         return -1;
     }
     for (unsigned i = 0; i < ndoms && !*be_found; i++) {
@@ -935,7 +921,7 @@ static int locate_backend(struct vg_hyp *h, uint16_t fe, unsigned devid,
         backend_dir(path, sizeof(path), doms[i], fe, devid);
         rc = node_exists(h, VG_XS_NO_TX, path);
         if (rc < 0) {
-            set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+            vg_errf(err, errlen, "cannot read %s: %s", path, strerror(errno));
             free(doms);
             return -1;
         }
@@ -1031,7 +1017,7 @@ static int remove_device(struct vg_hyp *h, uint16_t fe, unsigned devid,
         const char *failed = NULL;
 
         if (tx == VG_XS_NO_TX) {
-            set_err(err, errlen, "cannot start a xenstore transaction: %s",
+            vg_errf(err, errlen, "cannot start a xenstore transaction: %s",
                     strerror(errno));
             return -1;
         }
@@ -1054,7 +1040,7 @@ static int remove_device(struct vg_hyp *h, uint16_t fe, unsigned devid,
             h->ops->xs_tx_end(h, tx, true);
             if (saved == EAGAIN && attempt < VG_TX_ATTEMPTS)
                 continue;
-            set_err(err, errlen, "cannot remove %s: %s", failed,
+            vg_errf(err, errlen, "cannot remove %s: %s", failed,
                     strerror(saved));
             errno = saved;
             return -1;
@@ -1062,7 +1048,7 @@ static int remove_device(struct vg_hyp *h, uint16_t fe, unsigned devid,
         if (h->ops->xs_tx_end(h, tx, false) == 0)
             return 0;
         if (errno != EAGAIN || attempt >= VG_TX_ATTEMPTS) {
-            set_err(err, errlen, "cannot commit removal of device %u of "
+            vg_errf(err, errlen, "cannot commit removal of device %u of "
                     "domain %u: %s", devid, fe, strerror(errno));
             return -1;
         }
@@ -1082,7 +1068,7 @@ int vg_toolstack_detach(struct vg_hyp *h, uint16_t frontend_domid,
     if (err && errlen)
         err[0] = '\0';
     if (devid > VG_MAX_DEVID) {
-        set_err(err, errlen, "devid %u outside [0, %u]", devid, VG_MAX_DEVID);
+        vg_errf(err, errlen, "devid %u outside [0, %u]", devid, VG_MAX_DEVID);
         errno = EINVAL;
         return -1;
     }
@@ -1094,11 +1080,11 @@ int vg_toolstack_detach(struct vg_hyp *h, uint16_t frontend_domid,
     frontend_dir(fe_dir, sizeof(fe_dir), fe, devid);
     fe_found = node_exists(h, VG_XS_NO_TX, fe_dir);
     if (fe_found < 0) {
-        set_err(err, errlen, "cannot read %s: %s", fe_dir, strerror(errno));
+        vg_errf(err, errlen, "cannot read %s: %s", fe_dir, strerror(errno));
         return -1;
     }
     if (!be_found && !fe_found) {
-        set_err(err, errlen, "domain %u has no virtio-grant device %u",
+        vg_errf(err, errlen, "domain %u has no virtio-grant device %u",
                 fe, devid);
         errno = ENOENT;
         return -1;
@@ -1108,7 +1094,7 @@ int vg_toolstack_detach(struct vg_hyp *h, uint16_t frontend_domid,
         backend_dir(be_dir, sizeof(be_dir), be, fe, devid);
         if (vg_xs_write_fmt(h, VG_XS_NO_TX, be_dir, VG_KEY_ONLINE, "0") &&
             errno != ENOENT) {
-            set_err(err, errlen, "cannot write %s/%s=0: %s", be_dir,
+            vg_errf(err, errlen, "cannot write %s/%s=0: %s", be_dir,
                     VG_KEY_ONLINE, strerror(errno));
             return -1;
         }
@@ -1118,7 +1104,7 @@ int vg_toolstack_detach(struct vg_hyp *h, uint16_t frontend_domid,
     if (remove_device(h, fe, devid, be_found, be, err, errlen))
         return -1;
     if (timed_out) {
-        set_err(err, errlen, "domain %u device %u: backend did not close "
+        vg_errf(err, errlen, "domain %u device %u: backend did not close "
                 "within %g s: is vgrantd running in domain %u? Removed the "
                 "device anyway", fe, devid, timeout_ms / 1000.0, be);
         return 1;
@@ -1241,18 +1227,18 @@ int vg_toolstack_list(struct vg_hyp *h, int frontend_domid,
     if (err && errlen)
         err[0] = '\0';
     if (frontend_domid > (int)UINT16_MAX || frontend_domid < -1) {
-        set_err(err, errlen, "domain %d is not a domain id", frontend_domid);
+        vg_errf(err, errlen, "domain %d is not a domain id", frontend_domid);
         errno = EINVAL;
         return -1;
     }
     doms = list_domains(h, VG_XS_NO_TX, &ndoms);
     if (!doms) {
-        set_err(err, errlen, "cannot list /local/domain: %s", strerror(errno));
+        vg_errf(err, errlen, "cannot list /local/domain: %s", strerror(errno));
         return -1;
     }
     for (unsigned i = 0; i < ndoms; i++) {
         if (collect_backend(h, doms[i], frontend_domid, &devs, &ndevs, &cap)) {
-            set_err(err, errlen, "cannot list the virtio-grant devices of "
+            vg_errf(err, errlen, "cannot list the virtio-grant devices of "
                     "backend domain %u: %s", doms[i], strerror(errno));
             goto out;
         }

@@ -295,3 +295,14 @@ int vg_xs_transact(struct vg_hyp *h, vg_xs_tx_fn fn, void *arg,
             return -1;
     }
 }
+
+void vg_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!err || !errlen)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}

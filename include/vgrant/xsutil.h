@@ -82,4 +82,10 @@ void vg_copy_trunc(char *dst, size_t size, const char *src);
 int vg_path(char *buf, unsigned size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Format an error message into err[errlen] (nothing if err is NULL or
+ * errlen 0): the one helper behind every "char *err, size_t errlen"
+ * out-parameter of the toolstack side. */
+void vg_errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif /* VGRANT_XSUTIL_H */
