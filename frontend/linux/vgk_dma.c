@@ -275,18 +275,20 @@ static bool arena_lookup(struct vgk_dev *d, dma_addr_t addr, unsigned long *off)
  * pages (the backend then sees one page piece per buffer: vgrantd's
  * persistent mode counts page pieces against seg_max). */
 static unsigned long find_slot(struct vgk_arena *a, unsigned long from,
-			       unsigned long units, unsigned long align)
+			       unsigned long hi, unsigned long units,
+			       unsigned long align)
 {
 	unsigned long start = from;
 
 	for (;;) {
-		start = bitmap_find_next_zero_area(a->bits, a->nunits, start,
-						   units, align);
-		if (start >= a->nunits || units > VGK_UNITS_PER_PAGE ||
+		start = bitmap_find_next_zero_area(a->bits, hi, start, units, align);
+		if (start >= hi)
+			return a->nunits;
+		if (units > VGK_UNITS_PER_PAGE ||
 		    (start % VGK_UNITS_PER_PAGE) + units <= VGK_UNITS_PER_PAGE)
 			return start;
 		start = round_up(start + 1, VGK_UNITS_PER_PAGE);
-		if (start >= a->nunits)
+		if (start >= hi)
 			return a->nunits;
 	}
 }
@@ -297,16 +299,33 @@ static dma_addr_t map_bounce(struct vgk_dev *d, void *va, size_t size,
 	struct vgk_arena *a = &d->arena;
 	unsigned long units = DIV_ROUND_UP(size, VGK_UNIT), start, fl;
 	unsigned long align = size >= PAGE_SIZE ? VGK_UNITS_PER_PAGE - 1 : 0;
+	unsigned long lo = 0, hi = a->nunits;
 	void *slot;
 
 	if (!a->va || units > a->nunits) {
 		atomic64_inc(&d->st.map_errors);
 		return DMA_MAPPING_ERROR;
 	}
+	/*
+	 * Persistent mode: device-readable buffers in the first half of the
+	 * pool, device-writable ones in the second, so vgrantd's cache (keyed
+	 * by ref and writability, 1024 pages by default) holds each pool page
+	 * once instead of thrashing between a read-only and a writable mapping.
+	 */
+	if (d->mode == VGK_PERSISTENT && a->nunits >= 2 * VGK_UNITS_PER_PAGE) {
+		unsigned long half = round_down(a->nunits / 2, VGK_UNITS_PER_PAGE);
+
+		if (dir == DMA_TO_DEVICE)
+			hi = half;
+		else
+			lo = half;
+	}
 	spin_lock_irqsave(&a->lock, fl);
-	start = find_slot(a, a->hint, units, align);
+	start = a->nunits;
+	if (a->hint >= lo && a->hint < hi)
+		start = find_slot(a, a->hint, hi, units, align);
 	if (start >= a->nunits)
-		start = find_slot(a, 0, units, align);
+		start = find_slot(a, lo, hi, units, align);
 	if (start >= a->nunits) {
 		spin_unlock_irqrestore(&a->lock, fl);
 		atomic64_inc(&d->st.arena_full);

@@ -266,7 +266,7 @@ add_e2fsprogs() {
 # libraries fio's core needs (libc, libm, zlib, libaio, libnuma) are real.
 FIO_REAL_LIBS="libc.so.6 libm.so.6 libz.so.1 libaio.so.1 libnuma.so.1"
 add_fio() {
-    local img=$1 fio=$ROOT/usr/bin/fio stub=$2 lib needed ver sym f
+    local img=$1 fio=$ROOT/usr/bin/fio stub=$2 lib needed f
     [ -x "$fio" ] || die "fio not found in the fetched packages ($fio)"
     mkdir -p "$stub"
     needed=$(readelf -d "$fio" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')

@@ -3,7 +3,7 @@
 # a few files, sync, print GUEST-MOUNTED, and stay idle until dom0 detaches
 # the device.  Then report (GUEST-UNPLUG lines) whether the disk went away
 # and what a write, a read and the umount did afterwards: each must return
-# (an error is fine); a hang shows as no GUEST-DONE and, after 30 s, a
+# (an error is fine); a hang shows as no GUEST-DONE and, after 60 s, a
 # hung-task report on the console.
 . /e2e/guest/kernel-lib.sh
 size=${size:-64}

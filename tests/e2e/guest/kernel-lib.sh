@@ -2,7 +2,7 @@
 # virtio drivers over virtio_grant.ko.
 #
 #   kernel_setup           console shows kernel warnings, hung tasks are
-#                          reported after 30 s, ext4 + virtio drivers +
+#                          reported after 60 s, ext4 + virtio drivers +
 #                          virtio_grant.ko loaded (GUEST-KMOD line)
 #   find_disk MiB SECONDS  print the vdX whose size is MiB (wait for it;
 #                          xvdX too, for the pv=1 self-test)
@@ -24,7 +24,7 @@ kernel_setup() {
     # levels 0-4 (up to KERN_WARNING) on the console: a WARN/BUG/Oops is
     # in the console log even if the guest dies right after it
     echo 5 >/proc/sys/kernel/printk
-    [ -w /proc/sys/kernel/hung_task_timeout_secs ] && echo 30 >/proc/sys/kernel/hung_task_timeout_secs
+    [ -w /proc/sys/kernel/hung_task_timeout_secs ] && echo 60 >/proc/sys/kernel/hung_task_timeout_secs
     for m in crc32c_generic ext4 virtio_blk virtio_rng; do
         modprobe "$m" || gerr "modprobe $m failed"
     done

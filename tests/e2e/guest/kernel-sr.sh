@@ -8,7 +8,7 @@
 # print them (GUEST-SUM sr ...) for dom0's own check of the image.
 . /e2e/guest/kernel-lib.sh
 size=${size:-128}
-max=${max:-1500}
+max=${max:-400}
 
 kernel_setup
 vd=$(find_disk "$size" 120) || gerr "no /dev/vd* of $size MiB within 120 s"

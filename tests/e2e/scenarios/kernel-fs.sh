@@ -37,6 +37,7 @@ for m in $modes; do
         disks="$disks${disks:+, }\"phy:$dev,xvd$(echo abcdefgh | cut -c$((i + 1))),w\""
     else
         img=$E2E_WORK/kfs-$m.img
+        scratch "$img"
         dd if=/dev/zero of="$img" bs=1M count=0 seek=$((64 + i)) 2>/dev/null || fail "cannot create $img"
     fi
     i=$((i + 1))

@@ -13,6 +13,7 @@ need_bin vgrantd vgrant xl mkfs.ext4 sha256sum cksum
 src=$E2E_WORK/ro-src
 img=$E2E_WORK/kro.img
 rm -rf "$src"
+scratch "$src" "$img"
 mkdir -p "$src/a/b" "$src/c"
 i=0
 for sz in 1 511 4096 4097 65536 100000 1048576 3000000; do

@@ -18,6 +18,7 @@ need_bin vgrantd vgrant xl
 
 for n in idle surv victim term; do
     dd if=/dev/zero of="$E2E_WORK/ku-$n.img" bs=1M count=0 seek=64 2>/dev/null || fail "cannot create ku-$n.img"
+    scratch "$E2E_WORK/ku-$n.img"
 done
 wait_line() { # GUEST PATTERN SECONDS
     _i=0

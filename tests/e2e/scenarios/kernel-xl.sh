@@ -17,6 +17,7 @@ xl help 2>/dev/null | grep -q virtio-grant-attach ||
 src=$E2E_WORK/kxl-src
 img=$E2E_WORK/kxl.img
 rm -rf "$src"
+scratch "$src" "$img"
 mkdir -p "$src/docs" "$src/data"
 i=0
 for sz in 1 4096 4097 65536 1048576 2500000; do

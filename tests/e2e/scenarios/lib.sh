@@ -251,8 +251,15 @@ stop_bg() {
 
 bg_log() { cat "$E2E_WORK/$1.log" 2>/dev/null; }
 
+# scratch PATH...: remove these files when the scenario ends (the kernel
+# scenarios' images fill dom0's /run tmpfs otherwise: one boot runs many)
+_E2E_SCRATCH=""
+scratch() { _E2E_SCRATCH="$_E2E_SCRATCH $*"; }
+
 _e2e_cleanup() {
     for _bn in $_E2E_BG; do stop_bg "$_bn"; done
+    # shellcheck disable=SC2086
+    [ -n "$_E2E_SCRATCH" ] && rm -rf $_E2E_SCRATCH
 }
 trap _e2e_cleanup EXIT
 
@@ -314,6 +321,9 @@ guest_sums() {
 image_check() {
     _label=$1 _img=$2 _sums=$3
     [ -s "$_sums" ] || fail "$_label: no checksums from the guest"
+    # busybox mount cannot load a filesystem module by itself
+    grep -qw ext4 /proc/filesystems || { modprobe crc32c_generic 2>/dev/null; modprobe ext4; } ||
+        fail "dom0 has no ext4 (modprobe ext4 failed)"
     e2fsck -fn "$_img" >"$E2E_WORK/e2fsck-$_label.log" 2>&1 ||
         { sed 's/^/    e2fsck| /' "$E2E_WORK/e2fsck-$_label.log"; fail "$_label: dom0's e2fsck -fn of $_img is not clean"; }
     _mnt=$E2E_WORK/mnt-$_label
@@ -372,6 +382,7 @@ kernel_disks() {
         else
             dd if=/dev/zero of="$E2E_WORK/$_p-$_m.img" bs=1M count=0 seek=$((64 + _i)) 2>/dev/null ||
                 fail "cannot create $E2E_WORK/$_p-$_m.img"
+            scratch "$E2E_WORK/$_p-$_m.img"
         fi
         _i=$((_i + 1))
     done
