@@ -6,9 +6,10 @@
 #   make fuzz       build the libFuzzer harnesses (tests/fuzz/) and fuzz
 #                   each for FUZZ_SECONDS (default 10) seconds
 #   make test-san   the same under AddressSanitizer + UBSan (build-san/)
-#   make check      install missing build deps, then test, test-san, e2e
-#                   and e2e-xl
+#   make check      install missing build deps, then test, test-san, e2e,
+#                   e2e-fault and e2e-xl
 #   make e2e        real Xen 4.17 under QEMU, every scenario (tests/e2e)
+#   make e2e-fault  the fault matrix (fault-* scenarios) on real Xen, one boot
 #   make demo       the main job: boot Xen under QEMU, run a guest workload
 #   make e2e-kernel the guest kernel's own virtio drivers over virtio_grant.ko
 #                   on real Xen under QEMU (tests/e2e/scenarios/kernel-*)
@@ -79,8 +80,8 @@ BINS      := $(BUILD)/bin/vgrantd $(BUILD)/bin/vgrant $(BUILD)/bin/vgrant-io
 E2E_BINS  := $(BUILD)/bin/vg-hostile $(BUILD)/bin/vg-dm
 TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
-.PHONY: all test test-san check deps e2e demo bench install clean e2e-xl help \
-        fuzz fuzz-build
+.PHONY: all test test-san check deps e2e e2e-fault demo bench install clean \
+        e2e-xl help fuzz fuzz-build e2e-kernel kmod kmod-clean
 all: $(BINS) $(E2E_BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -140,6 +141,7 @@ check: deps
 	$(MAKE) test
 	$(MAKE) test-san
 	$(MAKE) e2e
+	$(MAKE) e2e-fault
 	$(MAKE) e2e-xl
 
 # The scenarios `make e2e` runs (bench is `make bench`, demo `make demo`).
@@ -157,6 +159,14 @@ e2e: all
 E2E_KERNEL_SCENARIOS ?= kernel-fs kernel-fio kernel-ro kernel-unplug kernel-saverestore kernel-rng
 e2e-kernel: all
 	tests/e2e/run.sh -t 3600 -s 900 $(E2E_KERNEL_SCENARIOS)
+
+# The fault matrix (docs/e2e.md "The fault matrix"): its own boot, so a
+# fault that hangs cannot eat the time of the scenarios above (each fault
+# scenario gets 600 s at most).
+E2E_FAULT_SCENARIOS ?= fault-eio fault-enospc fault-kill fault-destroy-modes \
+                       fault-reattach fault-hostile
+e2e-fault: all
+	tests/e2e/run.sh -t 2400 -s 600 $(E2E_FAULT_SCENARIOS)
 
 demo: deps all
 	tests/e2e/demo.sh

@@ -49,6 +49,7 @@ struct hostile {
     uint16_t be_domid;
     char fe[VG_XS_PATH_MAX];
     char be[VG_XS_PATH_MAX];
+    char data[VG_XS_PATH_MAX];
     struct vring_desc *desc;
     struct vring_avail *avail;
     struct vring_used *used;
@@ -91,7 +92,9 @@ static void connect_dev(struct hostile *x)
     char *be;
     enum vg_xenbus_state s;
 
-    vg_path(x->fe, sizeof(x->fe), "device/" VG_XS_CLASS "/%u", x->devid);
+    vg_path(x->fe, sizeof(x->fe), "/local/domain/%u/device/" VG_XS_CLASS
+            "/%u", x->h->domid, x->devid);
+    vg_path(x->data, sizeof(x->data), "/local/domain/%u/data", x->h->domid);
     for (int i = 0; i < 600; i++) {
         if (!vg_xs_read_uint(x->h, VG_XS_NO_TX, x->fe, VG_KEY_BACKEND_ID,
                              0x7fef, &beid))
@@ -153,7 +156,7 @@ static bool keep_flooding(struct hostile *x, const char *key, uint64_t end)
         return false;
     if (!key)
         return true;
-    v = vg_xs_read_str(x->h, VG_XS_NO_TX, "data", key);
+    v = vg_xs_read_str(x->h, VG_XS_NO_TX, x->data, key);
     go = v && !strcmp(v, "flood");
     free(v);
     return go;

@@ -30,15 +30,28 @@ until grep -q '^KW-DONE 4 ' "$(guest_log_path kwriter)" 2>/dev/null; do
     i=$((i + 1)); [ $i -gt 300 ] && { guest_log kwriter | tail; fail "the guest never got to its 5th write"; }
     sleep 0.2
 done
-# kill while a request is in flight if we can see one (a few tries)
-for t in 1 2 3 4 5 6 7 8 9 10; do
-    inf=$(vgrant stats "$kdom" 0 --json 2>/dev/null | sed -n 's/.*"in_flight":\([0-9]*\).*/\1/p')
-    [ "${inf:-0}" -gt 0 ] && break
-    sleep 0.1
-done
+# Kill it mid-write: wait until a write session is Connected, freeze
+# vgrantd (SIGSTOP) so the guest's requests stay unanswered, and kill it
+# only if the guest is still in that session a moment later (its frontend
+# still Connected: it is waiting for its write); otherwise let it go on
+# and try the next session.
 pid=$(vgd_pid vgrantd)
+be=/local/domain/0/backend/virtio-grant/$kdom/0
+fe=/local/domain/$kdom/device/virtio-grant/0
+hit=0
+for try in 1 2 3 4 5 6 7 8 9 10; do
+    wait_xs "$be/state" 4 60 || continue
+    kill -STOP "$pid"
+    sleep 1
+    if [ "$(xenstore-read "$fe/state" 2>/dev/null)" = 4 ]; then
+        hit=1
+        break
+    fi
+    kill -CONT "$pid"
+done
+[ "$hit" = 1 ] || { kill -CONT "$pid"; fail "never caught a write session in the middle (10 tries)"; }
 last=$(guest_log kwriter | grep '^KW-DONE' | tail -n1 | cut -d' ' -f2)
-log "SIGKILL to vgrantd (pid $pid) after write $last completed, $inf request(s) in flight"
+log "SIGKILL to vgrantd (pid $pid) while the guest waits for a write (write $last was the last completed)"
 kill -9 "$pid" || fail "cannot kill vgrantd"
 rm -f "$E2E_WORK/vgrantd.pid"
 sleep 3
