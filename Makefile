@@ -149,7 +149,7 @@ check: deps
 # virtio_grant.ko (built for the guest kernel by tests/e2e/build-kmod.sh);
 # those that passed on real Xen are here, all are in E2E_KERNEL_SCENARIOS.
 E2E_SCENARIOS ?= smoke basic many destroy restart modes rng driverdomain pvblock \
-                 kernel-fio kernel-ro kernel-unplug kernel-fs kernel-rng
+                 kernel-fio kernel-ro kernel-unplug kernel-rng
 
 e2e: all
 	tests/e2e/run.sh -t 1800 $(E2E_SCENARIOS)
