@@ -1307,6 +1307,20 @@ static void test_frontend_never_connects_tells_user(void **state)
 /* identity (issue 13 finding 1), fairness by bytes (finding 2),       */
 /* xenstore amplification (finding 5)                                  */
 
+/* Open the guest side of a device just (re-)attached read-only and check
+ * the backend offers it afresh: InitWait with VIRTIO_BLK_F_RO published. */
+static void open_expect_fresh_readonly(struct tw *t, struct rawfront *rf,
+                                       uint16_t dom)
+{
+    uint64_t features;
+
+    assert_int_equal(rf_open(rf, t->w, dom, 0, 0), 0);
+    wait_backend_state(t, rf, VG_XB_INITWAIT);
+    assert_int_equal(vg_xs_read_hex64(rf->h, 0, rf->be_path, VG_KEY_FEATURES,
+                                      &features), 0);
+    assert_true(features & VG_FEATURE(VIRTIO_BLK_F_RO));
+}
+
 /* Detach and re-attach the same domain/devid with another target and
  * readonly=1 before vgrantd saw the removal: the new attach must be served
  * with its own keys, never with the old image read-write. */
@@ -1316,7 +1330,6 @@ static void test_hostile_reattach_before_removal_seen(void **state)
     struct rawfront old_rf, rf;
     struct rf_blk r;
     struct rf_attach ro = { .target = t->image_ro, .readonly = "1" };
-    uint64_t features;
     (void)state;
 
     attach_connect(t, &old_rf, 1, 0, 64, NULL);
@@ -1330,11 +1343,7 @@ static void test_hostile_reattach_before_removal_seen(void **state)
     assert_int_equal(vg_fake_live_mappings(t->w, 1), 0);
     rf_close(&old_rf);
 
-    assert_int_equal(rf_open(&rf, t->w, 1, 0, 0), 0);
-    wait_backend_state(t, &rf, VG_XB_INITWAIT);
-    assert_int_equal(vg_xs_read_hex64(rf.h, 0, rf.be_path, VG_KEY_FEATURES,
-                                      &features), 0);
-    assert_true(features & VG_FEATURE(VIRTIO_BLK_F_RO));
+    open_expect_fresh_readonly(t, &rf, 1);
     assert_int_equal(rf_connect(&rf, 64), 0);
     wait_backend_state(t, &rf, VG_XB_CONNECTED);
 
@@ -1358,7 +1367,6 @@ static void test_hostile_reattach_while_closed(void **state)
     struct tw *t = tw_new(0);
     struct rawfront rf;
     struct rf_attach ro = { .target = t->image_ro, .readonly = "1" };
-    uint64_t features;
     (void)state;
 
     attach_connect(t, &rf, 1, 0, 64, NULL);
@@ -1367,11 +1375,7 @@ static void test_hostile_reattach_while_closed(void **state)
     rf_close(&rf);
     /* new attach over the same directory, without removing it first */
     assert_int_equal(rf_toolstack_attach(t->ts, 1, 0, 0, &ro), 0);
-    assert_int_equal(rf_open(&rf, t->w, 1, 0, 0), 0);
-    wait_backend_state(t, &rf, VG_XB_INITWAIT);
-    assert_int_equal(vg_xs_read_hex64(rf.h, 0, rf.be_path, VG_KEY_FEATURES,
-                                      &features), 0);
-    assert_true(features & VG_FEATURE(VIRTIO_BLK_F_RO));
+    open_expect_fresh_readonly(t, &rf, 1);
     rf_close(&rf);
     tw_free(t);
 }
@@ -1383,7 +1387,6 @@ static void test_hostile_domid_reuse_after_destroy(void **state)
 {
     struct tw *t = tw_new(0);
     struct rawfront rf, intruder;
-    uint64_t features;
     struct rf_attach ro = { .target = t->image_ro, .readonly = "1" };
     (void)state;
 
@@ -1405,11 +1408,7 @@ static void test_hostile_domid_reuse_after_destroy(void **state)
 
     /* the toolstack attaches a device for the new guest: served afresh */
     assert_int_equal(rf_toolstack_attach(t->ts, 3, 0, 0, &ro), 0);
-    assert_int_equal(rf_open(&rf, t->w, 3, 0, 0), 0);
-    wait_backend_state(t, &rf, VG_XB_INITWAIT);
-    assert_int_equal(vg_xs_read_hex64(rf.h, 0, rf.be_path, VG_KEY_FEATURES,
-                                      &features), 0);
-    assert_true(features & VG_FEATURE(VIRTIO_BLK_F_RO));
+    open_expect_fresh_readonly(t, &rf, 3);
     rf_close(&rf);
     tw_free(t);
 }
