@@ -79,5 +79,18 @@ for name in "$@"; do
         done
         rm -f "$E2E_WORK/guests"
     fi
+    # Scenario images live in dom0's /run tmpfs, i.e. in dom0's RAM, and one
+    # boot runs many scenarios: nothing of one may fill the space of the
+    # next (a full /run once failed kernel-fs's last disk with ENOSPC).
+    # Loop devices still holding a deleted image would keep its pages, so
+    # release those first.
+    for l in /sys/block/loop*/loop/backing_file; do
+        [ -f "$l" ] || continue
+        case $(cat "$l" 2>/dev/null) in
+        "$E2E_WORK"/*) d=${l#/sys/block/}; losetup -d "/dev/${d%%/*}" 2>/dev/null ;;
+        esac
+    done
+    rm -f "$E2E_WORK"/*.img
+    echo "E2E-SPACE $name: $(df -m "$E2E_WORK" | awk 'NR == 2 { print $3 " MiB used, " $4 " MiB free" }') in $E2E_WORK after cleanup"
 done
 exit $all_ok
