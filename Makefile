@@ -163,7 +163,7 @@ else
 endif
 
 # Every kernel scenario in one boot (docs/e2e.md says which pass);
-# kernel-xl runs with the patched xl: make e2e-xl E2E_XL_SCENARIOS=kernel-xl
+# kernel-xl runs with the patched xl, in make e2e-xl
 E2E_KERNEL_SCENARIOS ?= kernel-fs kernel-fio kernel-ro kernel-unplug kernel-saverestore kernel-rng
 e2e-kernel: all
 	tests/e2e/run.sh -t 3600 -s 900 $(E2E_KERNEL_SCENARIOS)
@@ -185,9 +185,9 @@ demo: deps all
 	tests/e2e/demo.sh
 
 # `xl create` with virtio_grant devices: build xl/libxl with xen-patches/
-# (cached), put them in dom0, run the xl scenarios (backend in dom0, and in
-# a driver domain).
-E2E_XL_SCENARIOS ?= xl xl-driverdomain
+# (cached), put them in dom0, run the xl scenarios (backend in dom0, in
+# a driver domain, and the guest kernel's module with a disk and an rng).
+E2E_XL_SCENARIOS ?= xl xl-driverdomain kernel-xl
 e2e-xl: all
 	@xldir=$$(xen-patches/build.sh) && [ -d "$$xldir" ] && \
 	    VGRANT_E2E_XL_DIR="$$xldir" tests/e2e/run.sh -t 900 $(E2E_XL_SCENARIOS)
