@@ -54,13 +54,15 @@ endif
 
 CFLAGS  := -std=gnu11 -g $(OPT) -Wall -Wextra -Werror -Wshadow \
            -Wmissing-prototypes -Wstrict-prototypes -D_GNU_SOURCE \
-           -Iinclude -Ifrontend -Ibackend $(XINC) $(EXTRA_CFLAGS)
+           -Iinclude -Ifrontend -Ifrontend/io -Ibackend $(XINC) $(EXTRA_CFLAGS)
 XENLIBS := -lxengnttab -lxenevtchn -lxenstore -lxenctrl
 LDLIBS  := $(XENLIBS) -lpthread
 TESTLIBS := -lcmocka
 
 COMMON_SRCS   := $(wildcard common/*.c)
-FRONT_SRCS    := $(filter-out frontend/vgrant-io.c,$(wildcard frontend/*.c))
+FRONT_SRCS    := $(wildcard frontend/*.c)
+# vgrant-io's verify, bench and check code: not part of libvgrant
+IO_SRCS       := $(filter-out frontend/io/vgrant-io.c,$(wildcard frontend/io/*.c))
 BACK_SRCS     := $(filter-out backend/vgrantd.c,$(wildcard backend/*.c))
 TEST_SUPPORT  := $(filter-out tests/unit/test_%.c,$(wildcard tests/unit/*.c))
 TEST_SRCS     := $(wildcard tests/unit/test_*.c)
@@ -75,6 +77,7 @@ FUZZERS       := $(patsubst tests/fuzz/%.c,build-fuzz/fuzz/%,$(FUZZ_SRCS))
 LIBCOMMON := $(BUILD)/lib/libvgcommon.a
 LIBFRONT  := $(BUILD)/lib/libvgrant.a
 LIBBACK   := $(BUILD)/lib/libvgbackend.a
+LIBIO     := $(BUILD)/lib/libvgio.a
 BINS      := $(BUILD)/bin/vgrantd $(BUILD)/bin/vgrant $(BUILD)/bin/vgrant-io
 # test-only programs the e2e fault scenarios put in the images
 # (tests/e2e/hostile/: a hostile frontend, device-mapper without dmsetup)
@@ -92,13 +95,15 @@ $(BUILD)/obj/%.o: %.c
 $(LIBCOMMON): $(call obj,$(COMMON_SRCS))
 $(LIBFRONT): $(call obj,$(FRONT_SRCS))
 $(LIBBACK): $(call obj,$(BACK_SRCS))
-$(LIBCOMMON) $(LIBFRONT) $(LIBBACK):
+$(LIBIO): $(call obj,$(IO_SRCS))
+$(LIBCOMMON) $(LIBFRONT) $(LIBBACK) $(LIBIO):
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/bin/vgrantd: $(call obj,backend/vgrantd.c) $(LIBBACK) $(LIBCOMMON)
 $(BUILD)/bin/vgrant: $(call obj,tools/vgrant.c) $(LIBCOMMON)
-$(BUILD)/bin/vgrant-io: $(call obj,frontend/vgrant-io.c) $(LIBFRONT) $(LIBCOMMON)
+$(BUILD)/bin/vgrant-io: $(call obj,frontend/io/vgrant-io.c) $(LIBIO) $(LIBFRONT) \
+		$(LIBCOMMON)
 $(BUILD)/bin/vg-hostile: $(call obj,tests/e2e/hostile/vg-hostile.c) $(LIBCOMMON)
 $(BUILD)/bin/vg-dm: $(call obj,tests/e2e/hostile/vg-dm.c)
 $(BINS) $(E2E_BINS):
@@ -106,7 +111,7 @@ $(BINS) $(E2E_BINS):
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(call obj,$(TEST_SUPPORT)) \
-		$(LIBFRONT) $(LIBBACK) $(LIBCOMMON)
+		$(LIBIO) $(LIBFRONT) $(LIBBACK) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDSAN) -o $@ $^ $(TESTLIBS) $(LDLIBS)
 

@@ -4,7 +4,7 @@
  *   daemon.c          event loop, device list, port table, ready list
  *   xenbus_backend.c  the per-device xenbus state machine
  *   serve.c           serving one queue: pop, map, handle, unmap, push
- *   grant_mapper.c    grant mode mapping engine
+ *   grant_mapper.c    grant mode mapping engine and the "grant" transport
  * Not part of the public API (that is vgrantd.h).
  */
 #ifndef VGRANT_BACKEND_DEVICE_H

@@ -291,6 +291,14 @@ void *vqd_get_used(struct vq_driver *vq, uint32_t *len)
     return NULL;
 }
 
+bool vqd_used_pending(const struct vq_driver *vq)
+{
+    uint16_t used_idx = shared_load16(&vq->used->idx);
+
+    vg_rmb();
+    return used_idx != vq->last_used_idx;
+}
+
 bool vqd_enable_cb(struct vq_driver *vq)
 {
     if (vq->event_idx)

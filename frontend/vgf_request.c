@@ -260,12 +260,6 @@ static uint64_t vq_bad_total(const struct vq_driver *vq)
     return vq->bad_used_id + vq->bad_used_len + vq->bad_used_idx;
 }
 
-static bool used_pending(const struct vq_driver *vq)
-{
-    return __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE) !=
-           vq->last_used_idx;
-}
-
 int vgf_complete(struct vgf_dev *d, unsigned qi, void **cookie,
                  uint32_t *len, int timeout_ms)
 {
@@ -349,7 +343,7 @@ int vgf_complete(struct vgf_dev *d, unsigned qi, void **cookie,
         fired = vgf_sleep(d, (int)(deadline - now), &xs_fired);
         if (d->link == VGF_LINK_CONNECTED) {
             vqd_disable_cb(&q->vq);
-            if (fired && !used_pending(&q->vq))
+            if (fired && !vqd_used_pending(&q->vq))
                 d->stats.spurious_events += fired;
         }
         now = vg_now_ms();

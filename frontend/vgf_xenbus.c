@@ -541,6 +541,9 @@ void vgf_set_max_segment(struct vgf_dev *d, uint32_t max_seg)
     d->max_seg = max_seg;
 }
 
+uint32_t vgf_max_segment(const struct vgf_dev *d) { return d->max_seg; }
+int vgf_timeout_ms(const struct vgf_dev *d) { return d->opts.timeout_ms; }
+
 void vgf_get_stats(const struct vgf_dev *d, struct vgf_stats *out)
 {
     *out = d->stats;

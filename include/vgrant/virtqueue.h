@@ -78,6 +78,9 @@ void *vqd_get_used(struct vq_driver *vq, uint32_t *len);
  * are already pending (caller should poll again instead of sleeping). */
 bool vqd_enable_cb(struct vq_driver *vq);
 void vqd_disable_cb(struct vq_driver *vq);
+/* True when the device published used entries not yet collected (read
+ * with acquire order; collecting them validates them, vqd_get_used). */
+bool vqd_used_pending(const struct vq_driver *vq);
 unsigned vqd_in_flight(const struct vq_driver *vq);
 
 /* ---- device side ---- */
