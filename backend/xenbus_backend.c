@@ -196,7 +196,7 @@ static void queue_disconnect(struct vgd_dev *dev, struct vgd_queue *q)
         q->xport_init = false;
     }
     if (q->vq_init) {
-        vqdev_free(&q->vq);
+        vq_dev_free(&q->vq);
         q->vq_init = false;
     }
     vgd_gm_unmap_area(h, q->desc_map, q->desc_pages, &dev->mc);
@@ -321,7 +321,7 @@ static int queue_connect(struct vgd_dev *dev, struct vgd_queue *q,
                       vg_ring_used_bytes(num), true, &q->used_pages) : NULL;
     if (!q->used_map)
         return -1;          /* the caller's disconnect unmaps what was mapped */
-    if (vqdev_init(&q->vq, num, q->desc_map, q->avail_map, q->used_map,
+    if (vq_dev_init(&q->vq, num, q->desc_map, q->avail_map, q->used_map,
                    event_idx)) {
         vgd_xb_log(dev, VG_LOG_ERR, "queue %u: cannot initialise: %s", q->index,
                    strerror(errno));

@@ -106,10 +106,10 @@ int vgf_reap_one(struct vgf_dev *d)
             struct vgf_req *r;
             uint64_t bad;
 
-            if (vqd_in_flight(&q->vq) == 0)
+            if (vq_drv_in_flight(&q->vq) == 0)
                 continue;
             pending = true;
-            r = vqd_get_used(&q->vq, &len);
+            r = vq_drv_get_used(&q->vq, &len);
             bad = vq_bad_total(&q->vq);
             if (bad != q->bad_seen) {
                 d->stats.bad_completions += bad - q->bad_seen;
@@ -136,8 +136,8 @@ int vgf_reap_one(struct vgf_dev *d)
             return -1;
         }
         for (unsigned i = 0; i < d->num_queues; i++)
-            if (vqd_in_flight(&d->queues[i].vq))
-                vqd_enable_cb(&d->queues[i].vq);
+            if (vq_drv_in_flight(&d->queues[i].vq))
+                vq_drv_enable_cb(&d->queues[i].vq);
         vgf_sleep(d, 10, &xs_fired);
         now = vg_now_ms();
         if (xs_fired || now - last_check >= VGF_RECHECK_MS) {
@@ -206,7 +206,7 @@ int vgf_submit(struct vgf_dev *d, unsigned qi, const struct vgf_iov *out,
     }
     if (d->xport->prepare(d, q, r, out, n_out, in, n_in, &ndesc, &n_out_desc))
         goto fail;
-    if (vqd_add(&q->vq, q->scratch, n_out_desc, ndesc - n_out_desc, r))
+    if (vq_drv_add(&q->vq, q->scratch, n_out_desc, ndesc - n_out_desc, r))
         goto fail;
 
     r->busy = true;
@@ -215,7 +215,7 @@ int vgf_submit(struct vgf_dev *d, unsigned qi, const struct vgf_iov *out,
     r->cookie = cookie;
     d->stats.requests++;
     d->stats.descriptors += ndesc;
-    if (vqd_kick_prepare(&q->vq)) {
+    if (vq_drv_kick_prepare(&q->vq)) {
         if (d->h->ops->evtchn_notify(d->h, (vg_port_t)q->port))
             vgf_log(d, VG_LOG_WARN, "queue %u: kicking port %d: %m", qi,
                     q->port);
@@ -230,7 +230,7 @@ fail:
     req_free(d, r);
     /* Out of grant space (gntalloc's limit) while requests hold some:
      * completing them frees it, so this is "try again", not a failure. */
-    if ((err == ENOSPC || err == ENOMEM) && vqd_in_flight(&q->vq) > 0)
+    if ((err == ENOSPC || err == ENOMEM) && vq_drv_in_flight(&q->vq) > 0)
         err = EAGAIN;
     else if (err == ENOSPC || err == ENOMEM)
         vgf_log(d, VG_LOG_ERR, "queue %u: cannot grant %" PRIu64 " pages for a "
@@ -306,11 +306,11 @@ int vgf_complete(struct vgf_dev *d, unsigned qi, void **cookie,
 
         if (d->link != VGF_LINK_CONNECTED)
             return collect_failed(d, q, cookie);
-        if (vqd_in_flight(&q->vq) == 0) {
+        if (vq_drv_in_flight(&q->vq) == 0) {
             errno = ENODATA;
             return -1;
         }
-        r = vqd_get_used(&q->vq, &used_len);
+        r = vq_drv_get_used(&q->vq, &used_len);
         bad = vq_bad_total(&q->vq);
         if (bad != q->bad_seen) {
             d->stats.bad_completions += bad - q->bad_seen;
@@ -338,12 +338,12 @@ int vgf_complete(struct vgf_dev *d, unsigned qi, void **cookie,
         }
         /* Ask for an event, then re-check: a completion published between
          * our look and the request would otherwise never wake us. */
-        if (vqd_enable_cb(&q->vq))
+        if (vq_drv_enable_cb(&q->vq))
             continue;
         fired = vgf_sleep(d, (int)(deadline - now), &xs_fired);
         if (d->link == VGF_LINK_CONNECTED) {
-            vqd_disable_cb(&q->vq);
-            if (fired && !vqd_used_pending(&q->vq))
+            vq_drv_disable_cb(&q->vq);
+            if (fired && !vq_drv_used_pending(&q->vq))
                 d->stats.spurious_events += fired;
         }
         now = vg_now_ms();

@@ -57,7 +57,7 @@ static int area_grant(struct vgf_dev *d, struct vgf_area *a, size_t bytes,
 static void queue_rings_release(struct vgf_dev *d, struct vgf_queue *q)
 {
     if (q->vq_ready)
-        vqd_free(&q->vq);
+        vq_drv_free(&q->vq);
     q->vq_ready = false;
     area_release(d, &q->desc);
     area_release(d, &q->driver);
@@ -80,7 +80,7 @@ static int queue_rings_grant(struct vgf_dev *d, struct vgf_queue *q)
         (rc = area_grant(d, &q->device, vg_ring_used_bytes(q->size),
                          true)) != 0)
         return rc;
-    if (vqd_init(&q->vq, q->size, q->desc.pages, q->driver.pages,
+    if (vq_drv_init(&q->vq, q->size, q->desc.pages, q->driver.pages,
                  q->device.pages, d->features & VG_FEATURE(VIRTIO_RING_F_EVENT_IDX)))
         return -1;
     q->vq_ready = true;

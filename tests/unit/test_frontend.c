@@ -256,7 +256,7 @@ static int sb_connect(struct sb *s)
     s->port = s->h->ops->evtchn_bind_interdomain(s->h, FE_DOM, (vg_port_t)port);
     if (s->port < 0)
         return -1;
-    if (vqdev_init(&s->vq, s->num, s->ring[0], s->ring[1], s->ring[2], true))
+    if (vq_dev_init(&s->vq, s->num, s->ring[0], s->ring[1], s->ring[2], true))
         return -1;
     s->elems = calloc(s->num, sizeof(*s->elems));
     s->raw_used = 0;
@@ -268,7 +268,7 @@ static int sb_connect(struct sb *s)
 static void sb_disconnect(struct sb *s)
 {
     if (s->connected)
-        vqdev_free(&s->vq);
+        vq_dev_free(&s->vq);
     for (int i = 0; i < 3; i++) {
         if (s->ring[i])
             s->h->ops->unmap_grants(s->h, s->ring[i], s->ring_pages[i]);
@@ -435,7 +435,7 @@ static void sb_complete(struct sb *s, uint16_t head, uint32_t len)
         sb_raw_used(s, head, 1u << 30);
         break;
     default:
-        SB_CHECK((vqdev_push(&s->vq, head, len)) == (0));
+        SB_CHECK((vq_dev_push(&s->vq, head, len)) == (0));
         s->raw_used = s->vq.used_idx;
         break;
     }
@@ -449,7 +449,7 @@ static void sb_serve(struct sb *s)
     int rc;
 
     for (;;) {
-        while ((rc = vqdev_pop(&s->vq, &c)) == 1) {
+        while ((rc = vq_dev_pop(&s->vq, &c)) == 1) {
             uint32_t len = s->device == SB_BLK ? sb_serve_blk(s, &c)
                                                : sb_serve_echo(s, &c);
             s->popped++;
@@ -464,7 +464,7 @@ static void sb_serve(struct sb *s)
             pushed = true;
         }
         SB_CHECK((rc) != (-1));
-        if (!vqdev_enable_notify(&s->vq))
+        if (!vq_dev_enable_notify(&s->vq))
             break;
     }
     if (s->hostile == SB_DUP && s->nheld >= 2) {
@@ -479,7 +479,7 @@ static void sb_serve(struct sb *s)
         s->nheld = 0;
         pushed = true;
     }
-    if (pushed && (s->hostile != SB_OK || vqdev_should_notify(&s->vq)))
+    if (pushed && (s->hostile != SB_OK || vq_dev_should_notify(&s->vq)))
         s->h->ops->evtchn_notify(s->h, (vg_port_t)s->port);
 }
 

@@ -59,9 +59,9 @@ static void ring_alloc(struct ring *r, uint16_t num, bool event_idx)
 static void ring_setup(struct ring *r, uint16_t num, bool event_idx)
 {
     ring_alloc(r, num, event_idx);
-    assert_int_equal(vqd_init(&r->drv, num, r->desc, r->avail, r->used,
+    assert_int_equal(vq_drv_init(&r->drv, num, r->desc, r->avail, r->used,
                               event_idx), 0);
-    assert_int_equal(vqdev_init(&r->dev, num, r->desc, r->avail, r->used,
+    assert_int_equal(vq_dev_init(&r->dev, num, r->desc, r->avail, r->used,
                                 event_idx), 0);
 }
 
@@ -69,14 +69,14 @@ static void ring_setup(struct ring *r, uint16_t num, bool event_idx)
 static void ring_setup_device_only(struct ring *r, uint16_t num)
 {
     ring_alloc(r, num, false);
-    assert_int_equal(vqdev_init(&r->dev, num, r->desc, r->avail, r->used,
+    assert_int_equal(vq_dev_init(&r->dev, num, r->desc, r->avail, r->used,
                                 false), 0);
 }
 
 static void ring_teardown(struct ring *r)
 {
-    vqd_free(&r->drv);
-    vqdev_free(&r->dev);
+    vq_drv_free(&r->drv);
+    vq_dev_free(&r->dev);
     free(r->desc);
     free(r->avail);
     free(r->used);
@@ -157,14 +157,14 @@ static bool event_in_window(uint16_t event, uint16_t old, uint16_t new_idx)
 /* Pop one chain and expect the queue to break with error e / value v. */
 static void expect_pop_breaks(struct ring *r, enum vq_error e, uint64_t v)
 {
-    assert_int_equal(vqdev_pop(&r->dev, &r->chain), -1);
+    assert_int_equal(vq_dev_pop(&r->dev, &r->chain), -1);
     assert_int_equal(r->dev.error, e);
     assert_int_equal(r->dev.error_value, v);
     assert_true(r->dev.in_flight <= r->num);
     /* sticky */
-    assert_int_equal(vqdev_pop(&r->dev, &r->chain), -1);
+    assert_int_equal(vq_dev_pop(&r->dev, &r->chain), -1);
     assert_int_equal(r->dev.error, e);
-    assert_false(vqdev_enable_notify(&r->dev));
+    assert_false(vq_dev_enable_notify(&r->dev));
 }
 
 /* ---------------------------------------------------------------------
@@ -182,22 +182,22 @@ static void test_init_rejects_bad_queue_size(void **state)
     ring_alloc(&r, VG_MAX_QUEUE_SIZE, false);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         errno = 0;
-        assert_int_equal(vqd_init(&drv, bad[i], r.desc, r.avail, r.used, false), -1);
+        assert_int_equal(vq_drv_init(&drv, bad[i], r.desc, r.avail, r.used, false), -1);
         assert_int_equal(errno, EINVAL);
         errno = 0;
-        assert_int_equal(vqdev_init(&dev, bad[i], r.desc, r.avail, r.used, false), -1);
+        assert_int_equal(vq_dev_init(&dev, bad[i], r.desc, r.avail, r.used, false), -1);
         assert_int_equal(errno, EINVAL);
     }
-    assert_int_equal(vqd_init(&drv, 4, NULL, r.avail, r.used, false), -1);
-    assert_int_equal(vqdev_init(&dev, 4, r.desc, r.avail, NULL, false), -1);
+    assert_int_equal(vq_drv_init(&drv, 4, NULL, r.avail, r.used, false), -1);
+    assert_int_equal(vq_dev_init(&dev, 4, r.desc, r.avail, NULL, false), -1);
 
     for (unsigned num = VG_MIN_QUEUE_SIZE; num <= VG_MAX_QUEUE_SIZE; num *= 2) {
-        assert_int_equal(vqd_init(&drv, (uint16_t)num, r.desc, r.avail, r.used, true), 0);
+        assert_int_equal(vq_drv_init(&drv, (uint16_t)num, r.desc, r.avail, r.used, true), 0);
         assert_int_equal(drv.num_free, num);
-        assert_int_equal(vqd_in_flight(&drv), 0);
-        vqd_free(&drv);
-        assert_int_equal(vqdev_init(&dev, (uint16_t)num, r.desc, r.avail, r.used, true), 0);
-        vqdev_free(&dev);
+        assert_int_equal(vq_drv_in_flight(&drv), 0);
+        vq_drv_free(&drv);
+        assert_int_equal(vq_dev_init(&dev, (uint16_t)num, r.desc, r.avail, r.used, true), 0);
+        vq_dev_free(&dev);
     }
     ring_teardown(&r);
 }
@@ -213,27 +213,27 @@ static void test_add_argument_checks(void **state)
 
     ring_setup(&r, 4, false);
     errno = 0;
-    assert_int_equal(vqd_add(&r.drv, bufs, 0, 0, token_of(0)), -1);
+    assert_int_equal(vq_drv_add(&r.drv, bufs, 0, 0, token_of(0)), -1);
     assert_int_equal(errno, EINVAL);
     errno = 0;
-    assert_int_equal(vqd_add(&r.drv, bufs, 1, 0, NULL), -1);
+    assert_int_equal(vq_drv_add(&r.drv, bufs, 1, 0, NULL), -1);
     assert_int_equal(errno, EINVAL);
     errno = 0;
-    assert_int_equal(vqd_add(&r.drv, NULL, 1, 0, token_of(0)), -1);
+    assert_int_equal(vq_drv_add(&r.drv, NULL, 1, 0, token_of(0)), -1);
     assert_int_equal(errno, EINVAL);
     /* more buffers than the queue could ever hold */
     errno = 0;
-    assert_int_equal(vqd_add(&r.drv, bufs, 3, 2, token_of(0)), -1);
+    assert_int_equal(vq_drv_add(&r.drv, bufs, 3, 2, token_of(0)), -1);
     assert_int_equal(errno, E2BIG);
     /* a chain the device would reject as a length overflow */
     errno = 0;
-    assert_int_equal(vqd_add(&r.drv, huge, 1, 1, token_of(0)), -1);
+    assert_int_equal(vq_drv_add(&r.drv, huge, 1, 1, token_of(0)), -1);
     assert_int_equal(errno, EOVERFLOW);
     /* nothing was consumed by the failures */
     assert_int_equal(r.drv.num_free, 4);
-    assert_int_equal(vqd_in_flight(&r.drv), 0);
-    assert_false(vqd_kick_prepare(&r.drv));
-    assert_int_equal(vqdev_pop(&r.dev, &r.chain), 0);
+    assert_int_equal(vq_drv_in_flight(&r.drv), 0);
+    assert_false(vq_drv_kick_prepare(&r.drv));
+    assert_int_equal(vq_dev_pop(&r.dev, &r.chain), 0);
     ring_teardown(&r);
 }
 
@@ -261,18 +261,18 @@ static void test_round_trip(void **state)
     (void)state;
 
     ring_setup(&r, 8, false);
-    assert_int_equal(vqd_add(&r.drv, a, 1, 2, token_of(0)), 0);  /* out, in, in */
-    assert_int_equal(vqd_add(&r.drv, b, 1, 0, token_of(1)), 0);  /* out only */
-    assert_int_equal(vqd_add(&r.drv, c, 0, 2, token_of(2)), 0);  /* in only */
-    assert_int_equal(vqd_in_flight(&r.drv), 3);
+    assert_int_equal(vq_drv_add(&r.drv, a, 1, 2, token_of(0)), 0);  /* out, in, in */
+    assert_int_equal(vq_drv_add(&r.drv, b, 1, 0, token_of(1)), 0);  /* out only */
+    assert_int_equal(vq_drv_add(&r.drv, c, 0, 2, token_of(2)), 0);  /* in only */
+    assert_int_equal(vq_drv_in_flight(&r.drv), 3);
     assert_int_equal(r.drv.num_free, 2);
 
     /* nothing is visible to the device before the kick publishes it */
-    assert_int_equal(vqdev_pop(&r.dev, &r.chain), 0);
-    assert_true(vqd_kick_prepare(&r.drv));
+    assert_int_equal(vq_dev_pop(&r.dev, &r.chain), 0);
+    assert_true(vq_drv_kick_prepare(&r.drv));
     assert_int_equal(le16toh(r.avail->idx), 3);
 
-    assert_int_equal(vqdev_pop(&r.dev, &r.chain), 1);
+    assert_int_equal(vq_dev_pop(&r.dev, &r.chain), 1);
     head_a = r.chain.head;
     assert_int_equal(r.chain.n, 3);
     assert_int_equal(r.chain.n_out, 1);
@@ -282,7 +282,7 @@ static void test_round_trip(void **state)
     expect_elem(&r.chain, 1, 0x2000, 512, true);
     expect_elem(&r.chain, 2, 0x3000, 1, true);
 
-    assert_int_equal(vqdev_pop(&r.dev, &r.chain), 1);
+    assert_int_equal(vq_dev_pop(&r.dev, &r.chain), 1);
     head_b = r.chain.head;
     assert_int_equal(r.chain.n, 1);
     assert_int_equal(r.chain.n_out, 1);
@@ -290,7 +290,7 @@ static void test_round_trip(void **state)
     assert_int_equal(r.chain.in_bytes, 0);
     expect_elem(&r.chain, 0, 0x4000, 100, false);
 
-    assert_int_equal(vqdev_pop(&r.dev, &r.chain), 1);
+    assert_int_equal(vq_dev_pop(&r.dev, &r.chain), 1);
     head_c = r.chain.head;
     assert_int_equal(r.chain.n, 2);
     assert_int_equal(r.chain.n_out, 0);
@@ -299,27 +299,27 @@ static void test_round_trip(void **state)
     expect_elem(&r.chain, 0, 0x5000, 4096, true);
     expect_elem(&r.chain, 1, 0x6000, 8, true);
 
-    assert_int_equal(vqdev_pop(&r.dev, &r.chain), 0);
+    assert_int_equal(vq_dev_pop(&r.dev, &r.chain), 0);
     assert_int_equal(r.dev.in_flight, 3);
     assert_true(head_a != head_b && head_b != head_c && head_a != head_c);
 
     /* complete out of order */
-    assert_int_equal(vqdev_push(&r.dev, head_b, 0), 0);
-    assert_int_equal(vqdev_push(&r.dev, head_c, 4104), 0);
-    assert_int_equal(vqdev_push(&r.dev, head_a, 300), 0);
+    assert_int_equal(vq_dev_push(&r.dev, head_b, 0), 0);
+    assert_int_equal(vq_dev_push(&r.dev, head_c, 4104), 0);
+    assert_int_equal(vq_dev_push(&r.dev, head_a, 300), 0);
     assert_int_equal(r.dev.in_flight, 0);
     assert_int_equal(raw_used_idx(&r), 3);
-    assert_true(vqdev_should_notify(&r.dev));
+    assert_true(vq_dev_should_notify(&r.dev));
 
-    assert_ptr_equal(vqd_get_used(&r.drv, &len), token_of(1));
+    assert_ptr_equal(vq_drv_get_used(&r.drv, &len), token_of(1));
     assert_int_equal(len, 0);
-    assert_ptr_equal(vqd_get_used(&r.drv, &len), token_of(2));
+    assert_ptr_equal(vq_drv_get_used(&r.drv, &len), token_of(2));
     assert_int_equal(len, 4104);
-    assert_ptr_equal(vqd_get_used(&r.drv, &len), token_of(0));
+    assert_ptr_equal(vq_drv_get_used(&r.drv, &len), token_of(0));
     assert_int_equal(len, 300);
-    assert_null(vqd_get_used(&r.drv, &len));
+    assert_null(vq_drv_get_used(&r.drv, &len));
 
-    assert_int_equal(vqd_in_flight(&r.drv), 0);
+    assert_int_equal(vq_drv_in_flight(&r.drv), 0);
     assert_int_equal(r.drv.num_free, 8);
     assert_int_equal(r.drv.bad_used_id, 0);
     assert_int_equal(r.drv.bad_used_len, 0);
@@ -330,16 +330,16 @@ static void test_round_trip(void **state)
         struct vq_buf all[8];
         for (unsigned i = 0; i < 8; i++)
             all[i] = (struct vq_buf){ 0x10000 + i * 0x1000, i + 1 };
-        assert_int_equal(vqd_add(&r.drv, all, 4, 4, token_of(3)), 0);
+        assert_int_equal(vq_drv_add(&r.drv, all, 4, 4, token_of(3)), 0);
         assert_int_equal(r.drv.num_free, 0);
-        assert_true(vqd_kick_prepare(&r.drv));
-        assert_int_equal(vqdev_pop(&r.dev, &r.chain), 1);
+        assert_true(vq_drv_kick_prepare(&r.drv));
+        assert_int_equal(vq_dev_pop(&r.dev, &r.chain), 1);
         assert_int_equal(r.chain.n, 8);
         assert_int_equal(r.chain.n_out, 4);
         for (unsigned i = 0; i < 8; i++)
             expect_elem(&r.chain, i, 0x10000 + i * 0x1000, i + 1, i >= 4);
-        assert_int_equal(vqdev_push(&r.dev, r.chain.head, 26), 0);
-        assert_ptr_equal(vqd_get_used(&r.drv, &len), token_of(3));
+        assert_int_equal(vq_dev_push(&r.dev, r.chain.head, 26), 0);
+        assert_ptr_equal(vq_drv_get_used(&r.drv, &len), token_of(3));
         assert_int_equal(len, 26);
         assert_int_equal(r.drv.num_free, 8);
     }
@@ -372,7 +372,7 @@ static int add_request(struct vq_driver *drv, uint32_t id)
 
     for (unsigned i = 0; i < n; i++)
         bufs[i] = (struct vq_buf){ req_addr(id, i), req_len(id, i) };
-    return vqd_add(drv, bufs, req_out(id), req_in(id), token_of(id));
+    return vq_drv_add(drv, bufs, req_out(id), req_in(id), token_of(id));
 }
 
 static void check_request_chain(const struct vq_chain *c, uint32_t want_id)
@@ -424,12 +424,12 @@ static void run_wraparound(bool event_idx)
             added++;
         }
         if (added) {
-            bool kick = vqd_kick_prepare(&r.drv);
+            bool kick = vq_drv_kick_prepare(&r.drv);
             assert_int_equal(kick, dev_asleep);
             if (kick) {
                 kicks++;
                 dev_asleep = false;
-                vqdev_disable_notify(&r.dev);
+                vq_dev_disable_notify(&r.dev);
             }
         }
 
@@ -439,7 +439,7 @@ static void run_wraparound(bool event_idx)
             unsigned n = 0;
             int rc;
 
-            while ((rc = vqdev_pop(&r.dev, &r.chain)) == 1) {
+            while ((rc = vq_dev_pop(&r.dev, &r.chain)) == 1) {
                 check_request_chain(&r.chain, next_pop++);
                 heads[n++] = r.chain.head;
             }
@@ -448,18 +448,18 @@ static void run_wraparound(bool event_idx)
             while (n > 0) {
                 uint16_t h = heads[--n];
                 uint32_t id = vg_grant_addr_ref(le64toh(r.desc[h].addr));
-                assert_int_equal(vqdev_push(&r.dev, h, req_in_bytes(id)), 0);
+                assert_int_equal(vq_dev_push(&r.dev, h, req_in_bytes(id)), 0);
             }
             if (le16toh(r.used->idx) != r.dev.signalled_used) {
-                bool irq = vqdev_should_notify(&r.dev);
+                bool irq = vq_dev_should_notify(&r.dev);
                 assert_int_equal(irq, drv_asleep);
                 if (irq) {
                     irqs++;
                     drv_asleep = false;
-                    vqd_disable_cb(&r.drv);
+                    vq_drv_disable_cb(&r.drv);
                 }
             }
-            assert_false(vqdev_enable_notify(&r.dev));
+            assert_false(vq_dev_enable_notify(&r.dev));
             dev_asleep = true;
         }
 
@@ -467,12 +467,12 @@ static void run_wraparound(bool event_idx)
         if (!drv_asleep && rng_next(&rng) % 3 != 0) {
             void *tok;
             uint32_t len;
-            while ((tok = vqd_get_used(&r.drv, &len)) != NULL) {
+            while ((tok = vq_drv_get_used(&r.drv, &len)) != NULL) {
                 uint32_t id = (uint32_t)((uintptr_t)tok - 1);
                 assert_int_equal(len, req_in_bytes(id));
                 next_done++;
             }
-            assert_false(vqd_enable_cb(&r.drv));
+            assert_false(vq_drv_enable_cb(&r.drv));
             drv_asleep = true;
         }
     }
@@ -482,7 +482,7 @@ static void run_wraparound(bool event_idx)
     assert_int_equal(r.dev.last_avail_idx, (uint16_t)TOTAL);
     assert_int_equal(raw_used_idx(&r), (uint16_t)TOTAL);
     assert_int_equal(r.drv.last_used_idx, (uint16_t)TOTAL);
-    assert_int_equal(vqd_in_flight(&r.drv), 0);
+    assert_int_equal(vq_drv_in_flight(&r.drv), 0);
     assert_int_equal(r.drv.num_free, NUM);
     assert_int_equal(r.drv.bad_used_id + r.drv.bad_used_len + r.drv.bad_used_idx, 0);
     /* suppression really happened: far fewer notifications than requests */
@@ -529,35 +529,35 @@ static void test_event_idx_decisions(void **state)
         bool want;
 
         for (unsigned i = 0; i < m; i++)
-            assert_int_equal(vqd_add(&r.drv, &b, 0, 1, token_of(i)), 0);
+            assert_int_equal(vq_drv_add(&r.drv, &b, 0, 1, token_of(i)), 0);
         event = (uint16_t)(old + offsets[rng_next(&rng) % 8]);
         raw_set_avail_event(&r, event);
         want = event_in_window(event, old, new_idx);
-        assert_int_equal(vqd_kick_prepare(&r.drv), want);
+        assert_int_equal(vq_drv_kick_prepare(&r.drv), want);
         want ? kicks++ : no_kicks++;
 
         for (unsigned i = 0; i < m; i++) {
-            assert_int_equal(vqdev_pop(&r.dev, &r.chain), 1);
+            assert_int_equal(vq_dev_pop(&r.dev, &r.chain), 1);
             heads[i] = r.chain.head;
         }
         old = r.dev.signalled_used;
         for (unsigned i = 0; i < m; i++)
-            assert_int_equal(vqdev_push(&r.dev, heads[i], 64), 0);
+            assert_int_equal(vq_dev_push(&r.dev, heads[i], 64), 0);
         new_idx = (uint16_t)(old + m);
         event = (uint16_t)(old + offsets[rng_next(&rng) % 8]);
         raw_set_used_event(&r, event);
         want = event_in_window(event, old, new_idx);
-        assert_int_equal(vqdev_should_notify(&r.dev), want);
+        assert_int_equal(vq_dev_should_notify(&r.dev), want);
         want ? irqs++ : no_irqs++;
 
         for (unsigned i = 0; i < m; i++)
-            assert_non_null(vqd_get_used(&r.drv, NULL));
+            assert_non_null(vq_drv_get_used(&r.drv, NULL));
     }
     /* nothing new: never notify, whatever the event says */
     raw_set_used_event(&r, r.dev.used_idx);
-    assert_false(vqdev_should_notify(&r.dev));
+    assert_false(vq_dev_should_notify(&r.dev));
     raw_set_avail_event(&r, r.drv.avail_idx);
-    assert_false(vqd_kick_prepare(&r.drv));
+    assert_false(vq_drv_kick_prepare(&r.drv));
 
     assert_true(kicks > 1000 && no_kicks > 1000);
     assert_true(irqs > 1000 && no_irqs > 1000);
@@ -573,46 +573,46 @@ static void test_event_idx_enable_disable(void **state)
 
     ring_setup(&r, 8, true);
     /* fresh queue: the device wants the first kick */
-    assert_int_equal(vqd_add(&r.drv, &b, 0, 1, token_of(0)), 0);
-    assert_true(vqd_kick_prepare(&r.drv));
+    assert_int_equal(vq_drv_add(&r.drv, &b, 0, 1, token_of(0)), 0);
+    assert_true(vq_drv_kick_prepare(&r.drv));
     /* device awake and popping without re-enabling: no more kicks */
-    assert_int_equal(vqdev_pop(&r.dev, &r.chain), 1);
-    assert_int_equal(vqd_add(&r.drv, &b, 0, 1, token_of(1)), 0);
-    assert_false(vqd_kick_prepare(&r.drv));
+    assert_int_equal(vq_dev_pop(&r.dev, &r.chain), 1);
+    assert_int_equal(vq_drv_add(&r.drv, &b, 0, 1, token_of(1)), 0);
+    assert_false(vq_drv_kick_prepare(&r.drv));
     /* going to sleep with an entry pending: told to pop again */
-    assert_true(vqdev_enable_notify(&r.dev));
-    assert_int_equal(vqdev_pop(&r.dev, &r.chain), 1);
-    assert_false(vqdev_enable_notify(&r.dev));
+    assert_true(vq_dev_enable_notify(&r.dev));
+    assert_int_equal(vq_dev_pop(&r.dev, &r.chain), 1);
+    assert_false(vq_dev_enable_notify(&r.dev));
     assert_int_equal(le16toh(*avail_event_ptr(&r)), 2);
     /* asleep: the next publish kicks */
-    assert_int_equal(vqd_add(&r.drv, &b, 0, 1, token_of(2)), 0);
-    assert_true(vqd_kick_prepare(&r.drv));
-    assert_int_equal(vqdev_pop(&r.dev, &r.chain), 1);
+    assert_int_equal(vq_drv_add(&r.drv, &b, 0, 1, token_of(2)), 0);
+    assert_true(vq_drv_kick_prepare(&r.drv));
+    assert_int_equal(vq_dev_pop(&r.dev, &r.chain), 1);
 
     /* fresh queue: used_event 0, the first completion interrupts */
-    assert_int_equal(vqdev_push(&r.dev, 0, 1), 0);
-    assert_true(vqdev_should_notify(&r.dev));
+    assert_int_equal(vq_dev_push(&r.dev, 0, 1), 0);
+    assert_true(vq_dev_should_notify(&r.dev));
     /* driver has not re-enabled: no more interrupts */
-    assert_int_equal(vqdev_push(&r.dev, 1, 1), 0);
-    assert_false(vqdev_should_notify(&r.dev));
+    assert_int_equal(vq_dev_push(&r.dev, 1, 1), 0);
+    assert_false(vq_dev_should_notify(&r.dev));
     /* driver re-enables with entries pending: told to poll again */
-    assert_true(vqd_enable_cb(&r.drv));
-    assert_non_null(vqd_get_used(&r.drv, NULL));
-    assert_non_null(vqd_get_used(&r.drv, NULL));
-    assert_false(vqd_enable_cb(&r.drv));
+    assert_true(vq_drv_enable_cb(&r.drv));
+    assert_non_null(vq_drv_get_used(&r.drv, NULL));
+    assert_non_null(vq_drv_get_used(&r.drv, NULL));
+    assert_false(vq_drv_enable_cb(&r.drv));
     assert_int_equal(le16toh(r.avail->ring[8]), 2);
     /* asleep: the next completion interrupts */
-    assert_int_equal(vqdev_push(&r.dev, 2, 1), 0);
-    assert_true(vqdev_should_notify(&r.dev));
-    assert_non_null(vqd_get_used(&r.drv, NULL));
+    assert_int_equal(vq_dev_push(&r.dev, 2, 1), 0);
+    assert_true(vq_dev_should_notify(&r.dev));
+    assert_non_null(vq_drv_get_used(&r.drv, NULL));
     /* disabled: completions do not interrupt */
-    vqd_disable_cb(&r.drv);
+    vq_drv_disable_cb(&r.drv);
     for (unsigned i = 0; i < 3; i++) {
-        assert_int_equal(vqd_add(&r.drv, &b, 0, 1, token_of(3 + i)), 0);
-        vqd_kick_prepare(&r.drv);
-        assert_int_equal(vqdev_pop(&r.dev, &r.chain), 1);
-        assert_int_equal(vqdev_push(&r.dev, r.chain.head, 1), 0);
-        assert_false(vqdev_should_notify(&r.dev));
+        assert_int_equal(vq_drv_add(&r.drv, &b, 0, 1, token_of(3 + i)), 0);
+        vq_drv_kick_prepare(&r.drv);
+        assert_int_equal(vq_dev_pop(&r.dev, &r.chain), 1);
+        assert_int_equal(vq_dev_push(&r.dev, r.chain.head, 1), 0);
+        assert_false(vq_dev_should_notify(&r.dev));
     }
     /* flags stay 0 under EVENT_IDX (VIRTIO 1.x 2.7.7.1 / 2.7.10.1) */
     assert_int_equal(r.avail->flags, 0);
@@ -628,43 +628,43 @@ static void test_flags_without_event_idx(void **state)
 
     ring_setup(&r, 8, false);
     /* device notifications on by default */
-    assert_int_equal(vqd_add(&r.drv, &b, 0, 1, token_of(0)), 0);
-    assert_true(vqd_kick_prepare(&r.drv));
+    assert_int_equal(vq_drv_add(&r.drv, &b, 0, 1, token_of(0)), 0);
+    assert_true(vq_drv_kick_prepare(&r.drv));
     /* device disables: NO_NOTIFY set, no kicks */
-    vqdev_disable_notify(&r.dev);
+    vq_dev_disable_notify(&r.dev);
     assert_int_equal(le16toh(r.used->flags), VRING_USED_F_NO_NOTIFY);
-    assert_int_equal(vqd_add(&r.drv, &b, 0, 1, token_of(1)), 0);
-    assert_false(vqd_kick_prepare(&r.drv));
+    assert_int_equal(vq_drv_add(&r.drv, &b, 0, 1, token_of(1)), 0);
+    assert_false(vq_drv_kick_prepare(&r.drv));
     /* nothing added since the last decision: no kick either way */
-    assert_false(vqd_kick_prepare(&r.drv));
+    assert_false(vq_drv_kick_prepare(&r.drv));
     /* device enables with entries pending */
-    assert_true(vqdev_enable_notify(&r.dev));
+    assert_true(vq_dev_enable_notify(&r.dev));
     assert_int_equal(le16toh(r.used->flags), 0);
-    assert_int_equal(vqdev_pop(&r.dev, &r.chain), 1);
-    assert_int_equal(vqdev_pop(&r.dev, &r.chain), 1);
-    assert_false(vqdev_enable_notify(&r.dev));
-    assert_int_equal(vqd_add(&r.drv, &b, 0, 1, token_of(2)), 0);
-    assert_true(vqd_kick_prepare(&r.drv));
-    assert_int_equal(vqdev_pop(&r.dev, &r.chain), 1);
+    assert_int_equal(vq_dev_pop(&r.dev, &r.chain), 1);
+    assert_int_equal(vq_dev_pop(&r.dev, &r.chain), 1);
+    assert_false(vq_dev_enable_notify(&r.dev));
+    assert_int_equal(vq_drv_add(&r.drv, &b, 0, 1, token_of(2)), 0);
+    assert_true(vq_drv_kick_prepare(&r.drv));
+    assert_int_equal(vq_dev_pop(&r.dev, &r.chain), 1);
 
     /* driver interrupts on by default */
-    assert_int_equal(vqdev_push(&r.dev, 0, 1), 0);
-    assert_true(vqdev_should_notify(&r.dev));
+    assert_int_equal(vq_dev_push(&r.dev, 0, 1), 0);
+    assert_true(vq_dev_should_notify(&r.dev));
     /* nothing pushed since: no interrupt */
-    assert_false(vqdev_should_notify(&r.dev));
+    assert_false(vq_dev_should_notify(&r.dev));
     /* driver disables: NO_INTERRUPT set, no interrupts */
-    vqd_disable_cb(&r.drv);
+    vq_drv_disable_cb(&r.drv);
     assert_int_equal(le16toh(r.avail->flags), VRING_AVAIL_F_NO_INTERRUPT);
-    assert_int_equal(vqdev_push(&r.dev, 1, 1), 0);
-    assert_false(vqdev_should_notify(&r.dev));
+    assert_int_equal(vq_dev_push(&r.dev, 1, 1), 0);
+    assert_false(vq_dev_should_notify(&r.dev));
     /* driver enables with entries pending */
-    assert_true(vqd_enable_cb(&r.drv));
+    assert_true(vq_drv_enable_cb(&r.drv));
     assert_int_equal(le16toh(r.avail->flags), 0);
-    assert_non_null(vqd_get_used(&r.drv, NULL));
-    assert_non_null(vqd_get_used(&r.drv, NULL));
-    assert_false(vqd_enable_cb(&r.drv));
-    assert_int_equal(vqdev_push(&r.dev, 2, 1), 0);
-    assert_true(vqdev_should_notify(&r.dev));
+    assert_non_null(vq_drv_get_used(&r.drv, NULL));
+    assert_non_null(vq_drv_get_used(&r.drv, NULL));
+    assert_false(vq_drv_enable_cb(&r.drv));
+    assert_int_equal(vq_dev_push(&r.dev, 2, 1), 0);
+    assert_true(vq_dev_should_notify(&r.dev));
     ring_teardown(&r);
 }
 
@@ -678,41 +678,41 @@ static void test_queue_full_then_freed(void **state)
 
     ring_setup(&r, 4, false);
     for (unsigned i = 0; i < 4; i++)
-        assert_int_equal(vqd_add(&r.drv, b, 1, 0, token_of(i)), 0);
+        assert_int_equal(vq_drv_add(&r.drv, b, 1, 0, token_of(i)), 0);
     assert_int_equal(r.drv.num_free, 0);
     errno = 0;
-    assert_int_equal(vqd_add(&r.drv, b, 1, 0, token_of(9)), -1);
+    assert_int_equal(vq_drv_add(&r.drv, b, 1, 0, token_of(9)), -1);
     assert_int_equal(errno, ENOSPC);
-    vqd_kick_prepare(&r.drv);
+    vq_drv_kick_prepare(&r.drv);
 
     /* one completion frees one descriptor: a one-buffer chain fits, a
      * two-buffer chain does not */
-    assert_int_equal(vqdev_pop(&r.dev, &r.chain), 1);
-    assert_int_equal(vqdev_push(&r.dev, r.chain.head, 0), 0);
-    tok = vqd_get_used(&r.drv, &len);
+    assert_int_equal(vq_dev_pop(&r.dev, &r.chain), 1);
+    assert_int_equal(vq_dev_push(&r.dev, r.chain.head, 0), 0);
+    tok = vq_drv_get_used(&r.drv, &len);
     assert_ptr_equal(tok, token_of(0));
     assert_int_equal(r.drv.num_free, 1);
     errno = 0;
-    assert_int_equal(vqd_add(&r.drv, b, 1, 1, token_of(9)), -1);
+    assert_int_equal(vq_drv_add(&r.drv, b, 1, 1, token_of(9)), -1);
     assert_int_equal(errno, ENOSPC);
-    assert_int_equal(vqd_add(&r.drv, b, 0, 1, token_of(4)), 0);
+    assert_int_equal(vq_drv_add(&r.drv, b, 0, 1, token_of(4)), 0);
     errno = 0;
-    assert_int_equal(vqd_add(&r.drv, b, 1, 0, token_of(9)), -1);
+    assert_int_equal(vq_drv_add(&r.drv, b, 1, 0, token_of(9)), -1);
     assert_int_equal(errno, ENOSPC);
-    assert_int_equal(vqd_in_flight(&r.drv), 4);
+    assert_int_equal(vq_drv_in_flight(&r.drv), 4);
 
     /* drain everything; the queue is whole again */
-    vqd_kick_prepare(&r.drv);
+    vq_drv_kick_prepare(&r.drv);
     for (unsigned i = 0; i < 4; i++) {
-        assert_int_equal(vqdev_pop(&r.dev, &r.chain), 1);
-        assert_int_equal(vqdev_push(&r.dev, r.chain.head, 0), 0);
+        assert_int_equal(vq_dev_pop(&r.dev, &r.chain), 1);
+        assert_int_equal(vq_dev_push(&r.dev, r.chain.head, 0), 0);
     }
     for (unsigned i = 1; i <= 4; i++)
-        assert_ptr_equal(vqd_get_used(&r.drv, &len), token_of(i));
-    assert_null(vqd_get_used(&r.drv, &len));
+        assert_ptr_equal(vq_drv_get_used(&r.drv, &len), token_of(i));
+    assert_null(vq_drv_get_used(&r.drv, &len));
     assert_int_equal(r.drv.num_free, 4);
-    assert_int_equal(vqd_add(&r.drv, b, 1, 1, token_of(5)), 0);
-    assert_int_equal(vqd_add(&r.drv, b, 1, 1, token_of(6)), 0);
+    assert_int_equal(vq_drv_add(&r.drv, b, 1, 1, token_of(5)), 0);
+    assert_int_equal(vq_drv_add(&r.drv, b, 1, 1, token_of(6)), 0);
     ring_teardown(&r);
 }
 
@@ -738,10 +738,10 @@ static void test_hostile_avail_idx_jump(void **state)
     for (uint16_t i = 0; i < 8; i++)
         raw_publish(&r, i);
     for (uint16_t i = 0; i < 8; i++) {
-        assert_int_equal(vqdev_pop(&r.dev, &r.chain), 1);
+        assert_int_equal(vq_dev_pop(&r.dev, &r.chain), 1);
         assert_int_equal(r.chain.head, i);
     }
-    assert_int_equal(vqdev_pop(&r.dev, &r.chain), 0);
+    assert_int_equal(vq_dev_pop(&r.dev, &r.chain), 0);
     ring_teardown(&r);
 
     /* num + 1 ahead is not */
@@ -757,7 +757,7 @@ static void test_hostile_avail_idx_jump(void **state)
     ring_setup_device_only(&r, 8);
     raw_single_descs(&r);
     raw_publish(&r, 0);
-    assert_int_equal(vqdev_pop(&r.dev, &r.chain), 1);
+    assert_int_equal(vq_dev_pop(&r.dev, &r.chain), 1);
     raw_set_avail_idx(&r, 0);
     expect_pop_breaks(&r, VQ_ERR_AVAIL_IDX, 0);
     ring_teardown(&r);
@@ -804,7 +804,7 @@ static void test_hostile_next_out_of_range(void **state)
     ring_setup_device_only(&r, 8);
     raw_desc(&r, 0, 0x1000, 16, 0, 0xffff);
     raw_publish(&r, 0);
-    assert_int_equal(vqdev_pop(&r.dev, &r.chain), 1);
+    assert_int_equal(vq_dev_pop(&r.dev, &r.chain), 1);
     assert_int_equal(r.chain.n, 1);
     ring_teardown(&r);
 }
@@ -852,10 +852,10 @@ static void test_hostile_chain_longer_than_queue(void **state)
         raw_desc(&r, i, 0x1000 * (i + 1u), 8,
                  i + 1 < NUM ? VRING_DESC_F_NEXT : 0, (uint16_t)(i + 1));
     raw_publish(&r, 0);
-    assert_int_equal(vqdev_pop(&r.dev, &r.chain), 1);
+    assert_int_equal(vq_dev_pop(&r.dev, &r.chain), 1);
     assert_int_equal(r.chain.n, NUM);
     assert_int_equal(r.chain.out_bytes, 8 * NUM);
-    assert_int_equal(vqdev_push(&r.dev, 0, 0), 0);
+    assert_int_equal(vq_dev_push(&r.dev, 0, 0), 0);
 
     /* one more link, back to the start, and it is num + 1 long */
     raw_desc(&r, NUM - 1, 0x1000 * NUM, 8, VRING_DESC_F_NEXT, 0);
@@ -882,7 +882,7 @@ static void test_hostile_length_overflow(void **state)
     raw_desc(&r, 0, 0x1000, UINT32_MAX - 1, VRING_DESC_F_NEXT, 1);
     raw_desc(&r, 1, 0x2000, 1, VRING_DESC_F_WRITE, 0);
     raw_publish(&r, 0);
-    assert_int_equal(vqdev_pop(&r.dev, &r.chain), 1);
+    assert_int_equal(vq_dev_pop(&r.dev, &r.chain), 1);
     assert_int_equal(r.chain.out_bytes, UINT32_MAX - 1);
     assert_int_equal(r.chain.in_bytes, 1);
     ring_teardown(&r);
@@ -954,12 +954,12 @@ static void test_hostile_flood_more_than_queue_size(void **state)
     raw_single_descs(&r);
     for (unsigned i = 0; i < 3; i++) {
         raw_publish(&r, 0);
-        assert_int_equal(vqdev_pop(&r.dev, &r.chain), 1);
-        assert_int_equal(vqdev_push(&r.dev, 0, 0), 0);
+        assert_int_equal(vq_dev_pop(&r.dev, &r.chain), 1);
+        assert_int_equal(vq_dev_push(&r.dev, 0, 0), 0);
     }
     /* re-publishing a head the device still holds breaks the queue */
     raw_publish(&r, 0);
-    assert_int_equal(vqdev_pop(&r.dev, &r.chain), 1);
+    assert_int_equal(vq_dev_pop(&r.dev, &r.chain), 1);
     raw_publish(&r, 0);
     expect_pop_breaks(&r, VQ_ERR_TOO_MANY, 0);
     assert_int_equal(r.dev.in_flight, 1);
@@ -971,7 +971,7 @@ static void test_hostile_flood_more_than_queue_size(void **state)
     for (uint16_t i = 0; i < NUM; i++)
         raw_publish(&r, i);
     for (uint16_t i = 0; i < NUM; i++)
-        assert_int_equal(vqdev_pop(&r.dev, &r.chain), 1);
+        assert_int_equal(vq_dev_pop(&r.dev, &r.chain), 1);
     assert_int_equal(r.dev.in_flight, NUM);
     raw_publish(&r, 3);
     expect_pop_breaks(&r, VQ_ERR_TOO_MANY, NUM);
@@ -990,7 +990,7 @@ static void test_hostile_flood_more_than_queue_size(void **state)
             int rc;
 
             raw_set_avail_idx(&r, (uint16_t)(r.dev.last_avail_idx + 1));
-            rc = vqdev_pop(&r.dev, &r.chain);
+            rc = vq_dev_pop(&r.dev, &r.chain);
             assert_true(rc == 1 || rc == -1);
             rc == 1 ? popped++ : failed++;
             assert_true(r.dev.in_flight <= NUM);
@@ -1001,7 +1001,7 @@ static void test_hostile_flood_more_than_queue_size(void **state)
     }
     /* what it holds can still be completed before the device closes */
     for (uint16_t i = 0; i < NUM; i++)
-        assert_int_equal(vqdev_push(&r.dev, i, 0), 0);
+        assert_int_equal(vq_dev_push(&r.dev, i, 0), 0);
     assert_int_equal(r.dev.in_flight, 0);
     ring_teardown(&r);
 }
@@ -1015,7 +1015,7 @@ static void test_hostile_push_unknown_head(void **state)
     ring_setup_device_only(&r, 8);
     raw_single_descs(&r);
     errno = 0;
-    assert_int_equal(vqdev_push(&r.dev, 2, 0), -1);
+    assert_int_equal(vq_dev_push(&r.dev, 2, 0), -1);
     assert_int_equal(errno, EINVAL);
     assert_int_equal(r.dev.error, VQ_ERR_USED_ID);
     assert_int_equal(r.dev.error_value, 2);
@@ -1025,10 +1025,10 @@ static void test_hostile_push_unknown_head(void **state)
 
     /* out of range */
     ring_setup_device_only(&r, 8);
-    assert_int_equal(vqdev_push(&r.dev, 8, 0), -1);
+    assert_int_equal(vq_dev_push(&r.dev, 8, 0), -1);
     assert_int_equal(r.dev.error, VQ_ERR_USED_ID);
     assert_int_equal(r.dev.error_value, 8);
-    assert_int_equal(vqdev_push(&r.dev, 0xffff, 0), -1);
+    assert_int_equal(vq_dev_push(&r.dev, 0xffff, 0), -1);
     assert_int_equal(raw_used_idx(&r), 0);
     ring_teardown(&r);
 
@@ -1036,9 +1036,9 @@ static void test_hostile_push_unknown_head(void **state)
     ring_setup_device_only(&r, 8);
     raw_single_descs(&r);
     raw_publish(&r, 5);
-    assert_int_equal(vqdev_pop(&r.dev, &r.chain), 1);
-    assert_int_equal(vqdev_push(&r.dev, 5, 0), 0);
-    assert_int_equal(vqdev_push(&r.dev, 5, 0), -1);
+    assert_int_equal(vq_dev_pop(&r.dev, &r.chain), 1);
+    assert_int_equal(vq_dev_push(&r.dev, 5, 0), 0);
+    assert_int_equal(vq_dev_push(&r.dev, 5, 0), -1);
     assert_int_equal(r.dev.error, VQ_ERR_USED_ID);
     assert_int_equal(raw_used_idx(&r), 1);
     assert_int_equal(r.dev.in_flight, 0);
@@ -1070,10 +1070,10 @@ static void driver_with_two_chains(struct ring *r)
     struct vq_buf b1[1] = { { 0x3000, 200 } };
 
     ring_setup(r, 8, false);
-    assert_int_equal(vqd_add(&r->drv, b0, 1, 1, token_of(0)), 0);
-    assert_int_equal(vqd_add(&r->drv, b1, 0, 1, token_of(1)), 0);
-    assert_true(vqd_kick_prepare(&r->drv));
-    assert_int_equal(vqd_in_flight(&r->drv), 2);
+    assert_int_equal(vq_drv_add(&r->drv, b0, 1, 1, token_of(0)), 0);
+    assert_int_equal(vq_drv_add(&r->drv, b1, 0, 1, token_of(1)), 0);
+    assert_true(vq_drv_kick_prepare(&r->drv));
+    assert_int_equal(vq_drv_in_flight(&r->drv), 2);
 }
 
 static void test_hostile_used_id_out_of_range(void **state)
@@ -1087,16 +1087,16 @@ static void test_hostile_used_id_out_of_range(void **state)
         driver_with_two_chains(&r);
         raw_used(&r, 0, ids[i], 1);
         raw_set_used_idx(&r, 1);
-        assert_null(vqd_get_used(&r.drv, &len));
+        assert_null(vq_drv_get_used(&r.drv, &len));
         assert_int_equal(r.drv.bad_used_id, 1);
-        assert_int_equal(vqd_in_flight(&r.drv), 2);
+        assert_int_equal(vq_drv_in_flight(&r.drv), 2);
         assert_int_equal(r.drv.num_free, 8 - 3);
         /* genuine completions after the bad one still work */
         raw_used(&r, 1, 2, 200);
         raw_set_used_idx(&r, 2);
-        assert_ptr_equal(vqd_get_used(&r.drv, &len), token_of(1));
+        assert_ptr_equal(vq_drv_get_used(&r.drv, &len), token_of(1));
         assert_int_equal(len, 200);
-        assert_int_equal(vqd_in_flight(&r.drv), 1);
+        assert_int_equal(vq_drv_in_flight(&r.drv), 1);
         ring_teardown(&r);
     }
 
@@ -1106,9 +1106,9 @@ static void test_hostile_used_id_out_of_range(void **state)
     raw_used(&r, 0, 5, 1);
     raw_used(&r, 1, 1, 1);
     raw_set_used_idx(&r, 2);
-    assert_null(vqd_get_used(&r.drv, &len));
+    assert_null(vq_drv_get_used(&r.drv, &len));
     assert_int_equal(r.drv.bad_used_id, 2);
-    assert_int_equal(vqd_in_flight(&r.drv), 2);
+    assert_int_equal(vq_drv_in_flight(&r.drv), 2);
     assert_int_equal(r.drv.num_free, 8 - 3);
     ring_teardown(&r);
 }
@@ -1123,20 +1123,20 @@ static void test_hostile_used_id_duplicate(void **state)
     raw_used(&r, 0, 0, 100);
     raw_used(&r, 1, 0, 100);      /* the same head again */
     raw_set_used_idx(&r, 2);
-    assert_ptr_equal(vqd_get_used(&r.drv, &len), token_of(0));
+    assert_ptr_equal(vq_drv_get_used(&r.drv, &len), token_of(0));
     assert_int_equal(len, 100);
-    assert_null(vqd_get_used(&r.drv, &len));
+    assert_null(vq_drv_get_used(&r.drv, &len));
     assert_int_equal(r.drv.bad_used_id, 1);
     /* only the first completion freed descriptors */
-    assert_int_equal(vqd_in_flight(&r.drv), 1);
+    assert_int_equal(vq_drv_in_flight(&r.drv), 1);
     assert_int_equal(r.drv.num_free, 8 - 1);
     /* the other chain still completes */
     raw_used(&r, 2, 2, 7);
     raw_set_used_idx(&r, 3);
-    assert_ptr_equal(vqd_get_used(&r.drv, &len), token_of(1));
+    assert_ptr_equal(vq_drv_get_used(&r.drv, &len), token_of(1));
     assert_int_equal(len, 7);
     assert_int_equal(r.drv.num_free, 8);
-    assert_int_equal(vqd_in_flight(&r.drv), 0);
+    assert_int_equal(vq_drv_in_flight(&r.drv), 0);
     ring_teardown(&r);
 }
 
@@ -1151,12 +1151,12 @@ static void test_hostile_used_len_too_long(void **state)
     raw_used(&r, 0, 0, 101);
     raw_used(&r, 1, 2, UINT32_MAX);
     raw_set_used_idx(&r, 2);
-    assert_ptr_equal(vqd_get_used(&r.drv, &len), token_of(0));
+    assert_ptr_equal(vq_drv_get_used(&r.drv, &len), token_of(0));
     assert_int_equal(len, 100);
-    assert_ptr_equal(vqd_get_used(&r.drv, &len), token_of(1));
+    assert_ptr_equal(vq_drv_get_used(&r.drv, &len), token_of(1));
     assert_int_equal(len, 200);
     assert_int_equal(r.drv.bad_used_len, 2);
-    assert_int_equal(vqd_in_flight(&r.drv), 0);
+    assert_int_equal(vq_drv_in_flight(&r.drv), 0);
     assert_int_equal(r.drv.num_free, 8);
     ring_teardown(&r);
 
@@ -1164,12 +1164,12 @@ static void test_hostile_used_len_too_long(void **state)
     ring_setup(&r, 8, false);
     {
         struct vq_buf b = { 0x1000, 512 };
-        assert_int_equal(vqd_add(&r.drv, &b, 1, 0, token_of(0)), 0);
+        assert_int_equal(vq_drv_add(&r.drv, &b, 1, 0, token_of(0)), 0);
     }
-    vqd_kick_prepare(&r.drv);
+    vq_drv_kick_prepare(&r.drv);
     raw_used(&r, 0, 0, 1);
     raw_set_used_idx(&r, 1);
-    assert_ptr_equal(vqd_get_used(&r.drv, &len), token_of(0));
+    assert_ptr_equal(vq_drv_get_used(&r.drv, &len), token_of(0));
     assert_int_equal(len, 0);
     assert_int_equal(r.drv.bad_used_len, 1);
     ring_teardown(&r);
@@ -1186,26 +1186,26 @@ static void test_hostile_used_idx_jump(void **state)
         driver_with_two_chains(&r);
         /* the device popped both, then claims more completions than
          * there are requests; the entries even look valid */
-        assert_int_equal(vqdev_pop(&r.dev, &r.chain), 1);
-        assert_int_equal(vqdev_pop(&r.dev, &r.chain), 1);
+        assert_int_equal(vq_dev_pop(&r.dev, &r.chain), 1);
+        assert_int_equal(vq_dev_pop(&r.dev, &r.chain), 1);
         for (uint16_t j = 0; j < 8; j++)
             raw_used(&r, j, j % 2 ? 2 : 0, 1);
         raw_set_used_idx(&r, jumps[i]);
         for (unsigned k = 0; k < 3; k++)
-            assert_null(vqd_get_used(&r.drv, &len));
+            assert_null(vq_drv_get_used(&r.drv, &len));
         assert_true(r.drv.bad_used_idx >= 1);
         assert_int_equal(r.drv.bad_used_id, 0);
-        assert_int_equal(vqd_in_flight(&r.drv), 2);
+        assert_int_equal(vq_drv_in_flight(&r.drv), 2);
         assert_int_equal(r.drv.last_used_idx, 0);
         /* the device comes back to its senses: honest pushes rewrite
          * used->idx and both chains complete */
-        assert_int_equal(vqdev_push(&r.dev, 2, 5), 0);
-        assert_int_equal(vqdev_push(&r.dev, 0, 6), 0);
-        assert_ptr_equal(vqd_get_used(&r.drv, &len), token_of(1));
+        assert_int_equal(vq_dev_push(&r.dev, 2, 5), 0);
+        assert_int_equal(vq_dev_push(&r.dev, 0, 6), 0);
+        assert_ptr_equal(vq_drv_get_used(&r.drv, &len), token_of(1));
         assert_int_equal(len, 5);
-        assert_ptr_equal(vqd_get_used(&r.drv, &len), token_of(0));
+        assert_ptr_equal(vq_drv_get_used(&r.drv, &len), token_of(0));
         assert_int_equal(len, 6);
-        assert_null(vqd_get_used(&r.drv, &len));
+        assert_null(vq_drv_get_used(&r.drv, &len));
         ring_teardown(&r);
     }
 }
@@ -1223,35 +1223,35 @@ static void test_hostile_desc_next_rewritten(void **state)
     (void)state;
 
     ring_setup(&r, NUM, false);
-    assert_int_equal(vqd_add(&r.drv, b3, 1, 2, token_of(0)), 0);   /* 0,1,2 */
-    assert_int_equal(vqd_add(&r.drv, &b1, 1, 0, token_of(1)), 0);  /* 3 */
-    vqd_kick_prepare(&r.drv);
-    assert_int_equal(vqdev_pop(&r.dev, &r.chain), 1);
-    assert_int_equal(vqdev_pop(&r.dev, &r.chain), 1);
+    assert_int_equal(vq_drv_add(&r.drv, b3, 1, 2, token_of(0)), 0);   /* 0,1,2 */
+    assert_int_equal(vq_drv_add(&r.drv, &b1, 1, 0, token_of(1)), 0);  /* 3 */
+    vq_drv_kick_prepare(&r.drv);
+    assert_int_equal(vq_dev_pop(&r.dev, &r.chain), 1);
+    assert_int_equal(vq_dev_pop(&r.dev, &r.chain), 1);
 
     /* point chain 0 into chain 1 and out of the table */
     raw_desc(&r, 0, 0x1000, 8, VRING_DESC_F_NEXT, 3);
     raw_desc(&r, 1, 0x2000, 8, VRING_DESC_F_NEXT, 0xffff);
     raw_desc(&r, 2, 0x3000, 8, VRING_DESC_F_NEXT, 3);
-    assert_int_equal(vqdev_push(&r.dev, 0, 16), 0);
-    assert_ptr_equal(vqd_get_used(&r.drv, &len), token_of(0));
+    assert_int_equal(vq_dev_push(&r.dev, 0, 16), 0);
+    assert_ptr_equal(vq_drv_get_used(&r.drv, &len), token_of(0));
     assert_int_equal(r.drv.num_free, NUM - 1);
-    assert_int_equal(vqd_in_flight(&r.drv), 1);
+    assert_int_equal(vq_drv_in_flight(&r.drv), 1);
 
     /* fill the queue: every free descriptor handed out once, never 3 */
     for (unsigned i = 0; i < NUM - 1; i++)
-        assert_int_equal(vqd_add(&r.drv, &b1, 1, 0, token_of(2 + i)), 0);
+        assert_int_equal(vq_drv_add(&r.drv, &b1, 1, 0, token_of(2 + i)), 0);
     errno = 0;
-    assert_int_equal(vqd_add(&r.drv, &b1, 1, 0, token_of(99)), -1);
+    assert_int_equal(vq_drv_add(&r.drv, &b1, 1, 0, token_of(99)), -1);
     assert_int_equal(errno, ENOSPC);
-    vqd_kick_prepare(&r.drv);
+    vq_drv_kick_prepare(&r.drv);
     seen[3] = true;
     for (unsigned i = 0; i < NUM - 1; i++) {
-        assert_int_equal(vqdev_pop(&r.dev, &r.chain), 1);
+        assert_int_equal(vq_dev_pop(&r.dev, &r.chain), 1);
         assert_false(seen[r.chain.head]);
         seen[r.chain.head] = true;
     }
-    assert_int_equal(vqdev_pop(&r.dev, &r.chain), 0);
+    assert_int_equal(vq_dev_pop(&r.dev, &r.chain), 0);
     ring_teardown(&r);
 }
 
@@ -1380,10 +1380,10 @@ static void test_hostile_double_fetch_ring_mutation(void **state)
         __atomic_store_n(&r.avail->idx, htole16((uint16_t)(slot + 1)),
                          __ATOMIC_RELEASE);
 
-        rc = vqdev_pop(&r.dev, &r.chain);
+        rc = vq_dev_pop(&r.dev, &r.chain);
         if (rc == 1) {
             check_chain_invariants(&r.chain, NUM);
-            assert_int_equal(vqdev_push(&r.dev, r.chain.head, 0), 0);
+            assert_int_equal(vq_dev_push(&r.dev, r.chain.head, 0), 0);
             ok++;
             continue;
         }
@@ -1392,9 +1392,9 @@ static void test_hostile_double_fetch_ring_mutation(void **state)
         errors[r.dev.error]++;
         failed++;
         /* the backend would close the device; start a fresh queue */
-        vqdev_free(&r.dev);
+        vq_dev_free(&r.dev);
         __atomic_store_n(&r.avail->idx, 0, __ATOMIC_RELAXED);
-        assert_int_equal(vqdev_init(&r.dev, NUM, r.desc, r.avail, r.used,
+        assert_int_equal(vq_dev_init(&r.dev, NUM, r.desc, r.avail, r.used,
                                     false), 0);
     }
     __atomic_store_n(&f.stop, 1, __ATOMIC_RELAXED);
