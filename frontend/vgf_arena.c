@@ -95,8 +95,9 @@ int vgf_arena_setup(struct vgf_dev *d, uint64_t pages, unsigned unit_shift,
     a->base = d->h->ops->share_pages(d->h, d->backend_id, (uint32_t)pages,
                                      a->refs, true);
     if (!a->base) {
-        vgf_log(d, VG_LOG_ERR, "granting the %s of %llu pages to dom %u: %m",
-                what, (unsigned long long)pages, d->backend_id);
+        vgf_log(d, VG_LOG_ERR, "granting the %s of %llu pages to dom %u: %s",
+                what, (unsigned long long)pages, d->backend_id,
+                strerror(errno));
         goto fail;
     }
     a->npages = (uint32_t)pages;
@@ -118,7 +119,8 @@ void vgf_arena_release(struct vgf_dev *d)
     struct vgf_arena *a = &d->arena;
 
     if (a->base && d->h->ops->unshare_pages(d->h, a->base, a->npages))
-        vgf_log(d, VG_LOG_WARN, "revoking the region/pool grants: %m");
+        vgf_log(d, VG_LOG_WARN, "revoking the region/pool grants: %s",
+                strerror(errno));
     free(a->refs);
     free(a->bits);
     memset(a, 0, sizeof(*a));

@@ -25,10 +25,10 @@ void vgf_req_release_pages(struct vgf_dev *d, struct vgf_req *r)
 {
     if (r->out_pages &&
         d->h->ops->unshare_pages(d->h, r->out_pages, r->out_npages))
-        vgf_log(d, VG_LOG_WARN, "revoking request grants: %m");
+        vgf_log(d, VG_LOG_WARN, "revoking request grants: %s", strerror(errno));
     if (r->in_pages &&
         d->h->ops->unshare_pages(d->h, r->in_pages, r->in_npages))
-        vgf_log(d, VG_LOG_WARN, "revoking request grants: %m");
+        vgf_log(d, VG_LOG_WARN, "revoking request grants: %s", strerror(errno));
     r->out_pages = r->in_pages = NULL;
     r->out_npages = r->in_npages = 0;
     /* The arena may already be revoked (link down): then nothing to free. */
@@ -217,8 +217,8 @@ int vgf_submit(struct vgf_dev *d, unsigned qi, const struct vgf_iov *out,
     d->stats.descriptors += ndesc;
     if (vq_drv_kick_prepare(&q->vq)) {
         if (d->h->ops->evtchn_notify(d->h, (vg_port_t)q->port))
-            vgf_log(d, VG_LOG_WARN, "queue %u: kicking port %d: %m", qi,
-                    q->port);
+            vgf_log(d, VG_LOG_WARN, "queue %u: kicking port %d: %s", qi,
+                    q->port, strerror(errno));
         d->stats.kicks++;
     } else {
         d->stats.kicks_suppressed++;

@@ -27,7 +27,7 @@ static uint32_t pages_for(size_t bytes)
 static void area_release(struct vgf_dev *d, struct vgf_area *a)
 {
     if (a->pages && d->h->ops->unshare_pages(d->h, a->pages, a->npages))
-        vgf_log(d, VG_LOG_WARN, "revoking ring grants: %m");
+        vgf_log(d, VG_LOG_WARN, "revoking ring grants: %s", strerror(errno));
     memset(a, 0, sizeof(*a));
 }
 
@@ -63,8 +63,8 @@ static void queue_rings_release(struct vgf_dev *d, struct vgf_queue *q)
     area_release(d, &q->driver);
     area_release(d, &q->device);
     if (q->port >= 0 && d->h->ops->evtchn_unbind(d->h, (vg_port_t)q->port))
-        vgf_log(d, VG_LOG_WARN, "queue %u: unbinding port %d: %m", q->index,
-                q->port);
+        vgf_log(d, VG_LOG_WARN, "queue %u: unbinding port %d: %s", q->index,
+                q->port, strerror(errno));
     q->port = -1;
 }
 
@@ -103,15 +103,15 @@ static int queue_setup(struct vgf_dev *d, struct vgf_queue *q)
     if (rc) {
         if (rc == 1)
             errno = ENOMEM;
-        vgf_log(d, VG_LOG_ERR, "queue %u: granting the ring to dom %u: %m",
-                q->index, d->backend_id);
+        vgf_log(d, VG_LOG_ERR, "queue %u: granting the ring to dom %u: %s",
+                q->index, d->backend_id, strerror(errno));
         return -1;
     }
 
     port = d->h->ops->evtchn_bind_unbound(d->h, d->backend_id);
     if (port < 0) {
-        vgf_log(d, VG_LOG_ERR, "queue %u: offering an event channel to dom %u: %m",
-                q->index, d->backend_id);
+        vgf_log(d, VG_LOG_ERR, "queue %u: offering an event channel to dom %u: %s",
+                q->index, d->backend_id, strerror(errno));
         return -1;
     }
     q->port = port;

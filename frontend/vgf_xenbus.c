@@ -223,7 +223,8 @@ static int publish(struct vgf_dev *d)
 {
     if (vg_xs_transact(d->h, publish_tx, d, NULL) == 0)
         return 0;
-    vgf_log(d, VG_LOG_ERR, "writing our keys under %s: %m", d->fe_dir);
+    vgf_log(d, VG_LOG_ERR, "writing our keys under %s: %s", d->fe_dir,
+            strerror(errno));
     return -1;
 }
 
@@ -252,7 +253,8 @@ static int close_wait_ms(const struct vgf_dev *d)
 static void write_own_state(struct vgf_dev *d, enum vg_xenbus_state s)
 {
     if (vg_xs_write_state(d->h, d->fe_dir, s))
-        vgf_log(d, VG_LOG_WARN, "writing %s/state = %u: %m", d->fe_dir, s);
+        vgf_log(d, VG_LOG_WARN, "writing %s/state = %u: %s", d->fe_dir, s,
+                strerror(errno));
 }
 
 /* A session a previous process (or this one) left behind: close it so the
@@ -327,7 +329,8 @@ static int handshake(struct vgf_dev *d)
         return -1;
     }
     if (vg_xs_write_state(d->h, d->fe_dir, VG_XB_CONNECTED)) {
-        vgf_log(d, VG_LOG_ERR, "writing %s/state: %m", d->fe_dir);
+        vgf_log(d, VG_LOG_ERR, "writing %s/state: %s", d->fe_dir,
+                strerror(errno));
         return -1;
     }
     d->link = VGF_LINK_CONNECTED;
@@ -431,7 +434,8 @@ struct vgf_dev *vgf_open(struct vg_hyp *h, unsigned devid,
     snprintf(d->watch_token, sizeof(d->watch_token), "vgf-%u-%p", devid,
              (void *)d);
     if (h->ops->xs_watch(h, d->be_state_path, d->watch_token)) {
-        vgf_log(d, VG_LOG_ERR, "watching %s: %m", d->be_state_path);
+        vgf_log(d, VG_LOG_ERR, "watching %s: %s", d->be_state_path,
+                strerror(errno));
         goto fail;
     }
     d->watching = true;

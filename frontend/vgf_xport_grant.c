@@ -27,8 +27,8 @@ static void *share_buffers(struct vgf_dev *d, struct vgf_queue *q,
 
     pages = h->ops->share_pages(h, d->backend_id, npages, refs, writable);
     if (!pages) {
-        vgf_log(d, VG_LOG_DEBUG, "granting %u pages to dom %u: %m", npages,
-                d->backend_id);
+        vgf_log(d, VG_LOG_DEBUG, "granting %u pages to dom %u: %s", npages,
+                d->backend_id, strerror(errno));
         return NULL;
     }
     d->stats.share_calls++;
