@@ -26,6 +26,8 @@
 #                   the guest kernel module frontend/linux/virtio_grant.ko
 #                   (docs/kernel.md); KDIR defaults to the running kernel's
 #   make help       this list
+#   V=1             (with any target) print whole commands, not one short
+#                   line per step
 
 CC      ?= cc
 SAN     ?= 0
@@ -50,6 +52,14 @@ else
 BUILD   ?= build
 OPT     := -O2
 LDSAN   :=
+endif
+
+# One short line per build step unless V=1.
+ifneq ($(V),1)
+QUIET_CC = @printf '  CC      %s\n' $@;
+QUIET_AR = @printf '  AR      %s\n' $@;
+QUIET_LD = @printf '  LD      %s\n' $@;
+SUBMAKE  = --no-print-directory
 endif
 
 CFLAGS  := -std=gnu11 -g $(OPT) -Wall -Wextra -Werror -Wshadow \
@@ -90,15 +100,17 @@ all: $(BINS) $(E2E_BINS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(QUIET_CC)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(LIBCOMMON): $(call obj,$(COMMON_SRCS))
 $(LIBFRONT): $(call obj,$(FRONT_SRCS))
 $(LIBBACK): $(call obj,$(BACK_SRCS))
 $(LIBIO): $(call obj,$(IO_SRCS))
-$(LIBCOMMON) $(LIBFRONT) $(LIBBACK) $(LIBIO):
+# Also rebuilt when this file changes: a source moved out of a library
+# (or removed) must not stay in its archive.
+$(LIBCOMMON) $(LIBFRONT) $(LIBBACK) $(LIBIO): Makefile
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	$(QUIET_AR)rm -f $@ && ar rcs $@ $(filter %.o,$^)
 
 $(BUILD)/bin/vgrantd: $(call obj,backend/vgrantd.c) $(LIBBACK) $(LIBCOMMON)
 $(BUILD)/bin/vgrant: $(call obj,tools/vgrant.c) $(LIBCOMMON)
@@ -108,17 +120,17 @@ $(BUILD)/bin/vg-hostile: $(call obj,tests/e2e/hostile/vg-hostile.c) $(LIBCOMMON)
 $(BUILD)/bin/vg-dm: $(call obj,tests/e2e/hostile/vg-dm.c)
 $(BINS) $(E2E_BINS):
 	@mkdir -p $(dir $@)
-	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+	$(QUIET_LD)$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(call obj,$(TEST_SUPPORT)) \
 		$(LIBIO) $(LIBFRONT) $(LIBBACK) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDSAN) -o $@ $^ $(TESTLIBS) $(LDLIBS)
+	$(QUIET_LD)$(CC) $(LDSAN) -o $@ $^ $(TESTLIBS) $(LDLIBS)
 
 build-fuzz/fuzz/%: $(call obj,tests/fuzz/%.c) $(call obj,$(FUZZ_SUPPORT)) \
 		$(LIBFRONT) $(LIBBACK) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+	$(QUIET_LD)$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 
 # Every test binary runs even if an earlier one fails; the summary line at
 # the end counts binaries that passed and failed.  Unless SAN=1 (the fuzz
@@ -138,7 +150,7 @@ test: $(TESTS) $(BINS) $(SMOKE_DEP)
 	@tools/run-tests.sh $(TESTS) $(SCRIPT_TESTS) $(SMOKE_PROG)
 
 test-san:
-	$(MAKE) SAN=1 test
+	@$(MAKE) $(SUBMAKE) SAN=1 test
 
 deps:
 	@tools/install-deps.sh
@@ -215,7 +227,12 @@ install: all
 FUZZ_SECONDS ?= 10
 fuzz-build:
 	@command -v $(FUZZ_CC) >/dev/null || { echo "fuzz: $(FUZZ_CC) not found: make deps" >&2; exit 1; }
-	@$(MAKE) --no-print-directory FUZZ=1 $(FUZZERS)
+	@$(MAKE) --no-print-directory FUZZ=1 fuzz-bins
+
+# (inside fuzz-build's make: the harnesses, silently when up to date)
+.PHONY: fuzz-bins
+fuzz-bins: $(FUZZERS)
+	@:
 
 fuzz: fuzz-build
 	tools/run-fuzz.sh -t $(FUZZ_SECONDS) $(FUZZERS)
