@@ -113,7 +113,7 @@ $(LIBCOMMON) $(LIBFRONT) $(LIBBACK) $(LIBIO): Makefile
 	$(QUIET_AR)rm -f $@ && ar rcs $@ $(filter %.o,$^)
 
 $(BUILD)/bin/vgrantd: $(call obj,backend/vgrantd.c) $(LIBBACK) $(LIBCOMMON)
-$(BUILD)/bin/vgrant: $(call obj,tools/vgrant.c) $(LIBCOMMON)
+$(BUILD)/bin/vgrant: $(call obj,tools/vgrant.c tools/vgrant_stats.c) $(LIBCOMMON)
 $(BUILD)/bin/vgrant-io: $(call obj,frontend/io/vgrant-io.c) $(LIBIO) $(LIBFRONT) \
 		$(LIBCOMMON)
 $(BUILD)/bin/vg-hostile: $(call obj,tests/e2e/hostile/vg-hostile.c) $(LIBCOMMON)
