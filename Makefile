@@ -72,7 +72,8 @@ TESTLIBS := -lcmocka
 COMMON_SRCS   := $(wildcard common/*.c)
 FRONT_SRCS    := $(wildcard frontend/*.c)
 # vgrant-io's verify, bench and check code: not part of libvgrant
-IO_SRCS       := $(filter-out frontend/io/vgrant-io.c,$(wildcard frontend/io/*.c))
+IO_CLI        := frontend/io/vgrant-io.c frontend/io/vgrant-io-rng.c
+IO_SRCS       := $(filter-out $(IO_CLI),$(wildcard frontend/io/*.c))
 BACK_SRCS     := $(filter-out backend/vgrantd.c,$(wildcard backend/*.c))
 TEST_SUPPORT  := $(filter-out tests/unit/test_%.c,$(wildcard tests/unit/*.c))
 TEST_SRCS     := $(wildcard tests/unit/test_*.c)
@@ -114,7 +115,7 @@ $(LIBCOMMON) $(LIBFRONT) $(LIBBACK) $(LIBIO): Makefile
 
 $(BUILD)/bin/vgrantd: $(call obj,backend/vgrantd.c) $(LIBBACK) $(LIBCOMMON)
 $(BUILD)/bin/vgrant: $(call obj,tools/vgrant.c tools/vgrant_stats.c) $(LIBCOMMON)
-$(BUILD)/bin/vgrant-io: $(call obj,frontend/io/vgrant-io.c) $(LIBIO) $(LIBFRONT) \
+$(BUILD)/bin/vgrant-io: $(call obj,$(IO_CLI)) $(LIBIO) $(LIBFRONT) \
 		$(LIBCOMMON)
 $(BUILD)/bin/vg-hostile: $(call obj,tests/e2e/hostile/vg-hostile.c) $(LIBCOMMON)
 $(BUILD)/bin/vg-dm: $(call obj,tests/e2e/hostile/vg-dm.c)
