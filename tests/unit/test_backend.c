@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "rawfront.h"
+#include "vgdrive.h"
 #include "vgrant/log.h"
 #include "vgrantd.h"
 
@@ -107,22 +108,13 @@ static void capture_abort(void);
 
 static void pump(struct tw *t, int rounds)
 {
-    for (int i = 0; i < rounds; i++)
-        assert_int_equal(vgd_run_once(t->d, 0), 0);
+    vd_pump(t->d, rounds);
 }
 
 static void wait_backend_state(struct tw *t, struct rawfront *rf,
                                enum vg_xenbus_state s)
 {
-    for (int i = 0; i < MAX_ROUNDS; i++) {
-        if (rf_backend_state(rf) == s)
-            return;
-        assert_int_equal(vgd_run_once(t->d, 0), 0);
-    }
-    capture_abort();
-    fail_msg("dom %u dev %u: backend state %s, expected %s", rf->domid,
-             rf->devid, vg_xenbus_state_name(rf_backend_state(rf)),
-             vg_xenbus_state_name(s));
+    vd_wait_backend_state(t->d, rf, s);
 }
 
 static void ensure_domain(struct tw *t, uint16_t dom)
@@ -148,10 +140,7 @@ static void attach_connect(struct tw *t, struct rawfront *rf, uint16_t dom,
                            const struct rf_attach *a)
 {
     attach(t, rf, dom, devid, a);
-    assert_int_equal(rf_connect(rf, num), 0);
-    wait_backend_state(t, rf, VG_XB_CONNECTED);
-    assert_int_equal(rf_set_state(rf, VG_XB_CONNECTED), 0);
-    pump(t, 2);
+    vd_connect(t->d, rf, num);
 }
 
 /* Kick and serve until the request completes; returns its status. */
@@ -160,19 +149,12 @@ static uint8_t blk_complete(struct tw *t, struct rawfront *rf,
 {
     uint32_t id, len;
 
-    assert_int_equal(rf_kick(rf), 0);
-    for (int i = 0; i < MAX_ROUNDS; i++) {
-        if (rf_get_used(rf, &id, &len)) {
-            assert_int_equal(id, r->head);
-            if (len_out)
-                *len_out = len;
-            return *r->status;
-        }
-        assert_int_equal(vgd_run_once(t->d, 0), 0);
-    }
-    capture_abort();
-    fail_msg("request never completed");
-    return 0xff;
+    if (!vd_serve_until_used(t->d, rf, &id, &len))
+        fail_msg("request never completed");
+    assert_int_equal(id, r->head);
+    if (len_out)
+        *len_out = len;
+    return *r->status;
 }
 
 static uint8_t blk_do(struct tw *t, struct rawfront *rf, struct rf_blk *r)
@@ -181,32 +163,9 @@ static uint8_t blk_do(struct tw *t, struct rawfront *rf, struct rf_blk *r)
     return blk_complete(t, rf, r, NULL);
 }
 
-struct find_arg {
-    uint16_t dom;
-    unsigned devid;
-    struct vgd_dev_stats s;
-    bool found;
-};
-
-static int find_cb(const struct vgd_dev_stats *s, void *arg)
-{
-    struct find_arg *f = arg;
-
-    if (s->frontend_domid == f->dom && s->devid == f->devid) {
-        f->s = *s;
-        f->found = true;
-        return 1;
-    }
-    return 0;
-}
-
 static struct vgd_dev_stats dev_stats(struct tw *t, uint16_t dom, unsigned devid)
 {
-    struct find_arg f = { .dom = dom, .devid = devid };
-
-    vgd_foreach_dev(t->d, find_cb, &f);
-    assert_true(f.found);
-    return f.s;
+    return vd_dev_stats(t->d, dom, devid);
 }
 
 static off_t file_size(const char *path)
@@ -975,11 +934,7 @@ static void test_hostile_frontend_vanishes_mid_request(void **state)
     /* the toolstack removes the dead guest's backend dir: device freed */
     assert_int_equal(t->ts->ops->xs_rm(t->ts, 0, a.be_path), 0);
     pump(t, 3);
-    {
-        struct find_arg f = { .dom = 1, .devid = 0 };
-        vgd_foreach_dev(t->d, find_cb, &f);
-        assert_false(f.found);
-    }
+    assert_false(vd_has_dev(t->d, 1, 0));
     rf_close(&a);
     rf_close(&b);
     tw_free(t);
@@ -1592,5 +1547,6 @@ int main(void)
     };
 
     vg_log_init("test_backend", VG_LOG_INFO);
+    vd_on_fail = capture_abort;
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
