@@ -35,8 +35,8 @@ void loop_fill_pattern(uint8_t *buf, size_t len, uint64_t offset,
     }
 }
 
-struct loop *loop_start(const char *name, const char *extra_spec,
-                        const struct vgd_options *o)
+static struct loop *start(const char *name, const char *full_spec,
+                          const char *extra_spec, const struct vgd_options *o)
 {
     struct loop *l = calloc(1, sizeof(*l));
     struct vg_attach_spec spec;
@@ -59,9 +59,13 @@ struct loop *loop_start(const char *name, const char *extra_spec,
     assert_non_null(l->guest);
     /* The toolstack's own code writes both directories, as `vgrant attach`
      * would on Xen.  A separate dom0 handle, like a separate process. */
-    snprintf(specstr, sizeof(specstr), "type=blk,target=%s,queue-size=256%s%s",
-             l->image, extra_spec && *extra_spec ? "," : "",
-             extra_spec ? extra_spec : "");
+    if (full_spec)
+        snprintf(specstr, sizeof(specstr), "%s", full_spec);
+    else
+        snprintf(specstr, sizeof(specstr),
+                 "type=blk,target=%s,queue-size=256%s%s", l->image,
+                 extra_spec && *extra_spec ? "," : "",
+                 extra_spec ? extra_spec : "");
     if (vg_attach_spec_parse(specstr, &spec, err, sizeof(err)))
         fail_msg("spec %s: %s", specstr, err);
     tool = vg_fake_open(l->w, 0);
@@ -73,6 +77,18 @@ struct loop *loop_start(const char *name, const char *extra_spec,
     assert_int_equal(vgd_start(l->vgd), 0);
     assert_int_equal(pthread_create(&l->thread, NULL, backend_thread, l), 0);
     return l;
+}
+
+struct loop *loop_start(const char *name, const char *extra_spec,
+                        const struct vgd_options *o)
+{
+    return start(name, NULL, extra_spec, o);
+}
+
+struct loop *loop_start_spec(const char *name, const char *spec,
+                             const struct vgd_options *o)
+{
+    return start(name, spec, NULL, o);
 }
 
 void loop_stop(struct loop *l)

@@ -35,6 +35,10 @@ struct loop {
  * WARN as `name`.  Fails the test on any error. */
 struct loop *loop_start(const char *name, const char *extra_spec,
                         const struct vgd_options *o);
+/* The same with the whole device spec (its target, if any, the test's
+ * own; l->image is still made). */
+struct loop *loop_start_spec(const char *name, const char *spec,
+                             const struct vgd_options *o);
 /* Stop and free the daemon, check nothing of the guest stays mapped and
  * no port bound in dom0, free everything, remove the image. */
 void loop_stop(struct loop *l);
