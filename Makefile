@@ -26,6 +26,8 @@
 #                   the guest kernel module frontend/linux/virtio_grant.ko
 #                   (docs/kernel.md); KDIR defaults to the running kernel's
 #   make help       this list
+#   V=1             (with any target) print whole commands, not one short
+#                   line per step
 
 CC      ?= cc
 SAN     ?= 0
@@ -52,15 +54,26 @@ OPT     := -O2
 LDSAN   :=
 endif
 
+# One short line per build step unless V=1.
+ifneq ($(V),1)
+QUIET_CC = @printf '  CC      %s\n' $@;
+QUIET_AR = @printf '  AR      %s\n' $@;
+QUIET_LD = @printf '  LD      %s\n' $@;
+SUBMAKE  = --no-print-directory
+endif
+
 CFLAGS  := -std=gnu11 -g $(OPT) -Wall -Wextra -Werror -Wshadow \
            -Wmissing-prototypes -Wstrict-prototypes -D_GNU_SOURCE \
-           -Iinclude -Ifrontend -Ibackend $(XINC) $(EXTRA_CFLAGS)
+           -Iinclude -Ifrontend -Ifrontend/io -Ibackend $(XINC) $(EXTRA_CFLAGS)
 XENLIBS := -lxengnttab -lxenevtchn -lxenstore -lxenctrl
 LDLIBS  := $(XENLIBS) -lpthread
 TESTLIBS := -lcmocka
 
 COMMON_SRCS   := $(wildcard common/*.c)
-FRONT_SRCS    := $(filter-out frontend/vgrant-io.c,$(wildcard frontend/*.c))
+FRONT_SRCS    := $(wildcard frontend/*.c)
+# vgrant-io's verify, bench and check code: not part of libvgrant
+IO_CLI        := frontend/io/vgrant-io.c frontend/io/vgrant-io-rng.c
+IO_SRCS       := $(filter-out $(IO_CLI),$(wildcard frontend/io/*.c))
 BACK_SRCS     := $(filter-out backend/vgrantd.c,$(wildcard backend/*.c))
 TEST_SUPPORT  := $(filter-out tests/unit/test_%.c,$(wildcard tests/unit/*.c))
 TEST_SRCS     := $(wildcard tests/unit/test_*.c)
@@ -75,6 +88,7 @@ FUZZERS       := $(patsubst tests/fuzz/%.c,build-fuzz/fuzz/%,$(FUZZ_SRCS))
 LIBCOMMON := $(BUILD)/lib/libvgcommon.a
 LIBFRONT  := $(BUILD)/lib/libvgrant.a
 LIBBACK   := $(BUILD)/lib/libvgbackend.a
+LIBIO     := $(BUILD)/lib/libvgio.a
 BINS      := $(BUILD)/bin/vgrantd $(BUILD)/bin/vgrant $(BUILD)/bin/vgrant-io
 # test-only programs the e2e fault scenarios put in the images
 # (tests/e2e/hostile/: a hostile frontend, device-mapper without dmsetup)
@@ -87,33 +101,37 @@ all: $(BINS) $(E2E_BINS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(QUIET_CC)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(LIBCOMMON): $(call obj,$(COMMON_SRCS))
 $(LIBFRONT): $(call obj,$(FRONT_SRCS))
 $(LIBBACK): $(call obj,$(BACK_SRCS))
-$(LIBCOMMON) $(LIBFRONT) $(LIBBACK):
+$(LIBIO): $(call obj,$(IO_SRCS))
+# Also rebuilt when this file changes: a source moved out of a library
+# (or removed) must not stay in its archive.
+$(LIBCOMMON) $(LIBFRONT) $(LIBBACK) $(LIBIO): Makefile
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	$(QUIET_AR)rm -f $@ && ar rcs $@ $(filter %.o,$^)
 
 $(BUILD)/bin/vgrantd: $(call obj,backend/vgrantd.c) $(LIBBACK) $(LIBCOMMON)
-$(BUILD)/bin/vgrant: $(call obj,tools/vgrant.c) $(LIBCOMMON)
-$(BUILD)/bin/vgrant-io: $(call obj,frontend/vgrant-io.c) $(LIBFRONT) $(LIBCOMMON)
+$(BUILD)/bin/vgrant: $(call obj,tools/vgrant.c tools/vgrant_stats.c) $(LIBCOMMON)
+$(BUILD)/bin/vgrant-io: $(call obj,$(IO_CLI)) $(LIBIO) $(LIBFRONT) \
+		$(LIBCOMMON)
 $(BUILD)/bin/vg-hostile: $(call obj,tests/e2e/hostile/vg-hostile.c) $(LIBCOMMON)
 $(BUILD)/bin/vg-dm: $(call obj,tests/e2e/hostile/vg-dm.c)
 $(BINS) $(E2E_BINS):
 	@mkdir -p $(dir $@)
-	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+	$(QUIET_LD)$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(call obj,$(TEST_SUPPORT)) \
-		$(LIBFRONT) $(LIBBACK) $(LIBCOMMON)
+		$(LIBIO) $(LIBFRONT) $(LIBBACK) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDSAN) -o $@ $^ $(TESTLIBS) $(LDLIBS)
+	$(QUIET_LD)$(CC) $(LDSAN) -o $@ $^ $(TESTLIBS) $(LDLIBS)
 
 build-fuzz/fuzz/%: $(call obj,tests/fuzz/%.c) $(call obj,$(FUZZ_SUPPORT)) \
 		$(LIBFRONT) $(LIBBACK) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+	$(QUIET_LD)$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 
 # Every test binary runs even if an earlier one fails; the summary line at
 # the end counts binaries that passed and failed.  Unless SAN=1 (the fuzz
@@ -133,7 +151,7 @@ test: $(TESTS) $(BINS) $(SMOKE_DEP)
 	@tools/run-tests.sh $(TESTS) $(SCRIPT_TESTS) $(SMOKE_PROG)
 
 test-san:
-	$(MAKE) SAN=1 test
+	@$(MAKE) $(SUBMAKE) SAN=1 test
 
 deps:
 	@tools/install-deps.sh
@@ -210,7 +228,12 @@ install: all
 FUZZ_SECONDS ?= 10
 fuzz-build:
 	@command -v $(FUZZ_CC) >/dev/null || { echo "fuzz: $(FUZZ_CC) not found: make deps" >&2; exit 1; }
-	@$(MAKE) --no-print-directory FUZZ=1 $(FUZZERS)
+	@$(MAKE) --no-print-directory FUZZ=1 fuzz-bins
+
+# (inside fuzz-build's make: the harnesses, silently when up to date)
+.PHONY: fuzz-bins
+fuzz-bins: $(FUZZERS)
+	@:
 
 fuzz: fuzz-build
 	tools/run-fuzz.sh -t $(FUZZ_SECONDS) $(FUZZERS)

@@ -3,8 +3,9 @@
  * One backend device and its queues, as shared by the files of the daemon:
  *   daemon.c          event loop, device list, port table, ready list
  *   xenbus_backend.c  the per-device xenbus state machine
+ *   xenbus_keys.c     its key validation (toolstack and frontend keys)
  *   serve.c           serving one queue: pop, map, handle, unmap, push
- *   grant_mapper.c    grant mode mapping engine
+ *   grant_mapper.c    grant mode mapping engine and the "grant" transport
  * Not part of the public API (that is vgrantd.h).
  */
 #ifndef VGRANT_BACKEND_DEVICE_H
@@ -154,6 +155,37 @@ void vgd_dev_shutdown(struct vgd_dev *dev);
 /* Free without touching xenstore state (after removal). */
 void vgd_dev_free(struct vgd_dev *dev);
 void vgd_dev_get_stats(const struct vgd_dev *dev, struct vgd_dev_stats *s);
+
+/* Between xenbus_backend.c and xenbus_keys.c: */
+/* A line of the state machine, rate-limited per device (dev->state_rl),
+ * prefixed "dom F dev N:"; debug lines are not limited. */
+void vgd_xb_log(struct vgd_dev *dev, enum vg_log_level level,
+                const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Is the backend directory still the one of the attach this device
+ * serves?  0: ours (or nothing recorded yet); 1: another attach's, or
+ * removed; -1: unreadable (errno). */
+int vgd_xb_identity_in_tx(struct vgd_dev *dev, struct vg_hyp *h,
+                          vg_xs_tx_t tx);
+
+/* ---- xenbus_keys.c ---- */
+enum vgd_prep { VGD_PREP_OK, VGD_PREP_NOT_READY, VGD_PREP_BAD };
+/* Validate the toolstack keys, open the model, publish the device keys.
+ * NOT_READY: the toolstack has not written everything yet. */
+enum vgd_prep vgd_xb_prepare(struct vgd_dev *dev);
+/* One queue as the frontend's keys describe it. */
+struct vgd_fe_queue {
+    uint64_t size, desc, driver, device, port;
+};
+/* Read and check every frontend key before touching anything: *nq
+ * queues into fq[] (room for dev->max_queues), dev->negotiated set.
+ * -1 after a log line naming the key and the value. */
+int vgd_xb_read_frontend_keys(struct vgd_dev *dev, unsigned *nq,
+                              struct vgd_fe_queue *fq);
+
+static inline bool vgd_is_power_of_two(uint64_t v)
+{
+    return v && !(v & (v - 1));
+}
 
 /* ---- serve.c ---- */
 /* Serve up to budget requests, stopping after the request that reaches

@@ -54,7 +54,7 @@ static void serve_one(struct vgd_queue *q)
     dev->xport->finish_request(q, &res);
 
     written = res.written <= q->chain.in_bytes ? res.written : q->chain.in_bytes;
-    if (vqdev_push(&q->vq, q->chain.head, written)) {
+    if (vq_dev_push(&q->vq, q->chain.head, written)) {
         queue_broken(q);
         return;
     }
@@ -77,14 +77,14 @@ bool vgd_serve_queue(struct vgd_queue *q, unsigned budget,
     if (!q->connected || dev->fatal)
         return false;
 
-    vqdev_disable_notify(&q->vq);
+    vq_dev_disable_notify(&q->vq);
     while (!exhausted) {
         int rc;
 
         /* A rate-limited model: leave the chains in the ring (nothing
          * popped, nothing mapped) and come back when it can serve.  An
          * empty ring just waits for its next kick. */
-        if (dev->model->wait_ms && vqdev_has_avail(&q->vq)) {
+        if (dev->model->wait_ms && vq_dev_has_avail(&q->vq)) {
             uint64_t now = vgd_clock_ms(dev->d);
             uint64_t wait = dev->model->wait_ms(dev->mstate, q->index, now);
 
@@ -94,7 +94,7 @@ bool vgd_serve_queue(struct vgd_queue *q, unsigned budget,
                 break;
             }
         }
-        rc = vqdev_pop(&q->vq, &q->chain);
+        rc = vq_dev_pop(&q->vq, &q->chain);
 
         if (rc == 0)
             break;
@@ -114,7 +114,7 @@ bool vgd_serve_queue(struct vgd_queue *q, unsigned budget,
         exhausted = served >= budget || bytes >= byte_budget;
     }
 
-    if (served && vqdev_should_notify(&q->vq)) {
+    if (served && vq_dev_should_notify(&q->vq)) {
         if (h->ops->evtchn_notify(h, q->port))
             vg_dev_log(VG_LOG_WARN, dev->fe_domid, dev->devid,
                        "queue %u: cannot notify port %u", q->index, q->port);
@@ -126,5 +126,5 @@ bool vgd_serve_queue(struct vgd_queue *q, unsigned budget,
     if (exhausted)
         return true;   /* budget used up: more next round, kicks stay off */
     /* Empty: ask for a kick, and catch a chain published meanwhile. */
-    return vqdev_enable_notify(&q->vq);
+    return vq_dev_enable_notify(&q->vq);
 }

@@ -16,8 +16,7 @@
  *                frontend acknowledges (Closing/Closed) or goes away.
  *   Closed       frontend back to Initialising -> InitWait (reconnect).
  *
- * Frontend values are untrusted: each is parsed strictly and a bad one is
- * logged as "dom F dev N: <key> <value> <why>".
+ * The keys themselves are validated in xenbus_keys.c.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -31,21 +30,12 @@
 #include "vgrant/log.h"
 #include "vgrant/virtio.h"
 
-#define DEFAULT_QUEUES      1u
-#define DEFAULT_QUEUE_SIZE  256u
-/* Bits this transport offers on top of the model's. */
-#define TRANSPORT_FEATURES  (VG_FEATURES_REQUIRED | \
-                             VG_FEATURE(VIRTIO_RING_F_EVENT_IDX))
-
 /* Every line of the state machine can be triggered by the guest (it
  * flips its state or rewrites its keys at will), so each device's lines
  * share one limiter (log.h: a burst, then a count of what was dropped);
  * debug lines, off by default, are not limited. */
-static void dev_log(struct vgd_dev *dev, enum vg_log_level level,
-                    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void dev_log(struct vgd_dev *dev, enum vg_log_level level,
-                    const char *fmt, ...)
+void vgd_xb_log(struct vgd_dev *dev, enum vg_log_level level,
+                const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -58,11 +48,6 @@ static void dev_log(struct vgd_dev *dev, enum vg_log_level level,
     else
         vg_rl_log(&dev->state_rl, level, "dom %u dev %u: %s", dev->fe_domid,
                   dev->devid, msg);
-}
-
-static bool is_power_of_two(uint64_t v)
-{
-    return v && !(v & (v - 1));
 }
 
 /* ------------------------------------------------------------------ */
@@ -85,7 +70,7 @@ static bool xs_dir_exists(struct vg_hyp *h, const char *path)
  * write checked here can never land in a directory that belongs to a
  * newer device.  0: ours (or nothing recorded yet: before the first
  * look); 1: another attach's, or removed; -1: unreadable (errno). */
-static int identity_in_tx(struct vgd_dev *dev, struct vg_hyp *h,
+int vgd_xb_identity_in_tx(struct vgd_dev *dev, struct vg_hyp *h,
                           vg_xs_tx_t tx)
 {
     char *v;
@@ -121,7 +106,7 @@ static int state_tx_body(struct vg_hyp *h, vg_xs_tx_t tx, void *arg)
     if (!old)
         return errno == ENOENT ? 1 : -1;   /* removed: leave it */
     free(old);
-    id = identity_in_tx(t->dev, h, tx);
+    id = vgd_xb_identity_in_tx(t->dev, h, tx);
     if (id)
         return id;                          /* re-created: not ours */
     if (vg_xs_write_fmt(h, tx, t->dev->be_path, VG_KEY_STATE, "%u",
@@ -146,12 +131,12 @@ static void write_state(struct vgd_dev *dev, enum vg_xenbus_state s)
     dev->state = s;
     rc = vg_xs_transact(vgd_hyp(dev->d), state_tx_body, &t, NULL);
     if (rc == 0)
-        dev_log(dev, VG_LOG_DEBUG, "backend state %s",
-                vg_xenbus_state_name(s));
+        vgd_xb_log(dev, VG_LOG_DEBUG, "backend state %s",
+                   vg_xenbus_state_name(s));
     else if (rc < 0)
-        dev_log(dev, VG_LOG_ERR, "cannot %s state %s: %s",
-                t.write_failed ? "write" : "commit",
-                vg_xenbus_state_name(s), strerror(errno));
+        vgd_xb_log(dev, VG_LOG_ERR, "cannot %s state %s: %s",
+                   t.write_failed ? "write" : "commit",
+                   vg_xenbus_state_name(s), strerror(errno));
 }
 
 /* ------------------------------------------------------------------ */
@@ -183,8 +168,8 @@ struct vgd_dev *vgd_dev_new(struct vgd *d, uint16_t fe_domid, unsigned devid)
     /* The frontend path is fixed by protocol.h; the toolstack's "frontend"
      * key must name exactly this, so it can be watched right away. */
     if (h->ops->xs_watch(h, dev->fe_path, dev->fe_token)) {
-        dev_log(dev, VG_LOG_ERR, "cannot watch %s: %s", dev->fe_path,
-                strerror(errno));
+        vgd_xb_log(dev, VG_LOG_ERR, "cannot watch %s: %s", dev->fe_path,
+                   strerror(errno));
         goto fail;
     }
     dev->fe_watched = true;
@@ -202,8 +187,8 @@ static void queue_disconnect(struct vgd_dev *dev, struct vgd_queue *q)
     if (q->port_bound) {
         vgd_port_del(dev->d, q);
         if (h->ops->evtchn_unbind(h, q->port))
-            dev_log(dev, VG_LOG_WARN, "queue %u: cannot unbind port %u: %s",
-                    q->index, q->port, strerror(errno));
+            vgd_xb_log(dev, VG_LOG_WARN, "queue %u: cannot unbind port %u: %s",
+                       q->index, q->port, strerror(errno));
         q->port_bound = false;
     }
     if (q->xport_init) {
@@ -211,7 +196,7 @@ static void queue_disconnect(struct vgd_dev *dev, struct vgd_queue *q)
         q->xport_init = false;
     }
     if (q->vq_init) {
-        vqdev_free(&q->vq);
+        vq_dev_free(&q->vq);
         q->vq_init = false;
     }
     vgd_gm_unmap_area(h, q->desc_map, q->desc_pages, &dev->mc);
@@ -240,11 +225,11 @@ static void dev_disconnect(struct vgd_dev *dev)
     /* The account a user (and the e2e destroy scenario) checks: nothing of
      * this guest may stay mapped or bound once we stop serving it. */
     if (was_connected)
-        dev_log(dev, VG_LOG_INFO, "released: %llu pages mapped, %u ports bound "
-                "(%llu maps, %llu unmaps since the device appeared)",
-                (unsigned long long)dev->mc.live_mappings, bound,
-                (unsigned long long)dev->mc.maps,
-                (unsigned long long)dev->mc.unmaps);
+        vgd_xb_log(dev, VG_LOG_INFO, "released: %llu pages mapped, %u ports bound "
+                   "(%llu maps, %llu unmaps since the device appeared)",
+                   (unsigned long long)dev->mc.live_mappings, bound,
+                   (unsigned long long)dev->mc.maps,
+                   (unsigned long long)dev->mc.unmaps);
     dev->nqueues = 0;
     dev->negotiated = 0;
     dev->fatal = false;
@@ -252,7 +237,7 @@ static void dev_disconnect(struct vgd_dev *dev)
 
 static void dev_close_now(struct vgd_dev *dev, const char *why)
 {
-    dev_log(dev, VG_LOG_INFO, "closing: %s", why);
+    vgd_xb_log(dev, VG_LOG_INFO, "closing: %s", why);
     dev_disconnect(dev);
     write_state(dev, VG_XB_CLOSING);
     write_state(dev, VG_XB_CLOSED);
@@ -260,8 +245,8 @@ static void dev_close_now(struct vgd_dev *dev, const char *why)
 
 void vgd_dev_fail(struct vgd_dev *dev)
 {
-    dev_log(dev, VG_LOG_WARN, "protocol violation: device Closing until the "
-            "frontend acknowledges");
+    vgd_xb_log(dev, VG_LOG_WARN, "protocol violation: device Closing until the "
+               "frontend acknowledges");
     dev_disconnect(dev);
     write_state(dev, VG_XB_CLOSING);
 }
@@ -300,387 +285,6 @@ bool vgd_dev_removed(const struct vgd_dev *dev)
     return dev->removed;
 }
 
-/* ------------------------------------------------------------------ */
-/* toolstack keys, model, published keys                               */
-
-enum prep { PREP_OK, PREP_NOT_READY, PREP_BAD };
-
-static enum prep read_toolstack_uint(struct vgd_dev *dev, const char *key,
-                                     uint64_t dflt, uint64_t min, uint64_t max,
-                                     bool pow2, uint64_t *out)
-{
-    struct vg_hyp *h = vgd_hyp(dev->d);
-    char *v = vg_xs_read_str(h, VG_XS_NO_TX, dev->be_path, key);
-
-    if (!v) {
-        if (errno == ENOENT) {
-            *out = dflt;
-            return PREP_OK;
-        }
-        dev_log(dev, VG_LOG_ERR, "backend key %s unreadable: %s", key,
-                strerror(errno));
-        return PREP_BAD;
-    }
-    if (vg_parse_uint(v, max, out) || *out < min || (pow2 && !is_power_of_two(*out))) {
-        dev_log(dev, VG_LOG_ERR, "backend key %s '%s' is not %s in [%llu, %llu]",
-                key, VG_ESC(v),
-                pow2 ? "a power of two" : "a number",
-                (unsigned long long)min, (unsigned long long)max);
-        free(v);
-        return PREP_BAD;
-    }
-    free(v);
-    return PREP_OK;
-}
-
-/* The attach-id of the keys we are about to use (protocol.h "Identity").
- * Missing: the toolstack has not written it (yet, or it predates it).
- * Returns 0 with dev->attach_id set, or -1 with *rc set. */
-static int read_attach_id(struct vgd_dev *dev, enum prep *rc)
-{
-    char *v = vg_xs_read_str(vgd_hyp(dev->d), VG_XS_NO_TX, dev->be_path,
-                             VG_KEY_ATTACH_ID);
-
-    if (!v) {
-        if (errno == ENOENT && !dev->attach_id_warned) {
-            dev->attach_id_warned = true;
-            dev_log(dev, VG_LOG_WARN, "waiting for backend key attach-id: "
-                    "attach the device with vgrant attach or an xl with the "
-                    "virtio-grant patches of this release");
-        }
-        *rc = errno == ENOENT ? PREP_NOT_READY : PREP_BAD;
-        return -1;
-    }
-    if (!vg_attach_id_valid(v)) {
-        dev_log(dev, VG_LOG_ERR, "backend key attach-id '%s' is not 1..%u "
-                "characters of [0-9a-f-]", VG_ESC(v),
-                VG_MAX_ATTACH_ID);
-        free(v);
-        *rc = PREP_BAD;
-        return -1;
-    }
-    snprintf(dev->attach_id, sizeof(dev->attach_id), "%s", v);
-    free(v);
-    return 0;
-}
-
-static enum prep check_toolstack_keys(struct vgd_dev *dev)
-{
-    struct vg_hyp *h = vgd_hyp(dev->d);
-    char *fe = NULL, *type = NULL, *mode = NULL;
-    uint64_t v;
-    enum prep rc = PREP_BAD;
-
-    fe = vg_xs_read_str(h, VG_XS_NO_TX, dev->be_path, VG_KEY_FRONTEND);
-    type = vg_xs_read_str(h, VG_XS_NO_TX, dev->be_path, VG_KEY_TYPE);
-    if (!fe || !type) {
-        rc = PREP_NOT_READY;   /* toolstack still writing */
-        goto out;
-    }
-    if (read_attach_id(dev, &rc))
-        goto out;
-    if (strcmp(fe, dev->fe_path)) {
-        dev_log(dev, VG_LOG_ERR, "backend key frontend '%s' is not %s",
-                VG_ESC(fe), dev->fe_path);
-        goto out;
-    }
-    if (vg_xs_read_uint(h, VG_XS_NO_TX, dev->be_path, VG_KEY_FRONTEND_ID,
-                        VG_MAX_DOMID, &v)) {
-        if (errno == ENOENT) {
-            rc = PREP_NOT_READY;
-            goto out;
-        }
-        dev_log(dev, VG_LOG_ERR, "backend key frontend-id is not a domain id");
-        goto out;
-    }
-    if (v != dev->fe_domid) {
-        dev_log(dev, VG_LOG_ERR, "backend key frontend-id %llu does not match "
-                "the directory (%u)", (unsigned long long)v, dev->fe_domid);
-        goto out;
-    }
-    dev->model = vgd_model_find(type);
-    if (!dev->model) {
-        dev_log(dev, VG_LOG_ERR, "backend key type '%s': unknown device type",
-                VG_ESC(type));
-        goto out;
-    }
-    mode = vg_xs_read_str(h, VG_XS_NO_TX, dev->be_path, VG_KEY_MODE);
-    dev->xport = vgd_transport_find(mode ? mode : VG_MODE_GRANT);
-    if (!dev->xport) {
-        dev_log(dev, VG_LOG_ERR, "backend key mode '%s': unknown transport "
-                "mode (grant, persistent, copy, auto or static)",
-                VG_ESC(mode));
-        goto out;
-    }
-    dev->region_size = 0;
-    if (dev->xport == &vgd_transport_static) {
-        if (vg_xs_read_uint(h, VG_XS_NO_TX, dev->be_path, VG_KEY_REGION,
-                            VG_MAX_REGION_BYTES, &v) || v < VG_PAGE_SIZE ||
-            v % VG_PAGE_SIZE) {
-            char *r = vg_xs_read_str(h, VG_XS_NO_TX, dev->be_path,
-                                     VG_KEY_REGION);
-            dev_log(dev, VG_LOG_ERR, "backend key region '%s': static mode "
-                    "needs a multiple of 4096 in [4096, %u]",
-                    VG_ESC(r),
-                    VG_MAX_REGION_BYTES);
-            free(r);
-            goto out;
-        }
-        dev->region_size = v;
-    }
-    if (read_toolstack_uint(dev, VG_KEY_QUEUES, DEFAULT_QUEUES, 1,
-                            VG_MAX_QUEUES, false, &v) != PREP_OK)
-        goto out;
-    dev->max_queues = (unsigned)v;
-    if (dev->max_queues > dev->model->max_queues)
-        dev->max_queues = dev->model->max_queues;
-    if (read_toolstack_uint(dev, VG_KEY_QUEUE_SIZE, DEFAULT_QUEUE_SIZE,
-                            VG_MIN_QUEUE_SIZE, VG_MAX_QUEUE_SIZE, true,
-                            &v) != PREP_OK)
-        goto out;
-    dev->max_queue_size = (unsigned)v;
-    rc = PREP_OK;
-out:
-    free(fe);
-    free(type);
-    free(mode);
-    return rc;
-}
-
-/* publish_keys's transaction: every device key at once. */
-struct publish_tx {
-    struct vgd_dev *dev;
-    const char *hex;
-    uint64_t gen;
-    bool stale;         /* the directory belongs to another attach now */
-};
-
-static int publish_tx_body(struct vg_hyp *h, vg_xs_tx_t tx, void *arg)
-{
-    struct publish_tx *t = arg;
-    struct vgd_dev *dev = t->dev;
-    int id = identity_in_tx(dev, h, tx);
-
-    t->stale = id == 1;
-    if (id)
-        return id;
-    if (vg_xs_write_fmt(h, tx, dev->be_path, VG_KEY_DEVICE_ID, "%u",
-                        dev->model->device_id) ||
-        vg_xs_write_fmt(h, tx, dev->be_path, VG_KEY_FEATURES, "0x%016llx",
-                        (unsigned long long)dev->offered) ||
-        vg_xs_write_fmt(h, tx, dev->be_path, VG_KEY_MAX_QUEUES, "%u",
-                        dev->max_queues) ||
-        vg_xs_write_fmt(h, tx, dev->be_path, VG_KEY_MAX_QUEUE_SIZE, "%u",
-                        dev->max_queue_size) ||
-        vg_xs_write_fmt(h, tx, dev->be_path, VG_KEY_CONFIG, "%s", t->hex) ||
-        vg_xs_write_fmt(h, tx, dev->be_path, VG_KEY_CONFIG_GENERATION,
-                        "%llu", (unsigned long long)t->gen) ||
-        vg_xs_write_fmt(h, tx, dev->be_path, VG_KEY_MODE, "%s",
-                        dev->xport->name))
-        return -1;
-    return 0;
-}
-
-static int publish_keys(struct vgd_dev *dev)
-{
-    struct vg_hyp *h = vgd_hyp(dev->d);
-    struct publish_tx t = { .dev = dev };
-    int rc;
-    uint8_t cfg[VG_MAX_CONFIG_BYTES];
-    char hex[2 * VG_MAX_CONFIG_BYTES + 1];
-    size_t cfg_len;
-    uint64_t gen = 0;
-    char *old_cfg;
-
-    cfg_len = dev->model->config_space(dev->mstate, cfg, sizeof(cfg));
-    for (size_t i = 0; i < cfg_len; i++)
-        snprintf(hex + 2 * i, 3, "%02x", cfg[i]);
-    hex[2 * cfg_len] = '\0';
-
-    /* Bump the generation only when the config actually changed (a
-     * restarted daemon re-publishes the same values). */
-    old_cfg = vg_xs_read_str(h, VG_XS_NO_TX, dev->be_path, VG_KEY_CONFIG);
-    if (vg_xs_read_uint(h, VG_XS_NO_TX, dev->be_path, VG_KEY_CONFIG_GENERATION,
-                        UINT32_MAX - 1, &gen))
-        gen = 0;
-    if (!old_cfg || strcmp(old_cfg, hex))
-        gen++;
-    free(old_cfg);
-
-    t.hex = hex;
-    t.gen = gen;
-    rc = vg_xs_transact(h, publish_tx_body, &t, NULL);
-    if (rc == 0)
-        return 0;
-    if (t.stale) {
-        dev_log(dev, VG_LOG_INFO, "re-attached while publishing its keys: "
-                "starting over");
-        errno = ESTALE;
-        return -1;
-    }
-    dev_log(dev, VG_LOG_ERR, "cannot publish device keys in %s: %s",
-            dev->be_path, strerror(errno));
-    return -1;
-}
-
-/* Validate the toolstack keys, open the model, publish the device keys. */
-static enum prep dev_prepare(struct vgd_dev *dev)
-{
-    struct vgd_model_params p = {
-        .h = vgd_hyp(dev->d),
-        .be_path = dev->be_path,
-        .frontend_domid = dev->fe_domid,
-        .devid = dev->devid,
-    };
-    enum prep rc;
-
-    if (dev->prepared)
-        return PREP_OK;
-    if (dev->config_bad)
-        return PREP_BAD;
-    rc = check_toolstack_keys(dev);
-    if (rc == PREP_NOT_READY)
-        return rc;
-    if (rc == PREP_OK) {
-        dev->mstate = dev->model->open(&p);
-        if (!dev->mstate)
-            rc = PREP_BAD;   /* the model logged why */
-    }
-    if (rc == PREP_OK) {
-        dev->offered = TRANSPORT_FEATURES | dev->model->features(dev->mstate);
-        if (publish_keys(dev))
-            rc = PREP_BAD;
-    }
-    if (rc != PREP_OK) {
-        if (dev->mstate)
-            dev->model->close(dev->mstate);
-        dev->mstate = NULL;
-        dev->config_bad = true;
-        dev_log(dev, VG_LOG_ERR, "device not created: fix the backend keys "
-                "in %s and re-attach", dev->be_path);
-        return PREP_BAD;
-    }
-    dev->prepared = true;
-    return PREP_OK;
-}
-
-/* ------------------------------------------------------------------ */
-/* frontend keys and connect                                           */
-
-struct fe_queue {
-    uint64_t size, desc, driver, device, port;
-};
-
-static int fe_read_uint(struct vgd_dev *dev, const char *key, uint64_t min,
-                        uint64_t max, bool pow2, uint64_t *out)
-{
-    char *v = vg_xs_read_str(vgd_hyp(dev->d), VG_XS_NO_TX, dev->fe_path, key);
-
-    if (!v) {
-        dev_log(dev, VG_LOG_ERR, "frontend key %s: %s", key,
-                errno == ENOENT ? "missing" : strerror(errno));
-        return -1;
-    }
-    if (vg_parse_uint(v, max, out) || *out < min ||
-        (pow2 && !is_power_of_two(*out))) {
-        dev_log(dev, VG_LOG_ERR, "frontend key %s '%s' is not %s in "
-                "[%llu, %llu]", key, VG_ESC(v),
-                pow2 ? "a power of two" : "a decimal number",
-                (unsigned long long)min, (unsigned long long)max);
-        free(v);
-        return -1;
-    }
-    free(v);
-    return 0;
-}
-
-static int fe_read_hex(struct vgd_dev *dev, const char *key, uint64_t *out)
-{
-    char *v = vg_xs_read_str(vgd_hyp(dev->d), VG_XS_NO_TX, dev->fe_path, key);
-
-    if (!v) {
-        dev_log(dev, VG_LOG_ERR, "frontend key %s: %s", key,
-                errno == ENOENT ? "missing" : strerror(errno));
-        return -1;
-    }
-    if (vg_parse_hex64(v, out)) {
-        dev_log(dev, VG_LOG_ERR, "frontend key %s '%s' is not 0x + 1..16 hex "
-                "digits", key, VG_ESC(v));
-        free(v);
-        return -1;
-    }
-    free(v);
-    return 0;
-}
-
-/* A ring area's grant address.  align 0: the area must start on a page
- * (offset 0); otherwise the in-page offset must be a multiple of align
- * (VIRTIO 1.x: driver area 2, device area 4 bytes). */
-static int fe_read_ring_addr(struct vgd_dev *dev, const char *key,
-                             unsigned align, uint64_t *out)
-{
-    uint32_t off;
-
-    if (fe_read_hex(dev, key, out))
-        return -1;
-    if (!vg_grant_addr_valid(*out)) {
-        dev_log(dev, VG_LOG_ERR, "frontend key %s 0x%llx is not a grant "
-                "address", key, (unsigned long long)*out);
-        return -1;
-    }
-    off = vg_grant_addr_offset(*out);
-    if (align == 0 && off) {
-        dev_log(dev, VG_LOG_ERR, "frontend key %s 0x%llx is not a grant "
-                "address with offset 0", key, (unsigned long long)*out);
-        return -1;
-    }
-    if (align && off % align) {
-        dev_log(dev, VG_LOG_ERR, "frontend key %s 0x%llx: offset 0x%x is not "
-                "%u-byte aligned", key, (unsigned long long)*out, off, align);
-        return -1;
-    }
-    return 0;
-}
-
-/* Read and check every frontend key before touching anything. */
-static int read_frontend_keys(struct vgd_dev *dev, unsigned *nq,
-                              struct fe_queue *fq)
-{
-    uint64_t features, n;
-    char key[64];
-
-    if (fe_read_hex(dev, VG_KEY_FEATURES, &features))
-        return -1;
-    if (features & ~dev->offered) {
-        dev_log(dev, VG_LOG_ERR, "frontend key features 0x%llx accepts bits "
-                "never offered (0x%llx)", (unsigned long long)features,
-                (unsigned long long)(features & ~dev->offered));
-        return -1;
-    }
-    if ((features & VG_FEATURES_REQUIRED) != VG_FEATURES_REQUIRED) {
-        dev_log(dev, VG_LOG_ERR, "frontend key features 0x%llx lacks "
-                "VERSION_1/ACCESS_PLATFORM", (unsigned long long)features);
-        return -1;
-    }
-    if (fe_read_uint(dev, VG_KEY_NUM_QUEUES, 1, dev->max_queues, false, &n))
-        return -1;
-    *nq = (unsigned)n;
-    for (unsigned i = 0; i < *nq; i++) {
-#define QKEY(name) (snprintf(key, sizeof(key), VG_KEY_QUEUE_FMT "/%s", i, name), key)
-        if (fe_read_uint(dev, QKEY(VG_KEY_Q_SIZE), VG_MIN_QUEUE_SIZE,
-                         dev->max_queue_size, true, &fq[i].size) ||
-            fe_read_ring_addr(dev, QKEY(VG_KEY_Q_DESC), 0, &fq[i].desc) ||
-            fe_read_ring_addr(dev, QKEY(VG_KEY_Q_DRIVER), 2, &fq[i].driver) ||
-            fe_read_ring_addr(dev, QKEY(VG_KEY_Q_DEVICE), 4, &fq[i].device) ||
-            fe_read_uint(dev, QKEY(VG_KEY_Q_EVTCHN), 1, UINT32_MAX, false,
-                         &fq[i].port))
-            return -1;
-#undef QKEY
-    }
-    dev->negotiated = features;
-    return 0;
-}
-
 /* Map one ring area of queue q named by the frontend key `key`; the device
  * only reads the descriptor table and the driver area. */
 static void *map_ring_area(struct vgd_dev *dev, struct vgd_queue *q,
@@ -692,13 +296,13 @@ static void *map_ring_area(struct vgd_dev *dev, struct vgd_queue *q,
                               writable, pages, &dev->mc, &why);
 
     if (!p)
-        dev_log(dev, VG_LOG_ERR, "queue %u %s 0x%llx: %s", q->index, key,
-                (unsigned long long)addr, why);
+        vgd_xb_log(dev, VG_LOG_ERR, "queue %u %s 0x%llx: %s", q->index, key,
+                   (unsigned long long)addr, why);
     return p;
 }
 
 static int queue_connect(struct vgd_dev *dev, struct vgd_queue *q,
-                         const struct fe_queue *fq)
+                         const struct vgd_fe_queue *fq)
 {
     struct vg_hyp *h = vgd_hyp(dev->d);
     uint16_t num = (uint16_t)fq->size;
@@ -717,10 +321,10 @@ static int queue_connect(struct vgd_dev *dev, struct vgd_queue *q,
                       vg_ring_used_bytes(num), true, &q->used_pages) : NULL;
     if (!q->used_map)
         return -1;          /* the caller's disconnect unmaps what was mapped */
-    if (vqdev_init(&q->vq, num, q->desc_map, q->avail_map, q->used_map,
+    if (vq_dev_init(&q->vq, num, q->desc_map, q->avail_map, q->used_map,
                    event_idx)) {
-        dev_log(dev, VG_LOG_ERR, "queue %u: cannot initialise: %s", q->index,
-                strerror(errno));
+        vgd_xb_log(dev, VG_LOG_ERR, "queue %u: cannot initialise: %s", q->index,
+                   strerror(errno));
         return -1;
     }
     q->vq_init = true;
@@ -732,7 +336,7 @@ static int queue_connect(struct vgd_dev *dev, struct vgd_queue *q,
     if (!q->chain.elem ||
         dev->xport->queue_init(q, dev->model->max_request_pages(dev->mstate),
                                max_bufs)) {
-        dev_log(dev, VG_LOG_ERR, "queue %u: out of memory", q->index);
+        vgd_xb_log(dev, VG_LOG_ERR, "queue %u: out of memory", q->index);
         return -1;
     }
     q->xport_init = true;
@@ -740,8 +344,8 @@ static int queue_connect(struct vgd_dev *dev, struct vgd_queue *q,
     port = h->ops->evtchn_bind_interdomain(h, dev->fe_domid,
                                            (vg_port_t)fq->port);
     if (port < 0) {
-        dev_log(dev, VG_LOG_ERR, "queue %u event-channel %llu: cannot bind: %s",
-                q->index, (unsigned long long)fq->port, strerror(errno));
+        vgd_xb_log(dev, VG_LOG_ERR, "queue %u event-channel %llu: cannot bind: %s",
+                   q->index, (unsigned long long)fq->port, strerror(errno));
         return -1;
     }
     q->remote_port = (vg_port_t)fq->port;
@@ -750,8 +354,8 @@ static int queue_connect(struct vgd_dev *dev, struct vgd_queue *q,
     if (vgd_port_add(dev->d, q)) {
         h->ops->evtchn_unbind(h, q->port);
         q->port_bound = false;
-        dev_log(dev, VG_LOG_ERR, "queue %u: port %u already in use", q->index,
-                q->port);
+        vgd_xb_log(dev, VG_LOG_ERR, "queue %u: port %u already in use", q->index,
+                   q->port);
         return -1;
     }
     q->connected = true;
@@ -760,10 +364,10 @@ static int queue_connect(struct vgd_dev *dev, struct vgd_queue *q,
 
 static int dev_connect(struct vgd_dev *dev)
 {
-    struct fe_queue fq[VG_MAX_QUEUES];
+    struct vgd_fe_queue fq[VG_MAX_QUEUES];
     unsigned nq = 0;
 
-    if (read_frontend_keys(dev, &nq, fq))
+    if (vgd_xb_read_frontend_keys(dev, &nq, fq))
         return -1;
     if (dev->xport->connect(dev))
         return -1;
@@ -776,9 +380,9 @@ static int dev_connect(struct vgd_dev *dev)
     }
     dev->nqueues = nq;
     write_state(dev, VG_XB_CONNECTED);
-    dev_log(dev, VG_LOG_INFO, "connected: %u queue(s), features 0x%llx, "
-            "mode %s", nq, (unsigned long long)dev->negotiated,
-            dev->xport->name);
+    vgd_xb_log(dev, VG_LOG_INFO, "connected: %u queue(s), features 0x%llx, "
+               "mode %s", nq, (unsigned long long)dev->negotiated,
+               dev->xport->name);
     /* Chains published before we bound the port sent no kick we saw. */
     for (unsigned i = 0; i < nq; i++)
         vgd_queue_set_ready(dev->d, &dev->q[i]);
@@ -793,28 +397,28 @@ static void first_look(struct vgd_dev *dev)
 {
     struct vg_hyp *h = vgd_hyp(dev->d);
     uint64_t st;
-    enum prep rc;
+    enum vgd_prep rc;
 
     if (vg_xs_read_uint(h, VG_XS_NO_TX, dev->be_path, VG_KEY_STATE, 255, &st)) {
         if (errno == ENOENT)
             return;     /* toolstack not done yet */
-        dev_log(dev, VG_LOG_ERR, "backend key state is not a number");
+        vgd_xb_log(dev, VG_LOG_ERR, "backend key state is not a number");
         st = VG_XB_UNKNOWN;
     }
-    rc = dev_prepare(dev);
-    if (rc == PREP_NOT_READY)
+    rc = vgd_xb_prepare(dev);
+    if (rc == VGD_PREP_NOT_READY)
         return;
 
     switch (st) {
     case VG_XB_INITIALISING:
     case VG_XB_INITWAIT:
-        write_state(dev, rc == PREP_OK ? VG_XB_INITWAIT : VG_XB_CLOSING);
+        write_state(dev, rc == VGD_PREP_OK ? VG_XB_INITWAIT : VG_XB_CLOSING);
         break;
     case VG_XB_INITIALISED:
     case VG_XB_CONNECTED:
-        dev_log(dev, VG_LOG_WARN, "found in state %s with no one serving it "
-                "(daemon restart?): closing so the frontend resets",
-                vg_xenbus_state_name((unsigned)st));
+        vgd_xb_log(dev, VG_LOG_WARN, "found in state %s with no one serving it "
+                   "(daemon restart?): closing so the frontend resets",
+                   vg_xenbus_state_name((unsigned)st));
         write_state(dev, VG_XB_CLOSING);
         break;
     case VG_XB_CLOSING:
@@ -824,8 +428,8 @@ static void first_look(struct vgd_dev *dev)
         dev->state = VG_XB_CLOSED;
         break;
     default:
-        dev_log(dev, VG_LOG_ERR, "backend state %llu is not a state we know",
-                (unsigned long long)st);
+        vgd_xb_log(dev, VG_LOG_ERR, "backend state %llu is not a state we know",
+                   (unsigned long long)st);
         write_state(dev, VG_XB_CLOSING);
         break;
     }
@@ -837,9 +441,9 @@ static void first_look(struct vgd_dev *dev)
 static void dev_forget(struct vgd_dev *dev, const char *new_id)
 {
 
-    dev_log(dev, VG_LOG_INFO, "re-attached (attach-id %s -> %s): dropping "
-            "the old device and starting over from the new keys",
-            dev->attach_id, VG_ESC(new_id));
+    vgd_xb_log(dev, VG_LOG_INFO, "re-attached (attach-id %s -> %s): dropping "
+               "the old device and starting over from the new keys",
+               dev->attach_id, VG_ESC(new_id));
     dev_disconnect(dev);
     if (dev->mstate)
         dev->model->close(dev->mstate);
@@ -881,7 +485,7 @@ void vgd_dev_changed(struct vgd_dev *dev)
         return;
     if (!xs_dir_exists(h, dev->be_path)) {
         /* the toolstack removed the device */
-        dev_log(dev, VG_LOG_INFO, "backend directory removed");
+        vgd_xb_log(dev, VG_LOG_INFO, "backend directory removed");
         dev_disconnect(dev);
         dev->removed = true;
         return;
@@ -912,9 +516,9 @@ void vgd_dev_changed(struct vgd_dev *dev)
             /* Final for this attach: a new domain that gets the same id
              * must not inherit the device (protocol.h "Identity"). */
             dev->fe_dead = true;
-            dev_log(dev, VG_LOG_INFO, "frontend domain %u is gone: the "
-                    "device stays closed until the toolstack attaches it "
-                    "again", dev->fe_domid);
+            vgd_xb_log(dev, VG_LOG_INFO, "frontend domain %u is gone: the "
+                       "device stays closed until the toolstack attaches it "
+                       "again", dev->fe_domid);
         }
         if (!alive)
             why = "frontend domain is gone";
@@ -941,8 +545,8 @@ void vgd_dev_changed(struct vgd_dev *dev)
             else if (fe == VG_XB_INITIALISING)
                 dev_close_now(dev, "frontend reset without closing");
             else if (fe != VG_XB_INITIALISED && fe != VG_XB_CONNECTED) {
-                dev_log(dev, VG_LOG_ERR, "frontend state %u invalid while "
-                        "connected; closing", (unsigned)fe);
+                vgd_xb_log(dev, VG_LOG_ERR, "frontend state %u invalid while "
+                           "connected; closing", (unsigned)fe);
                 vgd_dev_fail(dev);
             }
             break;
@@ -956,7 +560,7 @@ void vgd_dev_changed(struct vgd_dev *dev)
         case VG_XB_CLOSED:
             if (!gone && fe == VG_XB_INITIALISING && dev->prepared &&
                 !dev->config_bad && !dev->fe_dead) {
-                dev_log(dev, VG_LOG_INFO, "frontend reconnecting");
+                vgd_xb_log(dev, VG_LOG_INFO, "frontend reconnecting");
                 write_state(dev, VG_XB_INITWAIT);
             }
             break;
@@ -1033,3 +637,4 @@ void vgd_dev_get_stats(const struct vgd_dev *dev, struct vgd_dev_stats *s)
             s->in_flight += dev->q[i].vq.in_flight;
     read_guest_stats(dev, s);
 }
+

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Toolstack side of virtio-grant: parse a device spec, create the backend
- * and frontend xenstore directories (protocol.h "XENSTORE LAYOUT"), remove
- * them (protocol.h "Removal"), list devices.
+ * Toolstack side of virtio-grant, xenstore: create the backend and
+ * frontend directories of a device (attach, protocol.h "XENSTORE
+ * LAYOUT") and remove them (detach, protocol.h "Removal").  Specs are
+ * toolstack_spec.c, listing toolstack_list.c, shared helpers
+ * toolstack_xs.c.
  */
 #include <errno.h>
 #include <poll.h>
@@ -19,543 +21,7 @@
 #include "vgrant/protocol.h"
 #include "vgrant/toolstack.h"
 #include "vgrant/xsutil.h"
-
-/* Bounded retries of a transaction that xenstored asks us to redo. */
-#define VG_TX_ATTEMPTS 16
-
-/* Longest single spec entry we look at ("target=" + a path). */
-#define VG_SPEC_ENTRY_MAX (VG_TKEY_VALUE_MAX + 32)
-
-/* ------------------------------------------------------------------------
- * Spec parsing
- * ------------------------------------------------------------------------ */
-
-/* The transport's keys, common to every device type; a type's own keys
- * come from its table (vg_devtypes). */
-enum spec_key {
-    KEY_TYPE, KEY_BACKEND, KEY_QUEUES, KEY_QUEUE_SIZE, KEY_MODE, KEY_REGION,
-    KEY_DEVID, KEY_COUNT
-};
-
-static const char *const spec_key_names[KEY_COUNT] = {
-    [KEY_TYPE] = "type",
-    [KEY_BACKEND] = "backend",
-    [KEY_QUEUES] = "queues",
-    [KEY_QUEUE_SIZE] = "queue-size",
-    [KEY_MODE] = "mode",
-    [KEY_REGION] = "region",
-    [KEY_DEVID] = "devid",
-};
-
-static const char *const known_modes[] = {
-    VG_MODE_GRANT, VG_MODE_PERSISTENT, VG_MODE_COPY, VG_MODE_AUTO,
-    VG_MODE_STATIC,
-};
-
-static bool is_power_of_two(uint64_t v)
-{
-    return v && !(v & (v - 1));
-}
-
-static int lookup_key(const char *name, size_t len)
-{
-    for (int k = 0; k < KEY_COUNT; k++)
-        if (strlen(spec_key_names[k]) == len &&
-            !memcmp(spec_key_names[k], name, len))
-            return k;
-    return -1;
-}
-
-const char *vg_spec_value(const struct vg_attach_spec *s, const char *name)
-{
-    for (unsigned i = 0; i < s->ntkeys && i < VG_TKEY_MAX; i++)
-        if (!strncmp(s->tkeys[i].name, name, sizeof(s->tkeys[i].name)))
-            return s->tkeys[i].value;
-    return NULL;
-}
-
-int vg_spec_set(struct vg_attach_spec *s, const char *name, const char *value)
-{
-    struct vg_spec_tval *tv = NULL;
-
-    if (strlen(name) >= sizeof(tv->name) || strlen(value) >= sizeof(tv->value)) {
-        errno = EINVAL;
-        return -1;
-    }
-    for (unsigned i = 0; i < s->ntkeys && i < VG_TKEY_MAX; i++)
-        if (!strncmp(s->tkeys[i].name, name, sizeof(s->tkeys[i].name)))
-            tv = &s->tkeys[i];
-    if (!tv) {
-        if (s->ntkeys >= VG_TKEY_MAX) {
-            errno = ENOSPC;
-            return -1;
-        }
-        tv = &s->tkeys[s->ntkeys++];
-    }
-    snprintf(tv->name, sizeof(tv->name), "%s", name);
-    snprintf(tv->value, sizeof(tv->value), "%s", value);
-    return 0;
-}
-
-/* Apply one transport entry; value is NUL-terminated. */
-static int apply_entry(struct vg_attach_spec *s, int key, const char *value,
-                       char *err, size_t errlen)
-{
-    const char *name = spec_key_names[key];
-    uint64_t v;
-
-    switch (key) {
-    case KEY_TYPE:
-        return 0;       /* found and checked before every other key */
-
-    case KEY_BACKEND:
-        if (vg_parse_uint(value, VG_MAX_DOMID, &v)) {
-            vg_errf(err, errlen, "backend '%s' (backend=%s) is not a domain "
-                    "id: expected a number in [0, %u]", VG_ESC(value), VG_ESC(value),
-                    VG_MAX_DOMID);
-            return -1;
-        }
-        s->backend_domid = (uint16_t)v;
-        return 0;
-
-    case KEY_QUEUES:
-        if (vg_parse_uint(value, VG_MAX_QUEUES, &v) || v < 1) {
-            vg_errf(err, errlen, "queues '%s' (queues=%s) must be a number "
-                    "in [1, %u]", VG_ESC(value), VG_ESC(value), VG_MAX_QUEUES);
-            return -1;
-        }
-        s->queues = (unsigned)v;
-        return 0;
-
-    case KEY_QUEUE_SIZE:
-        if (vg_parse_uint(value, VG_MAX_QUEUE_SIZE, &v) ||
-            v < VG_MIN_QUEUE_SIZE || !is_power_of_two(v)) {
-            vg_errf(err, errlen, "queue-size '%s' (queue-size=%s) must be a "
-                    "power of two in [%u, %u]", VG_ESC(value), VG_ESC(value),
-                    VG_MIN_QUEUE_SIZE, VG_MAX_QUEUE_SIZE);
-            return -1;
-        }
-        s->queue_size = (unsigned)v;
-        return 0;
-
-    case KEY_MODE:
-        for (size_t i = 0; i < sizeof(known_modes) / sizeof(known_modes[0]); i++) {
-            if (!strcmp(value, known_modes[i])) {
-                snprintf(s->mode, sizeof(s->mode), "%s", value);
-                return 0;
-            }
-        }
-        vg_errf(err, errlen, "unknown mode '%s' (mode=%s): expected grant, "
-                "persistent, copy, auto or static", VG_ESC(value), VG_ESC(value));
-        return -1;
-
-    case KEY_REGION:
-        if (vg_parse_size(value, &v)) {
-            vg_errf(err, errlen, "region '%s' (region=%s) is not a size "
-                    "(bytes, or a number with K, M or G)", VG_ESC(value), VG_ESC(value));
-            return -1;
-        }
-        if (v == 0 || v % VG_PAGE_SIZE) {
-            vg_errf(err, errlen, "region '%s' (region=%s) must be a non-zero "
-                    "multiple of %u bytes", VG_ESC(value), VG_ESC(value), VG_PAGE_SIZE);
-            return -1;
-        }
-        if (v > VG_MAX_REGION_BYTES) {
-            vg_errf(err, errlen, "region '%s' (region=%s) is larger than the "
-                    "limit of %u bytes (256M)", VG_ESC(value), VG_ESC(value),
-                    VG_MAX_REGION_BYTES);
-            return -1;
-        }
-        s->region_bytes = v;
-        return 0;
-
-    case KEY_DEVID:
-        if (vg_parse_uint(value, VG_MAX_DEVID, &v)) {
-            vg_errf(err, errlen, "devid '%s' (devid=%s) must be a number in "
-                    "[0, %u]", VG_ESC(value), VG_ESC(value), VG_MAX_DEVID);
-            return -1;
-        }
-        s->devid = (int)v;
-        return 0;
-    }
-    vg_errf(err, errlen, "internal error: key %s", name);
-    return -1;
-}
-
-/* Next entry of a spec: copied into entry[] (NUL-terminated, spaces after
- * a comma skipped); *p advances past it.  1 got one, 0 end of spec, -1
- * malformed (err set). */
-static int next_entry(const char *spec, const char **p, unsigned *index,
-                      char *entry, size_t size, char *err, size_t errlen)
-{
-    const char *q = *p, *end;
-    size_t len;
-
-    if (!q)
-        return 0;
-    (*index)++;
-    while (*q == ' ' || *q == '\t')     /* "a=1, b=2" as in xl.cfg */
-        q++;
-    end = strchr(q, ',');
-    len = end ? (size_t)(end - q) : strlen(q);
-    if (len == 0) {
-        vg_errf(err, errlen, "empty entry %u in device spec '%s'", *index,
-                spec);
-        return -1;
-    }
-    if (len >= size) {
-        vg_errf(err, errlen, "entry %u of device spec is too long (%zu bytes, "
-                "starts '%.20s')", *index, len, q);
-        return -1;
-    }
-    memcpy(entry, q, len);
-    entry[len] = '\0';
-    if (!strchr(entry, '=')) {
-        vg_errf(err, errlen, "entry '%s' is not key=value", entry);
-        return -1;
-    }
-    *p = end ? end + 1 : NULL;
-    return 1;
-}
-
-/* First pass: every entry well-formed, exactly one type=, a known one. */
-static const struct vg_devtype *find_type(const char *spec, char *err,
-                                          size_t errlen)
-{
-    const struct vg_devtype *t = NULL;
-    char entry[VG_SPEC_ENTRY_MAX], tv[24], names[96];
-    const char *p = spec;
-    unsigned index = 0;
-    bool seen = false;
-    int rc;
-
-    while ((rc = next_entry(spec, &p, &index, entry, sizeof(entry), err,
-                            errlen)) > 0) {
-        char *eq = strchr(entry, '=');
-
-        if ((size_t)(eq - entry) != 4 || memcmp(entry, "type", 4))
-            continue;
-        if (seen) {
-            vg_errf(err, errlen, "duplicate key 'type' (%s): each key may be "
-                    "given once", entry);
-            return NULL;
-        }
-        seen = true;
-        t = vg_devtype_find(eq + 1, strlen(eq + 1));
-        if (!t) {
-            snprintf(tv, sizeof(tv), "%s", eq + 1);
-            vg_devtype_names(names, sizeof(names));
-            vg_errf(err, errlen, "unknown type '%s%s' (%s): the types are %s",
-                    tv, strlen(eq + 1) >= sizeof(tv) ? "..." : "", entry,
-                    names);
-            return NULL;
-        }
-    }
-    if (rc < 0)
-        return NULL;
-    if (!seen) {
-        vg_devtype_names(names, sizeof(names));
-        vg_errf(err, errlen, "missing type= (one of %s, e.g. type=blk)",
-                names);
-    }
-    return t;
-}
-
-/* A key the type does not have: say whose it is, if anyone's. */
-static void unknown_key(const struct vg_devtype *t, const char *entry,
-                        size_t klen, char *err, size_t errlen)
-{
-    char keys[96];
-
-    vg_devtype_key_names(t, keys, sizeof(keys));
-    for (unsigned i = 0; i < vg_ndevtypes; i++) {
-        if (vg_devtypes[i] != t && vg_devtype_key(vg_devtypes[i], entry, klen)) {
-            vg_errf(err, errlen, "%s: key '%.*s' (%s) is not a key of type "
-                    "%s, only of %s; %s keys: %s", t->name, (int)klen, entry,
-                    entry, t->name, vg_devtypes[i]->name, t->name, keys);
-            return;
-        }
-    }
-    vg_errf(err, errlen, "%s: unknown key '%.*s' (%s): known keys are type, "
-            "backend, queues, queue-size, mode, region, devid and, for %s, "
-            "%s", t->name, (int)klen, entry, entry, t->name, keys);
-}
-
-int vg_attach_spec_parse(const char *spec, struct vg_attach_spec *out,
-                         char *err, size_t errlen)
-{
-    struct vg_attach_spec s;
-    const struct vg_devtype *t;
-    bool seen[KEY_COUNT] = { false };
-    bool tseen[VG_TKEY_MAX] = { false };
-    char entry[VG_SPEC_ENTRY_MAX];
-    char tval[VG_TKEY_MAX][VG_TKEY_VALUE_MAX];
-    char region_value[32] = "";
-    const char *p = spec;
-    unsigned index = 0;
-    int rc;
-
-    if (err && errlen)
-        err[0] = '\0';
-    if (!spec || !out) {
-        vg_errf(err, errlen, "no device spec given");
-        goto invalid;
-    }
-    t = find_type(spec, err, errlen);
-    if (!t)
-        goto invalid;
-    if (t->nkeys > VG_TKEY_MAX) {
-        vg_errf(err, errlen, "internal error: type %s has %u keys", t->name,
-                t->nkeys);
-        goto invalid;
-    }
-
-    memset(&s, 0, sizeof(s));
-    snprintf(s.type, sizeof(s.type), "%s", t->name);
-    s.backend_domid = VG_SPEC_DEFAULT_BACKEND;
-    s.queues = VG_SPEC_DEFAULT_QUEUES;
-    s.queue_size = VG_SPEC_DEFAULT_QUEUE_SIZE;
-    snprintf(s.mode, sizeof(s.mode), "%s", VG_SPEC_DEFAULT_MODE);
-    s.devid = -1;
-
-    while ((rc = next_entry(spec, &p, &index, entry, sizeof(entry), err,
-                            errlen)) > 0) {
-        char *eq = strchr(entry, '=');
-        size_t klen = (size_t)(eq - entry);
-        const struct vg_tkey *k;
-        int key = lookup_key(entry, klen);
-
-        if (key >= 0) {
-            if (seen[key]) {
-                vg_errf(err, errlen, "duplicate key '%s' (%s): each key may "
-                        "be given once", spec_key_names[key], entry);
-                goto invalid;
-            }
-            seen[key] = true;
-            if (apply_entry(&s, key, eq + 1, err, errlen))
-                goto invalid;
-            if (key == KEY_REGION)
-                snprintf(region_value, sizeof(region_value), "%s", eq + 1);
-            continue;
-        }
-        k = klen ? vg_devtype_key(t, entry, klen) : NULL;
-        if (!k) {
-            unknown_key(t, entry, klen, err, errlen);
-            goto invalid;
-        }
-        if (tseen[k - t->keys]) {
-            vg_errf(err, errlen, "duplicate key '%s' (%s): each key may be "
-                    "given once", k->name, entry);
-            goto invalid;
-        }
-        tseen[k - t->keys] = true;
-        if (vg_tkey_check(t, k, eq + 1, true, tval[k - t->keys],
-                          sizeof(tval[0]), NULL, err, errlen)) {
-            char why[512];
-
-            snprintf(why, sizeof(why), "%s", err ? err : "");
-            vg_errf(err, errlen, "%s: %s", t->name, why);
-            goto invalid;
-        }
-    }
-    if (rc < 0)
-        goto invalid;
-
-    /* the type's keys in table order, defaults included */
-    for (unsigned i = 0; i < t->nkeys; i++) {
-        const struct vg_tkey *k = &t->keys[i];
-
-        if (!tseen[i] && k->required) {
-            vg_errf(err, errlen, "%s: missing %s= (%s)", t->name, k->name,
-                    k->help);
-            goto invalid;
-        }
-        if (!tseen[i] && !k->dflt)
-            continue;
-        snprintf(s.tkeys[s.ntkeys].name, sizeof(s.tkeys[0].name), "%s",
-                 k->name);
-        snprintf(s.tkeys[s.ntkeys].value, sizeof(s.tkeys[0].value), "%s",
-                 tseen[i] ? tval[i] : k->dflt);
-        s.ntkeys++;
-    }
-    if (s.queues > t->max_queues) {
-        vg_errf(err, errlen, "%s: queues '%u' (queues=%u): type %s has at "
-                "most %u queue%s", t->name, s.queues, s.queues, t->name,
-                t->max_queues, t->max_queues == 1 ? "" : "s");
-        goto invalid;
-    }
-    if (!strcmp(s.mode, VG_MODE_STATIC)) {
-        if (!seen[KEY_REGION])
-            s.region_bytes = VG_SPEC_DEFAULT_REGION;
-    } else if (seen[KEY_REGION]) {
-        vg_errf(err, errlen, "region=%s given with mode=%s: region is only "
-                "used with mode=static", region_value, s.mode);
-        goto invalid;
-    }
-
-    *out = s;
-    return 0;
-
-invalid:
-    errno = EINVAL;
-    return -1;
-}
-
-/* ------------------------------------------------------------------------
- * xenstore helpers
- * ------------------------------------------------------------------------ */
-
-/* 1 if path exists, 0 if not, -1 with errno on error. */
-static int node_exists(struct vg_hyp *h, vg_xs_tx_t tx, const char *path)
-{
-    unsigned len = 0;
-    char *v = h->ops->xs_read(h, tx, path, &len);
-
-    if (v) {
-        free(v);
-        return 1;
-    }
-    return errno == ENOENT ? 0 : -1;
-}
-
-/* Create path owned by owner (nobody else may look) unless it exists;
- * intermediate directories the toolstack creates must belong to the
- * domain whose subtree they are in, as with libxl. */
-static int ensure_dir(struct vg_hyp *h, vg_xs_tx_t tx, const char *path,
-                      uint16_t owner, char *err, size_t errlen)
-{
-    struct vg_xs_perm perm = { .domid = owner, .perm = VG_XS_PERM_NONE };
-    int rc = node_exists(h, tx, path);
-
-    if (rc < 0)
-        goto fail;
-    if (rc > 0)
-        return 0;
-    if (h->ops->xs_mkdir(h, tx, path) ||
-        h->ops->xs_set_perms(h, tx, path, &perm, 1))
-        goto fail;
-    return 0;
-fail:
-    vg_errf(err, errlen, "cannot create %s: %s", path, strerror(errno));
-    return -1;
-}
-
-static int write_key(struct vg_hyp *h, vg_xs_tx_t tx, const char *dir,
-                     const struct vg_xs_perm *perms, unsigned nperms,
-                     char *err, size_t errlen, const char *key,
-                     const char *fmt, ...)
-    __attribute__((format(printf, 9, 10)));
-
-/* Write dir/key and give it the device directory's permissions. */
-static int write_key(struct vg_hyp *h, vg_xs_tx_t tx, const char *dir,
-                     const struct vg_xs_perm *perms, unsigned nperms,
-                     char *err, size_t errlen, const char *key,
-                     const char *fmt, ...)
-{
-    char path[VG_XS_PATH_MAX];
-    char value[VG_MAX_XS_VALUE + 1];
-    va_list ap;
-    int n;
-
-    if (vg_path(path, sizeof(path), "%s/%s", dir, key)) {
-        vg_errf(err, errlen, "xenstore path %s/%s is too long", dir, key);
-        return -1;
-    }
-    va_start(ap, fmt);
-    n = vsnprintf(value, sizeof(value), fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof(value)) {
-        errno = E2BIG;
-        vg_errf(err, errlen, "value of %s is too long", path);
-        return -1;
-    }
-    if (h->ops->xs_write(h, tx, path, value) ||
-        h->ops->xs_set_perms(h, tx, path, perms, nperms)) {
-        vg_errf(err, errlen, "cannot write %s=%s: %s", path, value,
-                strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-/* List dir into *names (one free() releases all).  A missing or empty
- * directory gives *names = NULL, *num = 0 and returns 0. */
-static int read_dir(struct vg_hyp *h, vg_xs_tx_t tx, const char *dir,
-                    char ***names, unsigned *num)
-{
-    *num = 0;
-    errno = 0;
-    *names = h->ops->xs_directory(h, tx, dir, num);
-    if (!*names) {
-        *num = 0;
-        return (errno == 0 || errno == ENOENT) ? 0 : -1;
-    }
-    return 0;
-}
-
-/* Domain ids listed under /local/domain, sorted; malloc'd (NULL + errno on
- * error). */
-static uint16_t *list_domains(struct vg_hyp *h, vg_xs_tx_t tx, unsigned *num)
-{
-    unsigned n, count = 0;
-    char **names;
-    uint16_t *ids;
-
-    if (read_dir(h, tx, "/local/domain", &names, &n))
-        return NULL;
-    ids = calloc(n ? n : 1, sizeof(*ids));
-    if (!ids) {
-        free(names);
-        return NULL;
-    }
-    for (unsigned i = 0; i < n; i++) {
-        uint64_t v;
-        if (!vg_parse_uint(names[i], UINT16_MAX, &v))
-            ids[count++] = (uint16_t)v;
-    }
-    free(names);
-    /* insertion sort: a host has few domains */
-    for (unsigned i = 1; i < count; i++) {
-        uint16_t id = ids[i];
-        unsigned j = i;
-        for (; j > 0 && ids[j - 1] > id; j--)
-            ids[j] = ids[j - 1];
-        ids[j] = id;
-    }
-    *num = count;
-    return ids;
-}
-
-/* Mark the devids listed under dir in used[]; a missing dir adds nothing. */
-static int mark_devids(struct vg_hyp *h, vg_xs_tx_t tx, const char *dir,
-                       uint8_t *used)
-{
-    unsigned n;
-    char **names;
-
-    if (read_dir(h, tx, dir, &names, &n))
-        return -1;
-    for (unsigned i = 0; i < n; i++) {
-        uint64_t v;
-        if (!vg_parse_uint(names[i], VG_MAX_DEVID, &v))
-            used[v / 8] |= (uint8_t)(1u << (v % 8));
-    }
-    free(names);
-    return 0;
-}
-
-static void backend_dir(char *buf, unsigned size, uint16_t be, uint16_t fe,
-                        unsigned devid)
-{
-    /* cannot overflow VG_XS_PATH_MAX with 16-bit ids and devids */
-    vg_path(buf, size, "/local/domain/%u/backend/" VG_XS_CLASS "/%u/%u",
-            be, fe, devid);
-}
-
-static void frontend_dir(char *buf, unsigned size, uint16_t fe, unsigned devid)
-{
-    vg_path(buf, size, "/local/domain/%u/device/" VG_XS_CLASS "/%u", fe, devid);
-}
+#include "toolstack_int.h"
 
 /* ------------------------------------------------------------------------
  * attach
@@ -575,9 +41,9 @@ static int collect_used_devids(struct vg_hyp *h, vg_xs_tx_t tx, uint16_t fe,
     int rc = -1;
 
     vg_path(path, sizeof(path), "/local/domain/%u/device/" VG_XS_CLASS, fe);
-    if (mark_devids(h, tx, path, used))
+    if (ts_mark_devids(h, tx, path, used))
         goto fail;
-    doms = list_domains(h, tx, &ndoms);
+    doms = ts_list_domains(h, tx, &ndoms);
     if (!doms) {
         vg_path(path, sizeof(path), "/local/domain");
         goto fail;
@@ -585,7 +51,7 @@ static int collect_used_devids(struct vg_hyp *h, vg_xs_tx_t tx, uint16_t fe,
     for (unsigned i = 0; i < ndoms; i++) {
         vg_path(path, sizeof(path), "/local/domain/%u/backend/" VG_XS_CLASS
                 "/%u", doms[i], fe);
-        if (mark_devids(h, tx, path, used)) {
+        if (ts_mark_devids(h, tx, path, used)) {
             free(doms);
             goto fail;
         }
@@ -596,92 +62,6 @@ fail:
     if (errno != EAGAIN)
         vg_errf(err, errlen, "cannot list %s: %s", path, strerror(errno));
     return rc;
-}
-
-/* The spec may come from vg_attach_spec_parse or be filled in by a caller
- * (the xl patch): check what ends up in xenstore either way. */
-static int check_spec(const struct vg_attach_spec *s, char *err, size_t errlen)
-{
-    const struct vg_devtype *t;
-    bool mode_ok = false;
-    bool tseen[VG_TKEY_MAX] = { false };
-
-    for (size_t i = 0; i < sizeof(known_modes) / sizeof(known_modes[0]); i++)
-        mode_ok |= !strncmp(s->mode, known_modes[i], sizeof(s->mode));
-    t = vg_devtype_find(s->type, strnlen(s->type, sizeof(s->type)));
-    if (!t) {
-        vg_errf(err, errlen, "unknown type '%.*s'", (int)sizeof(s->type),
-                s->type);
-        goto invalid;
-    }
-    if (s->ntkeys > VG_TKEY_MAX || s->ntkeys > t->nkeys) {
-        vg_errf(err, errlen, "%s: %u type keys given, the type has %u",
-                t->name, s->ntkeys, t->nkeys);
-        goto invalid;
-    }
-    for (unsigned i = 0; i < s->ntkeys; i++) {
-        const struct vg_spec_tval *tv = &s->tkeys[i];
-        size_t nlen = strnlen(tv->name, sizeof(tv->name));
-        const struct vg_tkey *k = nlen < sizeof(tv->name) ?
-                                  vg_devtype_key(t, tv->name, nlen) : NULL;
-        char why[400];
-
-        if (!k) {
-            vg_errf(err, errlen, "%s: '%.*s' is not a key of type %s",
-                    t->name, (int)nlen, tv->name, t->name);
-            goto invalid;
-        }
-        if (tseen[k - t->keys]) {
-            vg_errf(err, errlen, "%s: key %s given twice", t->name, k->name);
-            goto invalid;
-        }
-        tseen[k - t->keys] = true;
-        if (!memchr(tv->value, '\0', sizeof(tv->value))) {
-            vg_errf(err, errlen, "%s: value of %s is not terminated", t->name,
-                    k->name);
-            goto invalid;
-        }
-        if (vg_tkey_check(t, k, tv->value, false, NULL, 0, NULL, why,
-                          sizeof(why))) {
-            vg_errf(err, errlen, "%s: %s", t->name, why);
-            goto invalid;
-        }
-    }
-    for (unsigned i = 0; i < t->nkeys; i++) {
-        if (t->keys[i].required && !tseen[i]) {
-            vg_errf(err, errlen, "%s: missing %s (%s)", t->name,
-                    t->keys[i].name, t->keys[i].help);
-            goto invalid;
-        }
-    }
-    if (!mode_ok) {
-        vg_errf(err, errlen, "unknown mode '%.*s'", (int)sizeof(s->mode),
-                s->mode);
-    } else if (s->queues < 1 || s->queues > VG_MAX_QUEUES ||
-               s->queues > t->max_queues) {
-        vg_errf(err, errlen, "queues %u outside [1, %u]", s->queues,
-                t->max_queues < VG_MAX_QUEUES ? t->max_queues : VG_MAX_QUEUES);
-    } else if (s->queue_size < VG_MIN_QUEUE_SIZE ||
-               s->queue_size > VG_MAX_QUEUE_SIZE ||
-               !is_power_of_two(s->queue_size)) {
-        vg_errf(err, errlen, "queue-size %u is not a power of two in "
-                "[%u, %u]", s->queue_size, VG_MIN_QUEUE_SIZE,
-                VG_MAX_QUEUE_SIZE);
-    } else if (!strcmp(s->mode, VG_MODE_STATIC) &&
-               (s->region_bytes == 0 || s->region_bytes % VG_PAGE_SIZE ||
-                s->region_bytes > VG_MAX_REGION_BYTES)) {
-        vg_errf(err, errlen, "region %llu is not a multiple of %u in "
-                "[%u, %u]", (unsigned long long)s->region_bytes,
-                VG_PAGE_SIZE, VG_PAGE_SIZE, VG_MAX_REGION_BYTES);
-    } else if (s->devid < -1 || s->devid > (int)VG_MAX_DEVID) {
-        vg_errf(err, errlen, "devid %d outside [0, %u]", s->devid,
-                VG_MAX_DEVID);
-    } else {
-        return 0;
-    }
-invalid:
-    errno = EINVAL;
-    return -1;
 }
 
 /* Fail with ESRCH unless domid is a live domain with a xenstore home. */
@@ -702,7 +82,7 @@ static int check_domain(struct vg_hyp *h, uint16_t domid, const char *role,
         return -1;
     }
     vg_path(path, sizeof(path), "/local/domain/%u", domid);
-    rc = node_exists(h, VG_XS_NO_TX, path);
+    rc = ts_node_exists(h, VG_XS_NO_TX, path);
     if (rc <= 0) {
         if (rc == 0)
             errno = ESRCH;
@@ -770,25 +150,25 @@ static int attach_in_tx(struct vg_hyp *h, vg_xs_tx_t tx, uint16_t fe,
     }
     free(used);
 
-    backend_dir(be_dir, sizeof(be_dir), be, fe, devid);
-    frontend_dir(fe_dir, sizeof(fe_dir), fe, devid);
+    ts_backend_dir(be_dir, sizeof(be_dir), be, fe, devid);
+    ts_frontend_dir(fe_dir, sizeof(fe_dir), fe, devid);
 
     /* parents the backend domain will watch and clean up */
     vg_path(path, sizeof(path), "/local/domain/%u/backend", be);
-    if (ensure_dir(h, tx, path, be, err, errlen))
+    if (ts_ensure_dir(h, tx, path, be, err, errlen))
         return -1;
     vg_path(path, sizeof(path), "/local/domain/%u/backend/" VG_XS_CLASS, be);
-    if (ensure_dir(h, tx, path, be, err, errlen))
+    if (ts_ensure_dir(h, tx, path, be, err, errlen))
         return -1;
     vg_path(path, sizeof(path), "/local/domain/%u/backend/" VG_XS_CLASS "/%u",
             be, fe);
-    if (ensure_dir(h, tx, path, be, err, errlen))
+    if (ts_ensure_dir(h, tx, path, be, err, errlen))
         return -1;
     vg_path(path, sizeof(path), "/local/domain/%u/device", fe);
-    if (ensure_dir(h, tx, path, fe, err, errlen))
+    if (ts_ensure_dir(h, tx, path, fe, err, errlen))
         return -1;
     vg_path(path, sizeof(path), "/local/domain/%u/device/" VG_XS_CLASS, fe);
-    if (ensure_dir(h, tx, path, fe, err, errlen))
+    if (ts_ensure_dir(h, tx, path, fe, err, errlen))
         return -1;
 
     /* Directory permissions first, so keys created after inherit them;
@@ -807,7 +187,7 @@ static int attach_in_tx(struct vg_hyp *h, vg_xs_tx_t tx, uint16_t fe,
         return -1;
     }
 #define BE_KEY(key, ...) \
-    write_key(h, tx, be_dir, be_perms, be_nperms, err, errlen, key, __VA_ARGS__)
+    ts_write_key(h, tx, be_dir, be_perms, be_nperms, err, errlen, key, __VA_ARGS__)
     if (BE_KEY(VG_KEY_FRONTEND, "%s", fe_dir) ||
         BE_KEY(VG_KEY_FRONTEND_ID, "%u", fe) ||
         BE_KEY(VG_KEY_ONLINE, "1") ||
@@ -833,7 +213,7 @@ static int attach_in_tx(struct vg_hyp *h, vg_xs_tx_t tx, uint16_t fe,
         return -1;
     }
 #define FE_KEY(key, ...) \
-    write_key(h, tx, fe_dir, fe_perms, fe_nperms, err, errlen, key, __VA_ARGS__)
+    ts_write_key(h, tx, fe_dir, fe_perms, fe_nperms, err, errlen, key, __VA_ARGS__)
     if (FE_KEY(VG_KEY_BACKEND, "%s", be_dir) ||
         FE_KEY(VG_KEY_BACKEND_ID, "%u", be) ||
         FE_KEY(VG_KEY_STATE, "%u", VG_XB_INITIALISING))
@@ -852,7 +232,7 @@ int vg_toolstack_attach(struct vg_hyp *h, uint16_t frontend_domid,
 
     if (err && errlen)
         err[0] = '\0';
-    if (check_spec(s, err, errlen) ||
+    if (ts_check_spec(s, err, errlen) ||
         check_domain(h, frontend_domid, "frontend", err, errlen) ||
         check_domain(h, s->backend_domid, "backend", err, errlen))
         return -1;
@@ -910,7 +290,7 @@ static int locate_backend(struct vg_hyp *h, uint16_t fe, unsigned devid,
     unsigned ndoms;
 
     *be_found = false;
-    doms = list_domains(h, VG_XS_NO_TX, &ndoms);
+    doms = ts_list_domains(h, VG_XS_NO_TX, &ndoms);
     if (!doms) {
         vg_errf(err, errlen, "cannot list /local/domain: %s", strerror(errno));
         return -1;
@@ -918,8 +298,8 @@ static int locate_backend(struct vg_hyp *h, uint16_t fe, unsigned devid,
     for (unsigned i = 0; i < ndoms && !*be_found; i++) {
         int rc;
 
-        backend_dir(path, sizeof(path), doms[i], fe, devid);
-        rc = node_exists(h, VG_XS_NO_TX, path);
+        ts_backend_dir(path, sizeof(path), doms[i], fe, devid);
+        rc = ts_node_exists(h, VG_XS_NO_TX, path);
         if (rc < 0) {
             vg_errf(err, errlen, "cannot read %s: %s", path, strerror(errno));
             free(doms);
@@ -940,7 +320,7 @@ static bool backend_done(struct vg_hyp *h, uint16_t fe, uint16_t be,
                          const char *be_dir)
 {
     return vg_xs_read_state(h, be_dir) == VG_XB_CLOSED ||
-           node_exists(h, VG_XS_NO_TX, be_dir) == 0 ||
+           ts_node_exists(h, VG_XS_NO_TX, be_dir) == 0 ||
            h->ops->domain_alive(h, fe) == 0 ||
            h->ops->domain_alive(h, be) == 0;
 }
@@ -1005,9 +385,9 @@ static int remove_device(struct vg_hyp *h, uint16_t fe, unsigned devid,
     char be_dir[VG_XS_PATH_MAX], fe_dir[VG_XS_PATH_MAX];
     char be_parent[VG_XS_PATH_MAX];
 
-    frontend_dir(fe_dir, sizeof(fe_dir), fe, devid);
+    ts_frontend_dir(fe_dir, sizeof(fe_dir), fe, devid);
     if (be_found) {
-        backend_dir(be_dir, sizeof(be_dir), be, fe, devid);
+        ts_backend_dir(be_dir, sizeof(be_dir), be, fe, devid);
         vg_path(be_parent, sizeof(be_parent),
                 "/local/domain/%u/backend/" VG_XS_CLASS "/%u", be, fe);
     }
@@ -1029,7 +409,7 @@ static int remove_device(struct vg_hyp *h, uint16_t fe, unsigned devid,
             char **names;
             unsigned n;
 
-            if (read_dir(h, tx, be_parent, &names, &n) == 0) {
+            if (ts_read_dir(h, tx, be_parent, &names, &n) == 0) {
                 free(names);
                 if (n == 0 && rm_if_present(h, tx, be_parent))
                     failed = be_parent;
@@ -1077,8 +457,8 @@ int vg_toolstack_detach(struct vg_hyp *h, uint16_t frontend_domid,
 
     if (locate_backend(h, fe, devid, &be, &be_found, err, errlen))
         return -1;
-    frontend_dir(fe_dir, sizeof(fe_dir), fe, devid);
-    fe_found = node_exists(h, VG_XS_NO_TX, fe_dir);
+    ts_frontend_dir(fe_dir, sizeof(fe_dir), fe, devid);
+    fe_found = ts_node_exists(h, VG_XS_NO_TX, fe_dir);
     if (fe_found < 0) {
         vg_errf(err, errlen, "cannot read %s: %s", fe_dir, strerror(errno));
         return -1;
@@ -1091,7 +471,7 @@ int vg_toolstack_detach(struct vg_hyp *h, uint16_t frontend_domid,
     }
 
     if (be_found) {
-        backend_dir(be_dir, sizeof(be_dir), be, fe, devid);
+        ts_backend_dir(be_dir, sizeof(be_dir), be, fe, devid);
         if (vg_xs_write_fmt(h, VG_XS_NO_TX, be_dir, VG_KEY_ONLINE, "0") &&
             errno != ENOENT) {
             vg_errf(err, errlen, "cannot write %s/%s=0: %s", be_dir,
@@ -1112,148 +492,3 @@ int vg_toolstack_detach(struct vg_hyp *h, uint16_t frontend_domid,
     return 0;
 }
 
-/* ------------------------------------------------------------------------
- * list
- * ------------------------------------------------------------------------ */
-
-/* Copy a value the backend domain may have rewritten, for display: bounded
- * and with anything unprintable replaced. */
-static void read_display(struct vg_hyp *h, const char *dir, const char *key,
-                         char *buf, size_t size)
-{
-    char *v = vg_xs_read_str(h, VG_XS_NO_TX, dir, key);
-    size_t i = 0;
-
-    if (v) {
-        for (; v[i] && i + 1 < size; i++)
-            buf[i] = (v[i] >= 0x20 && v[i] < 0x7f) ? v[i] : '?';
-        free(v);
-    }
-    buf[i] = '\0';
-}
-
-static void read_device(struct vg_hyp *h, uint16_t be, uint16_t fe,
-                        unsigned devid, struct vg_device_info *d)
-{
-    char be_dir[VG_XS_PATH_MAX], fe_dir[VG_XS_PATH_MAX];
-    uint64_t ro = 0;
-
-    backend_dir(be_dir, sizeof(be_dir), be, fe, devid);
-    frontend_dir(fe_dir, sizeof(fe_dir), fe, devid);
-    memset(d, 0, sizeof(*d));
-    d->frontend_domid = fe;
-    d->devid = devid;
-    d->backend_domid = be;
-    read_display(h, be_dir, VG_KEY_TYPE, d->type, sizeof(d->type));
-    read_display(h, be_dir, VG_KEY_MODE, d->mode, sizeof(d->mode));
-    read_display(h, be_dir, VG_KEY_TARGET, d->target, sizeof(d->target));
-    if (vg_xs_read_uint(h, VG_XS_NO_TX, be_dir, VG_KEY_READONLY, 1, &ro) == 0)
-        d->readonly = ro == 1;
-    d->be_state = vg_xs_read_state(h, be_dir);
-    d->fe_state = vg_xs_read_state(h, fe_dir);
-}
-
-static int cmp_device(const void *a, const void *b)
-{
-    const struct vg_device_info *x = a, *y = b;
-
-    if (x->frontend_domid != y->frontend_domid)
-        return x->frontend_domid < y->frontend_domid ? -1 : 1;
-    if (x->devid != y->devid)
-        return x->devid < y->devid ? -1 : 1;
-    if (x->backend_domid != y->backend_domid)
-        return x->backend_domid < y->backend_domid ? -1 : 1;
-    return 0;
-}
-
-/* Append the devices that backend domain be holds for frontends matching
- * want_fe (-1 = all). */
-static int collect_backend(struct vg_hyp *h, uint16_t be, int want_fe,
-                           struct vg_device_info **devs, unsigned *ndevs,
-                           unsigned *cap)
-{
-    char class_dir[VG_XS_PATH_MAX], fe_path[VG_XS_PATH_MAX];
-    char **fes = NULL, **ids = NULL;
-    unsigned nfes, nids;
-    int rc = -1;
-
-    vg_path(class_dir, sizeof(class_dir),
-            "/local/domain/%u/backend/" VG_XS_CLASS, be);
-    if (read_dir(h, VG_XS_NO_TX, class_dir, &fes, &nfes))
-        return -1;
-    for (unsigned i = 0; i < nfes; i++) {
-        uint64_t fe;
-
-        if (vg_parse_uint(fes[i], UINT16_MAX, &fe) ||
-            (want_fe >= 0 && fe != (uint64_t)want_fe))
-            continue;
-        vg_path(fe_path, sizeof(fe_path), "%s/%u", class_dir, (unsigned)fe);
-        if (read_dir(h, VG_XS_NO_TX, fe_path, &ids, &nids))
-            goto out;
-        for (unsigned j = 0; j < nids; j++) {
-            uint64_t devid;
-
-            if (vg_parse_uint(ids[j], VG_MAX_DEVID, &devid))
-                continue;
-            if (*ndevs == *cap) {
-                unsigned ncap = *cap ? *cap * 2 : 16;
-                struct vg_device_info *n = realloc(*devs, ncap * sizeof(*n));
-                if (!n)
-                    goto out;
-                *devs = n;
-                *cap = ncap;
-            }
-            read_device(h, be, (uint16_t)fe, (unsigned)devid,
-                        &(*devs)[(*ndevs)++]);
-        }
-        free(ids);
-        ids = NULL;
-    }
-    rc = 0;
-out:
-    free(ids);
-    free(fes);
-    return rc;
-}
-
-int vg_toolstack_list(struct vg_hyp *h, int frontend_domid,
-                      vg_device_cb cb, void *arg, char *err, size_t errlen)
-{
-    struct vg_device_info *devs = NULL;
-    unsigned ndevs = 0, cap = 0, ndoms;
-    uint16_t *doms;
-    int rc = -1;
-
-    if (err && errlen)
-        err[0] = '\0';
-    if (frontend_domid > (int)UINT16_MAX || frontend_domid < -1) {
-        vg_errf(err, errlen, "domain %d is not a domain id", frontend_domid);
-        errno = EINVAL;
-        return -1;
-    }
-    doms = list_domains(h, VG_XS_NO_TX, &ndoms);
-    if (!doms) {
-        vg_errf(err, errlen, "cannot list /local/domain: %s", strerror(errno));
-        return -1;
-    }
-    for (unsigned i = 0; i < ndoms; i++) {
-        if (collect_backend(h, doms[i], frontend_domid, &devs, &ndevs, &cap)) {
-            vg_errf(err, errlen, "cannot list the virtio-grant devices of "
-                    "backend domain %u: %s", doms[i], strerror(errno));
-            goto out;
-        }
-    }
-    if (ndevs)
-        qsort(devs, ndevs, sizeof(*devs), cmp_device);
-    for (unsigned i = 0; i < ndevs; i++) {
-        if (cb && cb(&devs[i], arg)) {
-            errno = ECANCELED;
-            goto out;
-        }
-    }
-    rc = (int)ndevs;
-out:
-    free(devs);
-    free(doms);
-    return rc;
-}

@@ -93,7 +93,7 @@ static bool queue_size_valid(uint16_t num)
  * Driver side
  * ====================================================================== */
 
-int vqd_init(struct vq_driver *vq, uint16_t num, void *desc, void *avail,
+int vq_drv_init(struct vq_driver *vq, uint16_t num, void *desc, void *avail,
              void *used, bool event_idx)
 {
     if (!vq || !desc || !avail || !used || !queue_size_valid(num)) {
@@ -131,7 +131,7 @@ fail_nomem:
     return -1;
 }
 
-void vqd_free(struct vq_driver *vq)
+void vq_drv_free(struct vq_driver *vq)
 {
     if (!vq)
         return;
@@ -140,7 +140,7 @@ void vqd_free(struct vq_driver *vq)
     memset(vq, 0, sizeof(*vq));
 }
 
-int vqd_add(struct vq_driver *vq, const struct vq_buf *bufs, unsigned out_n,
+int vq_drv_add(struct vq_driver *vq, const struct vq_buf *bufs, unsigned out_n,
             unsigned in_n, void *token)
 {
     uint64_t total = 0, in_bytes = 0;
@@ -207,7 +207,7 @@ int vqd_add(struct vq_driver *vq, const struct vq_buf *bufs, unsigned out_n,
     return 0;
 }
 
-bool vqd_kick_prepare(struct vq_driver *vq)
+bool vq_drv_kick_prepare(struct vq_driver *vq)
 {
     uint16_t old = vq->last_kick_idx, new_idx = vq->avail_idx;
     bool need;
@@ -230,7 +230,7 @@ bool vqd_kick_prepare(struct vq_driver *vq)
 }
 
 /* Return the descriptors of the chain at head to the private free list,
- * following the private links written by vqd_add. */
+ * following the private links written by vq_drv_add. */
 static void reclaim_chain(struct vq_driver *vq, uint16_t head)
 {
     struct vq_driver_slot *slot = &vq->slots[head];
@@ -247,7 +247,7 @@ static void reclaim_chain(struct vq_driver *vq, uint16_t head)
     vq->chains_in_flight--;
 }
 
-void *vqd_get_used(struct vq_driver *vq, uint32_t *len)
+void *vq_drv_get_used(struct vq_driver *vq, uint32_t *len)
 {
     uint16_t used_idx, pending;
 
@@ -291,7 +291,15 @@ void *vqd_get_used(struct vq_driver *vq, uint32_t *len)
     return NULL;
 }
 
-bool vqd_enable_cb(struct vq_driver *vq)
+bool vq_drv_used_pending(const struct vq_driver *vq)
+{
+    uint16_t used_idx = shared_load16(&vq->used->idx);
+
+    vg_rmb();
+    return used_idx != vq->last_used_idx;
+}
+
+bool vq_drv_enable_cb(struct vq_driver *vq)
 {
     if (vq->event_idx)
         shared_store16(used_event_of(vq->avail, vq->num), vq->last_used_idx);
@@ -303,7 +311,7 @@ bool vqd_enable_cb(struct vq_driver *vq)
     return shared_load16(&vq->used->idx) != vq->last_used_idx;
 }
 
-void vqd_disable_cb(struct vq_driver *vq)
+void vq_drv_disable_cb(struct vq_driver *vq)
 {
     if (vq->event_idx)
         /* An entry we already consumed: at most one more interrupt, then
@@ -314,7 +322,7 @@ void vqd_disable_cb(struct vq_driver *vq)
         shared_store16(&vq->avail->flags, VRING_AVAIL_F_NO_INTERRUPT);
 }
 
-unsigned vqd_in_flight(const struct vq_driver *vq)
+unsigned vq_drv_in_flight(const struct vq_driver *vq)
 {
     return vq->chains_in_flight;
 }
@@ -340,7 +348,7 @@ const char *vq_error_str(enum vq_error e)
     return "unknown virtqueue error";
 }
 
-int vqdev_init(struct vq_device *vq, uint16_t num, const void *desc,
+int vq_dev_init(struct vq_device *vq, uint16_t num, const void *desc,
                const void *avail, void *used, bool event_idx)
 {
     if (!vq || !desc || !avail || !used || !queue_size_valid(num)) {
@@ -369,7 +377,7 @@ int vqdev_init(struct vq_device *vq, uint16_t num, const void *desc,
     return 0;
 }
 
-void vqdev_free(struct vq_device *vq)
+void vq_dev_free(struct vq_device *vq)
 {
     if (!vq)
         return;
@@ -393,7 +401,7 @@ static void fetch_desc(const struct vring_desc *shared, struct vring_desc *copy)
     copy->next = shared_load16(&shared->next);
 }
 
-int vqdev_pop(struct vq_device *vq, struct vq_chain *chain)
+int vq_dev_pop(struct vq_device *vq, struct vq_chain *chain)
 {
     uint16_t avail_idx, pending, head, idx, n = 0, n_out = 0;
     uint64_t out_bytes = 0, in_bytes = 0;
@@ -463,7 +471,7 @@ int vqdev_pop(struct vq_device *vq, struct vq_chain *chain)
     return 1;
 }
 
-int vqdev_push(struct vq_device *vq, uint16_t head, uint32_t len)
+int vq_dev_push(struct vq_device *vq, uint16_t head, uint32_t len)
 {
     struct vring_used_elem *e;
 
@@ -485,7 +493,7 @@ int vqdev_push(struct vq_device *vq, uint16_t head, uint32_t len)
     return 0;
 }
 
-bool vqdev_should_notify(struct vq_device *vq)
+bool vq_dev_should_notify(struct vq_device *vq)
 {
     uint16_t old = vq->signalled_used, new_idx = vq->used_idx;
     bool need;
@@ -506,7 +514,7 @@ bool vqdev_should_notify(struct vq_device *vq)
     return need;
 }
 
-bool vqdev_enable_notify(struct vq_device *vq)
+bool vq_dev_enable_notify(struct vq_device *vq)
 {
     if (vq->event_idx)
         shared_store16(avail_event_of(vq->used, vq->num), vq->last_avail_idx);
@@ -520,14 +528,14 @@ bool vqdev_enable_notify(struct vq_device *vq)
     return shared_load16(&vq->avail->idx) != vq->last_avail_idx;
 }
 
-bool vqdev_has_avail(const struct vq_device *vq)
+bool vq_dev_has_avail(const struct vq_device *vq)
 {
     if (vq->error)
         return false;
     return shared_load16(&vq->avail->idx) != vq->last_avail_idx;
 }
 
-void vqdev_disable_notify(struct vq_device *vq)
+void vq_dev_disable_notify(struct vq_device *vq)
 {
     /* With EVENT_IDX a stale avail_event already suppresses kicks. */
     if (!vq->event_idx)

@@ -136,6 +136,9 @@ unsigned vgf_config_size(const struct vgf_dev *d);
 /* Descriptors are cut so none is longer than max_seg bytes (virtio-blk
  * size_max); 0 means no limit beyond a run of consecutive refs. */
 void vgf_set_max_segment(struct vgf_dev *d, uint32_t max_seg);
+uint32_t vgf_max_segment(const struct vgf_dev *d);
+/* The I/O timeout in effect: vgf_opts.timeout_ms, or its default. */
+int vgf_timeout_ms(const struct vgf_dev *d);
 
 /* Free descriptors of queue q right now (0 when not connected). */
 unsigned vgf_queue_free(const struct vgf_dev *d, unsigned q);

@@ -1,15 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Pages granted once per session and the allocator over them:
- *   static      the region (backend key "region" bytes), granted writable
- *               at connect and published as region-pages/region-refs-<k>;
- *               every buffer is bounced into it in 64-byte units;
- *   persistent  the I/O pool (vgf_opts.pool_pages), granted writable at
- *               connect; buffers outside it are bounced into it in whole
- *               pages, buffers from vgf_pool_alloc are used in place.
+ * Pages granted once per session, the allocator over them, and the
+ * request path of the modes that use them (vgf_xport_static.c: the
+ * region, 64-byte units; vgf_xport_persistent.c: the I/O pool, whole
+ * pages, vgf_pool_alloc buffers used in place).
  * First-fit over a bitmap: simple, and the region is small enough
  * (<= 65536 pages) for a scan per request.  When it is full the submitter
- * waits for completions (vgf_request.c), it does not fail.
+ * waits for completions (vgf_reap_one), it does not fail.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -18,8 +15,6 @@
 #include <string.h>
 
 #include "vgf_internal.h"
-
-#define STATIC_UNIT_SHIFT 6     /* 64 bytes: a header does not take a page */
 
 static bool unit_used(const struct vgf_arena *a, size_t i)
 {
@@ -82,20 +77,14 @@ long vgf_arena_offset(const struct vgf_arena *a, const void *p, size_t len)
     return (long)(x - b);
 }
 
-int vgf_arena_setup(struct vgf_dev *d)
+int vgf_arena_setup(struct vgf_dev *d, uint64_t pages, unsigned unit_shift,
+                    const char *what)
 {
     struct vgf_arena *a = &d->arena;
-    uint64_t pages;
 
-    if (d->xmode == VGF_XMODE_GRANT || a->base)
+    if (a->base)
         return 0;
-    if (d->xmode == VGF_XMODE_STATIC) {
-        pages = d->region_bytes / VG_PAGE_SIZE;
-        a->unit_shift = STATIC_UNIT_SHIFT;
-    } else {
-        pages = d->opts.pool_pages;
-        a->unit_shift = VG_PAGE_SHIFT;
-    }
+    a->unit_shift = unit_shift;
     a->refs = calloc(pages, sizeof(*a->refs));
     a->nunits = (size_t)(pages * VG_PAGE_SIZE) >> a->unit_shift;
     a->bits = calloc((a->nunits + 63) / 64, sizeof(*a->bits));
@@ -106,9 +95,9 @@ int vgf_arena_setup(struct vgf_dev *d)
     a->base = d->h->ops->share_pages(d->h, d->backend_id, (uint32_t)pages,
                                      a->refs, true);
     if (!a->base) {
-        vgf_log(d, VG_LOG_ERR, "granting the %s of %llu pages to dom %u: %m",
-                d->xmode == VGF_XMODE_STATIC ? "static region" : "I/O pool",
-                (unsigned long long)pages, d->backend_id);
+        vgf_log(d, VG_LOG_ERR, "granting the %s of %llu pages to dom %u: %s",
+                what, (unsigned long long)pages, d->backend_id,
+                strerror(errno));
         goto fail;
     }
     a->npages = (uint32_t)pages;
@@ -130,66 +119,95 @@ void vgf_arena_release(struct vgf_dev *d)
     struct vgf_arena *a = &d->arena;
 
     if (a->base && d->h->ops->unshare_pages(d->h, a->base, a->npages))
-        vgf_log(d, VG_LOG_WARN, "revoking the region/pool grants: %m");
+        vgf_log(d, VG_LOG_WARN, "revoking the region/pool grants: %s",
+                strerror(errno));
     free(a->refs);
     free(a->bits);
     memset(a, 0, sizeof(*a));
 }
 
-int vgf_arena_publish(struct vgf_dev *d, vg_xs_tx_t tx)
+
+static size_t arena_units(const struct vgf_arena *a, size_t len)
 {
-    char key[32], val[VG_MAX_XS_VALUE];
+    return (len + ((size_t)1 << a->unit_shift) - 1) >> a->unit_shift;
+}
 
-    if (d->xmode != VGF_XMODE_STATIC)
-        return 0;
-    if (vg_xs_write_fmt(d->h, tx, d->fe_dir, VG_KEY_REGION_PAGES, "%u",
-                        d->arena.npages))
+int vgf_arena_prepare(struct vgf_dev *d, struct vgf_queue *q,
+                      struct vgf_req *r, const struct vgf_iov *out,
+                      unsigned n_out, const struct vgf_iov *in, unsigned n_in,
+                      unsigned *ndesc, unsigned *n_out_desc, bool pool,
+                      int (*emit)(const struct vgf_dev *d, struct vgf_queue *q,
+                                  size_t off, size_t len, unsigned *n))
+{
+    struct vgf_arena *a = &d->arena;
+    size_t units = 0, pos;
+    bool waited = false;
+    long start = 0;
+
+    for (unsigned i = 0; i < n_out + n_in; i++) {
+        const struct vgf_iov *v = i < n_out ? &out[i] : &in[i - n_out];
+
+        if (!pool || vgf_arena_offset(a, v->base, v->len) < 0)
+            units += arena_units(a, v->len);
+    }
+    if (units > a->nunits) {
+        errno = E2BIG;   /* can never fit: the caller must split */
         return -1;
-    for (uint32_t k = 0; k * VG_REGION_REFS_PER_KEY < d->arena.npages; k++) {
-        uint32_t first = k * VG_REGION_REFS_PER_KEY;
-        uint32_t n = d->arena.npages - first;
-
-        if (n > VG_REGION_REFS_PER_KEY)
-            n = VG_REGION_REFS_PER_KEY;
-        snprintf(key, sizeof(key), VG_KEY_REGION_REFS_FMT, k);
-        if (vg_format_ref_list(val, sizeof(val), d->arena.refs + first, n) ||
-            vg_xs_write_fmt(d->h, tx, d->fe_dir, key, "%s", val))
+    }
+    while (units && (start = vgf_arena_alloc(a, units)) < 0) {
+        if (!waited)
+            d->stats.throttle_waits++;
+        waited = true;
+        if (vgf_reap_one(d))
             return -1;
     }
+    /* reaping may have completed requests: the slot and ring room hold */
+    r->run_start = (size_t)start;
+    r->run_units = units;
+    if ((uint64_t)a->used << a->unit_shift > d->stats.region_high_water)
+        d->stats.region_high_water = (uint64_t)a->used << a->unit_shift;
+
+    pos = (size_t)start << a->unit_shift;
+    for (unsigned i = 0; i < n_out + n_in; i++) {
+        const struct vgf_iov *v = i < n_out ? &out[i] : &in[i - n_out];
+        long at = pool ? vgf_arena_offset(a, v->base, v->len) : -1;
+        size_t where;
+
+        if (i == n_out)
+            *n_out_desc = *ndesc;
+        if (at >= 0) {
+            where = (size_t)at;
+            d->stats.zero_copy_bytes += v->len;
+        } else {
+            where = pos;
+            pos += arena_units(a, v->len) << a->unit_shift;
+            if (i < n_out) {
+                memcpy(a->base + where, v->base, v->len);
+                d->stats.bounce_bytes += v->len;
+            }
+        }
+        if (i >= n_out)
+            r->in_pos[i - n_out] = at >= 0 ? SIZE_MAX : where;
+        if (emit(d, q, where, v->len, ndesc))
+            return -1;
+    }
+    if (n_in == 0)
+        *n_out_desc = *ndesc;
     return 0;
 }
 
-void *vgf_pool_alloc(struct vgf_dev *d, size_t len)
+void vgf_arena_copy_back(struct vgf_dev *d, struct vgf_req *r,
+                         uint32_t used_len)
 {
-    long start;
+    size_t left = used_len;
 
-    if (!d || len == 0) {
-        errno = EINVAL;
-        return NULL;
-    }
-    if (d->xmode != VGF_XMODE_PERSISTENT || !d->arena.base) {
-        errno = EOPNOTSUPP;
-        return NULL;
-    }
-    start = vgf_arena_alloc(&d->arena, (len + VG_PAGE_SIZE - 1) / VG_PAGE_SIZE);
-    if (start < 0) {
-        errno = ENOSPC;
-        return NULL;
-    }
-    if ((uint64_t)d->arena.used * VG_PAGE_SIZE > d->stats.region_high_water)
-        d->stats.region_high_water = (uint64_t)d->arena.used * VG_PAGE_SIZE;
-    return d->arena.base + ((size_t)start << VG_PAGE_SHIFT);
-}
+    for (unsigned i = 0; i < r->n_in && left > 0; i++) {
+        size_t n = r->in_iov[i].len < left ? r->in_iov[i].len : left;
 
-void vgf_pool_free(struct vgf_dev *d, void *p, size_t len)
-{
-    long off;
-
-    if (!d || !p || d->xmode != VGF_XMODE_PERSISTENT)
-        return;
-    off = vgf_arena_offset(&d->arena, p, len);
-    if (off < 0 || off % VG_PAGE_SIZE)
-        return;
-    vgf_arena_free(&d->arena, (size_t)off >> VG_PAGE_SHIFT,
-                   (len + VG_PAGE_SIZE - 1) / VG_PAGE_SIZE);
+        if (r->in_pos[i] != SIZE_MAX && d->arena.base) {
+            memcpy(r->in_iov[i].base, d->arena.base + r->in_pos[i], n);
+            d->stats.bounce_bytes += n;
+        }
+        left -= n;
+    }
 }

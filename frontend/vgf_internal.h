@@ -3,7 +3,9 @@
  * libvgrant internals shared by its source files (not installed).
  *   vgf_xenbus.c   handshake, reset, close (xenstore side)
  *   vgf_ring.c     granted ring areas and event channels per queue
- *   vgf_request.c  per-request grants, submit and completion
+ *   vgf_request.c  submit and completion, the same for every mode
+ *   vgf_xport*.c   the transport modes' frontend side (struct vgf_xport)
+ *   vgf_arena.c    pages granted once (static region, persistent pool)
  *   vgf_wait.c     waiting on the event channel and xenstore with deadlines
  */
 #ifndef VGRANT_VGF_INTERNAL_H
@@ -40,12 +42,48 @@ struct vgf_req {
     uint32_t used_len;
 };
 
-/* Frontend side of the transport modes (docs/modes.md). */
-enum vgf_xmode {
-    VGF_XMODE_GRANT = 0,    /* grant, copy, auto: fresh grants per request */
-    VGF_XMODE_PERSISTENT,   /* a pool of pages granted once */
-    VGF_XMODE_STATIC,       /* one region granted once, offsets */
+struct vgf_dev;
+struct vgf_queue;
+
+/* Frontend side of a transport mode (docs/modes.md): how a request's
+ * buffers become memory the backend can reach, one table per mode, found
+ * by the backend's "mode" key (vgf_xport_find, vgf_xport.c):
+ *   vgf_xport_grant.c       grant, copy, auto: fresh grants per request
+ *   vgf_xport_persistent.c  a pool of pages granted once, used in place
+ *   vgf_xport_static.c      one region granted once, byte offsets
+ * The generic path (vgf_xenbus.c, vgf_request.c) calls only these. */
+struct vgf_xport {
+    const char *name;       /* the frontend side's name (logs) */
+    /* After the backend's "mode" key: read the mode's own backend keys.
+     * NULL: none.  0, or -1 with errno EPROTO (logged). */
+    int (*read_keys)(struct vgf_dev *d);
+    /* Grant what lives for the whole session, before our keys are
+     * published.  NULL: nothing.  vgf_arena_release undoes it. */
+    int (*setup)(struct vgf_dev *d);
+    /* Write the mode's frontend keys in the publish transaction tx.
+     * NULL: none. */
+    int (*publish)(struct vgf_dev *d, vg_xs_tx_t tx);
+    /* Make request r's buffers reachable by the backend and build its
+     * descriptors in q->scratch: *ndesc in all, the first *n_out_desc
+     * device-readable.  r->in_iov / in_pos / n_in are set.  -1 with errno;
+     * what r holds is released by the caller. */
+    int (*prepare)(struct vgf_dev *d, struct vgf_queue *q, struct vgf_req *r,
+                   const struct vgf_iov *out, unsigned n_out,
+                   const struct vgf_iov *in, unsigned n_in,
+                   unsigned *ndesc, unsigned *n_out_desc);
+    /* Copy what the device wrote back to the caller's in-buffers: never
+     * more than used_len (validated by the virtqueue), nor each buffer. */
+    void (*copy_back)(struct vgf_dev *d, struct vgf_req *r,
+                      uint32_t used_len);
+    bool pool;              /* vgf_pool_alloc buffers are used in place */
 };
+
+extern const struct vgf_xport vgf_xport_grant;
+extern const struct vgf_xport vgf_xport_persistent;
+extern const struct vgf_xport vgf_xport_static;
+
+/* The frontend side of backend mode `mode` (VG_MODE_*); NULL: unknown. */
+const struct vgf_xport *vgf_xport_find(const char *mode);
 
 /* Pages granted once (static region or persistent pool) and a first-fit
  * allocator over them in units of 1 << unit_shift bytes. */
@@ -103,7 +141,7 @@ struct vgf_dev {
     unsigned config_len;
     uint64_t config_gen;
     char mode[16];
-    enum vgf_xmode xmode;
+    const struct vgf_xport *xport;   /* never NULL once open */
     uint64_t region_bytes;  /* static: the backend's "region" */
     struct vgf_arena arena;
 
@@ -144,6 +182,11 @@ void vgf_rings_release(struct vgf_dev *d);
 void vgf_queues_teardown(struct vgf_dev *d);
 
 /* vgf_request.c */
+/* A mode ran out of room (static region, persistent pool): collect at
+ * least one completion of any queue, kept for vgf_complete, so its space
+ * comes free.  -1: nothing can come free (ENOSPC), the link is down (EIO)
+ * or the backend is silent (ETIMEDOUT). */
+int vgf_reap_one(struct vgf_dev *d);
 /* Revoke a request's buffer pages (idempotent). */
 void vgf_req_release_pages(struct vgf_dev *d, struct vgf_req *r);
 /* The link went down: revoke every request's grants (marking them failed),
@@ -152,13 +195,33 @@ void vgf_fail_all(struct vgf_dev *d);
 /* Drop failed requests without returning them. */
 void vgf_drop_failed(struct vgf_dev *d);
 
+/* vgf_xport.c: descriptors of one buffer whose pages carry refs[], from
+ * byte off of the page run: a run of consecutive refs becomes one
+ * descriptor, at most max_seg long.  -1/E2BIG: more than the ring has. */
+int vgf_emit_refs(const struct vgf_dev *d, struct vgf_queue *q,
+                  const vg_gref_t *refs, size_t off, size_t len, unsigned *n);
+/* Pages a buffer of len bytes takes. */
+uint32_t vgf_buf_pages(size_t len);
+
 /* vgf_arena.c */
-/* Grant the region / pool for this session (static, persistent). */
-int vgf_arena_setup(struct vgf_dev *d);
-/* Revoke it (idempotent). */
+/* Grant pages (a whole number) for this session, allocated in units of
+ * 1 << unit_shift bytes; what names them in the log ("static region"). */
+int vgf_arena_setup(struct vgf_dev *d, uint64_t pages, unsigned unit_shift,
+                    const char *what);
+/* Revoke it (idempotent; nothing if no arena). */
 void vgf_arena_release(struct vgf_dev *d);
-/* Write region-pages and region-refs-<k> (static) in transaction tx. */
-int vgf_arena_publish(struct vgf_dev *d, vg_xs_tx_t tx);
+/* prepare of the arena modes: place every buffer in the arena (bounced,
+ * or in place if pool and it lives there already, waiting with
+ * vgf_reap_one while full) and emit its descriptors with emit(). */
+int vgf_arena_prepare(struct vgf_dev *d, struct vgf_queue *q,
+                      struct vgf_req *r, const struct vgf_iov *out,
+                      unsigned n_out, const struct vgf_iov *in, unsigned n_in,
+                      unsigned *ndesc, unsigned *n_out_desc, bool pool,
+                      int (*emit)(const struct vgf_dev *d, struct vgf_queue *q,
+                                  size_t off, size_t len, unsigned *n));
+/* copy_back of the arena modes. */
+void vgf_arena_copy_back(struct vgf_dev *d, struct vgf_req *r,
+                         uint32_t used_len);
 /* First run of n free units, or -1. */
 long vgf_arena_alloc(struct vgf_arena *a, size_t n);
 void vgf_arena_free(struct vgf_arena *a, size_t start, size_t n);
@@ -166,6 +229,12 @@ void vgf_arena_free(struct vgf_arena *a, size_t start, size_t n);
 long vgf_arena_offset(const struct vgf_arena *a, const void *p, size_t len);
 
 /* vgf_xenbus.c */
+/* A bad backend key: log it naming key and value, errno EPROTO, -1. */
+int vgf_bad_key(struct vgf_dev *d, const char *key, const char *value,
+                const char *why);
+/* A backend key that must be a decimal in [min, max]; -1 via vgf_bad_key. */
+int vgf_read_be_uint(struct vgf_dev *d, const char *key, uint64_t min,
+                     uint64_t max, uint64_t *out);
 /* Re-read the backend state; if it left Connected, take the link down. */
 void vgf_check_backend(struct vgf_dev *d);
 /* The backend misbehaved on the data path: fail everything, go Closing. */

@@ -27,7 +27,7 @@ static uint32_t pages_for(size_t bytes)
 static void area_release(struct vgf_dev *d, struct vgf_area *a)
 {
     if (a->pages && d->h->ops->unshare_pages(d->h, a->pages, a->npages))
-        vgf_log(d, VG_LOG_WARN, "revoking ring grants: %m");
+        vgf_log(d, VG_LOG_WARN, "revoking ring grants: %s", strerror(errno));
     memset(a, 0, sizeof(*a));
 }
 
@@ -57,14 +57,14 @@ static int area_grant(struct vgf_dev *d, struct vgf_area *a, size_t bytes,
 static void queue_rings_release(struct vgf_dev *d, struct vgf_queue *q)
 {
     if (q->vq_ready)
-        vqd_free(&q->vq);
+        vq_drv_free(&q->vq);
     q->vq_ready = false;
     area_release(d, &q->desc);
     area_release(d, &q->driver);
     area_release(d, &q->device);
     if (q->port >= 0 && d->h->ops->evtchn_unbind(d->h, (vg_port_t)q->port))
-        vgf_log(d, VG_LOG_WARN, "queue %u: unbinding port %d: %m", q->index,
-                q->port);
+        vgf_log(d, VG_LOG_WARN, "queue %u: unbinding port %d: %s", q->index,
+                q->port, strerror(errno));
     q->port = -1;
 }
 
@@ -80,7 +80,7 @@ static int queue_rings_grant(struct vgf_dev *d, struct vgf_queue *q)
         (rc = area_grant(d, &q->device, vg_ring_used_bytes(q->size),
                          true)) != 0)
         return rc;
-    if (vqd_init(&q->vq, q->size, q->desc.pages, q->driver.pages,
+    if (vq_drv_init(&q->vq, q->size, q->desc.pages, q->driver.pages,
                  q->device.pages, d->features & VG_FEATURE(VIRTIO_RING_F_EVENT_IDX)))
         return -1;
     q->vq_ready = true;
@@ -103,15 +103,15 @@ static int queue_setup(struct vgf_dev *d, struct vgf_queue *q)
     if (rc) {
         if (rc == 1)
             errno = ENOMEM;
-        vgf_log(d, VG_LOG_ERR, "queue %u: granting the ring to dom %u: %m",
-                q->index, d->backend_id);
+        vgf_log(d, VG_LOG_ERR, "queue %u: granting the ring to dom %u: %s",
+                q->index, d->backend_id, strerror(errno));
         return -1;
     }
 
     port = d->h->ops->evtchn_bind_unbound(d->h, d->backend_id);
     if (port < 0) {
-        vgf_log(d, VG_LOG_ERR, "queue %u: offering an event channel to dom %u: %m",
-                q->index, d->backend_id);
+        vgf_log(d, VG_LOG_ERR, "queue %u: offering an event channel to dom %u: %s",
+                q->index, d->backend_id, strerror(errno));
         return -1;
     }
     q->port = port;

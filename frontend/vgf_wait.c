@@ -6,6 +6,7 @@
  * and no call blocks past its timeout.
  */
 #include <errno.h>
+#include <string.h>
 #include <poll.h>
 #include <time.h>
 
@@ -42,7 +43,7 @@ unsigned vgf_sleep(struct vgf_dev *d, int timeout_ms, bool *xs_fired)
         pfd[nfds++] = (struct pollfd){ .fd = xsfd, .events = POLLIN };
 
     if (poll(pfd, nfds, timeout_ms) < 0 && errno != EINTR)
-        vgf_log(d, VG_LOG_WARN, "poll: %m");
+        vgf_log(d, VG_LOG_WARN, "poll: %s", strerror(errno));
 
     if (evfd >= 0) {
         for (unsigned n = 0; n < VGF_DRAIN_MAX; n++) {

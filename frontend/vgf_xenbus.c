@@ -18,8 +18,8 @@
 #define VGF_CLOSE_WAIT_MS   5000
 #define VGF_DEVICE_BITS     0xffffffULL   /* feature bits 0..23 */
 
-static int bad_key(struct vgf_dev *d, const char *key, const char *value,
-                   const char *why)
+int vgf_bad_key(struct vgf_dev *d, const char *key, const char *value,
+                const char *why)
 {
     vgf_log(d, VG_LOG_ERR, "backend dom %u wrote bad %s/%s '%s': %s",
             d->backend_id, d->be_dir, key, VG_ESC(value), why);
@@ -27,19 +27,19 @@ static int bad_key(struct vgf_dev *d, const char *key, const char *value,
     return -1;
 }
 
-static int read_be_uint(struct vgf_dev *d, const char *key, uint64_t min,
-                        uint64_t max, uint64_t *out)
+int vgf_read_be_uint(struct vgf_dev *d, const char *key, uint64_t min,
+                     uint64_t max, uint64_t *out)
 {
     char *v = vg_xs_read_str(d->h, VG_XS_NO_TX, d->be_dir, key);
     int rc = 0;
 
     if (!v)
-        return bad_key(d, key, NULL, strerror(errno));
+        return vgf_bad_key(d, key, NULL, strerror(errno));
     if (vg_parse_uint(v, max, out) || *out < min) {
         char why[64];
         snprintf(why, sizeof(why), "not a decimal in [%" PRIu64 ", %" PRIu64 "]",
                  min, max);
-        rc = bad_key(d, key, v, why);
+        rc = vgf_bad_key(d, key, v, why);
     }
     free(v);
     return rc;
@@ -64,16 +64,16 @@ static int read_config(struct vgf_dev *d, uint8_t *cfg, unsigned *cfg_len)
     int rc = 0;
 
     if (!v)
-        return bad_key(d, VG_KEY_CONFIG, NULL, strerror(errno));
+        return vgf_bad_key(d, VG_KEY_CONFIG, NULL, strerror(errno));
     n = strlen(v);
     if (n % 2 || n / 2 > VG_MAX_CONFIG_BYTES) {
-        rc = bad_key(d, VG_KEY_CONFIG, v, "not whole hex byte pairs of at most 256 bytes");
+        rc = vgf_bad_key(d, VG_KEY_CONFIG, v, "not whole hex byte pairs of at most 256 bytes");
         goto out;
     }
     for (size_t i = 0; i < n / 2; i++) {
         int hi = hex_digit(v[2 * i]), lo = hex_digit(v[2 * i + 1]);
         if (hi < 0 || lo < 0) {
-            rc = bad_key(d, VG_KEY_CONFIG, v, "not hex");
+            rc = vgf_bad_key(d, VG_KEY_CONFIG, v, "not hex");
             goto out;
         }
         cfg[i] = (uint8_t)(hi << 4 | lo);
@@ -98,39 +98,26 @@ static uint64_t read_config_gen(struct vgf_dev *d)
 static int read_mode(struct vgf_dev *d)
 {
     char *v = vg_xs_read_str(d->h, VG_XS_NO_TX, d->be_dir, VG_KEY_MODE);
+    const struct vgf_xport *x;
     int rc = 0;
 
     if (!v) {
         if (errno != ENOENT)
-            return bad_key(d, VG_KEY_MODE, NULL, strerror(errno));
+            return vgf_bad_key(d, VG_KEY_MODE, NULL, strerror(errno));
         snprintf(d->mode, sizeof(d->mode), "%s", VG_MODE_GRANT);
         return 0;
     }
-    d->xmode = VGF_XMODE_GRANT;
+    d->xport = &vgf_xport_grant;
     d->region_bytes = 0;
-    if (!strcmp(v, VG_MODE_GRANT) || !strcmp(v, VG_MODE_COPY) ||
-        !strcmp(v, VG_MODE_AUTO) || !strcmp(v, VG_MODE_PERSISTENT)) {
-        /* The frontend side of copy and auto is grant mode's. */
-        snprintf(d->mode, sizeof(d->mode), "%s", v);
-        if (!strcmp(v, VG_MODE_PERSISTENT))
-            d->xmode = VGF_XMODE_PERSISTENT;
-    } else if (!strcmp(v, VG_MODE_STATIC)) {
-        uint64_t region;
-
-        snprintf(d->mode, sizeof(d->mode), "%s", v);
-        if (read_be_uint(d, VG_KEY_REGION, VG_PAGE_SIZE, VG_MAX_REGION_BYTES,
-                         &region))
-            rc = -1;
-        else if (region % VG_PAGE_SIZE) {
-            char r[24];
-            snprintf(r, sizeof(r), "%" PRIu64, region);
-            rc = bad_key(d, VG_KEY_REGION, r, "not a multiple of 4096");
-        } else {
-            d->xmode = VGF_XMODE_STATIC;
-            d->region_bytes = region;
-        }
+    x = vgf_xport_find(v);
+    if (!x) {
+        rc = vgf_bad_key(d, VG_KEY_MODE, v, "unknown transport mode");
     } else {
-        rc = bad_key(d, VG_KEY_MODE, v, "unknown transport mode");
+        snprintf(d->mode, sizeof(d->mode), "%s", v);
+        if (x->read_keys && x->read_keys(d))
+            rc = -1;
+        else
+            d->xport = x;
     }
     free(v);
     return rc;
@@ -140,34 +127,34 @@ static int read_device_keys(struct vgf_dev *d)
 {
     uint64_t v;
 
-    if (read_be_uint(d, VG_KEY_DEVICE_ID, 1, UINT16_MAX, &v))
+    if (vgf_read_be_uint(d, VG_KEY_DEVICE_ID, 1, UINT16_MAX, &v))
         return -1;
     d->device_id = (unsigned)v;
 
     if (vg_xs_read_hex64(d->h, VG_XS_NO_TX, d->be_dir, VG_KEY_FEATURES, &v)) {
         char *raw = vg_xs_read_str(d->h, VG_XS_NO_TX, d->be_dir, VG_KEY_FEATURES);
-        bad_key(d, VG_KEY_FEATURES, raw, "not 0x-prefixed hex of at most 16 digits");
+        vgf_bad_key(d, VG_KEY_FEATURES, raw, "not 0x-prefixed hex of at most 16 digits");
         free(raw);
         return -1;
     }
     if ((v & VG_FEATURES_REQUIRED) != VG_FEATURES_REQUIRED) {
         char hex[24];
         snprintf(hex, sizeof(hex), "0x%" PRIx64, v);
-        return bad_key(d, VG_KEY_FEATURES, hex,
+        return vgf_bad_key(d, VG_KEY_FEATURES, hex,
                        "VIRTIO_F_VERSION_1 or VIRTIO_F_ACCESS_PLATFORM missing");
     }
     d->offered = v;
 
-    if (read_be_uint(d, VG_KEY_MAX_QUEUES, 1, VG_MAX_QUEUES, &v))
+    if (vgf_read_be_uint(d, VG_KEY_MAX_QUEUES, 1, VG_MAX_QUEUES, &v))
         return -1;
     d->max_queues = (unsigned)v;
-    if (read_be_uint(d, VG_KEY_MAX_QUEUE_SIZE, VG_MIN_QUEUE_SIZE,
+    if (vgf_read_be_uint(d, VG_KEY_MAX_QUEUE_SIZE, VG_MIN_QUEUE_SIZE,
                      VG_MAX_QUEUE_SIZE, &v))
         return -1;
     if (v & (v - 1)) {
         char s[24];
         snprintf(s, sizeof(s), "%" PRIu64, v);
-        return bad_key(d, VG_KEY_MAX_QUEUE_SIZE, s, "not a power of two");
+        return vgf_bad_key(d, VG_KEY_MAX_QUEUE_SIZE, s, "not a power of two");
     }
     d->max_queue_size = (unsigned)v;
 
@@ -225,7 +212,7 @@ static int publish_tx(struct vg_hyp *h, vg_xs_tx_t tx, void *arg)
     for (unsigned i = 0; i < d->num_queues; i++)
         if (write_queue_keys(d, tx, &d->queues[i]))
             return -1;
-    if (vgf_arena_publish(d, tx))
+    if (d->xport->publish && d->xport->publish(d, tx))
         return -1;
     return vg_xs_write_fmt(h, tx, d->fe_dir, VG_KEY_STATE, "%u",
                            VG_XB_INITIALISED);
@@ -236,7 +223,8 @@ static int publish(struct vgf_dev *d)
 {
     if (vg_xs_transact(d->h, publish_tx, d, NULL) == 0)
         return 0;
-    vgf_log(d, VG_LOG_ERR, "writing our keys under %s: %m", d->fe_dir);
+    vgf_log(d, VG_LOG_ERR, "writing our keys under %s: %s", d->fe_dir,
+            strerror(errno));
     return -1;
 }
 
@@ -265,7 +253,8 @@ static int close_wait_ms(const struct vgf_dev *d)
 static void write_own_state(struct vgf_dev *d, enum vg_xenbus_state s)
 {
     if (vg_xs_write_state(d->h, d->fe_dir, s))
-        vgf_log(d, VG_LOG_WARN, "writing %s/state = %u: %m", d->fe_dir, s);
+        vgf_log(d, VG_LOG_WARN, "writing %s/state = %u: %s", d->fe_dir, s,
+                strerror(errno));
 }
 
 /* A session a previous process (or this one) left behind: close it so the
@@ -325,7 +314,8 @@ static int handshake(struct vgf_dev *d)
         return -1;
     negotiate(d);
     d->teardown_done = false;
-    if (vgf_queues_setup(d) || vgf_arena_setup(d) || publish(d))
+    if (vgf_queues_setup(d) ||
+        (d->xport->setup && d->xport->setup(d)) || publish(d))
         return -1;
     if (vgf_wait_backend(d, st_connect_answer, d->opts.timeout_ms, &st)) {
         explain_timeout(d, "the backend to connect", st);
@@ -339,7 +329,8 @@ static int handshake(struct vgf_dev *d)
         return -1;
     }
     if (vg_xs_write_state(d->h, d->fe_dir, VG_XB_CONNECTED)) {
-        vgf_log(d, VG_LOG_ERR, "writing %s/state: %m", d->fe_dir);
+        vgf_log(d, VG_LOG_ERR, "writing %s/state: %s", d->fe_dir,
+                strerror(errno));
         return -1;
     }
     d->link = VGF_LINK_CONNECTED;
@@ -358,6 +349,7 @@ static void handshake_undo(struct vgf_dev *d)
     vgf_queues_teardown(d);
     d->link = VGF_LINK_DOWN;
     d->teardown_done = true;
+    d->xport = &vgf_xport_grant;   /* until the backend names its mode */
     /* Tell a backend that may have seen our keys that they are gone. */
     if (own == VG_XB_INITIALISED || own == VG_XB_CONNECTED)
         write_own_state(d, VG_XB_CLOSED);
@@ -442,7 +434,8 @@ struct vgf_dev *vgf_open(struct vg_hyp *h, unsigned devid,
     snprintf(d->watch_token, sizeof(d->watch_token), "vgf-%u-%p", devid,
              (void *)d);
     if (h->ops->xs_watch(h, d->be_state_path, d->watch_token)) {
-        vgf_log(d, VG_LOG_ERR, "watching %s: %m", d->be_state_path);
+        vgf_log(d, VG_LOG_ERR, "watching %s: %s", d->be_state_path,
+                strerror(errno));
         goto fail;
     }
     d->watching = true;
@@ -551,6 +544,9 @@ void vgf_set_max_segment(struct vgf_dev *d, uint32_t max_seg)
 {
     d->max_seg = max_seg;
 }
+
+uint32_t vgf_max_segment(const struct vgf_dev *d) { return d->max_seg; }
+int vgf_timeout_ms(const struct vgf_dev *d) { return d->opts.timeout_ms; }
 
 void vgf_get_stats(const struct vgf_dev *d, struct vgf_stats *out)
 {

@@ -15,7 +15,8 @@
 #include <string.h>
 
 #include "vgrant/clock.h"
-#include "vgf_internal.h"
+#include "vgrant/log.h"
+#include "vgrant/protocol.h"
 #include "vgrant_blk.h"
 
 #define BLK_STATUS_UNSET 0xffu
@@ -37,6 +38,8 @@ struct blk_part {
 
 struct vgf_blk {
     struct vgf_dev *dev;
+    uint16_t domid;          /* ours, for the log */
+    unsigned devid;
     uint64_t capacity;       /* bytes */
     uint32_t size_max, seg_max, blk_size;
     bool readonly, flush;
@@ -44,7 +47,8 @@ struct vgf_blk {
     unsigned ios;            /* outstanding I/Os */
 };
 
-#define blk_log(b, level, fmt, ...) vgf_log((b)->dev, level, fmt, ##__VA_ARGS__)
+#define blk_log(b, level, fmt, ...) \
+    vg_dev_log(level, (b)->domid, (b)->devid, fmt, ##__VA_ARGS__)
 
 static uint32_t le32_at(const uint8_t *p)
 {
@@ -70,7 +74,7 @@ static bool has(const struct vgf_blk *b, unsigned bit)
 static uint64_t data_descs_worst(const struct vgf_blk *b, size_t len)
 {
     uint64_t n = (len + VG_PAGE_SIZE - 1) / VG_PAGE_SIZE;
-    uint32_t seg = b->dev->max_seg;
+    uint32_t seg = vgf_max_segment(b->dev);
 
     if (seg)
         n += (len + seg - 1) / seg;
@@ -169,6 +173,8 @@ struct vgf_blk *vgf_blk_open(struct vg_hyp *h, unsigned devid,
         errno = ENOMEM;
         return NULL;
     }
+    b->domid = h->domid;
+    b->devid = devid;
     b->dev = vgf_open(h, devid, &o);
     if (!b->dev)
         goto fail;
@@ -388,7 +394,7 @@ int vgf_blk_wait(struct vgf_blk *b, void **cookie, int timeout_ms)
         return -1;
     }
     if (timeout_ms < 0)
-        timeout_ms = b->dev->opts.timeout_ms;
+        timeout_ms = vgf_timeout_ms(b->dev);
     deadline = vg_now_ms() + (uint64_t)timeout_ms;
 
     for (;;) {

@@ -2,12 +2,12 @@
 /*
  * Split virtqueue core, shared by both sides.
  *
- * Driver side (frontend): add buffer chains, decide whether to kick,
- * reclaim used buffers.  It validates everything the device writes (used
+ * Driver side (frontend, vq_drv_*): add buffer chains, decide whether to
+ * kick, reclaim used buffers.  It validates everything the device writes (used
  * ids, lengths, index jumps) because the backend is not trusted.
  *
- * Device side (backend): pop descriptor chains, push used entries, decide
- * whether to interrupt.  It reads every shared field exactly once into
+ * Device side (backend, vq_dev_*): pop descriptor chains, push used
+ * entries, decide whether to interrupt.  It reads every shared field exactly once into
  * private memory, validates the copy and uses only the copy (XSA-155), and
  * never holds more than `num` chains (CVE-2016-5403 class).
  *
@@ -61,24 +61,27 @@ struct vq_driver {
 
 /* Initialise over zeroed ring areas (sizes: vg_ring_*_bytes(num)).
  * num must be a power of two in [VG_MIN_QUEUE_SIZE, VG_MAX_QUEUE_SIZE]. */
-int vqd_init(struct vq_driver *vq, uint16_t num, void *desc, void *avail,
+int vq_drv_init(struct vq_driver *vq, uint16_t num, void *desc, void *avail,
              void *used, bool event_idx);
-void vqd_free(struct vq_driver *vq);
+void vq_drv_free(struct vq_driver *vq);
 /* Add a chain: out_n device-readable buffers then in_n device-writable.
- * token (non-NULL) comes back from vqd_get_used.  -1/ENOSPC when full. */
-int vqd_add(struct vq_driver *vq, const struct vq_buf *bufs, unsigned out_n,
+ * token (non-NULL) comes back from vq_drv_get_used.  -1/ENOSPC when full. */
+int vq_drv_add(struct vq_driver *vq, const struct vq_buf *bufs, unsigned out_n,
             unsigned in_n, void *token);
 /* Publish added chains; true if the device must be notified. */
-bool vqd_kick_prepare(struct vq_driver *vq);
+bool vq_drv_kick_prepare(struct vq_driver *vq);
 /* Next completed chain: its token and the used length (already checked
  * against the chain), or NULL when none.  Invalid used entries are counted
  * and skipped, never returned. */
-void *vqd_get_used(struct vq_driver *vq, uint32_t *len);
+void *vq_drv_get_used(struct vq_driver *vq, uint32_t *len);
 /* Ask for a notification at the next used entry; returns true if entries
  * are already pending (caller should poll again instead of sleeping). */
-bool vqd_enable_cb(struct vq_driver *vq);
-void vqd_disable_cb(struct vq_driver *vq);
-unsigned vqd_in_flight(const struct vq_driver *vq);
+bool vq_drv_enable_cb(struct vq_driver *vq);
+void vq_drv_disable_cb(struct vq_driver *vq);
+/* True when the device published used entries not yet collected (read
+ * with acquire order; collecting them validates them, vq_drv_get_used). */
+bool vq_drv_used_pending(const struct vq_driver *vq);
+unsigned vq_drv_in_flight(const struct vq_driver *vq);
 
 /* ---- device side ---- */
 
@@ -131,24 +134,24 @@ struct vq_device {
     uint64_t error_value;     /* the offending value, for the log */
 };
 
-int vqdev_init(struct vq_device *vq, uint16_t num, const void *desc,
+int vq_dev_init(struct vq_device *vq, uint16_t num, const void *desc,
                const void *avail, void *used, bool event_idx);
-void vqdev_free(struct vq_device *vq);
+void vq_dev_free(struct vq_device *vq);
 /* Pop the next chain into *chain (chain->elem must hold num entries).
  * Returns 1 popped, 0 nothing available, -1 the queue is broken
  * (vq->error / vq->error_value say why). */
-int vqdev_pop(struct vq_device *vq, struct vq_chain *chain);
+int vq_dev_pop(struct vq_device *vq, struct vq_chain *chain);
 /* Publish a used entry for a popped head.  -1 if head is not in flight. */
-int vqdev_push(struct vq_device *vq, uint16_t head, uint32_t len);
+int vq_dev_push(struct vq_device *vq, uint16_t head, uint32_t len);
 /* After pushes: true if the driver must be interrupted. */
-bool vqdev_should_notify(struct vq_device *vq);
+bool vq_dev_should_notify(struct vq_device *vq);
 /* Before sleeping: publish avail_event / clear NO_NOTIFY so the driver
  * kicks at the next avail entry; returns true if entries are already
  * pending (pop again instead of sleeping). */
-bool vqdev_enable_notify(struct vq_device *vq);
-void vqdev_disable_notify(struct vq_device *vq);
+bool vq_dev_enable_notify(struct vq_device *vq);
+void vq_dev_disable_notify(struct vq_device *vq);
 /* True if the driver published chains not popped yet.  A hint read once
- * (nothing is consumed or validated: vqdev_pop does that). */
-bool vqdev_has_avail(const struct vq_device *vq);
+ * (nothing is consumed or validated: vq_dev_pop does that). */
+bool vq_dev_has_avail(const struct vq_device *vq);
 
 #endif /* VGRANT_VIRTQUEUE_H */

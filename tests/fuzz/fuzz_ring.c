@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fuzz_ring: the device-side ring walker (common/virtqueue.c vqdev_*)
+ * fuzz_ring: the device-side ring walker (common/virtqueue.c vq_dev_*)
  * with the blk model (backend/blk.c), served by the whole vgrantd in the
  * strict transport modes grant, copy and auto, against a guest whose ring
  * memory, descriptors, buffers and xenbus states the fuzzer writes.

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fuzz_vq: the device-side ring walker (common/virtqueue.c: vqdev_pop,
- * vqdev_push, vqdev_should_notify, vqdev_enable_notify) feeding the blk
+ * fuzz_vq: the device-side ring walker (common/virtqueue.c: vq_dev_pop,
+ * vq_dev_push, vq_dev_should_notify, vq_dev_enable_notify) feeding the blk
  * model (backend/blk.c handle/fail) directly, without a daemon, so it runs
  * fast enough for tens of millions of inputs.  The fuzzer writes the
  * descriptor table, the avail ring and its index, the buffers (a 64 KiB
@@ -177,7 +177,7 @@ static void complete(struct fq *q, unsigned k)
     struct held *hd = &q->held[k];
     uint32_t len = serve(q, &hd->c);
 
-    FZ_CHECK(vqdev_push(&q->vq, hd->c.head, len) == 0, "push of held head "
+    FZ_CHECK(vq_dev_push(&q->vq, hd->c.head, len) == 0, "push of held head "
              "%u failed", hd->c.head);
     q->busy[hd->c.head] = 0;
     q->pushes++;
@@ -194,7 +194,7 @@ static void device_round(struct fq *q)
 {
     uint8_t budget = 1 + fz_u8(&q->in) % 16, hold = fz_u8(&q->in);
 
-    vqdev_disable_notify(&q->vq);
+    vq_dev_disable_notify(&q->vq);
     for (unsigned i = 0; i < budget; i++) {
         struct held *hd;
         int rc;
@@ -203,7 +203,7 @@ static void device_round(struct fq *q)
             /* a full device must refuse, not overrun */
             struct vq_elem tmp[VG_MAX_QUEUE_SIZE];
             struct vq_chain c = { .elem = tmp };
-            rc = vqdev_pop(&q->vq, &c);
+            rc = vq_dev_pop(&q->vq, &c);
             FZ_CHECK(rc <= 0, "popped chain %u beyond %u in flight",
                      q->nheld + 1, q->num);
         } else {
@@ -213,7 +213,7 @@ static void device_round(struct fq *q)
                 FZ_CHECK(hd->elem, "malloc");
             }
             hd->c.elem = hd->elem;
-            rc = vqdev_pop(&q->vq, &hd->c);
+            rc = vq_dev_pop(&q->vq, &hd->c);
             if (rc == 1) {
                 check_chain(q, &hd->c);
                 q->busy[hd->c.head] = 1;
@@ -233,9 +233,9 @@ static void device_round(struct fq *q)
         if (rc == 0)
             break;
     }
-    (void)vqdev_should_notify(&q->vq);
+    (void)vq_dev_should_notify(&q->vq);
     if (!q->broken)
-        (void)vqdev_enable_notify(&q->vq);
+        (void)vq_dev_enable_notify(&q->vq);
 }
 
 static void op_desc(struct fq *q)
@@ -321,8 +321,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(g_desc, 0, sizeof(g_desc));
     memset(g_avail, 0, sizeof(g_avail));
     memset(g_used, 0, sizeof(g_used));
-    FZ_CHECK(vqdev_init(&q.vq, q.num, g_desc, g_avail, g_used, event_idx) == 0,
-             "vqdev_init(%u)", q.num);
+    FZ_CHECK(vq_dev_init(&q.vq, q.num, g_desc, g_avail, g_used, event_idx) == 0,
+             "vq_dev_init(%u)", q.num);
     q.held = calloc(q.num, sizeof(*q.held));
     q.busy = calloc(q.num, 1);
     FZ_CHECK(q.held && q.busy, "calloc");
@@ -361,7 +361,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             uint16_t h = fz_u16(&q.in);
             if (h < q.num && q.busy[h])
                 break;
-            FZ_CHECK(vqdev_push(&q.vq, h, 0) == -1, "push of head %u not "
+            FZ_CHECK(vq_dev_push(&q.vq, h, 0) == -1, "push of head %u not "
                      "in flight succeeded", h);
             q.broken = true;   /* the queue is marked broken by design */
             break;
@@ -376,12 +376,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (q.broken) {
             struct vq_elem tmp[VG_MAX_QUEUE_SIZE];
             struct vq_chain c = { .elem = tmp };
-            FZ_CHECK(vqdev_pop(&q.vq, &c) == -1, "pop on a broken queue");
+            FZ_CHECK(vq_dev_pop(&q.vq, &c) == -1, "pop on a broken queue");
         }
     }
     while (q.nheld)
         complete(&q, q.nheld - 1);
-    vqdev_free(&q.vq);
+    vq_dev_free(&q.vq);
     for (unsigned i = 0; i < q.num; i++)
         free(q.held[i].elem);
     free(q.held);

@@ -30,101 +30,25 @@
 #include "vgrant/toolstack.h"
 #include "vgrantd.h"
 #include "vgrant_blk.h"
+#include "loopfix.h"
 
-#define GUEST       3
-#define IMAGE_BYTES (16u * 1024 * 1024)
+#define GUEST       LOOP_GUEST
+#define IMAGE_BYTES LOOP_IMAGE_BYTES
 #define TARGET_BYTES (64ull * 1024 * 1024)
-
-struct loop {
-    struct vg_fake_world *w;
-    struct vg_hyp *dom0;
-    struct vg_hyp *guest;
-    struct vgd *vgd;
-    pthread_t thread;
-    volatile int stop;
-    char image[64];
-    int image_fd;
-};
-
-static void *backend_thread(void *arg)
-{
-    struct loop *l = arg;
-
-    while (!__atomic_load_n(&l->stop, __ATOMIC_ACQUIRE))
-        if (vgd_run_once(l->vgd, 20) < 0)
-            break;
-    return NULL;
-}
-
-/* Deterministic pattern: every 8-byte word names its absolute offset and
- * the pass, so a misplaced or stale block is caught, not just a flipped bit. */
-static void fill_pattern(uint8_t *buf, size_t len, uint64_t offset, uint32_t pass)
-{
-    for (size_t i = 0; i < len; i += 8) {
-        uint64_t v = ((offset + i) * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)pass << 48);
-        memcpy(buf + i, &v, 8);
-    }
-}
 
 static int setup(void **state)
 {
-    struct loop *l = calloc(1, sizeof(*l));
-    struct vg_attach_spec spec;
-    char err[256];
-    unsigned devid;
-
-    assert_non_null(l);
-    vg_log_init("test_loopback", VG_LOG_WARN);
-    snprintf(l->image, sizeof(l->image), "/tmp/vgrant-loop-XXXXXX");
-    l->image_fd = mkstemp(l->image);
-    assert_true(l->image_fd >= 0);
-    assert_int_equal(ftruncate(l->image_fd, IMAGE_BYTES), 0);
-
-    l->w = vg_fake_world_new();
-    assert_non_null(l->w);
-    assert_int_equal(vg_fake_domain_create(l->w, 0), 0);
-    assert_int_equal(vg_fake_domain_create(l->w, GUEST), 0);
-    l->dom0 = vg_fake_open(l->w, 0);
-    l->guest = vg_fake_open(l->w, GUEST);
-    assert_non_null(l->dom0);
-    assert_non_null(l->guest);
-
-    /* The toolstack's own code writes both directories, as `vgrant attach`
-     * would on Xen.  A separate dom0 handle, like a separate process. */
-    char specstr[160];
-    snprintf(specstr, sizeof(specstr), "type=blk,target=%s,queue-size=256", l->image);
-    assert_int_equal(vg_attach_spec_parse(specstr, &spec, err, sizeof(err)), 0);
-    struct vg_hyp *tool = vg_fake_open(l->w, 0);
-    assert_int_equal(vg_toolstack_attach(tool, GUEST, &spec, &devid, err, sizeof(err)), 0);
-    assert_int_equal(devid, 0);
-    vg_hyp_close(tool);
-
     struct vgd_options o = { 0 };
-    l->vgd = vgd_new(l->dom0, &o);
-    assert_non_null(l->vgd);
-    assert_int_equal(vgd_start(l->vgd), 0);
-    assert_int_equal(pthread_create(&l->thread, NULL, backend_thread, l), 0);
+    struct loop *l = loop_start("test_loopback", NULL, &o);
+
+    assert_int_equal(l->devid, 0);
     *state = l;
     return 0;
 }
 
 static int teardown(void **state)
 {
-    struct loop *l = *state;
-
-    __atomic_store_n(&l->stop, 1, __ATOMIC_RELEASE);
-    vgd_request_stop(l->vgd);
-    pthread_join(l->thread, NULL);
-    vgd_free(l->vgd);
-    /* Nothing of the guest is mapped or bound once the daemon is gone. */
-    assert_int_equal(vg_fake_live_mappings(l->w, GUEST), 0);
-    assert_int_equal(vg_fake_bound_ports(l->w, 0), 0);
-    vg_hyp_close(l->guest);
-    vg_hyp_close(l->dom0);
-    vg_fake_world_free(l->w);
-    close(l->image_fd);
-    unlink(l->image);
-    free(l);
+    loop_stop(*state);
     return 0;
 }
 
@@ -164,7 +88,7 @@ static void test_loopback_64mib_verified(void **state)
             /* Unaligned user buffers too: the library must bounce them. */
             uint8_t *w = wbuf + (si % 3) * 8, *r = rbuf + (si % 5) * 8;
 
-            fill_pattern(w, len, off, pass);
+            loop_fill_pattern(w, len, off, pass);
             assert_int_equal(vgf_blk_write(b, off, w, len), 0);
             memset(r, 0xa5, len);
             assert_int_equal(vgf_blk_read(b, off, r, len), 0);
@@ -190,7 +114,7 @@ static void test_loopback_64mib_verified(void **state)
     for (int round = 0; round < 8; round++) {
         uint64_t base = (uint64_t)round * DEPTH * CHUNK;
         for (int i = 0; i < DEPTH; i++) {
-            fill_pattern(qw + (size_t)i * CHUNK, CHUNK, base + (uint64_t)i * CHUNK, 1000 + round);
+            loop_fill_pattern(qw + (size_t)i * CHUNK, CHUNK, base + (uint64_t)i * CHUNK, 1000 + round);
             assert_int_equal(vgf_blk_submit_write(b, base + (uint64_t)i * CHUNK,
                                                   qw + (size_t)i * CHUNK, CHUNK,
                                                   (void *)(uintptr_t)(i + 1)), 0);

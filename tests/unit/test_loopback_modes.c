@@ -33,94 +33,16 @@
 #include "vgrant/xsutil.h"
 #include "vgrantd.h"
 #include "vgrant_blk.h"
+#include "loopfix.h"
 
-#define GUEST        3
-#define IMAGE_BYTES  (16u * 1024 * 1024)
+#define GUEST        LOOP_GUEST
+#define IMAGE_BYTES  LOOP_IMAGE_BYTES
 #define TARGET_BYTES (16ull * 1024 * 1024)
 #define RING_PAGES   3u
 
-struct loop {
-    struct vg_fake_world *w;
-    struct vg_hyp *dom0, *guest;
-    struct vgd *vgd;
-    pthread_t thread;
-    int stop;
-    char image[64];
-    int image_fd;
-};
-
-static void *backend_thread(void *arg)
+static struct loop *mode_start(const char *spec, const struct vgd_options *o)
 {
-    struct loop *l = arg;
-
-    while (!__atomic_load_n(&l->stop, __ATOMIC_ACQUIRE))
-        if (vgd_run_once(l->vgd, 20) < 0)
-            break;
-    return NULL;
-}
-
-static void fill_pattern(uint8_t *buf, size_t len, uint64_t offset,
-                         uint32_t pass)
-{
-    for (size_t i = 0; i < len; i += 8) {
-        uint64_t v = ((offset + i) * 0x9e3779b97f4a7c15ull) ^
-                     ((uint64_t)pass << 48);
-        memcpy(buf + i, &v, 8);
-    }
-}
-
-static struct loop *loop_start(const char *extra_spec,
-                               const struct vgd_options *o)
-{
-    struct loop *l = calloc(1, sizeof(*l));
-    struct vg_attach_spec spec;
-    char err[256], specstr[256];
-    unsigned devid;
-    struct vg_hyp *tool;
-
-    assert_non_null(l);
-    vg_log_init("test_loopback_modes", VG_LOG_WARN);
-    snprintf(l->image, sizeof(l->image), "/tmp/vgrant-modes-XXXXXX");
-    l->image_fd = mkstemp(l->image);
-    assert_true(l->image_fd >= 0);
-    assert_int_equal(ftruncate(l->image_fd, IMAGE_BYTES), 0);
-    l->w = vg_fake_world_new();
-    assert_non_null(l->w);
-    assert_int_equal(vg_fake_domain_create(l->w, 0), 0);
-    assert_int_equal(vg_fake_domain_create(l->w, GUEST), 0);
-    l->dom0 = vg_fake_open(l->w, 0);
-    l->guest = vg_fake_open(l->w, GUEST);
-    assert_non_null(l->dom0);
-    assert_non_null(l->guest);
-    snprintf(specstr, sizeof(specstr), "type=blk,target=%s,queue-size=256,%s",
-             l->image, extra_spec);
-    if (vg_attach_spec_parse(specstr, &spec, err, sizeof(err)))
-        fail_msg("spec %s: %s", specstr, err);
-    tool = vg_fake_open(l->w, 0);
-    assert_int_equal(vg_toolstack_attach(tool, GUEST, &spec, &devid, err,
-                                         sizeof(err)), 0);
-    vg_hyp_close(tool);
-    l->vgd = vgd_new(l->dom0, o);
-    assert_non_null(l->vgd);
-    assert_int_equal(vgd_start(l->vgd), 0);
-    assert_int_equal(pthread_create(&l->thread, NULL, backend_thread, l), 0);
-    return l;
-}
-
-static void loop_stop(struct loop *l)
-{
-    __atomic_store_n(&l->stop, 1, __ATOMIC_RELEASE);
-    vgd_request_stop(l->vgd);
-    pthread_join(l->thread, NULL);
-    vgd_free(l->vgd);
-    assert_int_equal(vg_fake_live_mappings(l->w, GUEST), 0);
-    assert_int_equal(vg_fake_bound_ports(l->w, 0), 0);
-    vg_hyp_close(l->guest);
-    vg_hyp_close(l->dom0);
-    vg_fake_world_free(l->w);
-    close(l->image_fd);
-    unlink(l->image);
-    free(l);
+    return loop_start("test_loopback_modes", spec, o);
 }
 
 static int stats_cb(const struct vgd_dev_stats *s, void *arg)
@@ -158,7 +80,7 @@ static uint64_t move_verified(struct loop *l, struct vgf_blk *b, uint8_t *wbuf,
                            (IMAGE_BYTES - len - 4096);
 
             off = (off & ~4095ull) + misalign[(pass + si) % 4];
-            fill_pattern(wbuf, len, off, pass);
+            loop_fill_pattern(wbuf, len, off, pass);
             assert_int_equal(vgf_blk_write(b, off, wbuf, len), 0);
             memset(rbuf, 0xa5, len);
             assert_int_equal(vgf_blk_read(b, off, rbuf, len), 0);
@@ -184,7 +106,7 @@ static uint64_t move_verified(struct loop *l, struct vgf_blk *b, uint8_t *wbuf,
         uint64_t base = (uint64_t)round * depth * CHUNK % (IMAGE_BYTES / 2);
 
         for (unsigned i = 0; i < depth; i++) {
-            fill_pattern(qw + (size_t)i * CHUNK, CHUNK,
+            loop_fill_pattern(qw + (size_t)i * CHUNK, CHUNK,
                          base + (uint64_t)i * CHUNK, 77 + round);
             while (vgf_blk_submit_write(b, base + (uint64_t)i * CHUNK,
                                         qw + (size_t)i * CHUNK, CHUNK,
@@ -243,7 +165,7 @@ static void report(const char *mode, uint64_t verified, struct loop *l,
 
 static void test_mode_grant(void **state)
 {
-    struct loop *l = loop_start("mode=grant", NULL);
+    struct loop *l = mode_start("mode=grant", NULL);
     struct vgf_blk *b = vgf_blk_open(l->guest, 0, NULL);
     uint8_t *w = malloc(1048576), *r = malloc(1048576);
     struct vgd_dev_stats s;
@@ -270,7 +192,7 @@ static void test_mode_grant(void **state)
 
 static void test_mode_copy(void **state)
 {
-    struct loop *l = loop_start("mode=copy", NULL);
+    struct loop *l = mode_start("mode=copy", NULL);
     struct vgf_blk *b = vgf_blk_open(l->guest, 0, NULL);
     uint8_t *w = malloc(1048576), *r = malloc(1048576);
     struct vgd_dev_stats s;
@@ -301,7 +223,7 @@ static void test_mode_copy(void **state)
 
 static void test_mode_auto(void **state)
 {
-    struct loop *l = loop_start("mode=auto", NULL);
+    struct loop *l = mode_start("mode=auto", NULL);
     struct vgf_blk *b = vgf_blk_open(l->guest, 0, NULL);
     uint8_t *w = malloc(1048576), *r = malloc(1048576);
     struct vgd_dev_stats s;
@@ -328,7 +250,7 @@ static void test_mode_auto(void **state)
 static void test_mode_static(void **state)
 {
     /* 2 MiB region, 48 x 64 KiB in flight: the submitter must wait */
-    struct loop *l = loop_start("mode=static,region=2M", NULL);
+    struct loop *l = mode_start("mode=static,region=2M", NULL);
     struct vgf_blk *b = vgf_blk_open(l->guest, 0, NULL);
     uint8_t *w = malloc(1048576), *r = malloc(1048576);
     struct vgd_dev_stats s;
@@ -375,7 +297,7 @@ static void test_mode_static(void **state)
 static void test_mode_persistent(void **state)
 {
     struct vgd_options o = { .persistent_cache_pages = 1024 };
-    struct loop *l = loop_start("mode=persistent", &o);
+    struct loop *l = mode_start("mode=persistent", &o);
     struct vgf_opts fo = { .features_wanted = VGF_FEATURES_DEFAULT,
                            .pool_pages = 768 };
     struct vgf_blk *b = vgf_blk_open(l->guest, 0, &fo);
@@ -434,7 +356,7 @@ static void test_hostile_ring_grants_least_access(void **state)
         { "queue-0/driver", false },
         { "queue-0/device", true },
     };
-    struct loop *l = loop_start("mode=grant", NULL);
+    struct loop *l = mode_start("mode=grant", NULL);
     struct vgf_blk *b = vgf_blk_open(l->guest, 0, NULL);
     char fe[64];
     uint8_t buf[4096];

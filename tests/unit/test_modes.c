@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "rawfront.h"
+#include "vgdrive.h"
 #include "vgrant/hyp.h"
 #include "vgrant/log.h"
 #include "vgrant/xsutil.h"
@@ -39,18 +40,12 @@ struct mt {
 
 static void run(struct mt *t, int rounds)
 {
-    for (int i = 0; i < rounds; i++)
-        assert_int_equal(vgd_run_once(t->d, 0), 0);
+    vd_pump(t->d, rounds);
 }
 
 static void wait_state(struct mt *t, enum vg_xenbus_state s)
 {
-    for (int i = 0; i < MAX_ROUNDS; i++) {
-        if (rf_backend_state(&t->rf) == s)
-            return;
-        run(t, 1);
-    }
-    fail_msg("backend state %u, expected %u", rf_backend_state(&t->rf), s);
+    vd_wait_backend_state(t->d, &t->rf, s);
 }
 
 /* Device of the given mode up to the point where the frontend keys are
@@ -102,19 +97,9 @@ static void mt_free(struct mt *t)
     free(t);
 }
 
-static struct vgd_dev_stats stats_of(struct mt *t);
-static int stats_cb(const struct vgd_dev_stats *s, void *arg)
-{
-    *(struct vgd_dev_stats *)arg = *s;
-    return 0;
-}
 static struct vgd_dev_stats stats_of(struct mt *t)
 {
-    struct vgd_dev_stats s;
-
-    memset(&s, 0, sizeof(s));
-    vgd_foreach_dev(t->d, stats_cb, &s);
-    return s;
+    return vd_dev_stats(t->d, GUEST, 0);
 }
 
 /* Share the static region; bad_pages / bad_ref_index distort the keys. */
@@ -149,14 +134,9 @@ static uint32_t do_chain(struct mt *t, const struct rf_buf *b, unsigned n)
     uint32_t id, len;
 
     rf_add_chain(&t->rf, b, n);
-    rf_kick(&t->rf);
-    for (int i = 0; i < MAX_ROUNDS; i++) {
-        if (rf_get_used(&t->rf, &id, &len))
-            return len;
-        run(t, 1);
-    }
-    fail_msg("request never completed");
-    return 0;
+    if (!vd_serve_until_used(t->d, &t->rf, &id, &len))
+        fail_msg("request never completed");
+    return len;
 }
 
 static uint8_t blk_do(struct mt *t, struct rf_blk *r)
@@ -164,14 +144,9 @@ static uint8_t blk_do(struct mt *t, struct rf_blk *r)
     uint32_t id, len;
 
     rf_blk_submit(&t->rf, r);
-    rf_kick(&t->rf);
-    for (int i = 0; i < MAX_ROUNDS; i++) {
-        if (rf_get_used(&t->rf, &id, &len))
-            return *r->status;
-        run(t, 1);
-    }
-    fail_msg("request never completed");
-    return 0xff;
+    if (!vd_serve_until_used(t->d, &t->rf, &id, &len))
+        fail_msg("request never completed");
+    return *r->status;
 }
 
 /* ---- static ---- */
@@ -181,10 +156,7 @@ static struct mt *static_connected(uint8_t **region)
     struct mt *t = mt_new(VG_MODE_STATIC, REGION, 0);
 
     *region = share_region(t, REGION / VG_PAGE_SIZE, -1);
-    assert_int_equal(rf_connect(&t->rf, 64), 0);
-    wait_state(t, VG_XB_CONNECTED);
-    assert_int_equal(rf_set_state(&t->rf, VG_XB_CONNECTED), 0);
-    run(t, 2);
+    vd_connect(t->d, &t->rf, 64);
     return t;
 }
 
@@ -319,10 +291,7 @@ static struct mt *connected(const char *mode, unsigned cache_pages)
 {
     struct mt *t = mt_new(mode, 0, cache_pages);
 
-    assert_int_equal(rf_connect(&t->rf, 64), 0);
-    wait_state(t, VG_XB_CONNECTED);
-    assert_int_equal(rf_set_state(&t->rf, VG_XB_CONNECTED), 0);
-    run(t, 2);
+    vd_connect(t->d, &t->rf, 64);
     return t;
 }
 

@@ -20,7 +20,9 @@
 
 #include "devmodel.h"
 #include "libvgrant.h"
+#include "loopfix.h"
 #include "rawfront.h"
+#include "vgdrive.h"
 #include "vgrant/clock.h"
 #include "vgrant/devtype.h"
 #include "vgrant/log.h"
@@ -108,21 +110,19 @@ static void tw_free(struct tw *t)
 
 static void pump(struct tw *t, int rounds)
 {
-    for (int i = 0; i < rounds; i++)
-        assert_int_equal(vgd_run_once(t->d, 0), 0);
+    vd_pump(t->d, rounds);
+}
+
+/* Before a vgdrive helper fails the test: show what the daemon logged. */
+static void print_log(void)
+{
+    fprintf(stderr, "log:\n%s", logbuf);
 }
 
 static void wait_backend_state(struct tw *t, struct rawfront *rf,
                                enum vg_xenbus_state s)
 {
-    for (int i = 0; i < MAX_ROUNDS; i++) {
-        if (rf_backend_state(rf) == s)
-            return;
-        assert_int_equal(vgd_run_once(t->d, 0), 0);
-    }
-    fail_msg("dom %u dev %u: backend state %s, expected %s; log:\n%s",
-             rf->domid, rf->devid, vg_xenbus_state_name(rf_backend_state(rf)),
-             vg_xenbus_state_name(s), logbuf);
+    vd_wait_backend_state(t->d, rf, s);
 }
 
 static void ensure_domain(struct tw *t, uint16_t dom)
@@ -147,38 +147,12 @@ static void attach_connect(struct tw *t, struct rawfront *rf, uint16_t dom,
         fail_msg("attach '%s': %s", spec, err);
     assert_int_equal(rf_open(rf, t->w, dom, devid, 0), 0);
     wait_backend_state(t, rf, VG_XB_INITWAIT);
-    assert_int_equal(rf_connect(rf, 64), 0);
-    wait_backend_state(t, rf, VG_XB_CONNECTED);
-    assert_int_equal(rf_set_state(rf, VG_XB_CONNECTED), 0);
-    pump(t, 2);
-}
-
-struct find_arg {
-    uint16_t dom;
-    unsigned devid;
-    struct vgd_dev_stats s;
-    bool found;
-};
-
-static int find_cb(const struct vgd_dev_stats *s, void *arg)
-{
-    struct find_arg *f = arg;
-
-    if (s->frontend_domid == f->dom && s->devid == f->devid) {
-        f->s = *s;
-        f->found = true;
-        return 1;
-    }
-    return 0;
+    vd_connect(t->d, rf, 64);
 }
 
 static struct vgd_dev_stats dev_stats(struct tw *t, struct rawfront *rf)
 {
-    struct find_arg f = { .dom = rf->domid, .devid = rf->devid };
-
-    vgd_foreach_dev(t->d, find_cb, &f);
-    assert_true(f.found);
-    return f.s;
+    return vd_dev_stats(t->d, rf->domid, rf->devid);
 }
 
 /* Kick, then serve up to `rounds` rounds; true with the used length once
@@ -637,54 +611,19 @@ static void test_rng_throttled_queue_wakes_on_time(void **state)
  * 4 KiB requests, four in flight, from a device limited to 32 KiB/s.  The
  * first 32 KiB (the full bucket) come at once, the rest at the rate; no
  * completion is empty, and the bytes differ request to request. */
-struct loop {
-    struct vgd *vgd;
-    volatile int stop;
-};
-
-static void *backend_thread(void *arg)
-{
-    struct loop *l = arg;
-
-    while (!__atomic_load_n(&l->stop, __ATOMIC_ACQUIRE))
-        if (vgd_run_once(l->vgd, 20) < 0)
-            break;
-    return NULL;
-}
-
 static void rng_loopback(const char *spec)
 {
     enum { TOTAL = 48 * 1024, CHUNK = 4096, DEPTH = 4 };
-    struct vg_fake_world *w = vg_fake_world_new();
-    struct vg_hyp *dom0, *tool, *guest;
     struct vgd_options o = { 0 };
-    struct loop l = { 0 };
-    pthread_t th;
-    struct vg_attach_spec s;
-    char err[256];
-    unsigned devid;
+    struct loop *l;
     struct vgf_dev *d;
     static uint8_t bufs[DEPTH][CHUNK], out[TOTAL];
     unsigned inflight = 0, requests = 0, shorts = 0, next = 0;
     size_t got = 0, queued = 0;
     double t0, secs;
 
-    vg_log_init("test_rng", VG_LOG_WARN);
-    assert_non_null(w);
-    assert_int_equal(vg_fake_domain_create(w, 0), 0);
-    assert_int_equal(vg_fake_domain_create(w, 5), 0);
-    dom0 = vg_fake_open(w, 0);
-    tool = vg_fake_open(w, 0);
-    guest = vg_fake_open(w, 5);
-    assert_int_equal(vg_attach_spec_parse(spec, &s, err, sizeof(err)), 0);
-    assert_int_equal(vg_toolstack_attach(tool, 5, &s, &devid, err,
-                                         sizeof(err)), 0);
-    l.vgd = vgd_new(dom0, &o);
-    assert_non_null(l.vgd);
-    assert_int_equal(vgd_start(l.vgd), 0);
-    assert_int_equal(pthread_create(&th, NULL, backend_thread, &l), 0);
-
-    d = vgf_open(guest, devid, NULL);
+    l = loop_start_spec("test_rng", spec, &o);
+    d = vgf_open(l->guest, l->devid, NULL);
     assert_non_null(d);
     assert_int_equal(vgf_device_id(d), VIRTIO_ID_RNG);
     assert_int_equal(vgf_num_queues(d), 1);
@@ -734,17 +673,8 @@ static void rng_loopback(const char *spec)
     for (size_t i = CHUNK; i + CHUNK <= TOTAL; i += CHUNK)
         assert_memory_not_equal(out, out + i, 64);
     vgf_close(d);
-
-    __atomic_store_n(&l.stop, 1, __ATOMIC_RELEASE);
-    vgd_request_stop(l.vgd);
-    pthread_join(th, NULL);
-    vgd_free(l.vgd);
-    assert_int_equal(vg_fake_live_mappings(w, 5), 0);
-    assert_int_equal(vg_fake_live_grants(w, 5), 0);
-    vg_hyp_close(guest);
-    vg_hyp_close(tool);
-    vg_hyp_close(dom0);
-    vg_fake_world_free(w);
+    assert_int_equal(vg_fake_live_grants(l->w, LOOP_GUEST), 0);
+    loop_stop(l);   /* and nothing of the guest mapped */
 }
 
 static void test_rng_libvgrant_loopback(void **state)
@@ -838,5 +768,7 @@ int main(void)
         cmocka_unit_test(test_rng_hostile_backend_keys),
         cmocka_unit_test(test_devtypes_match_models),
     };
+
+    vd_on_fail = print_log;
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
