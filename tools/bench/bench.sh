@@ -47,6 +47,7 @@ done
 
 t0=$SECONDS
 run_start=$(date +%s)
+run_commit=$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)
 echo "bench: booting Xen under QEMU for the benchmark (timeout ${timeout}s); serial log in $logdir"
 VGRANT_E2E_DOM0_ARGS=$dom0_args "$runner" -t "$timeout" -l "$logdir" bench \
     >"$results/run.out" 2>&1 &
@@ -109,7 +110,7 @@ sed -n 's/^BENCH-SKIP //p' <<<"$clean" >"$results/skipped.txt"
 } >"$results/guest-ops.csv"
 {
     echo "date: $(date -u -d "@$run_start" '+%Y-%m-%d %H:%M UTC')"
-    echo "commit: $(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)"
+    echo "commit: $run_commit"
     echo "host: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), $(awk '/^MemTotal/ { printf "%d GiB RAM", $2 / 1048576 }' /proc/meminfo)"
     echo "emulation: Xen under QEMU $("${VGRANT_E2E_QEMU:-qemu-system-x86_64}" --version 2>/dev/null | sed -n '1s/.*version \([^ ]*\).*/\1/p'), ${VGRANT_E2E_ACCEL:-tcg,thread=multi}"
     echo "duration: $((SECONDS - t0)) s"
