@@ -71,10 +71,18 @@ ratio_table() {
         for (x = 1; x <= n; x++) {
             k = keys[x]; split(k, a, ",")
             line = "| " a[1] " | " sz(a[2]) " | " a[3] " |"
-            for (i = 1; i <= nm; i++) for (j = 1; j <= nr; j++) if (use[i, j])
-                line = line " " ((m[i], k) in v && (r[j], k) in v && v[r[j], k] > 0 ? sprintf("%.2f", v[m[i], k] / v[r[j], k]) : "–") " |"
+            for (i = 1; i <= nm; i++) for (j = 1; j <= nr; j++) if (use[i, j]) {
+                ok = (m[i], k) in v && (r[j], k) in v && v[r[j], k] > 0 && v[m[i], k] > 0
+                line = line " " (ok ? sprintf("%.2f", v[m[i], k] / v[r[j], k]) : "–") " |"
+                if (ok) { lsum[i, j] += log(v[m[i], k] / v[r[j], k]); cnt[i, j]++ }
+            }
             print line
         }
+        # over the whole matrix: geometric mean of the ratios, points measured
+        line = "| **geometric mean** | | |"
+        for (i = 1; i <= nm; i++) for (j = 1; j <= nr; j++) if (use[i, j])
+            line = line " " (cnt[i, j] ? sprintf("**%.2f** (%d)", exp(lsum[i, j] / cnt[i, j]), cnt[i, j]) : "–") " |"
+        print line
     }' "$csv"
 }
 
@@ -226,7 +234,8 @@ fi
 echo "## Ratios"
 echo
 echo "Throughput of one mode divided by that of another at the same point, within one"
-echo "load generator; > 1 means faster. \"–\" where a mode was not measured."
+echo "load generator; > 1 means faster. \"–\" where a mode was not measured. The last"
+echo "row is the geometric mean over the points both modes measured (their number)."
 echo
 if [ -n "$fio_modes" ]; then
     refs=""
