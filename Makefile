@@ -210,8 +210,11 @@ e2e-xl: all
 	@xldir=$$(xen-patches/build.sh) && [ -d "$$xldir" ] && \
 	    VGRANT_E2E_XL_DIR="$$xldir" tests/e2e/run.sh -t 900 $(E2E_XL_SCENARIOS)
 
-# Benchmark matrix on real Xen under QEMU (~10 min): bench/results/latest.csv,
-# PNG plots and docs/benchmarks.md.  Not a test: no speed is asserted.
+# Benchmark matrix on real Xen under QEMU: libvgrant modes (vgrant-io bench),
+# kernel-* modes (virtio_grant.ko) and pvblock (both with fio):
+# bench/results/, PNG plots and docs/benchmarks.md.  BENCH_MODES, BENCH_SIZES,
+# BENCH_DEPTHS... narrow it (tools/bench/bench.sh).  Not a test: no speed is
+# asserted.
 bench: all
 	tools/bench/bench.sh
 

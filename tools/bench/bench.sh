@@ -3,12 +3,19 @@
 # real Xen under QEMU, show its progress as it arrives on the serial
 # console, then collect the results:
 #   bench/results/latest.csv    mode,op,size,depth,mbps,iops,p50_us,p99_us
+#   bench/results/ops.csv       vgrantd's counters per virtio-grant mode
+#   bench/results/guest-ops.csv virtio_grant.ko's counters per kernel-* mode
 #   bench/results/memcpy.txt    the guest's memcpy bandwidth (MB/s)
-#   bench/results/skipped.txt   modes that did not run, and why
-#   bench/results/<op>-qd<depth>.png, docs/benchmarks.md (plot.sh, report.sh)
-# Environment: BENCH_TIMEOUT (QEMU run, s, default 1500), BENCH_MODES,
-# BENCH_IOS, BENCH_MAXBYTES, BENCH_SIZES, BENCH_DEPTHS (passed to the
-# scenario, see its header), BENCH_RESULTS (default <repo>/bench/results).
+#   bench/results/skipped.txt   modes that did not run (or are suspect), and why
+#   bench/results/run-info.txt  when, which commit, which machine
+#   bench/results/<op>-qd<depth>.png (libvgrant rows, vgrant-io bench),
+#   bench/results/fio-<op>-qd<depth>.png (kernel-* and pvblock rows, fio),
+#   docs/benchmarks.md (plot.sh, report.sh)
+# Environment: BENCH_TIMEOUT (QEMU run, s, default 3600), BENCH_MODES,
+# BENCH_IOS, BENCH_MAXBYTES, BENCH_SIZES, BENCH_DEPTHS, BENCH_MODE_TIMEOUT
+# (passed to the scenario, see its header; lists separated by ',' or '+',
+# e.g. BENCH_MODES=kernel-grant,pvblock BENCH_SIZES=4K,1M for a short
+# run), BENCH_RESULTS (default <repo>/bench/results).
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=../lib/proctree.sh
@@ -24,20 +31,23 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 results=${BENCH_RESULTS:-$repo/bench/results}
 logdir=$results/logs
-timeout=${BENCH_TIMEOUT:-1500}
+timeout=${BENCH_TIMEOUT:-3600}
 mkdir -p "$logdir"
 rm -f "$logdir/latest.log"
 
 # the scenario reads BENCH_* through vgenv_ on dom0's command line
 dom0_args=${VGRANT_E2E_DOM0_ARGS:-}
-for v in BENCH_MODES BENCH_IOS BENCH_MAXBYTES BENCH_SIZES BENCH_DEPTHS; do
+# (QEMU's -initrd takes no comma: lists travel with '+')
+for v in BENCH_MODES BENCH_IOS BENCH_MAXBYTES BENCH_SIZES BENCH_DEPTHS BENCH_MODE_TIMEOUT; do
     val=${!v:-}
     [ -n "$val" ] || continue
-    case $val in *[!A-Za-z0-9,._-]*) echo "bench: $v='$val': letters, digits, commas only (no spaces)" >&2; exit 2 ;; esac
-    dom0_args="$dom0_args vgenv_$v=$val"
+    case $val in *[!A-Za-z0-9,+._-]*) echo "bench: $v='$val': letters, digits, '-', ',' or '+' only (no spaces)" >&2; exit 2 ;; esac
+    dom0_args="$dom0_args vgenv_$v=${val//,/+}"
 done
 
 t0=$SECONDS
+run_start=$(date +%s)
+run_commit=$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)
 echo "bench: booting Xen under QEMU for the benchmark (timeout ${timeout}s); serial log in $logdir"
 VGRANT_E2E_DOM0_ARGS=$dom0_args "$runner" -t "$timeout" -l "$logdir" bench \
     >"$results/run.out" 2>&1 &
@@ -94,6 +104,17 @@ sed -n 's/^BENCH-SKIP //p' <<<"$clean" >"$results/skipped.txt"
     echo "mode,requests,map_batches,maps,unmap_batches,unmaps,copy_batches,grant_copies,notifies_sent,kicks_received"
     sed -n 's/^BENCH-OPS //p' <<<"$clean"
 } >"$results/ops.csv"
+{
+    echo "mode,requests,completed,grants,setup_grants,zero_copy_bytes,bounce_bytes,bounced_maps,arena_full,map_errors,failed_requests"
+    sed -n 's/^BENCH-GUESTOPS //p' <<<"$clean"
+} >"$results/guest-ops.csv"
+{
+    echo "date: $(date -u -d "@$run_start" '+%Y-%m-%d %H:%M UTC')"
+    echo "commit: $run_commit"
+    echo "host: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), $(awk '/^MemTotal/ { printf "%d GiB RAM", $2 / 1048576 }' /proc/meminfo)"
+    echo "emulation: Xen under QEMU $("${VGRANT_E2E_QEMU:-qemu-system-x86_64}" --version 2>/dev/null | sed -n '1s/.*version \([^ ]*\).*/\1/p'), ${VGRANT_E2E_ACCEL:-tcg,thread=multi}"
+    echo "duration: $((SECONDS - t0)) s"
+} >"$results/run-info.txt"
 nrows=$(($(wc -l <"$results/latest.csv") - 1))
 
 tail -n 4 "$results/run.out"

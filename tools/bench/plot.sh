@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Plot the benchmark CSV: one PNG per operation and queue depth,
-# throughput (MB/s) against request size (log scale), one line per mode.
+# Plot the benchmark CSV: one PNG per load generator, operation and queue
+# depth, throughput (MB/s) against request size (log scale), one line per
+# mode.  A plot only holds rows of one load generator (tools/bench/modes.sh):
+#   RESULTS_DIR/<op>-qd<depth>.png      libvgrant modes (vgrant-io bench)
+#   RESULTS_DIR/fio-<op>-qd<depth>.png  kernel-* modes and pvblock (fio)
 #   tools/bench/plot.sh [RESULTS_DIR]      (default <repo>/bench/results)
-# Reads RESULTS_DIR/latest.csv, writes RESULTS_DIR/<op>-qd<depth>.png.
 # Needs gnuplot (installs gnuplot-nox with apt-get when missing and root).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -24,16 +26,20 @@ if ! command -v gnuplot >/dev/null 2>&1; then
     fi
 fi
 
+# shellcheck source=modes.sh
+. "$repo/tools/bench/modes.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# modes in a fixed order, only those present
-modes=$(for m in grant persistent copy auto static pvblock; do
-            awk -F, -v m="$m" 'NR > 1 && $1 == m { found = 1 } END { exit !found }' "$csv" && echo "$m"
-        done
-        awk -F, 'NR > 1 { print $1 }' "$csv" | sort -u | grep -vxE 'grant|persistent|copy|auto|static|pvblock' || true)
 term=png
 gnuplot -e "set terminal pngcairo" >/dev/null 2>&1 && term=pngcairo
+# plots of an earlier run whose generator or points are gone would mislead
+rm -f "$results"/*-qd*.png
 
+# plot_generator GEN PREFIX WHAT: the PNGs of GEN's rows
+plot_generator() {
+local gen=$1 prefix=$2 what=$3 modes op depth plots m f out
+modes=$(bench_modes_present "$csv" "$gen")
+[ -n "$modes" ] || return 0
 for op in $(awk -F, 'NR > 1 { print $2 }' "$csv" | sort -u); do
     for depth in $(awk -F, -v op="$op" 'NR > 1 && $2 == op { print $4 }' "$csv" | sort -n -u); do
         plots=""
@@ -45,11 +51,11 @@ for op in $(awk -F, 'NR > 1 { print $2 }' "$csv" | sort -u); do
             plots="$plots${plots:+, }'$f' using 1:2 with linespoints lw 2 pt 7 title '$m'"
         done
         [ -n "$plots" ] || continue
-        out=$results/$op-qd$depth.png
+        out=$results/$prefix$op-qd$depth.png
         gnuplot <<GP
 set terminal $term size 900,560
 set output '$out'
-set title "$op, queue depth $depth: throughput vs request size (Xen under QEMU/TCG)"
+set title "$op, queue depth $depth ($what): MB/s vs request size, Xen under QEMU/TCG"
 set xlabel 'request size (bytes, log scale)'
 set ylabel 'MB/s'
 set logscale x 2
@@ -62,3 +68,7 @@ GP
         echo "plot: $out"
     done
 done
+}
+
+plot_generator vgrant-io "" "libvgrant in the guest, vgrant-io bench"
+plot_generator fio fio- "guest kernel block drivers, fio"

@@ -2,7 +2,10 @@
 # Write the benchmark report (markdown) from the CSV of tools/bench/bench.sh.
 #   tools/bench/report.sh [RESULTS_DIR [OUT]]
 # defaults: <repo>/bench/results, <repo>/docs/benchmarks.md.  Reads
-# latest.csv, memcpy.txt, skipped.txt and the PNGs of plot.sh.
+# latest.csv, ops.csv, guest-ops.csv, memcpy.txt, skipped.txt, run-info.txt,
+# the PNGs of plot.sh, and discussion.md (hand-written about one run: its
+# first line "<!-- run: <date>, <commit> -->" names the run; the report
+# says so when it is not the run of the figures).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 results=${1:-$repo/bench/results}
@@ -15,149 +18,276 @@ memcpy=$(cat "$results/memcpy.txt" 2>/dev/null || true)
 outdir=$(cd "$(dirname "$out")" && pwd)
 relres=$(realpath --relative-to="$outdir" "$results" 2>/dev/null || echo "$results")
 
-# awk helpers: size label, known mode order
-AWK_COMMON='
+# shellcheck source=modes.sh
+. "$repo/tools/bench/modes.sh"
+info=$results/run-info.txt
+info_get() { sed -n "s/^$1: //p" "$info" 2>/dev/null | head -n1; }
+run_date=$(info_get date)
+run_commit=$(info_get commit)
+run_host=$(info_get host)
+run_emul=$(info_get emulation)
+lib_modes=$(bench_modes_present "$csv" vgrant-io | tr '\n' ' ')
+fio_modes=$(bench_modes_present "$csv" fio | tr '\n' ' ')
+has() { case " $1 " in *" $2 "*) return 0 ;; esac; return 1; }
+
+# awk helper: size label
+AWK_SZ='
 function sz(s) { return s >= 1048576 && s % 1048576 == 0 ? s / 1048576 "M" : s >= 1024 && s % 1024 == 0 ? s / 1024 "K" : s }
-BEGIN { FS = ","; split("grant persistent copy auto static pvblock", order, " ") }'
+BEGIN { FS = "," }'
+
+# results_table "MODE..." : every row of these modes, in that order
+results_table() {
+    echo "| mode | op | size | depth | MB/s | IOPS | p50 µs | p99 µs |"
+    echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    awk -v modes="$1" "$AWK_SZ"'
+    BEGIN { n = split(modes, o, " "); for (i = 1; i <= n; i++) rank[o[i]] = i }
+    NR > 1 && ($1 in rank) {
+        printf "%d %s %09d %04d|| %s | %s | %s | %s | %s | %s | %s | %s |\n", rank[$1], $2, $3, $4, $1, $2, sz($3), $4, $5, $6, $7, $8 }' "$csv" |
+        sort -k1,1n -k2,2 -k4,4 -k3,3 | sed 's/^[^|]*||/|/'
+}
+
+# ratio_table "MODE..." "REF..." : throughput of each mode divided by that
+# of each reference at the same point (modes of one load generator only)
+ratio_table() {
+    awk -v modes="$1" -v refs="$2" "$AWK_SZ"'
+    NR > 1 { key = $2 "," $3 "," $4; v[$1, key] = $5; pts[key] = 1 }
+    END {
+        nm = split(modes, m, " "); nr = split(refs, r, " ")
+        for (j = 1; j <= nr; j++) refidx[r[j]] = j
+        # a reference against an earlier one only (kernel-static/pvblock,
+        # not also pvblock/kernel-static)
+        for (i = 1; i <= nm; i++) for (j = 1; j <= nr; j++)
+            use[i, j] = m[i] != r[j] && !((m[i] in refidx) && refidx[m[i]] > j)
+        hdr = "| op | size | depth |"; sep = "| --- | ---: | ---: |"
+        for (i = 1; i <= nm; i++) for (j = 1; j <= nr; j++) if (use[i, j]) {
+            hdr = hdr " " m[i] "/" r[j] " |"; sep = sep " ---: |" }
+        print hdr; print sep
+        n = 0
+        for (k in pts) keys[++n] = k
+        for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) {
+            split(keys[i], a, ","); split(keys[j], b, ",")
+            if (a[1] > b[1] || (a[1] == b[1] && (a[3] + 0 > b[3] + 0 || (a[3] == b[3] && a[2] + 0 > b[2] + 0)))) { t = keys[i]; keys[i] = keys[j]; keys[j] = t }
+        }
+        for (x = 1; x <= n; x++) {
+            k = keys[x]; split(k, a, ",")
+            line = "| " a[1] " | " sz(a[2]) " | " a[3] " |"
+            for (i = 1; i <= nm; i++) for (j = 1; j <= nr; j++) if (use[i, j]) {
+                ok = (m[i], k) in v && (r[j], k) in v && v[r[j], k] > 0 && v[m[i], k] > 0
+                line = line " " (ok ? sprintf("%.2f", v[m[i], k] / v[r[j], k]) : "–") " |"
+                if (ok) { lsum[i, j] += log(v[m[i], k] / v[r[j], k]); cnt[i, j]++ }
+            }
+            print line
+        }
+        # over the whole matrix: geometric mean of the ratios, points measured
+        line = "| **geometric mean** | | |"
+        for (i = 1; i <= nm; i++) for (j = 1; j <= nr; j++) if (use[i, j])
+            line = line " " (cnt[i, j] ? sprintf("**%.2f** (%d)", exp(lsum[i, j] / cnt[i, j]), cnt[i, j]) : "–") " |"
+        print line
+    }' "$csv"
+}
+
+# beats A B : per op and depth, the smallest size where A is faster than B
+beats() {
+    awk -v A="$1" -v B="$2" "$AWK_SZ"'
+    NR > 1 { v[$1, $2, $4, $3] = $5; ops[$2] = 1; dep[$2, $4] = 1; sizes[$3] = 1; seen[$1] = 1 }
+    END {
+        if (!(A in seen) || !(B in seen)) { print "Not determined: " A " or " B " not measured in this run."; exit }
+        ns = 0; for (s in sizes) ss[++ns] = s + 0
+        for (i = 1; i <= ns; i++) for (j = i + 1; j <= ns; j++) if (ss[i] > ss[j]) { t = ss[i]; ss[i] = ss[j]; ss[j] = t }
+        for (o in ops) for (d = 1; d <= 1024; d++) {
+            if (!((o, d) in dep)) continue
+            cross = ""
+            for (i = 1; i <= ns; i++) {
+                s = ss[i]
+                if (!((A, o, d, s) in v) || !((B, o, d, s) in v)) continue
+                if (v[A, o, d, s] > v[B, o, d, s]) { cross = s; break }
+            }
+            printf "- %s, depth %d: %s\n", o, d, cross == "" ? "none in this range (" sz(ss[1]) " – " sz(ss[ns]) ")" : "from " sz(cross) " (smallest size where " A " is faster)"
+        }
+    }' "$csv" | sort -k2,2 -k4,4n
+}
+
+# crossover GRANT COPY : the auto threshold evidence (map from which size on)
+crossover() {
+    awk -v G="$1" -v C="$2" "$AWK_SZ"'
+    NR > 1 { v[$1, $2, $4, $3] = $5; ops[$2] = 1; dep[$2, $4] = 1; sizes[$3] = 1; seen[$1] = 1 }
+    END {
+        if (!(G in seen) || !(C in seen)) { print "Not determined: " G " or " C " not measured in this run."; exit }
+        ns = 0; for (s in sizes) ss[++ns] = s + 0
+        for (i = 1; i <= ns; i++) for (j = i + 1; j <= ns; j++) if (ss[i] > ss[j]) { t = ss[i]; ss[i] = ss[j]; ss[j] = t }
+        found = 0; best = 0; total = 0
+        for (o in ops) for (d = 1; d <= 1024; d++) {
+            if (!((o, d) in dep)) continue
+            cross = ""
+            for (i = ns; i >= 1; i--) {
+                s = ss[i]
+                if (!((G, o, d, s) in v) || !((C, o, d, s) in v)) continue
+                if (v[G, o, d, s] > v[C, o, d, s]) cross = s; else break
+            }
+            printf "- %s, depth %d: %s\n", o, d, cross == "" ? "none: " C " is as fast or faster up to " sz(ss[ns]) : "map from " sz(cross)
+            total++
+            if (cross != "") { found++; if (cross > best) best = cross }
+        }
+        print ""
+        if (found == 0)
+            printf "**Measured (%s vs %s): no crossover on this machine; copying is the better choice here.**\n", G, C
+        else if (found < total)
+            printf "**Measured (%s vs %s): only %d of %d op/depth combinations have a crossover (map from %s at most); the others favour copy at every size.**\n", G, C, found, total, sz(best)
+        else
+            printf "**Measured (%s vs %s): mapping wins from %s on in every op and depth.**\n", G, C, sz(best)
+    }' "$csv"
+}
 
 {
 echo "# Benchmarks"
 echo
 echo "Generated by \`make bench\` (tools/bench/bench.sh → tests/e2e/scenarios/bench.sh,"
-echo "tools/bench/plot.sh, tools/bench/report.sh) on $(date -u '+%Y-%m-%d %H:%M UTC')."
-echo "Raw data: \`bench/results/latest.csv\` (\`mode,op,size,depth,mbps,iops,p50_us,p99_us\`)."
+echo "tools/bench/plot.sh, tools/bench/report.sh). Raw data: \`bench/results/latest.csv\`"
+echo "(\`mode,op,size,depth,mbps,iops,p50_us,p99_us\`), \`ops.csv\`, \`guest-ops.csv\`,"
+echo "\`run-info.txt\`."
 echo
-echo "**These numbers come from Xen 4.17 running under QEMU's software emulator (TCG)"
-echo "on $(nproc) host cores, not from hardware. Read the ratios, not the absolute values;"
+echo "- run: ${run_date:-date not recorded}, commit \`${run_commit:-unknown}\`"
+echo "- machine: ${run_host:-not recorded}"
+echo "- ${run_emul:-Xen under QEMU (TCG)}: Xen 4.17, dom0 and the guests are emulated"
+echo
+echo "**These numbers come from Xen 4.17 running under QEMU's software emulator (TCG),"
+echo "not from hardware. Read the ratios and the operation counts, not the absolute values;"
 echo "see [What emulation distorts](#what-emulation-distorts).**"
 echo
 echo "## Setup"
 echo
-echo "- One PV guest (1 vCPU, 256 MiB) at a time, dom0 with 2 vCPUs; each mode gets a fresh"
-echo "  guest and a fresh 64 MiB sparse image on dom0's tmpfs (pvblock: the same, as a loop"
-echo "  device given to the guest as \`phy:/dev/loopN,xvda,w\`)."
-echo "- virtio-grant modes: \`vgrant attach <dom> type=blk,target=...,mode=<mode>\`, measured in"
-echo "  the guest with \`vgrant-io bench\` (libvgrant's asynchronous API keeps *depth* requests"
-echo "  in flight). pvblock: Xen's blkback/blkfront, measured with \`vgrant-io bench-file"
-echo "  /dev/xvda\` (O_DIRECT, one thread per request in flight)."
-echo "- Each point: I/Os of one size at consecutive offsets inside the first 32 MiB, a few"
-echo "  hundred I/Os at most and a few MiB at most per point (after *depth* unmeasured warm-up"
-echo "  I/Os). Latency is per request, submit to completion. Short runs: expect noise of"
-echo "  ±10–20 % between runs."
+echo "- One PV guest (1 vCPU, 256 MiB, the stock Debian 12 kernel) at a time, dom0 with"
+echo "  2 vCPUs; each mode gets a fresh guest and a fresh 64 MiB sparse image on dom0's tmpfs"
+echo "  (pvblock: the same, as a loop device given to the guest as \`phy:/dev/loopN,xvda,w\`)."
+echo "  virtio-grant modes: \`vgrant attach <dom> type=blk,target=...,mode=<mode>\` (static:"
+echo "  the default 4 MiB region)."
+echo "- **Two load generators**; a mode's name says which, and tables and plots never put"
+echo "  rows of different generators side by side:"
+echo "  - \`grant\`, \`persistent\`, \`copy\`, \`auto\`, \`static\`: **libvgrant** in the guest"
+echo "    (user space), measured with \`vgrant-io bench\` (libvgrant's asynchronous API keeps"
+echo "    *depth* requests in flight; *depth* unmeasured warm-up I/Os first)."
+echo "  - \`kernel-grant\`, \`kernel-persistent\`, \`kernel-copy\`, \`kernel-auto\`, \`kernel-static\`:"
+echo "    the guest kernel's own \`virtio_blk\` over \`virtio_grant.ko\` (docs/kernel.md) on the"
+echo "    same vgrantd modes; \`pvblock\`: Xen's PV block driver (blkback/\`xen-blkfront\`)."
+echo "    All measured with **the same fio job** per point (tests/e2e/guest/bench-fio.sh):"
+echo "    \`ioengine=libaio direct=1 rw=read|write bs=<size> iodepth=<depth> size=32M\`,"
+echo "    \`io_size\` = the I/O count below × size, \`lat_percentiles=1\` (fio 3.33 from"
+echo "    Debian 12, JSON output; its percentiles are histogram bins, within ~3 %)."
+echo "- Each point: I/Os of one size at consecutive offsets inside the first 32 MiB; the I/O"
+echo "  count is (8 MiB / size) bounded to [max(2 × depth, 16), 128], the same for both"
+echo "  generators. Latency is per request, submit to completion. Short runs: expect noise"
+echo "  of ±10–20 % between runs."
 echo
 echo "## Physical reference"
 echo
 if [ -n "$memcpy" ]; then
     echo "Guest \`memcpy\` bandwidth (16 MiB buffers, \`vgrant-io memcpy\`): **$memcpy MB/s**."
     echo "Every byte a block request moves costs at least one such copy somewhere, so no mode"
-    echo "can exceed this; the copy and static modes pay it once more by design."
+    echo "can exceed this; the copy, persistent and static modes pay it once more by design."
 else
     echo "The memcpy reference was not measured in this run."
 fi
 echo
 echo "## Modes"
 echo
-awk -F, 'NR > 1 { n[$1]++ } END { for (m in n) printf "- `%s`: %d points measured\n", m, n[m] }' "$csv" | sort
+for m in $fio_modes; do
+    echo "- \`$m\` (fio): $(awk -F, -v m="$m" 'NR > 1 && $1 == m { n++ } END { print n + 0 }' "$csv") points measured"
+done
+for m in $lib_modes; do
+    echo "- \`$m\` (vgrant-io bench): $(awk -F, -v m="$m" 'NR > 1 && $1 == m { n++ } END { print n + 0 }' "$csv") points measured"
+done
 if [ -s "$results/skipped.txt" ]; then
     while IFS= read -r l; do
-        echo "- \`${l%%:*}\`: **skipped** — ${l#*: }"
+        echo "- \`${l%%:*}\`: **skipped or suspect** — ${l#*: }"
     done <"$results/skipped.txt"
 fi
 echo
 echo "## Plots"
 echo
-for p in "$results"/*-qd*.png; do
-    [ -f "$p" ] || continue
-    b=$(basename "$p" .png)
-    echo "![$b]($relres/$b.png)"
-    echo
+for gen in vgrant-io fio; do
+    prefix="" title="libvgrant modes (vgrant-io bench)"
+    [ "$gen" = fio ] && prefix="fio-" title="Kernel block drivers: virtio_grant.ko modes and xen-blkfront (fio)"
+    n=0
+    for p in "$results"/"$prefix"read-qd*.png "$results"/"$prefix"write-qd*.png; do
+        [ -f "$p" ] || continue
+        [ "$n" = 0 ] && { echo "### $title"; echo; }
+        n=$((n + 1))
+        b=$(basename "$p" .png)
+        echo "![$b]($relres/$b.png)"
+        echo
+    done
 done
 echo "## Results"
 echo
-echo "| mode | op | size | depth | MB/s | IOPS | p50 µs | p99 µs |"
-echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
-awk "$AWK_COMMON"'
-NR > 1 { for (i = 1; i <= 6; i++) if (order[i] == $1) r = i; if (!r) r = 9
-         printf "%d %s %09d %04d|| %s | %s | %s | %s | %s | %s | %s | %s |\n", r, $2, $3, $4, $1, $2, sz($3), $4, $5, $6, $7, $8; r = 0 }' "$csv" |
-    sort -k1,1n -k2,2 -k4,4 -k3,3 | sed 's/^[^|]*||/|/'
-echo
+if [ -n "$fio_modes" ]; then
+    echo "### Kernel block drivers (fio)"
+    echo
+    results_table "$fio_modes"
+    echo
+fi
+if [ -n "$lib_modes" ]; then
+    echo "### libvgrant (vgrant-io bench)"
+    echo
+    results_table "$lib_modes"
+    echo
+fi
 echo "## Ratios"
 echo
-echo "Throughput of each mode divided by that of \`static\` (the pre-shared region baseline)"
-echo "and of \`pvblock\` (Xen's own PV block driver) at the same point; > 1 means faster."
-echo "\"–\" where the reference was not measured."
+echo "Throughput of one mode divided by that of another at the same point, within one"
+echo "load generator; > 1 means faster. \"–\" where a mode was not measured. The last"
+echo "row is the geometric mean over the points both modes measured (their number)."
 echo
-awk "$AWK_COMMON"'
-NR > 1 { key = $2 "," $3 "," $4; v[$1, key] = $5; seen[$1] = 1; pts[key] = 1 }
-END {
-    nm = 0
-    for (i = 1; i <= 6; i++) if (order[i] in seen) modes[++nm] = order[i]
-    hdr = "| op | size | depth |"; sep = "| --- | ---: | ---: |"
-    for (i = 1; i <= nm; i++) {
-        if (modes[i] != "static")  { hdr = hdr " " modes[i] "/static |"; sep = sep " ---: |" }
-        if (modes[i] != "pvblock") { hdr = hdr " " modes[i] "/pvblock |"; sep = sep " ---: |" }
-    }
-    print hdr; print sep
-    n = 0
-    for (k in pts) keys[++n] = k
-    # sort: op, depth, size
-    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) {
-        split(keys[i], a, ","); split(keys[j], b, ",")
-        if (a[1] > b[1] || (a[1] == b[1] && (a[3] + 0 > b[3] + 0 || (a[3] == b[3] && a[2] + 0 > b[2] + 0)))) { t = keys[i]; keys[i] = keys[j]; keys[j] = t }
-    }
-    for (i = 1; i <= n; i++) {
-        split(keys[i], a, ",")
-        line = "| " a[1] " | " sz(a[2]) " | " a[3] " |"
-        for (j = 1; j <= nm; j++) {
-            m = modes[j]
-            if (m != "static")
-                line = line " " ((m, keys[i]) in v && ("static", keys[i]) in v && v["static", keys[i]] > 0 ? sprintf("%.2f", v[m, keys[i]] / v["static", keys[i]]) : "–") " |"
-            if (m != "pvblock")
-                line = line " " ((m, keys[i]) in v && ("pvblock", keys[i]) in v && v["pvblock", keys[i]] > 0 ? sprintf("%.2f", v[m, keys[i]] / v["pvblock", keys[i]]) : "–") " |"
-        }
-        print line
-    }
-}' "$csv"
-echo
+if [ -n "$fio_modes" ]; then
+    refs=""
+    has "$fio_modes" kernel-static && refs="kernel-static"
+    has "$fio_modes" pvblock && refs="$refs pvblock"
+    echo "### Kernel block drivers (fio): against \`kernel-static\` and Xen's PV block driver"
+    echo
+    if [ -n "$refs" ]; then ratio_table "$fio_modes" "$refs"; else echo "Neither kernel-static nor pvblock was measured."; fi
+    echo
+fi
+if [ -n "$lib_modes" ]; then
+    echo "### libvgrant (vgrant-io bench): against \`static\`, the pre-shared region baseline"
+    echo
+    if has "$lib_modes" static; then ratio_table "$lib_modes" static; else echo "static was not measured."; fi
+    echo
+fi
 echo "## Where grant beats static"
 echo
-awk "$AWK_COMMON"'
-NR > 1 { v[$1, $2, $4, $3] = $5; ops[$2] = 1; dep[$2, $4] = 1; sizes[$3] = 1; seen[$1] = 1 }
-END {
-    if (!("grant" in seen) || !("static" in seen)) {
-        print "Not determined: " (("grant" in seen) ? "" : "grant ") (("static" in seen) ? "" : "static ") "not measured in this run."
-        exit
-    }
-    ns = 0; for (s in sizes) ss[++ns] = s + 0
-    for (i = 1; i <= ns; i++) for (j = i + 1; j <= ns; j++) if (ss[i] > ss[j]) { t = ss[i]; ss[i] = ss[j]; ss[j] = t }
-    for (o in ops) for (d = 1; d <= 1024; d++) {
-        if (!((o, d) in dep)) continue
-        cross = ""
-        for (i = 1; i <= ns; i++) {
-            s = ss[i]
-            if (!(("grant", o, d, s) in v) || !(("static", o, d, s) in v)) continue
-            if (v["grant", o, d, s] > v["static", o, d, s]) { cross = s; break }
-        }
-        printf "- %s, depth %d: %s\n", o, d, cross == "" ? "none in this range (512 B – 1 MiB)" : "from " sz(cross) " (smallest size where grant mode is faster)"
-    }
-}' "$csv"
-echo
+if [ -n "$fio_modes" ]; then
+    echo "Kernel (fio), \`kernel-grant\` against \`kernel-static\`:"
+    echo
+    beats kernel-grant kernel-static
+    echo
+fi
+if [ -n "$lib_modes" ]; then
+    echo "libvgrant (vgrant-io bench), \`grant\` against \`static\`:"
+    echo
+    beats grant static
+    echo
+fi
 echo "## Hypervisor operations per request"
 echo
 echo "From vgrantd's own counters (\`vgrant stats\`) over each mode's whole"
 echo "matrix: under emulation this is the figure that carries over to hardware."
 echo "A map batch is one gntdev map ioctl (its hypercall), an unmap one"
 echo "munmap; copy batches are grant-copy ioctls; notifications are event"
-echo "channel sends by the backend, kicks those it received. Xen's PV block"
-echo "driver keeps its own counters in the kernel and is not in this table."
+echo "channel sends by the backend, kicks those it received. The kernel-* rows"
+echo "count the guest kernel's own requests too (the partition scan when the"
+echo "disk appears), and the block layer splits requests larger than the"
+echo "module's \`max_mapping_size\` (persistent mode: 256 KiB) before they reach"
+echo "the ring. Xen's PV block driver keeps its own counters in the kernel and is"
+echo "not in this table."
 echo
 ops=$results/ops.csv
 if [ -s "$ops" ] && [ "$(wc -l <"$ops")" -gt 1 ]; then
-    echo "| mode | requests | map batches / req | pages mapped / req | unmap batches / req | copy batches / req | copy segments / req | notifications / req | kicks / req |"
-    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-    awk -F, 'NR > 1 && $2 > 0 {
-        printf "| %s | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n",
-            $1, $2, $3 / $2, $4 / $2, $5 / $2, $7 / $2, $8 / $2, $9 / $2, $10 / $2
+    echo "| mode | load generator | requests | map batches / req | pages mapped / req | unmap batches / req | copy batches / req | copy segments / req | notifications / req | kicks / req |"
+    echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    awk -F, -v lib="$BENCH_MODES_VGRANT_IO" '
+    BEGIN { n = split(lib, l, " "); for (i = 1; i <= n; i++) islib[l[i]] = 1 }
+    NR > 1 && $2 > 0 {
+        printf "| %s | %s | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n",
+            $1, ($1 in islib) ? "vgrant-io" : "fio", $2, $3 / $2, $4 / $2, $5 / $2, $7 / $2, $8 / $2, $9 / $2, $10 / $2
     }' "$ops"
     echo
     echo "Ring pages (3 per queue) are mapped once per connection and included."
@@ -165,45 +295,62 @@ else
     echo "Not recorded in this run."
 fi
 echo
+echo "### Guest side: virtio_grant.ko's grant operations per request"
+echo
+echo "From the module's sysfs counters of the device (docs/kernel.md, \"Counters\"),"
+echo "read in the guest after its matrix. A grant is one grant-table entry the"
+echo "guest writes for a request and revokes at unmap (zero-copy pages in grant,"
+echo "copy and auto mode); persistent and static grant their pool or region once"
+echo "at connect (\"setup grants\") and copy every buffer into it instead"
+echo "(\"bytes copied / req\"). Requests the module published to the ring."
+echo
+gops=$results/guest-ops.csv
+if [ -s "$gops" ] && [ "$(wc -l <"$gops")" -gt 1 ]; then
+    echo "| mode | requests | grants / req | setup grants | bytes granted in place / req | bytes copied / req | buffers copied / req | area full (requeued) | map errors | failed requests |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    awk -F, 'NR > 1 && $2 > 0 {
+        printf "| %s | %d | %.2f | %d | %.0f | %.0f | %.2f | %d | %d | %d |\n",
+            $1, $2, $4 / $2, $5, $6 / $2, $7 / $2, $8 / $2, $9, $10, $11
+    }' "$gops"
+else
+    echo "Not recorded in this run (no kernel-* mode ran)."
+fi
+echo
 echo "## Copy or map: the auto threshold"
 echo
 echo "\`auto\` copies requests smaller than \`vgrantd --auto-threshold\` (default"
 echo "16 KiB) with grant copy and maps larger ones. The measured crossover is the"
-echo "smallest size from which mapping (\`grant\`) beats \`copy\` at that size and"
-echo "every larger one:"
+echo "smallest size from which mapping (grant mode) beats copy mode at that size and"
+echo "every larger one, per load generator:"
 echo
-awk "$AWK_COMMON"'
-NR > 1 { v[$1, $2, $4, $3] = $5; ops[$2] = 1; dep[$2, $4] = 1; sizes[$3] = 1; seen[$1] = 1 }
-END {
-    if (!("grant" in seen) || !("copy" in seen)) {
-        print "Not determined: grant or copy not measured in this run."
-        exit
-    }
-    ns = 0; for (s in sizes) ss[++ns] = s + 0
-    for (i = 1; i <= ns; i++) for (j = i + 1; j <= ns; j++) if (ss[i] > ss[j]) { t = ss[i]; ss[i] = ss[j]; ss[j] = t }
-    found = 0; best = 0; total = 0
-    for (o in ops) for (d = 1; d <= 1024; d++) {
-        if (!((o, d) in dep)) continue
-        cross = ""
-        for (i = ns; i >= 1; i--) {
-            s = ss[i]
-            if (!(("grant", o, d, s) in v) || !(("copy", o, d, s) in v)) continue
-            if (v["grant", o, d, s] > v["copy", o, d, s]) cross = s; else break
-        }
-        printf "- %s, depth %d: %s\n", o, d, cross == "" ? "none: copy is as fast or faster up to 1 MiB" : "map from " sz(cross)
-        total++
-        if (cross != "") { found++; if (cross > best) best = cross }
-    }
-    print ""
-    if (found == 0)
-        print "**Measured: no crossover in 512 B – 1 MiB on this machine; here `mode=copy` (or `--auto-threshold` above 1 MiB) is the better choice.** The default of 16 KiB is not confirmed by this run; run `make bench` on the target host and set `--auto-threshold` from this section."
-    else if (found < total)
-        printf "**Measured: only %d of %d op/depth combinations have a crossover (map from %s at most); the others favour copy at every size. The evidence is mixed: keep the 16 KiB default or use `mode=copy` here, and decide on the target host with its own `make bench`.**\n", found, total, sz(best)
-    else
-        printf "**Measured: mapping wins from %s on in every op and depth; `--auto-threshold %d` suits this machine.**\n", sz(best), best
-}' "$csv"
+if [ -n "$fio_modes" ]; then
+    echo "Kernel (fio), \`kernel-grant\` against \`kernel-copy\`:"
+    echo
+    crossover kernel-grant kernel-copy
+    echo
+fi
+if [ -n "$lib_modes" ]; then
+    echo "libvgrant (vgrant-io bench), \`grant\` against \`copy\`:"
+    echo
+    crossover grant copy
+    echo
+fi
+echo "Decide \`--auto-threshold\` (or \`mode=copy\`) on the target host with its own \`make bench\`."
+echo
+disc=$results/discussion.md
+if [ -s "$disc" ]; then
+    drun=$(sed -n 's/^<!-- run: \(.*\) -->$/\1/p' "$disc" | head -n1)
+    echo "## Discussion"
+    echo
+    if [ -n "$run_date" ] && [ "$drun" != "$run_date, $run_commit" ]; then
+        echo "**This discussion was written for the run of ${drun:-an unrecorded date}, not for the"
+        echo "figures above ($run_date, \`$run_commit\`): its numbers may not match them.**"
+        echo
+    fi
+    grep -v '^<!-- run: ' "$disc"
+    echo
+fi
 cat <<'TXT'
-
 ## What emulation distorts
 
 Everything above ran inside QEMU's TCG, a binary translator: no KVM, no
@@ -227,6 +374,12 @@ trade against each other:
 - **The disk is dom0's tmpfs**, so no device latency is hidden; this
   measures the transport, which is the point, but absolute MB/s are not
   disk numbers.
+- **The two load generators cost differently.** fio's per-I/O path
+  (io_submit/io_getevents, the block layer, virtio_blk, the module's DMA
+  ops) and libvgrant's (a user-space ring, no system call per request
+  except the notification) are both emulated instructions; which one is
+  cheaper under TCG says little about hardware. That is why the kernel
+  rows are only compared with each other and with pvblock.
 
 Absolute numbers here are therefore **not hardware numbers**. Compare the
 ratios between modes at the same point, and treat crossovers as indicative
@@ -238,16 +391,19 @@ The scenario and guest job are plain POSIX sh and run unchanged on a Xen
 host (see docs/e2e.md, "runs as is on a real Xen host"):
 
 1. Build (`make all`) and install `build/bin/{vgrantd,vgrant,vgrant-io}`
-   in dom0's PATH; build a guest initramfs containing `vgrant-io` and
-   `tests/e2e/guest/bench.sh` (`tests/e2e/build-images.sh` does this), or
-   use any PV/PVH guest with those files and `/dev/xen/{gntalloc,evtchn}`.
+   in dom0's PATH; build a guest initramfs containing `vgrant-io`, `fio`,
+   `virtio_grant.ko` for the guest kernel and `tests/e2e/guest/`
+   (`tests/e2e/build-images.sh` does this), or use any PV/PVH guest with
+   those files and `/dev/xen/{gntalloc,evtchn}`.
 2. In dom0, as root, with xenconsoled logging guest consoles
    (`XENCONSOLED_TRACE=guest`), set `E2E_GUEST_KERNEL`,
    `E2E_GUEST_RAMDISK` and `E2E_CONSOLE_LOG_DIR`, then run
    `tests/e2e/runner.sh bench` and keep its output.
 3. Turn the output into results with the same tools:
    `sed -n 's/^BENCH-ROW //p'` into `bench/results/latest.csv` after the
-   header line, `sed -n 's/^BENCH-MEMCPY //p'` into `memcpy.txt`, then
+   header line, `BENCH-OPS` and `BENCH-GUESTOPS` lines into `ops.csv` and
+   `guest-ops.csv` (headers: see tools/bench/bench.sh),
+   `sed -n 's/^BENCH-MEMCPY //p'` into `memcpy.txt`, then
    `tools/bench/plot.sh` and `tools/bench/report.sh`.
    `BENCH_IOS`, `BENCH_MAXBYTES`, `BENCH_SIZES`, `BENCH_DEPTHS` and
    `BENCH_MODES` make the points longer or select modes; use larger

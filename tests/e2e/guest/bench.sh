@@ -1,10 +1,15 @@
 #!/bin/sh
 # Guest job of the bench scenario: the benchmark matrix on one disk.
 # Arguments (environment):
-#   kind=vg    virtio-grant device $devid (default 0), vgrant-io bench
-#   kind=file  Xen's PV block device /dev/xvda, vgrant-io bench-file
+#   kind=vg      virtio-grant device $devid (default 0) through libvgrant:
+#                vgrant-io bench (its own load generator)
+#   kind=kernel  the same device through the guest kernel's virtio_blk over
+#                virtio_grant.ko: fio (guest/bench-fio.sh), then the
+#                module's counters of the device ("guestops" line)
+#   kind=file    Xen's PV block device (xen-blkfront): fio, the same jobs
 #   label      the mode column of the CSV rows
 #   sizes, depths, ops, ios, maxbytes   the matrix (see vgrant-io --help)
+#   mib        size of the disk (kind=kernel/file find it by it; default 64)
 #   memcpy=1   also print the guest's memcpy bandwidth first
 # Prints the CSV rows, "progress ..." lines and "memcpy_mbps X" on the
 # console; dom0's bench scenario picks them up from there.
@@ -19,21 +24,27 @@ maxbytes=${maxbytes:-8M}
 if [ "${memcpy:-0}" = 1 ]; then
     vgrant-io memcpy --csv --seconds 1 2>&1
 fi
-set -- --label "$label" --sizes "$sizes" --depths "$depths" --ops "$ops" \
-    --ios "$ios" --max-bytes "$maxbytes" --span 32M --csv --progress
 case $kind in
     vg)
         . /e2e/guest/wait-device.sh
-        vgrant-io bench "$devid" --timeout 20000 "$@" 2>&1
+        vgrant-io bench "$devid" --timeout 20000 --label "$label" --sizes "$sizes" \
+            --depths "$depths" --ops "$ops" --ios "$ios" --max-bytes "$maxbytes" \
+            --span 32M --csv --progress 2>&1
         ;;
-    file)
-        i=0
-        while [ ! -b /dev/xvda ]; do
-            i=$((i + 1))
-            [ "$i" -gt 100 ] && { echo "bench: /dev/xvda did not appear"; exit 1; }
-            sleep 0.1
-        done
-        vgrant-io bench-file /dev/xvda "$@" 2>&1
+    kernel|file)
+        . /e2e/guest/kernel-lib.sh
+        . /e2e/guest/bench-fio.sh
+        # kind=file: Xen's blkfront disk, virtio_grant.ko is not loaded
+        [ "$kind" = file ] && pv=1
+        kernel_setup
+        vd=$(find_disk "${mib:-64}" 120) || gerr "bench: no disk of ${mib:-64} MiB within 120 s ($(ls /sys/block | tr '\n' ' '))"
+        fio_matrix "$label" "/dev/$vd"
+        rc=$?
+        if [ "$kind" = kernel ]; then
+            guest_ops "$label" "${devid:-0}" || rc=1
+        fi
+        kernel_done
+        exit $rc
         ;;
     *)
         echo "bench: unknown kind '$kind'"

@@ -1,28 +1,47 @@
 #!/bin/sh
 # bench: the benchmark matrix (request sizes x depths 1,16 x read,write) on
-# one guest disk per transport mode -- virtio-grant in modes grant,
-# persistent, copy, auto and static, and Xen's own PV block driver
-# (blkback/blkfront) -- one guest at a time.  Not a test: it passes when
-# it ran; a mode that does not connect is reported as skipped
-# (BENCH-SKIP) and the others still run.  Output on dom0's console, for
-# tools/bench/bench.sh to collect:
+# one guest disk per transport mode, one guest at a time.  Two load
+# generators, and a row's mode says which:
+#   grant persistent copy auto static          libvgrant in the guest,
+#       measured with vgrant-io bench (its asynchronous API)
+#   kernel-grant kernel-persistent kernel-copy kernel-auto kernel-static
+#       the guest kernel's virtio_blk over virtio_grant.ko, and
+#   pvblock  Xen's own PV block driver (blkback/blkfront),
+#       both measured with the same fio job per point (guest/bench-fio.sh:
+#       libaio, direct, sequential, the same sizes, depths and I/O counts)
+# Not a test: it passes when it ran; a mode that does not connect is
+# reported as skipped (BENCH-SKIP) and the others still run.  Output on
+# dom0's console, for tools/bench/bench.sh to collect:
 #   BENCH-PROGRESS <mode> <op> <size> qd<depth> <i>/<n>
 #   BENCH-ROW <mode,op,size,depth,mbps,iops,p50_us,p99_us>
 #   BENCH-MEMCPY <MB/s>
+#   BENCH-OPS <mode,requests,map_batches,...>   vgrantd's counters
+#   BENCH-GUESTOPS <mode,requests,completed,grants,...>   virtio_grant.ko's
 #   BENCH-SKIP <mode>: <reason>
 #   BENCH-MODE <mode> done in <s>s, <n> rows
-# Environment: BENCH_MODES (default "grant persistent copy auto static
-# pvblock"), BENCH_IOS (I/Os per point, default 128), BENCH_MAXBYTES
-# (bytes per point, default 8M), BENCH_SIZES, BENCH_DEPTHS.
+# Environment: BENCH_MODES (default: all of the above), BENCH_IOS (I/Os per
+# point, default 128), BENCH_MAXBYTES (bytes per point, default 8M),
+# BENCH_SIZES, BENCH_DEPTHS, BENCH_MODE_TIMEOUT (s per mode, default 600).
+# Lists are separated by ',' or '+' (the dom0 command line takes no ',').
 . "$(dirname "$0")/lib.sh"
 need_bin vgrantd vgrant vgrant-io xl losetup
 
-modes=${BENCH_MODES:-grant persistent copy auto static pvblock}
+modes=$(echo "${BENCH_MODES:-grant persistent copy auto static kernel-grant kernel-persistent kernel-copy kernel-auto kernel-static pvblock}" | tr ',+' '  ')
 ios=${BENCH_IOS:-128}
 maxbytes=${BENCH_MAXBYTES:-8M}
-sizes=${BENCH_SIZES:-512,4K,16K,64K,256K,1M}
-depths=${BENCH_DEPTHS:-1,16}
-per_mode_timeout=${BENCH_MODE_TIMEOUT:-300}
+sizes=$(echo "${BENCH_SIZES:-512,4K,16K,64K,256K,1M}" | tr '+' ',')
+depths=$(echo "${BENCH_DEPTHS:-1,16}" | tr '+' ',')
+per_mode_timeout=${BENCH_MODE_TIMEOUT:-600}
+for m in $modes; do
+    case $m in
+        grant|persistent|copy|auto|static|pvblock) ;;
+        kernel-grant|kernel-persistent|kernel-copy|kernel-auto|kernel-static) ;;
+        *) fail "BENCH_MODES: unknown mode '$m'" ;;
+    esac
+done
+# kernel grant mode at depth 16 x 1 MiB maps thousands of pages at once
+limit=/sys/module/xen_gntdev/parameters/limit
+if [ -w "$limit" ]; then echo 1048576 >"$limit"; fi
 
 # Print the guest's new benchmark lines as they arrive, until GUEST-DONE;
 # returns the job's exit status (124 timeout, 125 guest gone).
@@ -37,9 +56,9 @@ follow_guest() {
             if [ "$_n" -gt "$_seen" ]; then
                 sed -n "$((_seen + 1)),${_n}p" "$E2E_WORK/follow.txt" >"$E2E_WORK/follow.new"
                 _seen=$_n
-                sed -n 's/^progress /BENCH-PROGRESS /p; s/^memcpy_mbps /BENCH-MEMCPY /p' "$E2E_WORK/follow.new"
-                grep -E '^[a-z]+,(read|write),[0-9]+,[0-9]+,' "$E2E_WORK/follow.new" | sed 's/^/BENCH-ROW /'
-                grep -E '^vgrant-io: ' "$E2E_WORK/follow.new" | sed 's/^/    guest| /'
+                sed -n 's/^progress /BENCH-PROGRESS /p; s/^memcpy_mbps /BENCH-MEMCPY /p; s/^guestops /BENCH-GUESTOPS /p' "$E2E_WORK/follow.new"
+                grep -E '^[a-z-]+,(read|write),[0-9]+,[0-9]+,' "$E2E_WORK/follow.new" | sed 's/^/BENCH-ROW /'
+                grep -E '^(vgrant-io|bench-fio|bench|GUEST-ERROR)[: ]' "$E2E_WORK/follow.new" | sed 's/^/    guest| /'
                 _rc=$(sed -n 's/.*GUEST-DONE rc=\([0-9]*\).*/\1/p' "$E2E_WORK/follow.new" | tail -n1)
                 [ -n "$_rc" ] && return "$_rc"
             fi
@@ -53,6 +72,19 @@ follow_guest() {
     done
 }
 
+# vgrantd's counters of dom $1 dev 0 over this mode's whole matrix: the
+# hypervisor operations, the figure that carries over to hardware
+bench_ops() {
+    js=$(vgrant stats "$1" 0 --json 2>/dev/null)
+    ops=$2
+    for k in requests map_batches maps unmap_batches unmaps copy_batches \
+             grant_copies notifies_sent kicks_received; do
+        v=$(echo "$js" | sed -n "s/.*\"$k\":\([0-9]*\).*/\1/p")
+        ops="$ops,${v:-0}"
+    done
+    echo "BENCH-OPS $ops"
+}
+
 start_bg vgrantd vgrantd --foreground --log-level warn
 first=1
 for m in $modes; do
@@ -61,52 +93,58 @@ for m in $modes; do
     margs="-a label=$m -a sizes=$sizes -a depths=$depths -a ios=$ios -a maxbytes=$maxbytes"
     [ "$first" = 1 ] && margs="$margs -a memcpy=1"
     log "mode $m: starting"
-    if [ "$m" = pvblock ]; then
-        dev=$(make_disk bench 64) || fail "cannot create the pvblock disk"
-        # shellcheck disable=SC2086
-        if ! start_guest -k -m 256 $margs -a kind=file "$name" bench "disk = [ \"phy:$dev,xvda,w\" ]"; then
-            echo "BENCH-SKIP $m: xl create failed"
-            drop_disk bench
-            continue
-        fi
-    else
-        img=$E2E_WORK/bench-$m.img
-        dd if=/dev/zero of="$img" bs=1M count=0 seek=64 2>/dev/null || fail "cannot create $img"
-        # shellcheck disable=SC2086
-        if ! start_guest -k -m 256 $margs -a kind=vg -a devid=0 "$name" bench; then
-            echo "BENCH-SKIP $m: xl create failed"
-            rm -f "$img"
-            continue
-        fi
-        dom=$(guest_domid "$name")
-        if ! vgrant attach "$dom" "type=blk,target=$img,mode=$m" >/dev/null; then
-            echo "BENCH-SKIP $m: vgrant attach refused mode=$m"
-            stop_guest "$name"
-            rm -f "$img"
-            continue
-        fi
-    fi
+    dom=""
+    case $m in
+        pvblock)
+            dev=$(make_disk bench 64) || fail "cannot create the pvblock disk"
+            # shellcheck disable=SC2086
+            if ! start_guest -k -m 256 $margs -a kind=file -a mib=64 "$name" bench "disk = [ \"phy:$dev,xvda,w\" ]"; then
+                echo "BENCH-SKIP $m: xl create failed"
+                drop_disk bench
+                continue
+            fi
+            ;;
+        *)
+            # kernel-<mode>: the same vgrantd mode, the guest kernel's
+            # virtio_blk over virtio_grant.ko instead of libvgrant
+            vmode=${m#kernel-} kind=vg
+            [ "$vmode" != "$m" ] && kind=kernel
+            img=$E2E_WORK/bench-$m.img
+            dd if=/dev/zero of="$img" bs=1M count=0 seek=64 2>/dev/null || fail "cannot create $img"
+            # shellcheck disable=SC2086
+            if ! start_guest -k -m 256 $margs -a kind=$kind -a devid=0 -a mib=64 "$name" bench; then
+                echo "BENCH-SKIP $m: xl create failed"
+                rm -f "$img"
+                continue
+            fi
+            dom=$(guest_domid "$name")
+            if ! vgrant attach "$dom" "type=blk,target=$img,mode=$vmode" >/dev/null; then
+                echo "BENCH-SKIP $m: vgrant attach refused mode=$vmode"
+                stop_guest "$name"
+                rm -f "$img"
+                continue
+            fi
+            ;;
+    esac
     first=0
     follow_guest "$name" "$per_mode_timeout"
     rc=$?
-    rows=$(tr -d '\r' <"$(guest_log_path "$name")" | grep -cE "^$m,(read|write),")
+    rows=$(guest_log "$name" | grep -cE "^$m,(read|write),")
     if [ "$rc" != 0 ] || [ "$rows" = 0 ]; then
-        why=$(tr -d '\r' <"$(guest_log_path "$name")" | grep -E '^vgrant-io: ' | tail -n1)
+        why=$(guest_log "$name" | grep -E '^(vgrant-io|bench-fio|bench|GUEST-ERROR)[: ]' | tail -n1)
         echo "BENCH-SKIP $m: guest job rc=$rc after $rows rows${why:+ ($why)}"
-        [ "$m" = pvblock ] || bg_log vgrantd | grep "dom $dom " | tail -n 3 | sed 's/^/    vgrantd| /'
+        [ -n "$dom" ] && bg_log vgrantd | grep "dom $dom " | tail -n 3 | sed 's/^/    vgrantd| /'
     fi
-    if [ "$m" != pvblock ]; then
+    case $m in
+        kernel-*|pvblock)
+            # rows of a guest whose kernel complained are not to be trusted
+            bad=$(guest_log "$name" | grep -E "$KERNEL_LINE_RE" | grep -E "$KERNEL_BAD_RE" | head -n 1 | sed 's/^GUEST-KMSG //' | cut -c1-120)
+            [ -n "$bad" ] && echo "BENCH-SKIP $m: rows kept, but the guest kernel reported: $bad"
+            ;;
+    esac
+    if [ -n "$dom" ]; then
         vgrant stats "$dom" 0 2>&1 | sed 's/^/    stats| /'
-        # hypervisor operations of the whole matrix of this mode, from
-        # vgrantd's counters: the figure that carries over to hardware
-        js=$(vgrant stats "$dom" 0 --json 2>/dev/null)
-        ops=$m
-        for k in requests map_batches maps unmap_batches unmaps copy_batches \
-                 grant_copies notifies_sent kicks_received; do
-            v=$(echo "$js" | sed -n "s/.*\"$k\":\([0-9]*\).*/\1/p")
-            ops="$ops,${v:-0}"
-        done
-        echo "BENCH-OPS $ops"
+        bench_ops "$dom" "$m"
         vgrant detach "$dom" 0 >/dev/null 2>&1
     fi
     stop_guest "$name"
@@ -117,12 +155,12 @@ for m in $modes; do
         rm -f "$img"
     fi
     echo "BENCH-MODE $m done in $(($(_now) - t0))s, $rows rows"
-    eval "rows_$m=$rows"
+    eval "rows_$(echo "$m" | tr '-' '_')=$rows"
 done
 
-for m in grant pvblock; do
+for m in grant kernel-grant pvblock; do
     case " $modes " in *" $m "*) ;; *) continue ;; esac
-    eval "n=\${rows_$m:-0}"
+    eval "n=\${rows_$(echo "$m" | tr '-' '_'):-0}"
     [ "$n" -gt 0 ] || fail "mode $m produced no benchmark rows"
 done
 log "benchmark finished"

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# tools/bench/report.sh never puts rows of different load generators side
+# by side: the libvgrant modes (vgrant-io bench) and the kernel-* modes and
+# pvblock (fio) get separate result and ratio tables, ratios are computed
+# within one generator only, and the guest-side table comes from
+# guest-ops.csv.
+set -u
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+ok() { echo "ok   $1"; }
+bad() { echo "FAIL $1"; fails=$((fails + 1)); }
+
+# two points per mode; every fio mode twice as fast as pvblock, every
+# libvgrant mode half as fast as static
+{
+    echo "mode,op,size,depth,mbps,iops,p50_us,p99_us"
+    for m in grant persistent copy auto; do
+        echo "$m,read,4096,1,5.00,1,1,1"; echo "$m,write,1048576,16,50.00,1,1,1"
+    done
+    echo "static,read,4096,1,10.00,1,1,1"; echo "static,write,1048576,16,100.00,1,1,1"
+    for m in kernel-grant kernel-persistent kernel-copy kernel-auto kernel-static; do
+        echo "$m,read,4096,1,8.00,1,1,1"; echo "$m,write,1048576,16,80.00,1,1,1"
+    done
+    echo "pvblock,read,4096,1,4.00,1,1,1"; echo "pvblock,write,1048576,16,40.00,1,1,1"
+} >"$tmp/latest.csv"
+printf 'mode,requests,map_batches,maps,unmap_batches,unmaps,copy_batches,grant_copies,notifies_sent,kicks_received\ngrant,100,200,400,200,400,0,0,50,60\nkernel-grant,50,100,300,100,300,0,0,25,30\n' >"$tmp/ops.csv"
+printf 'mode,requests,completed,grants,setup_grants,zero_copy_bytes,bounce_bytes,bounced_maps,arena_full,map_errors,failed_requests\nkernel-grant,50,50,250,300,1024000,1600,100,0,0,0\n' >"$tmp/guest-ops.csv"
+printf 'date: 2026-01-01 00:00 UTC\ncommit: abc1234\nhost: 2 cores\n' >"$tmp/run-info.txt"
+out=$tmp/report.md
+if ! bash "$repo/tools/bench/report.sh" "$tmp" "$out" >"$tmp/report.log" 2>&1; then
+    bad "report.sh failed: $(cat "$tmp/report.log")"
+    exit 1
+fi
+
+# section SECTION-HEADING: its lines up to the next heading of any level
+section() { awk -v h="$1" '$0 == h { on = 1; next } on && /^#/ { exit } on' "$out"; }
+
+fio_ratio=$(section '### Kernel block drivers (fio): against `kernel-static` and Xen'"'"'s PV block driver')
+lib_ratio=$(section '### libvgrant (vgrant-io bench): against `static`, the pre-shared region baseline')
+fio_rows=$(section '### Kernel block drivers (fio)')
+lib_rows=$(section '### libvgrant (vgrant-io bench)')
+[ -n "$fio_ratio" ] && [ -n "$lib_ratio" ] && [ -n "$fio_rows" ] && [ -n "$lib_rows" ] &&
+    ok "one results and one ratio table per load generator" || bad "a table per generator is missing"
+
+if grep -qE '\| (grant|persistent|copy|auto|static)/|/static \|' <<<"$fio_ratio"; then bad "fio ratios name a libvgrant mode"; else ok "fio ratios: fio modes only"; fi
+if grep -qE 'kernel-|pvblock' <<<"$lib_ratio"; then bad "libvgrant ratios name a fio mode"; else ok "libvgrant ratios: libvgrant modes only"; fi
+if grep -qE '^\| (grant|persistent|copy|auto|static) \|' <<<"$fio_rows"; then bad "fio results hold libvgrant rows"; else ok "fio results: fio rows only"; fi
+if grep -qE '^\| (kernel-[a-z]+|pvblock) \|' <<<"$lib_rows"; then bad "libvgrant results hold fio rows"; else ok "libvgrant results: libvgrant rows only"; fi
+
+# the ratios themselves, and their geometric mean over both points
+grep -q '^| op | size | depth | kernel-grant/kernel-static | kernel-grant/pvblock |' <<<"$fio_ratio" &&
+grep -q '^| read | 4K | 1 | 1.00 | 2.00 |' <<<"$fio_ratio" &&
+grep -q '^| \*\*geometric mean\*\* | | | \*\*1.00\*\* (2) | \*\*2.00\*\* (2) |' <<<"$fio_ratio" &&
+    ok "kernel-grant against kernel-static and pvblock" || { bad "fio ratio values"; echo "$fio_ratio" | head -n 6; }
+grep -q '^| write | 1M | 16 | 0.50 | 0.50 | 0.50 | 0.50 |' <<<"$lib_ratio" &&
+    ok "libvgrant modes against static" || { bad "libvgrant ratio values"; echo "$lib_ratio" | head -n 6; }
+# pvblock/kernel-static is the inverse of a column already there
+if grep -q 'pvblock/kernel-static' "$out"; then bad "inverse ratio column"; else ok "no inverse ratio column"; fi
+
+# hypervisor operations: both generators labelled; guest side per request
+grep -q '^| kernel-grant | fio | 50 | 2.00 | 6.00 |' "$out" && grep -q '^| grant | vgrant-io | 100 | 2.00 | 4.00 |' "$out" &&
+    ok "hypervisor operations per request, labelled by generator" || bad "hypervisor operations table"
+grep -q '^| kernel-grant | 50 | 5.00 | 300 | 20480 | 32 | 2.00 | 0 | 0 | 0 |' "$out" &&
+    ok "guest-side grant operations per request" || { bad "guest-side table"; grep -A4 'Guest side' "$out"; }
+grep -q 'run: 2026-01-01 00:00 UTC, commit `abc1234`' "$out" && ok "run date and commit" || bad "run info missing"
+[ "$fails" = 0 ]
