@@ -28,6 +28,10 @@
 #   make help       this list
 
 CC      ?= cc
+# Host commands the recipes below call (besides the scripts, which declare
+# theirs with need_cmd): tools/deps.list maps each to a Debian package and
+# tests/scripts/test_deps_cover.sh checks it does.
+NEED_CMDS := cc make ar install rm sed find clang pkg-config dpkg-buildpackage lintian
 SAN     ?= 0
 FUZZ    ?= 0
 FUZZ_CC ?= clang
@@ -194,7 +198,7 @@ e2e-xl: all
 
 # Benchmark matrix on real Xen under QEMU (~10 min): bench/results/latest.csv,
 # PNG plots and docs/benchmarks.md.  Not a test: no speed is asserted.
-bench: all
+bench: deps all
 	tools/bench/bench.sh
 
 PREFIX ?= /usr/local

@@ -5,6 +5,9 @@
 # latest.csv, memcpy.txt, skipped.txt and the PNGs of plot.sh.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=../lib/need.sh
+. "$repo/tools/lib/need.sh"
+need_cmd awk sort
 results=${1:-$repo/bench/results}
 out=${2:-$repo/docs/benchmarks.md}
 csv=$results/latest.csv
