@@ -79,6 +79,13 @@ FUZZERS       := $(patsubst tests/fuzz/%.c,build-fuzz/fuzz/%,$(FUZZ_SRCS))
 LIBCOMMON := $(BUILD)/lib/libvgcommon.a
 LIBFRONT  := $(BUILD)/lib/libvgrant.a
 LIBBACK   := $(BUILD)/lib/libvgbackend.a
+# The guest library as a shared object for the packages (libvgrant.so.N):
+# the frontend and common code built position-independent, only the API of
+# libvgrant.h / vgrant_blk.h exported (frontend/libvgrant.map).
+VERSION   := 0.1
+SOMAJOR   := 0
+LIBSO     := $(BUILD)/lib/libvgrant.so.$(SOMAJOR)
+PIC_OBJS  := $(patsubst %.c,$(BUILD)/pic/%.o,$(FRONT_SRCS) $(COMMON_SRCS))
 BINS      := $(BUILD)/bin/vgrantd $(BUILD)/bin/vgrant $(BUILD)/bin/vgrant-io
 # test-only programs the e2e fault scenarios put in the images
 # (tests/e2e/hostile/: a hostile frontend, device-mapper without dmsetup)
@@ -87,11 +94,22 @@ TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
 .PHONY: all test test-san check deps e2e e2e-fault demo bench install clean \
         e2e-xl help fuzz fuzz-build e2e-kernel kmod kmod-clean
-all: $(BINS) $(E2E_BINS)
+all: $(BINS) $(E2E_BINS) $(LIBSO)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -MMD -MP -c $< -o $@
+
+$(LIBSO): $(PIC_OBJS) frontend/libvgrant.map
+	@mkdir -p $(dir $@)
+	$(CC) $(LDSAN) -shared -Wl,-soname,libvgrant.so.$(SOMAJOR) \
+	    -Wl,--version-script=frontend/libvgrant.map -Wl,-z,defs \
+	    $(LDFLAGS) -o $@ $(PIC_OBJS) $(LDLIBS)
+	ln -sf libvgrant.so.$(SOMAJOR) $(BUILD)/lib/libvgrant.so
 
 $(LIBCOMMON): $(call obj,$(COMMON_SRCS))
 $(LIBFRONT): $(call obj,$(FRONT_SRCS))
@@ -133,8 +151,8 @@ ifeq ($(FUZZ_SMOKE),1)
 SMOKE_DEP  := fuzz-build
 SMOKE_PROG := tests/fuzz/smoke.sh
 endif
-test: $(TESTS) $(BINS) $(SMOKE_DEP)
-	@tools/run-tests.sh $(TESTS) $(SCRIPT_TESTS) $(SMOKE_PROG)
+test: $(TESTS) $(BINS) $(LIBSO) $(SMOKE_DEP)
+	@VGRANT_BUILD=$(BUILD) VGRANT_SAN=$(SAN) tools/run-tests.sh $(TESTS) $(SCRIPT_TESTS) $(SMOKE_PROG)
 
 test-san:
 	$(MAKE) SAN=1 test
@@ -201,11 +219,32 @@ e2e-xl: all
 bench: deps all
 	tools/bench/bench.sh
 
-PREFIX ?= /usr/local
+# make install [PREFIX=/usr/local] [DESTDIR=] [MANDIR=] [LIBDIR=]: the
+# programs, libvgrant (shared, headers, pkg-config file vgrant.pc) and the
+# man pages.  The Debian packages (make deb) install the same files.
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+LIBDIR  ?= $(PREFIX)/lib
+INCDIR  ?= $(PREFIX)/include/libvgrant
+MANDIR  ?= $(PREFIX)/share/man
+PUBLIC_HEADERS := frontend/libvgrant.h frontend/vgrant_blk.h
+PUBLIC_VG_HEADERS := include/vgrant/hyp.h include/vgrant/virtio.h include/vgrant/log.h
 install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
-	install -m 755 $(BUILD)/bin/vgrantd $(BUILD)/bin/vgrant $(DESTDIR)$(PREFIX)/sbin/
-	install -m 755 $(BUILD)/bin/vgrant-io $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
+	    $(DESTDIR)$(INCDIR)/vgrant $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 \
+	    $(DESTDIR)$(MANDIR)/man8
+	install -m 755 $(BUILD)/bin/vgrantd $(BUILD)/bin/vgrant $(DESTDIR)$(SBINDIR)/
+	install -m 755 $(BUILD)/bin/vgrant-io $(DESTDIR)$(BINDIR)/
+	install -m 644 $(LIBSO) $(DESTDIR)$(LIBDIR)/libvgrant.so.$(SOMAJOR)
+	ln -sf libvgrant.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libvgrant.so
+	install -m 644 $(PUBLIC_HEADERS) $(DESTDIR)$(INCDIR)/
+	install -m 644 $(PUBLIC_VG_HEADERS) $(DESTDIR)$(INCDIR)/vgrant/
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCDIR@|$(INCDIR)|; s|@VERSION@|$(VERSION)|' \
+	    frontend/vgrant.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/vgrant.pc
+	install -m 644 docs/man/vgrant-io.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 docs/man/virtio-grant.7 $(DESTDIR)$(MANDIR)/man7/
+	install -m 644 docs/man/vgrantd.8 docs/man/vgrant.8 $(DESTDIR)$(MANDIR)/man8/
 
 # Coverage-guided fuzzing (tests/fuzz/README.md): build every harness into
 # build-fuzz/ with clang's libFuzzer, run each for FUZZ_SECONDS seconds
@@ -228,7 +267,7 @@ clean:
 help:
 	@sed -n '3,/^$$/{/^$$/d;s/^# \{0,1\}//;p}' Makefile
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/pic -name '*.d' 2>/dev/null)
 
 # The guest kernel transport (docs/kernel.md), built against a kernel's
 # headers: make kmod KDIR=/usr/src/linux-headers-<version>
