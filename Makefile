@@ -20,7 +20,10 @@
 #                   with virtio_grant devices on real Xen under QEMU
 #   make bench      every transport mode and Xen's PV block driver on real
 #                   Xen under QEMU: bench/results/, docs/benchmarks.md
-#   make install    install the binaries under $(PREFIX) (/usr/local)
+#   make install    install programs, libvgrant (shared, headers, vgrant.pc)
+#                   and man pages under $(PREFIX) (/usr/local)
+#   make deb        the Debian packages (dpkg-buildpackage) into build/debs/,
+#                   then lintian (docs/install.md)
 #   make clean      remove build/, build-san/ and build-fuzz/
 #   make kmod KDIR=/usr/src/linux-headers-<version>
 #                   the guest kernel module frontend/linux/virtio_grant.ko
@@ -92,7 +95,7 @@ BINS      := $(BUILD)/bin/vgrantd $(BUILD)/bin/vgrant $(BUILD)/bin/vgrant-io
 E2E_BINS  := $(BUILD)/bin/vg-hostile $(BUILD)/bin/vg-dm
 TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
-.PHONY: all test test-san check deps e2e e2e-fault demo bench install clean \
+.PHONY: all test test-san check deps deb e2e e2e-fault demo bench install clean \
         e2e-xl help fuzz fuzz-build e2e-kernel kmod kmod-clean
 all: $(BINS) $(E2E_BINS) $(LIBSO)
 
@@ -125,7 +128,7 @@ $(BUILD)/bin/vg-hostile: $(call obj,tests/e2e/hostile/vg-hostile.c) $(LIBCOMMON)
 $(BUILD)/bin/vg-dm: $(call obj,tests/e2e/hostile/vg-dm.c)
 $(BINS) $(E2E_BINS):
 	@mkdir -p $(dir $@)
-	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(call obj,$(TEST_SUPPORT)) \
 		$(LIBFRONT) $(LIBBACK) $(LIBCOMMON)
@@ -258,8 +261,20 @@ fuzz-build:
 fuzz: fuzz-build
 	tools/run-fuzz.sh -t $(FUZZ_SECONDS) $(FUZZERS)
 
+# Debian packages (debian/, docs/install.md): virtio-grant, virtio-grant-guest,
+# libvgrant-dev, virtio-grant-dkms into build/debs/, then lintian on them.
+DEB_OUT := build/debs
+deb:
+	@tools/install-deps.sh build deb
+	rm -rf $(DEB_OUT) && mkdir -p $(DEB_OUT)
+	VGRANT_DEB_OUT=$(CURDIR)/$(DEB_OUT) dpkg-buildpackage -us -uc -b \
+	    --buildinfo-option=-u$(CURDIR)/$(DEB_OUT) --changes-option=-u$(CURDIR)/$(DEB_OUT) \
+	    --buildinfo-file=$(CURDIR)/$(DEB_OUT)/virtio-grant.buildinfo \
+	    --changes-file=$(CURDIR)/$(DEB_OUT)/virtio-grant.changes
+	lintian --info --fail-on error $(DEB_OUT)/virtio-grant.changes
+
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz build-deb
 
 .SECONDARY:
 

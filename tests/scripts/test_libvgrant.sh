@@ -38,6 +38,8 @@ missing=$(comm -13 <(echo "$exported") <(echo "$declared"))
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 make -s -C "$repo" --no-print-directory install DESTDIR="$tmp/root" PREFIX=/usr \
+    BINDIR=/usr/bin SBINDIR=/usr/sbin LIBDIR=/usr/lib INCDIR=/usr/include/libvgrant \
+    MANDIR=/usr/share/man \
     BUILD="$build" SAN="${VGRANT_SAN:-0}" >"$tmp/install.log" 2>&1 ||
     { err "make install failed: $(tail -n 5 "$tmp/install.log")"; exit 1; }
 for f in usr/sbin/vgrantd usr/sbin/vgrant usr/bin/vgrant-io usr/lib/libvgrant.so.$somajor \

@@ -22,7 +22,7 @@ for p in $pages; do
     grep -q "^DESCRIPTION" <<<"$text" || err "docs/man/$p renders no DESCRIPTION section"
 done
 # vgrantd(8) documents every long option of the binary's --help
-vgrantd=$repo/build/bin/vgrantd
+vgrantd=$repo/${VGRANT_BUILD:-build}/bin/vgrantd
 if [ -x "$vgrantd" ]; then
     opts=$("$vgrantd" --help | grep -oE '^ +(-[A-Za-z], )?--[a-z-]+' | grep -oE -- '--[a-z-]+' | sort -u)
     [ -n "$opts" ] || err "could not read the options of vgrantd --help"
