@@ -23,6 +23,7 @@
 #include "control.h"
 #include "rawfront.h"
 #include "vgrant/log.h"
+#include "vgrant/stats_prom.h"
 #include "vgrantd.h"
 
 #define MAX_ROUNDS 400
@@ -197,6 +198,23 @@ static void test_control_stats_text_and_json(void **state)
     assert_true(!strncmp(r, "{\"devices\":[{\"domid\":5,\"devid\":0,\"state\":\"Connected\"", 52));
     assert_has(r, "\"live_mappings\":3");
     assert_has(r, "}]}\n");
+
+    /* the daemon's own reply converts to Prometheus text
+     * (vgrant stats --prometheus) */
+    {
+        char *prom = NULL;
+        size_t plen = 0;
+        FILE *f = open_memstream(&prom, &plen);
+
+        assert_non_null(f);
+        assert_int_equal(vg_stats_prometheus(ask(t, "stats 5 0\n"), f), 1);
+        fclose(f);
+        assert_has(prom, "vgrant_device_info{domid=\"5\",devid=\"0\",state=\"Connected\",mode=\"grant\"} 1\n");
+        assert_has(prom, "\nvgrant_live_mappings{domid=\"5\",devid=\"0\"} 3\n");
+        assert_has(prom, "\nvgrant_requests_total{domid=\"5\",devid=\"0\"} 0\n");
+        assert_has(prom, "\n# TYPE vgrant_guest_requests_total counter\n");
+        free(prom);
+    }
 
     /* filters that match nothing */
     assert_string_equal(ask(t, "stats 6\n"), "ok 0\nend\n");
