@@ -24,6 +24,8 @@
 #                   and man pages under $(PREFIX) (/usr/local)
 #   make deb        the Debian packages (dpkg-buildpackage) into build/debs/,
 #                   then lintian (docs/install.md)
+#   make e2e-deb    after make deb: make e2e's scenarios with the images
+#                   built from the packages instead of build/bin
 #   make clean      remove build/, build-san/ and build-fuzz/
 #   make kmod KDIR=/usr/src/linux-headers-<version>
 #                   the guest kernel module frontend/linux/virtio_grant.ko
@@ -95,7 +97,7 @@ BINS      := $(BUILD)/bin/vgrantd $(BUILD)/bin/vgrant $(BUILD)/bin/vgrant-io
 E2E_BINS  := $(BUILD)/bin/vg-hostile $(BUILD)/bin/vg-dm
 TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
-.PHONY: all test test-san check deps deb e2e e2e-fault demo bench install clean \
+.PHONY: all test test-san check deps deb e2e-deb e2e e2e-fault demo bench install clean \
         e2e-xl help fuzz fuzz-build e2e-kernel kmod kmod-clean
 all: $(BINS) $(E2E_BINS) $(LIBSO)
 
@@ -272,6 +274,13 @@ deb:
 	    --buildinfo-file=$(CURDIR)/$(DEB_OUT)/virtio-grant.buildinfo \
 	    --changes-file=$(CURDIR)/$(DEB_OUT)/virtio-grant.changes
 	lintian --info --fail-on error $(DEB_OUT)/virtio-grant.changes
+
+# The e2e scenarios on the packaged files: after make deb, unpack
+# virtio-grant and virtio-grant-guest (tests/e2e/stage-debs.sh) and build
+# the images from them instead of build/bin.  E2E_SCENARIOS as for make e2e.
+e2e-deb: all
+	@bindir=$$(tests/e2e/stage-debs.sh $(DEB_OUT) build/e2e-debs) && \
+	    VGRANT_E2E_BINDIR="$$bindir" tests/e2e/run.sh -t 1800 $(E2E_SCENARIOS)
 
 clean:
 	rm -rf build build-san build-fuzz build-deb
