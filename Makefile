@@ -20,7 +20,12 @@
 #                   with virtio_grant devices on real Xen under QEMU
 #   make bench      every transport mode and Xen's PV block driver on real
 #                   Xen under QEMU: bench/results/, docs/benchmarks.md
-#   make install    install the binaries under $(PREFIX) (/usr/local)
+#   make install    install programs, libvgrant (shared, headers, vgrant.pc)
+#                   and man pages under $(PREFIX) (/usr/local)
+#   make deb        the Debian packages (dpkg-buildpackage) into build/debs/,
+#                   then lintian (docs/install.md)
+#   make e2e-deb    after make deb: make e2e's scenarios with the images
+#                   built from the packages instead of build/bin
 #   make clean      remove build/, build-san/ and build-fuzz/
 #   make kmod KDIR=/usr/src/linux-headers-<version>
 #                   the guest kernel module frontend/linux/virtio_grant.ko
@@ -30,6 +35,10 @@
 #                   line per step
 
 CC      ?= cc
+# Host commands the recipes below call (besides the scripts, which declare
+# theirs with need_cmd): tools/deps.list maps each to a Debian package and
+# tests/scripts/test_deps_cover.sh checks it does.
+NEED_CMDS := cc make ar install rm sed find clang pkg-config dpkg-buildpackage lintian
 SAN     ?= 0
 FUZZ    ?= 0
 FUZZ_CC ?= clang
@@ -89,19 +98,37 @@ LIBCOMMON := $(BUILD)/lib/libvgcommon.a
 LIBFRONT  := $(BUILD)/lib/libvgrant.a
 LIBBACK   := $(BUILD)/lib/libvgbackend.a
 LIBIO     := $(BUILD)/lib/libvgio.a
+# The guest library as a shared object for the packages (libvgrant.so.N):
+# the frontend and common code built position-independent, only the API of
+# libvgrant.h / vgrant_blk.h exported (frontend/libvgrant.map).
+VERSION   := 0.1
+SOMAJOR   := 0
+LIBSO     := $(BUILD)/lib/libvgrant.so.$(SOMAJOR)
+PIC_OBJS  := $(patsubst %.c,$(BUILD)/pic/%.o,$(FRONT_SRCS) $(COMMON_SRCS))
 BINS      := $(BUILD)/bin/vgrantd $(BUILD)/bin/vgrant $(BUILD)/bin/vgrant-io
 # test-only programs the e2e fault scenarios put in the images
 # (tests/e2e/hostile/: a hostile frontend, device-mapper without dmsetup)
 E2E_BINS  := $(BUILD)/bin/vg-hostile $(BUILD)/bin/vg-dm
 TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
-.PHONY: all test test-san check deps e2e e2e-fault demo bench install clean \
+.PHONY: all test test-san check deps deb e2e-deb e2e e2e-fault demo bench install clean \
         e2e-xl help fuzz fuzz-build e2e-kernel kmod kmod-clean
-all: $(BINS) $(E2E_BINS)
+all: $(BINS) $(E2E_BINS) $(LIBSO)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(QUIET_CC)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(QUIET_CC)$(CC) $(CFLAGS) -fPIC -MMD -MP -c $< -o $@
+
+$(LIBSO): $(PIC_OBJS) frontend/libvgrant.map
+	@mkdir -p $(dir $@)
+	$(QUIET_LD)$(CC) $(LDSAN) -shared -Wl,-soname,libvgrant.so.$(SOMAJOR) \
+	    -Wl,--version-script=frontend/libvgrant.map -Wl,-z,defs \
+	    $(LDFLAGS) -o $@ $(PIC_OBJS) $(LDLIBS)
+	ln -sf libvgrant.so.$(SOMAJOR) $(BUILD)/lib/libvgrant.so
 
 $(LIBCOMMON): $(call obj,$(COMMON_SRCS))
 $(LIBFRONT): $(call obj,$(FRONT_SRCS))
@@ -121,7 +148,7 @@ $(BUILD)/bin/vg-hostile: $(call obj,tests/e2e/hostile/vg-hostile.c) $(LIBCOMMON)
 $(BUILD)/bin/vg-dm: $(call obj,tests/e2e/hostile/vg-dm.c)
 $(BINS) $(E2E_BINS):
 	@mkdir -p $(dir $@)
-	$(QUIET_LD)$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+	$(QUIET_LD)$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(call obj,$(TEST_SUPPORT)) \
 		$(LIBIO) $(LIBFRONT) $(LIBBACK) $(LIBCOMMON)
@@ -147,8 +174,8 @@ ifeq ($(FUZZ_SMOKE),1)
 SMOKE_DEP  := fuzz-build
 SMOKE_PROG := tests/fuzz/smoke.sh
 endif
-test: $(TESTS) $(BINS) $(SMOKE_DEP)
-	@tools/run-tests.sh $(TESTS) $(SCRIPT_TESTS) $(SMOKE_PROG)
+test: $(TESTS) $(BINS) $(LIBSO) $(SMOKE_DEP)
+	@VGRANT_BUILD=$(BUILD) VGRANT_SAN=$(SAN) tools/run-tests.sh $(TESTS) $(SCRIPT_TESTS) $(SMOKE_PROG)
 
 test-san:
 	@$(MAKE) $(SUBMAKE) SAN=1 test
@@ -215,14 +242,35 @@ e2e-xl: all
 # bench/results/, PNG plots and docs/benchmarks.md.  BENCH_MODES, BENCH_SIZES,
 # BENCH_DEPTHS... narrow it (tools/bench/bench.sh).  Not a test: no speed is
 # asserted.
-bench: all
+bench: deps all
 	tools/bench/bench.sh
 
-PREFIX ?= /usr/local
+# make install [PREFIX=/usr/local] [DESTDIR=] [MANDIR=] [LIBDIR=]: the
+# programs, libvgrant (shared, headers, pkg-config file vgrant.pc) and the
+# man pages.  The Debian packages (make deb) install the same files.
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+LIBDIR  ?= $(PREFIX)/lib
+INCDIR  ?= $(PREFIX)/include/libvgrant
+MANDIR  ?= $(PREFIX)/share/man
+PUBLIC_HEADERS := frontend/libvgrant.h frontend/vgrant_blk.h
+PUBLIC_VG_HEADERS := include/vgrant/hyp.h include/vgrant/virtio.h include/vgrant/log.h
 install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
-	install -m 755 $(BUILD)/bin/vgrantd $(BUILD)/bin/vgrant $(DESTDIR)$(PREFIX)/sbin/
-	install -m 755 $(BUILD)/bin/vgrant-io $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
+	    $(DESTDIR)$(INCDIR)/vgrant $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 \
+	    $(DESTDIR)$(MANDIR)/man8
+	install -m 755 $(BUILD)/bin/vgrantd $(BUILD)/bin/vgrant $(DESTDIR)$(SBINDIR)/
+	install -m 755 $(BUILD)/bin/vgrant-io $(DESTDIR)$(BINDIR)/
+	install -m 644 $(LIBSO) $(DESTDIR)$(LIBDIR)/libvgrant.so.$(SOMAJOR)
+	ln -sf libvgrant.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libvgrant.so
+	install -m 644 $(PUBLIC_HEADERS) $(DESTDIR)$(INCDIR)/
+	install -m 644 $(PUBLIC_VG_HEADERS) $(DESTDIR)$(INCDIR)/vgrant/
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCDIR@|$(INCDIR)|; s|@VERSION@|$(VERSION)|' \
+	    frontend/vgrant.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/vgrant.pc
+	install -m 644 docs/man/vgrant-io.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 docs/man/virtio-grant.7 $(DESTDIR)$(MANDIR)/man7/
+	install -m 644 docs/man/vgrantd.8 docs/man/vgrant.8 $(DESTDIR)$(MANDIR)/man8/
 
 # Coverage-guided fuzzing (tests/fuzz/README.md): build every harness into
 # build-fuzz/ with clang's libFuzzer, run each for FUZZ_SECONDS seconds
@@ -241,8 +289,27 @@ fuzz-bins: $(FUZZERS)
 fuzz: fuzz-build
 	tools/run-fuzz.sh -t $(FUZZ_SECONDS) $(FUZZERS)
 
+# Debian packages (debian/, docs/install.md): virtio-grant, virtio-grant-guest,
+# libvgrant-dev, virtio-grant-dkms into build/debs/, then lintian on them.
+DEB_OUT := build/debs
+deb:
+	@tools/install-deps.sh build deb
+	rm -rf $(DEB_OUT) && mkdir -p $(DEB_OUT)
+	VGRANT_DEB_OUT=$(CURDIR)/$(DEB_OUT) dpkg-buildpackage -us -uc -b \
+	    --buildinfo-option=-u$(CURDIR)/$(DEB_OUT) --changes-option=-u$(CURDIR)/$(DEB_OUT) \
+	    --buildinfo-file=$(CURDIR)/$(DEB_OUT)/virtio-grant.buildinfo \
+	    --changes-file=$(CURDIR)/$(DEB_OUT)/virtio-grant.changes
+	lintian --info --fail-on error $(DEB_OUT)/virtio-grant.changes
+
+# The e2e scenarios on the packaged files: after make deb, unpack
+# virtio-grant and virtio-grant-guest (tests/e2e/stage-debs.sh) and build
+# the images from them instead of build/bin.  E2E_SCENARIOS as for make e2e.
+e2e-deb: all
+	@bindir=$$(tests/e2e/stage-debs.sh $(DEB_OUT) build/e2e-debs) && \
+	    VGRANT_E2E_BINDIR="$$bindir" tests/e2e/run.sh -t 1800 $(E2E_SCENARIOS)
+
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz build-deb
 
 .SECONDARY:
 
@@ -250,7 +317,7 @@ clean:
 help:
 	@sed -n '3,/^$$/{/^$$/d;s/^# \{0,1\}//;p}' Makefile
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/pic -name '*.d' 2>/dev/null)
 
 # The guest kernel transport (docs/kernel.md), built against a kernel's
 # headers: make kmod KDIR=/usr/src/linux-headers-<version>

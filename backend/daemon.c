@@ -491,6 +491,26 @@ unsigned vgd_persistent_pages(const struct vgd *d)
     return d->persistent_pages;
 }
 
+void vgd_set_tunables(struct vgd *d, unsigned budget_per_queue,
+                      uint64_t byte_budget_per_queue, unsigned auto_threshold)
+{
+    d->budget = budget_per_queue ? budget_per_queue : VGD_DEFAULT_BUDGET;
+    if (d->budget > VGD_MAX_BUDGET)
+        d->budget = VGD_MAX_BUDGET;
+    d->byte_budget = byte_budget_per_queue ? byte_budget_per_queue
+                                           : VGD_DEFAULT_BYTE_BUDGET;
+    d->auto_threshold = auto_threshold ? auto_threshold
+                                       : VGD_DEFAULT_AUTO_THRESHOLD;
+}
+
+void vgd_get_tunables(const struct vgd *d, unsigned *budget_per_queue,
+                      uint64_t *byte_budget_per_queue, unsigned *auto_threshold)
+{
+    *budget_per_queue = d->budget;
+    *byte_budget_per_queue = d->byte_budget;
+    *auto_threshold = d->auto_threshold;
+}
+
 struct vgd *vgd_new(struct vg_hyp *h, const struct vgd_options *o)
 {
     struct vgd *d = calloc(1, sizeof(*d));

@@ -3,7 +3,8 @@
  * vgrantd: the virtio-grant backend daemon.  Parses options, opens the
  * Xen interfaces, optionally daemonizes, and runs the core (vgrantd.h)
  * until SIGTERM/SIGINT, which arrive through a signalfd in the same event
- * loop so shutdown always happens between two rounds.
+ * loop so shutdown always happens between two rounds; SIGHUP reloads the
+ * options (vgd_opts.h) the same way, between two rounds.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,14 +21,10 @@
 #include "vgrant/log.h"
 #include "vgrant/xsutil.h"
 #include "control.h"
+#include "vgd_opts.h"
 #include "vgrantd.h"
 
 #define VGRANTD_VERSION "0.1"
-/* long-only options (transport modes) */
-#define OPT_AUTO_THRESHOLD   1000
-#define OPT_PERSISTENT_CACHE 1001
-#define OPT_BYTE_BUDGET      1002
-#define MAX_BYTE_BUDGET      (1024ull * 1024 * 1024)
 
 enum { EXIT_OK = 0, EXIT_FATAL = 1, EXIT_USAGE = 2 };
 
@@ -39,6 +36,7 @@ static void usage(FILE *out)
 "\n"
 "SYNOPSIS\n"
 "    vgrantd [-F] [-l LEVEL] [-p FILE] [-b N] [-d DOMID] [-c PATH]\n"
+"            [--options-file FILE] [...]\n"
 "    vgrantd --help | --version\n"
 "\n"
 "DESCRIPTION\n"
@@ -65,7 +63,10 @@ static void usage(FILE *out)
 "    xen-gntalloc and xen-evtchn drivers).\n"
 "\n"
 "    Without -F, vgrantd detaches from the terminal after opening the Xen\n"
-"    interfaces and logs to syslog (facility daemon).\n"
+"    interfaces and logs to syslog (facility daemon).  With -F it logs to\n"
+"    standard error; when that is the systemd journal (JOURNAL_STREAM)\n"
+"    each line carries its priority.  Lines about a device start with\n"
+"    \"dom F dev N:\".\n"
 "\n"
 "OPTIONS\n"
 "    -F, --foreground\n"
@@ -96,6 +97,11 @@ static void usage(FILE *out)
 "        Mode persistent: most guest pages kept mapped per device,\n"
 "        1..65536 (default 1024).  Those pages stay mapped between\n"
 "        requests: opt-in, see docs/modes.md.\n"
+"    --options-file FILE\n"
+"        On SIGHUP, re-read the options from the VGRANTD_OPTS=\"...\" line\n"
+"        of FILE (/etc/default/vgrantd format, no shell expansion) and\n"
+"        apply --log-level, --budget, --byte-budget and --auto-threshold\n"
+"        without closing any device (others need a restart; logged).\n"
 "    -V, --version\n"
 "        Print the version and exit.\n"
 "    -h, --help\n"
@@ -105,6 +111,8 @@ static void usage(FILE *out)
 "    SIGTERM, SIGINT\n"
 "        Close every device cleanly (all grants unmapped, all event\n"
 "        channels unbound, devices left Closed), log a summary, exit 0.\n"
+"    SIGHUP\n"
+"        Reload the options of --options-file (see there).\n"
 "\n"
 "FILES\n"
 "    /dev/xen/gntdev, /dev/xen/evtchn, /dev/xen/xenbus\n"
@@ -124,16 +132,41 @@ static void usage(FILE *out)
 "    0   stopped by SIGTERM/SIGINT after closing every device\n"
 "    1   fatal error (cannot open Xen interfaces, xenstore failure, ...)\n"
 "    2   bad command line\n",
-            VGD_MAX_BUDGET, VGD_DEFAULT_BUDGET, MAX_BYTE_BUDGET,
+            VGD_MAX_BUDGET, VGD_DEFAULT_BUDGET, VGD_MAX_BYTE_BUDGET,
             VGD_DEFAULT_BYTE_BUDGET);
+}
+
+/* SIGHUP: re-read --options-file and apply what can change live. */
+static void reload(struct vgd *d, struct vgd_cmdline *running)
+{
+    struct vgd_cmdline next;
+    char err[512], *words = NULL;
+
+    if (!running->options_file) {
+        vg_warn("received SIGHUP, but vgrantd was started without "
+                "--options-file: nothing to re-read");
+        return;
+    }
+    vg_info("received SIGHUP: re-reading %s", running->options_file);
+    if (vgd_options_file_parse(running->options_file, &next, &words, err,
+                               sizeof(err))) {
+        vg_err("reload failed, options unchanged: %s", err);
+        return;
+    }
+    vgd_reload_apply(d, running, &next);
+    free(words);
 }
 
 static void on_signal_fd(struct vgd *d, int fd, void *arg)
 {
     struct signalfd_siginfo si;
-    (void)arg;
+    struct vgd_cmdline *running = arg;
 
     while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGHUP) {
+            reload(d, running);
+            continue;
+        }
         vg_info("received %s, closing every device", strsignal((int)si.ssi_signo));
         vgd_request_stop(d);
     }
@@ -187,115 +220,45 @@ static int daemonize(void)
 
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        { "foreground",    no_argument,       NULL, 'F' },
-        { "log-level",     required_argument, NULL, 'l' },
-        { "pidfile",       required_argument, NULL, 'p' },
-        { "budget",        required_argument, NULL, 'b' },
-        { "backend-domid", required_argument, NULL, 'd' },
-        { "auto-threshold", required_argument, NULL, OPT_AUTO_THRESHOLD },
-        { "persistent-cache", required_argument, NULL, OPT_PERSISTENT_CACHE },
-        { "byte-budget",   required_argument, NULL, OPT_BYTE_BUDGET },
-        { "control",       required_argument, NULL, 'c' },
-        { "version",       no_argument,       NULL, 'V' },
-        { "help",          no_argument,       NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    struct vgd_options opts = { 0 };
-    bool foreground = false;
-    const char *pidfile = NULL;
-    const char *control_path = VGD_CONTROL_DEFAULT_PATH;
+    static struct vgd_cmdline cmd;   /* the signal handler's, for reloads */
+    struct vgd_options opts;
+    bool foreground;
+    const char *pidfile, *control_path;
     struct vgd_control *control = NULL;
-    int level = VG_LOG_INFO;
     struct vg_hyp *h = NULL;
     struct vgd *d = NULL;
     struct vgd_totals tot;
     sigset_t sigs;
-    int sfd = -1, c, rc = EXIT_FATAL;
-    uint64_t v;
+    int sfd = -1, rc = EXIT_FATAL;
+    char err[512];
 
     vg_log_init("vgrantd", VG_LOG_INFO);
-    while ((c = getopt_long(argc, argv, "Fl:p:b:d:c:Vh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'F':
-            foreground = true;
-            break;
-        case 'l':
-            level = vg_log_parse_level(optarg);
-            if (level < 0) {
-                fprintf(stderr, "vgrantd: --log-level '%s': expected err, "
-                        "warn, info or debug\n", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case 'p':
-            pidfile = optarg;
-            break;
-        case 'b':
-            if (vg_parse_uint(optarg, VGD_MAX_BUDGET, &v) || v == 0) {
-                fprintf(stderr, "vgrantd: --budget '%s': expected a number in "
-                        "[1, %u]\n", optarg, VGD_MAX_BUDGET);
-                return EXIT_USAGE;
-            }
-            opts.budget_per_queue = (unsigned)v;
-            break;
-        case 'd':
-            if (vg_parse_uint(optarg, VG_MAX_DOMID, &v) || v == 0) {
-                fprintf(stderr, "vgrantd: --backend-domid '%s': expected a "
-                        "domain id in [1, %u]\n", optarg, VG_MAX_DOMID);
-                return EXIT_USAGE;
-            }
-            opts.backend_domid_override_or_0 = (uint16_t)v;
-            break;
-        case 'c':
-            control_path = strcmp(optarg, "none") ? optarg : NULL;
-            break;
-        case OPT_AUTO_THRESHOLD:
-            if (vg_parse_uint(optarg, 64u * 1024 * 1024, &v) || v == 0) {
-                fprintf(stderr, "vgrantd: --auto-threshold '%s': expected "
-                        "bytes in [1, 67108864]\n", optarg);
-                return EXIT_USAGE;
-            }
-            opts.auto_threshold = (unsigned)v;
-            break;
-        case OPT_PERSISTENT_CACHE:
-            if (vg_parse_uint(optarg, 65536, &v) || v == 0) {
-                fprintf(stderr, "vgrantd: --persistent-cache '%s': expected "
-                        "pages in [1, 65536]\n", optarg);
-                return EXIT_USAGE;
-            }
-            opts.persistent_cache_pages = (unsigned)v;
-            break;
-        case OPT_BYTE_BUDGET:
-            if (vg_parse_uint(optarg, MAX_BYTE_BUDGET, &v) || v < 4096) {
-                fprintf(stderr, "vgrantd: --byte-budget '%s': expected bytes "
-                        "in [4096, %llu]\n", optarg, MAX_BYTE_BUDGET);
-                return EXIT_USAGE;
-            }
-            opts.byte_budget_per_queue = v;
-            break;
-        case 'V':
-            printf("vgrantd %s\n", VGRANTD_VERSION);
-            return EXIT_OK;
-        case 'h':
-            usage(stdout);
-            return EXIT_OK;
-        default:
-            fprintf(stderr, "Try 'vgrantd --help'.\n");
-            return EXIT_USAGE;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "vgrantd: unexpected argument '%s'\nTry 'vgrantd "
-                "--help'.\n", argv[optind]);
+    switch (vgd_cmdline_parse(argc, argv, &cmd, err, sizeof(err))) {
+    case VGD_PARSE_OK:
+        break;
+    case VGD_PARSE_VERSION:
+        printf("vgrantd %s\n", VGRANTD_VERSION);
+        return EXIT_OK;
+    case VGD_PARSE_HELP:
+        usage(stdout);
+        return EXIT_OK;
+    default:
+        fprintf(stderr, "vgrantd: %s\nTry 'vgrantd --help'.\n", err);
         return EXIT_USAGE;
     }
-    vg_log_set_level((enum vg_log_level)level);
+    opts = cmd.opts;
+    foreground = cmd.foreground;
+    pidfile = cmd.pidfile;
+    control_path = cmd.control_path;
+    vg_log_set_level((enum vg_log_level)cmd.level);
+    if (foreground)
+        vg_log_detect_journal();
 
     /* Signals go through a signalfd in the event loop, never a handler. */
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
     if (sigprocmask(SIG_BLOCK, &sigs, NULL)) {
         vg_err("sigprocmask: %s", strerror(errno));
         return EXIT_FATAL;
@@ -328,7 +291,7 @@ int main(int argc, char **argv)
     d = vgd_new(h, &opts);
     if (!d)
         goto out;
-    if (vgd_add_fd(d, sfd, on_signal_fd, NULL) || vgd_start(d))
+    if (vgd_add_fd(d, sfd, on_signal_fd, &cmd) || vgd_start(d))
         goto out;
     if (control_path && !(control = vgd_control_open(d, control_path)))
         goto out;

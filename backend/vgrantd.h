@@ -63,6 +63,14 @@ struct vgd_options {
 
 struct vgd;
 
+/* The options that can change while devices run (a reload): requests and
+ * bytes per queue per round, the auto mode's threshold; 0 = the default.
+ * Take effect from the next round on. */
+void vgd_set_tunables(struct vgd *d, unsigned budget_per_queue,
+                      uint64_t byte_budget_per_queue, unsigned auto_threshold);
+void vgd_get_tunables(const struct vgd *d, unsigned *budget_per_queue,
+                      uint64_t *byte_budget_per_queue, unsigned *auto_threshold);
+
 /* The daemon does not own h: the caller closes it after vgd_free. */
 struct vgd *vgd_new(struct vg_hyp *h, const struct vgd_options *o);
 

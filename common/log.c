@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <strings.h>
 #include <syslog.h>
 #include <time.h>
@@ -11,6 +13,7 @@
 static const char *log_prog = "vgrant";
 static enum vg_log_level log_level = VG_LOG_INFO;
 static int log_syslog;
+static int log_journal;
 static vg_log_sink log_sink;
 static void *log_sink_arg;
 
@@ -46,6 +49,22 @@ void vg_log_use_syslog(void)
     log_syslog = 1;
 }
 
+bool vg_log_detect_journal(void)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    char end;
+
+    log_journal = 0;
+    if (!js || sscanf(js, "%llu:%llu%c", &dev, &ino, &end) != 2 ||
+        fstat(2, &st))
+        return false;
+    log_journal = (unsigned long long)st.st_dev == dev &&
+                  (unsigned long long)st.st_ino == ino;
+    return log_journal;
+}
+
 void vg_vlog(enum vg_log_level level, const char *fmt, va_list ap)
 {
     static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
@@ -60,7 +79,11 @@ void vg_vlog(enum vg_log_level level, const char *fmt, va_list ap)
         syslog(prio[level], "%s", msg);
         return;
     }
-    fprintf(stderr, "%s: %s: %s\n", log_prog, level_names[level], msg);
+    if (log_journal)   /* sd-daemon(3) priority prefix */
+        fprintf(stderr, "<%d>%s: %s: %s\n", prio[level], log_prog,
+                level_names[level], msg);
+    else
+        fprintf(stderr, "%s: %s: %s\n", log_prog, level_names[level], msg);
 }
 
 void vg_log(enum vg_log_level level, const char *fmt, ...)

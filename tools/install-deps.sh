@@ -1,22 +1,27 @@
 #!/usr/bin/env bash
-# Install the Debian 12 packages virtio-grant needs to build and test, when
-# they are missing.  Needs root (or sudo) only if something is missing.
+# Install the Debian 12 packages virtio-grant's make targets need, when they
+# are missing.  The packages are those of tools/deps.list (command ->
+# package table; tests/scripts/test_deps_cover.sh checks it covers every
+# need_cmd of the scripts).
+#
+#   tools/install-deps.sh            every group but deb (make deps)
+#   tools/install-deps.sh deb        only the package build tools (make deb)
+#   tools/install-deps.sh GROUP...   those groups (build e2e xl bench deb)
+#
+# Needs root (or sudo) only if something is missing.
 set -euo pipefail
-# build and unit tests
-# clang + libclang-rt-14-dev: the libFuzzer harnesses (make fuzz, and their
-# seed-corpus replay in make test); libFuzzer ships in libclang-rt-14-dev,
-# which clang only recommends.
-need=(build-essential pkg-config libxen-dev libcmocka-dev clang libclang-rt-14-dev)
-# e2e on real Xen under QEMU (tests/e2e): the emulator; apt-get/dpkg-deb to
-# fetch and unpack Debian packages; cpio, gzip, ldd/ldconfig, readelf/nm
-# (binutils) and gcc to build the images; timeout and flock around QEMU.
-# The guest kernel module (virtio_grant.ko) is built against the unpacked
-# linux-headers/linux-kbuild packages: their prebuilt kbuild programs need
-# libelf1 and libssl3 and the headers name gcc-12.
-need+=(qemu-system-x86 cpio gzip binutils gcc-12 make libc-bin coreutils
-       util-linux dpkg apt libelf1 libssl3)
+here=$(cd "$(dirname "$0")" && pwd)
+table=$here/deps.list
+[ -r "$table" ] || { echo "install-deps: $table is missing" >&2; exit 1; }
+groups=("$@")
+[ ${#groups[@]} -gt 0 ] || groups=(build e2e xl bench)
+for g in "${groups[@]}"; do
+    grep -qE "^$g[[:space:]]" "$table" ||
+        { echo "install-deps: unknown group '$g' (groups: $(awk '!/^#/ && NF { print $1 }' "$table" | sort -u | tr '\n' ' '))" >&2; exit 2; }
+done
+need=$(awk -v gs=" ${groups[*]} " '!/^#/ && NF >= 3 && index(gs, " " $1 " ") { print $3 }' "$table" | sort -u)
 missing=()
-for p in "${need[@]}"; do
+for p in $need; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -18,6 +18,9 @@
 #               harness
 # FUZZ_ARGS in the environment is appended to every libFuzzer command line.
 set -u
+# shellcheck source=lib/need.sh
+. "$(dirname "$0")/lib/need.sh"
+need_cmd nice timeout awk
 seconds=10
 smoke=0
 while [ $# -gt 0 ]; do

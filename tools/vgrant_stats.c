@@ -18,6 +18,7 @@
 #include "vgrant/domname.h"
 #include "vgrant/log.h"
 #include "vgrant/protocol.h"
+#include "vgrant/stats_prom.h"
 #include "vgrant/toolstack.h"
 #include "vgrant/xsutil.h"
 #include "vgrant_cli.h"
@@ -29,12 +30,15 @@
 #define STATS_MAX_FIELDS      48
 
 const char vgrant_stats_help[] =
-"  stats [<domain> [<devid>]] [--json] [--control PATH]\n"
+"  stats [<domain> [<devid>]] [--json | --prometheus] [--control PATH]\n"
 "      Ask the running vgrantd (through its control socket, default\n"
 "      " STATS_DEFAULT_CONTROL ", root only) for the counters of the\n"
 "      devices of guest <domain> (every guest if omitted), or of one\n"
 "      device, since the device appeared.  Printed as a table with one\n"
-"      column per device, or as one JSON object with --json.  Rows:\n"
+"      column per device, as one JSON object with --json, or in the\n"
+"      Prometheus text format with --prometheus (vgrant_device_info and\n"
+"      one vgrant_<row> metric per row, labelled domid and devid; no\n"
+"      device at all is an empty scrape, exit 0).  Rows:\n"
 "        state           backend xenbus state\n"
 "        queues          connected virtqueues\n"
 "        requests        requests completed (any status)\n"
@@ -232,7 +236,7 @@ int cmd_stats(int argc, char **argv)
     const char *control = STATS_DEFAULT_CONTROL;
     const char *operand[2];
     unsigned noperands = 0;
-    bool json = false;
+    bool json = false, prom = false;
     char request[96];
     uint16_t domid = 0;
     uint64_t devid = 0;
@@ -247,6 +251,8 @@ int cmd_stats(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) {
             json = true;
+        } else if (!strcmp(argv[i], "--prometheus")) {
+            prom = true;
         } else if (!strcmp(argv[i], "--control")) {
             if (i + 1 >= argc)
                 return usage_error("stats: --control needs a path%s", "");
@@ -261,6 +267,8 @@ int cmd_stats(int argc, char **argv)
             return usage_error("stats: unexpected argument '%s'", argv[i]);
         }
     }
+    if (json && prom)
+        return usage_error("stats: --json and --prometheus exclude each other%s", "");
     if (noperands >= 1 && (rc = resolve_domid("stats", operand[0], &domid)))
         return rc;
     if (noperands == 2 && vg_parse_uint(operand[1], VG_MAX_DEVID, &devid))
@@ -290,6 +298,19 @@ int cmd_stats(int argc, char **argv)
         rc = strstr(reply, "\"devices\":[]") ? 1 : 0;
         if (rc)
             vg_err("stats: vgrantd serves no such device");
+        goto out;
+    }
+    if (prom) {
+        /* no device at all is a valid (empty) scrape; a device or domain
+         * asked for by name must exist */
+        int n = vg_stats_prometheus(reply, stdout);
+
+        if (n < 0)
+            vg_err("stats: malformed reply from vgrantd");
+        else if (n == 0 && noperands > 0)
+            vg_err("stats: vgrantd serves no such device");
+        else
+            rc = 0;
         goto out;
     }
     t = calloc(1, sizeof(*t));

@@ -76,7 +76,6 @@ OUTPUTS=(
     tools/helpers/init-xenstore-domain
 )
 # Commands and Debian packages the build needs (xen-in-qemu.md).
-BUILD_CMDS="gcc make patch python3 autoconf automake bison flex iasl pkg-config dpkg-source apt-get"
 BUILD_PKGS="build-essential autoconf automake bison flex acpica-tools pkg-config
 python3-dev libyajl-dev uuid-dev zlib1g-dev libncurses-dev libglib2.0-dev
 libpixman-1-dev libzstd-dev liblzma-dev libbz2-dev libfdt-dev dpkg-dev"
@@ -129,9 +128,13 @@ if [ -n "${missing// /}" ]; then
 fi
 missing=$(missing_pkgs | tr '\n' ' ')
 [ -z "${missing// /}" ] || die "build dependencies still missing: $missing"
-for c in $BUILD_CMDS; do
-    command -v "$c" >/dev/null 2>&1 || die "command $c not found (it comes with the build dependencies: $BUILD_PKGS)"
-done
+need_cmd() {
+    local c
+    for c in "$@"; do
+        command -v "$c" >/dev/null 2>&1 || die "command $c not found (it comes with the build dependencies: $BUILD_PKGS)"
+    done
+}
+need_cmd gcc make patch python3 autoconf automake bison flex iasl pkg-config dpkg-source apt-get
 
 # ------------------------------------------------------------ 2. source --
 SRC=$CACHE/src

@@ -22,6 +22,11 @@ enum vg_log_level vg_log_get_level(void);
 int vg_log_parse_level(const char *s);
 /* Send log lines to syslog instead of stderr (daemon mode). */
 void vg_log_use_syslog(void);
+/* If standard error is the systemd journal (JOURNAL_STREAM holds the
+ * "device:inode" of fd 2), start every stderr line with its syslog
+ * priority as "<N>" (sd-daemon(3)), so the journal files warnings as
+ * warnings.  Returns whether it is. */
+bool vg_log_detect_journal(void);
 
 /* Also hand every emitted line to fn (tests check what was logged);
  * NULL removes it. */

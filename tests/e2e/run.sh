@@ -88,6 +88,8 @@ qver=$("$QEMU" --version 2>&1) || die "$QEMU cannot run at all: $qver"
 accels=$("$QEMU" -accel help 2>&1) || die "$QEMU -accel help failed: $accels"
 grep -qw "${ACCEL%%,*}" <<<"$accels" || die "$QEMU has no '${ACCEL%%,*}' accelerator (it offers: $(tr '\n' ' ' <<<"$accels"))"
 need_cmd timeout
+# the default emulator, declared for tests/scripts/test_deps_cover.sh
+[ "$QEMU" != qemu-system-x86_64 ] || need_cmd qemu-system-x86_64
 
 # ------------------------------------------------------------ images ------
 t_start=$SECONDS

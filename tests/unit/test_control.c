@@ -21,8 +21,10 @@
 #include <cmocka.h>
 
 #include "control.h"
+#include "vgd_opts.h"
 #include "rawfront.h"
 #include "vgrant/log.h"
+#include "vgrant/stats_prom.h"
 #include "vgrantd.h"
 
 #define MAX_ROUNDS 400
@@ -197,6 +199,23 @@ static void test_control_stats_text_and_json(void **state)
     assert_true(!strncmp(r, "{\"devices\":[{\"domid\":5,\"devid\":0,\"state\":\"Connected\"", 52));
     assert_has(r, "\"live_mappings\":3");
     assert_has(r, "}]}\n");
+
+    /* the daemon's own reply converts to Prometheus text
+     * (vgrant stats --prometheus) */
+    {
+        char *prom = NULL;
+        size_t plen = 0;
+        FILE *f = open_memstream(&prom, &plen);
+
+        assert_non_null(f);
+        assert_int_equal(vg_stats_prometheus(ask(t, "stats 5 0\n"), f), 1);
+        fclose(f);
+        assert_has(prom, "vgrant_device_info{domid=\"5\",devid=\"0\",state=\"Connected\",mode=\"grant\"} 1\n");
+        assert_has(prom, "\nvgrant_live_mappings{domid=\"5\",devid=\"0\"} 3\n");
+        assert_has(prom, "\nvgrant_requests_total{domid=\"5\",devid=\"0\"} 0\n");
+        assert_has(prom, "\n# TYPE vgrant_guest_requests_total counter\n");
+        free(prom);
+    }
 
     /* filters that match nothing */
     assert_string_equal(ask(t, "stats 6\n"), "ok 0\nend\n");
@@ -473,6 +492,79 @@ static void test_hostile_control_guest_stats(void **state)
     cw_free(t);
 }
 
+/* A reload (SIGHUP) applies the live options to the running daemon and
+ * closes no device: the connected device stays Connected and keeps its
+ * counters; an option that needs a restart is only reported. */
+static void log_to(enum vg_log_level level, const char *msg, void *arg)
+{
+    char *buf = arg;
+
+    (void)level;
+    strncat(buf, msg, 4095 - strlen(buf));
+    strncat(buf, "\n", 4095 - strlen(buf));
+}
+
+static void test_reload_keeps_devices(void **state)
+{
+    struct cw *t = cw_new();
+    struct vgd_cmdline running, next;
+    char path[] = "/tmp/vgd-reload-XXXXXX", err[512], *words = NULL;
+    static char logged[4096];
+    const char *text = "VGRANTD_OPTS=\"--log-level warn --budget 7 "
+                       "--byte-budget 8192 --auto-threshold 512 "
+                       "--persistent-cache 16\"\n";
+    unsigned budget, threshold;
+    uint64_t bytes;
+    int fd;
+
+    (void)state;
+    add_device(t);
+    char *argv[] = { "vgrantd", "-F", "-l", "err", NULL };
+    assert_int_equal(vgd_cmdline_parse(4, argv, &running, err, sizeof(err)), VGD_PARSE_OK);
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    assert_int_equal(vgd_options_file_parse(path, &next, &words, err, sizeof(err)), 0);
+    unlink(path);
+
+    logged[0] = '\0';
+    vg_log_set_sink(log_to, logged);
+    vg_log_set_level(VG_LOG_INFO);   /* see the reload's lines */
+    running.level = VG_LOG_INFO;
+    assert_int_equal(vgd_reload_apply(t->d, &running, &next), 4);
+    vg_log_set_sink(NULL, NULL);
+    free(words);
+    assert_int_equal(vg_log_get_level(), VG_LOG_WARN);
+    vg_log_set_level(VG_LOG_ERR);
+    vgd_get_tunables(t->d, &budget, &bytes, &threshold);
+    assert_int_equal(budget, 7);
+    assert_int_equal(bytes, 8192);
+    assert_int_equal(threshold, 512);
+    assert_non_null(strstr(logged, "reload: budget 64 -> 7"));
+    assert_non_null(strstr(logged, "reload: --persistent-cache changed: takes effect at the next start"));
+    assert_non_null(strstr(logged, "no device closed"));
+
+    /* the device is still served */
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(vgd_run_once(t->d, 0), 0);
+    assert_int_equal(rf_backend_state(&t->rf), VG_XB_CONNECTED);
+    assert_has(ask(t, "stats 5 0\n"), "device domid=5 devid=0 state=Connected ");
+
+    /* the same options again: nothing to apply */
+    logged[0] = '\0';
+    vg_log_set_sink(log_to, logged);
+    vg_log_set_level(VG_LOG_INFO);
+    running.level = VG_LOG_INFO;
+    next.level = VG_LOG_INFO;
+    running.opts.persistent_cache_pages = next.opts.persistent_cache_pages;
+    assert_int_equal(vgd_reload_apply(t->d, &running, &next), 0);
+    vg_log_set_sink(NULL, NULL);
+    vg_log_set_level(VG_LOG_ERR);
+    assert_non_null(strstr(logged, "reload: no option changed"));
+    cw_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -487,6 +579,7 @@ int main(void)
         cmocka_unit_test(test_hostile_control_no_newline_then_eof),
         cmocka_unit_test(test_hostile_control_silent_clients),
         cmocka_unit_test(test_hostile_control_reply_never_read),
+        cmocka_unit_test(test_reload_keeps_devices),
     };
 
     vg_log_init("test_control", VG_LOG_ERR);

@@ -5,7 +5,7 @@
 #   RESULTS_DIR/<op>-qd<depth>.png      libvgrant modes (vgrant-io bench)
 #   RESULTS_DIR/fio-<op>-qd<depth>.png  kernel-* modes and pvblock (fio)
 #   tools/bench/plot.sh [RESULTS_DIR]      (default <repo>/bench/results)
-# Needs gnuplot (installs gnuplot-nox with apt-get when missing and root).
+# Needs gnuplot (gnuplot-nox: make deps).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 results=${1:-$repo/bench/results}
@@ -14,17 +14,9 @@ csv=$results/latest.csv
 head -n1 "$csv" | grep -qx 'mode,op,size,depth,mbps,iops,p50_us,p99_us' ||
     { echo "plot: $csv does not start with the expected header" >&2; exit 1; }
 
-if ! command -v gnuplot >/dev/null 2>&1; then
-    echo "plot: gnuplot not found, installing gnuplot-nox"
-    if [ "$(id -u)" = 0 ]; then
-        apt-get install -y gnuplot-nox >/dev/null 2>&1 ||
-            { apt-get update >/dev/null 2>&1 && apt-get install -y gnuplot-nox >/dev/null 2>&1; } ||
-            { echo "plot: cannot install gnuplot-nox" >&2; exit 1; }
-    else
-        echo "plot: run as root or apt-get install gnuplot-nox" >&2
-        exit 1
-    fi
-fi
+# shellcheck source=../lib/need.sh
+. "$repo/tools/lib/need.sh"
+need_cmd gnuplot awk sort
 
 # shellcheck source=modes.sh
 . "$repo/tools/bench/modes.sh"

@@ -8,6 +8,9 @@
 # says so when it is not the run of the figures).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=../lib/need.sh
+. "$repo/tools/lib/need.sh"
+need_cmd awk sort
 results=${1:-$repo/bench/results}
 out=${2:-$repo/docs/benchmarks.md}
 csv=$results/latest.csv
