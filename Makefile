@@ -194,17 +194,17 @@ check: deps
 # virtio_grant.ko (built for the guest kernel by tests/e2e/build-kmod.sh);
 # those that passed on real Xen are here, all are in E2E_KERNEL_SCENARIOS.
 E2E_SCENARIOS ?= smoke basic many destroy restart modes rng driverdomain pvblock \
-                 kernel-fio kernel-ro kernel-unplug kernel-rng
+                 kernel-fio kernel-ro kernel-unplug kernel-rng kernel-fs
 
 # With E2E_SCENARIOS named on the command line (or in the environment) the
 # target runs only those, in one boot; otherwise both boots, and it fails
 # if either failed.
 e2e: all
 ifeq ($(filter command line environment,$(origin E2E_SCENARIOS)),)
-	@rc=0; tests/e2e/run.sh -t 1800 $(E2E_SCENARIOS) || rc=1; \
+	@rc=0; tests/e2e/run.sh -t 3000 $(E2E_SCENARIOS) || rc=1; \
 	tests/e2e/run.sh -t 2400 -s 600 $(E2E_FAULT_SCENARIOS) || rc=1; exit $$rc
 else
-	tests/e2e/run.sh -t 1800 $(E2E_SCENARIOS)
+	tests/e2e/run.sh -t 3000 $(E2E_SCENARIOS)
 endif
 
 # Every kernel scenario in one boot (docs/e2e.md says which pass);
@@ -235,7 +235,7 @@ demo: deps all
 E2E_XL_SCENARIOS ?= xl xl-driverdomain kernel-xl
 e2e-xl: all
 	@xldir=$$(xen-patches/build.sh) && [ -d "$$xldir" ] && \
-	    VGRANT_E2E_XL_DIR="$$xldir" tests/e2e/run.sh -t 900 $(E2E_XL_SCENARIOS)
+	    VGRANT_E2E_XL_DIR="$$xldir" tests/e2e/run.sh -t 1500 $(E2E_XL_SCENARIOS)
 
 # Benchmark matrix on real Xen under QEMU: libvgrant modes (vgrant-io bench),
 # kernel-* modes (virtio_grant.ko) and pvblock (both with fio):
@@ -306,7 +306,7 @@ deb:
 # the images from them instead of build/bin.  E2E_SCENARIOS as for make e2e.
 e2e-deb: all
 	@bindir=$$(tests/e2e/stage-debs.sh $(DEB_OUT) build/e2e-debs) && \
-	    VGRANT_E2E_BINDIR="$$bindir" tests/e2e/run.sh -t 1800 $(E2E_SCENARIOS)
+	    VGRANT_E2E_BINDIR="$$bindir" tests/e2e/run.sh -t 3000 $(E2E_SCENARIOS)
 
 clean:
 	rm -rf build build-san build-fuzz build-deb
