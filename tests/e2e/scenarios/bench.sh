@@ -15,7 +15,8 @@
 # pvblock"), BENCH_IOS (I/Os per point, default 128), BENCH_MAXBYTES
 # (bytes per point, default 8M), BENCH_SIZES, BENCH_DEPTHS.
 . "$(dirname "$0")/lib.sh"
-need_bin vgrantd vgrant vgrant-io xl losetup
+need_bin vgrantd vgrant xl losetup
+need_guest_bin vgrant-io
 
 modes=${BENCH_MODES:-grant persistent copy auto static pvblock}
 ios=${BENCH_IOS:-128}

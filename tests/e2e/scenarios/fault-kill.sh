@@ -19,7 +19,8 @@
 # second guest verifies.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fault.lib"
-need_bin vgrantd vgrant vgrant-io xl xenstore-write cksum
+need_bin vgrantd vgrant xl xenstore-write cksum
+need_guest_bin vgrant-io
 
 block=65536
 KILL_AFTER=24       # writes served by the first vgrantd before the kill
