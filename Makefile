@@ -151,14 +151,27 @@ check: deps
 E2E_SCENARIOS ?= smoke basic many destroy restart modes rng driverdomain pvblock \
                  kernel-fio kernel-ro kernel-unplug kernel-rng
 
+# make e2e SAN=1 (also e2e-fault, e2e-kernel): dom0 runs the ASan/UBSan
+# build of the daemon side (build-san/bin: vgrantd, vgrant, vg-dm, with the
+# sanitizer runtimes), the guests the plain build (build/bin); a sanitizer
+# report during a scenario FAILs it (tests/e2e/runner.sh, docs/e2e.md).
+ifeq ($(SAN),1)
+E2E_RUN = $(MAKE) SAN=0 BUILD=build all && \
+          VGRANT_E2E_BINDIR=$(CURDIR)/build/bin \
+          VGRANT_E2E_DOM0_BINDIR=$(CURDIR)/$(BUILD)/bin VGRANT_E2E_SAN=1 \
+          tests/e2e/run.sh
+else
+E2E_RUN = tests/e2e/run.sh
+endif
+
 e2e: all
-	tests/e2e/run.sh -t 1800 $(E2E_SCENARIOS)
+	$(E2E_RUN) -t 1800 $(E2E_SCENARIOS)
 
 # Every kernel scenario in one boot (docs/e2e.md says which pass);
 # kernel-xl runs with the patched xl: make e2e-xl E2E_XL_SCENARIOS=kernel-xl
 E2E_KERNEL_SCENARIOS ?= kernel-fs kernel-fio kernel-ro kernel-unplug kernel-saverestore kernel-rng
 e2e-kernel: all
-	tests/e2e/run.sh -t 3600 -s 900 $(E2E_KERNEL_SCENARIOS)
+	$(E2E_RUN) -t 3600 -s 900 $(E2E_KERNEL_SCENARIOS)
 
 # The fault matrix (docs/e2e.md "The fault matrix"): its own boot, so a
 # fault that hangs cannot eat the time of the scenarios above (each fault
@@ -171,7 +184,7 @@ e2e-kernel: all
 E2E_FAULT_SCENARIOS ?= fault-eio fault-enospc fault-destroy-modes \
                        fault-reattach fault-hostile
 e2e-fault: all
-	tests/e2e/run.sh -t 2400 -s 600 $(E2E_FAULT_SCENARIOS)
+	$(E2E_RUN) -t 2400 -s 600 $(E2E_FAULT_SCENARIOS)
 
 demo: deps all
 	tests/e2e/demo.sh
