@@ -26,6 +26,8 @@ block=65536
 KILL_AFTER=24       # writes served by the first vgrantd before the kill
 AFTER=16            # writes served by the second one before the stop
 img=$E2E_WORK/kill.img
+T0=$(_now)
+el() { echo "t+$(($(_now) - T0))s"; }
 # 64 MiB, sparse: 1024 positions, far more than the writes of a run (the
 # writer wraps around if it ever gets there; the check below allows that)
 rm -f "$img"
@@ -64,7 +66,7 @@ fails_before=$(guest_log kwriter | grep -c '^SEQ-FAIL')
 kill -9 "$pid" || fail "cannot kill vgrantd (pid $pid)"
 rm -f "$E2E_WORK/vgrantd.pid"
 last=$(guest_log kwriter | sed -n 's/^SEQ-DONE \([0-9]*\) .*/\1/p' | tail -n1)
-log "SIGKILL to vgrantd (pid $pid) after it served >= $((2 * KILL_AFTER)) requests of dom $kdom dev 0; the guest had seen writes 0..${last:-none} complete and is still writing"
+log "$(el): SIGKILL to vgrantd (pid $pid) after it served >= $((2 * KILL_AFTER)) requests of dom $kdom dev 0; the guest had seen writes 0..${last:-none} complete and is still writing"
 guest_log kwriter | grep -q '^SEQ-END' && fail "the guest's session had ended before the kill"
 
 # the guest's write in flight (or its next one) cannot complete: wait for
@@ -74,17 +76,19 @@ until [ "$(guest_log kwriter | grep -c '^SEQ-FAIL')" -gt "$fails_before" ]; do
     [ "$(_now)" -ge "$_end" ] && { guest_log kwriter | tail -n 20 | sed 's/^/    kwriter| /'; fail "no write of the guest failed within 120 s of the kill"; }
     sleep 0.2
 done
-log "ok: the guest's write failed with no daemon: $(guest_log kwriter | grep '^SEQ-FAIL' | tail -n1)"
+log "ok: $(el): the guest's write failed with no daemon: $(guest_log kwriter | grep '^SEQ-FAIL' | tail -n1)"
 
-log "starting a new vgrantd"
+log "$(el): starting a new vgrantd"
 vgd_start vgrantd2
 wait_requests "$kdom" $((2 * AFTER)) 300
+log "$(el): vgrantd2 served >= $((2 * AFTER)) requests: telling the guest to stop"
 xenstore-write "/local/domain/$kdom/data/kw-stop" 1 || fail "cannot write dom $kdom's data/kw-stop"
 _end=$(($(_now) + 120))
 until guest_log kwriter | grep -q '^KW-ALL'; do
     [ "$(_now)" -ge "$_end" ] && { guest_log kwriter | tail -n 30 | sed 's/^/    kwriter| /'; fail "the guest did not stop writing within 120 s of data/kw-stop"; }
     sleep 0.2
 done
+log "$(el): the guest's writer ended"
 guest_log kwriter | grep '^SEQ-START\|^SEQ-FAIL\|^SEQ-RECONNECTED\|^SEQ-END\|^KW-ALL' | sed 's/^/    kwriter| /'
 guest_log kwriter | grep -q '^KW-ALL rc=0$' || fail "the guest's writer failed: $(guest_log kwriter | grep '^KW-ALL')"
 bg_log vgrantd2 | grep "dom $kdom dev 0" | head -8 | sed 's/^/    vgrantd2| /'
@@ -123,4 +127,4 @@ vgrant detach "$sdom" 0 >/dev/null
 released_ok "$sdom" 0 vgrantd2
 stop_guest kwriter
 stop_guest survivor
-log "all checks passed"
+log "$(el): all checks passed"
