@@ -11,10 +11,13 @@
 # $E2E_SCENARIO_DIR (default: the scenarios/ folder beside this script).
 # Exit status: 0 if every scenario passed, 1 otherwise.
 # With E2E_SAN=1 (make e2e SAN=1: dom0's programs are an ASan/UBSan build)
-# every sanitizer report goes to a file in $E2E_WORK/san/, and a scenario
-# during which one appeared (an "ERROR: AddressSanitizer", "ERROR:
-# LeakSanitizer" or "runtime error:" line, daemons stopped at its end
-# included) FAILs with the report's first line; the reports are printed.
+# ASan/LSan reports go to files in $E2E_WORK/san/ (ASAN_OPTIONS log_path);
+# UBSan's, in a program built with both, ignore log_path and go to the
+# program's stderr, so the daemon logs of the scenario ($E2E_WORK/*.log,
+# lib.sh's start_bg) are searched too.  A scenario during which a report
+# appeared (an "ERROR: AddressSanitizer", "ERROR: LeakSanitizer" or
+# "runtime error:" line; daemons stopped at its end included) FAILs with
+# the report's first line; the reports are printed.
 # POSIX sh (busybox ash in the emulated dom0).
 
 TMO=${E2E_SCENARIO_TIMEOUT:-300}
@@ -30,26 +33,47 @@ SAN_DIR=""
 if [ "${E2E_SAN:-0}" = 1 ]; then
     SAN_DIR=$E2E_WORK/san
     mkdir -p "$SAN_DIR"
-    # log_path: the report of any sanitized program (daemons, the CLI)
-    # lands in a file whatever became of its stderr; <prefix>.<pid>
+    # log_path: the ASan/LSan report of any sanitized program (daemons,
+    # the CLI) lands in a file whatever became of its stderr; <prefix>.<pid>
     export ASAN_OPTIONS="log_path=$SAN_DIR/asan:halt_on_error=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
     export UBSAN_OPTIONS="log_path=$SAN_DIR/ubsan:print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
     echo "E2E-SAN: sanitizer reports go to $SAN_DIR (ASAN_OPTIONS=$ASAN_OPTIONS)"
 fi
 
-# san_check: print the sanitizer reports of this scenario; SAN_FIRST gets
-# the first error line of the first one; fails (1) if there is one
+SAN_PAT='ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:'
+
+# san_check STAMP: print the sanitizer reports of this scenario (report
+# files, and daemon logs not older than STAMP that hold one); SAN_FIRST
+# gets the first error line of the first one; fails (1) if there is one
 san_check() {
     SAN_FIRST=""
+    for _r in "$E2E_WORK"/*.log; do
+        [ -f "$_r" ] || continue
+        [ "$_r" -ot "$1" ] && continue
+        grep -q "$SAN_PAT" "$_r" || continue
+        echo "----- sanitizer report in the daemon log $_r"
+        grep -A 12 "$SAN_PAT" "$_r" | sed 's/^/    san| /'
+        [ -n "$SAN_FIRST" ] || SAN_FIRST=$(grep -m1 "$SAN_PAT" "$_r" | sed 's/^==[0-9]*==//' | cut -c1-200)
+    done
     for _r in "$SAN_DIR"/*; do
         [ -f "$_r" ] || continue
         echo "----- sanitizer report $_r"
         sed 's/^/    san| /' "$_r"
-        [ -n "$SAN_FIRST" ] || SAN_FIRST=$(grep -m1 'ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:' "$_r" |
+        [ -n "$SAN_FIRST" ] || SAN_FIRST=$(grep -m1 "$SAN_PAT" "$_r" |
             sed 's/^==[0-9]*==//' | cut -c1-200)
         [ -n "$SAN_FIRST" ] || SAN_FIRST="sanitizer output in ${_r##*/}: $(head -n1 "$_r" | cut -c1-160)"
     done
     [ -z "$SAN_FIRST" ]
+}
+
+# what a guest console looks like when it is dumped after a failure
+dump_guest_logs() {
+    for l in "${E2E_CONSOLE_LOG_DIR:-/var/log/xen/console}"/guest-*.log; do
+        [ -f "$l" ] || continue
+        [ "$l" -nt "$1" ] || continue
+        echo "----- $l (last 40 lines)"
+        tail -n 40 "$l" | tr -d '\r' | sed 's/^/    | /'
+    done
 }
 
 all_ok=0
@@ -96,7 +120,7 @@ for name in "$@"; do
                 i=$((i + 1))
             done
         done
-        if ! san_check; then
+        if ! san_check "$stamp"; then
             # the scenario's own reason, if any, after the report's
             old=$(head -n1 "$reason_file" 2>/dev/null)
             echo "sanitizer report: $SAN_FIRST${old:+ (scenario: $old)}" >"$reason_file"
