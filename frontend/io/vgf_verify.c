@@ -369,3 +369,38 @@ int vgf_write_pattern(struct vgf_blk *b, uint64_t off, uint64_t len,
         *seconds = vg_now_s() - t0;
     return rc;
 }
+
+uint32_t vgf_pattern_cksum(uint64_t off, uint64_t len, uint64_t seed)
+{
+    uint8_t buf[4096];
+    uint32_t crc = 0;
+
+    for (uint64_t done = 0; done < len; ) {
+        size_t n = len - done < sizeof(buf) ? (size_t)(len - done) : sizeof(buf);
+
+        vgf_pattern_fill(buf, off + done, n, seed);
+        crc = vgf_cksum_update(crc, buf, n);
+        done += n;
+    }
+    return vgf_cksum_finish(crc, len);
+}
+
+uint64_t vgf_seq_offset(const struct vgf_seq *s, uint64_t n)
+{
+    return s->start + (n % s->nblocks) * s->block;
+}
+
+int vgf_seq_write(struct vgf_blk *b, const struct vgf_seq *s, uint64_t n,
+                  uint32_t *crc)
+{
+    uint64_t off;
+    int rc;
+
+    if (!s->nblocks || !s->block || s->block % SECTOR || s->start % SECTOR)
+        return VGF_VERIFY_USAGE;
+    off = vgf_seq_offset(s, n);
+    rc = vgf_write_pattern(b, off, s->block, s->seed + n, 1, NULL);
+    if (rc == VGF_VERIFY_OK && crc)
+        *crc = vgf_pattern_cksum(off, s->block, s->seed + n);
+    return rc;
+}

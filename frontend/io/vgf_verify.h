@@ -51,5 +51,29 @@ int vgf_verify_run(struct vgf_blk *b, const struct vgf_verify_opts *o,
 int vgf_write_pattern(struct vgf_blk *b, uint64_t off, uint64_t len,
                       uint64_t seed, unsigned depth, double *seconds);
 
+/* The POSIX cksum(1) CRC of the pattern of seed over [off, off+len): what
+ * dom0's `dd ... | cksum` of that range shows once it was written. */
+uint32_t vgf_pattern_cksum(uint64_t off, uint64_t len, uint64_t seed);
+
+/*
+ * A numbered write sequence (`vgrant-io seqwrite`, the fault-kill
+ * scenario).  Write n covers [start + (n % nblocks) * block, +block) with
+ * the pattern of seed + n, so the data of a block says which write put it
+ * there.  The writer retries write n until it completes before it starts
+ * write n + 1, so each position holds the last completed write to it.
+ */
+struct vgf_seq {
+    uint64_t start;             /* multiple of 512 */
+    uint64_t block;             /* multiple of 512, > 0 */
+    uint64_t nblocks;           /* positions, > 0 */
+    uint64_t seed;
+};
+
+uint64_t vgf_seq_offset(const struct vgf_seq *s, uint64_t n);
+
+/* Write number n, then flush (VGF_VERIFY_*).  On VGF_VERIFY_OK *crc is the
+ * cksum CRC of the block as written (vgf_pattern_cksum). */
+int vgf_seq_write(struct vgf_blk *b, const struct vgf_seq *s, uint64_t n,
+                  uint32_t *crc);
 
 #endif /* VGRANT_VGF_VERIFY_H */

@@ -38,6 +38,9 @@ static void usage(FILE *f)
 "                           [--rounds N] [--reconnect]\n"
 "                           [COMMON]\n"
 "    vgrant-io write  DEVID --offset O --length L [--seed S] [COMMON]\n"
+"    vgrant-io seqwrite DEVID --length L [--offset O] [--span BYTES]\n"
+"                           [--seed S] [--count N | --stop-file F]\n"
+"                           [--reconnect] [COMMON]\n"
 "    vgrant-io cksum  DEVID --offset O --length L [COMMON]\n"
 "    vgrant-io read   DEVID --offset O --length L [COMMON] > FILE\n"
 "    vgrant-io rng    DEVID [--length L] [--sizes B] [--depth D] [COMMON]\n"
@@ -68,6 +71,21 @@ static void usage(FILE *f)
 "\n"
 "    write    Write the pattern of --seed over [O, O+L); prints its cksum.\n"
 "             O and L must be multiples of 512.\n"
+"\n"
+"    seqwrite Numbered writes of L bytes, one after the other in one\n"
+"             session, until --count writes are done or file F exists\n"
+"             (checked before each write).  Write n goes to O + (n mod P) * L,\n"
+"             P = the blocks of L that fit in --span (default: the rest of\n"
+"             the device), with the pattern of seed S + n, and is flushed.\n"
+"             Each write the device completed is printed as\n"
+"               SEQ-DONE <n> <offset> <cksum CRC> <L>\n"
+"             (compare with dd if=IMAGE bs=L skip=offset/L count=1 | cksum);\n"
+"             a failed one as SEQ-FAIL <n> ...; with --reconnect the session\n"
+"             is then closed, a new one opened (SEQ-RECONNECTED <n> ...) and\n"
+"             write n tried again, so every position holds the last\n"
+"             SEQ-DONE write to it.  Ends with SEQ-END writes=<n>\n"
+"             failed=<f> reconnects=<r>.  Exits 1 if a write fails without\n"
+"             --reconnect or no new session opens within 60 attempts.\n"
 "\n"
 "    cksum    Read [O, O+L) and print its POSIX cksum CRC and length, in\n"
 "             exactly cksum(1)'s format \"CRC LENGTH\", so the backend side\n"
@@ -102,6 +120,7 @@ static void usage(FILE *f)
 "                     new session and run that round again (data mismatches\n"
 "                     still fail at once)\n"
 "    --offset O, --length L   the range of write, cksum and read\n"
+"    --stop-file F    seqwrite: stop before the next write once F exists\n"
 "\n"
 "  COMMON\n"
 "    --timeout MS     handshake and per-request timeout (default %d)\n"
@@ -363,9 +382,7 @@ static int check_capacity(const struct cli *c, struct vgf_blk *b)
 
 static int cmd_write(const struct cli *c)
 {
-    uint32_t crc = 0;
     struct vgf_blk *b;
-    uint8_t *buf;
     double secs = 0;
     int rc;
 
@@ -382,20 +399,107 @@ static int cmd_write(const struct cli *c)
     if (rc)
         return rc;
     /* the checksum of what was written, for comparing in dom0 */
-    buf = malloc(STREAM_CHUNK);
-    if (!buf)
-        return EXIT_MISMATCH;
-    for (uint64_t done = 0; done < c->length; ) {
-        size_t n = c->length - done < STREAM_CHUNK ? c->length - done : STREAM_CHUNK;
-        vgf_pattern_fill(buf, c->offset + done, n, c->seed);
-        crc = vgf_cksum_update(crc, buf, n);
-        done += n;
-    }
-    free(buf);
     printf("wrote %" PRIu64 " bytes at offset %" PRIu64 " with seed %" PRIu64
            ", %.1f MB/s; cksum %u %" PRIu64 "\n", c->length, c->offset, c->seed,
-           mb_per_s(c->length, secs), vgf_cksum_finish(crc, c->length), c->length);
+           mb_per_s(c->length, secs),
+           vgf_pattern_cksum(c->offset, c->length, c->seed), c->length);
     return 0;
+}
+
+#define SEQ_RECONNECT_TRIES 60
+
+static bool stop_requested(const struct cli *c)
+{
+    return c->stop_file && access(c->stop_file, F_OK) == 0;
+}
+
+/* After a failed write: a new session (each attempt waits up to
+ * --timeout for the backend), or NULL once SEQ_RECONNECT_TRIES failed or
+ * the stop file appeared. */
+static struct vgf_blk *seq_reopen(const struct cli *c)
+{
+    for (unsigned i = 1; i <= SEQ_RECONNECT_TRIES && !stop_requested(c); i++) {
+        struct vgf_blk *b = open_blk(c);
+
+        if (b)
+            return b;
+        sleep(1);
+    }
+    return NULL;
+}
+
+/* vgrant-io seqwrite: see usage(). */
+static int cmd_seqwrite(const struct cli *c)
+{
+    struct vgf_seq s = { .start = c->have_offset ? c->offset : 0,
+                         .block = c->length, .seed = c->seed };
+    uint64_t n = 0, fails = 0, reconnects = 0, cap;
+    struct vgf_blk *b;
+    uint32_t crc;
+    int rc = 0;
+
+    if (!c->have_length || !c->length || c->length % SECTOR || s.start % SECTOR) {
+        fprintf(stderr, "vgrant-io: seqwrite needs --length, a non-zero multiple "
+                "of 512, and an --offset that is a multiple of 512\n");
+        return EXIT_USAGE;
+    }
+    if (!c->have_count && !c->stop_file) {
+        fprintf(stderr, "vgrant-io: seqwrite needs --count or --stop-file\n");
+        return EXIT_USAGE;
+    }
+    if (!(b = open_blk(c)))
+        return EXIT_USAGE;
+    cap = vgf_blk_capacity(b);
+    if (s.start < cap)
+        s.nblocks = (cap - s.start) / s.block;
+    if (c->span && c->span / s.block < s.nblocks)
+        s.nblocks = c->span / s.block;
+    if (!s.nblocks) {
+        fprintf(stderr, "vgrant-io: seqwrite: no block of %" PRIu64 " bytes fits "
+                "at offset %" PRIu64 " of the device's %" PRIu64 " bytes\n",
+                s.block, s.start, cap);
+        close_blk(b);
+        return EXIT_USAGE;
+    }
+    printf("SEQ-START %" PRIu64 " positions of %" PRIu64 " bytes from offset %"
+           PRIu64 ", seed %" PRIu64 "\n", s.nblocks, s.block, s.start, s.seed);
+    fflush(stdout);
+    while (!stop_requested(c) && !(c->have_count && n >= c->count)) {
+        if (vgf_seq_write(b, &s, n, &crc) == VGF_VERIFY_OK) {
+            printf("SEQ-DONE %" PRIu64 " %" PRIu64 " %u %" PRIu64 "\n", n,
+                   vgf_seq_offset(&s, n), crc, s.block);
+            fflush(stdout);
+            n++;
+            continue;
+        }
+        fails++;
+        printf("SEQ-FAIL %" PRIu64 " (device %s)\n", n,
+               vgf_connected(vgf_blk_dev(b)) ? "still connected" :
+               "closed by the backend");
+        fflush(stdout);
+        if (!c->reconnect) {
+            rc = EXIT_MISMATCH;
+            break;
+        }
+        close_blk(b);
+        if (!(b = seq_reopen(c))) {
+            if (stop_requested(c))
+                break;
+            fprintf(stderr, "vgrant-io: device %u: no new session after %u "
+                    "attempts\n", c->devid, SEQ_RECONNECT_TRIES);
+            rc = EXIT_MISMATCH;
+            break;
+        }
+        reconnects++;
+        printf("SEQ-RECONNECTED %" PRIu64 " (reconnect %" PRIu64 ")\n", n,
+               reconnects);
+        fflush(stdout);
+    }
+    printf("SEQ-END writes=%" PRIu64 " failed=%" PRIu64 " reconnects=%" PRIu64
+           "\n", n, fails, reconnects);
+    if (b)
+        close_blk(b);
+    return rc;
 }
 
 /* Stream [offset, offset+length) in order, unaligned allowed. */
@@ -486,6 +590,7 @@ static int cmd_read_or_cksum(const struct cli *c, bool cksum)
 enum {
     OPT_SIZES = 256, OPT_OFFSETS, OPT_STRIDE, OPT_COUNT, OPT_DEPTH, OPT_SEED,
     OPT_SPAN, OPT_OFFSET, OPT_LENGTH, OPT_TIMEOUT, OPT_QSIZE, OPT_LOGLEVEL, OPT_ROUNDS, OPT_RECONNECT,
+    OPT_STOPFILE,
 };
 
 static int parse_uint_opt(const char *opt, const char *s, uint64_t max,
@@ -516,6 +621,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
         { "log-level", required_argument, NULL, OPT_LOGLEVEL },
         { "rounds", required_argument, NULL, OPT_ROUNDS },
         { "reconnect", no_argument, NULL, OPT_RECONNECT },
+        { "stop-file", required_argument, NULL, OPT_STOPFILE },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -549,6 +655,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
             if (parse_uint_opt("--count", optarg, MAX_OFFSETS, &v) || v == 0)
                 return -1;
             c->count = (unsigned)v;
+            c->have_count = true;
             break;
         case OPT_DEPTH:
             if (parse_uint_opt("--depth", optarg, VG_MAX_QUEUE_SIZE, &v) || v == 0)
@@ -571,6 +678,9 @@ static int parse_args(int argc, char **argv, struct cli *c)
             break;
         case OPT_RECONNECT:
             c->reconnect = true;
+            break;
+        case OPT_STOPFILE:
+            c->stop_file = optarg;
             break;
         case OPT_OFFSET:
             if (parse_size_arg("--offset", optarg, &c->offset))
@@ -658,6 +768,8 @@ int main(int argc, char **argv)
         rc = cmd_verify(&c);
     else if (!strcmp(c.cmd, "write"))
         rc = cmd_write(&c);
+    else if (!strcmp(c.cmd, "seqwrite"))
+        rc = cmd_seqwrite(&c);
     else if (!strcmp(c.cmd, "cksum"))
         rc = cmd_read_or_cksum(&c, true);
     else if (!strcmp(c.cmd, "read"))

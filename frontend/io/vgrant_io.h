@@ -31,6 +31,7 @@ struct cli {
     unsigned noffsets;
     uint64_t stride;
     unsigned count;
+    bool have_count;
     unsigned depth;
     uint64_t seed;
     bool have_seed;
@@ -39,6 +40,7 @@ struct cli {
     bool have_offset, have_length;
     unsigned rounds;
     bool reconnect;
+    const char *stop_file;
     struct vgf_opts opts;
 };
 

@@ -3,20 +3,26 @@
 #   xen.bin     the hypervisor (multiboot ELF, from xen-hypervisor-4.17-amd64)
 #   vmlinuz     the Debian kernel, used for dom0 and for every domU
 #   dom0.img    dom0 initramfs: busybox, Xen tools + libs, xenstored,
-#               xenconsoled, xl, kernel modules, the scenarios, the project
-#               binaries, and the domU kernel + domU.img to start guests with
+#               xenconsoled, xl, kernel modules, the scenarios, the daemon
+#               side's project programs (DOM0_PROGRAMS), and the domU kernel
+#               + domU.img to start guests with
 #   domU.img    domU initramfs: busybox, xenstore-utils, kernel modules, the
-#               guest jobs, the project binaries; e2fsprogs and fio, and
-#               virtio_grant.ko built for the guest kernel (build-kmod.sh)
+#               guest jobs, the guest side's project programs
+#               (DOMU_PROGRAMS); e2fsprogs and fio, and virtio_grant.ko
+#               built for the guest kernel (build-kmod.sh)
 #
 #   tests/e2e/build-images.sh [BINDIR]
 #
 # BINDIR (default $VGRANT_E2E_BINDIR or <repo>/build/bin) holds the project's
-# binaries: every executable there goes to /opt/vgrant/bin in both images
-# with its shared libraries (found with ldd); *.so* files there or in
-# BINDIR/../lib go to /opt/vgrant/lib; *.ko files there or in
-# BINDIR/../modules go to /opt/vgrant/modules.  A missing or empty BINDIR is
-# fine (the images then hold no project binary).
+# binaries.  Each image gets only the programs its side runs (DOM0_PROGRAMS,
+# DOMU_PROGRAMS below) in /opt/vgrant/bin, with their shared libraries
+# (found with ldd); an executable of BINDIR in neither list stops the
+# build.  dom0's programs come from $VGRANT_E2E_DOM0_BINDIR if set (make
+# e2e SAN=1: the ASan/UBSan build-san/bin, whose runtime libraries then go
+# to dom0 only), else from BINDIR.  *.so* files beside the programs or in
+# ../lib go to /opt/vgrant/lib of the image they feed; *.ko files in BINDIR
+# or BINDIR/../modules go to the domU's /opt/vgrant/modules.  A missing or
+# empty BINDIR is fine (the images then hold no project binary).
 #
 # Each image is two concatenated gzip'ed cpio archives (the kernel unpacks
 # both): a base part keyed on the Debian package versions, the host's glibc
@@ -29,6 +35,7 @@
 # Environment:
 #   VGRANT_E2E_CACHE              cache directory
 #   VGRANT_E2E_BINDIR             default BINDIR
+#   VGRANT_E2E_DOM0_BINDIR        dom0's programs from here (default BINDIR)
 #   VGRANT_E2E_DOM0_MODULES_EXTRA extra kernel modules put in dom0 (not loaded)
 #   VGRANT_E2E_DOMU_MODULES_EXTRA extra kernel modules put in domU (not loaded)
 #   VGRANT_E2E_REBUILD=1          ignore cached images
@@ -43,6 +50,16 @@ set -euo pipefail
 E2E_WHERE=build-images.sh
 
 BINDIR=${1:-${VGRANT_E2E_BINDIR:-$E2E_REPO/build/bin}}
+DOM0_BINDIR=${VGRANT_E2E_DOM0_BINDIR:-$BINDIR}
+
+# Which project programs each image gets.  dom0 runs the daemon side:
+# vgrantd, its CLI, and vg-dm (device-mapper for fault-eio).  A domU runs
+# the guest side: vgrant-io, the hostile frontend vg-hostile, and, as a
+# driver domain (guest job vgrant-dd: driverdomain, xl-driverdomain), the
+# daemon and its CLI too.  A sanitizer build (VGRANT_E2E_DOM0_BINDIR) thus
+# only reaches dom0: the guests keep BINDIR's plain programs.
+DOM0_PROGRAMS="vgrantd vgrant vg-dm"
+DOMU_PROGRAMS="vgrant-io vg-hostile vgrantd vgrant"
 
 need_cmd cpio gzip ldd ldconfig sha256sum find sort readelf nm gcc
 
@@ -312,6 +329,62 @@ add_fio() {
     LDD_EXTRA=$stub copy_libs "$fio" "$img"
 }
 
+# check_programs DIR: every executable of DIR must be in DOM0_PROGRAMS or
+# DOMU_PROGRAMS, so a new program is placed in an image on purpose
+check_programs() {
+    local f n
+    [ -d "$1" ] || return 0
+    for f in "$1"/*; do
+        if [ ! -f "$f" ] || [ ! -x "$f" ]; then continue; fi
+        n=${f##*/}
+        case $n in *.so|*.so.*|*.ko) continue ;; esac
+        case " $DOM0_PROGRAMS $DOMU_PROGRAMS " in
+            *" $n "*) ;;
+            *) die "$f is in neither DOM0_PROGRAMS nor DOMU_PROGRAMS of $0: add it to the image(s) that run it" ;;
+        esac
+    done
+}
+
+# add_project TREE DIR "PROGRAMS" [modules]: those programs of DIR (in
+# TREE/opt/vgrant/bin) with their shared libraries, the *.so* of DIR and
+# DIR/../lib, and with "modules" the *.ko of DIR and DIR/../modules.
+# NPROG: how many programs were added.
+NPROG=0
+add_project() {
+    local tree=$1 dir=$2 progs=$3 f p
+    NPROG=0
+    mkdir -p "$tree"
+    if [ ! -d "$dir" ]; then
+        warn "project binary directory $dir does not exist: $tree gets no project program"
+        return 0
+    fi
+    LDD_EXTRA="$dir:$dir/../lib"
+    PROJECT_LIBDIRS=("$(cd "$dir" && pwd)")
+    [ -d "$dir/../lib" ] && PROJECT_LIBDIRS+=("$(cd "$dir/../lib" && pwd)")
+    PROJECT_LIBDIRS+=("$dir" "$dir/../lib")
+    for f in "$dir"/*.so* "$dir"/../lib/*.so*; do
+        [ -f "$f" ] || continue
+        copy_file "$f" "$tree" "/opt/vgrant/lib/${f##*/}"
+    done
+    if [ "${4:-}" = modules ]; then
+        for f in "$dir"/*.ko "$dir"/../modules/*.ko; do
+            [ -f "$f" ] || continue
+            copy_file "$f" "$tree" "/opt/vgrant/modules/${f##*/}"
+        done
+    fi
+    for p in $progs; do
+        f=$dir/$p
+        if [ -f "$f" ] && [ -x "$f" ]; then
+            add_elf "$f" "$tree" "/opt/vgrant/bin/$p"
+            NPROG=$((NPROG + 1))
+        else
+            warn "$f missing: the image built from $dir has no $p"
+        fi
+    done
+    unset LDD_EXTRA
+    PROJECT_LIBDIRS=()
+}
+
 finish_libs() { ldconfig -r "$1" 2>/dev/null || warn "ldconfig -r $1 failed (ld.so falls back to default paths)"; }
 
 mkcpio() { # DIR OUT
@@ -394,8 +467,9 @@ else
 fi
 
 # --------------------------------------------------------- overlay --------
-bin_state="none"
+bin_state="none" dom0_bin_state="none"
 [ -d "$BINDIR" ] && bin_state=$(hash_tree "$BINDIR" "$BINDIR/../lib" "$BINDIR/../modules")
+[ -d "$DOM0_BINDIR" ] && dom0_bin_state=$(hash_tree "$DOM0_BINDIR" "$DOM0_BINDIR/../lib")
 # a patched xl + libxl (xen-patches/build.sh) over the packaged ones
 XL_DIR=${VGRANT_E2E_XL_DIR:-}
 XL_FILES="xl libxenlight.so.4.17.0 libxlutil.so.4.17.0 xen-init-dom0 init-xenstore-domain"
@@ -418,6 +492,7 @@ fi
 OV_KEY=$({
     echo "$BASE_KEY"
     echo "$bin_state"
+    echo "dom0 $dom0_bin_state"
     echo "xl $xl_state"
     echo "kmod $kmod_state"
     hash_tree "$E2E_DIR/init" "$E2E_DIR/scenarios" "$E2E_DIR/guest" "$E2E_DIR/runner.sh"
@@ -433,41 +508,21 @@ else
     work=$(mktemp -d "$IMAGES/run/.$OV_KEY.tmp.XXXXXX")
     trap 'rm -rf "$work"' EXIT
 
-    # project binaries -> a tree shared by both overlays
-    pj=$work/project
-    mkdir -p "$pj"
-    nbin=0
-    if [ -d "$BINDIR" ]; then
-        LDD_EXTRA="$BINDIR:$BINDIR/../lib"
-        PROJECT_LIBDIRS=("$(cd "$BINDIR" && pwd)")
-        [ -d "$BINDIR/../lib" ] && PROJECT_LIBDIRS+=("$(cd "$BINDIR/../lib" && pwd)")
-        PROJECT_LIBDIRS+=("$BINDIR" "$BINDIR/../lib")
-        for f in "$BINDIR"/*.so* "$BINDIR"/../lib/*.so*; do
-            [ -f "$f" ] || continue
-            copy_file "$f" "$pj" "/opt/vgrant/lib/${f##*/}"
-        done
-        for f in "$BINDIR"/*.ko "$BINDIR"/../modules/*.ko; do
-            [ -f "$f" ] || continue
-            copy_file "$f" "$pj" "/opt/vgrant/modules/${f##*/}"
-        done
-        for f in "$BINDIR"/*; do
-            if [ ! -f "$f" ] || [ ! -x "$f" ]; then continue; fi
-            case ${f##*/} in *.so|*.so.*|*.ko) continue ;; esac
-            add_elf "$f" "$pj" "/opt/vgrant/bin/${f##*/}"
-            nbin=$((nbin + 1))
-        done
-        unset LDD_EXTRA
-        PROJECT_LIBDIRS=()
-    else
-        warn "project binary directory $BINDIR does not exist: images hold no project binary"
-    fi
-    [ "$nbin" -gt 0 ] && log "project binaries: $(cd "$pj/opt/vgrant/bin" && echo *)"
-    [ "$nbin" -eq 0 ] && [ -d "$BINDIR" ] && warn "no executable in $BINDIR"
+    # project programs -> one tree per image
+    check_programs "$BINDIR"
+    [ "$DOM0_BINDIR" = "$BINDIR" ] || check_programs "$DOM0_BINDIR"
+    pu=$work/project-domU p0=$work/project-dom0
+    add_project "$pu" "$BINDIR" "$DOMU_PROGRAMS" modules
+    nbin=$NPROG
+    add_project "$p0" "$DOM0_BINDIR" "$DOM0_PROGRAMS"
+    nbin=$((nbin + NPROG))
+    [ -d "$pu/opt/vgrant/bin" ] && log "domU programs (from $BINDIR): $(cd "$pu/opt/vgrant/bin" && echo *)"
+    [ -d "$p0/opt/vgrant/bin" ] && log "dom0 programs (from $DOM0_BINDIR): $(cd "$p0/opt/vgrant/bin" && echo *)"
 
     # domU overlay
     ou=$work/ovu
     mkdir -p "$ou/e2e"
-    cp -a "$pj/." "$ou/"
+    cp -a "$pu/." "$ou/"
     install -m 0755 "$E2E_DIR/init/domU-init.sh" "$ou/init"
     if [ -n "$KMOD" ]; then
         # usr/lib, never lib: /lib is a symlink in the base, and a directory
@@ -492,7 +547,13 @@ else
     # dom0 overlay (carries the complete domU image)
     o0=$work/ov0
     mkdir -p "$o0/e2e/domU"
-    cp -a "$pj/." "$o0/"
+    cp -a "$p0/." "$o0/"
+    # what the guests can run (lib.sh's need_guest_bin)
+    if [ -d "$pu/opt/vgrant/bin" ]; then
+        (cd "$pu/opt/vgrant/bin" && ls) >"$o0/e2e/domU/programs"
+    else
+        : >"$o0/e2e/domU/programs"
+    fi
     install -m 0755 "$E2E_DIR/init/dom0-init.sh" "$o0/init"
     install -m 0755 "$E2E_DIR/runner.sh" "$o0/e2e/runner.sh"
     install -D -m 0755 "$E2E_DIR/init/xen-block-hotplug" "$o0/etc/xen/scripts/block"
@@ -511,7 +572,7 @@ else
     mkcpio "$o0" "$work/dom0-ov.cpio.gz"
     cat "$BASE/dom0-base.cpio.gz" "$work/dom0-ov.cpio.gz" >"$work/dom0.img"
 
-    rm -rf "$pj" "$ou" "$o0" "$work"/*-ov.cpio.gz
+    rm -rf "$pu" "$p0" "$ou" "$o0" "$work"/*-ov.cpio.gz
     cat >"$work/paths.env" <<EOF
 E2E_XEN=$BASE/xen.bin
 E2E_KERNEL=$BASE/vmlinuz
@@ -520,6 +581,7 @@ E2E_DOMU_IMG=$RUN/domU.img
 E2E_KVER=$KVER
 E2E_IMAGE_KEY=$OV_KEY
 E2E_PROJECT_BINARIES=$nbin
+E2E_DOM0_BINDIR=$DOM0_BINDIR
 E2E_KMOD=${KMOD}
 EOF
     mv "$work" "$RUN"

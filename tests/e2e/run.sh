@@ -30,6 +30,11 @@
 #   VGRANT_E2E_DOM0_ARGS   extra dom0 kernel command line words, e.g.
 #                          vgenv_KEY=VALUE to export KEY to the scenarios
 #   VGRANT_E2E_OFFLINE=1   do not talk to apt (reuse the fetched packages)
+#   VGRANT_E2E_DOM0_BINDIR dom0's programs (vgrantd, vgrant, vg-dm) from
+#                          here instead of the -b directory
+#   VGRANT_E2E_SAN=1       dom0's programs are a sanitizer build: a scenario
+#                          during which one wrote a report FAILs (runner.sh);
+#                          make e2e SAN=1 sets both
 #
 # Prints one "PASS <name>" / "FAIL <name>: <reason>" line per scenario and
 # a closing "N passed, N failed" line; exits non-zero if any scenario failed
@@ -113,6 +118,10 @@ prune_dir "$LOGDIR" 80 "${LOG##*/}"
 scen_arg=$(IFS=:; echo "${SCEN[*]}")
 XEN_CMD="dom0_mem=${DOM0_MEM}M,max:${DOM0_MEM}M dom0_max_vcpus=2 console=com1 com1=115200,8n1 loglvl=warning guest_loglvl=warning ${VGRANT_E2E_XEN_ARGS:-}"
 DOM0_CMD="console=hvc0 quiet loglevel=3 panic=5 vgscen=$scen_arg vgtimeout=$STIMEOUT ${VGRANT_E2E_DOM0_ARGS:-}"
+if [ "${VGRANT_E2E_SAN:-0}" = 1 ]; then
+    DOM0_CMD="$DOM0_CMD vgenv_E2E_SAN=1"
+    log "sanitizer run: dom0's programs from ${VGRANT_E2E_DOM0_BINDIR:-$BINDIR}, the guests' from $BINDIR"
+fi
 [ "$INTERACTIVE" = 1 ] && DOM0_CMD="$DOM0_CMD vgshell=1"
 # QEMU splits -initrd at commas (",," is a literal comma)
 case "$E2E_KERNEL$E2E_DOM0_IMG$DOM0_CMD" in *,*) die "a comma in the dom0 kernel path, image path or command line would break QEMU's -initrd" ;; esac

@@ -320,6 +320,70 @@ static void test_verify_engine_roundtrip(void **state)
     sb_fini(&s);
 }
 
+/* vgrant-io seqwrite's steps: write n lands at its position (wrapping)
+ * with the pattern of seed + n and the cksum dom0 would compute; a write
+ * the backend never completes (it closed the device) fails and leaves the
+ * block alone, and the same write completes in a new session. */
+static void test_seq_write_numbered_blocks_and_reconnect(void **state)
+{
+    const struct vgf_seq q = { .start = 8192, .block = 4096, .nblocks = 3,
+                               .seed = 1000 };
+    uint8_t want[4096], before[4096];
+    struct sb s;
+    struct vg_hyp *feh;
+    struct vgf_blk *b;
+    uint32_t crc = 0;
+
+    (void)state;
+    sb_init(&s, SB_BLK, SB_OK);
+    sb_start(&s);
+    b = open_blk(&s, &feh);
+    for (uint64_t n = 0; n < 5; n++) {
+        assert_int_equal(vgf_seq_write(b, &q, n, &crc), VGF_VERIFY_OK);
+        assert_int_equal(vgf_seq_offset(&q, n), 8192 + (n % 3) * 4096);
+        assert_int_equal(crc, vgf_cksum_finish(vgf_cksum_update(0,
+                         s.disk + vgf_seq_offset(&q, n), 4096), 4096));
+    }
+    /* writes 3 and 4 replaced 0 and 1; write 2 is still there */
+    for (uint64_t pos = 0; pos < 3; pos++) {
+        uint64_t n = pos == 2 ? 2 : pos + 3;
+
+        vgf_pattern_fill(want, 8192 + pos * 4096, 4096, 1000 + n);
+        assert_memory_equal(s.disk + 8192 + pos * 4096, want, 4096);
+    }
+    assert_int_equal(vgf_pattern_cksum(8192 + 4096, 4096, 1004), crc);
+
+    /* the backend goes away: write 5 fails, its block keeps write 2 */
+    memcpy(before, s.disk + vgf_seq_offset(&q, 5), 4096);
+    sb_poke(&s, &s.go_closing);
+    for (int i = 0; i < 2000 && vg_xs_read_state(s.h, s.be_dir) != VG_XB_CLOSED; i++)
+        usleep(1000);
+    assert_int_equal(vg_xs_read_state(s.h, s.be_dir), VG_XB_CLOSED);
+    assert_int_equal(vgf_seq_write(b, &q, 5, &crc), VGF_VERIFY_FAILED);
+    assert_memory_equal(s.disk + vgf_seq_offset(&q, 5), before, 4096);
+    vgf_blk_close(b);
+    vg_hyp_close(feh);
+
+    /* a new session: write 5 completes */
+    b = open_blk(&s, &feh);
+    assert_int_equal(vgf_seq_write(b, &q, 5, &crc), VGF_VERIFY_OK);
+    vgf_pattern_fill(want, vgf_seq_offset(&q, 5), 4096, 1005);
+    assert_memory_equal(s.disk + vgf_seq_offset(&q, 5), want, 4096);
+
+    /* a sequence that cannot be placed is refused before any I/O */
+    {
+        struct vgf_seq bad = q;
+        bad.nblocks = 0;
+        assert_int_equal(vgf_seq_write(b, &bad, 0, &crc), VGF_VERIFY_USAGE);
+        bad = q;
+        bad.block = 1000;
+        assert_int_equal(vgf_seq_write(b, &bad, 0, &crc), VGF_VERIFY_USAGE);
+    }
+    vgf_blk_close(b);
+    vg_hyp_close(feh);
+    sb_fini(&s);
+}
+
 static void test_hostile_backend_corrupts_reads_verify_fails(void **state)
 {
     static const uint64_t sizes[] = { 4096 };
@@ -358,6 +422,7 @@ int main(void)
         cmocka_unit_test(test_cksum_matches_posix_cksum),
         cmocka_unit_test(test_pattern_depends_on_offset_and_seed),
         cmocka_unit_test(test_verify_engine_roundtrip),
+        cmocka_unit_test(test_seq_write_numbered_blocks_and_reconnect),
         cmocka_unit_test(test_hostile_backend_corrupts_reads_verify_fails),
     };
 

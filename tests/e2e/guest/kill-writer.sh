@@ -1,30 +1,29 @@
 #!/bin/sh
-# Guest job of fault-kill: numbered writes, each in its own vgrant-io
-# session, while dom0 kills vgrantd (SIGKILL) and starts a new one.
-# Write n covers [n * chunk, (n + 1) * chunk) with the pattern of seed
-# 1000 + n.  Each write the guest saw complete is logged as
-#   KW-DONE <n> <cksum of the chunk> <length>
-# (the cksum vgrant-io computed of the data it wrote), each failed attempt
-# as KW-FAIL <n> <error>; a failed write is tried again (a new session, so
-# a reconnect through a fresh handshake).  dom0 checks every KW-DONE chunk
-# in the image.  Arguments: writes (default 48), chunk (bytes, default
-# 1048576), tmo (per-request timeout ms, default 4000).
+# Guest job of fault-kill: one vgrant-io seqwrite session of numbered
+# writes (write n: block n of `block` bytes, pattern of seed 1000 + n,
+# flushed) that runs until dom0 writes data/kw-stop, so dom0 decides when
+# the writing ends and can kill vgrantd while it is under way.  Each write
+# the guest saw complete is a SEQ-DONE <n> <offset> <cksum> <length> line;
+# a failed one (SEQ-FAIL) is retried in a new session (--reconnect) until
+# it completes.  Ends with KW-ALL rc=<vgrant-io's status>.
+# Arguments: block (bytes, default 65536), tmo (per-request and handshake
+# timeout, ms, default 5000).
 . /e2e/guest/wait-device.sh
-writes=${writes:-48}
-chunk=${chunk:-1048576}
-tmo=${tmo:-4000}
-n=0 fails=0
-while [ "$n" -lt "$writes" ]; do
-    if out=$(vgrant-io write "$devid" --offset $((n * chunk)) --length "$chunk" \
-        --seed $((1000 + n)) --timeout "$tmo" 2>&1); then
-        echo "KW-DONE $n $(echo "$out" | tail -n1)"
-        n=$((n + 1))
-    else
-        fails=$((fails + 1))
-        echo "KW-FAIL $n $(echo "$out" | tr '\n' ' ' | cut -c1-200)"
-        [ "$fails" -gt 60 ] && { echo "too many failed writes"; exit 1; }
-        sleep 0.5
-    fi
-done
-echo "KW-ALL $writes writes, $fails failed attempts"
-exit 0
+block=${block:-65536}
+tmo=${tmo:-5000}
+stop=/tmp/kw-stop
+rm -f "$stop"
+# dom0's stop request, turned into the stop file vgrant-io checks before
+# each write
+(
+    until xenstore-read data/kw-stop >/dev/null 2>&1; do sleep 0.3; done
+    touch "$stop"
+) &
+poller=$!
+vgrant-io seqwrite "$devid" --length "$block" --seed 1000 --timeout "$tmo" \
+    --reconnect --stop-file "$stop" 2>&1
+rc=$?
+kill "$poller" 2>/dev/null
+wait "$poller" 2>/dev/null
+echo "KW-ALL rc=$rc"
+exit "$rc"

@@ -6,7 +6,8 @@
 # checksums the backing file independently: the two must agree.  The
 # device is attached by the guest's name, as xl commands accept it.
 . "$(dirname "$0")/lib.sh"
-need_bin vgrantd vgrant vgrant-io xl
+need_bin vgrantd vgrant xl
+need_guest_bin vgrant-io
 
 img=$E2E_WORK/basic.img
 span=$((16 * 1024 * 1024))

@@ -24,7 +24,8 @@
 # BENCH_SIZES, BENCH_DEPTHS, BENCH_MODE_TIMEOUT (s per mode, default 600).
 # Lists are separated by ',' or '+' (the dom0 command line takes no ',').
 . "$(dirname "$0")/lib.sh"
-need_bin vgrantd vgrant vgrant-io xl losetup
+need_bin vgrantd vgrant xl losetup
+need_guest_bin vgrant-io
 
 modes=$(echo "${BENCH_MODES:-grant persistent copy auto static kernel-grant kernel-persistent kernel-copy kernel-auto kernel-static pvblock}" | tr ',+' '  ')
 ios=${BENCH_IOS:-128}

@@ -5,7 +5,8 @@
 # per-request grants, and dom0 checks the backing file independently.
 # Lines starting with "DEMO:" make the summary demo.sh prints.
 . "$(dirname "$0")/lib.sh"
-need_bin vgrantd vgrant vgrant-io xl cksum
+need_bin vgrantd vgrant xl cksum
+need_guest_bin vgrant-io
 
 img=$E2E_WORK/demo.img
 dd if=/dev/zero of="$img" bs=1M count=64 2>/dev/null || fail "cannot create $img"

@@ -5,7 +5,8 @@
 # mappings before the detach), and keep serving another domU
 # whose data still verifies.
 . "$(dirname "$0")/lib.sh"
-need_bin vgrantd vgrant vgrant-io xl cksum
+need_bin vgrantd vgrant xl cksum
+need_guest_bin vgrant-io
 
 dd if=/dev/zero of="$E2E_WORK/victim.img" bs=1M count=40 2>/dev/null || fail "cannot create victim.img"
 dd if=/dev/zero of="$E2E_WORK/survivor.img" bs=1M count=32 2>/dev/null || fail "cannot create survivor.img"

@@ -7,7 +7,8 @@
 # a second guest verifies.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fault.lib"
-need_bin vgrantd vgrant vgrant-io xl cksum
+need_bin vgrantd vgrant xl cksum
+need_guest_bin vgrant-io
 
 modes="grant persistent copy auto static"
 for p in /sys/module/xen_gntdev/parameters/limit; do

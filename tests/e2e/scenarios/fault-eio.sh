@@ -10,7 +10,8 @@
 # (0 pages, 0 ports), vgrantd is alive and a second guest verifies.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fault.lib"
-need_bin vgrantd vgrant vgrant-io vg-dm xl losetup cksum
+need_bin vgrantd vgrant vg-dm xl losetup cksum
+need_guest_bin vgrant-io
 
 modprobe dm-mod 2>/dev/null || modprobe dm_mod 2>/dev/null ||
     insmod "/lib/modules/$(uname -r)/kernel/drivers/md/dm-mod.ko" 2>/dev/null

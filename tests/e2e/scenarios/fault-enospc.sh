@@ -8,7 +8,8 @@
 # second guest verifies.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fault.lib"
-need_bin vgrantd vgrant vgrant-io xl cksum
+need_bin vgrantd vgrant xl cksum
+need_guest_bin vgrant-io
 
 mnt=$E2E_WORK/small
 mkdir -p "$mnt"

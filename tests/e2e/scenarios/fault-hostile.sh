@@ -9,7 +9,8 @@
 # verifies.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fault.lib"
-need_bin vgrantd vgrant vgrant-io vg-hostile xl cksum xenstore-write
+need_bin vgrantd vgrant xl cksum xenstore-write
+need_guest_bin vgrant-io vg-hostile
 
 vgd_start
 survivor_start 24

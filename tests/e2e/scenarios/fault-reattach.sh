@@ -17,7 +17,8 @@
 # verifying.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fault.lib"
-need_bin vgrantd vgrant vgrant-io xl cksum xenstore-write xenstore-rm
+need_bin vgrantd vgrant xl cksum xenstore-write xenstore-rm
+need_guest_bin vgrant-io
 
 imga=$E2E_WORK/ra-a.img imgb=$E2E_WORK/ra-b.img
 dd if=/dev/zero of="$imga" bs=1M count=16 2>/dev/null || fail "cannot create $imga"

@@ -49,6 +49,9 @@
 #   fail REASON...              record REASON, exit 1
 #   check DESCRIPTION CMD [ARG]...   run CMD; fail DESCRIPTION if it fails
 #   need_bin NAME...            fail unless each program is in PATH
+#   need_guest_bin NAME...      fail unless the domU image has each project
+#                               program (build-images.sh lists them in
+#                               /e2e/domU/programs; no list: no check)
 #
 # Environment (set by the emulated dom0's init; set them yourself on a real
 # Xen host):
@@ -94,6 +97,14 @@ check() {
 need_bin() {
     for _b in "$@"; do
         command -v "$_b" >/dev/null 2>&1 || fail "program $_b not found in PATH ($PATH)"
+    done
+}
+
+need_guest_bin() {
+    _gl=${E2E_DOMU_PROGRAMS:-/e2e/domU/programs}
+    [ -f "$_gl" ] || return 0
+    for _b in "$@"; do
+        grep -qx "$_b" "$_gl" || fail "the guest image has no $_b (it has: $(tr '\n' ' ' <"$_gl"); DOMU_PROGRAMS in tests/e2e/build-images.sh)"
     done
 }
 

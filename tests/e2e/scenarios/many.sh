@@ -4,7 +4,8 @@
 # fail with a clear error and its file must stay unchanged.  Each guest's
 # data is checked against its own backing file (no cross-talk).
 . "$(dirname "$0")/lib.sh"
-need_bin vgrantd vgrant vgrant-io xl cksum
+need_bin vgrantd vgrant xl cksum
+need_guest_bin vgrant-io
 
 mib=16
 for g in 1 2 3; do

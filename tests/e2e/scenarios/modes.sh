@@ -5,7 +5,8 @@
 # checksums its span; dom0 checksums each backing file: they must agree.
 # vgrantd's per-device release line must show nothing left mapped.
 . "$(dirname "$0")/lib.sh"
-need_bin vgrantd vgrant vgrant-io xl
+need_bin vgrantd vgrant xl
+need_guest_bin vgrant-io
 
 span=$((8 * 1024 * 1024))
 modes="grant persistent copy auto static"

@@ -6,7 +6,8 @@
 # fresh handshake and carries on.  No data may be corrupted: the guest's
 # final checksum matches the backing file.
 . "$(dirname "$0")/lib.sh"
-need_bin vgrantd vgrant vgrant-io xl cksum
+need_bin vgrantd vgrant xl cksum
+need_guest_bin vgrant-io
 
 dd if=/dev/zero of="$E2E_WORK/restart.img" bs=1M count=16 2>/dev/null || fail "cannot create restart.img"
 start_bg vgrantd vgrantd --foreground --log-level info

@@ -8,7 +8,8 @@
 # dom0 checks what `vgrant stats` counted and that nothing stays mapped
 # after detach.
 . "$(dirname "$0")/lib.sh"
-need_bin vgrantd vgrant vgrant-io xl
+need_bin vgrantd vgrant xl
+need_guest_bin vgrant-io
 
 rate=8192
 slow_length=49152

@@ -22,7 +22,8 @@
 #     one, `xl virtio-grant-attach` hot-plugs another, and after
 #     `xl destroy` none of the guest's directories remains.
 . "$(dirname "$0")/lib.sh"
-need_bin vgrantd vgrant-io xl xenstore-ls xenstore-read xenstore-list
+need_bin vgrantd xl xenstore-ls xenstore-read xenstore-list
+need_guest_bin vgrant-io
 
 xl help 2>/dev/null | grep -q virtio-grant-attach ||
     fail "this xl knows no virtio-grant devices: run the scenario with the patched xl (make e2e-xl, VGRANT_E2E_XL_DIR)"
