@@ -58,7 +58,8 @@ struct vgd_xport_counters {
 /* copy mode state of one queue (xport_copy.c) */
 struct vgd_copier {
     unsigned max_pages, max_bufs;
-    uint8_t *bounce;            /* [max_pages * 4096] private memory */
+    uint8_t *bounce;            /* [max_pages * 4096] private mapping,
+                                   guard pages on both sides */
     struct vg_copy_seg *segs;   /* [max_pages] */
     struct iovec *iov;          /* [max_bufs] */
     const struct vq_chain *chain;   /* request in progress */

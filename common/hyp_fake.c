@@ -93,6 +93,8 @@ struct fake_domain {
     uint32_t *free_pages;
     uint32_t nfree;
     struct fake_port *ports;     /* FAKE_MAX_PORTS entries, port 0 unused */
+    vg_port_t port_top;          /* every port >= this was never used:
+                                    scans stop here, not at 4096 */
 };
 
 /* A batch of foreign pages mapped by a handle. */
@@ -171,7 +173,9 @@ struct fake_hyp {
 
     int xs_fd;
     bool xs_signalled;
-    struct fake_event *queue;    /* ring of FAKE_WATCH_QUEUE_MAX */
+    struct fake_event *queue;    /* ring of q_cap, grown up to
+                                    FAKE_WATCH_QUEUE_MAX */
+    unsigned q_cap;
     unsigned q_head;
     unsigned q_len;
     uint64_t q_dropped;
@@ -687,8 +691,11 @@ static void port_close(struct fake_domain *d, vg_port_t port)
 static int port_alloc(struct fake_domain *d)
 {
     for (vg_port_t port = 1; port < FAKE_MAX_PORTS; port++)
-        if (d->ports[port].state == PORT_FREE)
+        if (d->ports[port].state == PORT_FREE) {
+            if (port >= d->port_top)
+                d->port_top = port + 1;
             return (int)port;
+        }
     errno = ENOSPC;
     return -1;
 }
@@ -829,8 +836,8 @@ static int fake_evtchn_pending(struct vg_hyp *h)
         goto out;
     /* Round robin from the last delivered port, so one busy port cannot
      * starve the others. */
-    for (unsigned i = 0; i < FAKE_MAX_PORTS; i++) {
-        vg_port_t port = (fh->evt_cursor + i) % FAKE_MAX_PORTS;
+    for (unsigned i = 0; i < fh->dom->port_top; i++) {
+        vg_port_t port = (fh->evt_cursor + i) % fh->dom->port_top;
         struct fake_port *p = &fh->dom->ports[port];
         if (p->owner == fh && p->pending && !p->masked) {
             port_set(p, false, true);
@@ -1140,6 +1147,28 @@ static void event_free(struct fake_event *e)
     e->path = e->token = NULL;
 }
 
+/* Double a handle's event ring (from 8 entries; most handles never hold
+ * more than a few events, and a full-size ring per handle cost the fuzz
+ * harnesses more than their input). */
+static int queue_grow(struct fake_hyp *fh)
+{
+    unsigned cap = fh->q_cap ? fh->q_cap * 2 : 8;
+    struct fake_event *q;
+
+    if (cap > FAKE_WATCH_QUEUE_MAX)
+        cap = FAKE_WATCH_QUEUE_MAX;
+    q = calloc(cap, sizeof(*q));
+    if (!q)
+        return -1;
+    for (unsigned i = 0; i < fh->q_len; i++)
+        q[i] = fh->queue[(fh->q_head + i) % fh->q_cap];
+    free(fh->queue);
+    fh->queue = q;
+    fh->q_cap = cap;
+    fh->q_head = 0;
+    return 0;
+}
+
 /* Queue an event; a full queue drops its oldest event, so a domain that
  * writes in a loop cannot grow a watcher's memory without limit. */
 static void queue_event(struct fake_hyp *fh, const char *path, const struct fake_watch *wt)
@@ -1150,11 +1179,9 @@ static void queue_event(struct fake_hyp *fh, const char *path, const struct fake
 
     if (wt->relative && !strncmp(path, home, hl))
         path += hl;
-    if (!fh->queue) {
-        fh->queue = calloc(FAKE_WATCH_QUEUE_MAX, sizeof(*fh->queue));
-        if (!fh->queue)
-            return;
-    }
+    if (fh->q_len == fh->q_cap && fh->q_cap < FAKE_WATCH_QUEUE_MAX &&
+        queue_grow(fh))
+        return;
     e.path = strdup(path);
     e.token = strdup(wt->token);
     if (!e.path || !e.token) {
@@ -1163,13 +1190,13 @@ static void queue_event(struct fake_hyp *fh, const char *path, const struct fake
     }
     if (fh->q_len == FAKE_WATCH_QUEUE_MAX) {
         event_free(&fh->queue[fh->q_head]);
-        fh->q_head = (fh->q_head + 1) % FAKE_WATCH_QUEUE_MAX;
+        fh->q_head = (fh->q_head + 1) % fh->q_cap;
         fh->q_len--;
         if (fh->q_dropped++ == 0)
             vg_warn("fake: dom %u watch queue full (%u events), dropping the oldest",
                     fh->pub.domid, FAKE_WATCH_QUEUE_MAX);
     }
-    fh->queue[(fh->q_head + fh->q_len) % FAKE_WATCH_QUEUE_MAX] = e;
+    fh->queue[(fh->q_head + fh->q_len) % fh->q_cap] = e;
     fh->q_len++;
     fd_set_readable(fh->xs_fd, &fh->xs_signalled, true);
 }
@@ -1673,12 +1700,12 @@ static void queue_purge_token(struct fake_hyp *fh, const char *token)
     unsigned kept = 0;
 
     for (unsigned i = 0; i < fh->q_len; i++) {
-        struct fake_event *e = &fh->queue[(fh->q_head + i) % FAKE_WATCH_QUEUE_MAX];
+        struct fake_event *e = &fh->queue[(fh->q_head + i) % fh->q_cap];
         if (!strcmp(e->token, token)) {
             event_free(e);
             continue;
         }
-        struct fake_event *dst = &fh->queue[(fh->q_head + kept) % FAKE_WATCH_QUEUE_MAX];
+        struct fake_event *dst = &fh->queue[(fh->q_head + kept) % fh->q_cap];
         if (dst != e) {
             *dst = *e;
             e->path = e->token = NULL;
@@ -1748,7 +1775,7 @@ static int fake_xs_next_watch(struct vg_hyp *h, char *path, size_t path_len,
     vg_copy_trunc(path, path_len, e->path);
     vg_copy_trunc(token, token_len, e->token);
     event_free(e);
-    fh->q_head = (fh->q_head + 1) % FAKE_WATCH_QUEUE_MAX;
+    fh->q_head = (fh->q_head + 1) % fh->q_cap;
     fh->q_len--;
     fd_set_readable(fh->xs_fd, &fh->xs_signalled, fh->q_len > 0);
     ret = 0;
@@ -1794,7 +1821,7 @@ static void handle_release(struct fake_hyp *fh)
         fh->shares = s->next;
         share_release(fh->dom, s);
     }
-    for (vg_port_t port = 1; port < FAKE_MAX_PORTS; port++)
+    for (vg_port_t port = 1; port < fh->dom->port_top; port++)
         if (fh->dom->ports[port].state != PORT_FREE && fh->dom->ports[port].owner == fh)
             port_close(fh->dom, port);
     while (fh->watches) {
@@ -1803,7 +1830,7 @@ static void handle_release(struct fake_hyp *fh)
         watch_free(wt);
     }
     for (unsigned i = 0; i < fh->q_len; i++)
-        event_free(&fh->queue[(fh->q_head + i) % FAKE_WATCH_QUEUE_MAX]);
+        event_free(&fh->queue[(fh->q_head + i) % fh->q_cap]);
     free(fh->queue);
     while (fh->txs) {
         struct fake_tx *t = fh->txs;
@@ -2024,7 +2051,7 @@ int vg_fake_domain_destroy(struct vg_fake_world *w, uint16_t domid)
     d->dead = true;
     for (uint32_t i = 0; i < d->grant_cap; i++)
         grant_revoke(d, i);
-    for (vg_port_t port = 1; port < FAKE_MAX_PORTS; port++)
+    for (vg_port_t port = 1; port < d->port_top; port++)
         if (d->ports[port].state != PORT_FREE)
             port_close(d, port);
     snprintf(p, sizeof(p), "/local/domain/%u", domid);
@@ -2105,7 +2132,7 @@ unsigned vg_fake_bound_ports(struct vg_fake_world *w, uint16_t domid)
 
     world_lock(w);
     struct fake_domain *d = domain_find_alive(w, domid);
-    for (vg_port_t port = 1; d && port < FAKE_MAX_PORTS; port++)
+    for (vg_port_t port = 1; d && port < d->port_top; port++)
         n += d->ports[port].state != PORT_FREE;
     world_unlock(w);
     return n;

@@ -5,9 +5,10 @@
  *   - it publishes the device keys (device-id, features, max-queues,
  *     max-queue-size, config, config-generation, mode, region), valid or
  *     fuzzer-distorted, and InitWait;
- *   - a helper thread answers the handshake the way a backend would (maps
- *     the three ring areas the frontend names, binds its event channel,
- *     Connected), so vgf_open returns;
+ *   - a helper thread (one for the process, woken per input) answers the
+ *     handshake the way a backend would (maps the three ring areas the
+ *     frontend names, binds its event channel, Connected), so vgf_open
+ *     returns;
  *   - then the fuzzer submits requests through vgf_submit and, as the
  *     backend, writes used entries with real or bogus ids and lengths,
  *     moves used->idx by any amount, kicks or not, changes its config and
@@ -23,8 +24,10 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <poll.h>
 #include <string.h>
-#include <time.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "fz.h"
 #include "libvgrant.h"
@@ -42,6 +45,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct vg_fake_world *g_w;
 static struct vg_hyp *g_be;
 static unsigned g_uses;
+/* the handshake helper thread (helper_main) */
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
+static struct answer *g_job;     /* input being answered, NULL: idle */
+static int g_stop_fd = -1;       /* eventfd: main pokes the helper */
 
 struct answer {              /* the handshake thread's view */
     char fe_dir[VG_XS_PATH_MAX], be_dir[VG_XS_PATH_MAX];
@@ -50,7 +58,6 @@ struct answer {              /* the handshake thread's view */
     void *ring[3];
     uint32_t pages[3];
     int port;                /* our end, -1: none */
-    pthread_t tid;
     bool stop;               /* vgf_open returned: give up waiting */
 };
 
@@ -77,23 +84,31 @@ static size_t ring_bytes(unsigned which, unsigned num)
 }
 
 /* The backend's side of the handshake: wait for Initialised, map what the
- * frontend names, bind its port, Connected.  Gives up after ~2 s. */
-static void *answer_main(void *arg)
+ * frontend names, bind its port, Connected. */
+static void answer(struct answer *a)
 {
-    struct answer *a = arg;
     static const char *const area[3] = { "queue-0/desc", "queue-0/driver",
                                          "queue-0/device" };
-    struct timespec ts = { 0, 20000 };
+    char path[VG_XS_PATH_MAX], tok[16];
     uint64_t v;
 
-    for (int i = 0; i < 100000; i++) {
+    /* Block on a watch of the frontend's state (no polling): the
+     * frontend's writes, or main's poke once vgf_open returned, wake us. */
+    vg_path(path, sizeof(path), "%s/" VG_KEY_STATE, a->fe_dir);
+    FZ_CHECK(g_be->ops->xs_watch(g_be, path, "fz-answer") == 0, "watch");
+    for (;;) {
         enum vg_xenbus_state st = vg_xs_read_state(g_be, a->fe_dir);
+        struct pollfd p[2] = { { g_be->ops->xs_fd(g_be), POLLIN, 0 },
+                               { g_stop_fd, POLLIN, 0 } };
         if (st == VG_XB_INITIALISED)
             break;
         if (st == VG_XB_CLOSED || st == VG_XB_CLOSING ||
-            __atomic_load_n(&a->stop, __ATOMIC_ACQUIRE))
-            return NULL;
-        nanosleep(&ts, NULL);
+            __atomic_load_n(&a->stop, __ATOMIC_ACQUIRE) ||
+            poll(p, 2, 3000) <= 0)
+            goto out;
+        while (g_be->ops->xs_next_watch(g_be, path, sizeof(path), tok,
+                                        sizeof(tok)) == 0)
+            ;
     }
     if (vg_xs_read_uint(g_be, 0, a->fe_dir, "queue-0/size", VG_MAX_QUEUE_SIZE, &v))
         goto refuse;
@@ -120,10 +135,61 @@ static void *answer_main(void *arg)
         goto refuse;
     a->connected = true;
     vg_xs_write_state(g_be, a->be_dir, VG_XB_CONNECTED);
-    return NULL;
+    goto out;
 refuse:
     vg_xs_write_state(g_be, a->be_dir, VG_XB_CLOSING);
+out:
+    vg_path(path, sizeof(path), "%s/" VG_KEY_STATE, a->fe_dir);
+    g_be->ops->xs_unwatch(g_be, path, "fz-answer");
+}
+
+/* One helper thread for the whole process answers each input's handshake
+ * (a thread per input cost more than the input under ASan). */
+static void *helper_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&g_mu);
+    for (;;) {
+        while (!g_job)
+            pthread_cond_wait(&g_cv, &g_mu);
+        pthread_mutex_unlock(&g_mu);
+        answer(g_job);
+        pthread_mutex_lock(&g_mu);
+        g_job = NULL;
+        pthread_cond_broadcast(&g_cv);
+    }
     return NULL;
+}
+
+static void helper_start(struct answer *a)
+{
+    static pthread_t tid;
+    static bool started;
+
+    if (!started) {
+        g_stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        FZ_CHECK(g_stop_fd >= 0, "eventfd");
+        FZ_CHECK(pthread_create(&tid, NULL, helper_main, NULL) == 0, "thread");
+        started = true;
+    }
+    pthread_mutex_lock(&g_mu);
+    g_job = a;
+    pthread_cond_broadcast(&g_cv);
+    pthread_mutex_unlock(&g_mu);
+}
+
+/* vgf_open returned: the helper gives up waiting (if it still is). */
+static void helper_finish(struct answer *a)
+{
+    uint64_t one = 1;
+
+    __atomic_store_n(&a->stop, true, __ATOMIC_RELEASE);
+    FZ_CHECK(write(g_stop_fd, &one, sizeof(one)) == sizeof(one), "poke");
+    pthread_mutex_lock(&g_mu);
+    while (g_job)
+        pthread_cond_wait(&g_cv, &g_mu);
+    pthread_mutex_unlock(&g_mu);
+    FZ_CHECK(read(g_stop_fd, &one, sizeof(one)) == sizeof(one), "unpoke");
 }
 
 static void world(void)
@@ -328,10 +394,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     o.queue_size = 1u << (fz_u8(&f.in) % 5);
     f.fe = vg_fake_open(g_w, FE);
     FZ_CHECK(f.fe, "guest handle");
-    FZ_CHECK(pthread_create(&f.a.tid, NULL, answer_main, &f.a) == 0, "thread");
+    helper_start(&f.a);
     f.d = vgf_open(f.fe, DEVID, &o);
-    __atomic_store_n(&f.a.stop, true, __ATOMIC_RELEASE);
-    pthread_join(f.a.tid, NULL);
+    helper_finish(&f.a);
 
     if (f.d) {
         FZ_CHECK(f.a.connected, "vgf_open succeeded against a refusal");

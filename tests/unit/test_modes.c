@@ -14,12 +14,15 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "rawfront.h"
+#include "transport.h"
 #include "vgdrive.h"
 #include "vgrant/hyp.h"
 #include "vgrant/log.h"
@@ -520,6 +523,50 @@ static void test_hostile_bad_request_flood_log_bounded(void **state)
     free(cap);
 }
 
+/* Touch one byte in a child; true if the child died of SIGSEGV.  The
+ * child restores the default handler first (ASan would report instead). */
+static bool touch_faults(volatile uint8_t *p)
+{
+    int status;
+    pid_t pid = fork();
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        signal(SIGSEGV, SIG_DFL);
+        signal(SIGBUS, SIG_DFL);
+        *p = 0x5a;
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return WIFSIGNALED(status) &&
+           (WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGBUS);
+}
+
+/* The copy-mode bounce buffer is exactly max_pages pages, zeroed, between
+ * two inaccessible guard pages: a byte written past either end faults
+ * (in production too), it does not land in other heap data. */
+static void test_copier_bounce_guard_pages(void **state)
+{
+    struct vgd_copier cp;
+    const unsigned pages = 3;
+    size_t bytes = (size_t)pages * VG_PAGE_SIZE;
+
+    (void)state;
+    assert_int_equal(vgd_copier_init(&cp, pages, 4), 0);
+    assert_non_null(cp.bounce);
+    for (size_t i = 0; i < bytes; i++)
+        assert_int_equal(cp.bounce[i], 0);
+    memset(cp.bounce, 0xa5, bytes);
+    assert_false(touch_faults(cp.bounce));
+    assert_false(touch_faults(cp.bounce + bytes - 1));
+    assert_true(touch_faults(cp.bounce + bytes));
+    assert_true(touch_faults(cp.bounce - 1));
+    vgd_copier_free(&cp);
+    assert_null(cp.bounce);
+    assert_int_equal(vgd_copier_init(&cp, 0, 4), -1);
+    assert_int_equal(errno, EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -538,6 +585,7 @@ int main(void)
         cmocka_unit_test(test_hostile_static_region_refs_log_escaped),
         cmocka_unit_test(test_hostile_copy_get_id_exact_copy_back),
         cmocka_unit_test(test_hostile_bad_request_flood_log_bounded),
+        cmocka_unit_test(test_copier_bounce_guard_pages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
