@@ -46,6 +46,8 @@ if [ "$crc" != 0 ]; then
     gerr "$(grep -vc ': OK$' /tmp/sr.check) file(s) differ after the save/restore"
 fi
 sed 's/^/GUEST-SUM sr /' /tmp/sr.sums
+c=/sys/bus/xen/devices/virtio-grant-0/vgrant
+echo "GUEST-SR-COUNTERS disk=$vd resumes=$(cat $c/resumes) sessions=$(cat $c/sessions) failed_requests=$(cat $c/failed_requests) revoke_failures=$(cat $c/revoke_failures)"
 echo "GUEST-SR-OK files=$n"
 kernel_done
 exit 0

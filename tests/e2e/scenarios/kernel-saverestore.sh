@@ -1,14 +1,20 @@
 #!/bin/sh
-# kernel-saverestore: `xl save` and `xl restore` of a guest whose
-# virtio-grant disk (grant mode, stock virtio_blk over virtio_grant.ko) is
-# mounted with files being written.  The old domain's device is released by
-# vgrantd (0 pages mapped); the restore is paused until dom0 has attached
-# the disk to the new domain (`xl restore -p`, `vgrant attach`, `xl
-# unpause`: libxl recreates only the devices it knows); the module
-# reconnects on resume (vgrantd logs a connection of the new domain) and
-# the guest goes on writing; then fsck.ext4 -fn in the guest is clean,
-# every file's checksum matches in the guest, and dom0's e2fsck and loop
-# mount of the image find the same checksums.  No BUG/Oops/WARNING.
+# kernel-saverestore: suspend and resume of a guest whose virtio-grant disk
+# (grant mode, stock virtio_blk over virtio_grant.ko) is mounted with files
+# being written, twice:
+#  1. `xl save -c` (a checkpoint: the guest suspends, is saved and resumes
+#     as a *cancelled* suspend, the same domain and backend): the module's
+#     freeze drains and closes the session (vgrantd releases it, 0 pages
+#     mapped), its thaw reconnects (vgrantd connects the same domain again)
+#     and the guest writes on;
+#  2. `xl save`, then `xl restore -p`, `vgrant attach` to the new domain
+#     (libxl recreates only the devices it knows), `xl unpause`: the module
+#     reconnects the same virtio device (same /dev/vdX, the filesystem stays
+#     mounted) to the new domain's backend and the guest writes on.
+# Then fsck.ext4 -fn in the guest is clean, every file's checksum matches in
+# the guest, and dom0's e2fsck and loop mount of the image find the same
+# checksums.  The module reports 2 resumes and 0 failed requests; no
+# BUG/Oops/WARNING in the guest's console.
 . "$(dirname "$0")/lib.sh"
 need_bin vgrantd vgrant xl e2fsck
 
@@ -28,6 +34,34 @@ until [ "$(files_now)" -ge 20 ] 2>/dev/null; do
     [ "$i" -gt 360 ] && { guest_log ksr | grep -v GUEST-KMSG | tail -n 20; fail "the guest never got to writing files"; }
     sleep 0.5
 done
+# write N more files than now, or fail saying WHAT
+writes_on() {
+    _at=$(files_now) _i=0
+    until [ "$(files_now)" -ge $((_at + $1)) ] 2>/dev/null; do
+        _i=$((_i + 1))
+        if [ "$_i" -gt 240 ]; then
+            guest_log ksr | grep -v GUEST-KMSG | tail -n 20 | sed 's/^/    ksr| /'
+            bg_log vgrantd | tail -n 10
+            fail "the guest wrote nothing $2 (still at file $(files_now))"
+        fi
+        sleep 0.5
+    done
+    log "the guest wrote on $2: file $(files_now)"
+}
+connects() { bg_log vgrantd | grep -c "dom $1 dev 0: connected"; }
+
+# 1. a cancelled suspend: xl save -c resumes the same domain
+t0=$(_now)
+log "xl save -c (checkpoint) of dom $dom at file $(files_now), writing on"
+check "xl save -c" xl save -c ksr "$save"
+log "checkpointed in $(($(_now) - t0)) s at file $(files_now)"
+rm -f "$save"
+[ "$(guest_domid ksr)" = "$dom" ] || fail "the checkpointed guest is not dom $dom any more"
+released_ok "$dom" 0 30
+writes_on 10 "after the cancelled suspend"
+[ "$(connects "$dom")" -ge 2 ] || { bg_log vgrantd | tail -n 20; fail "dom $dom did not connect again after the cancelled suspend"; }
+
+# 2. save and restore into a new domain
 before=$(files_now)
 t0=$(_now)
 log "xl save of dom $dom with $before files written, writing on"
@@ -43,19 +77,7 @@ check "vgrant attach to the restored dom $ndom" vgrant attach "$ndom" "type=blk,
 check "xl unpause" xl unpause ksr
 log "restored as dom $ndom in $(($(_now) - t0)) s"
 rm -f "$save"
-# the guest writes on: 10 more files than it had when it was suspended
-at=$(files_now)
-i=0
-until [ "$(files_now)" -ge $((at + 10)) ] 2>/dev/null; do
-    i=$((i + 1))
-    if [ "$i" -gt 240 ]; then
-        guest_log ksr | grep -v GUEST-KMSG | tail -n 20 | sed 's/^/    ksr| /'
-        bg_log vgrantd | tail -n 10
-        fail "the guest wrote nothing after the restore (still at file $(files_now))"
-    fi
-    sleep 0.5
-done
-log "the guest wrote on after the restore: file $(files_now)"
+writes_on 10 "after the restore"
 xenstore-write "/local/domain/$ndom/data/stop" 1 || fail "cannot write data/stop"
 wait_guest ksr 600
 rc=$?
@@ -64,6 +86,20 @@ kernel_console_check ksr
 [ "$rc" = 0 ] || fail "guest job failed (rc $rc)$(guest_log ksr | sed -n 's/^GUEST-ERROR /: /p' | head -n1)"
 bg_log vgrantd | grep -q "dom $ndom dev 0: connected" || fail "the restored domain never connected to vgrantd"
 log "$(guest_log ksr | grep '^GUEST-SR-OK')"
+# the same virtio device both times, nothing failed on the way
+ctr=$(guest_log ksr | sed -n 's/^GUEST-SR-COUNTERS //p' | tail -n 1)
+log "module counters: $ctr"
+case " $ctr " in
+    *" resumes=2 "*) ;;
+    *) fail "the module did not resume its device twice ($ctr)" ;;
+esac
+case " $ctr " in
+    *" failed_requests=0 "*) ;;
+    *) fail "requests failed across the suspends ($ctr)" ;;
+esac
+guest_log ksr | grep 'GUEST-KMSG.*virtio-grant.*\(suspend:\|resume\)' | sed 's/^GUEST-KMSG /    ksr| /'
+[ "$(guest_log ksr | grep -c 'GUEST-KMSG.*resumed: virtio[0-9]* reconnected')" = 2 ] ||
+    fail "the guest's log does not show two reconnects of the same virtio device"
 check "vgrant detach" vgrant detach "$ndom" 0
 released_ok "$ndom" 0 30
 stop_guest ksr
