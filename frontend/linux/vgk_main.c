@@ -926,12 +926,17 @@ static int resume_session(struct vgk_dev *d, bool *cfg_changed)
 		dev_err(&xdev->dev, "resume: no backend for %s in xenstore\n", xdev->nodename);
 		return -ENODEV;
 	}
-	if (xdev->state != XenbusStateInitialising)
-		xenbus_switch_state(xdev, XenbusStateInitialising);
 	deadline = jiffies + msecs_to_jiffies(vgk_resume_timeout_ms);
 	for (;;) {
 		be = xenbus_read_driver_state(xdev->otherend);
-		if (be == XenbusStateInitWait)
+		/* the backend reruns the handshake once it has seen us Closed
+		 * (a cancelled suspend: the same backend, maybe still closing) */
+		if (xdev->state != XenbusStateInitialising &&
+		    (be == XenbusStateClosed || be == XenbusStateInitWait ||
+		     be == XenbusStateInitialising || be == XenbusStateUnknown))
+			xenbus_switch_state(xdev, XenbusStateInitialising);
+		if (be == XenbusStateInitWait &&
+		    xdev->state == XenbusStateInitialising)
 			break;
 		if (time_after(jiffies, deadline)) {
 			dev_err(&xdev->dev, "resume: backend %s (dom %u) not ready within %u ms (state %d)\n",
