@@ -121,6 +121,7 @@ struct vgk_dev {
 	struct delayed_work drain_watch;   /* a freeze whose backend stalls */
 	s64 drain_done;
 	unsigned long drain_since;
+	unsigned int nq_frozen;     /* queues the driver had before the freeze */
 
 	/* backend keys of this session */
 	u32 device_id;

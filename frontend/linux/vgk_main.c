@@ -873,6 +873,7 @@ static int vgk_pm_freeze(struct device *dev)
 	queue_delayed_work(system_unbound_wq, &d->drain_watch, HZ / 4);
 	if (READ_ONCE(d->dead))
 		fail_io(d);    /* a failing session whose close work we dropped */
+	d->nq_frozen = d->nq;
 	err = virtio_device_freeze(vdev);
 	cancel_delayed_work_sync(&d->drain_watch);
 	if (!err && d->nq) {
@@ -902,16 +903,47 @@ static int vgk_pm_freeze(struct device *dev)
 	return 0;
 }
 
+/* What the driver was set up against: kept for a restore without a
+ * backend, whatever a new backend wrote. */
+struct vgk_sess_keys {
+	u32 device_id, max_queues, max_queue_size;
+	u64 offered, region_bytes;
+	enum vgk_mode mode;
+	char mode_name[16];
+};
+
+static void keys_save(struct vgk_dev *d, struct vgk_sess_keys *k)
+{
+	k->device_id = d->device_id;
+	k->max_queues = d->max_queues;
+	k->max_queue_size = d->max_queue_size;
+	k->offered = d->offered;
+	k->region_bytes = d->region_bytes;
+	k->mode = d->mode;
+	memcpy(k->mode_name, d->mode_name, sizeof(k->mode_name));
+}
+
+static void keys_restore(struct vgk_dev *d, const struct vgk_sess_keys *k)
+{
+	d->device_id = k->device_id;
+	d->max_queues = k->max_queues;
+	d->max_queue_size = k->max_queue_size;
+	d->offered = k->offered;
+	d->region_bytes = k->region_bytes;
+	d->mode = k->mode;
+	memcpy(d->mode_name, k->mode_name, sizeof(d->mode_name));
+}
+
 /* d->lock held, frozen.  Wait for the backend, read and check its keys,
- * grant the arena.  0: a session the driver can restore over. */
+ * grant the arena.  0: a session the driver can restore over; otherwise
+ * the keys of the last session are back in place. */
 static int resume_session(struct vgk_dev *d, bool *cfg_changed)
 {
 	struct xenbus_device *xdev = d->xdev;
 	struct virtio_device *vdev = &d->vv->vdev;
-	u32 old_id = d->device_id, old_gen = d->cfg_gen;
-	enum vgk_mode old_mode = d->mode;
-	u64 old_region = d->region_bytes;
+	u32 old_gen = d->cfg_gen;
 	unsigned int old_len = d->cfg_len;
+	struct vgk_sess_keys old;
 	unsigned long deadline;
 	enum xenbus_state be;
 	u8 *old_cfg;
@@ -949,32 +981,43 @@ static int resume_session(struct vgk_dev *d, bool *cfg_changed)
 	old_cfg = kmemdup(d->config, sizeof(d->config), GFP_KERNEL);
 	if (!old_cfg)
 		return -ENOMEM;
+	keys_save(d, &old);
 	err = read_backend_keys(d);
 	*cfg_changed = !err && (d->cfg_len != old_len || d->cfg_gen != old_gen ||
 				memcmp(d->config, old_cfg, old_len));
 	kfree(old_cfg);
 	if (err)
-		return err;
-	if (d->device_id != old_id || d->mode != old_mode ||
-	    d->region_bytes != old_region) {
-		dev_err(&xdev->dev, "resume: backend dom %u offers device %u in mode %s (region %llu), not device %u in the mode of the last session\n",
-			d->domid, d->device_id, d->mode_name, d->region_bytes, old_id);
-		return -EPROTO;
+		goto fail;
+	err = -EPROTO;
+	if (d->device_id != old.device_id || d->mode != old.mode ||
+	    d->region_bytes != old.region_bytes) {
+		dev_err(&xdev->dev, "resume: backend dom %u offers device %u in mode %s (region %llu), not device %u in mode %s (region %llu) as before\n",
+			d->domid, d->device_id, d->mode_name, d->region_bytes,
+			old.device_id, old.mode_name, old.region_bytes);
+		goto fail;
 	}
 	if (vdev->features & ~d->offered) {
 		dev_err(&xdev->dev, "resume: backend dom %u offers features 0x%llx, the driver uses 0x%llx\n",
 			d->domid, d->offered, vdev->features);
-		return -EPROTO;
+		goto fail;
+	}
+	if (d->max_queues < d->nq_frozen) {
+		dev_err(&xdev->dev, "resume: backend dom %u offers %u queue(s), the driver uses %u\n",
+			d->domid, d->max_queues, d->nq_frozen);
+		goto fail;
 	}
 	err = session_arena(d);
 	if (err)
-		return err;
+		goto fail;
 	WRITE_ONCE(d->poison, false);
 	WRITE_ONCE(d->dead, false);
 	d->published = false;
 	d->status = 0;
 	atomic64_inc(&d->st.sessions);
 	return 0;
+fail:
+	keys_restore(d, &old);
+	return err;
 }
 
 /* The backend did not come back: the driver restores over queues that
