@@ -3,9 +3,12 @@
 # and write files (4 KiB .. 512 KiB, random, checksummed as generated) one
 # after the other, a sync every 8, printing GUEST-SR-FILE <n> after each,
 # until dom0 writes data/stop=1 into this domain's xenstore directory (after
-# a restore that is the new domain's) or $max files.  Then sync, umount,
-# fsck.ext4 -fn, mount again with caches dropped, check every checksum, and
-# print them (GUEST-SUM sr ...) for dom0's own check of the image.
+# a restore that is the new domain's) or $max files.  Meanwhile fio keeps
+# direct I/O in flight on a file of the same filesystem (4 s runs of random
+# writes, 4-64 KiB, queue depth 16, crc32c verified as it goes), so a
+# suspend finds requests to drain.  Then sync, umount, fsck.ext4 -fn, mount
+# again with caches dropped, check every checksum, and print them
+# (GUEST-SUM sr ...) for dom0's own check of the image.
 . /e2e/guest/kernel-lib.sh
 size=${size:-128}
 max=${max:-400}
@@ -16,6 +19,23 @@ mkdir -p /mnt/sr
 mkfs.ext4 -q -F "/dev/$vd" || gerr "mkfs.ext4 failed"
 mount -t ext4 "/dev/$vd" /mnt/sr || gerr "mount failed"
 echo "GUEST-SR-MOUNTED $vd"
+rm -f /tmp/sr.stop /tmp/sr.fio
+(
+    runs=0
+    while [ ! -e /tmp/sr.stop ]; do
+        if ! fio --name=srbg --filename=/mnt/sr/fio.dat --size=16M --rw=randwrite \
+            --bsrange=4k-64k --iodepth=16 --ioengine=libaio --direct=1 \
+            --verify=crc32c --verify_fatal=1 --verify_backlog=16 --do_verify=1 \
+            --randrepeat=0 --time_based --runtime=4 >/tmp/srbg.out 2>&1; then
+            sed 's/^/    srbg| /' /tmp/srbg.out
+            echo "runs=$runs failed=1" >/tmp/sr.fio
+            exit 1
+        fi
+        runs=$((runs + 1))
+    done
+    echo "runs=$runs failed=0" >/tmp/sr.fio
+) &
+fio_pid=$!
 set -- 4096 12345 65536 100003 262144 524288 8191 1000000
 n=0
 : >/tmp/sr.sums
@@ -33,6 +53,10 @@ while [ "$n" -lt "$max" ]; do
     echo "GUEST-SR-FILE $n"
     [ "$(xenstore-read data/stop 2>/dev/null)" = 1 ] && break
 done
+touch /tmp/sr.stop
+wait "$fio_pid"
+echo "GUEST-SR-FIO $(cat /tmp/sr.fio 2>/dev/null || echo 'runs=? failed=1')"
+grep -q 'failed=0' /tmp/sr.fio 2>/dev/null || gerr "the background fio failed (verify error or I/O error)"
 sync || gerr "final sync failed"
 umount /mnt/sr || gerr "umount failed"
 fsck.ext4 -fn "/dev/$vd" >/tmp/sr.fsck 2>&1 || { sed 's/^/    fsck| /' /tmp/sr.fsck; gerr "fsck.ext4 -fn not clean after the save/restore"; }

@@ -1,7 +1,8 @@
 #!/bin/sh
 # kernel-saverestore: suspend and resume of a guest whose virtio-grant disk
-# (grant mode, stock virtio_blk over virtio_grant.ko) is mounted with files
-# being written, twice:
+# (grant mode, stock virtio_blk over virtio_grant.ko) is mounted, with files
+# being written and fio keeping direct I/O in flight on the same filesystem,
+# twice:
 #  1. `xl save -c` (a checkpoint: the guest suspends, is saved and resumes
 #     as a *cancelled* suspend, the same domain and backend): the module's
 #     freeze drains and closes the session (vgrantd releases it, 0 pages
@@ -31,7 +32,7 @@ check "vgrant attach" vgrant attach "$dom" "type=blk,target=$img"
 i=0
 until [ "$(files_now)" -ge 20 ] 2>/dev/null; do
     i=$((i + 1))
-    [ "$i" -gt 360 ] && { guest_log ksr | grep -v GUEST-KMSG | tail -n 20; fail "the guest never got to writing files"; }
+    [ "$i" -gt 600 ] && { guest_log ksr | grep -v GUEST-KMSG | tail -n 20; fail "the guest never got to writing files"; }
     sleep 0.5
 done
 # write N more files than now, or fail saying WHAT
@@ -39,7 +40,7 @@ writes_on() {
     _at=$(files_now) _i=0
     until [ "$(files_now)" -ge $((_at + $1)) ] 2>/dev/null; do
         _i=$((_i + 1))
-        if [ "$_i" -gt 240 ]; then
+        if [ "$_i" -gt 480 ]; then
             guest_log ksr | grep -v GUEST-KMSG | tail -n 20 | sed 's/^/    ksr| /'
             bg_log vgrantd | tail -n 10
             fail "the guest wrote nothing $2 (still at file $(files_now))"
@@ -86,6 +87,7 @@ kernel_console_check ksr
 [ "$rc" = 0 ] || fail "guest job failed (rc $rc)$(guest_log ksr | sed -n 's/^GUEST-ERROR /: /p' | head -n1)"
 bg_log vgrantd | grep -q "dom $ndom dev 0: connected" || fail "the restored domain never connected to vgrantd"
 log "$(guest_log ksr | grep '^GUEST-SR-OK')"
+log "background fio: $(guest_log ksr | sed -n 's/^GUEST-SR-FIO //p' | tail -n 1)"
 # the same virtio device both times, nothing failed on the way
 ctr=$(guest_log ksr | sed -n 's/^GUEST-SR-COUNTERS //p' | tail -n 1)
 log "module counters: $ctr"
