@@ -8,7 +8,8 @@
 # writes, 4-64 KiB, queue depth 16, crc32c verified as it goes), so a
 # suspend finds requests to drain.  Then sync, umount, fsck.ext4 -fn, mount
 # again with caches dropped, check every checksum, and print them
-# (GUEST-SUM sr ...) for dom0's own check of the image.
+# (GUEST-SUM sr ...) for dom0's own check of the image.  Last, leave a
+# process reading the disk every second (GUEST-SR-PROBE ok|fail|gone).
 . /e2e/guest/kernel-lib.sh
 size=${size:-128}
 max=${max:-400}
@@ -73,5 +74,18 @@ sed 's/^/GUEST-SUM sr /' /tmp/sr.sums
 c=/sys/bus/xen/devices/virtio-grant-0/vgrant
 echo "GUEST-SR-COUNTERS disk=$vd resumes=$(cat $c/resumes) sessions=$(cat $c/sessions) failed_requests=$(cat $c/failed_requests) revoke_failures=$(cat $c/revoke_failures)"
 echo "GUEST-SR-OK files=$n"
+# for the scenario's last step (a restore with no backend): read the disk
+# every second, say when that works, when it starts failing and when the
+# disk is gone
+(
+    last=""
+    while [ -e "/sys/block/$vd" ]; do
+        if dd if="/dev/$vd" of=/dev/null bs=4096 count=16 iflag=direct 2>/dev/null; then st=ok; else st=fail; fi
+        [ "$st" = "$last" ] || echo "GUEST-SR-PROBE $st"
+        last=$st
+        sleep 1
+    done
+    echo "GUEST-SR-PROBE gone"
+) &
 kernel_done
 exit 0

@@ -14,8 +14,11 @@
 #     mounted) to the new domain's backend and the guest writes on.
 # Then fsck.ext4 -fn in the guest is clean, every file's checksum matches in
 # the guest, and dom0's e2fsck and loop mount of the image find the same
-# checksums.  The module reports 2 resumes and 0 failed requests; no
-# BUG/Oops/WARNING in the guest's console.
+# checksums.  The module reports 2 resumes and 0 failed requests.
+#  3. `xl save`, `xl restore` with no `vgrant attach`: the module fails the
+#     device (a reader in the guest sees its disk fail and disappear), the
+#     resume does not hang.
+# No BUG/Oops/WARNING in the guest's console.
 . "$(dirname "$0")/lib.sh"
 need_bin vgrantd vgrant xl e2fsck
 
@@ -102,8 +105,35 @@ esac
 guest_log ksr | grep 'GUEST-KMSG.*virtio-grant.*\(suspend:\|resume\)' | sed 's/^GUEST-KMSG /    ksr| /'
 [ "$(guest_log ksr | grep -c 'GUEST-KMSG.*resumed: virtio[0-9]* reconnected')" = 2 ] ||
     fail "the guest's log does not show two reconnects of the same virtio device"
-check "vgrant detach" vgrant detach "$ndom" 0
+
+# 3. a restore with no backend (the toolstack does not recreate the
+# device): the module gives up on the device instead of hanging, the
+# guest's reader sees the disk fail and go, the kernel stays clean
+i=0
+until guest_log ksr | grep -q '^GUEST-SR-PROBE ok'; do
+    i=$((i + 1))
+    [ "$i" -gt 60 ] && fail "the guest's disk reader never reported"
+    sleep 0.5
+done
+check "xl save (3)" xl save ksr "$save"
 released_ok "$ndom" 0 30
+check "vgrant detach of the saved domain's device" vgrant detach "$ndom" 0
+check "xl restore without the device" xl restore "$save"
+rm -f "$save"
+i=0
+until guest_log ksr | grep -q '^GUEST-SR-PROBE gone'; do
+    i=$((i + 1))
+    if [ "$i" -gt 180 ]; then
+        guest_log ksr | grep -v '^GUEST-KMSG \|^GUEST-SUM \|^GUEST-SR-FILE ' | tail -n 15 | sed 's/^/    ksr| /'
+        fail "after a restore with no backend the disk neither failed nor went away within 90 s"
+    fi
+    sleep 0.5
+done
+guest_log ksr | grep 'GUEST-SR-PROBE\|virtio-grant.*resume' | grep -v GUEST-KMSG | tail -n 6 | sed 's/^/    ksr| /'
+guest_log ksr | grep -v GUEST-KMSG | grep -q 'resume: virtio[0-9]* has no backend: its I/O fails' ||
+    fail "the module did not report the device it gave up on"
+log "ok: restored with no backend: the disk failed and was removed after $((i / 2)) s"
+kernel_console_check ksr
 stop_guest ksr
 guest_sums ksr sr "$E2E_WORK/ksr.sums"
 image_check sr "$img" "$E2E_WORK/ksr.sums"
