@@ -944,7 +944,7 @@ static int resume_session(struct vgk_dev *d, bool *cfg_changed)
 	u32 old_gen = d->cfg_gen;
 	unsigned int old_len = d->cfg_len;
 	struct vgk_sess_keys old;
-	unsigned long deadline;
+	unsigned long deadline, fl;
 	enum xenbus_state be;
 	u8 *old_cfg;
 	int err;
@@ -985,7 +985,6 @@ static int resume_session(struct vgk_dev *d, bool *cfg_changed)
 	err = read_backend_keys(d);
 	*cfg_changed = !err && (d->cfg_len != old_len || d->cfg_gen != old_gen ||
 				memcmp(d->config, old_cfg, old_len));
-	kfree(old_cfg);
 	if (err)
 		goto fail;
 	err = -EPROTO;
@@ -1014,9 +1013,17 @@ static int resume_session(struct vgk_dev *d, bool *cfg_changed)
 	d->published = false;
 	d->status = 0;
 	atomic64_inc(&d->st.sessions);
+	kfree(old_cfg);
 	return 0;
 fail:
+	/* the driver restores without a backend over what it knew */
 	keys_restore(d, &old);
+	spin_lock_irqsave(&d->cfg_lock, fl);
+	memcpy(d->config, old_cfg, sizeof(d->config));
+	d->cfg_len = old_len;
+	d->cfg_gen = old_gen;
+	spin_unlock_irqrestore(&d->cfg_lock, fl);
+	kfree(old_cfg);
 	return err;
 }
 
