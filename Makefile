@@ -196,7 +196,8 @@ check: deps
 # virtio_grant.ko (built for the guest kernel by tests/e2e/build-kmod.sh);
 # those that passed on real Xen are here, all are in E2E_KERNEL_SCENARIOS.
 E2E_SCENARIOS ?= smoke basic many destroy restart modes rng driverdomain pvblock \
-                 kernel-fio kernel-ro kernel-unplug kernel-rng kernel-fs
+                 kernel-fio kernel-ro kernel-unplug kernel-rng kernel-fs \
+                 kernel-saverestore
 
 # make e2e SAN=1 (also e2e-fault, e2e-kernel): dom0 runs the ASan/UBSan
 # build of the daemon side (build-san/bin: vgrantd, vgrant, vg-dm, with the

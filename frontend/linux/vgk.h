@@ -85,6 +85,7 @@ struct vgk_stats {
 	atomic64_t revoke_failures; /* grants the backend still held at unmap */
 	atomic64_t failed_requests; /* heads completed by us with an error */
 	atomic64_t sessions;
+	atomic64_t resumes;         /* sessions resumed under the same device */
 	atomic64_t config_changes;
 };
 
@@ -107,6 +108,20 @@ struct vgk_dev {
 	bool published;             /* our keys are out, state Initialised+ */
 	bool dead;                  /* READ_ONCE: refuse DMA, device failing */
 	bool poison;                /* READ_ONCE: bounced reads return 0xff */
+	/*
+	 * Suspend (xl save, migration, a cancelled suspend): the virtio device
+	 * stays registered (same /dev/vdX) while its session is closed.
+	 * frozen: from the device's PM freeze to its thaw/restore; backend
+	 * state changes are then the PM path's business.  offline: the driver
+	 * is restoring over no session (the backend did not come back): rings
+	 * are not granted, nothing is published, every request fails.
+	 */
+	bool frozen;                /* READ_ONCE */
+	bool offline;
+	struct delayed_work drain_watch;   /* a freeze whose backend stalls */
+	s64 drain_done;
+	unsigned long drain_since;
+	unsigned int nq_frozen;     /* queues the driver had before the freeze */
 
 	/* backend keys of this session */
 	u32 device_id;
@@ -151,6 +166,7 @@ int vgk_coh_set_readonly(struct vgk_dev *d, dma_addr_t start, size_t bytes);
 void vgk_track_all(struct vgk_dev *d);
 void vgk_track(struct vgk_queue *q);
 void vgk_device_failed(struct vgk_dev *d, const char *why);
+unsigned int vgk_owed(struct vgk_queue *q);
 
 /* module parameters */
 extern struct workqueue_struct *vgk_wq;
@@ -159,5 +175,6 @@ extern unsigned int vgk_max_queue_size;
 extern unsigned int vgk_bounce_pages;
 extern unsigned int vgk_pool_pages;
 extern unsigned int vgk_close_timeout_ms;
+extern unsigned int vgk_resume_timeout_ms;
 
 #endif /* VGK_H */

@@ -115,6 +115,21 @@ void vgk_track(struct vgk_queue *q)
 	q->shadow_used = idx;
 }
 
+/* Heads the device still owes on this queue (avail, not yet used). */
+unsigned int vgk_owed(struct vgk_queue *q)
+{
+	unsigned int h, n = 0;
+	unsigned long fl;
+
+	spin_lock_irqsave(&q->track_lock, fl);
+	vgk_track(q);
+	for (h = 0; h < q->num; h++)
+		if (q->owed[h] > 0)
+			n++;
+	spin_unlock_irqrestore(&q->track_lock, fl);
+	return n;
+}
+
 void vgk_track_all(struct vgk_dev *d)
 {
 	unsigned long fl;
@@ -561,10 +576,12 @@ static void *vgk_alloc(struct device *dev, size_t size, dma_addr_t *handle,
 		goto fail;
 	}
 	c->npages = n;
-	for (k = 0; k < n; k++)
+	/* offline (a restore without a backend): refs reserved, never granted */
+	for (k = 0; k < n && !d->offline; k++)
 		gnttab_grant_foreign_access_ref(c->ref + k, d->domid,
 						virt_to_gfn(c->cpu + k * PAGE_SIZE), 0);
-	atomic64_add(n, &d->st.setup_grants);
+	if (!d->offline)
+		atomic64_add(n, &d->st.setup_grants);
 	spin_lock_irqsave(&d->coh_lock, fl);
 	list_add(&c->node, &d->coh);
 	spin_unlock_irqrestore(&d->coh_lock, fl);
@@ -634,6 +651,8 @@ int vgk_coh_set_readonly(struct vgk_dev *d, dma_addr_t start, size_t bytes)
 
 	if (!c || vg_grant_addr_offset(start) || ref - c->ref + n > c->npages)
 		return -EINVAL;
+	if (d->offline)
+		return 0;
 	for (k = 0; k < n; k++)
 		gnttab_grant_foreign_access_ref(ref + k, d->domid,
 				virt_to_gfn(c->cpu + (ref - c->ref + k) * PAGE_SIZE), 1);

@@ -21,6 +21,11 @@
  *                       the device online, Initialising again: the next
  *                       backend InitWait starts a new session (a new
  *                       virtio_device, e.g. a new /dev/vdX).
+ *   suspend/resume      (xl save/restore, migration, a cancelled suspend)
+ *                       the virtio_device stays: its PM freeze drains and
+ *                       closes the session, its thaw/restore opens a new
+ *                       one under the same device (same /dev/vdX); see
+ *                       "suspend and resume" below.
  *
  * Nothing that waits runs on the xenwatch thread: backend state changes
  * only queue work.
@@ -60,7 +65,11 @@ MODULE_PARM_DESC(pool_pages, "persistent mode: pages of the per-device pool gran
 
 unsigned int vgk_close_timeout_ms = 5000;
 module_param_named(close_timeout_ms, vgk_close_timeout_ms, uint, 0644);
-MODULE_PARM_DESC(close_timeout_ms, "how long to wait for the backend to close before revoking anyway (default 5000)");
+MODULE_PARM_DESC(close_timeout_ms, "how long to wait for the backend to close before revoking anyway, and for a stalled backend to complete anything while suspending (default 5000)");
+
+unsigned int vgk_resume_timeout_ms = 10000;
+module_param_named(resume_timeout_ms, vgk_resume_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(resume_timeout_ms, "after a restore or cancelled suspend: how long to wait for the backend before failing the device's I/O (default 10000)");
 
 #define VGK_FEATURES_REQUIRED \
 	(BIT_ULL(VIRTIO_F_VERSION_1) | BIT_ULL(VIRTIO_F_ACCESS_PLATFORM))
@@ -387,7 +396,8 @@ static bool vgk_notify(struct virtqueue *vq)
 {
 	struct vgk_queue *q = vq->priv;
 
-	notify_remote_via_irq(q->irq);
+	if (q->irq > 0)
+		notify_remote_via_irq(q->irq);
 	return true;
 }
 
@@ -397,7 +407,8 @@ static void kick_all(struct vgk_dev *d)
 
 	mutex_lock(&d->vq_mutex);
 	for (i = 0; i < d->nq; i++)
-		notify_remote_via_irq(d->q[i]->irq);
+		if (d->q[i]->irq > 0)
+			notify_remote_via_irq(d->q[i]->irq);
 	mutex_unlock(&d->vq_mutex);
 }
 
@@ -463,6 +474,8 @@ static struct vgk_queue *setup_queue(struct vgk_dev *d, unsigned int index,
 	d->q[index] = q;
 	spin_unlock_irqrestore(&d->qlist_lock, fl);
 
+	if (d->offline)
+		return q;     /* no backend: no event channel either */
 	err = xenbus_alloc_evtchn(d->xdev, &q->port);
 	if (err)
 		goto fail;
@@ -501,7 +514,7 @@ static int vgk_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
 	int err = 0;
 
 	mutex_lock(&d->vq_mutex);
-	if (READ_ONCE(d->dead) || d->nq) {
+	if ((READ_ONCE(d->dead) && !d->offline) || d->nq) {
 		err = -ENODEV;
 		goto out;
 	}
@@ -544,7 +557,8 @@ static void fail_queue(struct vgk_dev *d, struct vgk_queue *q)
 	unsigned long fl;
 	u16 idx;
 
-	disable_irq(q->irq);
+	if (q->irq > 0)
+		disable_irq(q->irq);
 	spin_lock_irqsave(&q->track_lock, fl);
 	vgk_track(q);
 	idx = q->shadow_used;
@@ -572,7 +586,8 @@ static void fail_queue(struct vgk_dev *d, struct vgk_queue *q)
 	local_irq_save(fl);
 	vring_interrupt(q->irq, q->vq);
 	local_irq_restore(fl);
-	enable_irq(q->irq);
+	if (q->irq > 0)
+		enable_irq(q->irq);
 }
 
 static void fail_io(struct vgk_dev *d)
@@ -629,7 +644,8 @@ static void vgk_set_status(struct virtio_device *vdev, u8 status)
 	struct vgk_dev *d = vd(vdev);
 
 	if ((status & VIRTIO_CONFIG_S_DRIVER_OK) &&
-	    !(d->status & VIRTIO_CONFIG_S_DRIVER_OK) && !d->published) {
+	    !(d->status & VIRTIO_CONFIG_S_DRIVER_OK) && !d->published &&
+	    !d->offline) {
 		if (READ_ONCE(d->dead) || publish(d)) {
 			status |= VIRTIO_CONFIG_S_FAILED;
 			vgk_device_failed(d, "could not publish the queues");
@@ -676,7 +692,8 @@ static void vgk_synchronize_cbs(struct virtio_device *vdev)
 
 	mutex_lock(&d->vq_mutex);
 	for (i = 0; i < d->nq; i++)
-		synchronize_irq(d->q[i]->irq);
+		if (d->q[i]->irq > 0)
+			synchronize_irq(d->q[i]->irq);
 	mutex_unlock(&d->vq_mutex);
 }
 
@@ -784,6 +801,313 @@ static void session_end(struct vgk_dev *d)
 	d->status = 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* suspend and resume: xl save/restore, migration, a cancelled suspend */
+/*
+ * The virtio bus has no PM callbacks, so the virtio device gets ours
+ * through its device_type.  Children freeze before parents and restore
+ * after them, so the xenbus device's .resume (which re-reads the backend
+ * path after a restore) has run when ours does.  vgk_wq is freezable:
+ * none of our work items runs while this path does.
+ *
+ *   freeze   the driver's own freeze quiesces and drains its queues
+ *            (virtio_blk: blk_mq_freeze_queue waits for every request),
+ *            resets the device (the session closes: Closing, the backend
+ *            unmaps, Closed) and deletes its queues (rings revoked); then
+ *            the arena is revoked.  A watchdog bounds the drain: a backend
+ *            that completes nothing for close_timeout_ms gets its requests
+ *            failed (EIO) instead of a guest that never suspends.
+ *   thaw /   (cancelled suspend: the same backend; restore: the backend
+ *   restore  the toolstack set up for the new domain) Initialising, wait
+ *            up to resume_timeout_ms for the backend's InitWait, check it
+ *            offers what the driver negotiated, grant the arena and let
+ *            the driver restore its queues over the new session: the same
+ *            virtio device, the same /dev/vdX.  If the backend does not
+ *            come, or offers something else, the driver restores over
+ *            queues that fail every request, and the close work then
+ *            removes the device as if the backend had gone away.
+ */
+#ifdef CONFIG_PM_SLEEP
+static void drain_watch(struct work_struct *w)
+{
+	struct vgk_dev *d = container_of(to_delayed_work(w), struct vgk_dev, drain_watch);
+	unsigned int i, owed = 0;
+	s64 done;
+
+	if (READ_ONCE(d->dead))
+		return;    /* the driver has reset the device: drained */
+	mutex_lock(&d->vq_mutex);
+	for (i = 0; i < d->nq; i++)
+		owed += vgk_owed(d->q[i]);
+	mutex_unlock(&d->vq_mutex);
+	done = atomic64_read(&d->st.completed);
+	if (!owed || done != d->drain_done) {
+		d->drain_done = done;
+		d->drain_since = jiffies;
+	} else if (time_after(jiffies, d->drain_since +
+			      msecs_to_jiffies(vgk_close_timeout_ms))) {
+		dev_warn(&d->xdev->dev, "suspend: backend dom %u completed none of %u request(s) in %u ms; failing them\n",
+			 d->domid, owed, vgk_close_timeout_ms);
+		fail_io(d);
+		return;
+	}
+	queue_delayed_work(system_unbound_wq, &d->drain_watch, HZ / 4);
+}
+
+static int vgk_pm_freeze(struct device *dev)
+{
+	struct virtio_device *vdev = dev_to_virtio(dev);
+	struct vgk_dev *d = vd(vdev);
+	s64 done;
+	int err;
+
+	/* queued, not running (frozen): this path does their job */
+	cancel_work_sync(&d->close_work);
+	cancel_work_sync(&d->connect_work);
+	cancel_delayed_work_sync(&d->stats_work);
+	mutex_lock(&d->lock);
+	WRITE_ONCE(d->frozen, true);
+	done = atomic64_read(&d->st.completed);
+	d->drain_done = done;
+	d->drain_since = jiffies;
+	queue_delayed_work(system_unbound_wq, &d->drain_watch, HZ / 4);
+	if (READ_ONCE(d->dead))
+		fail_io(d);    /* a failing session whose close work we dropped */
+	d->nq_frozen = d->nq;
+	err = virtio_device_freeze(vdev);
+	cancel_delayed_work_sync(&d->drain_watch);
+	if (!err && d->nq) {
+		/* a driver without a freeze callback still uses its queues */
+		dev_err(&d->xdev->dev, "suspend: the driver of %s kept its queues; cannot suspend\n",
+			dev_name(&vdev->dev));
+		err = -EBUSY;
+	}
+	if (err) {
+		/* the suspend is aborted; the session goes on */
+		dev_err(&d->xdev->dev, "suspend: the driver refused to freeze: %d\n", err);
+		WRITE_ONCE(d->frozen, false);
+		queue_delayed_work(vgk_wq, &d->stats_work, 2 * HZ);
+		mutex_unlock(&d->lock);
+		return err;
+	}
+	if (d->published)
+		close_handshake(d);    /* a driver that did not reset */
+	write_stats(d);
+	vgk_arena_release(d);
+	WRITE_ONCE(d->poison, false);
+	d->status = 0;
+	dev_info(&d->xdev->dev, "suspend: session with backend dom %u closed after %lld completion(s) while draining; %s kept for the resume\n",
+		 d->domid, (long long)(atomic64_read(&d->st.completed) - done),
+		 dev_name(&vdev->dev));
+	mutex_unlock(&d->lock);
+	return 0;
+}
+
+/* What the driver was set up against: kept for a restore without a
+ * backend, whatever a new backend wrote. */
+struct vgk_sess_keys {
+	u32 device_id, max_queues, max_queue_size;
+	u64 offered, region_bytes;
+	enum vgk_mode mode;
+	char mode_name[16];
+};
+
+static void keys_save(struct vgk_dev *d, struct vgk_sess_keys *k)
+{
+	k->device_id = d->device_id;
+	k->max_queues = d->max_queues;
+	k->max_queue_size = d->max_queue_size;
+	k->offered = d->offered;
+	k->region_bytes = d->region_bytes;
+	k->mode = d->mode;
+	memcpy(k->mode_name, d->mode_name, sizeof(k->mode_name));
+}
+
+static void keys_restore(struct vgk_dev *d, const struct vgk_sess_keys *k)
+{
+	d->device_id = k->device_id;
+	d->max_queues = k->max_queues;
+	d->max_queue_size = k->max_queue_size;
+	d->offered = k->offered;
+	d->region_bytes = k->region_bytes;
+	d->mode = k->mode;
+	memcpy(d->mode_name, k->mode_name, sizeof(d->mode_name));
+}
+
+/* d->lock held, frozen.  Wait for the backend, read and check its keys,
+ * grant the arena.  0: a session the driver can restore over; otherwise
+ * the keys of the last session are back in place. */
+static int resume_session(struct vgk_dev *d, bool *cfg_changed)
+{
+	struct xenbus_device *xdev = d->xdev;
+	struct virtio_device *vdev = &d->vv->vdev;
+	u32 old_gen = d->cfg_gen;
+	unsigned int old_len = d->cfg_len;
+	struct vgk_sess_keys old;
+	unsigned long deadline, fl;
+	enum xenbus_state be;
+	u8 *old_cfg;
+	int err;
+
+	if (READ_ONCE(d->broken)) {
+		dev_err(&xdev->dev, "resume: a page of the last session is still mapped by dom %u; not reconnecting\n",
+			d->domid);
+		return -EIO;
+	}
+	if (!xdev->otherend) {
+		dev_err(&xdev->dev, "resume: no backend for %s in xenstore\n", xdev->nodename);
+		return -ENODEV;
+	}
+	deadline = jiffies + msecs_to_jiffies(vgk_resume_timeout_ms);
+	for (;;) {
+		be = xenbus_read_driver_state(xdev->otherend);
+		/* the backend reruns the handshake once it has seen us Closed
+		 * (a cancelled suspend: the same backend, maybe still closing) */
+		if (xdev->state != XenbusStateInitialising &&
+		    (be == XenbusStateClosed || be == XenbusStateInitWait ||
+		     be == XenbusStateInitialising || be == XenbusStateUnknown))
+			xenbus_switch_state(xdev, XenbusStateInitialising);
+		if (be == XenbusStateInitWait &&
+		    xdev->state == XenbusStateInitialising)
+			break;
+		if (time_after(jiffies, deadline)) {
+			dev_err(&xdev->dev, "resume: backend %s (dom %u) not ready within %u ms (state %d)\n",
+				xdev->otherend, xdev->otherend_id, vgk_resume_timeout_ms, be);
+			return -ETIMEDOUT;
+		}
+		msleep(20);
+	}
+	d->domid = xdev->otherend_id;     /* a new backend domain, maybe */
+	old_cfg = kmemdup(d->config, sizeof(d->config), GFP_KERNEL);
+	if (!old_cfg)
+		return -ENOMEM;
+	keys_save(d, &old);
+	err = read_backend_keys(d);
+	*cfg_changed = !err && (d->cfg_len != old_len || d->cfg_gen != old_gen ||
+				memcmp(d->config, old_cfg, old_len));
+	if (err)
+		goto fail;
+	err = -EPROTO;
+	if (d->device_id != old.device_id || d->mode != old.mode ||
+	    d->region_bytes != old.region_bytes) {
+		dev_err(&xdev->dev, "resume: backend dom %u offers device %u in mode %s (region %llu), not device %u in mode %s (region %llu) as before\n",
+			d->domid, d->device_id, d->mode_name, d->region_bytes,
+			old.device_id, old.mode_name, old.region_bytes);
+		goto fail;
+	}
+	if (vdev->features & ~d->offered) {
+		dev_err(&xdev->dev, "resume: backend dom %u offers features 0x%llx, the driver uses 0x%llx\n",
+			d->domid, d->offered, vdev->features);
+		goto fail;
+	}
+	if (d->max_queues < d->nq_frozen) {
+		dev_err(&xdev->dev, "resume: backend dom %u offers %u queue(s), the driver uses %u\n",
+			d->domid, d->max_queues, d->nq_frozen);
+		goto fail;
+	}
+	err = session_arena(d);
+	if (err)
+		goto fail;
+	WRITE_ONCE(d->poison, false);
+	WRITE_ONCE(d->dead, false);
+	d->published = false;
+	d->status = 0;
+	atomic64_inc(&d->st.sessions);
+	kfree(old_cfg);
+	return 0;
+fail:
+	/* the driver restores without a backend over what it knew */
+	keys_restore(d, &old);
+	spin_lock_irqsave(&d->cfg_lock, fl);
+	memcpy(d->config, old_cfg, sizeof(d->config));
+	d->cfg_len = old_len;
+	d->cfg_gen = old_gen;
+	spin_unlock_irqrestore(&d->cfg_lock, fl);
+	kfree(old_cfg);
+	return err;
+}
+
+/* The backend did not come back: the driver restores over queues that
+ * are granted to nobody and fail every request; the close work removes
+ * the device after the resume. */
+static void restore_offline(struct vgk_dev *d)
+{
+	struct virtio_device *vdev = &d->vv->vdev;
+	int err;
+
+	if (d->nq)
+		vgk_del_vqs(vdev);
+	if (d->published)
+		close_handshake(d);
+	vgk_arena_release(d);
+	WRITE_ONCE(d->dead, true);
+	d->offline = true;
+	err = virtio_device_restore(vdev);
+	if (!err)
+		fail_io(d);
+	d->offline = false;
+	if (err)
+		dev_err(&d->xdev->dev, "resume: the driver could not restore %s even without a backend (%d): its I/O waits until the device is removed\n",
+			dev_name(&vdev->dev), err);
+	else
+		dev_warn(&d->xdev->dev, "resume: %s has no backend: its I/O fails, the device will be removed\n",
+			 dev_name(&vdev->dev));
+}
+
+static int vgk_pm_restore(struct device *dev)
+{
+	struct virtio_device *vdev = dev_to_virtio(dev);
+	struct vgk_dev *d = vd(vdev);
+	bool cfg_changed = false;
+	enum xenbus_state be;
+	int err;
+
+	mutex_lock(&d->lock);
+	if (!READ_ONCE(d->frozen)) {
+		mutex_unlock(&d->lock);
+		return 0;
+	}
+	err = resume_session(d, &cfg_changed);
+	if (!err) {
+		if (cfg_changed)
+			virtio_config_changed(vdev);   /* delivered once restored */
+		err = virtio_device_restore(vdev);
+		if (err)
+			dev_err(&d->xdev->dev, "resume: the driver failed to restore over the new session: %d\n", err);
+	}
+	if (err)
+		restore_offline(d);
+	else {
+		atomic64_inc(&d->st.resumes);
+		dev_info(&d->xdev->dev, "resumed: %s reconnected to backend dom %u, mode %s, %u queue(s)\n",
+			 dev_name(&vdev->dev), d->domid, d->mode_name, d->nq);
+	}
+	WRITE_ONCE(d->frozen, false);
+	queue_delayed_work(vgk_wq, &d->stats_work, 2 * HZ);
+	/* a state change we ignored while frozen, or no session at all */
+	be = d->xdev->otherend ? xenbus_read_driver_state(d->xdev->otherend) :
+				 XenbusStateUnknown;
+	if (err || be == XenbusStateClosing || be == XenbusStateClosed ||
+	    be == XenbusStateUnknown)
+		queue_work(vgk_wq, &d->close_work);
+	mutex_unlock(&d->lock);
+	return 0;
+}
+
+static const struct dev_pm_ops vgk_vdev_pm = {
+	.freeze = vgk_pm_freeze,
+	.thaw = vgk_pm_restore,
+	.restore = vgk_pm_restore,
+};
+#endif /* CONFIG_PM_SLEEP */
+
+static const struct device_type vgk_vdev_type = {
+	.name = "virtio-grant",
+#ifdef CONFIG_PM_SLEEP
+	.pm = &vgk_vdev_pm,
+#endif
+};
+
 static void connect_work(struct work_struct *w)
 {
 	struct vgk_dev *d = container_of(w, struct vgk_dev, connect_work);
@@ -793,7 +1117,8 @@ static void connect_work(struct work_struct *w)
 	int err;
 
 	mutex_lock(&d->lock);
-	if (d->up || d->removing || xdev->state != XenbusStateInitialising ||
+	if (d->up || d->removing || READ_ONCE(d->frozen) ||
+	    xdev->state != XenbusStateInitialising ||
 	    xenbus_read_driver_state(xdev->otherend) != XenbusStateInitWait)
 		goto out;
 	d->domid = xdev->otherend_id;     /* may change across save/restore */
@@ -815,6 +1140,7 @@ static void connect_work(struct work_struct *w)
 	vv->d = d;
 	vv->vdev.dev.parent = &xdev->dev;     /* whose dma_ops are ours */
 	vv->vdev.dev.release = vgk_vdev_release;
+	vv->vdev.dev.type = &vgk_vdev_type;   /* suspend/resume, above */
 	vv->vdev.config = &vgk_config_ops;
 	vv->vdev.id.device = d->device_id;
 	vv->vdev.id.vendor = VIRTIO_DEV_ANY_ID;
@@ -859,6 +1185,8 @@ static void close_work(struct work_struct *w)
 	unsigned long deadline;
 	enum xenbus_state be;
 
+	if (READ_ONCE(d->frozen))
+		return;    /* the resume decides (vgk_pm_restore) */
 	if (READ_ONCE(d->up))
 		fail_io(d);
 	/* a probe blocked on I/O has its answer now */
@@ -899,6 +1227,9 @@ static void backend_changed(struct xenbus_device *xdev, enum xenbus_state be)
 {
 	struct vgk_dev *d = dev_get_drvdata(&xdev->dev);
 
+	/* suspended: only the restore's own handshake concerns us */
+	if (READ_ONCE(d->frozen) && be != XenbusStateConnected)
+		return;
 	switch (be) {
 	case XenbusStateInitWait:
 		if (xdev->state == XenbusStateInitialising)
@@ -931,7 +1262,7 @@ static void config_changed(struct xenbus_watch *w, const char *path,
 	struct vgk_dev *d = container_of(w, struct vgk_dev, cfg_watch);
 	unsigned long fl;
 
-	if (!READ_ONCE(d->up) || read_config(d) <= 0)
+	if (!READ_ONCE(d->up) || READ_ONCE(d->frozen) || read_config(d) <= 0)
 		return;    /* between sessions: the next connect reads it */
 	atomic64_inc(&d->st.config_changes);
 	spin_lock_irqsave(&d->cfg_lock, fl);
@@ -964,6 +1295,7 @@ VGK_STAT_ATTR(map_errors);
 VGK_STAT_ATTR(revoke_failures);
 VGK_STAT_ATTR(failed_requests);
 VGK_STAT_ATTR(sessions);
+VGK_STAT_ATTR(resumes);
 VGK_STAT_ATTR(config_changes);
 
 static ssize_t mode_show(struct device *dev, struct device_attribute *attr,
@@ -1007,6 +1339,7 @@ static struct attribute *vgk_attrs[] = {
 	&dev_attr_revoke_failures.attr,
 	&dev_attr_failed_requests.attr,
 	&dev_attr_sessions.attr,
+	&dev_attr_resumes.attr,
 	&dev_attr_config_changes.attr,
 	NULL,
 };
@@ -1040,6 +1373,9 @@ static int vgk_probe(struct xenbus_device *xdev, const struct xenbus_device_id *
 	INIT_WORK(&d->connect_work, connect_work);
 	INIT_WORK(&d->close_work, close_work);
 	INIT_DELAYED_WORK(&d->stats_work, stats_work);
+#ifdef CONFIG_PM_SLEEP
+	INIT_DELAYED_WORK(&d->drain_watch, drain_watch);
+#endif
 
 	/* zero-copy maps remember their page by first ref, for the one case
 	 * that needs it (a grant the backend will not give back) */
@@ -1123,16 +1459,33 @@ static void vgk_remove(struct xenbus_device *xdev)
 }
 #endif
 
-/* After xl restore / migration: the old backend connection, its grants
- * and event channels are gone.  Fail what the old session owed and start
- * a new one (a new virtio device): no hang, but a filesystem mounted on
- * the old device does not survive (docs/kernel.md, limits). */
+/* The xenbus device's resume, after xl restore / migration (not after a
+ * cancelled suspend): xenbus has re-read the backend path, which may have
+ * changed (a new domain), so the config watch follows it.  A frozen
+ * virtio device is reconnected by its own restore (vgk_pm_restore, which
+ * runs after this); without one, start over. */
 static int vgk_resume(struct xenbus_device *xdev)
 {
 	struct vgk_dev *d = dev_get_drvdata(&xdev->dev);
+	int err;
 
+	if (d->cfg_watching) {
+		unregister_xenbus_watch(&d->cfg_watch);
+		kfree(d->cfg_watch.node);
+		d->cfg_watching = false;
+	}
+	if (xdev->otherend) {
+		err = xenbus_watch_pathfmt(xdev, &d->cfg_watch, NULL, config_changed,
+					   "%s/%s", xdev->otherend, VG_KEY_CONFIG_GENERATION);
+		if (err)
+			dev_warn(&xdev->dev, "resume: no config-change watch: %d\n", err);
+		else
+			d->cfg_watching = true;
+	}
+	if (READ_ONCE(d->frozen))
+		return 0;
 	if (READ_ONCE(d->up))
-		dev_warn(&xdev->dev, "resumed: the backend connection did not survive; failing owed I/O and reconnecting\n");
+		dev_warn(&xdev->dev, "resumed without a suspended virtio device: failing owed I/O and reconnecting\n");
 	queue_work(vgk_wq, &d->close_work);
 	return 0;
 }
@@ -1157,7 +1510,9 @@ static int __init vgk_init(void)
 
 	if (!xen_domain())
 		return -ENODEV;
-	vgk_wq = alloc_workqueue("virtio_grant", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
+	/* freezable: nothing of ours runs between suspend and resume */
+	vgk_wq = alloc_workqueue("virtio_grant",
+				 WQ_UNBOUND | WQ_MEM_RECLAIM | WQ_FREEZABLE, 0);
 	if (!vgk_wq)
 		return -ENOMEM;
 	err = xenbus_register_frontend(&vgk_driver);
