@@ -6,8 +6,9 @@
 #   make fuzz       build the libFuzzer harnesses (tests/fuzz/) and fuzz
 #                   each for FUZZ_SECONDS (default 10) seconds
 #   make test-san   the same under AddressSanitizer + UBSan (build-san/)
-#   make check      install missing build deps, then test, test-san, e2e
-#                   and e2e-xl
+#   make check      install missing build deps, then test, test-san, e2e,
+#                   e2e-xl and e2e-san
+#   make e2e-san    make e2e SAN=1 over E2E_SAN_SCENARIOS (smoke basic modes)
 #   make e2e        real Xen 4.17 under QEMU (tests/e2e): the scenarios of
 #                   E2E_SCENARIOS in one boot, then the fault matrix in a
 #                   second; E2E_SCENARIOS="a b" on the command line runs
@@ -113,7 +114,7 @@ BINS      := $(BUILD)/bin/vgrantd $(BUILD)/bin/vgrant $(BUILD)/bin/vgrant-io
 E2E_BINS  := $(BUILD)/bin/vg-hostile $(BUILD)/bin/vg-dm
 TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
-.PHONY: all test test-san check deps deb e2e-deb e2e e2e-fault demo bench install clean \
+.PHONY: all test test-san check deps deb e2e-deb e2e e2e-fault e2e-san demo bench install clean \
         e2e-xl help fuzz fuzz-build e2e-kernel kmod kmod-clean
 all: $(BINS) $(E2E_BINS) $(LIBSO)
 
@@ -190,6 +191,13 @@ check: deps
 	$(MAKE) test-san
 	$(MAKE) e2e
 	$(MAKE) e2e-xl
+	$(MAKE) e2e-san
+
+# The daemon side built with ASan/UBSan on real Xen, a few scenarios (make
+# check runs it; make e2e SAN=1 runs any list the same way).
+E2E_SAN_SCENARIOS ?= smoke basic modes
+e2e-san:
+	$(MAKE) SAN=1 e2e E2E_SCENARIOS="$(E2E_SAN_SCENARIOS)"
 
 # The scenarios `make e2e` runs (bench is `make bench`, demo `make demo`).
 # The kernel-* ones run the stock guest kernel's virtio drivers over
