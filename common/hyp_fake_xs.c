@@ -17,21 +17,34 @@
 
 #include "hyp_fake_int.h"
 
-/* Common prologue of a xenstore call: handle alive, path canonical, the
- * tree the transaction (or none) sees. */
-static struct xs_node *xs_begin(struct fake_hyp *fh, vg_xs_tx_t tx, const char *path,
-                                char *canon, size_t canon_size, struct fake_tx **txp)
+/* One xenstore call in progress: its handle, its path made canonical and
+ * its transaction (NULL: none). */
+struct xs_op {
+    struct fake_hyp *fh;
+    struct fake_tx *t;
+    char p[FAKE_XS_PATH_MAX + 1];
+};
+
+/* Common prologue of a xenstore call: lock the world, check the handle is
+ * alive, make the path canonical, return the tree the transaction (or none)
+ * sees.  NULL with errno on failure; either way xs_op_end() unlocks. */
+static struct xs_node *xs_op_begin(struct xs_op *op, struct vg_hyp *h, vg_xs_tx_t tx,
+                                   const char *path)
 {
-    *txp = NULL;
+    struct fake_hyp *fh = fake_of(h);
+
+    op->fh = fh;
+    op->t = NULL;
+    world_lock(fh->world);
     if (!handle_alive(fh))
         return NULL;
-    if (xs_canon(fh->pub.domid, path, canon, canon_size, false, NULL) < 0)
+    if (xs_canon(fh->pub.domid, path, op->p, sizeof(op->p), false, NULL) < 0)
         return NULL;
     if (tx == VG_XS_NO_TX)
         return fh->world->root;
     for (struct fake_tx *t = fh->txs; t; t = t->next) {
         if (t->id == tx) {
-            *txp = t;
+            op->t = t;
             return t->root;
         }
     }
@@ -39,16 +52,19 @@ static struct xs_node *xs_begin(struct fake_hyp *fh, vg_xs_tx_t tx, const char *
     return NULL;
 }
 
+/* Epilogue of every call xs_op_begin() started (errno kept). */
+static void xs_op_end(struct xs_op *op)
+{
+    world_unlock(op->fh->world);
+}
+
 char *fake_xs_read(struct vg_hyp *h, vg_xs_tx_t tx, const char *path, unsigned *len)
 {
-    struct fake_hyp *fh = fake_of(h);
-    char p[FAKE_XS_PATH_MAX + 1];
-    struct fake_tx *t;
+    struct xs_op op;
     char *ret = NULL;
 
-    world_lock(fh->world);
-    struct xs_node *root = xs_begin(fh, tx, path, p, sizeof(p), &t);
-    struct xs_node *n = root ? node_access(root, p, h->domid, VG_XS_PERM_READ) : NULL;
+    struct xs_node *root = xs_op_begin(&op, h, tx, path);
+    struct xs_node *n = root ? node_access(root, op.p, h->domid, VG_XS_PERM_READ) : NULL;
     if (n) {
         ret = malloc(n->value_len + 1);
         if (ret) {
@@ -57,19 +73,16 @@ char *fake_xs_read(struct vg_hyp *h, vg_xs_tx_t tx, const char *path, unsigned *
                 *len = n->value_len;
         }
     }
-    world_unlock(fh->world);
+    xs_op_end(&op);
     return ret;
 }
 
 int fake_xs_write(struct vg_hyp *h, vg_xs_tx_t tx, const char *path, const char *value)
 {
-    struct fake_hyp *fh = fake_of(h);
-    char p[FAKE_XS_PATH_MAX + 1];
-    struct fake_tx *t;
+    struct xs_op op;
     int ret = -1;
 
-    world_lock(fh->world);
-    struct xs_node *root = xs_begin(fh, tx, path, p, sizeof(p), &t);
+    struct xs_node *root = xs_op_begin(&op, h, tx, path);
     if (!root)
         goto out;
     if (!value) {
@@ -84,12 +97,12 @@ int fake_xs_write(struct vg_hyp *h, vg_xs_tx_t tx, const char *path, const char 
     char *copy = strdup(value);
     if (!copy)
         goto out;
-    struct xs_node *n = node_lookup(root, p);
+    struct xs_node *n = node_lookup(root, op.p);
     if (n && !(node_perm(h->domid, n) & VG_XS_PERM_WRITE)) {
         errno = EACCES;
         n = NULL;
     } else if (!n) {
-        n = node_create(root, p, h->domid);
+        n = node_create(root, op.p, h->domid);
     }
     if (!n) {
         free(copy);
@@ -98,25 +111,22 @@ int fake_xs_write(struct vg_hyp *h, vg_xs_tx_t tx, const char *path, const char 
     free(n->value);
     n->value = copy;
     n->value_len = (unsigned)vlen;
-    xs_changed(fh->world, t, p, false, n);
+    xs_changed(op.fh->world, op.t, op.p, false, n);
     ret = 0;
 out:
-    world_unlock(fh->world);
+    xs_op_end(&op);
     return ret;
 }
 
 int fake_xs_mkdir(struct vg_hyp *h, vg_xs_tx_t tx, const char *path)
 {
-    struct fake_hyp *fh = fake_of(h);
-    char p[FAKE_XS_PATH_MAX + 1];
-    struct fake_tx *t;
+    struct xs_op op;
     int ret = -1;
 
-    world_lock(fh->world);
-    struct xs_node *root = xs_begin(fh, tx, path, p, sizeof(p), &t);
+    struct xs_node *root = xs_op_begin(&op, h, tx, path);
     if (!root)
         goto out;
-    struct xs_node *n = node_lookup(root, p);
+    struct xs_node *n = node_lookup(root, op.p);
     if (n) {
         if (!(node_perm(h->domid, n) & VG_XS_PERM_WRITE)) {
             errno = EACCES;
@@ -125,63 +135,57 @@ int fake_xs_mkdir(struct vg_hyp *h, vg_xs_tx_t tx, const char *path)
         ret = 0;
         goto out;
     }
-    n = node_create(root, p, h->domid);
+    n = node_create(root, op.p, h->domid);
     if (!n)
         goto out;
-    xs_changed(fh->world, t, p, false, n);
+    xs_changed(op.fh->world, op.t, op.p, false, n);
     ret = 0;
 out:
-    world_unlock(fh->world);
+    xs_op_end(&op);
     return ret;
 }
 
 int fake_xs_rm(struct vg_hyp *h, vg_xs_tx_t tx, const char *path)
 {
-    struct fake_hyp *fh = fake_of(h);
-    char p[FAKE_XS_PATH_MAX + 1];
-    struct fake_tx *t;
+    struct xs_op op;
     int ret = -1;
 
-    world_lock(fh->world);
-    struct xs_node *root = xs_begin(fh, tx, path, p, sizeof(p), &t);
+    struct xs_node *root = xs_op_begin(&op, h, tx, path);
     if (!root)
         goto out;
-    if (!strcmp(p, "/")) {
+    if (!strcmp(op.p, "/")) {
         errno = EINVAL;
         goto out;
     }
-    struct xs_node *n = node_access(root, p, h->domid, VG_XS_PERM_WRITE);
+    struct xs_node *n = node_access(root, op.p, h->domid, VG_XS_PERM_WRITE);
     if (!n) {
         /* Removing a missing node whose parent exists succeeds, as in
          * xenstored. */
         if (errno == ENOENT) {
             const char *rest;
-            node_walk(root, p, &rest);
+            node_walk(root, op.p, &rest);
             if (!strchr(rest, '/'))
                 ret = 0;
         }
         goto out;
     }
-    xs_changed(fh->world, t, p, true, n);    /* copies n's perms first */
+    xs_changed(op.fh->world, op.t, op.p, true, n);    /* copies n's perms first */
     node_detach(n);
     node_free(n);
     ret = 0;
 out:
-    world_unlock(fh->world);
+    xs_op_end(&op);
     return ret;
 }
 
 char **fake_xs_directory(struct vg_hyp *h, vg_xs_tx_t tx, const char *path,
                                 unsigned *num)
 {
-    struct fake_hyp *fh = fake_of(h);
-    char p[FAKE_XS_PATH_MAX + 1];
-    struct fake_tx *t;
+    struct xs_op op;
     char **ret = NULL;
 
-    world_lock(fh->world);
-    struct xs_node *root = xs_begin(fh, tx, path, p, sizeof(p), &t);
-    struct xs_node *n = root ? node_access(root, p, h->domid, VG_XS_PERM_READ) : NULL;
+    struct xs_node *root = xs_op_begin(&op, h, tx, path);
+    struct xs_node *n = root ? node_access(root, op.p, h->domid, VG_XS_PERM_READ) : NULL;
     if (!n)
         goto out;
     /* One block: the pointer array, then the names. */
@@ -202,27 +206,24 @@ char **fake_xs_directory(struct vg_hyp *h, vg_xs_tx_t tx, const char *path,
     if (num)
         *num = n->nkids;
 out:
-    world_unlock(fh->world);
+    xs_op_end(&op);
     return ret;
 }
 
 int fake_xs_set_perms(struct vg_hyp *h, vg_xs_tx_t tx, const char *path,
                              const struct vg_xs_perm *perms, unsigned num)
 {
-    struct fake_hyp *fh = fake_of(h);
-    char p[FAKE_XS_PATH_MAX + 1];
-    struct fake_tx *t;
+    struct xs_op op;
     int ret = -1;
 
-    world_lock(fh->world);
-    struct xs_node *root = xs_begin(fh, tx, path, p, sizeof(p), &t);
+    struct xs_node *root = xs_op_begin(&op, h, tx, path);
     if (!root)
         goto out;
     if (!perms || num == 0 || num > FAKE_XS_MAX_PERMS) {
         errno = EINVAL;
         goto out;
     }
-    struct xs_node *n = node_access(root, p, h->domid, VG_XS_PERM_WRITE);
+    struct xs_node *n = node_access(root, op.p, h->domid, VG_XS_PERM_WRITE);
     if (!n)
         goto out;
     /* Only the owner (or dom0) sets perms, and only dom0 gives a node
@@ -243,24 +244,21 @@ int fake_xs_set_perms(struct vg_hyp *h, vg_xs_tx_t tx, const char *path,
     free(n->perms);
     n->perms = copy;
     n->nperms = num;
-    xs_changed(fh->world, t, p, false, n);
+    xs_changed(op.fh->world, op.t, op.p, false, n);
     ret = 0;
 out:
-    world_unlock(fh->world);
+    xs_op_end(&op);
     return ret;
 }
 
 struct vg_xs_perm *fake_xs_get_perms(struct vg_hyp *h, vg_xs_tx_t tx,
                                             const char *path, unsigned *num)
 {
-    struct fake_hyp *fh = fake_of(h);
-    char p[FAKE_XS_PATH_MAX + 1];
-    struct fake_tx *t;
+    struct xs_op op;
     struct vg_xs_perm *ret = NULL;
 
-    world_lock(fh->world);
-    struct xs_node *root = xs_begin(fh, tx, path, p, sizeof(p), &t);
-    struct xs_node *n = root ? node_access(root, p, h->domid, VG_XS_PERM_READ) : NULL;
+    struct xs_node *root = xs_op_begin(&op, h, tx, path);
+    struct xs_node *n = root ? node_access(root, op.p, h->domid, VG_XS_PERM_READ) : NULL;
     if (n) {
         ret = malloc(n->nperms * sizeof(*ret));
         if (ret) {
@@ -269,7 +267,7 @@ struct vg_xs_perm *fake_xs_get_perms(struct vg_hyp *h, vg_xs_tx_t tx,
                 *num = n->nperms;
         }
     }
-    world_unlock(fh->world);
+    xs_op_end(&op);
     return ret;
 }
 
