@@ -81,7 +81,9 @@ XENLIBS := -lxengnttab -lxenevtchn -lxenstore -lxenctrl
 LDLIBS  := $(XENLIBS) -lpthread
 TESTLIBS := -lcmocka
 
-COMMON_SRCS   := $(wildcard common/*.c)
+# the in-process fake hypervisor: only in the tests and fuzz harnesses
+FAKE_SRCS     := $(wildcard common/hyp_fake*.c)
+COMMON_SRCS   := $(filter-out $(FAKE_SRCS),$(wildcard common/*.c))
 FRONT_SRCS    := $(wildcard frontend/*.c)
 # vgrant-io's verify, bench and check code: not part of libvgrant
 IO_CLI        := frontend/io/vgrant-io.c frontend/io/vgrant-io-rng.c
@@ -101,6 +103,7 @@ LIBCOMMON := $(BUILD)/lib/libvgcommon.a
 LIBFRONT  := $(BUILD)/lib/libvgrant.a
 LIBBACK   := $(BUILD)/lib/libvgbackend.a
 LIBIO     := $(BUILD)/lib/libvgio.a
+LIBFAKE   := $(BUILD)/lib/libvgfake.a
 # The guest library as a shared object for the packages (libvgrant.so.N):
 # the frontend and common code built position-independent, only the API of
 # libvgrant.h / vgrant_blk.h exported (frontend/libvgrant.map).
@@ -137,9 +140,10 @@ $(LIBCOMMON): $(call obj,$(COMMON_SRCS))
 $(LIBFRONT): $(call obj,$(FRONT_SRCS))
 $(LIBBACK): $(call obj,$(BACK_SRCS))
 $(LIBIO): $(call obj,$(IO_SRCS))
+$(LIBFAKE): $(call obj,$(FAKE_SRCS))
 # Also rebuilt when this file changes: a source moved out of a library
 # (or removed) must not stay in its archive.
-$(LIBCOMMON) $(LIBFRONT) $(LIBBACK) $(LIBIO): Makefile
+$(LIBCOMMON) $(LIBFRONT) $(LIBBACK) $(LIBIO) $(LIBFAKE): Makefile
 	@mkdir -p $(dir $@)
 	$(QUIET_AR)rm -f $@ && ar rcs $@ $(filter %.o,$^)
 
@@ -154,12 +158,12 @@ $(BINS) $(E2E_BINS):
 	$(QUIET_LD)$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(call obj,$(TEST_SUPPORT)) \
-		$(LIBIO) $(LIBFRONT) $(LIBBACK) $(LIBCOMMON)
+		$(LIBIO) $(LIBFRONT) $(LIBBACK) $(LIBFAKE) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(QUIET_LD)$(CC) $(LDSAN) -o $@ $^ $(TESTLIBS) $(LDLIBS)
 
 build-fuzz/fuzz/%: $(call obj,tests/fuzz/%.c) $(call obj,$(FUZZ_SUPPORT)) \
-		$(LIBFRONT) $(LIBBACK) $(LIBCOMMON)
+		$(LIBFRONT) $(LIBBACK) $(LIBFAKE) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(QUIET_LD)$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 

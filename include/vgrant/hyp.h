@@ -4,7 +4,7 @@
  * from one domain.  Two implementations:
  *   hyp_xen.c   the real one, over libxengnttab/libxengntshr/libxenevtchn/
  *               libxenstore/libxenctrl;
- *   hyp_fake.c  an in-process test double that enforces grant semantics
+ *   hyp_fake*.c an in-process test double that enforces grant semantics
  *               (only granted pages map, read-only grants fault on write,
  *               revoked grants no longer map, xenstore permissions and
  *               watches) so the frontend library and the backend's device
