@@ -42,9 +42,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct vg_fake_world *g_w;
-static struct vg_hyp *g_be;
-static unsigned g_uses;
+static struct fz_world g_fw;   /* no toolstack handle: g_fw.be plays it */
 /* the handshake helper thread (helper_main) */
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
@@ -95,10 +93,10 @@ static void answer(struct answer *a)
     /* Block on a watch of the frontend's state (no polling): the
      * frontend's writes, or main's poke once vgf_open returned, wake us. */
     vg_path(path, sizeof(path), "%s/" VG_KEY_STATE, a->fe_dir);
-    FZ_CHECK(g_be->ops->xs_watch(g_be, path, "fz-answer") == 0, "watch");
+    FZ_CHECK(g_fw.be->ops->xs_watch(g_fw.be, path, "fz-answer") == 0, "watch");
     for (;;) {
-        enum vg_xenbus_state st = vg_xs_read_state(g_be, a->fe_dir);
-        struct pollfd p[2] = { { g_be->ops->xs_fd(g_be), POLLIN, 0 },
+        enum vg_xenbus_state st = vg_xs_read_state(g_fw.be, a->fe_dir);
+        struct pollfd p[2] = { { g_fw.be->ops->xs_fd(g_fw.be), POLLIN, 0 },
                                { g_stop_fd, POLLIN, 0 } };
         if (st == VG_XB_INITIALISED)
             break;
@@ -106,17 +104,17 @@ static void answer(struct answer *a)
             __atomic_load_n(&a->stop, __ATOMIC_ACQUIRE) ||
             poll(p, 2, 3000) <= 0)
             goto out;
-        while (g_be->ops->xs_next_watch(g_be, path, sizeof(path), tok,
+        while (g_fw.be->ops->xs_next_watch(g_fw.be, path, sizeof(path), tok,
                                         sizeof(tok)) == 0)
             ;
     }
-    if (vg_xs_read_uint(g_be, 0, a->fe_dir, "queue-0/size", VG_MAX_QUEUE_SIZE, &v))
+    if (vg_xs_read_uint(g_fw.be, 0, a->fe_dir, "queue-0/size", VG_MAX_QUEUE_SIZE, &v))
         goto refuse;
     a->num = (uint16_t)v;
     for (unsigned k = 0; k < 3; k++) {
         vg_gref_t refs[8];
         uint64_t addr;
-        if (vg_xs_read_hex64(g_be, 0, a->fe_dir, area[k], &addr))
+        if (vg_xs_read_hex64(g_fw.be, 0, a->fe_dir, area[k], &addr))
             goto refuse;
         a->pages[k] = (uint32_t)((ring_bytes(k, a->num) + VG_PAGE_SIZE - 1) /
                                  VG_PAGE_SIZE);
@@ -124,23 +122,23 @@ static void answer(struct answer *a)
             goto refuse;
         for (unsigned p = 0; p < a->pages[k]; p++)
             refs[p] = vg_grant_addr_ref(addr) + p;
-        a->ring[k] = g_be->ops->map_grants(g_be, FE, a->pages[k], refs, true);
+        a->ring[k] = g_fw.be->ops->map_grants(g_fw.be, FE, a->pages[k], refs, true);
         if (!a->ring[k])
             goto refuse;
     }
-    if (vg_xs_read_uint(g_be, 0, a->fe_dir, "queue-0/event-channel", 4095, &v))
+    if (vg_xs_read_uint(g_fw.be, 0, a->fe_dir, "queue-0/event-channel", 4095, &v))
         goto refuse;
-    a->port = g_be->ops->evtchn_bind_interdomain(g_be, FE, (vg_port_t)v);
+    a->port = g_fw.be->ops->evtchn_bind_interdomain(g_fw.be, FE, (vg_port_t)v);
     if (a->port < 0)
         goto refuse;
     a->connected = true;
-    vg_xs_write_state(g_be, a->be_dir, VG_XB_CONNECTED);
+    vg_xs_write_state(g_fw.be, a->be_dir, VG_XB_CONNECTED);
     goto out;
 refuse:
-    vg_xs_write_state(g_be, a->be_dir, VG_XB_CLOSING);
+    vg_xs_write_state(g_fw.be, a->be_dir, VG_XB_CLOSING);
 out:
     vg_path(path, sizeof(path), "%s/" VG_KEY_STATE, a->fe_dir);
-    g_be->ops->xs_unwatch(g_be, path, "fz-answer");
+    g_fw.be->ops->xs_unwatch(g_fw.be, path, "fz-answer");
 }
 
 /* One helper thread for the whole process answers each input's handshake
@@ -192,23 +190,6 @@ static void helper_finish(struct answer *a)
     FZ_CHECK(read(g_stop_fd, &one, sizeof(one)) == sizeof(one), "unpoke");
 }
 
-static void world(void)
-{
-    if (g_w && ++g_uses % FZ_WORLD_USES == 0) {
-        vg_hyp_close(g_be);
-        vg_fake_world_free(g_w);
-        g_w = NULL;
-    }
-    if (!g_w) {
-        g_w = vg_fake_world_new();
-        FZ_CHECK(g_w, "world");
-        g_be = vg_fake_open(g_w, 0);
-        FZ_CHECK(g_be, "handle");
-    }
-    if (vg_fake_domain_create(g_w, FE))
-        FZ_CHECK(errno == EEXIST, "domain");
-}
-
 /* Device keys: each valid unless the fuzzer distorts it. */
 static void publish_device(struct ff *f)
 {
@@ -224,16 +205,16 @@ static void publish_device(struct ff *f)
 
     if (distort & 0x40)
         features = fz_u64(&f->in);
-    vg_xs_write_fmt(g_be, 0, be, VG_KEY_DEVICE_ID, "%u", VIRTIO_ID_BLOCK);
-    vg_xs_write_fmt(g_be, 0, be, VG_KEY_FEATURES, "0x%" PRIx64, features);
-    vg_xs_write_fmt(g_be, 0, be, VG_KEY_MAX_QUEUES, "%u", 1 + (m >> 5) % 2);
-    vg_xs_write_fmt(g_be, 0, be, VG_KEY_MAX_QUEUE_SIZE, "%u",
+    vg_xs_write_fmt(g_fw.be, 0, be, VG_KEY_DEVICE_ID, "%u", VIRTIO_ID_BLOCK);
+    vg_xs_write_fmt(g_fw.be, 0, be, VG_KEY_FEATURES, "0x%" PRIx64, features);
+    vg_xs_write_fmt(g_fw.be, 0, be, VG_KEY_MAX_QUEUES, "%u", 1 + (m >> 5) % 2);
+    vg_xs_write_fmt(g_fw.be, 0, be, VG_KEY_MAX_QUEUE_SIZE, "%u",
                     1u << (1 + (m >> 3) % 4));     /* 2 .. 16 */
-    vg_xs_write_fmt(g_be, 0, be, VG_KEY_CONFIG, "%s",
+    vg_xs_write_fmt(g_fw.be, 0, be, VG_KEY_CONFIG, "%s",
                     "0010000000000000000001000040000000020000");
-    vg_xs_write_fmt(g_be, 0, be, VG_KEY_CONFIG_GENERATION, "1");
-    vg_xs_write_fmt(g_be, 0, be, VG_KEY_MODE, "%s", modes[m % 5]);
-    vg_xs_write_fmt(g_be, 0, be, VG_KEY_REGION, "%u", 16 * VG_PAGE_SIZE);
+    vg_xs_write_fmt(g_fw.be, 0, be, VG_KEY_CONFIG_GENERATION, "1");
+    vg_xs_write_fmt(g_fw.be, 0, be, VG_KEY_MODE, "%s", modes[m % 5]);
+    vg_xs_write_fmt(g_fw.be, 0, be, VG_KEY_REGION, "%u", 16 * VG_PAGE_SIZE);
     if (distort & 0x80) {   /* one key replaced by fuzzer text */
         static const char *const keys[] = {
             VG_KEY_DEVICE_ID, VG_KEY_FEATURES, VG_KEY_MAX_QUEUES,
@@ -241,9 +222,9 @@ static void publish_device(struct ff *f)
             VG_KEY_MODE, VG_KEY_REGION,
         };
         fz_str(&f->in, raw, sizeof(raw));
-        vg_xs_write_fmt(g_be, 0, be, keys[distort % 8], "%s", raw);
+        vg_xs_write_fmt(g_fw.be, 0, be, keys[distort % 8], "%s", raw);
     }
-    vg_xs_write_state(g_be, be, VG_XB_INITWAIT);
+    vg_xs_write_state(g_fw.be, be, VG_XB_INITWAIT);
 }
 
 static unsigned find_req(struct ff *f, void *cookie)
@@ -343,7 +324,7 @@ static void op_used(struct ff *f)
         f->used_idx = (uint16_t)(f->used_idx + fz_u8(&f->in));   /* jump */
     __atomic_store_n(&used->idx, htole16(f->used_idx), __ATOMIC_RELEASE);
     if (!(how & 0x20) && f->a.port >= 0)
-        g_be->ops->evtchn_notify(g_be, (vg_port_t)f->a.port);
+        g_fw.be->ops->evtchn_notify(g_fw.be, (vg_port_t)f->a.port);
 }
 
 static void op_backend(struct ff *f)
@@ -354,12 +335,12 @@ static void op_backend(struct ff *f)
 
     switch (what % 4) {
     case 0:
-        vg_xs_write_state(g_be, f->a.be_dir, (enum vg_xenbus_state)(fz_u8(&f->in) % 9));
+        vg_xs_write_state(g_fw.be, f->a.be_dir, (enum vg_xenbus_state)(fz_u8(&f->in) % 9));
         break;
     case 1:   /* new config, maybe garbage, and a new generation */
         fz_str(&f->in, raw, sizeof(raw));
-        vg_xs_write_fmt(g_be, 0, f->a.be_dir, VG_KEY_CONFIG, "%s", raw);
-        vg_xs_write_fmt(g_be, 0, f->a.be_dir, VG_KEY_CONFIG_GENERATION, "%u",
+        vg_xs_write_fmt(g_fw.be, 0, f->a.be_dir, VG_KEY_CONFIG, "%s", raw);
+        vg_xs_write_fmt(g_fw.be, 0, f->a.be_dir, VG_KEY_CONFIG_GENERATION, "%u",
                         fz_u8(&f->in));
         break;
     default: {
@@ -381,18 +362,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char path[VG_XS_PATH_MAX];
 
     fz_quiet_logs();
-    world();
+    fz_world_get(&g_fw, FE, false);
     memset(&f, 0, sizeof(f));
     f.a.port = -1;
     fz_in_init(&f.in, data, size);
-    FZ_CHECK(rf_toolstack_attach(g_be, FE, DEVID, 0, &at) == 0, "attach");
+    FZ_CHECK(rf_toolstack_attach(g_fw.be, FE, DEVID, 0, &at) == 0, "attach");
     vg_path(f.a.fe_dir, sizeof(f.a.fe_dir), "/local/domain/%u/device/"
             VG_XS_CLASS "/%u", FE, DEVID);
     vg_path(f.a.be_dir, sizeof(f.a.be_dir), "/local/domain/0/backend/"
             VG_XS_CLASS "/%u/%u", FE, DEVID);
     publish_device(&f);
     o.queue_size = 1u << (fz_u8(&f.in) % 5);
-    f.fe = vg_fake_open(g_w, FE);
+    f.fe = vg_fake_open(g_fw.w, FE);
     FZ_CHECK(f.fe, "guest handle");
     helper_start(&f.a);
     f.d = vgf_open(f.fe, DEVID, &o);
@@ -409,12 +390,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             case 6: op_backend(&f); break;
             default:
                 if (f.a.port >= 0)
-                    g_be->ops->evtchn_notify(g_be, (vg_port_t)f.a.port);
+                    g_fw.be->ops->evtchn_notify(g_fw.be, (vg_port_t)f.a.port);
                 break;
             }
         }
         /* The backend lets go, so vgf_close does not wait for it. */
-        vg_xs_write_state(g_be, f.a.be_dir, VG_XB_CLOSED);
+        vg_xs_write_state(g_fw.be, f.a.be_dir, VG_XB_CLOSED);
         vgf_close(f.d);
         for (unsigned k = 0; k < MAXREQ; k++)
             if (f.r[k].busy)
@@ -422,17 +403,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     for (unsigned k = 0; k < 3; k++)
         if (f.a.ring[k])
-            g_be->ops->unmap_grants(g_be, f.a.ring[k], f.a.pages[k]);
+            g_fw.be->ops->unmap_grants(g_fw.be, f.a.ring[k], f.a.pages[k]);
     if (f.a.port >= 0)
-        g_be->ops->evtchn_unbind(g_be, (vg_port_t)f.a.port);
-    FZ_CHECK(vg_fake_live_grants(g_w, FE) == 0, "%u guest grants left after "
-             "vgf_close", vg_fake_live_grants(g_w, FE));
-    FZ_CHECK(vg_fake_bound_ports(g_w, FE) == 0, "%u guest ports left after "
-             "vgf_close", vg_fake_bound_ports(g_w, FE));
+        g_fw.be->ops->evtchn_unbind(g_fw.be, (vg_port_t)f.a.port);
+    FZ_CHECK(vg_fake_live_grants(g_fw.w, FE) == 0, "%u guest grants left after "
+             "vgf_close", vg_fake_live_grants(g_fw.w, FE));
+    FZ_CHECK(vg_fake_bound_ports(g_fw.w, FE) == 0, "%u guest ports left after "
+             "vgf_close", vg_fake_bound_ports(g_fw.w, FE));
     vg_hyp_close(f.fe);
     vg_path(path, sizeof(path), "/local/domain/0/backend/" VG_XS_CLASS "/%u", FE);
-    g_be->ops->xs_rm(g_be, 0, path);
+    g_fw.be->ops->xs_rm(g_fw.be, 0, path);
     vg_path(path, sizeof(path), "/local/domain/%u/device/" VG_XS_CLASS, FE);
-    g_be->ops->xs_rm(g_be, 0, path);
+    g_fw.be->ops->xs_rm(g_fw.be, 0, path);
     return 0;
 }

@@ -150,9 +150,7 @@ static void fuzz_parsers(struct fz_in *in)
 /* ---------------------------------------------------------------- */
 /* handshake                                                         */
 
-static struct vg_fake_world *g_world;
-static struct vg_hyp *g_be, *g_ts;
-static unsigned g_uses;
+static struct fz_world g_fw;
 
 static const char *const keys[] = {
     "features", "num-queues", "stats", "region-pages", "region-refs-0",
@@ -210,7 +208,7 @@ static void check_round(struct hs *h)
     st = rf_backend_state(&h->rf);
     FZ_CHECK(st >= VG_XB_INITIALISING && st <= VG_XB_CLOSED,
              "backend state %u", st);
-    live = vg_fake_live_mappings(g_world, FE);
+    live = vg_fake_live_mappings(g_fw.w, FE);
     /* rings of at most 8 queues of 1024: 4 + 1 + 3 pages each */
     FZ_CHECK(live <= 8 * 8, "%u guest pages mapped", live);
     if (st == VG_XB_CLOSED)
@@ -227,30 +225,16 @@ static void fuzz_handshake(struct fz_in *in)
 
     memset(&h, 0, sizeof(h));
     h.in = *in;
-    if (g_world && ++g_uses % FZ_WORLD_USES == 0) {
-        vg_hyp_close(g_be);
-        vg_hyp_close(g_ts);
-        vg_fake_world_free(g_world);
-        g_world = NULL;
-    }
-    if (!g_world) {
-        g_world = vg_fake_world_new();
-        FZ_CHECK(g_world, "world");
-        g_be = vg_fake_open(g_world, 0);
-        g_ts = vg_fake_open(g_world, 0);
-        FZ_CHECK(g_be && g_ts, "handles");
-    }
-    if (vg_fake_domain_create(g_world, FE))
-        FZ_CHECK(errno == EEXIST, "domain");
+    fz_world_get(&g_fw, FE, true);
     shape = fz_u8(&h.in);
     a.queues = (shape & 1) ? "2" : NULL;
     a.queue_size = (shape & 2) ? "16" : NULL;
     a.mode = (shape & 4) ? VG_MODE_COPY : NULL;
     h.num = (shape & 8) ? 16 : 8;
-    h.d = vgd_new(g_be, &o);
+    h.d = vgd_new(g_fw.be, &o);
     FZ_CHECK(h.d && vgd_start(h.d) == 0, "vgd_start");
-    FZ_CHECK(rf_toolstack_attach(g_ts, FE, DEVID, 0, &a) == 0, "attach");
-    FZ_CHECK(rf_open(&h.rf, g_world, FE, DEVID, 0) == 0, "rf_open");
+    FZ_CHECK(rf_toolstack_attach(g_fw.ts, FE, DEVID, 0, &a) == 0, "attach");
+    FZ_CHECK(rf_open(&h.rf, g_fw.w, FE, DEVID, 0) == 0, "rf_open");
     for (int i = 0; i < 8 && rf_backend_state(&h.rf) != VG_XB_INITWAIT; i++)
         check_round(&h);
     FZ_CHECK(rf_backend_state(&h.rf) == VG_XB_INITWAIT, "never InitWait");
@@ -301,16 +285,16 @@ static void fuzz_handshake(struct fz_in *in)
         check_round(&h);
 
     vgd_free(h.d);
-    FZ_CHECK(vg_fake_live_mappings(g_world, FE) == 0, "mapped after vgd_free");
-    FZ_CHECK(vg_fake_bound_ports(g_world, 0) == 0, "bound after vgd_free");
+    FZ_CHECK(vg_fake_live_mappings(g_fw.w, FE) == 0, "mapped after vgd_free");
+    FZ_CHECK(vg_fake_bound_ports(g_fw.w, 0) == 0, "bound after vgd_free");
     rf_close(&h.rf);
     /* rf_close revoked every page rf_share made; the ports are left */
-    FZ_CHECK(vg_fake_live_grants(g_world, FE) == 0, "grants left");
-    FZ_CHECK(vg_fake_bound_ports(g_world, FE) == 0, "guest ports left");
+    FZ_CHECK(vg_fake_live_grants(g_fw.w, FE) == 0, "grants left");
+    FZ_CHECK(vg_fake_bound_ports(g_fw.w, FE) == 0, "guest ports left");
     vg_path(path, sizeof(path), "/local/domain/0/backend/" VG_XS_CLASS "/%u", FE);
-    g_ts->ops->xs_rm(g_ts, 0, path);
+    g_fw.ts->ops->xs_rm(g_fw.ts, 0, path);
     vg_path(path, sizeof(path), "/local/domain/%u/device/" VG_XS_CLASS, FE);
-    g_ts->ops->xs_rm(g_ts, 0, path);
+    g_fw.ts->ops->xs_rm(g_fw.ts, 0, path);
 }
 
 #endif

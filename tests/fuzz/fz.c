@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <string.h>
@@ -120,4 +121,28 @@ const char *__asan_default_options(void);
 const char *__asan_default_options(void)
 {
     return "malloc_context_size=4:quarantine_size_mb=64";
+}
+
+void fz_world_get(struct fz_world *fw, uint16_t fe, bool toolstack)
+{
+    if (fw->w && ++fw->uses % FZ_WORLD_USES == 0) {
+        vg_hyp_close(fw->be);
+        if (fw->ts)
+            vg_hyp_close(fw->ts);
+        vg_fake_world_free(fw->w);
+        fw->w = NULL;
+        fw->be = fw->ts = NULL;
+    }
+    if (!fw->w) {
+        fw->w = vg_fake_world_new();
+        FZ_CHECK(fw->w, "world");
+        fw->be = vg_fake_open(fw->w, 0);
+        FZ_CHECK(fw->be, "backend handle");
+        if (toolstack) {
+            fw->ts = vg_fake_open(fw->w, 0);
+            FZ_CHECK(fw->ts, "toolstack handle");
+        }
+    }
+    if (vg_fake_domain_create(fw->w, fe))
+        FZ_CHECK(errno == EEXIST, "domain %u: %s", fe, strerror(errno));
 }

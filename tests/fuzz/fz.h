@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "vgrant/hyp.h"
+
 /* An invariant of the code under test broke: report and abort, which
  * libFuzzer turns into a saved crash input.  Printed on stdout too:
  * `make fuzz` runs with -close_fd_mask=2 (the daemon's own log lines
@@ -87,6 +89,18 @@ void fz_quiet_logs(void);
  * input therefore runs in a world at most FZ_WORLD_USES - 1 inputs old;
  * every input checks it left nothing mapped, granted or bound. */
 #define FZ_WORLD_USES 32u
+
+/* The world a harness keeps (FZ_WORLD_USES): dom 0's handle be, a second
+ * dom 0 handle ts for the toolstack if asked for, the guest domain fe. */
+struct fz_world {
+    struct vg_fake_world *w;
+    struct vg_hyp *be, *ts;
+    unsigned uses;
+};
+
+/* Before each input: replace the world every FZ_WORLD_USES inputs, create
+ * it (and its handles) when there is none, make sure domain fe exists. */
+void fz_world_get(struct fz_world *fw, uint16_t fe, bool toolstack);
 const char *fz_image(void);
 
 #endif /* VGRANT_FUZZ_FZ_H */

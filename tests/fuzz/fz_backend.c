@@ -365,30 +365,14 @@ static void write_region_keys(struct fzb *f)
  * whole process (a fresh world per input costs more than the input); each
  * input gets a fresh daemon and device and must leave the world as it
  * found it: nothing mapped, granted or bound, both directories gone. */
-static struct vg_fake_world *g_world;
-static struct vg_hyp *g_be, *g_ts;
-static unsigned g_uses;
+static struct fz_world g_fw;
 
 static void world_get(struct fzb *f)
 {
-    if (g_world && ++g_uses % FZ_WORLD_USES == 0) {
-        vg_hyp_close(g_be);
-        vg_hyp_close(g_ts);
-        vg_fake_world_free(g_world);
-        g_world = NULL;
-    }
-    if (!g_world) {
-        g_world = vg_fake_world_new();
-        FZ_CHECK(g_world, "world");
-        g_be = vg_fake_open(g_world, 0);
-        g_ts = vg_fake_open(g_world, 0);
-        FZ_CHECK(g_be && g_ts, "handles");
-    }
-    if (vg_fake_domain_create(g_world, FE))
-        FZ_CHECK(errno == EEXIST, "domain %u: %s", FE, strerror(errno));
-    f->w = g_world;
-    f->be = g_be;
-    f->ts = g_ts;
+    fz_world_get(&g_fw, FE, true);
+    f->w = g_fw.w;
+    f->be = g_fw.be;
+    f->ts = g_fw.ts;
 }
 
 static void world_put(struct fzb *f)
