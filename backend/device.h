@@ -51,8 +51,9 @@ struct vgd_queue {
     uint64_t wake_ms;
     TAILQ_ENTRY(vgd_queue) defer_link;
 
-    /* per-request state, sized at connect, reused for every request */
-    struct vq_chain chain;
+    /* per-request state, sized at connect, reused for every round */
+    struct vgd_slot *slots;    /* [nslots]: the requests of a round */
+    unsigned nslots;
     struct vgd_grant_mapper gm;
     bool gm_init;
     /* transport mode state (transport.h); which ones are live depends on

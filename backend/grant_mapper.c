@@ -26,10 +26,11 @@
 
 int vgd_gm_init(struct vgd_grant_mapper *m, struct vg_hyp *h, uint16_t domid,
                 unsigned devid, unsigned max_pages, unsigned max_bufs,
-                struct vgd_map_counters *ctr)
+                unsigned slots, struct vgd_map_counters *ctr)
 {
     memset(m, 0, sizeof(*m));
-    if (max_pages == 0 || max_bufs == 0) {
+    if (max_pages == 0 || max_bufs == 0 || slots == 0 ||
+        slots > VGD_GM_MAX_SLOTS) {
         errno = EINVAL;
         return -1;
     }
@@ -38,11 +39,14 @@ int vgd_gm_init(struct vgd_grant_mapper *m, struct vg_hyp *h, uint16_t domid,
     m->devid = devid;
     m->max_pages = max_pages;
     m->max_bufs = max_bufs;
+    m->slots = slots;
     m->ctr = ctr;
-    m->ro_refs = calloc(max_pages, sizeof(*m->ro_refs));
-    m->rw_refs = calloc(max_pages, sizeof(*m->rw_refs));
-    m->iov = calloc(max_bufs, sizeof(*m->iov));
-    if (!m->ro_refs || !m->rw_refs || !m->iov) {
+    m->ro_refs = calloc((size_t)slots * max_pages, sizeof(*m->ro_refs));
+    m->rw_refs = calloc((size_t)slots * max_pages, sizeof(*m->rw_refs));
+    m->iov = calloc((size_t)slots * max_bufs, sizeof(*m->iov));
+    m->slot = calloc(slots, sizeof(*m->slot));
+    m->live = calloc(2 * (size_t)slots + 2, sizeof(*m->live));
+    if (!m->ro_refs || !m->rw_refs || !m->iov || !m->slot || !m->live) {
         vgd_gm_free(m);
         errno = ENOMEM;
         return -1;
@@ -52,7 +56,8 @@ int vgd_gm_init(struct vgd_grant_mapper *m, struct vg_hyp *h, uint16_t domid,
 
 void vgd_gm_free(struct vgd_grant_mapper *m)
 {
-    vgd_gm_unmap(m);
+    if (m->live)
+        vgd_gm_unmap(m);
     if (m->h)
         vg_rl_flush(&m->failures, VG_LOG_WARN, "dom %u dev %u: %llu "
                     "unmappable requests in all", m->domid, m->devid,
@@ -60,17 +65,30 @@ void vgd_gm_free(struct vgd_grant_mapper *m)
     free(m->ro_refs);
     free(m->rw_refs);
     free(m->iov);
+    free(m->slot);
+    free(m->live);
     m->ro_refs = m->rw_refs = NULL;
     m->iov = NULL;
+    m->slot = NULL;
+    m->live = NULL;
 }
 
+/* Map one batch and remember it for vgd_gm_unmap.  live[] has room for
+ * every batch a round can make: two, plus two per request after a
+ * fallback, plus one status batch per request. */
 static void *map_batch(struct vgd_grant_mapper *m, uint32_t count,
                        const vg_gref_t *refs, bool writable)
 {
-    void *addr = m->h->ops->map_grants(m->h, m->domid, count, refs, writable);
+    void *addr;
 
+    if (m->nlive >= 2 * m->slots + 2) {
+        errno = ENOSPC;     /* a bug of ours, not of the guest */
+        return NULL;
+    }
+    addr = m->h->ops->map_grants(m->h, m->domid, count, refs, writable);
     if (!addr)
         return NULL;
+    m->live[m->nlive++] = (struct vgd_gm_live){ addr, count };
     m->ctr->map_batches++;
     m->ctr->maps += count;
     m->ctr->live_mappings += count;
@@ -94,12 +112,19 @@ static void unmap_batch(struct vg_hyp *h, void *addr, uint32_t count,
 
 void vgd_gm_unmap(struct vgd_grant_mapper *m)
 {
-    if (m->ro_addr)
-        unmap_batch(m->h, m->ro_addr, m->ro_count, m->ctr, m->domid, m->devid);
-    if (m->rw_addr)
-        unmap_batch(m->h, m->rw_addr, m->rw_count, m->ctr, m->domid, m->devid);
-    m->ro_addr = m->rw_addr = NULL;
-    m->ro_count = m->rw_count = 0;
+    for (unsigned i = 0; i < m->nlive; i++)
+        unmap_batch(m->h, m->live[i].addr, m->live[i].count, m->ctr,
+                    m->domid, m->devid);
+    m->nlive = 0;
+}
+
+/* The last live mapping, mapped by the caller a moment ago, goes back
+ * (a half-mapped request that fails). */
+static void unmap_last(struct vgd_grant_mapper *m)
+{
+    struct vgd_gm_live *l = &m->live[--m->nlive];
+
+    unmap_batch(m->h, l->addr, l->count, m->ctr, m->domid, m->devid);
 }
 
 /* A guest can make every request fail: rate-limited (log.h); vg_rl_log
@@ -159,11 +184,14 @@ static void log_map_failure(struct vgd_grant_mapper *m,
                writable ? "writable" : "read-only", list, strerror(err));
 }
 
-/* Page run of one buffer: checks the encoding and the bounds, appends its
- * refs to refs[*count].  Returns the buffer's offset in the batch. */
+/* Page run of one buffer: checks the encoding and the request's page
+ * bound (*used: pages of this request so far), appends its refs to
+ * refs[*count].  Returns the buffer's offset in the request's part of the
+ * batch. */
 static int add_buffer_refs(struct vgd_grant_mapper *m, unsigned index,
                            const struct vq_elem *e, vg_gref_t *refs,
-                           uint32_t *count, size_t *batch_offset)
+                           uint32_t *count, uint32_t *used,
+                           size_t *batch_offset)
 {
     uint32_t ref = 0, off = 0;
     uint64_t pages = 0;
@@ -177,7 +205,7 @@ static int add_buffer_refs(struct vgd_grant_mapper *m, unsigned index,
                    index, (unsigned long long)e->addr);
         return -1;
     }
-    if (pages > m->max_pages - *count) {
+    if (pages > m->max_pages - *used) {
         gm_warn(m,
                    "request names more than %u pages (buffer %u, len %u); "
                    "failing the request", m->max_pages, index, e->len);
@@ -192,89 +220,121 @@ static int add_buffer_refs(struct vgd_grant_mapper *m, unsigned index,
     *batch_offset = ((size_t)*count << VG_PAGE_SHIFT) + off;
     for (uint64_t k = 0; k < pages; k++)
         refs[(*count)++] = ref + (uint32_t)k;
+    *used += (uint32_t)pages;
     return 0;
 }
 
-int vgd_gm_map_request(struct vgd_grant_mapper *m, const struct vq_chain *c,
-                       struct vgd_request *req)
+static struct iovec *slot_iov(struct vgd_grant_mapper *m, unsigned i)
 {
-    uint32_t ro_n = 0, rw_n = 0;
+    return m->iov + (size_t)i * m->max_bufs;
+}
 
-    vgd_gm_unmap(m);    /* never carry a mapping over from a request */
-    memset(req, 0, sizeof(*req));
+/* Pass 1 for request i of a round: check it and append its refs to the
+ * round's lists at slot[i].ro_first / rw_first (set by the caller); the
+ * iovecs keep each buffer's offset inside the request's own part of a
+ * batch.  -1 (logged): the request is to be failed, nothing appended. */
+static int collect(struct vgd_grant_mapper *m, unsigned i,
+                   const struct vq_chain *c)
+{
+    struct vgd_gm_slot *s = &m->slot[i];
+    struct iovec *iov = slot_iov(m, i);
+    uint32_t used = 0;
+
+    s->ro_n = s->rw_n = 0;
     if (c->n > m->max_bufs) {
         gm_warn(m,
                    "request has %u buffers, limit %u; failing the request",
                    c->n, m->max_bufs);
         return -1;
     }
-
-    /* Pass 1: refs and offsets inside the batch (kept in iov_base). */
-    for (unsigned i = 0; i < c->n; i++) {
-        const struct vq_elem *e = &c->elem[i];
+    for (unsigned k = 0; k < c->n; k++) {
+        const struct vq_elem *e = &c->elem[k];
         size_t where = 0;
+        int rc;
 
         if (e->len == 0) {
-            m->iov[i].iov_base = NULL;
-            m->iov[i].iov_len = 0;
+            iov[k].iov_base = NULL;
+            iov[k].iov_len = 0;
             continue;
         }
-        if (add_buffer_refs(m, i, e, e->write ? m->rw_refs : m->ro_refs,
-                            e->write ? &rw_n : &ro_n, &where))
-            return -1;
-        if (ro_n + rw_n > m->max_pages) {
-            gm_warn(m,
-                       "request names more than %u pages; failing the request",
-                       m->max_pages);
-            return -1;
-        }
-        m->iov[i].iov_base = (void *)where;
-        m->iov[i].iov_len = e->len;
-    }
-
-    /* Pass 2: at most one read-only and one writable batch. */
-    if (ro_n) {
-        m->ro_addr = map_batch(m, ro_n, m->ro_refs, false);
-        if (!m->ro_addr) {
-            log_map_failure(m, m->ro_refs, ro_n, false, errno);
+        if (e->write)
+            rc = add_buffer_refs(m, k, e, m->rw_refs + s->rw_first, &s->rw_n,
+                                 &used, &where);
+        else
+            rc = add_buffer_refs(m, k, e, m->ro_refs + s->ro_first, &s->ro_n,
+                                 &used, &where);
+        if (rc) {
+            s->ro_n = s->rw_n = 0;
             return -1;
         }
-        m->ro_count = ro_n;
+        iov[k].iov_base = (void *)where;
+        iov[k].iov_len = e->len;
     }
-    if (rw_n) {
-        m->rw_addr = map_batch(m, rw_n, m->rw_refs, true);
-        if (!m->rw_addr) {
-            log_map_failure(m, m->rw_refs, rw_n, true, errno);
-            vgd_gm_unmap(m);
-            return -1;
-        }
-        m->rw_count = rw_n;
-    }
-
-    for (unsigned i = 0; i < c->n; i++) {
-        const struct vq_elem *e = &c->elem[i];
-        char *base = e->write ? m->rw_addr : m->ro_addr;
-
-        if (e->len)
-            m->iov[i].iov_base = base + (size_t)m->iov[i].iov_base;
-    }
-    req->out = m->iov;
-    req->n_out = c->n_out;
-    req->out_bytes = c->out_bytes;
-    req->in = m->iov + c->n_out;
-    req->n_in = (unsigned)(c->n - c->n_out);
-    req->in_bytes = c->in_bytes;
     return 0;
 }
 
-int vgd_gm_map_status(struct vgd_grant_mapper *m, const struct vq_chain *c,
-                      unsigned status_bytes, struct vgd_request *req)
+/* Request i on its own: at most one read-only and one writable batch.
+ * -1 (logged, nothing of it left mapped) if the hypervisor refuses. */
+static int map_slot(struct vgd_grant_mapper *m, unsigned i)
+{
+    struct vgd_gm_slot *s = &m->slot[i];
+
+    if (s->ro_n) {
+        s->ro_base = map_batch(m, s->ro_n, m->ro_refs + s->ro_first, false);
+        if (!s->ro_base) {
+            log_map_failure(m, m->ro_refs + s->ro_first, s->ro_n, false,
+                            errno);
+            return -1;
+        }
+    }
+    if (s->rw_n) {
+        s->rw_base = map_batch(m, s->rw_n, m->rw_refs + s->rw_first, true);
+        if (!s->rw_base) {
+            log_map_failure(m, m->rw_refs + s->rw_first, s->rw_n, true,
+                            errno);
+            if (s->ro_n)
+                unmap_last(m);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Pass 2 done: turn request i's offsets into addresses, describe it. */
+static void resolve(struct vgd_grant_mapper *m, unsigned i,
+                    const struct vq_chain *c, struct vgd_request *req)
+{
+    struct vgd_gm_slot *s = &m->slot[i];
+    struct iovec *iov = slot_iov(m, i);
+
+    for (unsigned k = 0; k < c->n; k++) {
+        const struct vq_elem *e = &c->elem[k];
+        char *base = e->write ? s->rw_base : s->ro_base;
+
+        if (e->len)
+            iov[k].iov_base = base + (size_t)iov[k].iov_base;
+    }
+    memset(req, 0, sizeof(*req));
+    req->out = iov;
+    req->n_out = c->n_out;
+    req->out_bytes = c->out_bytes;
+    req->in = iov + c->n_out;
+    req->n_in = (unsigned)(c->n - c->n_out);
+    req->in_bytes = c->in_bytes;
+}
+
+/* Only the status bytes of request i, in a batch of their own. */
+static int map_status_slot(struct vgd_grant_mapper *m, unsigned i,
+                           const struct vq_chain *c, unsigned status_bytes,
+                           struct vgd_request *req)
 {
     const struct vq_elem *e;
+    struct iovec *iov = slot_iov(m, i);
+    vg_gref_t refs[2];
     uint64_t first, last, run_pages;
     uint32_t ref, off, pages;
+    char *p;
 
-    vgd_gm_unmap(m);
     memset(req, 0, sizeof(*req));
     if (status_bytes == 0 || c->n == 0 || c->n == c->n_out)
         return -1;
@@ -288,25 +348,107 @@ int vgd_gm_map_status(struct vgd_grant_mapper *m, const struct vq_chain *c,
     first = off + (uint64_t)e->len - status_bytes;
     last = first + status_bytes - 1;
     pages = (uint32_t)((last >> VG_PAGE_SHIFT) - (first >> VG_PAGE_SHIFT) + 1);
-    if (pages > m->max_pages)
+    /* a status of a few bytes spans at most two pages */
+    if (pages > sizeof(refs) / sizeof(refs[0]) || pages > m->max_pages)
         return -1;
     for (uint32_t k = 0; k < pages; k++)
-        m->rw_refs[k] = ref + (uint32_t)(first >> VG_PAGE_SHIFT) + k;
+        refs[k] = ref + (uint32_t)(first >> VG_PAGE_SHIFT) + k;
 
-    m->rw_addr = map_batch(m, pages, m->rw_refs, true);
-    if (!m->rw_addr) {
+    p = map_batch(m, pages, refs, true);
+    if (!p) {
         gm_warn(m,
                    "cannot map status byte at ref %u either: %s; completing "
-                   "the request with length 0", m->rw_refs[0], strerror(errno));
+                   "the request with length 0", refs[0], strerror(errno));
         return -1;
     }
-    m->rw_count = pages;
-    m->iov[0].iov_base = (char *)m->rw_addr + (first & (VG_PAGE_SIZE - 1));
-    m->iov[0].iov_len = status_bytes;
-    req->in = m->iov;
+    iov[0].iov_base = p + (first & (VG_PAGE_SIZE - 1));
+    iov[0].iov_len = status_bytes;
+    req->in = iov;
     req->n_in = 1;
     req->in_bytes = status_bytes;
     return 0;
+}
+
+void vgd_gm_map_round(struct vgd_grant_mapper *m, struct vgd_slot *r,
+                      unsigned n, unsigned status_bytes)
+{
+    uint32_t ro_total = 0, rw_total = 0;
+    char *ro = NULL, *rw = NULL;
+    bool whole = true;
+
+    vgd_gm_unmap(m);    /* never carry a mapping over from a round */
+    if (n > m->slots)
+        n = m->slots;   /* the caller's bug; serve.c pops at most slots */
+
+    /* Pass 1: every request's refs, one list per protection. */
+    for (unsigned i = 0; i < n; i++) {
+        struct vgd_gm_slot *s = &m->slot[i];
+
+        s->ro_first = ro_total;
+        s->rw_first = rw_total;
+        s->ro_base = s->rw_base = NULL;
+        r[i].mapped = collect(m, i, &r[i].chain) ? VGD_MAPPED_NONE : VGD_MAPPED_ALL;
+        ro_total += s->ro_n;
+        rw_total += s->rw_n;
+    }
+
+    /* Pass 2: one read-only and one writable batch for the whole round.
+     * Refused (a request names a bad ref): each request on its own, so
+     * only the guilty one fails. */
+    if (ro_total) {
+        ro = map_batch(m, ro_total, m->ro_refs, false);
+        whole = ro != NULL;
+    }
+    if (whole && rw_total) {
+        rw = map_batch(m, rw_total, m->rw_refs, true);
+        if (!rw) {
+            if (ro)
+                unmap_last(m);
+            whole = false;
+        }
+    }
+    for (unsigned i = 0; i < n; i++) {
+        struct vgd_gm_slot *s = &m->slot[i];
+
+        if (r[i].mapped != VGD_MAPPED_ALL)
+            continue;
+        if (whole) {
+            if (s->ro_n)
+                s->ro_base = ro + ((size_t)s->ro_first << VG_PAGE_SHIFT);
+            if (s->rw_n)
+                s->rw_base = rw + ((size_t)s->rw_first << VG_PAGE_SHIFT);
+        } else if (map_slot(m, i)) {
+            r[i].mapped = VGD_MAPPED_NONE;
+        }
+        if (r[i].mapped == VGD_MAPPED_ALL)
+            resolve(m, i, &r[i].chain, &r[i].req);
+    }
+
+    /* The failed ones still report their status if they can. */
+    for (unsigned i = 0; i < n; i++)
+        if (r[i].mapped == VGD_MAPPED_NONE &&
+            map_status_slot(m, i, &r[i].chain, status_bytes, &r[i].req) == 0)
+            r[i].mapped = VGD_MAPPED_STATUS;
+}
+
+int vgd_gm_map_request(struct vgd_grant_mapper *m, const struct vq_chain *c,
+                       struct vgd_request *req)
+{
+    vgd_gm_unmap(m);    /* never carry a mapping over from a request */
+    memset(req, 0, sizeof(*req));
+    m->slot[0].ro_first = m->slot[0].rw_first = 0;
+    m->slot[0].ro_base = m->slot[0].rw_base = NULL;
+    if (collect(m, 0, c) || map_slot(m, 0))
+        return -1;
+    resolve(m, 0, c, req);
+    return 0;
+}
+
+int vgd_gm_map_status(struct vgd_grant_mapper *m, const struct vq_chain *c,
+                      unsigned status_bytes, struct vgd_request *req)
+{
+    vgd_gm_unmap(m);
+    return map_status_slot(m, 0, c, status_bytes, req);
 }
 
 void *vgd_gm_map_area(struct vg_hyp *h, uint16_t domid, uint64_t addr,
@@ -368,9 +510,9 @@ void vgd_gm_unmap_area(struct vg_hyp *h, void *addr, uint32_t pages,
 }
 
 /*
- * Transport mode "grant": the strict default.  The request's refs are
- * mapped in at most two batches (read-only, writable) by the engine above
- * and unmapped before the used entry is pushed.
+ * Transport mode "grant": the strict default.  A round's refs are mapped
+ * in at most two batches (read-only, writable) by the engine above and
+ * unmapped before any of its used entries is pushed.
  */
 
 static int grant_connect(struct vgd_dev *dev)
@@ -390,7 +532,7 @@ static int grant_queue_init(struct vgd_queue *q, unsigned max_pages,
     struct vgd_dev *dev = q->dev;
 
     if (vgd_gm_init(&q->gm, vgd_hyp(dev->d), dev->fe_domid, dev->devid,
-                    max_pages, max_bufs, &dev->mc))
+                    max_pages, max_bufs, q->nslots, &dev->mc))
         return -1;
     q->gm_init = true;
     return 0;
@@ -421,6 +563,20 @@ static void grant_finish(struct vgd_queue *q, struct vgd_result *res)
     vgd_gm_unmap(&q->gm);   /* strict: nothing outlives the request */
 }
 
+static void grant_map_round(struct vgd_queue *q, struct vgd_slot *s,
+                            unsigned n, unsigned status_bytes)
+{
+    vgd_gm_map_round(&q->gm, s, n, status_bytes);
+}
+
+static void grant_finish_round(struct vgd_queue *q, struct vgd_slot *s,
+                               unsigned n)
+{
+    (void)s;
+    (void)n;
+    vgd_gm_unmap(&q->gm);   /* strict: before any used entry is pushed */
+}
+
 const struct vgd_transport vgd_transport_grant = {
     .name = VG_MODE_GRANT,
     .connect = grant_connect,
@@ -430,4 +586,6 @@ const struct vgd_transport vgd_transport_grant = {
     .map_request = grant_map_request,
     .map_status = grant_map_status,
     .finish_request = grant_finish,
+    .map_round = grant_map_round,
+    .finish_round = grant_finish_round,
 };

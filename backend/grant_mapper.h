@@ -1,20 +1,27 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The grant mapping engine (transport mode "grant"): turns the grant
- * addresses of a popped descriptor chain into mapped iovecs and back.
+ * addresses of popped descriptor chains into mapped iovecs and back.
  *
  *  - every address must carry the grant bit; a buffer covering k pages
  *    uses refs ref .. ref+k-1 (grant-dma-ops);
- *  - all device-readable pages are mapped read-only in ONE batch and all
- *    device-writable pages writable in ONE batch: at most two map calls
- *    per request (gntdev applies one protection per mapping);
+ *  - a ROUND of requests (serve.c pops up to VGD_ROUND_SLOTS chains at a
+ *    time) is mapped together: all device-readable pages of every request
+ *    read-only in ONE batch, all device-writable pages writable in ONE
+ *    batch (gntdev applies one protection per mapping), so a round costs
+ *    at most two map calls and two unmap calls however many requests it
+ *    holds.  If a batch is refused (a request names a ref that is not
+ *    granted, or granted read-only where the device writes), the round
+ *    falls back to mapping each request on its own so only the guilty
+ *    request fails;
  *  - the number of pages and buffers per request is bounded before
  *    anything is mapped;
- *  - strict unmapping: the caller unmaps before pushing the used entry, so
- *    no buffer stays mapped after its request completes.
+ *  - strict unmapping: the caller unmaps the whole round before pushing
+ *    any of its used entries, so no buffer stays mapped after its request
+ *    completes (security over laziness).
  *
- * All arrays are sized once per queue at connect; nothing is allocated per
- * request.
+ * All arrays are sized once per queue at connect for `slots` requests;
+ * nothing is allocated per request.
  */
 #ifndef VGRANT_GRANT_MAPPER_H
 #define VGRANT_GRANT_MAPPER_H
@@ -27,11 +34,29 @@
 #include "vgrant/log.h"
 #include "vgrant/virtqueue.h"
 #include "devmodel.h"
+#include "transport.h"
 
 /* Hypervisor work done for one device (feeds struct vgd_dev_stats). */
 struct vgd_map_counters {
     uint64_t map_batches, maps, unmap_batches, unmaps;
     uint64_t live_mappings;    /* pages mapped right now */
+};
+
+/* Where one request of a round lives in the round's batches. */
+/* Sanity bound on the requests of one round (serve.c uses
+ * VGD_ROUND_SLOTS). */
+#define VGD_GM_MAX_SLOTS 256u
+
+struct vgd_gm_slot {
+    uint32_t ro_first, ro_n;   /* its refs in ro_refs[] */
+    uint32_t rw_first, rw_n;   /* its refs in rw_refs[] */
+    char *ro_base, *rw_base;   /* where its first page is mapped */
+};
+
+/* One mapping to take back when the round finishes. */
+struct vgd_gm_live {
+    void *addr;
+    uint32_t count;
 };
 
 struct vgd_grant_mapper {
@@ -40,32 +65,44 @@ struct vgd_grant_mapper {
     unsigned devid;            /* for log lines */
     unsigned max_pages;        /* per request */
     unsigned max_bufs;         /* per request */
+    unsigned slots;            /* requests per round */
     struct vgd_map_counters *ctr;
 
-    vg_gref_t *ro_refs, *rw_refs;   /* [max_pages] */
-    struct iovec *iov;              /* [max_bufs]: out first, then in */
-    void *ro_addr, *rw_addr;        /* current request's mappings */
-    uint32_t ro_count, rw_count;
+    vg_gref_t *ro_refs, *rw_refs;   /* [slots * max_pages] */
+    struct iovec *iov;              /* [slots * max_bufs]: per slot, out
+                                       first, then in */
+    struct vgd_gm_slot *slot;       /* [slots] */
+    struct vgd_gm_live *live;       /* [2 * slots + 2]: what is mapped */
+    unsigned nlive;
     struct vg_ratelimit failures;   /* requests we could not map: count
                                        and log limiter */
 };
 
 int vgd_gm_init(struct vgd_grant_mapper *m, struct vg_hyp *h, uint16_t domid,
                 unsigned devid, unsigned max_pages, unsigned max_bufs,
-                struct vgd_map_counters *ctr);
+                unsigned slots, struct vgd_map_counters *ctr);
 void vgd_gm_free(struct vgd_grant_mapper *m);
 
-/* Map every buffer of chain c and describe them in *req.  0 on success;
- * -1 when the request cannot be mapped (logged with the offending address
- * or ref): nothing stays mapped and the request is to be failed. */
+/* Map the n (<= slots) requests of a round: s[i].chain into s[i].req,
+ * with s[i].mapped saying how much.  A request that cannot be mapped is
+ * logged with the offending address or ref and, when status_bytes > 0,
+ * gets only its status bytes mapped.  Everything stays mapped until
+ * vgd_gm_unmap. */
+void vgd_gm_map_round(struct vgd_grant_mapper *m, struct vgd_slot *s,
+                      unsigned n, unsigned status_bytes);
+/* Map every buffer of one chain and describe them in *req (slot 0; what
+ * an earlier call mapped is unmapped first).  0 on success; -1 when the
+ * request cannot be mapped (logged with the offending address or ref):
+ * nothing stays mapped and the request is to be failed. */
 int vgd_gm_map_request(struct vgd_grant_mapper *m, const struct vq_chain *c,
                        struct vgd_request *req);
 /* Map only the last status_bytes of the chain's device-writable part (one
- * writable page batch) so a failed request can still report its status.
- * -1 if even that is impossible. */
+ * writable page batch, slot 0) so a failed request can still report its
+ * status.  -1 if even that is impossible. */
 int vgd_gm_map_status(struct vgd_grant_mapper *m, const struct vq_chain *c,
                       unsigned status_bytes, struct vgd_request *req);
-/* Unmap whatever the last map call mapped (one unmap per batch). */
+/* Unmap whatever the map calls since the last unmap mapped (one unmap per
+ * batch). */
 void vgd_gm_unmap(struct vgd_grant_mapper *m);
 
 /* Map one ring area: `bytes` from grant address addr, which may carry an

@@ -4,8 +4,9 @@
  * becomes memory the device model can read and write.  One small table of
  * callbacks per mode (protocol.h VG_MODE_*, docs/modes.md):
  *
- *   grant       map the request's refs (<= 2 batches), unmap before
- *               completing (grant_mapper.c) -- the strict default;
+ *   grant       map the refs of a round of requests (<= 2 batches for
+ *               the whole round), unmap before completing any of them
+ *               (grant_mapper.c) -- the strict default;
  *   copy        grant-copy device-readable data into a private bounce
  *               buffer (ONE copy batch), let the model work on private
  *               memory, copy device-writable data back (ONE copy batch);
@@ -36,6 +37,28 @@
 
 struct vgd_dev;
 struct vgd_queue;
+
+/* Requests a queue pops and serves together, as one round (serve.c): the
+ * guest sees their used entries after all of them ran.  The grant mode
+ * maps a round's pages in one batch per protection, so the bigger the
+ * round the fewer hypercalls per request; 32 covers a queue depth of 16
+ * twice over.  Rate-limited models (wait_ms) are served one at a time. */
+#define VGD_ROUND_SLOTS 32u
+
+/* How much of a request a transport could map. */
+enum vgd_mapped {
+    VGD_MAPPED_ALL,            /* every buffer: req describes them */
+    VGD_MAPPED_STATUS,         /* only the status bytes (req.in) */
+    VGD_MAPPED_NONE,           /* nothing: complete with length 0 */
+};
+
+/* One request of a round, from pop to push. */
+struct vgd_slot {
+    struct vq_chain chain;     /* elem[queue size], allocated at connect */
+    struct vgd_request req;
+    struct vgd_result res;
+    enum vgd_mapped mapped;
+};
 
 /* Defaults of the daemon options (vgd_options, vgrantd --help). */
 #define VGD_DEFAULT_AUTO_THRESHOLD   (16u * 1024)   /* bytes per request */
@@ -122,6 +145,15 @@ struct vgd_transport {
      * into a failure (copy-back refused).  Always leaves nothing of the
      * request mapped, except what the mode keeps by design. */
     void (*finish_request)(struct vgd_queue *q, struct vgd_result *res);
+    /* Optional, both or neither: map the n requests of a round at once
+     * (setting s[i].req and s[i].mapped; a request that cannot be mapped
+     * gets its status bytes if status_bytes > 0), and after the model ran
+     * on all of them leave nothing mapped that the mode does not keep by
+     * design.  Without them each request runs map_request (or
+     * map_status), the model, finish_request in turn. */
+    void (*map_round)(struct vgd_queue *q, struct vgd_slot *s, unsigned n,
+                      unsigned status_bytes);
+    void (*finish_round)(struct vgd_queue *q, struct vgd_slot *s, unsigned n);
 };
 
 /* Mode by its xenstore name; NULL if unknown. */

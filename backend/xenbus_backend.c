@@ -203,8 +203,11 @@ static void queue_disconnect(struct vgd_dev *dev, struct vgd_queue *q)
     vgd_gm_unmap_area(h, q->avail_map, q->avail_pages, &dev->mc);
     vgd_gm_unmap_area(h, q->used_map, q->used_pages, &dev->mc);
     q->desc_map = q->avail_map = q->used_map = NULL;
-    free(q->chain.elem);
-    q->chain.elem = NULL;
+    for (unsigned i = 0; q->slots && i < q->nslots; i++)
+        free(q->slots[i].chain.elem);
+    free(q->slots);
+    q->slots = NULL;
+    q->nslots = 0;
     q->connected = false;
 }
 
@@ -301,13 +304,41 @@ static void *map_ring_area(struct vgd_dev *dev, struct vgd_queue *q,
     return p;
 }
 
+/* The requests of a round (serve.c): VGD_ROUND_SLOTS chains, or one for
+ * a rate-limited model, or at most the queue size; each chain can hold
+ * the longest chain the queue can carry. */
+static int alloc_slots(struct vgd_queue *q, uint16_t num)
+{
+    const struct vgd_model *model = q->dev->model;
+    unsigned n = model->wait_ms ? 1 : VGD_ROUND_SLOTS;
+
+    if (n > num)
+        n = num;
+    q->slots = calloc(n, sizeof(*q->slots));
+    if (!q->slots)
+        return -1;
+    q->nslots = n;
+    for (unsigned i = 0; i < n; i++) {
+        q->slots[i].chain.elem = calloc(num, sizeof(*q->slots[i].chain.elem));
+        if (!q->slots[i].chain.elem)
+            return -1;      /* queue_disconnect frees what was allocated */
+    }
+    return 0;
+}
+
+static unsigned max_bufs_for(struct vgd_dev *dev, uint16_t num)
+{
+    unsigned max_bufs = dev->model->max_request_buffers(dev->mstate);
+
+    return max_bufs > num ? num : max_bufs;
+}
+
 static int queue_connect(struct vgd_dev *dev, struct vgd_queue *q,
                          const struct vgd_fe_queue *fq)
 {
     struct vg_hyp *h = vgd_hyp(dev->d);
     uint16_t num = (uint16_t)fq->size;
     bool event_idx = dev->negotiated & VG_FEATURE(VIRTIO_RING_F_EVENT_IDX);
-    unsigned max_bufs;
     int port;
 
     q->num = num;
@@ -329,13 +360,9 @@ static int queue_connect(struct vgd_dev *dev, struct vgd_queue *q,
     }
     q->vq_init = true;
 
-    q->chain.elem = calloc(num, sizeof(*q->chain.elem));
-    max_bufs = dev->model->max_request_buffers(dev->mstate);
-    if (max_bufs > num)
-        max_bufs = num;
-    if (!q->chain.elem ||
+    if (alloc_slots(q, num) ||
         dev->xport->queue_init(q, dev->model->max_request_pages(dev->mstate),
-                               max_bufs)) {
+                               max_bufs_for(dev, num))) {
         vgd_xb_log(dev, VG_LOG_ERR, "queue %u: out of memory", q->index);
         return -1;
     }

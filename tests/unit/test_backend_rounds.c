@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vgrantd serving a round of requests at once (backend/serve.c,
+ * grant_mapper.c vgd_gm_map_round): the grant mode maps every request
+ * popped together in one batch per protection and unmaps them all before
+ * any used entry is pushed; a bad ref in one request fails only that one.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "rawfront.h"
+#include "vgdrive.h"
+#include "vgrant/log.h"
+#include "vgrantd.h"
+#include "twfix.h"
+
+#define DEPTH 16u
+
+/* Serve until n used entries arrived; their heads and lengths by head. */
+static void collect_used(struct tw *t, struct rawfront *rf, unsigned n,
+                         uint32_t *len_by_head)
+{
+    uint32_t id, len;
+
+    assert_int_equal(rf_kick(rf), 0);
+    for (unsigned got = 0, rounds = 0; got < n; rounds++) {
+        assert_true(rounds < 64);
+        while (rf_get_used(rf, &id, &len)) {
+            assert_true(id < 64);
+            len_by_head[id] = len;
+            got++;
+        }
+        if (got < n)
+            assert_int_equal(vgd_run_once(t->d, 0), 0);
+    }
+}
+
+/* DEPTH writes published before one kick are one round: one read-only
+ * batch (headers + data) and one writable batch (status bytes) for all of
+ * them, unmapped before the used entries appear; the same for reads. */
+static void test_round_maps_depth_requests_in_two_batches(void **state)
+{
+    struct tw *t = tw_new(0);
+    struct rawfront rf;
+    struct rf_blk r[DEPTH];
+    uint32_t len[64];
+    struct vgd_dev_stats before, after;
+    (void)state;
+
+    tw_attach_connect(t, &rf, 1, 0, 64, NULL);
+    before = tw_dev_stats(t, 1, 0);
+    for (unsigned i = 0; i < DEPTH; i++) {
+        assert_int_equal(rf_blk_prepare(&rf, &r[i], VIRTIO_BLK_T_OUT, i * 8,
+                                        4096, false), 0);
+        memset(r[i].data, 0xa0 + i, 4096);
+        rf_blk_submit(&rf, &r[i]);
+    }
+    collect_used(t, &rf, DEPTH, len);
+    after = tw_dev_stats(t, 1, 0);
+    for (unsigned i = 0; i < DEPTH; i++) {
+        assert_int_equal(*r[i].status, VIRTIO_BLK_S_OK);
+        assert_int_equal(len[r[i].head], 1);
+        assert_true(tw_sector_is(t->image, i * 8, 0xa0 + i));
+    }
+    assert_int_equal(after.requests - before.requests, DEPTH);
+    assert_int_equal(after.map_batches - before.map_batches, 2);
+    assert_int_equal(after.unmap_batches - before.unmap_batches, 2);
+    assert_int_equal(after.maps - before.maps, DEPTH * 3);
+    assert_true(after.max_in_flight >= DEPTH);
+    /* one notification for the whole round at most */
+    assert_true(after.notifies_sent - before.notifies_sent <= 1);
+    /* nothing of the requests stays mapped: the three ring areas only */
+    assert_int_equal(vg_fake_live_mappings(t->w, 1), 3);
+
+    /* reads: header read-only, data + status writable */
+    before = after;
+    for (unsigned i = 0; i < DEPTH; i++) {
+        assert_int_equal(rf_blk_prepare(&rf, &r[i], VIRTIO_BLK_T_IN, i * 8,
+                                        512, false), 0);
+        rf_blk_submit(&rf, &r[i]);
+    }
+    collect_used(t, &rf, DEPTH, len);
+    after = tw_dev_stats(t, 1, 0);
+    for (unsigned i = 0; i < DEPTH; i++) {
+        assert_int_equal(*r[i].status, VIRTIO_BLK_S_OK);
+        assert_int_equal(len[r[i].head], 513);
+        assert_int_equal(r[i].data[0], 0xa0 + i);
+        assert_int_equal(r[i].data[511], 0xa0 + i);
+    }
+    assert_int_equal(after.map_batches - before.map_batches, 2);
+    assert_int_equal(after.unmap_batches - before.unmap_batches, 2);
+    assert_int_equal(vg_fake_live_mappings(t->w, 1), 3);
+    rf_close(&rf);
+    tw_free(t);
+}
+
+/* A round with one request naming a ref never granted and one writing
+ * into a read-only grant: the round's batches are refused, each request is
+ * mapped on its own, the two bad ones fail with IOERR, the others complete
+ * with their data, and nothing stays mapped. */
+static void test_hostile_bad_ref_in_round_fails_only_its_request(void **state)
+{
+    struct tw *t = tw_new(0);
+    struct rawfront rf;
+    struct rf_blk r[8];
+    struct rf_buf b[3];
+    uint32_t len[64];
+    char *log;
+    (void)state;
+
+    tw_attach_connect(t, &rf, 1, 0, 64, NULL);
+    tw_capture_start();
+    for (unsigned i = 0; i < 8; i++) {
+        bool ro_data = i == 5;   /* an IN into a read-only grant */
+
+        assert_int_equal(rf_blk_prepare(&rf, &r[i], VIRTIO_BLK_T_IN, i, 512,
+                                        ro_data), 0);
+        memset(r[i].data, 0xee, 512);
+        if (i == 2) {           /* data names a ref never granted */
+            b[0] = (struct rf_buf){ vg_grant_addr(r[i].hdr_ref, 0), 16, false };
+            b[1] = (struct rf_buf){ vg_grant_addr(77777, 0), 512, true };
+            b[2] = (struct rf_buf){ vg_grant_addr(r[i].status_ref, 0), 1, true };
+            *r[i].status = 0xff;
+            r[i].head = rf_add_chain(&rf, b, 3);
+        } else {
+            rf_blk_submit(&rf, &r[i]);
+        }
+    }
+    collect_used(t, &rf, 8, len);
+    log = tw_capture_stop();
+    tw_assert_log_has(log, "dom 1 dev 0: cannot map writable grant ref(s) 77777");
+    free(log);
+    for (unsigned i = 0; i < 8; i++) {
+        if (i == 2 || i == 5) {
+            assert_int_equal(*r[i].status, VIRTIO_BLK_S_IOERR);
+            assert_int_equal(len[r[i].head], 1);
+            assert_int_equal(r[i].data[0], 0xee);    /* untouched */
+        } else {
+            assert_int_equal(*r[i].status, VIRTIO_BLK_S_OK);
+            assert_int_equal(len[r[i].head], 513);
+            assert_int_equal(r[i].data[0], i);
+        }
+    }
+    assert_int_equal(tw_dev_stats(t, 1, 0).errors, 2);
+    assert_int_equal(vg_fake_live_mappings(t->w, 1), 3);
+    assert_int_equal(rf_backend_state(&rf), VG_XB_CONNECTED);
+
+    /* the next round, all good again, is one batch per protection */
+    {
+        struct vgd_dev_stats before = tw_dev_stats(t, 1, 0), after;
+
+        for (unsigned i = 0; i < 4; i++) {
+            assert_int_equal(rf_blk_prepare(&rf, &r[i], VIRTIO_BLK_T_IN, i, 512,
+                                            false), 0);
+            rf_blk_submit(&rf, &r[i]);
+        }
+        collect_used(t, &rf, 4, len);
+        after = tw_dev_stats(t, 1, 0);
+        assert_int_equal(after.map_batches - before.map_batches, 2);
+        for (unsigned i = 0; i < 4; i++)
+            assert_int_equal(*r[i].status, VIRTIO_BLK_S_OK);
+    }
+    rf_close(&rf);
+    tw_free(t);
+}
+
+/* A budget smaller than the depth still bounds a round: budget 4 serves
+ * 4 requests per daemon round, every one of them completed in the end. */
+static void test_round_respects_budget(void **state)
+{
+    struct tw *t = tw_new(4);
+    struct rawfront rf;
+    struct rf_blk r[DEPTH];
+    uint32_t len[64], id, l;
+    (void)state;
+
+    tw_attach_connect(t, &rf, 1, 0, 64, NULL);
+    for (unsigned i = 0; i < DEPTH; i++) {
+        assert_int_equal(rf_blk_prepare(&rf, &r[i], VIRTIO_BLK_T_IN, i, 512,
+                                        false), 0);
+        rf_blk_submit(&rf, &r[i]);
+    }
+    assert_int_equal(rf_kick(&rf), 0);
+    assert_int_equal(vgd_run_once(t->d, 0), 0);
+    {
+        unsigned got = 0;
+
+        while (rf_get_used(&rf, &id, &l))
+            got++;
+        assert_int_equal(got, 4);
+    }
+    collect_used(t, &rf, DEPTH - 4, len);
+    for (unsigned i = 0; i < DEPTH; i++) {
+        assert_int_equal(*r[i].status, VIRTIO_BLK_S_OK);
+        assert_int_equal(r[i].data[0], i);
+    }
+    rf_close(&rf);
+    tw_free(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_maps_depth_requests_in_two_batches),
+        cmocka_unit_test(test_hostile_bad_ref_in_round_fails_only_its_request),
+        cmocka_unit_test(test_round_respects_budget),
+    };
+
+    vg_log_set_level(VG_LOG_WARN);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
