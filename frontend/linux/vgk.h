@@ -26,6 +26,9 @@
 
 enum vgk_mode { VGK_GRANT, VGK_PERSISTENT, VGK_STATIC };
 
+#define VGK_FEATURES_REQUIRED \
+	(BIT_ULL(VIRTIO_F_VERSION_1) | BIT_ULL(VIRTIO_F_ACCESS_PLATFORM))
+
 /* One virtqueue and its event channel. */
 struct vgk_queue {
 	struct vgk_dev *d;
@@ -93,6 +96,11 @@ struct vgk_vdev {
 	struct virtio_device vdev;
 	struct vgk_dev *d;
 };
+
+static inline struct vgk_dev *vgk_from_vdev(struct virtio_device *vdev)
+{
+	return container_of(vdev, struct vgk_vdev, vdev)->d;
+}
 
 struct vgk_dev {
 	struct xenbus_device *xdev;
@@ -168,7 +176,36 @@ void vgk_track(struct vgk_queue *q);
 void vgk_device_failed(struct vgk_dev *d, const char *why);
 unsigned int vgk_owed(struct vgk_queue *q);
 
-/* module parameters */
+/* vgk_xenbus.c */
+extern struct xenbus_driver vgk_driver;
+void vgk_close_handshake(struct vgk_dev *d);
+int vgk_session_arena(struct vgk_dev *d);
+
+/* vgk_keys.c */
+int vgk_read_config(struct vgk_dev *d);
+int vgk_read_backend_keys(struct vgk_dev *d);
+bool vgk_backend_online(struct vgk_dev *d);
+int vgk_publish(struct vgk_dev *d);
+
+/* vgk_virtio.c */
+extern const struct virtio_config_ops vgk_config_ops;
+void vgk_vdev_release(struct device *dev);
+void vgk_kick_all(struct vgk_dev *d);
+void vgk_del_vqs(struct virtio_device *vdev);
+void vgk_fail_io(struct vgk_dev *d);
+
+/* vgk_pm.c */
+extern const struct device_type vgk_vdev_type;
+#ifdef CONFIG_PM_SLEEP
+void vgk_drain_watch(struct work_struct *w);
+#endif
+
+/* vgk_stats.c */
+extern const struct attribute_group vgk_group;
+void vgk_write_stats(struct vgk_dev *d);
+void vgk_stats_work(struct work_struct *w);
+
+/* vgk_main.c: the work queue and the module parameters */
 extern struct workqueue_struct *vgk_wq;
 extern bool vgk_zero_copy;
 extern unsigned int vgk_max_queue_size;
