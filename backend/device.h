@@ -122,6 +122,7 @@ struct vgd_dev {
     uint64_t requests, bytes_read, bytes_written, errors;
     uint64_t notifies_sent, kicks_received;
     uint64_t max_in_flight;
+    uint64_t rounds, max_round;     /* serve.c */
     uint64_t throttled;           /* times the model made a queue wait */
 };
 

@@ -163,6 +163,9 @@ bool vgd_serve_queue(struct vgd_queue *q, unsigned budget,
         }
         if (n == 0)
             break;
+        dev->rounds++;
+        if (n > dev->max_round)
+            dev->max_round = n;
         run_round(q, n);
         if (push_round(q, n))
             return false;

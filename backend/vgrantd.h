@@ -116,6 +116,9 @@ struct vgd_dev_stats {
     uint64_t live_mappings;    /* pages of this guest mapped right now */
     uint64_t in_flight;        /* chains popped and not yet completed */
     uint64_t max_in_flight;    /* high-water mark of in_flight, any queue */
+    uint64_t rounds;           /* rounds served: requests popped and
+                                  completed together (serve.c) */
+    uint64_t max_round;        /* most requests in one round so far */
     uint64_t throttled;        /* times the device model made a queue wait
                                   (rng rate=): requests left in the ring */
     /* transport modes (docs/modes.md) */

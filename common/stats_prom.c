@@ -21,7 +21,8 @@ struct dev {
 };
 
 static const char *const gauges[] = {
-    "queues", "in_flight", "max_in_flight", "live_mappings", "cache_size",
+    "queues", "in_flight", "max_in_flight", "max_round", "live_mappings",
+    "cache_size",
     "region_bytes", "guest_reported", "guest_region_high_water",
 };
 

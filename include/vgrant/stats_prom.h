@@ -10,7 +10,7 @@
  *   - vgrant_device_info{domid,devid,state,mode} 1, one per device;
  *   - every other numeric key K becomes one metric family: a gauge
  *     vgrant_K for the values that go up and down (queues, in_flight,
- *     max_in_flight, live_mappings, cache_size, region_bytes,
+ *     max_in_flight, max_round, live_mappings, cache_size, region_bytes,
  *     guest_reported, guest_region_high_water), a counter vgrant_K_total
  *     for the rest; samples labelled {domid,devid}; each family's HELP and
  *     TYPE lines once, its samples together.

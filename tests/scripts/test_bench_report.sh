@@ -25,7 +25,8 @@ bad() { echo "FAIL $1"; fails=$((fails + 1)); }
     done
     echo "pvblock,read,4096,1,4.00,1,1,1"; echo "pvblock,write,1048576,16,40.00,1,1,1"
 } >"$tmp/latest.csv"
-printf 'mode,requests,map_batches,maps,unmap_batches,unmaps,copy_batches,grant_copies,notifies_sent,kicks_received\ngrant,100,200,400,200,400,0,0,50,60\nkernel-grant,50,100,300,100,300,0,0,25,30\n' >"$tmp/ops.csv"
+# grant: a row with the round columns; kernel-grant: an older row without
+printf 'mode,requests,map_batches,maps,unmap_batches,unmaps,copy_batches,grant_copies,notifies_sent,kicks_received,rounds,max_round\ngrant,100,200,400,200,400,0,0,50,60,25,16\nkernel-grant,50,100,300,100,300,0,0,25,30\n' >"$tmp/ops.csv"
 printf 'mode,requests,completed,grants,setup_grants,zero_copy_bytes,bounce_bytes,bounced_maps,arena_full,map_errors,failed_requests\nkernel-grant,50,50,250,300,1024000,1600,100,0,0,0\n' >"$tmp/guest-ops.csv"
 printf 'date: 2026-01-01 00:00 UTC\ncommit: abc1234\nhost: 2 cores\n' >"$tmp/run-info.txt"
 out=$tmp/report.md
@@ -62,6 +63,8 @@ if grep -q 'pvblock/kernel-static' "$out"; then bad "inverse ratio column"; else
 # hypervisor operations: both generators labelled; guest side per request
 grep -q '^| kernel-grant | fio | 50 | 2.00 | 6.00 |' "$out" && grep -q '^| grant | vgrant-io | 100 | 2.00 | 4.00 |' "$out" &&
     ok "hypervisor operations per request, labelled by generator" || bad "hypervisor operations table"
+grep -q '^| grant | vgrant-io | 100 | .* | 4.00 | 16 |$' "$out" && grep -q '^| kernel-grant | fio | 50 | .* | - | - |$' "$out" &&
+    ok "requests per round and the largest round (- when not recorded)" || bad "rounds columns"
 grep -q '^| kernel-grant | 50 | 5.00 | 300 | 20480 | 32 | 2.00 | 0 | 0 | 0 |' "$out" &&
     ok "guest-side grant operations per request" || { bad "guest-side table"; grep -A4 'Guest side' "$out"; }
 grep -q 'run: 2026-01-01 00:00 UTC, commit `abc1234`' "$out" && ok "run date and commit" || bad "run info missing"

@@ -73,6 +73,8 @@ static void test_round_maps_depth_requests_in_two_batches(void **state)
     assert_int_equal(after.unmap_batches - before.unmap_batches, 2);
     assert_int_equal(after.maps - before.maps, DEPTH * 3);
     assert_true(after.max_in_flight >= DEPTH);
+    assert_int_equal(after.rounds - before.rounds, 1);
+    assert_int_equal(after.max_round, DEPTH);
     /* one notification for the whole round at most */
     assert_true(after.notifies_sent - before.notifies_sent <= 1);
     /* nothing of the requests stays mapped: the three ring areas only */

@@ -101,7 +101,7 @@ clean=$(tr -d '\r' <"$log")
 sed -n 's/^BENCH-MEMCPY //p' <<<"$clean" | tail -n1 >"$results/memcpy.txt"
 sed -n 's/^BENCH-SKIP //p' <<<"$clean" >"$results/skipped.txt"
 {
-    echo "mode,requests,map_batches,maps,unmap_batches,unmaps,copy_batches,grant_copies,notifies_sent,kicks_received"
+    echo "mode,requests,map_batches,maps,unmap_batches,unmaps,copy_batches,grant_copies,notifies_sent,kicks_received,rounds,max_round"
     sed -n 's/^BENCH-OPS //p' <<<"$clean"
 } >"$results/ops.csv"
 {

@@ -284,16 +284,23 @@ echo "not in this table."
 echo
 ops=$results/ops.csv
 if [ -s "$ops" ] && [ "$(wc -l <"$ops")" -gt 1 ]; then
-    echo "| mode | load generator | requests | map batches / req | pages mapped / req | unmap batches / req | copy batches / req | copy segments / req | notifications / req | kicks / req |"
-    echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    echo "| mode | load generator | requests | map batches / req | pages mapped / req | unmap batches / req | copy batches / req | copy segments / req | notifications / req | kicks / req | req / round | largest round |"
+    echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     awk -F, -v lib="$BENCH_MODES_VGRANT_IO" '
     BEGIN { n = split(lib, l, " "); for (i = 1; i <= n; i++) islib[l[i]] = 1 }
     NR > 1 && $2 > 0 {
-        printf "| %s | %s | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n",
-            $1, ($1 in islib) ? "vgrant-io" : "fio", $2, $3 / $2, $4 / $2, $5 / $2, $7 / $2, $8 / $2, $9 / $2, $10 / $2
+        # rounds: vgrantd serves the requests popped together as one round
+        # (older ops.csv files have no such columns)
+        rpr = (NF >= 12 && $11 > 0) ? sprintf("%.2f", $2 / $11) : "-"
+        mr = NF >= 12 ? $12 : "-"
+        printf "| %s | %s | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %s | %s |\n",
+            $1, ($1 in islib) ? "vgrant-io" : "fio", $2, $3 / $2, $4 / $2, $5 / $2, $7 / $2, $8 / $2, $9 / $2, $10 / $2, rpr, mr
     }' "$ops"
     echo
     echo "Ring pages (3 per queue) are mapped once per connection and included."
+    echo "A round is the requests vgrantd popped from a queue and completed together;"
+    echo "the grant mode maps a whole round in one batch per protection (read-only,"
+    echo "writable), so its map batches per request fall as the rounds grow."
 else
     echo "Not recorded in this run."
 fi

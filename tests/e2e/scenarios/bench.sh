@@ -15,7 +15,7 @@
 #   BENCH-PROGRESS <mode> <op> <size> qd<depth> <i>/<n>
 #   BENCH-ROW <mode,op,size,depth,mbps,iops,p50_us,p99_us>
 #   BENCH-MEMCPY <MB/s>
-#   BENCH-OPS <mode,requests,map_batches,...>   vgrantd's counters
+#   BENCH-OPS <mode,requests,map_batches,...,rounds,max_round>   vgrantd's counters
 #   BENCH-GUESTOPS <mode,requests,completed,grants,...>   virtio_grant.ko's
 #   BENCH-SKIP <mode>: <reason>
 #   BENCH-MODE <mode> done in <s>s, <n> rows
@@ -79,7 +79,7 @@ bench_ops() {
     js=$(vgrant stats "$1" 0 --json 2>/dev/null)
     ops=$2
     for k in requests map_batches maps unmap_batches unmaps copy_batches \
-             grant_copies notifies_sent kicks_received; do
+             grant_copies notifies_sent kicks_received rounds max_round; do
         v=$(echo "$js" | sed -n "s/.*\"$k\":\([0-9]*\).*/\1/p")
         ops="$ops,${v:-0}"
     done
