@@ -8,8 +8,9 @@
  *               the whole round), unmap before completing any of them
  *               (grant_mapper.c) -- the strict default;
  *   copy        grant-copy device-readable data into a private bounce
- *               buffer (ONE copy batch), let the model work on private
- *               memory, copy device-writable data back (ONE copy batch);
+ *               buffer (ONE copy batch for a whole round of requests),
+ *               let the model work on private memory, copy device-
+ *               writable data back (ONE copy batch for the round);
  *   auto        copy below --auto-threshold bytes per request, map above;
  *   static      map the frontend's pre-shared region ONCE at connect;
  *               descriptor addresses are byte offsets into it;
@@ -78,16 +79,28 @@ struct vgd_xport_counters {
     uint64_t auto_copied, auto_mapped;   /* requests per auto path */
 };
 
-/* copy mode state of one queue (xport_copy.c) */
-struct vgd_copier {
-    unsigned max_pages, max_bufs;
-    uint8_t *bounce;            /* [max_pages * 4096] private mapping,
-                                   guard pages on both sides */
-    struct vg_copy_seg *segs;   /* [max_pages] */
-    struct iovec *iov;          /* [max_bufs] */
-    const struct vq_chain *chain;   /* request in progress */
+/* copy mode: one request of a round (xport_copy.c) */
+struct vgd_copy_slot {
+    uint8_t *bounce;            /* its max_pages pages of the bounce area */
+    struct iovec *iov;          /* its max_bufs iovecs */
+    const struct vq_chain *chain;   /* request in progress, NULL if none */
     size_t in_base;             /* bounce offset of the writable part */
     bool status_only;
+    uint32_t seg_first, seg_n;  /* its segments in the batch being built */
+};
+
+/* copy mode state of one queue (xport_copy.c) */
+struct vgd_copier {
+    unsigned max_pages, max_bufs, nslots;
+    uint8_t *bounce;            /* slot 0's pages: [max_pages * 4096];
+                                   every slot's pages lie between
+                                   inaccessible guard pages */
+    uint8_t *area;              /* the whole mapping, area_bytes long */
+    size_t area_bytes;
+    struct vg_copy_seg *segs;   /* [nslots * max_pages] */
+    struct iovec *iov;          /* [nslots * max_bufs] (static mode: its
+                                   own [max_bufs]) */
+    struct vgd_copy_slot *slot; /* [nslots] */
     struct vg_ratelimit failures;   /* failed requests: count, log limiter */
 };
 
@@ -181,9 +194,10 @@ int vgd_xport_check_buffer(const struct vgd_dev *dev,
                            unsigned i, const struct vq_elem *e,
                            uint64_t *pages);
 
-/* copy mode internals shared with auto (xport_copy.c) */
+/* copy mode internals shared with auto (xport_copy.c): state for nslots
+ * requests at a time */
 int vgd_copier_init(struct vgd_copier *cp, unsigned max_pages,
-                    unsigned max_bufs);
+                    unsigned max_bufs, unsigned nslots);
 void vgd_copier_free(struct vgd_copier *cp);
 
 #endif /* VGRANT_BACKEND_TRANSPORT_H */

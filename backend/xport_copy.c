@@ -3,12 +3,14 @@
  * Transport modes "copy" and "auto".
  *
  * copy: nothing of the guest is ever mapped for a request.  The
- * device-readable buffers are grant-copied into a private per-queue bounce
- * buffer in ONE grant_copy batch, the model works on private memory only
- * (so a guest cannot change data under it: no double fetch is even
- * possible), and the bytes the model produced are copied back into the
- * device-writable buffers in ONE more batch.  Every segment stays inside
- * one page (offset + len <= 4096), as the hypercall requires.
+ * device-readable buffers of every request of a round (serve.c) are
+ * grant-copied into private per-request bounce pages in ONE grant_copy
+ * batch, the model works on private memory only (so a guest cannot change
+ * data under it: no double fetch is even possible), and the bytes the
+ * model produced are copied back into the device-writable buffers in ONE
+ * more batch for the round.  A segment the guest refuses fails only the
+ * request it belongs to.  Every segment stays inside one page (offset +
+ * len <= 4096), as the hypercall requires.
  *
  * What is copied back: exactly the bytes the model wrote (devmodel.h): the
  * first written - status_bytes bytes of the writable part and its last
@@ -16,7 +18,8 @@
  * bytes of an earlier request never reach the guest.
  *
  * auto: per request, fewer than --auto-threshold bytes in total take the
- * copy path, the rest the grant mapping path (grant_mapper.c).
+ * copy path, the rest the grant mapping path (grant_mapper.c); one
+ * request at a time.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -27,9 +30,10 @@
 #include "device.h"
 #include "vgrant/log.h"
 
-/* The bounce buffer (a few MiB) is a mapping of its own between two
- * inaccessible guard pages: a copy or model bug that runs past either end
- * faults at once, in production too, instead of reaching the heap.  The
+/* The bounce area is a mapping of its own: each request slot's pages
+ * (a few MiB) lie between two inaccessible guard pages, so a copy or model
+ * bug that runs past either end of a slot faults at once, in production
+ * too, instead of reaching the heap or the next request's data.  The
  * mapping is lazily backed (untouched pages cost nothing) and, unlike a
  * calloc, costs a sanitizer build no shadow poisoning of the whole size on
  * every queue set-up and tear-down (that was half the time of the fuzz
@@ -40,69 +44,77 @@ static size_t guard_bytes(void)
     return pg > 0 ? (size_t)pg : VG_PAGE_SIZE;
 }
 
-static size_t bounce_span(unsigned max_pages)
+/* A slot's pages rounded to whole host pages, plus the guard after it. */
+static size_t slot_stride(unsigned max_pages)
 {
     size_t g = guard_bytes();
-    size_t bytes = ((size_t)max_pages * VG_PAGE_SIZE + g - 1) / g * g;
 
-    return bytes + 2 * g;
+    return ((size_t)max_pages * VG_PAGE_SIZE + g - 1) / g * g + g;
 }
 
-static uint8_t *bounce_map(unsigned max_pages)
+static int bounce_map(struct vgd_copier *cp)
 {
-    size_t g = guard_bytes(), span = bounce_span(max_pages);
+    size_t g = guard_bytes(), stride = slot_stride(cp->max_pages);
+    size_t span = g + cp->nslots * stride;
     uint8_t *p = mmap(NULL, span, PROT_NONE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
     if (p == MAP_FAILED)
-        return NULL;
-    if (mprotect(p + g, span - 2 * g, PROT_READ | PROT_WRITE)) {
-        munmap(p, span);
-        return NULL;
-    }
-    return p + g;
-}
+        return -1;
+    cp->area = p;
+    cp->area_bytes = span;
+    for (unsigned i = 0; i < cp->nslots; i++) {
+        uint8_t *slot = p + g + i * stride;
 
-static void bounce_unmap(uint8_t *bounce, unsigned max_pages)
-{
-    if (bounce)
-        munmap(bounce - guard_bytes(), bounce_span(max_pages));
+        if (mprotect(slot, stride - g, PROT_READ | PROT_WRITE))
+            return -1;      /* vgd_copier_free unmaps the area */
+        cp->slot[i].bounce = slot;
+    }
+    cp->bounce = cp->slot[0].bounce;
+    return 0;
 }
 
 int vgd_copier_init(struct vgd_copier *cp, unsigned max_pages,
-                    unsigned max_bufs)
+                    unsigned max_bufs, unsigned nslots)
 {
     memset(cp, 0, sizeof(*cp));
-    if (max_pages == 0 || max_bufs == 0) {
+    if (max_pages == 0 || max_bufs == 0 || nslots == 0 ||
+        nslots > VGD_ROUND_SLOTS) {
         errno = EINVAL;
         return -1;
     }
     cp->max_pages = max_pages;
     cp->max_bufs = max_bufs;
-    cp->bounce = bounce_map(max_pages);
-    cp->segs = calloc(max_pages, sizeof(*cp->segs));
-    cp->iov = calloc(max_bufs, sizeof(*cp->iov));
-    if (!cp->bounce || !cp->segs || !cp->iov) {
+    cp->nslots = nslots;
+    cp->segs = calloc((size_t)nslots * max_pages, sizeof(*cp->segs));
+    cp->iov = calloc((size_t)nslots * max_bufs, sizeof(*cp->iov));
+    cp->slot = calloc(nslots, sizeof(*cp->slot));
+    if (!cp->segs || !cp->iov || !cp->slot || bounce_map(cp)) {
         vgd_copier_free(cp);
         errno = ENOMEM;
         return -1;
     }
+    for (unsigned i = 0; i < nslots; i++)
+        cp->slot[i].iov = cp->iov + (size_t)i * max_bufs;
     return 0;
 }
 
 void vgd_copier_free(struct vgd_copier *cp)
 {
-    bounce_unmap(cp->bounce, cp->max_pages);
+    if (cp->area)
+        munmap(cp->area, cp->area_bytes);
     free(cp->segs);
     free(cp->iov);
+    free(cp->slot);
     memset(cp, 0, sizeof(*cp));
 }
 
 /* Segments for bytes [from, to) of buffer e, whose private copy starts at
- * local; one segment per page touched. */
+ * local; one segment per page touched, appended at segs[*n], at most up
+ * to index limit (one request's max_pages). */
 static int add_segments(struct vgd_queue *q, const struct vq_elem *e,
                         uint32_t from, uint32_t to, uint8_t *local,
-                        bool to_foreign, uint32_t *n)
+                        bool to_foreign, uint32_t *n, uint32_t limit)
 {
     struct vgd_copier *cp = &q->cp;
     uint32_t ref = vg_grant_addr_ref(e->addr);
@@ -117,7 +129,7 @@ static int add_segments(struct vgd_queue *q, const struct vq_elem *e,
 
         if (len > to - pos)
             len = to - pos;
-        if (*n >= cp->max_pages) {
+        if (*n >= limit) {
             vgd_xport_warn(q->dev, &cp->failures, "request needs more than "
                            "%u copy segments", cp->max_pages);
             return -1;
@@ -135,16 +147,13 @@ static int add_segments(struct vgd_queue *q, const struct vq_elem *e,
     return 0;
 }
 
-/* One grant_copy batch; -1 (logged with the first refused ref) if the
- * batch or any of its segments failed. */
-static int run_batch(struct vgd_queue *q, uint32_t n, const char *what)
+/* One grant_copy call over segs[0, n); -1 (logged) if the call itself
+ * failed, every segment with it. */
+static int copy_call(struct vgd_queue *q, uint32_t n, const char *what)
 {
     struct vgd_dev *dev = q->dev;
     struct vg_hyp *h = vgd_hyp(dev->d);
-    uint64_t bytes = 0;
 
-    if (n == 0)
-        return 0;
     if (h->ops->grant_copy(h, n, q->cp.segs)) {
         vgd_xport_warn(dev, &q->cp.failures, "grant copy %s of %u segments "
                        "failed: %s", what, n, strerror(errno));
@@ -152,90 +161,136 @@ static int run_batch(struct vgd_queue *q, uint32_t n, const char *what)
     }
     dev->xc.copy_batches++;
     dev->xc.grant_copies += n;
-    for (uint32_t i = 0; i < n; i++) {
-        const struct vg_copy_seg *s = &q->cp.segs[i];
-
-        if (s->status) {
-            dev->xc.copy_failures++;
-            vgd_xport_warn(dev, &q->cp.failures, "grant copy %s: ref %u "
-                           "(offset %u, len %u) refused with status %d", what,
-                           s->ref, s->offset, s->len, s->status);
-            return -1;
-        }
-        bytes += s->len;
-    }
-    dev->xc.bounce_bytes += bytes;
     return 0;
 }
 
-static int copy_map_request(struct vgd_queue *q, const struct vq_chain *c,
-                            struct vgd_request *req)
+/* After a successful call: did any of segs[first, first + n) fail?  The
+ * first refused one is logged; the bytes that arrived are counted. */
+static bool segs_failed(struct vgd_queue *q, uint32_t first, uint32_t n,
+                        const char *what)
+{
+    struct vgd_dev *dev = q->dev;
+    bool failed = false;
+
+    for (uint32_t i = first; i < first + n; i++) {
+        const struct vg_copy_seg *s = &q->cp.segs[i];
+
+        if (!s->status) {
+            dev->xc.bounce_bytes += s->len;
+            continue;
+        }
+        dev->xc.copy_failures++;
+        if (!failed)
+            vgd_xport_warn(dev, &q->cp.failures, "grant copy %s: ref %u "
+                           "(offset %u, len %u) refused with status %d",
+                           what, s->ref, s->offset, s->len, s->status);
+        failed = true;
+    }
+    return failed;
+}
+
+/* One request's batch: -1 if the call or any segment failed. */
+static int run_batch(struct vgd_queue *q, uint32_t n, const char *what)
+{
+    if (n == 0)
+        return 0;
+    if (copy_call(q, n, what) || segs_failed(q, 0, n, what))
+        return -1;
+    return 0;
+}
+
+/* Check request c for slot i and append the segments that bring its
+ * device-readable bytes into the slot's bounce pages at segs[*n].  -1
+ * (logged, *n unchanged): the request is to be failed. */
+static int prepare_in(struct vgd_queue *q, unsigned i,
+                      const struct vq_chain *c, uint32_t *n)
 {
     struct vgd_copier *cp = &q->cp;
+    struct vgd_copy_slot *cs = &cp->slot[i];
+    uint32_t first = *n, limit = first + cp->max_pages;
     uint64_t pages = 0, pos = 0;
-    uint32_t n = 0;
 
-    memset(req, 0, sizeof(*req));
-    cp->chain = NULL;
-    cp->status_only = false;
     if (c->n > cp->max_bufs) {
         vgd_xport_warn(q->dev, &cp->failures, "request has %u buffers, "
                        "limit %u", c->n, cp->max_bufs);
         return -1;
     }
-    for (unsigned i = 0; i < c->n; i++) {
+    for (unsigned k = 0; k < c->n; k++) {
         uint64_t p = 0;
 
-        if (c->elem[i].len == 0)
+        if (c->elem[k].len == 0)
             continue;
-        if (vgd_xport_check_buffer(q->dev, &q->cp.failures, i,
-                                   &c->elem[i], &p))
+        if (vgd_xport_check_buffer(q->dev, &q->cp.failures, k,
+                                   &c->elem[k], &p))
             return -1;
         pages += p;
         if (pages > cp->max_pages) {
             vgd_xport_warn(q->dev, &cp->failures, "request names more than "
-                           "%u pages (buffer %u, len %u)", cp->max_pages, i,
-                           c->elem[i].len);
+                           "%u pages (buffer %u, len %u)", cp->max_pages, k,
+                           c->elem[k].len);
             return -1;
         }
     }
-    /* Lengths sum to at most pages * 4096: the bounce buffer holds them. */
-    for (unsigned i = 0; i < c->n; i++) {
-        const struct vq_elem *e = &c->elem[i];
+    /* Lengths sum to at most pages * 4096: the slot's bounce holds them. */
+    for (unsigned k = 0; k < c->n; k++) {
+        const struct vq_elem *e = &c->elem[k];
 
-        if (i == c->n_out)
-            cp->in_base = pos;
-        cp->iov[i].iov_base = cp->bounce + pos;
-        cp->iov[i].iov_len = e->len;
+        if (k == c->n_out)
+            cs->in_base = pos;
+        cs->iov[k].iov_base = cs->bounce + pos;
+        cs->iov[k].iov_len = e->len;
         if (!e->write && e->len &&
-            add_segments(q, e, 0, e->len, cp->bounce + pos, false, &n))
+            add_segments(q, e, 0, e->len, cs->bounce + pos, false, n,
+                         limit)) {
+            *n = first;
             return -1;
+        }
         pos += e->len;
     }
     if (c->n_out == c->n)
-        cp->in_base = pos;
-    if (run_batch(q, n, "from the guest"))
-        return -1;
-
-    cp->chain = c;
-    req->out = cp->iov;
-    req->n_out = c->n_out;
-    req->out_bytes = c->out_bytes;
-    req->in = cp->iov + c->n_out;
-    req->n_in = (unsigned)(c->n - c->n_out);
-    req->in_bytes = c->in_bytes;
+        cs->in_base = pos;
     return 0;
 }
 
-static int copy_map_status(struct vgd_queue *q, const struct vq_chain *c,
-                           unsigned status_bytes, struct vgd_request *req)
+static void describe(struct vgd_copy_slot *cs, const struct vq_chain *c,
+                     struct vgd_request *req)
 {
-    struct vgd_copier *cp = &q->cp;
+    cs->chain = c;
+    req->out = cs->iov;
+    req->n_out = c->n_out;
+    req->out_bytes = c->out_bytes;
+    req->in = cs->iov + c->n_out;
+    req->n_in = (unsigned)(c->n - c->n_out);
+    req->in_bytes = c->in_bytes;
+}
+
+static int copy_map_request(struct vgd_queue *q, const struct vq_chain *c,
+                            struct vgd_request *req)
+{
+    struct vgd_copy_slot *cs = &q->cp.slot[0];
+    uint32_t n = 0;
+
+    memset(req, 0, sizeof(*req));
+    cs->chain = NULL;
+    cs->status_only = false;
+    if (prepare_in(q, 0, c, &n) || run_batch(q, n, "from the guest"))
+        return -1;
+    describe(cs, c, req);
+    return 0;
+}
+
+/* Slot i reports only its status: the model writes it at the start of
+ * the slot's bounce pages. */
+static int status_setup(struct vgd_queue *q, unsigned i,
+                        const struct vq_chain *c, unsigned status_bytes,
+                        struct vgd_request *req)
+{
+    struct vgd_copy_slot *cs = &q->cp.slot[i];
     const struct vq_elem *e;
     uint64_t pages;
 
     memset(req, 0, sizeof(*req));
-    cp->chain = NULL;
+    cs->chain = NULL;
     if (status_bytes == 0 || c->n == 0 || c->n == c->n_out)
         return -1;
     e = &c->elem[c->n - 1];
@@ -243,23 +298,28 @@ static int copy_map_status(struct vgd_queue *q, const struct vq_chain *c,
         vgd_xport_check_buffer(q->dev, &q->cp.failures, c->n - 1u, e,
                                &pages))
         return -1;
-    /* The status lands at the start of the bounce buffer. */
-    cp->status_only = true;
-    cp->in_base = 0;
-    cp->chain = c;
-    cp->iov[0].iov_base = cp->bounce;
-    cp->iov[0].iov_len = status_bytes;
-    req->in = cp->iov;
+    cs->status_only = true;
+    cs->in_base = 0;
+    cs->chain = c;
+    cs->iov[0].iov_base = cs->bounce;
+    cs->iov[0].iov_len = status_bytes;
+    req->in = cs->iov;
     req->n_in = 1;
     req->in_bytes = status_bytes;
     return 0;
+}
+
+static int copy_map_status(struct vgd_queue *q, const struct vq_chain *c,
+                           unsigned status_bytes, struct vgd_request *req)
+{
+    return status_setup(q, 0, c, status_bytes, req);
 }
 
 /* Copy bytes [from, to) of the writable part back into the guest, the
  * private bytes of in-part offset x living at local + (x - origin). */
 static int copy_back_range(struct vgd_queue *q, const struct vq_chain *c,
                            uint32_t from, uint32_t to, uint8_t *local,
-                           uint32_t origin, uint32_t *n)
+                           uint32_t origin, uint32_t *n, uint32_t limit)
 {
     uint32_t pos = 0;
 
@@ -269,72 +329,201 @@ static int copy_back_range(struct vgd_queue *q, const struct vq_chain *c,
         uint32_t hi = to < pos + e->len ? to : pos + e->len;
 
         if (lo < hi && add_segments(q, e, lo - pos, hi - pos,
-                                    local + (lo - origin), true, n))
+                                    local + (lo - origin), true, n, limit))
             return -1;
         pos += e->len;
     }
     return 0;
 }
 
-static void copy_finish(struct vgd_queue *q, struct vgd_result *res)
+/* Append the segments that copy slot i's result back at segs[*n]; -1
+ * (*n unchanged) if they do not fit (then the request fails). */
+static int prepare_back(struct vgd_queue *q, unsigned i,
+                        const struct vgd_result *res, uint32_t *n)
 {
-    struct vgd_copier *cp = &q->cp;
-    const struct vq_chain *c = cp->chain;
-    const struct vgd_model *model = q->dev->model;
-    unsigned sb = model->status_bytes;
-    uint8_t *in_local = cp->bounce + cp->in_base;
-    uint32_t n = 0, in_bytes, written;
+    struct vgd_copy_slot *cs = &q->cp.slot[i];
+    const struct vq_chain *c = cs->chain;
+    unsigned sb = q->dev->model->status_bytes;
+    uint8_t *in_local = cs->bounce + cs->in_base;
+    uint32_t first = *n, limit = first + q->cp.max_pages;
+    uint32_t in_bytes = c->in_bytes, written, prefix;
     int rc;
 
-    if (!c)
-        return;
-    cp->chain = NULL;
-    in_bytes = c->in_bytes;
     if (sb > in_bytes)
         sb = in_bytes;
-    if (cp->status_only) {
-        rc = copy_back_range(q, c, in_bytes - sb, in_bytes, cp->bounce,
-                             in_bytes - sb, &n);
+    if (cs->status_only) {
+        rc = copy_back_range(q, c, in_bytes - sb, in_bytes, cs->bounce,
+                             in_bytes - sb, n, limit);
     } else {
         /* Exactly what the model wrote (devmodel.h): a prefix of
          * written - sb bytes, and the status if written covers it.  A
          * byte in between was never written: copying it would hand the
          * guest a stale bounce byte of an earlier request. */
-        uint32_t prefix;
-
         written = res->written < in_bytes ? res->written : in_bytes;
         prefix = written >= sb ? written - sb : written;
         if (prefix > in_bytes - sb)
             prefix = in_bytes - sb;
-        rc = copy_back_range(q, c, 0, prefix, in_local, 0, &n);
+        rc = copy_back_range(q, c, 0, prefix, in_local, 0, n, limit);
         if (rc == 0 && sb && written >= sb)
             rc = copy_back_range(q, c, in_bytes - sb, in_bytes, in_local,
-                                 0, &n);
+                                 0, n, limit);
     }
-    if (rc == 0 && run_batch(q, n, "to the guest") == 0)
-        return;
+    if (rc)
+        *n = first;
+    return rc;
+}
 
-    /* The guest refused (part of) the result: report the failure through
-     * the status alone if it can still be reached. */
+/* The guest refused (part of) slot i's result: the model's failure
+ * status instead, its segments appended at segs[*n].  Returns the used
+ * length it would give, or -1 if even the status cannot be reached. */
+static long prepare_fail_status(struct vgd_queue *q, unsigned i, uint32_t *n)
+{
+    struct vgd_copy_slot *cs = &q->cp.slot[i];
+    const struct vgd_model *model = q->dev->model;
+    const struct vq_chain *c = cs->chain;
+    unsigned sb = model->status_bytes;
+    struct vgd_request status_req;
+    struct vgd_result fres;
+    uint32_t in_bytes = c->in_bytes;
+
+    if (cs->status_only || !model->fail || sb == 0 || sb > in_bytes ||
+        status_setup(q, i, c, sb, &status_req))
+        return -1;
+    memset(&fres, 0, sizeof(fres));
+    model->fail(q->dev->mstate, &status_req, &fres);
+    if (copy_back_range(q, c, in_bytes - sb, in_bytes, cs->bounce,
+                        in_bytes - sb, n, *n + q->cp.max_pages))
+        return -1;
+    return fres.written;
+}
+
+static void copy_finish(struct vgd_queue *q, struct vgd_result *res)
+{
+    struct vgd_copy_slot *cs = &q->cp.slot[0];
+    uint32_t n = 0;
+    long fw;
+
+    if (!cs->chain)
+        return;
+    if (prepare_back(q, 0, res, &n) == 0 &&
+        run_batch(q, n, "to the guest") == 0) {
+        cs->chain = NULL;
+        return;
+    }
     res->failed = true;
     res->written = 0;
-    if (cp->status_only || !model->fail || sb == 0)
-        return;
-    {
-        struct vgd_request status_req;
-        struct vgd_result fres;
+    n = 0;
+    fw = prepare_fail_status(q, 0, &n);
+    if (fw >= 0 && run_batch(q, n, "of the status") == 0)
+        res->written = (uint32_t)fw;
+    cs->chain = NULL;
+}
 
-        if (copy_map_status(q, c, sb, &status_req))
-            return;
-        memset(&fres, 0, sizeof(fres));
-        model->fail(q->dev->mstate, &status_req, &fres);
-        n = 0;
-        cp->chain = NULL;
-        if (copy_back_range(q, c, in_bytes - sb, in_bytes, cp->bounce,
-                            in_bytes - sb, &n) == 0 &&
-            run_batch(q, n, "of the status") == 0)
-            res->written = fres.written;
+/* A round: every request's device-readable bytes in ONE copy batch;
+ * a segment the guest refused fails only the request it belongs to. */
+static void copy_map_round(struct vgd_queue *q, struct vgd_slot *s,
+                           unsigned n, unsigned status_bytes)
+{
+    struct vgd_copier *cp = &q->cp;
+    uint32_t nseg = 0;
+    bool call_failed = false;
+
+    if (n > cp->nslots)
+        n = cp->nslots;     /* the caller's bug; serve.c pops at most that */
+    for (unsigned i = 0; i < n; i++) {
+        struct vgd_copy_slot *cs = &cp->slot[i];
+
+        memset(&s[i].req, 0, sizeof(s[i].req));
+        cs->chain = NULL;
+        cs->status_only = false;
+        cs->seg_first = nseg;
+        s[i].mapped = prepare_in(q, i, &s[i].chain, &nseg) ?
+                      VGD_MAPPED_NONE : VGD_MAPPED_ALL;
+        cs->seg_n = nseg - cs->seg_first;
     }
+    if (nseg)
+        call_failed = copy_call(q, nseg, "from the guest") != 0;
+    for (unsigned i = 0; i < n; i++) {
+        struct vgd_copy_slot *cs = &cp->slot[i];
+
+        if (s[i].mapped != VGD_MAPPED_ALL)
+            continue;
+        if (cs->seg_n && (call_failed ||
+                          segs_failed(q, cs->seg_first, cs->seg_n,
+                                      "from the guest")))
+            s[i].mapped = VGD_MAPPED_NONE;
+        else
+            describe(cs, &s[i].chain, &s[i].req);
+    }
+    for (unsigned i = 0; i < n; i++)
+        if (s[i].mapped == VGD_MAPPED_NONE &&
+            status_setup(q, i, &s[i].chain, status_bytes, &s[i].req) == 0)
+            s[i].mapped = VGD_MAPPED_STATUS;
+}
+
+/* ... and every result back in ONE more batch (plus one for the failure
+ * statuses of requests whose result the guest refused, if any). */
+static void copy_finish_round(struct vgd_queue *q, struct vgd_slot *s,
+                              unsigned n)
+{
+    struct vgd_copier *cp = &q->cp;
+    long fw[VGD_ROUND_SLOTS];
+    bool refused[VGD_ROUND_SLOTS];
+    uint32_t nseg = 0;
+    bool call_failed = false, any_refused = false;
+
+    if (n > cp->nslots)
+        n = cp->nslots;
+    for (unsigned i = 0; i < n; i++) {
+        struct vgd_copy_slot *cs = &cp->slot[i];
+
+        fw[i] = -1;
+        refused[i] = false;
+        cs->seg_first = nseg;
+        cs->seg_n = 0;
+        if (!cs->chain)
+            continue;
+        if (prepare_back(q, i, &s[i].res, &nseg)) {
+            refused[i] = any_refused = true;    /* retried as a status */
+            continue;
+        }
+        cs->seg_n = nseg - cs->seg_first;
+    }
+    if (nseg)
+        call_failed = copy_call(q, nseg, "to the guest") != 0;
+    for (unsigned i = 0; i < n; i++) {
+        struct vgd_copy_slot *cs = &cp->slot[i];
+
+        if (!cs->chain || !cs->seg_n)
+            continue;
+        if (call_failed || segs_failed(q, cs->seg_first, cs->seg_n,
+                                       "to the guest"))
+            refused[i] = any_refused = true;
+    }
+    if (any_refused) {
+        nseg = 0;
+        for (unsigned i = 0; i < n; i++) {
+            struct vgd_copy_slot *cs = &cp->slot[i];
+
+            if (!refused[i])
+                continue;
+            s[i].res.failed = true;
+            s[i].res.written = 0;
+            cs->seg_first = nseg;
+            fw[i] = prepare_fail_status(q, i, &nseg);
+            cs->seg_n = nseg - cs->seg_first;
+        }
+        call_failed = nseg && copy_call(q, nseg, "of the status") != 0;
+        for (unsigned i = 0; i < n; i++) {
+            struct vgd_copy_slot *cs = &cp->slot[i];
+
+            if (fw[i] >= 0 && !call_failed &&
+                !segs_failed(q, cs->seg_first, cs->seg_n, "of the status"))
+                s[i].res.written = (uint32_t)fw[i];
+        }
+    }
+    for (unsigned i = 0; i < n; i++)
+        cp->slot[i].chain = NULL;
 }
 
 static int copy_connect(struct vgd_dev *dev)
@@ -348,13 +537,19 @@ static void copy_disconnect(struct vgd_dev *dev)
     (void)dev;
 }
 
-static int copy_queue_init(struct vgd_queue *q, unsigned max_pages,
-                           unsigned max_bufs)
+static int copier_init(struct vgd_queue *q, unsigned max_pages,
+                       unsigned max_bufs, unsigned nslots)
 {
-    if (vgd_copier_init(&q->cp, max_pages, max_bufs))
+    if (vgd_copier_init(&q->cp, max_pages, max_bufs, nslots))
         return -1;
     q->cp_init = true;
     return 0;
+}
+
+static int copy_queue_init(struct vgd_queue *q, unsigned max_pages,
+                           unsigned max_bufs)
+{
+    return copier_init(q, max_pages, max_bufs, q->nslots);
 }
 
 static void copy_queue_free(struct vgd_queue *q)
@@ -375,6 +570,8 @@ const struct vgd_transport vgd_transport_copy = {
     .map_request = copy_map_request,
     .map_status = copy_map_status,
     .finish_request = copy_finish,
+    .map_round = copy_map_round,
+    .finish_round = copy_finish_round,
 };
 
 /* ---- auto ---------------------------------------------------------- */
@@ -382,7 +579,8 @@ const struct vgd_transport vgd_transport_copy = {
 static int auto_queue_init(struct vgd_queue *q, unsigned max_pages,
                            unsigned max_bufs)
 {
-    if (copy_queue_init(q, max_pages, max_bufs) ||
+    /* one request at a time: auto picks a path per request */
+    if (copier_init(q, max_pages, max_bufs, 1) ||
         vgd_transport_grant.queue_init(q, max_pages, max_bufs)) {
         copy_queue_free(q);
         return -1;

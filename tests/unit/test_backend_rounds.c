@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * vgrantd serving a round of requests at once (backend/serve.c,
- * grant_mapper.c vgd_gm_map_round): the grant mode maps every request
- * popped together in one batch per protection and unmaps them all before
- * any used entry is pushed; a bad ref in one request fails only that one.
+ * grant_mapper.c vgd_gm_map_round, xport_copy.c copy_map_round): the grant
+ * mode maps every request popped together in one batch per protection and
+ * unmaps them all before any used entry is pushed, the copy mode copies
+ * them in one grant-copy batch each way; a bad ref in one request fails
+ * only that one.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -206,12 +208,123 @@ static void test_round_respects_budget(void **state)
     tw_free(t);
 }
 
+/* copy mode: a round's device-readable bytes in ONE grant-copy batch and
+ * its results back in ONE more; nothing of the guest mapped but rings. */
+static void test_copy_round_two_copy_batches(void **state)
+{
+    struct tw *t = tw_new(0);
+    struct rawfront rf;
+    struct rf_blk r[DEPTH];
+    struct rf_attach a = { .target = t->image, .mode = VG_MODE_COPY };
+    uint32_t len[64];
+    struct vgd_dev_stats before, after;
+    (void)state;
+
+    tw_attach_connect(t, &rf, 1, 0, 64, &a);
+    before = tw_dev_stats(t, 1, 0);
+    for (unsigned i = 0; i < DEPTH; i++) {
+        assert_int_equal(rf_blk_prepare(&rf, &r[i], VIRTIO_BLK_T_OUT, i * 8,
+                                        4096, false), 0);
+        memset(r[i].data, 0x30 + i, 4096);
+        rf_blk_submit(&rf, &r[i]);
+    }
+    collect_used(t, &rf, DEPTH, len);
+    after = tw_dev_stats(t, 1, 0);
+    for (unsigned i = 0; i < DEPTH; i++) {
+        assert_int_equal(*r[i].status, VIRTIO_BLK_S_OK);
+        assert_true(tw_sector_is(t->image, i * 8 + 7, 0x30 + i));
+    }
+    assert_int_equal(after.copy_batches - before.copy_batches, 2);
+    /* in: header + one data page per request; back: the status byte */
+    assert_int_equal(after.grant_copies - before.grant_copies, DEPTH * 3);
+    assert_int_equal(after.map_batches, before.map_batches);
+    assert_int_equal(vg_fake_live_mappings(t->w, 1), 3);
+
+    before = after;
+    for (unsigned i = 0; i < DEPTH; i++) {
+        assert_int_equal(rf_blk_prepare(&rf, &r[i], VIRTIO_BLK_T_IN, i * 8,
+                                        1024, false), 0);
+        rf_blk_submit(&rf, &r[i]);
+    }
+    collect_used(t, &rf, DEPTH, len);
+    after = tw_dev_stats(t, 1, 0);
+    for (unsigned i = 0; i < DEPTH; i++) {
+        assert_int_equal(*r[i].status, VIRTIO_BLK_S_OK);
+        assert_int_equal(len[r[i].head], 1025);
+        assert_int_equal(r[i].data[0], 0x30 + i);
+        assert_int_equal(r[i].data[1023], 0x30 + i);
+    }
+    assert_int_equal(after.copy_batches - before.copy_batches, 2);
+    rf_close(&rf);
+    tw_free(t);
+}
+
+/* copy mode, hostile: in one round a request whose data ref was never
+ * granted (refused on the way in) and an IN into a read-only grant
+ * (refused on the way back): each fails alone with IOERR in its status,
+ * every other request of the round completes with its own bytes. */
+static void test_hostile_copy_round_refused_segment_fails_only_its_request(
+    void **state)
+{
+    struct tw *t = tw_new(0);
+    struct rawfront rf;
+    struct rf_blk r[8];
+    struct rf_buf b[3];
+    struct rf_attach a = { .target = t->image, .mode = VG_MODE_COPY };
+    uint32_t len[64];
+    char *log;
+    (void)state;
+
+    tw_attach_connect(t, &rf, 1, 0, 64, &a);
+    tw_capture_start();
+    for (unsigned i = 0; i < 8; i++) {
+        uint32_t type = i == 3 ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN;
+
+        assert_int_equal(rf_blk_prepare(&rf, &r[i], type, 16 + i, 512,
+                                        i == 6), 0);
+        memset(r[i].data, 0xee, 512);
+        if (i == 3) {           /* OUT from a ref never granted */
+            b[0] = (struct rf_buf){ vg_grant_addr(r[i].hdr_ref, 0), 16, false };
+            b[1] = (struct rf_buf){ vg_grant_addr(66666, 0), 512, false };
+            b[2] = (struct rf_buf){ vg_grant_addr(r[i].status_ref, 0), 1, true };
+            *r[i].status = 0xff;
+            r[i].head = rf_add_chain(&rf, b, 3);
+        } else {
+            rf_blk_submit(&rf, &r[i]);
+        }
+    }
+    collect_used(t, &rf, 8, len);
+    log = tw_capture_stop();
+    tw_assert_log_has(log, "dom 1 dev 0: copy mode: grant copy from the guest: ref 66666");
+    tw_assert_log_has(log, "grant copy to the guest: ref");
+    free(log);
+    for (unsigned i = 0; i < 8; i++) {
+        if (i == 3 || i == 6) {
+            assert_int_equal(*r[i].status, VIRTIO_BLK_S_IOERR);
+            assert_int_equal(len[r[i].head], 1);
+            assert_int_equal(r[i].data[0], 0xee);
+        } else {
+            assert_int_equal(*r[i].status, VIRTIO_BLK_S_OK);
+            assert_int_equal(len[r[i].head], 513);
+            assert_int_equal(r[i].data[0], 16 + i);
+        }
+    }
+    assert_true(tw_sector_is(t->image, 19, 19));     /* the OUT wrote nothing */
+    assert_int_equal(tw_dev_stats(t, 1, 0).errors, 2);
+    assert_int_equal(vg_fake_live_mappings(t->w, 1), 3);
+    assert_int_equal(rf_backend_state(&rf), VG_XB_CONNECTED);
+    rf_close(&rf);
+    tw_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_maps_depth_requests_in_two_batches),
         cmocka_unit_test(test_hostile_bad_ref_in_round_fails_only_its_request),
         cmocka_unit_test(test_round_respects_budget),
+        cmocka_unit_test(test_copy_round_two_copy_batches),
+        cmocka_unit_test(test_hostile_copy_round_refused_segment_fails_only_its_request),
     };
 
     vg_log_set_level(VG_LOG_WARN);

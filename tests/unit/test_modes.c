@@ -542,9 +542,10 @@ static bool touch_faults(volatile uint8_t *p)
            (WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGBUS);
 }
 
-/* The copy-mode bounce buffer is exactly max_pages pages, zeroed, between
- * two inaccessible guard pages: a byte written past either end faults
- * (in production too), it does not land in other heap data. */
+/* Each request slot's copy-mode bounce pages are exactly max_pages pages,
+ * zeroed, between two inaccessible guard pages: a byte written past
+ * either end faults (in production too), it does not land in other heap
+ * data or in the next request's bytes. */
 static void test_copier_bounce_guard_pages(void **state)
 {
     struct vgd_copier cp;
@@ -552,7 +553,7 @@ static void test_copier_bounce_guard_pages(void **state)
     size_t bytes = (size_t)pages * VG_PAGE_SIZE;
 
     (void)state;
-    assert_int_equal(vgd_copier_init(&cp, pages, 4), 0);
+    assert_int_equal(vgd_copier_init(&cp, pages, 4, 2), 0);
     assert_non_null(cp.bounce);
     for (size_t i = 0; i < bytes; i++)
         assert_int_equal(cp.bounce[i], 0);
@@ -561,9 +562,16 @@ static void test_copier_bounce_guard_pages(void **state)
     assert_false(touch_faults(cp.bounce + bytes - 1));
     assert_true(touch_faults(cp.bounce + bytes));
     assert_true(touch_faults(cp.bounce - 1));
+    assert_ptr_equal(cp.slot[0].bounce, cp.bounce);
+    assert_true(cp.slot[1].bounce > cp.bounce + bytes);
+    memset(cp.slot[1].bounce, 0x5a, bytes);
+    assert_false(touch_faults(cp.slot[1].bounce + bytes - 1));
+    assert_true(touch_faults(cp.slot[1].bounce + bytes));
+    assert_true(touch_faults(cp.slot[1].bounce - 1));
+    assert_int_equal(cp.bounce[bytes - 1], 0xa5);
     vgd_copier_free(&cp);
     assert_null(cp.bounce);
-    assert_int_equal(vgd_copier_init(&cp, 0, 4), -1);
+    assert_int_equal(vgd_copier_init(&cp, 0, 4, 1), -1);
     assert_int_equal(errno, EINVAL);
 }
 
