@@ -370,7 +370,7 @@ static int map_status_slot(struct vgd_grant_mapper *m, unsigned i,
 }
 
 void vgd_gm_map_round(struct vgd_grant_mapper *m, struct vgd_slot *r,
-                      unsigned n, unsigned status_bytes)
+                      unsigned n, unsigned status_bytes, const bool *take)
 {
     uint32_t ro_total = 0, rw_total = 0;
     char *ro = NULL, *rw = NULL;
@@ -387,6 +387,9 @@ void vgd_gm_map_round(struct vgd_grant_mapper *m, struct vgd_slot *r,
         s->ro_first = ro_total;
         s->rw_first = rw_total;
         s->ro_base = s->rw_base = NULL;
+        s->ro_n = s->rw_n = 0;
+        if (take && !take[i])
+            continue;
         r[i].mapped = collect(m, i, &r[i].chain) ? VGD_MAPPED_NONE : VGD_MAPPED_ALL;
         ro_total += s->ro_n;
         rw_total += s->rw_n;
@@ -410,7 +413,7 @@ void vgd_gm_map_round(struct vgd_grant_mapper *m, struct vgd_slot *r,
     for (unsigned i = 0; i < n; i++) {
         struct vgd_gm_slot *s = &m->slot[i];
 
-        if (r[i].mapped != VGD_MAPPED_ALL)
+        if ((take && !take[i]) || r[i].mapped != VGD_MAPPED_ALL)
             continue;
         if (whole) {
             if (s->ro_n)
@@ -426,7 +429,7 @@ void vgd_gm_map_round(struct vgd_grant_mapper *m, struct vgd_slot *r,
 
     /* The failed ones still report their status if they can. */
     for (unsigned i = 0; i < n; i++)
-        if (r[i].mapped == VGD_MAPPED_NONE &&
+        if ((!take || take[i]) && r[i].mapped == VGD_MAPPED_NONE &&
             map_status_slot(m, i, &r[i].chain, status_bytes, &r[i].req) == 0)
             r[i].mapped = VGD_MAPPED_STATUS;
 }
@@ -566,7 +569,7 @@ static void grant_finish(struct vgd_queue *q, struct vgd_result *res)
 static void grant_map_round(struct vgd_queue *q, struct vgd_slot *s,
                             unsigned n, unsigned status_bytes)
 {
-    vgd_gm_map_round(&q->gm, s, n, status_bytes);
+    vgd_gm_map_round(&q->gm, s, n, status_bytes, NULL);
 }
 
 static void grant_finish_round(struct vgd_queue *q, struct vgd_slot *s,

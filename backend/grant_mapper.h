@@ -83,13 +83,14 @@ int vgd_gm_init(struct vgd_grant_mapper *m, struct vg_hyp *h, uint16_t domid,
                 unsigned slots, struct vgd_map_counters *ctr);
 void vgd_gm_free(struct vgd_grant_mapper *m);
 
-/* Map the n (<= slots) requests of a round: s[i].chain into s[i].req,
+/* Map the n (<= slots) requests of a round, or only those with take[i]
+ * (take NULL: all; the others are left alone): s[i].chain into s[i].req,
  * with s[i].mapped saying how much.  A request that cannot be mapped is
  * logged with the offending address or ref and, when status_bytes > 0,
  * gets only its status bytes mapped.  Everything stays mapped until
  * vgd_gm_unmap. */
 void vgd_gm_map_round(struct vgd_grant_mapper *m, struct vgd_slot *s,
-                      unsigned n, unsigned status_bytes);
+                      unsigned n, unsigned status_bytes, const bool *take);
 /* Map every buffer of one chain and describe them in *req (slot 0; what
  * an earlier call mapped is unmapped first).  0 on success; -1 when the
  * request cannot be mapped (logged with the offending address or ref):

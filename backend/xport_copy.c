@@ -18,8 +18,9 @@
  * bytes of an earlier request never reach the guest.
  *
  * auto: per request, fewer than --auto-threshold bytes in total take the
- * copy path, the rest the grant mapping path (grant_mapper.c); one
- * request at a time.
+ * copy path, the rest the grant mapping path (grant_mapper.c); in a round
+ * the small ones share one copy batch each way and the large ones one map
+ * batch per protection.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -421,8 +422,8 @@ static void copy_finish(struct vgd_queue *q, struct vgd_result *res)
 
 /* A round: every request's device-readable bytes in ONE copy batch;
  * a segment the guest refused fails only the request it belongs to. */
-static void copy_map_round(struct vgd_queue *q, struct vgd_slot *s,
-                           unsigned n, unsigned status_bytes)
+static void copy_round_in(struct vgd_queue *q, struct vgd_slot *s,
+                          unsigned n, unsigned status_bytes, const bool *take)
 {
     struct vgd_copier *cp = &q->cp;
     uint32_t nseg = 0;
@@ -433,10 +434,13 @@ static void copy_map_round(struct vgd_queue *q, struct vgd_slot *s,
     for (unsigned i = 0; i < n; i++) {
         struct vgd_copy_slot *cs = &cp->slot[i];
 
-        memset(&s[i].req, 0, sizeof(s[i].req));
         cs->chain = NULL;
         cs->status_only = false;
         cs->seg_first = nseg;
+        cs->seg_n = 0;
+        if (take && !take[i])
+            continue;
+        memset(&s[i].req, 0, sizeof(s[i].req));
         s[i].mapped = prepare_in(q, i, &s[i].chain, &nseg) ?
                       VGD_MAPPED_NONE : VGD_MAPPED_ALL;
         cs->seg_n = nseg - cs->seg_first;
@@ -446,7 +450,7 @@ static void copy_map_round(struct vgd_queue *q, struct vgd_slot *s,
     for (unsigned i = 0; i < n; i++) {
         struct vgd_copy_slot *cs = &cp->slot[i];
 
-        if (s[i].mapped != VGD_MAPPED_ALL)
+        if ((take && !take[i]) || s[i].mapped != VGD_MAPPED_ALL)
             continue;
         if (cs->seg_n && (call_failed ||
                           segs_failed(q, cs->seg_first, cs->seg_n,
@@ -456,9 +460,15 @@ static void copy_map_round(struct vgd_queue *q, struct vgd_slot *s,
             describe(cs, &s[i].chain, &s[i].req);
     }
     for (unsigned i = 0; i < n; i++)
-        if (s[i].mapped == VGD_MAPPED_NONE &&
+        if ((!take || take[i]) && s[i].mapped == VGD_MAPPED_NONE &&
             status_setup(q, i, &s[i].chain, status_bytes, &s[i].req) == 0)
             s[i].mapped = VGD_MAPPED_STATUS;
+}
+
+static void copy_map_round(struct vgd_queue *q, struct vgd_slot *s,
+                           unsigned n, unsigned status_bytes)
+{
+    copy_round_in(q, s, n, status_bytes, NULL);
 }
 
 /* ... and every result back in ONE more batch (plus one for the failure
@@ -579,8 +589,7 @@ const struct vgd_transport vgd_transport_copy = {
 static int auto_queue_init(struct vgd_queue *q, unsigned max_pages,
                            unsigned max_bufs)
 {
-    /* one request at a time: auto picks a path per request */
-    if (copier_init(q, max_pages, max_bufs, 1) ||
+    if (copier_init(q, max_pages, max_bufs, q->nslots) ||
         vgd_transport_grant.queue_init(q, max_pages, max_bufs)) {
         copy_queue_free(q);
         return -1;
@@ -622,6 +631,37 @@ static void auto_finish(struct vgd_queue *q, struct vgd_result *res)
     vgd_transport_grant.finish_request(q, res);   /* unmaps if mapped */
 }
 
+/* A round: the small requests in one copy batch each way, the large ones
+ * mapped in one batch per protection. */
+static void auto_map_round(struct vgd_queue *q, struct vgd_slot *s,
+                           unsigned n, unsigned status_bytes)
+{
+    bool copy[VGD_ROUND_SLOTS], map[VGD_ROUND_SLOTS];
+    uint64_t threshold = vgd_auto_threshold(q->dev->d);
+
+    if (n > q->cp.nslots)
+        n = q->cp.nslots;
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t bytes = (uint64_t)s[i].chain.out_bytes + s[i].chain.in_bytes;
+
+        copy[i] = bytes < threshold;
+        map[i] = !copy[i];
+        if (copy[i])
+            q->dev->xc.auto_copied++;
+        else
+            q->dev->xc.auto_mapped++;
+    }
+    copy_round_in(q, s, n, status_bytes, copy);
+    vgd_gm_map_round(&q->gm, s, n, status_bytes, map);
+}
+
+static void auto_finish_round(struct vgd_queue *q, struct vgd_slot *s,
+                              unsigned n)
+{
+    copy_finish_round(q, s, n);     /* the slots of the copy path */
+    vgd_gm_unmap(&q->gm);           /* the mapped ones, before any push */
+}
+
 const struct vgd_transport vgd_transport_auto = {
     .name = VG_MODE_AUTO,
     .connect = copy_connect,
@@ -631,4 +671,6 @@ const struct vgd_transport vgd_transport_auto = {
     .map_request = auto_map_request,
     .map_status = auto_map_status,
     .finish_request = auto_finish,
+    .map_round = auto_map_round,
+    .finish_round = auto_finish_round,
 };

@@ -317,6 +317,48 @@ static void test_hostile_copy_round_refused_segment_fails_only_its_request(
     tw_free(t);
 }
 
+/* auto mode: in one round the small requests share one copy batch each
+ * way and the large ones one map batch per protection. */
+static void test_auto_round_splits_copy_and_map(void **state)
+{
+    struct tw *t = tw_new(0);
+    struct rawfront rf;
+    struct rf_blk r[8];
+    struct rf_attach a = { .target = t->image, .mode = VG_MODE_AUTO };
+    uint32_t len[64];
+    struct vgd_dev_stats before, after;
+    (void)state;
+
+    tw_attach_connect(t, &rf, 1, 0, 64, &a);
+    before = tw_dev_stats(t, 1, 0);
+    for (unsigned i = 0; i < 8; i++) {
+        /* even: 512 bytes (copied); odd: 32 KiB (mapped) */
+        uint32_t bytes = i % 2 ? 32768 : 512;
+
+        assert_int_equal(rf_blk_prepare(&rf, &r[i], VIRTIO_BLK_T_IN, i * 8,
+                                        bytes, false), 0);
+        rf_blk_submit(&rf, &r[i]);
+    }
+    collect_used(t, &rf, 8, len);
+    after = tw_dev_stats(t, 1, 0);
+    for (unsigned i = 0; i < 8; i++) {
+        uint32_t bytes = i % 2 ? 32768 : 512;
+
+        assert_int_equal(*r[i].status, VIRTIO_BLK_S_OK);
+        assert_int_equal(len[r[i].head], bytes + 1);
+        assert_int_equal(r[i].data[0], i * 8);
+        assert_int_equal(r[i].data[bytes - 1], i * 8 + (bytes - 1) / 512);
+    }
+    assert_int_equal(after.auto_copied - before.auto_copied, 4);
+    assert_int_equal(after.auto_mapped - before.auto_mapped, 4);
+    assert_int_equal(after.copy_batches - before.copy_batches, 2);
+    assert_int_equal(after.map_batches - before.map_batches, 2);
+    assert_int_equal(after.unmap_batches - before.unmap_batches, 2);
+    assert_int_equal(vg_fake_live_mappings(t->w, 1), 3);
+    rf_close(&rf);
+    tw_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -325,6 +367,7 @@ int main(void)
         cmocka_unit_test(test_round_respects_budget),
         cmocka_unit_test(test_copy_round_two_copy_batches),
         cmocka_unit_test(test_hostile_copy_round_refused_segment_fails_only_its_request),
+        cmocka_unit_test(test_auto_round_splits_copy_and_map),
     };
 
     vg_log_set_level(VG_LOG_WARN);
