@@ -199,5 +199,9 @@ int vgd_xport_check_buffer(const struct vgd_dev *dev,
 int vgd_copier_init(struct vgd_copier *cp, unsigned max_pages,
                     unsigned max_bufs, unsigned nslots);
 void vgd_copier_free(struct vgd_copier *cp);
+/* copy mode's round, for the requests with take[i] only (auto's small
+ * ones; take NULL: all) */
+void vgd_copy_round_in(struct vgd_queue *q, struct vgd_slot *s, unsigned n,
+                       unsigned status_bytes, const bool *take);
 
 #endif /* VGRANT_BACKEND_TRANSPORT_H */
