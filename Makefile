@@ -149,13 +149,24 @@ $(LIBCOMMON) $(LIBFRONT) $(LIBBACK) $(LIBIO) $(LIBFAKE): Makefile
 
 $(BUILD)/bin/vgrantd: $(call obj,backend/vgrantd.c) $(LIBBACK) $(LIBCOMMON)
 $(BUILD)/bin/vgrant: $(call obj,tools/vgrant.c tools/vgrant_stats.c) $(LIBCOMMON)
-$(BUILD)/bin/vgrant-io: $(call obj,$(IO_CLI)) $(LIBIO) $(LIBFRONT) \
-		$(LIBCOMMON)
+# vgrant-io is linked against the shared libvgrant.so.0 (what the guest
+# package ships and the e2e guests load), plus its own bench/verify/check
+# code (libvgio.a) and the two stateless helpers of the common code it calls
+# that the library keeps local (IO_COMMON: vg_now_s, vg_parse_uint,
+# vg_parse_size).  It finds the library through RUNPATH $$ORIGIN/../lib
+# (build/lib in the tree, $(PREFIX)/lib after make install); debian/rules
+# sets IO_RPATH= (the library is in the multiarch directory, and Debian
+# refuses a custom search path).
+IO_COMMON := common/clock.c common/xsutil.c
+IO_RPATH  ?= -Wl,-rpath,'$$ORIGIN/../lib'
+$(BUILD)/bin/vgrant-io: $(call obj,$(IO_CLI) $(IO_COMMON)) $(LIBIO) $(LIBSO)
+$(BUILD)/bin/vgrant-io: private BIN_LDFLAGS = $(IO_RPATH)
+$(BUILD)/bin/vgrant-io: private LDLIBS = -lpthread
 $(BUILD)/bin/vg-hostile: $(call obj,tests/e2e/hostile/vg-hostile.c) $(LIBCOMMON)
 $(BUILD)/bin/vg-dm: $(call obj,tests/e2e/hostile/vg-dm.c)
 $(BINS) $(E2E_BINS):
 	@mkdir -p $(dir $@)
-	$(QUIET_LD)$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(QUIET_LD)$(CC) $(LDSAN) $(LDFLAGS) $(BIN_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(call obj,$(TEST_SUPPORT)) \
 		$(LIBIO) $(LIBFRONT) $(LIBBACK) $(LIBFAKE) $(LIBCOMMON)
