@@ -357,10 +357,10 @@ E2E_DEB_RUN := $(E2E_DEB_SCENARIOS)
 else
 E2E_DEB_RUN := $(E2E_SCENARIOS)
 endif
+E2E_DEB_PKGS := virtio-grant virtio-grant-guest virtio-grant-dkms
 e2e-deb: all
-	@for p in virtio-grant virtio-grant-guest virtio-grant-dkms; do \
-	    ls $(DEB_OUT)/$${p}_*.deb >/dev/null 2>&1 || \
-	    { echo "e2e-deb: no $${p}_*.deb in $(DEB_OUT): run make deb first" >&2; exit 1; }; done
+	$(foreach p,$(E2E_DEB_PKGS),$(if $(wildcard $(DEB_OUT)/$(p)_*.deb),,\
+	    $(error e2e-deb: no $(p)_*.deb in $(DEB_OUT): run make deb first)))
 	VGRANT_E2E_DEBS=$(CURDIR)/$(DEB_OUT) tests/e2e/run.sh -t 1800 $(E2E_DEB_RUN)
 
 clean:
