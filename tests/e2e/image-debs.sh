@@ -31,6 +31,7 @@
 
 # Packages each image gets: dom0 runs the daemon side; a domU the guest
 # side, and the daemon side too as a driver domain (guest job vgrant-dd).
+# shellcheck disable=SC2034  # used by build-images.sh
 DEB_DOM0_PKGS="virtio-grant"
 DEB_DOMU_PKGS="virtio-grant-guest virtio-grant"
 DEB_DKMS_PKG="virtio-grant-dkms"

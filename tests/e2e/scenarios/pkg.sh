@@ -48,8 +48,9 @@ until [ -S /run/vgrantd/control.sock ]; do
     sleep 0.5
 done
 got=$(tr '\0' '\n' </proc/"$pid"/cmdline)
-[ "$got" = "$want" ] || fail "vgrantd runs as '$(echo $got)', the unit says '$(echo $want)'"
-log "ok: vgrantd (pid $pid) runs the unit's command line: $(echo $got)"
+oneline() { printf '%s\n' "$1" | tr '\n' ' '; }
+[ "$got" = "$want" ] || fail "vgrantd runs as '$(oneline "$got")', the unit says '$(oneline "$want")'"
+log "ok: vgrantd (pid $pid) runs the unit's command line: $(oneline "$got")"
 [ "$(stat -c %a /run/vgrantd)" = 700 ] || fail "/run/vgrantd has mode $(stat -c %a /run/vgrantd), the unit says RuntimeDirectoryMode=0700"
 [ "$(stat -c %a /run/vgrantd/control.sock)" = 600 ] || fail "control socket mode $(stat -c %a /run/vgrantd/control.sock), expected 600"
 
@@ -70,9 +71,9 @@ guest_log pkg1 | grep -q '^PKG-DKMS ' || fail "the guest printed no PKG-DKMS lin
 # systemctl reload vgrantd: ExecReload with $MAINPID, new options
 sed -i 's|^VGRANTD_OPTS=.*|VGRANTD_OPTS="--log-level info --budget 32"|' /etc/default/vgrantd
 reload=$(UNIT_MAINPID=$pid unit_exec_args "$VGRANTD_UNIT" "" ExecReload) || fail "cannot map the unit's ExecReload"
-log "reload: $(echo $reload)"
-# shellcheck disable=SC2086
-$reload || fail "ExecReload ($(echo $reload)) failed"
+log "reload: $(oneline "$reload")"
+# shellcheck disable=SC2086  # the words of the command line
+$reload || fail "ExecReload ($(oneline "$reload")) failed"
 i=0
 until bg_log vgrantd | grep -q 'reload: budget .* -> 32 requests'; do
     i=$((i + 1))
