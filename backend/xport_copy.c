@@ -384,7 +384,7 @@ static long prepare_fail_status(struct vgd_queue *q, unsigned i, uint32_t *n)
     unsigned sb = model->status_bytes;
     struct vgd_request status_req;
     struct vgd_result fres;
-    uint32_t in_bytes = c->in_bytes;
+    uint32_t in_bytes = c->in_bytes, first = *n;
 
     if (cs->status_only || !model->fail || sb == 0 || sb > in_bytes ||
         status_setup(q, i, c, sb, &status_req))
@@ -392,8 +392,10 @@ static long prepare_fail_status(struct vgd_queue *q, unsigned i, uint32_t *n)
     memset(&fres, 0, sizeof(fres));
     model->fail(q->dev->mstate, &status_req, &fres);
     if (copy_back_range(q, c, in_bytes - sb, in_bytes, cs->bounce,
-                        in_bytes - sb, n, *n + q->cp.max_pages))
+                        in_bytes - sb, n, first + q->cp.max_pages)) {
+        *n = first;         /* nothing half-appended goes to the guest */
         return -1;
+    }
     return fres.written;
 }
 
