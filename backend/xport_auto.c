@@ -38,34 +38,6 @@ static void auto_queue_free(struct vgd_queue *q)
     vgd_transport_grant.queue_free(q);
 }
 
-static int auto_map_request(struct vgd_queue *q, const struct vq_chain *c,
-                            struct vgd_request *req)
-{
-    uint64_t bytes = (uint64_t)c->out_bytes + c->in_bytes;
-
-    q->auto_copy = bytes < vgd_auto_threshold(q->dev->d);
-    if (q->auto_copy) {
-        q->dev->xc.auto_copied++;
-        return vgd_transport_copy.map_request(q, c, req);
-    }
-    q->dev->xc.auto_mapped++;
-    return vgd_transport_grant.map_request(q, c, req);
-}
-
-static int auto_map_status(struct vgd_queue *q, const struct vq_chain *c,
-                           unsigned status_bytes, struct vgd_request *req)
-{
-    /* Small: copying one status byte beats mapping its page. */
-    q->auto_copy = true;
-    return vgd_transport_copy.map_status(q, c, status_bytes, req);
-}
-
-static void auto_finish(struct vgd_queue *q, struct vgd_result *res)
-{
-    vgd_transport_copy.finish_request(q, res);  /* no-op unless copied */
-    vgd_transport_grant.finish_request(q, res);   /* unmaps if mapped */
-}
-
 /* A round: the small requests in one copy batch each way, the large ones
  * mapped in one batch per protection. */
 static void auto_map_round(struct vgd_queue *q, struct vgd_slot *s,
@@ -103,9 +75,6 @@ const struct vgd_transport vgd_transport_auto = {
     .disconnect = auto_disconnect,
     .queue_init = auto_queue_init,
     .queue_free = auto_queue_free,
-    .map_request = auto_map_request,
-    .map_status = auto_map_status,
-    .finish_request = auto_finish,
     .map_round = auto_map_round,
     .finish_round = auto_finish_round,
 };

@@ -189,16 +189,6 @@ static bool segs_failed(struct vgd_queue *q, uint32_t first, uint32_t n,
     return failed;
 }
 
-/* One request's batch: -1 if the call or any segment failed. */
-static int run_batch(struct vgd_queue *q, uint32_t n, const char *what)
-{
-    if (n == 0)
-        return 0;
-    if (copy_call(q, n, what) || segs_failed(q, 0, n, what))
-        return -1;
-    return 0;
-}
-
 /* Check request c for slot i and append the segments that bring its
  * device-readable bytes into the slot's bounce pages at segs[*n].  -1
  * (logged, *n unchanged): the request is to be failed. */
@@ -264,21 +254,6 @@ static void describe(struct vgd_copy_slot *cs, const struct vq_chain *c,
     req->in_bytes = c->in_bytes;
 }
 
-static int copy_map_request(struct vgd_queue *q, const struct vq_chain *c,
-                            struct vgd_request *req)
-{
-    struct vgd_copy_slot *cs = &q->cp.slot[0];
-    uint32_t n = 0;
-
-    memset(req, 0, sizeof(*req));
-    cs->chain = NULL;
-    cs->status_only = false;
-    if (prepare_in(q, 0, c, &n) || run_batch(q, n, "from the guest"))
-        return -1;
-    describe(cs, c, req);
-    return 0;
-}
-
 /* Slot i reports only its status: the model writes it at the start of
  * the slot's bounce pages. */
 static int status_setup(struct vgd_queue *q, unsigned i,
@@ -307,12 +282,6 @@ static int status_setup(struct vgd_queue *q, unsigned i,
     req->n_in = 1;
     req->in_bytes = status_bytes;
     return 0;
-}
-
-static int copy_map_status(struct vgd_queue *q, const struct vq_chain *c,
-                           unsigned status_bytes, struct vgd_request *req)
-{
-    return status_setup(q, 0, c, status_bytes, req);
 }
 
 /* Copy bytes [from, to) of the writable part back into the guest, the
@@ -397,28 +366,6 @@ static long prepare_fail_status(struct vgd_queue *q, unsigned i, uint32_t *n)
         return -1;
     }
     return fres.written;
-}
-
-static void copy_finish(struct vgd_queue *q, struct vgd_result *res)
-{
-    struct vgd_copy_slot *cs = &q->cp.slot[0];
-    uint32_t n = 0;
-    long fw;
-
-    if (!cs->chain)
-        return;
-    if (prepare_back(q, 0, res, &n) == 0 &&
-        run_batch(q, n, "to the guest") == 0) {
-        cs->chain = NULL;
-        return;
-    }
-    res->failed = true;
-    res->written = 0;
-    n = 0;
-    fw = prepare_fail_status(q, 0, &n);
-    if (fw >= 0 && run_batch(q, n, "of the status") == 0)
-        res->written = (uint32_t)fw;
-    cs->chain = NULL;
 }
 
 /* A round: every request's device-readable bytes in ONE copy batch;
@@ -578,9 +525,6 @@ const struct vgd_transport vgd_transport_copy = {
     .disconnect = copy_disconnect,
     .queue_init = copy_queue_init,
     .queue_free = copy_queue_free,
-    .map_request = copy_map_request,
-    .map_status = copy_map_status,
-    .finish_request = copy_finish,
     .map_round = copy_map_round,
     .finish_round = copy_finish_round,
 };
