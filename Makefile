@@ -81,6 +81,8 @@ CFLAGS  := -std=gnu11 -g $(OPT) -Wall -Wextra -Werror -Wshadow \
            -Iinclude -Ifrontend -Ifrontend/io -Ibackend $(XINC) $(EXTRA_CFLAGS)
 XENLIBS := -lxengnttab -lxenevtchn -lxenstore -lxenctrl
 LDLIBS  := $(XENLIBS) -lpthread
+# vgrantd's file transfers (backend/aio_uring.c); only what links the backend
+BACKLIBS := -luring
 TESTLIBS := -lcmocka
 
 # the in-process fake hypervisor: only in the tests and fuzz harnesses
@@ -150,6 +152,7 @@ $(LIBCOMMON) $(LIBFRONT) $(LIBBACK) $(LIBIO) $(LIBFAKE): Makefile
 	$(QUIET_AR)rm -f $@ && ar rcs $@ $(filter %.o,$^)
 
 $(BUILD)/bin/vgrantd: $(call obj,backend/vgrantd.c) $(LIBBACK) $(LIBCOMMON)
+$(BUILD)/bin/vgrantd: private LDLIBS += $(BACKLIBS)
 $(BUILD)/bin/vgrant: $(call obj,tools/vgrant.c tools/vgrant_stats.c) $(LIBCOMMON)
 # vgrant-io is linked against the shared libvgrant.so.0 (what the guest
 # package ships and the e2e guests load), plus its own bench/verify/check
@@ -173,12 +176,12 @@ $(BINS) $(E2E_BINS):
 $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(call obj,$(TEST_SUPPORT)) \
 		$(LIBIO) $(LIBFRONT) $(LIBBACK) $(LIBFAKE) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(QUIET_LD)$(CC) $(LDSAN) -o $@ $^ $(TESTLIBS) $(LDLIBS)
+	$(QUIET_LD)$(CC) $(LDSAN) -o $@ $^ $(TESTLIBS) $(LDLIBS) $(BACKLIBS)
 
 build-fuzz/fuzz/%: $(call obj,tests/fuzz/%.c) $(call obj,$(FUZZ_SUPPORT)) \
 		$(LIBFRONT) $(LIBBACK) $(LIBFAKE) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(QUIET_LD)$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+	$(QUIET_LD)$(CC) $(LDSAN) -o $@ $^ $(LDLIBS) $(BACKLIBS)
 
 # Every test binary runs even if an earlier one fails; the summary line at
 # the end counts binaries that passed and failed.  Unless SAN=1 (the fuzz

@@ -39,6 +39,7 @@ struct blk {
     uint16_t domid;
     unsigned devid;
     struct vg_ratelimit bad;  /* bad requests: count and log limiter */
+    struct vg_ratelimit ioerr;    /* failed transfers of the backing store */
     char id[VIRTIO_BLK_ID_BYTES];
 };
 
@@ -135,6 +136,9 @@ static void blk_close(void *m)
     vg_rl_flush(&b->bad, VG_LOG_WARN, "dom %u dev %u: blk: %llu bad requests "
                 "in all", b->domid, b->devid,
                 (unsigned long long)b->bad.events);
+    vg_rl_flush(&b->ioerr, VG_LOG_ERR, "dom %u dev %u: blk: %llu I/O errors "
+                "of the backing store in all", b->domid, b->devid,
+                (unsigned long long)b->ioerr.events);
     close(b->fd);
     free(b);
 }
@@ -260,39 +264,29 @@ static int data_segments_ok(struct blk *b, const struct iovec *iov, unsigned n,
     return 0;
 }
 
-/* pread/pwrite the data part of an iovec list at file offset pos. */
-static int blk_transfer(struct blk *b, bool write, const struct iovec *iov,
-                        unsigned n, size_t from, size_t len, uint64_t pos)
+/* The data part [from, from + len) of an iovec list as io's iovecs; -1 if
+ * io has no room (it has max_request_pages + max_request_buffers). */
+static int iov_slice(struct vgd_io *io, const struct iovec *iov, unsigned n,
+                     size_t from, size_t len)
 {
+    io->niov = 0;
+    io->len = len;
     for (unsigned i = 0; i < n && len; i++) {
         size_t l = iov[i].iov_len;
-        char *p;
 
         if (from >= l) {
             from -= l;
             continue;
         }
-        p = (char *)iov[i].iov_base + from;
         l -= from;
         if (l > len)
             l = len;
-        while (l) {
-            ssize_t r = write ? pwrite(b->fd, p, l, (off_t)pos)
-                              : pread(b->fd, p, l, (off_t)pos);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r <= 0) {
-                vg_dev_log(VG_LOG_ERR, b->domid, b->devid, "blk: %s at byte "
-                           "%llu: %s", write ? "pwrite" : "pread",
-                           (unsigned long long)pos,
-                           r < 0 ? strerror(errno) : "unexpected end of file");
-                return -1;
-            }
-            p += r;
-            pos += (uint64_t)r;
-            l -= (size_t)r;
-            len -= (size_t)r;
-        }
+        if (io->niov == io->iov_cap)
+            return -1;
+        io->iov[io->niov].iov_base = (char *)iov[i].iov_base + from;
+        io->iov[io->niov].iov_len = l;
+        io->niov++;
+        len -= l;
         from = 0;
     }
     return 0;
@@ -318,8 +312,17 @@ static int range_ok(struct blk *b, uint64_t sector, size_t bytes)
     return 0;
 }
 
-static void blk_handle(void *m, const struct vgd_request *req,
-                       struct vgd_result *res)
+/* The status byte is the last byte of in[] (checked: in_bytes >= 1). */
+static void put_status(const struct vgd_request *req, struct vgd_result *res,
+                       uint8_t status)
+{
+    iov_copy_in(req->in, req->n_in, req->in_bytes - 1, &status, 1);
+    if (status != VIRTIO_BLK_S_OK)
+        res->failed = true;
+}
+
+static bool blk_start(void *m, const struct vgd_request *req,
+                      struct vgd_result *res, struct vgd_io *io)
 {
     struct blk *b = m;
     struct virtio_blk_req_hdr hdr;   /* the one private copy */
@@ -333,7 +336,7 @@ static void blk_handle(void *m, const struct vgd_request *req,
     if (req->in_bytes < 1) {
         blk_bad(b, "blk: request has no device-writable status byte");
         res->failed = true;
-        return;
+        return false;
     }
     data_in = req->in_bytes - 1;
     res->written = 1;
@@ -359,12 +362,12 @@ static void blk_handle(void *m, const struct vgd_request *req,
         if (range_ok(b, sector, data_in) ||
             data_segments_ok(b, req->in, req->n_in, 0, data_in))
             break;
-        if (blk_transfer(b, false, req->in, req->n_in, 0, data_in,
-                         sector * VIRTIO_BLK_SECTOR_SIZE))
+        if (iov_slice(io, req->in, req->n_in, 0, data_in))
             break;
-        res->written = (uint32_t)data_in + 1;
-        status = VIRTIO_BLK_S_OK;
-        break;
+        io->op = VGD_IO_READ;
+        io->fd = b->fd;
+        io->offset = sector * VIRTIO_BLK_SECTOR_SIZE;
+        return true;
 
     case VIRTIO_BLK_T_OUT:
         if (b->readonly) {
@@ -380,12 +383,12 @@ static void blk_handle(void *m, const struct vgd_request *req,
         if (range_ok(b, sector, data_out) ||
             data_segments_ok(b, req->out, req->n_out, sizeof(hdr), data_out))
             break;
-        if (blk_transfer(b, true, req->out, req->n_out, sizeof(hdr), data_out,
-                         sector * VIRTIO_BLK_SECTOR_SIZE))
+        if (iov_slice(io, req->out, req->n_out, sizeof(hdr), data_out))
             break;
-        res->read += (uint32_t)data_out;
-        status = VIRTIO_BLK_S_OK;
-        break;
+        io->op = VGD_IO_WRITE;
+        io->fd = b->fd;
+        io->offset = sector * VIRTIO_BLK_SECTOR_SIZE;
+        return true;
 
     case VIRTIO_BLK_T_FLUSH:
         if (data_out || data_in) {
@@ -393,13 +396,16 @@ static void blk_handle(void *m, const struct vgd_request *req,
                     data_out, data_in);
             break;
         }
-        if (!b->readonly && fdatasync(b->fd)) {
-            vg_dev_log(VG_LOG_ERR, b->domid, b->devid, "blk: fdatasync: %s",
-                       strerror(errno));
+        if (b->readonly) {
+            status = VIRTIO_BLK_S_OK;   /* nothing of ours to make durable */
             break;
         }
-        status = VIRTIO_BLK_S_OK;
-        break;
+        io->op = VGD_IO_FLUSH;
+        io->fd = b->fd;
+        io->offset = 0;
+        io->len = 0;
+        io->niov = 0;
+        return true;
 
     case VIRTIO_BLK_T_GET_ID:
         if (data_out || data_in == 0) {
@@ -420,9 +426,37 @@ static void blk_handle(void *m, const struct vgd_request *req,
     }
 
 done:
-    iov_copy_in(req->in, req->n_in, req->in_bytes - 1, &status, 1);
-    if (status != VIRTIO_BLK_S_OK)
-        res->failed = true;
+    put_status(req, res, status);
+    return false;
+}
+
+/* The transfer blk_start asked for has run: result is io->len (0 for a
+ * flush) or -errno.  A failing backing store (EIO, ENOSPC) fails this
+ * request only; the device keeps serving. */
+static void blk_done(void *m, const struct vgd_request *req,
+                     struct vgd_result *res, const struct vgd_io *io,
+                     ssize_t result)
+{
+    struct blk *b = m;
+    static const char *const what[] = {
+        [VGD_IO_READ] = "read", [VGD_IO_WRITE] = "write",
+        [VGD_IO_FLUSH] = "flush",
+    };
+
+    if (result < 0) {
+        vg_rl_log(&b->ioerr, VG_LOG_ERR, "dom %u dev %u: blk: %s of %zu "
+                  "bytes at byte %llu: %s (I/O error #%llu)", b->domid,
+                  b->devid, what[io->op], io->len,
+                  (unsigned long long)io->offset, strerror((int)-result),
+                  (unsigned long long)b->ioerr.events + 1);
+        put_status(req, res, VIRTIO_BLK_S_IOERR);
+        return;
+    }
+    if (io->op == VGD_IO_READ)
+        res->written = (uint32_t)io->len + 1;
+    else if (io->op == VGD_IO_WRITE)
+        res->read += (uint32_t)io->len;
+    put_status(req, res, VIRTIO_BLK_S_OK);
 }
 
 static void blk_fail(void *m, const struct vgd_request *status_only,
@@ -446,7 +480,8 @@ const struct vgd_model vgd_model_blk = {
     .config_space = blk_config_space,
     .max_request_pages = blk_max_request_pages,
     .max_request_buffers = blk_max_request_buffers,
-    .handle = blk_handle,
+    .start = blk_start,
+    .done = blk_done,
     .status_bytes = 1,
     .fail = blk_fail,
 };

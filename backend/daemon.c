@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "vgrant/clock.h"
+#include "aio.h"
 #include "device.h"
 #include "vgrant/log.h"
 
@@ -41,7 +42,7 @@
 #define TOKEN_FE_PREFIX "vgd-fe/"
 #define RELEASE_PATH  "@releaseDomain"
 
-enum { TAG_XS, TAG_EVTCHN, TAG_STOP, TAG_EXTRA };
+enum { TAG_XS, TAG_EVTCHN, TAG_STOP, TAG_AIO, TAG_EXTRA };
 
 struct extra_fd {
     int fd;
@@ -74,6 +75,9 @@ struct vgd {
     vg_port_t pending[MAX_PENDING_PER_ROUND];
     struct extra_fd extra[MAX_EXTRA_FDS];
     unsigned nextra;
+
+    struct vgd_aio *aio;       /* file transfers; NULL: synchronous */
+    bool own_aio;              /* ours to free (not a test's) */
 
     struct vgd_totals closed;  /* totals of devices already freed */
     uint64_t last_late_check_ms;
@@ -160,6 +164,11 @@ void vgd_queue_defer(struct vgd *d, struct vgd_queue *q, uint64_t wake_ms)
 uint64_t vgd_clock_ms(const struct vgd *d)
 {
     return d->clock_ms();
+}
+
+struct vgd_aio *vgd_aio(struct vgd *d)
+{
+    return d->aio;
 }
 
 /* Milliseconds until the first deferred queue wakes (-1: none). */
@@ -560,8 +569,25 @@ struct vgd *vgd_new(struct vg_hyp *h, const struct vgd_options *o)
                strerror(errno));
         goto fail;
     }
+    if (o && o->aio) {
+        d->aio = o->aio;
+    } else if (!o || o->io_mode == VGD_IO_URING) {
+        d->aio = vgd_aio_uring_new(VGD_AIO_ENTRIES);
+        if (!d->aio)
+            vg_warn("io_uring is not available (%s): transfers run one at a "
+                    "time in the event loop", strerror(errno));
+        d->own_aio = d->aio != NULL;
+    }
+    if (d->aio && d->aio->ops->fd(d->aio) >= 0 &&
+        epoll_add(d, d->aio->ops->fd(d->aio), TAG_AIO)) {
+        vg_err("cannot watch the %s fd: %s", d->aio->ops->name,
+               strerror(errno));
+        goto fail;
+    }
     return d;
 fail:
+    if (d->own_aio)
+        d->aio->ops->free(d->aio);
     if (d->epfd >= 0)
         close(d->epfd);
     if (d->stop_fd >= 0)
@@ -639,7 +665,9 @@ int vgd_run_once(struct vgd *d, int timeout_ms)
     if (d->stop)
         return 0;
     /* Poll every source each round: cheap, and independent of how an fd
-     * reports readiness. */
+     * reports readiness.  Completions first: they reopen their queues. */
+    if (d->aio)
+        d->aio->ops->reap(d->aio);
     handle_watches(d);
     process_dirty(d);
     handle_ports(d);
@@ -649,6 +677,11 @@ int vgd_run_once(struct vgd *d, int timeout_ms)
     warn_late_frontends(d);
     d->rounds++;
     return 0;
+}
+
+unsigned vgd_transfers_in_flight(const struct vgd *d)
+{
+    return d->aio ? d->aio->in_flight : 0;
 }
 
 void vgd_request_stop(struct vgd *d)
@@ -707,6 +740,9 @@ void vgd_free(struct vgd *d)
         d->h->ops->xs_unwatch(d->h, d->base, TOKEN_BACKEND);
     if (d->watching_release)
         d->h->ops->xs_unwatch(d->h, RELEASE_PATH, TOKEN_RELEASE);
+    /* every queue drained its round when it was torn down */
+    if (d->own_aio)
+        d->aio->ops->free(d->aio);
     close(d->epfd);
     close(d->stop_fd);
     free(d);

@@ -4,7 +4,8 @@
  *   daemon.c          event loop, device list, port table, ready list
  *   xenbus_backend.c  the per-device xenbus state machine
  *   xenbus_keys.c     its key validation (toolstack and frontend keys)
- *   serve.c           serving one queue: pop, map, handle, unmap, push
+ *   serve.c           serving one queue: pop, map, start, transfer (aio.h),
+ *                     unmap, push
  *   grant_mapper.c    grant mode mapping engine and the "grant" transport
  * Not part of the public API (that is vgrantd.h).
  */
@@ -54,6 +55,10 @@ struct vgd_queue {
     /* per-request state, sized at connect, reused for every round */
     struct vgd_slot *slots;    /* [nslots]: the requests of a round */
     unsigned nslots;
+    /* the open round (serve.c): round_n requests popped, the first
+     * round_next started, round_pending in the executor; 0: none */
+    unsigned round_n, round_next, round_pending;
+    bool draining;             /* vgd_serve_drain: no re-queueing */
     struct vgd_grant_mapper gm;
     bool gm_init;
     /* transport mode state (transport.h); which ones are live depends on
@@ -122,6 +127,7 @@ struct vgd_dev {
     uint64_t notifies_sent, kicks_received;
     uint64_t max_in_flight;
     uint64_t rounds, max_round;     /* serve.c */
+    uint64_t async_rounds;        /* rounds left open for the executor */
     uint64_t throttled;           /* times the model made a queue wait */
 };
 
@@ -136,6 +142,8 @@ void vgd_queue_clear_ready(struct vgd *d, struct vgd_queue *q);
 /* Put q back on the ready list at wake_ms (vgd_clock_ms time). */
 void vgd_queue_defer(struct vgd *d, struct vgd_queue *q, uint64_t wake_ms);
 uint64_t vgd_clock_ms(const struct vgd *d);
+/* The daemon's executor for file transfers (aio.h); NULL: synchronous. */
+struct vgd_aio *vgd_aio(struct vgd *d);
 /* Transport options of the daemon (vgd_options, with defaults). */
 unsigned vgd_auto_threshold(const struct vgd *d);
 unsigned vgd_persistent_pages(const struct vgd *d);
@@ -193,5 +201,9 @@ static inline bool vgd_is_power_of_two(uint64_t v)
  * byte_budget bytes; returns true if the queue has work left. */
 bool vgd_serve_queue(struct vgd_queue *q, unsigned budget,
                      uint64_t byte_budget);
+/* Before a queue is torn down: wait for the transfers of its open round
+ * (the kernel may still use its mapped buffers), then close the round as
+ * usual (unmap, push).  Other queues' completions run meanwhile. */
+void vgd_serve_drain(struct vgd_queue *q);
 
 #endif /* VGRANT_BACKEND_DEVICE_H */

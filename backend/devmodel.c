@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aio.h"
 #include "devmodel.h"
 #include "vgrant/log.h"
 #include "vgrant/xsutil.h"
@@ -67,4 +68,16 @@ int vgd_model_key(const struct vgd_model_params *p,
         }
     }
     return 1;
+}
+
+void vgd_model_serve_sync(const struct vgd_model *m, void *state,
+                          const struct vgd_request *req,
+                          struct vgd_result *res, struct vgd_io *io)
+{
+    if (!m->start) {
+        m->handle(state, req, res);
+        return;
+    }
+    if (m->start(state, req, res, io))
+        m->done(state, req, res, io, vgd_io_run_sync(io, 0));
 }

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include "vgrant/devtype.h"
@@ -39,6 +40,27 @@ struct vgd_request {
     size_t in_bytes;
     unsigned queue;
     uint64_t now_ms;           /* the daemon's clock (vgd_options.clock_ms) */
+};
+
+/* A transfer on the backing file a model asks the daemon to run for one
+ * request (aio.h): asynchronously with the other requests of its round,
+ * or synchronously without an executor.  The model fills op, fd, offset,
+ * len and iov[0..niov) (iov has room for iov_cap entries, provided by the
+ * daemon: max_request_pages + max_request_buffers); iov points into the
+ * request's mapped buffers, which stay mapped until done() has run. */
+enum vgd_io_op {
+    VGD_IO_READ = 1,           /* preadv: file -> in[] */
+    VGD_IO_WRITE,              /* pwritev: out[] -> file */
+    VGD_IO_FLUSH,              /* fdatasync: no data */
+};
+
+struct vgd_io {
+    enum vgd_io_op op;
+    int fd;
+    uint64_t offset;
+    size_t len;                /* sum of iov[].iov_len; 0 for FLUSH */
+    struct iovec *iov;
+    unsigned niov, iov_cap;
 };
 
 /* What a model reports for one request. */
@@ -83,9 +105,22 @@ struct vgd_model {
      * device's "throttled" statistic. */
     uint64_t (*wait_ms)(void *m, unsigned queue, uint64_t now_ms);
 
-    /* Serve one request. */
+    /* Serve one request, synchronously (rng).  A model sets either
+     * handle, or start and done. */
     void (*handle)(void *m, const struct vgd_request *req,
                    struct vgd_result *res);
+    /* Serve one request in two steps (blk): start checks it and either
+     * completes it at once (returns false, *res final) or describes the
+     * one transfer it needs in *io (returns true); once the daemon ran it,
+     * done gets its result -- io->len bytes (FLUSH: 0) or -errno, never a
+     * short count -- and completes *res.  Between the two the request's
+     * buffers stay mapped and other requests run: the model keeps nothing
+     * of the request outside *res and *io. */
+    bool (*start)(void *m, const struct vgd_request *req,
+                  struct vgd_result *res, struct vgd_io *io);
+    void (*done)(void *m, const struct vgd_request *req,
+                 struct vgd_result *res, const struct vgd_io *io,
+                 ssize_t result);
 
     /* The last status_bytes bytes of a request's device-writable part are
      * its status.  When the transport cannot map the request it maps only
@@ -95,6 +130,15 @@ struct vgd_model {
     void (*fail)(void *m, const struct vgd_request *status_only,
                  struct vgd_result *res);
 };
+
+/* One request start to end in the calling thread: handle, or start, the
+ * transfer (aio.h vgd_io_run_sync) and done.  io->iov must have room for
+ * max_request_pages + max_request_buffers entries.  (The daemon runs
+ * transfers through its executor instead, serve.c; this is for tools and
+ * the fuzz harnesses.) */
+void vgd_model_serve_sync(const struct vgd_model *m, void *state,
+                          const struct vgd_request *req,
+                          struct vgd_result *res, struct vgd_io *io);
 
 /* Model for a backend "type" value, NULL if none. */
 const struct vgd_model *vgd_model_find(const char *type);

@@ -34,6 +34,7 @@
 #include "vgrant/hyp.h"
 #include "vgrant/log.h"
 #include "vgrant/virtqueue.h"
+#include "aio.h"
 #include "devmodel.h"
 
 struct vgd_dev;
@@ -53,12 +54,26 @@ enum vgd_mapped {
     VGD_MAPPED_NONE,           /* nothing: complete with length 0 */
 };
 
+/* Where a request of a round is between start and push (serve.c). */
+enum vgd_slot_io {
+    VGD_SLOT_IDLE,             /* the model has not seen it yet */
+    VGD_SLOT_READY,            /* its transfer (io) waits to be submitted */
+    VGD_SLOT_IN_FLIGHT,        /* in the executor */
+    VGD_SLOT_DONE,             /* res is final */
+};
+
 /* One request of a round, from pop to push. */
 struct vgd_slot {
+    struct vgd_queue *q;
+    unsigned index;            /* in q->slots */
     struct vq_chain chain;     /* elem[queue size], allocated at connect */
     struct vgd_request req;
     struct vgd_result res;
     enum vgd_mapped mapped;
+    enum vgd_slot_io state;
+    struct vgd_io io;          /* iov[] allocated at connect (models with
+                                  start/done) */
+    struct vgd_aio_op aop;
 };
 
 /* Defaults of the daemon options (vgd_options, vgrantd --help). */
@@ -123,15 +138,17 @@ struct vgd_pcache {
     struct vgd_pc_entry *entries;     /* [bound] */
     struct vgd_pc_entry **buckets;    /* [nbuckets] */
     struct vgd_pc_lru lru, free;
-    uint64_t serial;           /* current request */
+    uint64_t serial;           /* current round: its pages are pinned */
 };
 
-/* persistent mode state of one queue */
+/* persistent mode state of one queue: per slot of a round, the iovecs
+ * of its request and the pages mapped for it outside the cache */
 struct vgd_pqueue {
-    unsigned max_pages, max_bufs;
-    struct iovec *iov;         /* [max_pages + max_bufs] */
-    void **strict;             /* [max_pages] uncached one-page mappings */
-    unsigned nstrict;
+    unsigned max_pages, max_bufs, nslots;
+    struct iovec *iov;         /* [nslots][max_pages + max_bufs] */
+    void **strict;             /* [nslots][max_pages] uncached one-page
+                                  mappings */
+    unsigned *nstrict;         /* [nslots] */
     struct vg_ratelimit failures;   /* failed requests: count, log limiter */
 };
 
@@ -142,28 +159,33 @@ struct vgd_transport {
     int (*connect)(struct vgd_dev *dev);
     /* Undo connect; called after every queue is torn down. */
     void (*disconnect)(struct vgd_dev *dev);
-    /* Per-queue state, sized once from the model's limits. */
+    /* Per-queue state, sized once from the model's limits, for the
+     * q->nslots requests of a round. */
     int (*queue_init)(struct vgd_queue *q, unsigned max_pages,
                       unsigned max_bufs);
     void (*queue_free)(struct vgd_queue *q);
-    /* A mode serves requests either one at a time (map_request,
+    /* A mode maps requests either one at a time (map_request,
      * map_status, finish_request: static, persistent) or a round at a
      * time (map_round, finish_round: grant, copy, auto); it sets one set
      * of callbacks and leaves the other NULL.  serve.c uses the round
-     * callbacks when they are set.
+     * callbacks when they are set; otherwise it maps every request of the
+     * round with map_request (slot 0 first: a new round), runs them all,
+     * and finishes each.  Either way every request of a round stays
+     * mapped until the whole round has run, so per-request state lives
+     * per slot.
      *
-     * One at a time: make every buffer of chain c addressable in *req; -1
-     * (logged, and nothing left mapped) fails the request. */
-    int (*map_request)(struct vgd_queue *q, const struct vq_chain *c,
-                       struct vgd_request *req);
+     * One at a time: make every buffer of the chain of slot s
+     * addressable in s->req; -1 (logged, and nothing of it left mapped)
+     * fails the request. */
+    int (*map_request)(struct vgd_queue *q, struct vgd_slot *s);
     /* Only the last status_bytes of the writable part, so a failed
      * request can still report its status.  -1 if even that fails. */
-    int (*map_status)(struct vgd_queue *q, const struct vq_chain *c,
-                      unsigned status_bytes, struct vgd_request *req);
-    /* After the model ran (or failed): unmap / copy back.  May turn *res
-     * into a failure (copy-back refused).  Always leaves nothing of the
-     * request mapped, except what the mode keeps by design. */
-    void (*finish_request)(struct vgd_queue *q, struct vgd_result *res);
+    int (*map_status)(struct vgd_queue *q, struct vgd_slot *s,
+                      unsigned status_bytes);
+    /* After the model ran (or failed): unmap / copy back.  May turn
+     * s->res into a failure (copy-back refused).  Always leaves nothing of
+     * the request mapped, except what the mode keeps by design. */
+    void (*finish_request)(struct vgd_queue *q, struct vgd_slot *s);
     /* A round at a time: map the n requests of a round at once (setting
      * s[i].req and s[i].mapped; a request that cannot be mapped gets its
      * status bytes if status_bytes > 0), and after the model ran on all of

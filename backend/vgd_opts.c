@@ -18,6 +18,7 @@ enum {
     OPT_PERSISTENT_CACHE,
     OPT_BYTE_BUDGET,
     OPT_OPTIONS_FILE,
+    OPT_IO,
 };
 
 static const char *const level_names[] = { "err", "warn", "info", "debug" };
@@ -48,6 +49,7 @@ enum vgd_parse_result vgd_cmdline_parse(int argc, char **argv,
         { "byte-budget",      required_argument, NULL, OPT_BYTE_BUDGET },
         { "control",          required_argument, NULL, 'c' },
         { "options-file",     required_argument, NULL, OPT_OPTIONS_FILE },
+        { "io",               required_argument, NULL, OPT_IO },
         { "version",          no_argument,       NULL, 'V' },
         { "help",             no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -110,6 +112,15 @@ enum vgd_parse_result vgd_cmdline_parse(int argc, char **argv,
             break;
         case OPT_OPTIONS_FILE:
             c->options_file = optarg;
+            break;
+        case OPT_IO:
+            if (!strcmp(optarg, "uring"))
+                c->opts.io_mode = VGD_IO_URING;
+            else if (!strcmp(optarg, "sync"))
+                c->opts.io_mode = VGD_IO_SYNC;
+            else
+                return bad(err, errlen, "--io '%s': expected uring or sync",
+                           VG_ESC(optarg));
             break;
         case 'V':
             return VGD_PARSE_VERSION;
@@ -285,6 +296,11 @@ unsigned vgd_reload_apply(struct vgd *d, struct vgd_cmdline *running,
     }
     if (str_differs(next->control_path, running->control_path)) {
         vg_warn("reload: --control changed: takes effect at the next start "
+                "(systemctl restart vgrantd closes every device)");
+        restart++;
+    }
+    if (next->opts.io_mode != running->opts.io_mode) {
+        vg_warn("reload: --io changed: takes effect at the next start "
                 "(systemctl restart vgrantd closes every device)");
         restart++;
     }

@@ -33,6 +33,13 @@
  * what to check (once per wait). */
 #define VGD_FRONTEND_LATE_MS 30000u
 
+struct vgd_aio;
+
+enum { VGD_IO_URING = 0, VGD_IO_SYNC = 1 };
+/* Submission queue entries of the daemon's io_uring (in-flight transfers
+ * are not bounded by it: each queue bounds its own, serve.c). */
+#define VGD_AIO_ENTRIES 256u
+
 struct vgd_options {
     /* Act as this backend domain instead of the handle's own domid (a
      * driver domain that does not know its id; tests).  0 = h->domid. */
@@ -56,6 +63,12 @@ struct vgd_options {
     /* mode persistent: most guest pages kept mapped per device;
      * 0 = VGD_DEFAULT_PERSISTENT_PAGES (1024). */
     unsigned persistent_cache_pages;
+    /* How file transfers run (aio.h): VGD_IO_URING (0, the default:
+     * io_uring, or synchronously with a log line saying why if the kernel
+     * refuses it) or VGD_IO_SYNC (in the serving loop, one at a time). */
+    unsigned io_mode;
+    /* Tests: an executor of their own, used instead and not freed. */
+    struct vgd_aio *aio;
     /* Monotonic milliseconds for rate limits (rng rate=) and the timers
      * of throttled queues; NULL = vg_now_ms.  Tests pass a fake clock. */
     uint64_t (*clock_ms)(void);
@@ -84,6 +97,10 @@ int vgd_start(struct vgd *d);
  * pending ports, serve ready queues within budget.  Returns 0, or -1 only
  * on a fatal error of the daemon itself (never because of a guest). */
 int vgd_run_once(struct vgd *d, int timeout_ms);
+
+/* File transfers submitted and not yet completed (aio.h); a caller
+ * polling with timeout 0 (tests) waits for them instead while > 0. */
+unsigned vgd_transfers_in_flight(const struct vgd *d);
 
 /* Async-signal-safe: ask the loop to stop; wakes a blocked vgd_run_once. */
 void vgd_request_stop(struct vgd *d);

@@ -183,6 +183,7 @@ static void queue_disconnect(struct vgd_dev *dev, struct vgd_queue *q)
 {
     struct vg_hyp *h = vgd_hyp(dev->d);
 
+    vgd_serve_drain(q);     /* before anything of the queue goes */
     vgd_queue_clear_ready(dev->d, q);
     if (q->port_bound) {
         vgd_port_del(dev->d, q);
@@ -203,8 +204,10 @@ static void queue_disconnect(struct vgd_dev *dev, struct vgd_queue *q)
     vgd_gm_unmap_area(h, q->avail_map, q->avail_pages, &dev->mc);
     vgd_gm_unmap_area(h, q->used_map, q->used_pages, &dev->mc);
     q->desc_map = q->avail_map = q->used_map = NULL;
-    for (unsigned i = 0; q->slots && i < q->nslots; i++)
+    for (unsigned i = 0; q->slots && i < q->nslots; i++) {
         free(q->slots[i].chain.elem);
+        free(q->slots[i].io.iov);
+    }
     free(q->slots);
     q->slots = NULL;
     q->nslots = 0;
@@ -304,13 +307,25 @@ static void *map_ring_area(struct vgd_dev *dev, struct vgd_queue *q,
     return p;
 }
 
+static unsigned max_bufs_for(struct vgd_dev *dev, uint16_t num)
+{
+    unsigned max_bufs = dev->model->max_request_buffers(dev->mstate);
+
+    return max_bufs > num ? num : max_bufs;
+}
+
 /* The requests of a round (serve.c): VGD_ROUND_SLOTS chains, or one for
  * a rate-limited model, or at most the queue size; each chain can hold
- * the longest chain the queue can carry. */
+ * the longest chain the queue can carry, and for a model with transfers
+ * (start/done) each slot has room for the iovecs of the longest one: a
+ * piece per page plus one per buffer. */
 static int alloc_slots(struct vgd_queue *q, uint16_t num)
 {
-    const struct vgd_model *model = q->dev->model;
+    struct vgd_dev *dev = q->dev;
+    const struct vgd_model *model = dev->model;
     unsigned n = model->wait_ms ? 1 : VGD_ROUND_SLOTS;
+    unsigned iov_cap = model->max_request_pages(dev->mstate) +
+                       max_bufs_for(dev, num);
 
     if (n > num)
         n = num;
@@ -319,18 +334,23 @@ static int alloc_slots(struct vgd_queue *q, uint16_t num)
         return -1;
     q->nslots = n;
     for (unsigned i = 0; i < n; i++) {
-        q->slots[i].chain.elem = calloc(num, sizeof(*q->slots[i].chain.elem));
-        if (!q->slots[i].chain.elem)
+        struct vgd_slot *s = &q->slots[i];
+
+        s->q = q;
+        s->index = i;
+        s->aop.io = &s->io;
+        s->aop.done = NULL;
+        s->chain.elem = calloc(num, sizeof(*s->chain.elem));
+        if (!s->chain.elem)
             return -1;      /* queue_disconnect frees what was allocated */
+        if (model->start) {
+            s->io.iov = calloc(iov_cap, sizeof(*s->io.iov));
+            if (!s->io.iov)
+                return -1;
+            s->io.iov_cap = iov_cap;
+        }
     }
     return 0;
-}
-
-static unsigned max_bufs_for(struct vgd_dev *dev, uint16_t num)
-{
-    unsigned max_bufs = dev->model->max_request_buffers(dev->mstate);
-
-    return max_bufs > num ? num : max_bufs;
 }
 
 static int queue_connect(struct vgd_dev *dev, struct vgd_queue *q,

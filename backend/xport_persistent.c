@@ -4,10 +4,12 @@
  * page per mapping and kept in a per-device LRU cache keyed by (ref,
  * writable), bounded by --persistent-cache pages.  A hit costs no
  * hypercall; a miss maps one page; when the cache is full the least
- * recently used page NOT used by the current request is unmapped.  If
- * every cached page is pinned by the current request, the extra pages are
- * mapped strictly and unmapped when the request finishes: a frontend
- * naming more distinct refs than the bound can never grow the cache.
+ * recently used page NOT used by the current round of requests is
+ * unmapped (a round's requests stay mapped until the whole round has run,
+ * serve.c).  If every cached page is pinned by the current round, the
+ * extra pages are mapped strictly and unmapped when their request
+ * finishes: a frontend naming more distinct refs than the bound can never
+ * grow the cache.
  *
  * What it exposes: cached pages stay mapped between requests (until
  * evicted or the device disconnects), so the backend keeps access to
@@ -68,8 +70,10 @@ static void entry_drop(struct vgd_dev *dev, struct vgd_pc_entry *e)
     dev->xc.cache_size--;
 }
 
-/* The page (ref, writable) mapped, from the cache or freshly. */
-static void *page_get(struct vgd_queue *q, vg_gref_t ref, bool writable)
+/* The page (ref, writable) mapped for slot `slot`, from the cache or
+ * freshly. */
+static void *page_get(struct vgd_queue *q, unsigned slot, vg_gref_t ref,
+                      bool writable)
 {
     struct vgd_dev *dev = q->dev;
     struct vgd_pcache *pc = &dev->pcache;
@@ -91,14 +95,14 @@ static void *page_get(struct vgd_queue *q, vg_gref_t ref, bool writable)
     if (!e) {
         e = TAILQ_FIRST(&pc->lru);
         if (e && e->pin == pc->serial)
-            e = NULL;   /* all pinned by this request */
+            e = NULL;   /* all pinned by this round */
     }
     p = map_page(q, ref, writable);
     if (!p)
         return NULL;
     if (!e) {
         /* Strict page: unmapped in finish, never cached. */
-        q->pq.strict[q->pq.nstrict++] = p;
+        q->pq.strict[(size_t)slot * q->pq.max_pages + q->pq.nstrict[slot]++] = p;
         dev->xc.cache_uncached++;
         return p;
     }
@@ -119,17 +123,26 @@ static void *page_get(struct vgd_queue *q, vg_gref_t ref, bool writable)
     return p;
 }
 
-static void release_strict(struct vgd_queue *q)
+static void release_strict(struct vgd_queue *q, unsigned slot)
 {
-    for (unsigned i = 0; i < q->pq.nstrict; i++)
-        unmap_page(q->dev, q->pq.strict[i]);
-    q->pq.nstrict = 0;
+    void **strict = q->pq.strict + (size_t)slot * q->pq.max_pages;
+
+    for (unsigned i = 0; i < q->pq.nstrict[slot]; i++)
+        unmap_page(q->dev, strict[i]);
+    q->pq.nstrict[slot] = 0;
 }
 
-/* iovecs (one per page piece) for buffer e, appended at iov[*n]. */
-static int map_buffer(struct vgd_queue *q, const struct vq_elem *e,
-                      unsigned *n)
+static struct iovec *slot_iov(struct vgd_queue *q, unsigned slot)
 {
+    return q->pq.iov + (size_t)slot * (q->pq.max_pages + q->pq.max_bufs);
+}
+
+/* iovecs (one per page piece) for buffer e of slot `slot`, appended at
+ * its iov[*n]. */
+static int map_buffer(struct vgd_queue *q, unsigned slot,
+                      const struct vq_elem *e, unsigned *n)
+{
+    struct iovec *iov = slot_iov(q, slot);
     uint32_t ref = vg_grant_addr_ref(e->addr);
     uint32_t off = vg_grant_addr_offset(e->addr);
     uint64_t pos = 0;
@@ -142,27 +155,37 @@ static int map_buffer(struct vgd_queue *q, const struct vq_elem *e,
 
         if (len > e->len - pos)
             len = e->len - pos;
-        page = page_get(q, ref + (uint32_t)(abs >> VG_PAGE_SHIFT), e->write);
+        page = page_get(q, slot, ref + (uint32_t)(abs >> VG_PAGE_SHIFT),
+                        e->write);
         if (!page)
             return -1;
-        q->pq.iov[*n].iov_base = page + in_page;
-        q->pq.iov[*n].iov_len = len;
+        iov[*n].iov_base = page + in_page;
+        iov[*n].iov_len = len;
         (*n)++;
         pos += len;
     }
     return 0;
 }
 
-static int pers_map_request(struct vgd_queue *q, const struct vq_chain *c,
-                            struct vgd_request *req)
+/* Slot 0 starts a round: the pages of the round before are unpinned. */
+static void slot_begin(struct vgd_queue *q, struct vgd_slot *s)
 {
+    memset(&s->req, 0, sizeof(s->req));
+    release_strict(q, s->index);
+    if (s->index == 0)
+        q->dev->pcache.serial++;
+}
+
+static int pers_map_request(struct vgd_queue *q, struct vgd_slot *s)
+{
+    const struct vq_chain *c = &s->chain;
+    struct vgd_request *req = &s->req;
     struct vgd_pqueue *pq = &q->pq;
+    struct iovec *iov = slot_iov(q, s->index);
     uint64_t pages = 0;
     unsigned n = 0, n_out = 0;
 
-    memset(req, 0, sizeof(*req));
-    release_strict(q);
-    q->dev->pcache.serial++;
+    slot_begin(q, s);
     if (c->n > pq->max_bufs) {
         vgd_xport_warn(q->dev, &pq->failures, "request has %u buffers, "
                        "limit %u", c->n, pq->max_bufs);
@@ -186,33 +209,35 @@ static int pers_map_request(struct vgd_queue *q, const struct vq_chain *c,
     for (unsigned i = 0; i < c->n; i++) {
         if (i == c->n_out)
             n_out = n;
-        if (map_buffer(q, &c->elem[i], &n)) {
-            release_strict(q);
+        if (map_buffer(q, s->index, &c->elem[i], &n)) {
+            release_strict(q, s->index);
             return -1;
         }
     }
     if (c->n_out == c->n)
         n_out = n;
-    req->out = pq->iov;
+    req->out = iov;
     req->n_out = n_out;
     req->out_bytes = c->out_bytes;
-    req->in = pq->iov + n_out;
+    req->in = iov + n_out;
     req->n_in = n - n_out;
     req->in_bytes = c->in_bytes;
     return 0;
 }
 
-static int pers_map_status(struct vgd_queue *q, const struct vq_chain *c,
-                           unsigned status_bytes, struct vgd_request *req)
+static int pers_map_status(struct vgd_queue *q, struct vgd_slot *s,
+                           unsigned status_bytes)
 {
+    const struct vq_chain *c = &s->chain;
+    struct vgd_request *req = &s->req;
     const struct vq_elem *e;
     struct vq_elem tail;
     uint64_t pages, abs;
     unsigned n = 0;
 
+    /* after a failed map_request of the same slot: the round goes on */
     memset(req, 0, sizeof(*req));
-    release_strict(q);
-    q->dev->pcache.serial++;
+    release_strict(q, s->index);
     if (status_bytes == 0 || c->n == 0 || c->n == c->n_out)
         return -1;
     e = &c->elem[c->n - 1];
@@ -227,20 +252,19 @@ static int pers_map_status(struct vgd_queue *q, const struct vq_chain *c,
                               (uint32_t)(abs & (VG_PAGE_SIZE - 1)));
     tail.len = status_bytes;
     tail.write = true;
-    if (map_buffer(q, &tail, &n)) {
-        release_strict(q);
+    if (map_buffer(q, s->index, &tail, &n)) {
+        release_strict(q, s->index);
         return -1;
     }
-    req->in = q->pq.iov;
+    req->in = slot_iov(q, s->index);
     req->n_in = n;
     req->in_bytes = status_bytes;
     return 0;
 }
 
-static void pers_finish(struct vgd_queue *q, struct vgd_result *res)
+static void pers_finish(struct vgd_queue *q, struct vgd_slot *s)
 {
-    (void)res;
-    release_strict(q);   /* cached pages stay: that is the mode */
+    release_strict(q, s->index);   /* cached pages stay: that is the mode */
 }
 
 static int pers_connect(struct vgd_dev *dev)
@@ -294,11 +318,15 @@ static int pers_queue_init(struct vgd_queue *q, unsigned max_pages,
     memset(pq, 0, sizeof(*pq));
     pq->max_pages = max_pages;
     pq->max_bufs = max_bufs;
-    pq->iov = calloc((size_t)max_pages + max_bufs, sizeof(*pq->iov));
-    pq->strict = calloc(max_pages, sizeof(*pq->strict));
-    if (!pq->iov || !pq->strict) {
+    pq->nslots = q->nslots;
+    pq->iov = calloc((size_t)q->nslots * ((size_t)max_pages + max_bufs),
+                     sizeof(*pq->iov));
+    pq->strict = calloc((size_t)q->nslots * max_pages, sizeof(*pq->strict));
+    pq->nstrict = calloc(q->nslots, sizeof(*pq->nstrict));
+    if (!pq->iov || !pq->strict || !pq->nstrict) {
         free(pq->iov);
         free(pq->strict);
+        free(pq->nstrict);
         memset(pq, 0, sizeof(*pq));
         return -1;
     }
@@ -311,9 +339,11 @@ static void pers_queue_free(struct vgd_queue *q)
     if (!q->pq_init)
         return;
     vgd_xport_warn_flush(q->dev, q->index, &q->pq.failures);
-    release_strict(q);
+    for (unsigned i = 0; i < q->pq.nslots; i++)
+        release_strict(q, i);
     free(q->pq.iov);
     free(q->pq.strict);
+    free(q->pq.nstrict);
     memset(&q->pq, 0, sizeof(q->pq));
     q->pq_init = false;
 }

@@ -125,13 +125,14 @@ static void static_disconnect(struct vgd_dev *dev)
 static int static_queue_init(struct vgd_queue *q, unsigned max_pages,
                              unsigned max_bufs)
 {
-    /* Only the iovec array of the copy state is needed. */
+    /* Only the iovec arrays of the copy state are needed, one per slot. */
     (void)max_pages;
     memset(&q->cp, 0, sizeof(q->cp));
-    q->cp.iov = calloc(max_bufs, sizeof(*q->cp.iov));
+    q->cp.iov = calloc((size_t)q->nslots * max_bufs, sizeof(*q->cp.iov));
     if (!q->cp.iov)
         return -1;
     q->cp.max_bufs = max_bufs;
+    q->cp.nslots = q->nslots;
     q->cp_init = true;
     return 0;
 }
@@ -163,10 +164,11 @@ static void *region_at(struct vgd_queue *q, unsigned i, uint64_t addr,
     return (uint8_t *)dev->region_map + addr;
 }
 
-static int static_map_request(struct vgd_queue *q, const struct vq_chain *c,
-                              struct vgd_request *req)
+static int static_map_request(struct vgd_queue *q, struct vgd_slot *s)
 {
-    struct iovec *iov = q->cp.iov;
+    const struct vq_chain *c = &s->chain;
+    struct vgd_request *req = &s->req;
+    struct iovec *iov = q->cp.iov + (size_t)s->index * q->cp.max_bufs;
 
     memset(req, 0, sizeof(*req));
     if (c->n > q->cp.max_bufs) {
@@ -191,9 +193,12 @@ static int static_map_request(struct vgd_queue *q, const struct vq_chain *c,
     return 0;
 }
 
-static int static_map_status(struct vgd_queue *q, const struct vq_chain *c,
-                             unsigned status_bytes, struct vgd_request *req)
+static int static_map_status(struct vgd_queue *q, struct vgd_slot *s,
+                             unsigned status_bytes)
 {
+    const struct vq_chain *c = &s->chain;
+    struct vgd_request *req = &s->req;
+    struct iovec *iov = q->cp.iov + (size_t)s->index * q->cp.max_bufs;
     const struct vq_elem *e;
     uint8_t *p;
 
@@ -206,18 +211,18 @@ static int static_map_status(struct vgd_queue *q, const struct vq_chain *c,
     p = region_at(q, c->n - 1u, e->addr, e->len);
     if (!p)
         return -1;
-    q->cp.iov[0].iov_base = p + e->len - status_bytes;
-    q->cp.iov[0].iov_len = status_bytes;
-    req->in = q->cp.iov;
+    iov[0].iov_base = p + e->len - status_bytes;
+    iov[0].iov_len = status_bytes;
+    req->in = iov;
     req->n_in = 1;
     req->in_bytes = status_bytes;
     return 0;
 }
 
-static void static_finish(struct vgd_queue *q, struct vgd_result *res)
+static void static_finish(struct vgd_queue *q, struct vgd_slot *s)
 {
     (void)q;
-    (void)res;   /* the region stays mapped until disconnect, by design */
+    (void)s;     /* the region stays mapped until disconnect, by design */
 }
 
 const struct vgd_transport vgd_transport_static = {

@@ -2,7 +2,7 @@
 /*
  * fuzz_vq: the device-side ring walker (common/virtqueue.c: vq_dev_pop,
  * vq_dev_push, vq_dev_should_notify, vq_dev_enable_notify) feeding the blk
- * model (backend/blk.c handle/fail) directly, without a daemon, so it runs
+ * model (backend/blk.c start/done/fail) directly, without a daemon, so it runs
  * fast enough for tens of millions of inputs.  The fuzzer writes the
  * descriptor table, the avail ring and its index, the buffers (a 64 KiB
  * "guest memory" in which a descriptor address is an offset, as in static
@@ -119,7 +119,15 @@ static uint32_t serve(struct fq *q, const struct vq_chain *c)
         req.in = iov + c->n_out;
         req.n_in = c->n - c->n_out;
         req.in_bytes = c->in_bytes;
-        m->handle(g_blk, &req, &res);
+        {
+            static struct iovec io_iov[VG_MAX_QUEUE_SIZE * 2 + 4096];
+            struct vgd_io io = { .iov = io_iov,
+                                 .iov_cap = sizeof(io_iov) / sizeof(io_iov[0]) };
+
+            FZ_CHECK(m->max_request_pages(g_blk) +
+                     m->max_request_buffers(g_blk) <= io.iov_cap, "iov room");
+            vgd_model_serve_sync(m, g_blk, &req, &res, &io);
+        }
         FZ_CHECK(res.written <= c->in_bytes, "blk wrote %u bytes, chain has "
                  "%u writable", res.written, c->in_bytes);
         FZ_CHECK(res.read <= c->out_bytes, "blk read %u of %u bytes",

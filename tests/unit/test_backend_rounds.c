@@ -39,7 +39,7 @@ static void collect_used(struct tw *t, struct rawfront *rf, unsigned n,
             got++;
         }
         if (got < n)
-            assert_int_equal(vgd_run_once(t->d, 0), 0);
+            vd_round(t->d);
     }
 }
 
@@ -209,12 +209,16 @@ static void test_round_respects_budget(void **state)
         rf_blk_submit(&rf, &r[i]);
     }
     assert_int_equal(rf_kick(&rf), 0);
-    assert_int_equal(vgd_run_once(t->d, 0), 0);
     {
         unsigned got = 0;
 
-        while (rf_get_used(&rf, &id, &l))
-            got++;
+        /* the first round's four complete together (with io_uring in a
+         * later daemon round than the one that started them) */
+        for (int i = 0; i < VD_MAX_ROUNDS && got == 0; i++) {
+            vd_round(t->d);
+            while (rf_get_used(&rf, &id, &l))
+                got++;
+        }
         assert_int_equal(got, 4);
     }
     collect_used(t, &rf, DEPTH - 4, len);

@@ -21,6 +21,9 @@
 extern void (*vd_on_fail)(void);
 
 /* rounds rounds of the daemon, each must succeed. */
+/* One round of the daemon: timeout 0, or waiting for file transfers in
+ * flight (io_uring completes them on its own time). */
+void vd_round(struct vgd *d);
 void vd_pump(struct vgd *d, int rounds);
 /* Run the daemon until the backend state of rf's device is s; fails the
  * test naming both states after VD_MAX_ROUNDS. */
