@@ -64,7 +64,7 @@ static const struct {
     C(maps), C(unmaps), C(map_batches), C(unmap_batches),
     C(grant_copies), C(notifies_sent), C(kicks_received),
     C(live_mappings), C(in_flight), C(max_in_flight), C(rounds),
-    C(max_round), C(throttled),
+    C(max_round), C(async_rounds), C(throttled),
     /* transport modes */
     C(copy_batches), C(bounce_bytes), C(cache_hits), C(cache_misses),
     C(cache_evictions), C(cache_size), C(region_bytes), C(auto_copied),

@@ -136,6 +136,8 @@ struct vgd_dev_stats {
     uint64_t rounds;           /* rounds served: requests popped and
                                   completed together (serve.c) */
     uint64_t max_round;        /* most requests in one round so far */
+    uint64_t async_rounds;     /* rounds whose file transfers ran in the
+                                  kernel while other queues were served */
     uint64_t throttled;        /* times the device model made a queue wait
                                   (rng rate=): requests left in the ring */
     /* transport modes (docs/modes.md) */

@@ -669,6 +669,7 @@ void vgd_dev_get_stats(const struct vgd_dev *dev, struct vgd_dev_stats *s)
     s->max_in_flight = dev->max_in_flight;
     s->rounds = dev->rounds;
     s->max_round = dev->max_round;
+    s->async_rounds = dev->async_rounds;
     s->throttled = dev->throttled;
     s->mode = dev->xport ? dev->xport->name : VG_MODE_GRANT;
     s->grant_copies = dev->xc.grant_copies;

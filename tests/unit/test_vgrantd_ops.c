@@ -46,12 +46,15 @@ static void test_cmdline_defaults_and_every_option(void **state)
     assert_string_equal(c.control_path, VGD_CONTROL_DEFAULT_PATH);
     assert_null(c.options_file);
     assert_int_equal(c.opts.budget_per_queue, 0);
+    assert_int_equal(c.opts.io_mode, VGD_IO_URING);
 
     assert_int_equal(parse(&c, err, "-F", "-l", "debug", "-p", "/run/v.pid",
                            "-b", "32", "--byte-budget", "65536", "-d", "7",
                            "-c", "none", "--auto-threshold", "8192",
                            "--persistent-cache", "64", "--options-file",
-                           "/etc/default/vgrantd", NULL), VGD_PARSE_OK);
+                           "/etc/default/vgrantd", "--io", "sync", NULL),
+                     VGD_PARSE_OK);
+    assert_int_equal(c.opts.io_mode, VGD_IO_SYNC);
     assert_true(c.foreground);
     assert_int_equal(c.level, VG_LOG_DEBUG);
     assert_string_equal(c.pidfile, "/run/v.pid");
@@ -80,6 +83,8 @@ static void test_cmdline_errors_say_what(void **state)
     assert_non_null(strstr(err, "--budget '0'"));
     assert_int_equal(parse(&c, err, "--byte-budget", "4095", NULL), VGD_PARSE_ERROR);
     assert_non_null(strstr(err, "--byte-budget '4095'"));
+    assert_int_equal(parse(&c, err, "--io", "aio", NULL), VGD_PARSE_ERROR);
+    assert_non_null(strstr(err, "--io 'aio': expected uring or sync"));
     assert_int_equal(parse(&c, err, "-l", "loud", NULL), VGD_PARSE_ERROR);
     assert_non_null(strstr(err, "--log-level 'loud'"));
     assert_int_equal(parse(&c, err, "--frobnicate", NULL), VGD_PARSE_ERROR);

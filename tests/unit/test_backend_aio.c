@@ -1,0 +1,531 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vgrantd's asynchronous data path (backend/serve.c, aio.h): a queue's
+ * round of requests is in the kernel at once and completes out of order;
+ * a FLUSH waits for the requests before it; a failing backing store fails
+ * only the request that hit it; a slow one holds up only its own queue;
+ * a guest that closes, dies or revokes a grant while its round is in the
+ * kernel costs nothing but its own requests, and leaves nothing mapped.
+ *
+ * Most tests drive the daemon with the test executor of aio_held.h, which
+ * holds, fails and reorders transfers on request; the last one runs the
+ * real io_uring executor.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "aio_held.h"
+#include "rawfront.h"
+#include "twfix.h"
+#include "vgdrive.h"
+#include "vgrant/log.h"
+#include "vgrantd.h"
+
+#define DEPTH 16u
+
+struct ta {
+    struct tw *t;
+    struct held_aio *held;
+};
+
+static struct ta *ta_new(void)
+{
+    struct ta *a = calloc(1, sizeof(*a));
+    struct vgd_options o = { 0 };
+
+    assert_non_null(a);
+    a->held = held_new();
+    o.aio = &a->held->a;
+    a->t = tw_new_opts(&o);
+    return a;
+}
+
+static void ta_free(struct ta *a)
+{
+    tw_free(a->t);              /* drains before the executor goes */
+    held_free(a->held);
+    free(a);
+}
+
+/* Daemon rounds that never sleep: held transfers would make vd_round
+ * wait for them. */
+static void pump0(struct ta *a, int rounds)
+{
+    for (int i = 0; i < rounds; i++)
+        assert_int_equal(vgd_run_once(a->t->d, 0), 0);
+}
+
+static unsigned drain_used(struct rawfront *rf, bool *seen, unsigned num)
+{
+    uint32_t id, len;
+    unsigned got = 0;
+
+    while (rf_get_used(rf, &id, &len)) {
+        assert_true(id < num);
+        if (seen) {
+            assert_false(seen[id]);     /* completed once, never twice */
+            seen[id] = true;
+        }
+        got++;
+    }
+    return got;
+}
+
+/* DEPTH reads published before one kick are all in the "kernel" at once
+ * (nothing completed yet, every buffer mapped), complete in reverse
+ * order, and each reads its own sector. */
+static void test_round_in_flight_completes_out_of_order(void **state)
+{
+    struct ta *a = ta_new();
+    struct rawfront rf;
+    struct rf_blk r[DEPTH];
+    bool seen[64] = { false };
+    unsigned got = 0;
+    struct vgd_dev_stats s;
+    (void)state;
+
+    tw_attach_connect(a->t, &rf, 1, 0, 64, NULL);
+    unsigned ring_pages = vg_fake_live_mappings(a->t->w, 1);
+    for (unsigned i = 0; i < DEPTH; i++) {
+        assert_int_equal(rf_blk_prepare(&rf, &r[i], VIRTIO_BLK_T_IN, i, 512,
+                                        false), 0);
+        memset(r[i].data, 0xee, 512);
+        rf_blk_submit(&rf, &r[i]);
+    }
+    a->held->hold_all = true;
+    assert_int_equal(rf_kick(&rf), 0);
+    pump0(a, 3);
+    assert_int_equal(held_pending(a->held), DEPTH);
+    assert_int_equal(vgd_transfers_in_flight(a->t->d), DEPTH);
+    assert_int_equal(drain_used(&rf, NULL, 64), 0);
+    /* the round's data pages stay mapped while the kernel uses them */
+    assert_true(vg_fake_live_mappings(a->t->w, 1) > ring_pages);
+    s = tw_dev_stats(a->t, 1, 0);
+    assert_int_equal(s.in_flight, DEPTH);
+    assert_true(s.max_in_flight >= DEPTH);
+    assert_int_equal(s.async_rounds, 1);
+
+    held_release(a->held);
+    for (int i = 0; i < MAX_ROUNDS && got < DEPTH; i++) {
+        pump0(a, 1);
+        got += drain_used(&rf, seen, 64);
+    }
+    assert_int_equal(got, DEPTH);
+    for (unsigned i = 0; i < DEPTH; i++) {
+        assert_int_equal(*r[i].status, VIRTIO_BLK_S_OK);
+        assert_int_equal(r[i].data[0], i);
+        assert_int_equal(r[i].data[511], i);
+    }
+    /* completed in reverse order of submission, results all in place */
+    assert_int_equal(a->held->log[DEPTH].offset, (DEPTH - 1) * 512u);
+    assert_int_equal(vg_fake_live_mappings(a->t->w, 1), ring_pages);
+    s = tw_dev_stats(a->t, 1, 0);
+    assert_int_equal(s.in_flight, 0);
+    assert_int_equal(s.requests, DEPTH);
+    rf_close(&rf);
+    ta_free(a);
+}
+
+/* W0 W1 FLUSH W2 in one round: the flush is submitted only after both
+ * writes completed, and W2 only after the flush completed. */
+static void test_flush_waits_for_the_writes_before_it(void **state)
+{
+    struct ta *a = ta_new();
+    struct rawfront rf;
+    struct rf_blk w0, w1, fl, w2;
+    bool seen[64] = { false };
+    unsigned got = 0;
+    (void)state;
+
+    tw_attach_connect(a->t, &rf, 1, 0, 64, NULL);
+    assert_int_equal(rf_blk_prepare(&rf, &w0, VIRTIO_BLK_T_OUT, 3, 512, false), 0);
+    assert_int_equal(rf_blk_prepare(&rf, &w1, VIRTIO_BLK_T_OUT, 4, 512, false), 0);
+    assert_int_equal(rf_blk_prepare(&rf, &fl, VIRTIO_BLK_T_FLUSH, 0, 0, false), 0);
+    assert_int_equal(rf_blk_prepare(&rf, &w2, VIRTIO_BLK_T_OUT, 5, 512, false), 0);
+    memset(w0.data, 0xa0, 512);
+    memset(w1.data, 0xa1, 512);
+    memset(w2.data, 0xa2, 512);
+    rf_blk_submit(&rf, &w0);
+    rf_blk_submit(&rf, &w1);
+    rf_blk_submit(&rf, &fl);
+    rf_blk_submit(&rf, &w2);
+    a->held->hold_all = true;
+    assert_int_equal(rf_kick(&rf), 0);
+    pump0(a, 3);
+    /* only the two writes are in the kernel */
+    assert_int_equal(held_pending(a->held), 2);
+    assert_int_equal(held_count(a->held, VGD_IO_WRITE, false), 2);
+    assert_int_equal(held_count(a->held, VGD_IO_FLUSH, false), 0);
+
+    held_release(a->held);
+    a->held->hold_all = true;
+    pump0(a, 2);
+    /* both writes done, the flush in the kernel, W2 still waiting */
+    assert_int_equal(held_count(a->held, VGD_IO_WRITE, true), 2);
+    assert_int_equal(held_count(a->held, VGD_IO_FLUSH, false), 1);
+    assert_int_equal(held_count(a->held, VGD_IO_WRITE, false), 2);
+    assert_int_equal(held_pending(a->held), 1);
+    assert_int_equal(drain_used(&rf, seen, 64), 0);   /* a round completes whole */
+
+    held_release(a->held);
+    for (int i = 0; i < MAX_ROUNDS && got < 4; i++) {
+        pump0(a, 1);
+        got += drain_used(&rf, seen, 64);
+    }
+    assert_int_equal(got, 4);
+    /* the order the transfers reached the "kernel": W W | F | W */
+    {
+        enum vgd_io_op order[4];
+        unsigned k = 0;
+
+        for (unsigned i = 0; i < a->held->nlog && k < 4; i++)
+            if (!a->held->log[i].completed)
+                order[k++] = a->held->log[i].op;
+        assert_int_equal(k, 4);
+        assert_int_equal(order[2], VGD_IO_FLUSH);
+        assert_int_equal(order[3], VGD_IO_WRITE);
+    }
+    assert_int_equal(*w0.status, VIRTIO_BLK_S_OK);
+    assert_int_equal(*fl.status, VIRTIO_BLK_S_OK);
+    assert_int_equal(*w2.status, VIRTIO_BLK_S_OK);
+    assert_true(tw_sector_is(a->t->image, 3, 0xa0));
+    assert_true(tw_sector_is(a->t->image, 4, 0xa1));
+    assert_true(tw_sector_is(a->t->image, 5, 0xa2));
+    rf_close(&rf);
+    ta_free(a);
+}
+
+/* A backing store failing with err on one kind of transfer: that request
+ * completes with IOERR, the log says what failed and where, the device
+ * stays Connected and the next request succeeds. */
+static void backing_store_fails(int err, enum vgd_io_op op, uint32_t type,
+                                const char *why)
+{
+    struct ta *a = ta_new();
+    struct rawfront rf;
+    struct rf_blk bad, good;
+    struct vgd_dev_stats s;
+    char *log;
+
+    tw_attach_connect(a->t, &rf, 1, 0, 64, NULL);
+    assert_int_equal(rf_blk_prepare(&rf, &bad, type, 7,
+                                    type == VIRTIO_BLK_T_FLUSH ? 0 : 4096,
+                                    false), 0);
+    if (bad.data)
+        memset(bad.data, 0x77, 4096);
+    a->held->fail_op = op;
+    a->held->fail_errno = err;
+    a->held->fail_count = 1;
+    tw_capture_start();
+    assert_int_equal(tw_blk_do(a->t, &rf, &bad), VIRTIO_BLK_S_IOERR);
+    log = tw_capture_stop();
+    tw_assert_log_has(log, "dom 1 dev 0: blk: ");
+    tw_assert_log_has(log, why);
+    free(log);
+    if (type == VIRTIO_BLK_T_OUT)
+        assert_true(tw_sector_is(a->t->image, 7, 7));   /* nothing written */
+
+    assert_int_equal(rf_blk_prepare(&rf, &good, VIRTIO_BLK_T_OUT, 9, 512,
+                                    false), 0);
+    memset(good.data, 0x99, 512);
+    assert_int_equal(tw_blk_do(a->t, &rf, &good), VIRTIO_BLK_S_OK);
+    assert_true(tw_sector_is(a->t->image, 9, 0x99));
+    assert_int_equal(rf_backend_state(&rf), VG_XB_CONNECTED);
+    s = tw_dev_stats(a->t, 1, 0);
+    assert_int_equal(s.errors, 1);
+    assert_int_equal(s.requests, 2);
+    rf_close(&rf);
+    ta_free(a);
+}
+
+static void test_hostile_backing_store_eio_on_write(void **state)
+{
+    (void)state;
+    backing_store_fails(EIO, VGD_IO_WRITE, VIRTIO_BLK_T_OUT,
+                        "write of 4096 bytes at byte 3584: Input/output error");
+}
+
+static void test_hostile_backing_store_enospc_on_write(void **state)
+{
+    (void)state;
+    backing_store_fails(ENOSPC, VGD_IO_WRITE, VIRTIO_BLK_T_OUT,
+                        "No space left on device");
+}
+
+static void test_hostile_backing_store_eio_on_read(void **state)
+{
+    (void)state;
+    backing_store_fails(EIO, VGD_IO_READ, VIRTIO_BLK_T_IN,
+                        "read of 4096 bytes at byte 3584: Input/output error");
+}
+
+static void test_hostile_backing_store_eio_on_flush(void **state)
+{
+    (void)state;
+    backing_store_fails(EIO, VGD_IO_FLUSH, VIRTIO_BLK_T_FLUSH,
+                        "flush of 0 bytes at byte 0: Input/output error");
+}
+
+/* Guest 1's backing file stops answering with a full round in flight;
+ * guest 2, on its own file, completes 200 requests meanwhile; then guest
+ * 1's file answers and its round completes. */
+static void test_slow_backing_file_does_not_stall_another_guest(void **state)
+{
+    struct ta *a = ta_new();
+    struct rawfront rf1, rf2;
+    struct rf_blk r1[DEPTH], r2;
+    struct rf_attach at2 = { .target = a->t->image_ro };
+    bool seen[64] = { false };
+    unsigned got = 0;
+    (void)state;
+
+    tw_attach_connect(a->t, &rf1, 1, 0, 64, NULL);
+    tw_attach_connect(a->t, &rf2, 2, 0, 64, &at2);
+    held_hold_file(a->held, a->t->image);
+    for (unsigned i = 0; i < DEPTH; i++) {
+        assert_int_equal(rf_blk_prepare(&rf1, &r1[i], VIRTIO_BLK_T_IN, i,
+                                        4096, false), 0);
+        rf_blk_submit(&rf1, &r1[i]);
+    }
+    assert_int_equal(rf_kick(&rf1), 0);
+    pump0(a, 3);
+    assert_int_equal(held_pending(a->held), DEPTH);
+
+    assert_int_equal(rf_blk_prepare(&rf2, &r2, VIRTIO_BLK_T_IN, 0, 512,
+                                    false), 0);
+    for (unsigned i = 0; i < 200; i++) {
+        bool done = false;
+        uint32_t id, len;
+
+        r2.hdr->sector = i % IMAGE_SECTORS;
+        rf_blk_submit(&rf2, &r2);
+        assert_int_equal(rf_kick(&rf2), 0);
+        for (int k = 0; k < MAX_ROUNDS && !done; k++) {
+            pump0(a, 1);
+            done = rf_get_used(&rf2, &id, &len);
+        }
+        assert_true(done);
+        assert_int_equal(*r2.status, VIRTIO_BLK_S_OK);
+        assert_int_equal(r2.data[0], i % IMAGE_SECTORS);
+    }
+    /* guest 1: still nothing, its round still in the kernel */
+    assert_int_equal(drain_used(&rf1, NULL, 64), 0);
+    assert_int_equal(held_pending(a->held), DEPTH);
+
+    held_release(a->held);
+    for (int i = 0; i < MAX_ROUNDS && got < DEPTH; i++) {
+        pump0(a, 1);
+        got += drain_used(&rf1, seen, 64);
+    }
+    assert_int_equal(got, DEPTH);
+    for (unsigned i = 0; i < DEPTH; i++)
+        assert_int_equal(*r1[i].status, VIRTIO_BLK_S_OK);
+    rf_close(&rf1);
+    rf_close(&rf2);
+    ta_free(a);
+}
+
+/* A round in the kernel when the guest goes away (how: a callback):
+ * teardown waits for the transfers, each request completes once at
+ * most, nothing of the guest stays mapped or bound. */
+static void round_in_flight_then(void (*go_away)(struct ta *, struct rawfront *),
+                                 bool domain_dies)
+{
+    struct ta *a = ta_new();
+    struct rawfront rf;
+    struct rf_blk r[8];
+    bool seen[64] = { false };
+    (void)domain_dies;
+
+    tw_attach_connect(a->t, &rf, 1, 0, 64, NULL);
+    for (unsigned i = 0; i < 8; i++) {
+        assert_int_equal(rf_blk_prepare(&rf, &r[i], VIRTIO_BLK_T_OUT, 20 + i,
+                                        512, false), 0);
+        memset(r[i].data, 0x40 + i, 512);
+        rf_blk_submit(&rf, &r[i]);
+    }
+    a->held->hold_all = true;
+    assert_int_equal(rf_kick(&rf), 0);
+    pump0(a, 3);
+    assert_int_equal(held_pending(a->held), 8);
+
+    go_away(a, &rf);
+    for (int i = 0; i < 50; i++) {
+        pump0(a, 1);
+        if (!domain_dies)
+            drain_used(&rf, seen, 64);
+    }
+    /* the writes the kernel had ran to the end; none ran twice */
+    assert_int_equal(held_pending(a->held), 0);
+    assert_int_equal(vgd_transfers_in_flight(a->t->d), 0);
+    assert_int_equal(held_count(a->held, VGD_IO_WRITE, true), 8);
+    for (unsigned i = 0; i < 8; i++)
+        assert_true(tw_sector_is(a->t->image, 20 + i, 0x40 + i));
+    assert_int_equal(vg_fake_live_mappings(a->t->w, 1), 0);
+    assert_int_equal(vg_fake_bound_ports(a->t->w, 0), 0);
+    if (!domain_dies)
+        rf_close(&rf);
+    ta_free(a);
+}
+
+static void close_frontend(struct ta *a, struct rawfront *rf)
+{
+    (void)a;
+    assert_int_equal(rf_set_state(rf, VG_XB_CLOSING), 0);
+}
+
+static void destroy_domain(struct ta *a, struct rawfront *rf)
+{
+    rf_close(rf);
+    assert_int_equal(vg_fake_domain_destroy(a->t->w, 1), 0);
+}
+
+static void test_hostile_frontend_closes_with_round_in_flight(void **state)
+{
+    (void)state;
+    round_in_flight_then(close_frontend, false);
+}
+
+static void test_hostile_domain_destroyed_with_round_in_flight(void **state)
+{
+    (void)state;
+    round_in_flight_then(destroy_domain, true);
+}
+
+/* The guest revokes the grant of a read's data page while the read is in
+ * the kernel: the backend's mapping keeps the page until the round
+ * closes (as Xen keeps a mapped grant), the read lands there, the page is
+ * unmapped before the used entry is pushed, and the device keeps
+ * serving. */
+static void test_hostile_grant_revoked_while_transfer_in_flight(void **state)
+{
+    struct ta *a = ta_new();
+    struct rawfront rf;
+    struct rf_blk r, next;
+    unsigned ring_pages, grants;
+    uint32_t id, len;
+    bool done = false;
+    (void)state;
+
+    tw_attach_connect(a->t, &rf, 1, 0, 64, NULL);
+    ring_pages = vg_fake_live_mappings(a->t->w, 1);
+    assert_int_equal(rf_blk_prepare(&rf, &r, VIRTIO_BLK_T_IN, 11, 4096,
+                                    false), 0);
+    rf_blk_submit(&rf, &r);
+    a->held->hold_all = true;
+    assert_int_equal(rf_kick(&rf), 0);
+    pump0(a, 3);
+    assert_int_equal(held_pending(a->held), 1);
+
+    grants = vg_fake_live_grants(a->t->w, 1);
+    for (unsigned i = 0; i < RF_MAX_SHARES; i++)
+        if (rf.shares[i].addr == r.data) {
+            assert_int_equal(rf.h->ops->unshare_pages(rf.h, r.data, 1), 0);
+            rf.shares[i].addr = NULL;
+        }
+    held_release(a->held);
+    for (int k = 0; k < MAX_ROUNDS && !done; k++) {
+        pump0(a, 1);
+        done = rf_get_used(&rf, &id, &len);
+    }
+    assert_true(done);
+    assert_int_equal(*r.status, VIRTIO_BLK_S_OK);
+    assert_int_equal(vg_fake_live_mappings(a->t->w, 1), ring_pages);
+    /* the revoked page was freed once the backend let go of it */
+    assert_true(vg_fake_live_grants(a->t->w, 1) < grants);
+
+    assert_int_equal(rf_blk_prepare(&rf, &next, VIRTIO_BLK_T_IN, 12, 512,
+                                    false), 0);
+    assert_int_equal(tw_blk_do(a->t, &rf, &next), VIRTIO_BLK_S_OK);
+    assert_int_equal(next.data[0], 12);
+    rf_close(&rf);
+    ta_free(a);
+}
+
+/* Depth 16, writes then reads back, with the daemon's own executor
+ * (io_uring) or none (--io sync: the round closes before the serve call
+ * returns). */
+static void depth_16_round_trip(unsigned io_mode)
+{
+    struct vgd_options o = { .io_mode = io_mode };
+    struct tw *t = tw_new_opts(&o);
+    struct rawfront rf;
+    struct rf_blk r[DEPTH];
+    bool seen[64];
+    struct vgd_dev_stats s;
+    (void)state;
+
+    tw_attach_connect(t, &rf, 1, 0, 64, NULL);
+    for (int pass = 0; pass < 2; pass++) {
+        unsigned got = 0;
+
+        memset(seen, 0, sizeof(seen));
+        for (unsigned i = 0; i < DEPTH; i++) {
+            uint32_t type = pass ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_OUT;
+
+            assert_int_equal(rf_blk_prepare(&rf, &r[i], type, 32 + i, 512,
+                                            false), 0);
+            memset(r[i].data, pass ? 0 : 0x60 + i, 512);
+            rf_blk_submit(&rf, &r[i]);
+        }
+        assert_int_equal(rf_kick(&rf), 0);
+        for (int k = 0; k < MAX_ROUNDS && got < DEPTH; k++) {
+            vd_round(t->d);
+            got += drain_used(&rf, seen, 64);
+        }
+        assert_int_equal(got, DEPTH);
+        for (unsigned i = 0; i < DEPTH; i++) {
+            assert_int_equal(*r[i].status, VIRTIO_BLK_S_OK);
+            assert_int_equal(r[i].data[511], 0x60 + i);
+        }
+    }
+    s = tw_dev_stats(t, 1, 0);
+    assert_true(s.max_in_flight >= DEPTH);
+    assert_int_equal(s.errors, 0);
+    assert_int_equal(vgd_transfers_in_flight(t->d), 0);
+    if (io_mode == VGD_IO_SYNC)
+        assert_int_equal(s.async_rounds, 0);
+    rf_close(&rf);
+    tw_free(t);
+}
+
+static void test_io_uring_depth_16_round_trip(void **state)
+{
+    (void)state;
+    depth_16_round_trip(VGD_IO_URING);
+}
+
+static void test_sync_io_depth_16_round_trip(void **state)
+{
+    (void)state;
+    depth_16_round_trip(VGD_IO_SYNC);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_in_flight_completes_out_of_order),
+        cmocka_unit_test(test_flush_waits_for_the_writes_before_it),
+        cmocka_unit_test(test_hostile_backing_store_eio_on_write),
+        cmocka_unit_test(test_hostile_backing_store_enospc_on_write),
+        cmocka_unit_test(test_hostile_backing_store_eio_on_read),
+        cmocka_unit_test(test_hostile_backing_store_eio_on_flush),
+        cmocka_unit_test(test_slow_backing_file_does_not_stall_another_guest),
+        cmocka_unit_test(test_hostile_frontend_closes_with_round_in_flight),
+        cmocka_unit_test(test_hostile_domain_destroyed_with_round_in_flight),
+        cmocka_unit_test(test_hostile_grant_revoked_while_transfer_in_flight),
+        cmocka_unit_test(test_io_uring_depth_16_round_trip),
+        cmocka_unit_test(test_sync_io_depth_16_round_trip),
+    };
+
+    vg_log_init("test_backend_aio", VG_LOG_INFO);
+    vd_on_fail = tw_capture_abort;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
