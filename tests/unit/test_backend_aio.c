@@ -460,7 +460,6 @@ static void depth_16_round_trip(unsigned io_mode)
     struct rf_blk r[DEPTH];
     bool seen[64];
     struct vgd_dev_stats s;
-    (void)state;
 
     tw_attach_connect(t, &rf, 1, 0, 64, NULL);
     for (int pass = 0; pass < 2; pass++) {
