@@ -267,7 +267,7 @@ e2e-kernel: all
 # an idle machine as on a loaded one (it used to depend on timing and was
 # out of this list).
 E2E_FAULT_SCENARIOS ?= fault-eio fault-enospc fault-kill fault-destroy-modes \
-                       fault-reattach fault-hostile
+                       fault-reattach fault-hostile fault-slow
 e2e-fault: all
 	$(E2E_RUN) -t 2400 -s 600 $(E2E_FAULT_SCENARIOS)
 

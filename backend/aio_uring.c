@@ -230,6 +230,19 @@ struct vgd_aio *vgd_aio_uring_new(unsigned entries)
         errno = -rc;
         return NULL;
     }
+    /* Buffered writes (and reads the kernel cannot do with a page-lock
+     * callback) run in io_uring's worker threads, of which a ring gets
+     * only a few by default: a slow device blocking them all would stall
+     * every other device's transfers behind it.  One worker per queued
+     * transfer at most (they are created on demand). */
+    {
+        unsigned max[2] = { entries, 0 };   /* bounded, unbounded: as is */
+
+        rc = io_uring_register_iowq_max_workers(&u->ring, max);
+        if (rc < 0)
+            vg_debug("io_uring: cannot raise the worker limit to %u: %s",
+                     entries, strerror(-rc));
+    }
     u->a.ops = &uring_ops;
     return &u->a;
 }

@@ -96,7 +96,7 @@ DOM0_MODULES="xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd loop xen-blkb
 # dm-mod: the fault-eio scenario puts a device-mapper error target under
 # vgrantd; ext4: dom0 loop-mounts the images the kernel scenarios' guests
 # formatted
-DOM0_MODULES_EXTRA="dm-mod crc32c_generic ext4 ${VGRANT_E2E_DOM0_MODULES_EXTRA:-}"
+DOM0_MODULES_EXTRA="dm-mod dm-delay crc32c_generic ext4 ${VGRANT_E2E_DOM0_MODULES_EXTRA:-}"
 DOMU_MODULES="xen-evtchn xen-gntdev xen-gntalloc xenfs xen-blkfront"
 # the stock kernel's virtio drivers (virtio_grant.ko makes them run over
 # grants) and ext4 (crc32c_generic first: qemu64 has no SSE4.2 for

@@ -34,8 +34,8 @@ log "allocated: $(du -k "$img" | cut -f1) KiB; tmpfs: $(df -k "$mnt" | tail -n1)
 gcmd enospc 200 "vgrant-io write 0 --offset 16M --length 8M --seed 9" &&
     fail "writing 8 MiB more into a full 6 MiB tmpfs succeeded"
 echo "$GOUT" | grep -qi 'error' || fail "the failed write reported no I/O error: $GOUT"
-bg_log vgrantd | grep "dom $ndom dev 0: blk: pwrite" | head -2 | sed 's/^/    vgrantd| /'
-bg_log vgrantd | grep -q "dom $ndom dev 0: blk: pwrite.*No space left on device" ||
+bg_log vgrantd | grep "dom $ndom dev 0: blk: write of " | head -2 | sed 's/^/    vgrantd| /'
+bg_log vgrantd | grep -q "dom $ndom dev 0: blk: write of .*No space left on device" ||
     fail "vgrantd did not log ENOSPC"
 log "tmpfs now: $(df -k "$mnt" | tail -n1)"
 vgd_alive
