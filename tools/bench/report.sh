@@ -344,6 +344,11 @@ ops_targets() {
     }' "$ops" | sort -k1,1n -k2,2n | sed 's/^[^|]*||/|/'
 }
 if [ -s "$ops" ] && [ "$(wc -l <"$ops")" -gt 1 ] && head -n1 "$ops" | tr ',' '\n' | grep -qx phase; then
+    echo "Raw figures: \`ops.csv\`, one row per mode and phase (\`warm<depth>\`,"
+    echo "\`d<depth>\`), columns \`$(head -n1 "$ops" | sed 's/,/, /g')\`: the counters"
+    echo "are summed over the phase, \`max_round\` and \`max_in_flight\` are the"
+    echo "high-water marks at its end."
+    echo
     echo "### Measured phases, per depth"
     echo
     echo "$OPS_TABLE_HEAD"
