@@ -147,6 +147,7 @@ struct vgd_aio *vgd_aio(struct vgd *d);
 /* Transport options of the daemon (vgd_options, with defaults). */
 unsigned vgd_auto_threshold(const struct vgd *d);
 unsigned vgd_persistent_pages(const struct vgd *d);
+bool vgd_direct_io(const struct vgd *d);
 
 /* ---- xenbus_backend.c ---- */
 struct vgd_dev *vgd_dev_new(struct vgd *d, uint16_t fe_domid, unsigned devid);

@@ -449,6 +449,53 @@ static void test_hostile_grant_revoked_while_transfer_in_flight(void **state)
     ta_free(a);
 }
 
+/* --direct: a transfer whose offset, length and buffers are aligned to
+ * 512 bytes goes to the target's O_DIRECT descriptor, one with a buffer
+ * at an odd place in its page through the page cache; both land. */
+static void test_direct_io_for_aligned_transfers_only(void **state)
+{
+    struct held_aio *held = held_new();
+    struct vgd_options o = { .aio = &held->a, .direct = true };
+    struct tw *t = tw_new_opts(&o);
+    struct rawfront rf;
+    struct rf_blk al, un;
+    (void)state;
+
+    tw_attach_connect(t, &rf, 1, 0, 64, NULL);
+    assert_int_equal(rf_blk_prepare(&rf, &al, VIRTIO_BLK_T_OUT, 8, 4096,
+                                    false), 0);
+    memset(al.data, 0x5a, 4096);
+    assert_int_equal(tw_blk_do(t, &rf, &al), VIRTIO_BLK_S_OK);
+    assert_int_equal(held->nlog, 2);
+    assert_true(held->log[0].direct);
+    for (unsigned s = 8; s < 16; s++)
+        assert_true(tw_sector_is(t->image, s, 0x5a));
+
+    /* the same write from byte 100 of its page: not aligned */
+    assert_int_equal(rf_blk_prepare(&rf, &un, VIRTIO_BLK_T_OUT, 20, 8192,
+                                    false), 0);
+    memset(un.data, 0x6b, 8192);
+    {
+        struct rf_buf b[3] = {
+            { vg_grant_addr(un.hdr_ref, 0), 16, false },
+            { vg_grant_addr(un.data_ref, 100), 512, false },
+            { vg_grant_addr(un.status_ref, 0), 1, true },
+        };
+        uint32_t len;
+
+        *un.status = 0xff;
+        un.head = rf_add_chain(&rf, b, 3);
+        assert_int_equal(tw_blk_complete(t, &rf, &un, &len), VIRTIO_BLK_S_OK);
+    }
+    assert_int_equal(held->nlog, 4);
+    assert_false(held->log[2].direct);
+    assert_true(tw_sector_is(t->image, 20, 0x6b));
+    assert_true(tw_sector_is(t->image, 21, 21));
+    rf_close(&rf);
+    tw_free(t);
+    held_free(held);
+}
+
 /* Depth 16, writes then reads back, with the daemon's own executor
  * (io_uring) or none (--io sync: the round closes before the serve call
  * returns). */
@@ -520,6 +567,7 @@ int main(void)
         cmocka_unit_test(test_hostile_frontend_closes_with_round_in_flight),
         cmocka_unit_test(test_hostile_domain_destroyed_with_round_in_flight),
         cmocka_unit_test(test_hostile_grant_revoked_while_transfer_in_flight),
+        cmocka_unit_test(test_direct_io_for_aligned_transfers_only),
         cmocka_unit_test(test_io_uring_depth_16_round_trip),
         cmocka_unit_test(test_sync_io_depth_16_round_trip),
     };
