@@ -225,7 +225,7 @@ e2e-san:
 # The kernel-* ones run the stock guest kernel's virtio drivers over
 # virtio_grant.ko (built for the guest kernel by tests/e2e/build-kmod.sh);
 # those that passed on real Xen are here, all are in E2E_KERNEL_SCENARIOS.
-E2E_SCENARIOS ?= smoke basic many destroy restart modes rng driverdomain pvblock \
+E2E_SCENARIOS ?= smoke basic many destroy restart modes direct rng driverdomain pvblock \
                  kernel-fio kernel-ro kernel-unplug kernel-rng kernel-fs \
                  kernel-saverestore
 
