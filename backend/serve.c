@@ -291,10 +291,11 @@ bool vgd_serve_queue(struct vgd_queue *q, unsigned budget,
         dev->rounds++;
         if (n > dev->max_round)
             dev->max_round = n;
-        map_round(q, n);
+        /* open before mapping: persistent pins pages of open rounds */
         q->round_n = n;
         q->round_next = 0;
         q->round_pending = 0;
+        map_round(q, n);
         if (!round_advance(q)) {
             /* in flight: the last completion closes the round, notifies
              * and puts the queue back on the ready list */

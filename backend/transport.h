@@ -33,6 +33,7 @@
 
 #include "vgrant/hyp.h"
 #include "vgrant/log.h"
+#include "vgrant/protocol.h"
 #include "vgrant/virtqueue.h"
 #include "aio.h"
 #include "devmodel.h"
@@ -124,7 +125,9 @@ struct vgd_pc_entry {
     vg_gref_t ref;
     bool writable;
     bool used;                 /* slot holds a live mapping */
-    uint64_t pin;              /* request serial that last used it */
+    /* per queue: the round of that queue that last used it; pinned while
+     * that round is open (its transfers may be in the kernel) */
+    uint64_t pin[VG_MAX_QUEUES];
     void *addr;
     struct vgd_pc_entry *hnext;           /* hash chain */
     TAILQ_ENTRY(vgd_pc_entry) lru;        /* head = least recently used */
@@ -138,13 +141,13 @@ struct vgd_pcache {
     struct vgd_pc_entry *entries;     /* [bound] */
     struct vgd_pc_entry **buckets;    /* [nbuckets] */
     struct vgd_pc_lru lru, free;
-    uint64_t serial;           /* current round: its pages are pinned */
 };
 
 /* persistent mode state of one queue: per slot of a round, the iovecs
  * of its request and the pages mapped for it outside the cache */
 struct vgd_pqueue {
     unsigned max_pages, max_bufs, nslots;
+    uint64_t round;            /* this queue's current round, from 1 */
     struct iovec *iov;         /* [nslots][max_pages + max_bufs] */
     void **strict;             /* [nslots][max_pages] uncached one-page
                                   mappings */

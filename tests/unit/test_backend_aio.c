@@ -449,6 +449,106 @@ static void test_hostile_grant_revoked_while_transfer_in_flight(void **state)
     ta_free(a);
 }
 
+/* Persistent mode, two queues, a cache of 4 pages: queue 0's round is
+ * held in the kernel with its 3 pages (header, data, status) cached; queue
+ * 1 then reads through 12 other pages, which must evict only pages no
+ * open round uses -- never queue 0's, which the kernel is still reading
+ * into.  When queue 0's read completes its data is right and nothing of
+ * the guest beyond the cache bound and rings stays mapped. */
+static void test_hostile_persistent_cache_keeps_pages_of_open_rounds(void **state)
+{
+    struct held_aio *held = held_new();
+    struct vgd_options o = { .aio = &held->a, .persistent_cache_pages = 4 };
+    struct tw *t = tw_new_opts(&o);
+    struct rf_attach at = { .target = t->image, .mode = "persistent",
+                            .queues = "2" };
+    struct rawfront rf, q1;
+    struct rf_blk r0, r1;
+    unsigned ring_pages;
+    uint32_t id, len;
+    bool done = false;
+    (void)state;
+
+    tw_attach(t, &rf, 1, 0, &at);
+    assert_int_equal(rf_setup_rings(&rf, 64), 0);
+    q1 = rf;                    /* queue 1: its own rings, the same guest */
+    memset(q1.shares, 0, sizeof(q1.shares));
+    assert_int_equal(rf_setup_rings(&q1, 64), 0);
+    assert_int_equal(rf_write_keys(&rf, FEATURES_STD), 0);
+    assert_int_equal(rf_write(&rf, VG_KEY_NUM_QUEUES, "2"), 0);
+    {
+        char v[32];
+
+        snprintf(v, sizeof(v), "%u", q1.num);
+        assert_int_equal(rf_write(&rf, "queue-1/size", v), 0);
+        snprintf(v, sizeof(v), "0x%llx",
+                 (unsigned long long)vg_grant_addr(q1.desc_ref, 0));
+        assert_int_equal(rf_write(&rf, "queue-1/desc", v), 0);
+        snprintf(v, sizeof(v), "0x%llx",
+                 (unsigned long long)vg_grant_addr(q1.avail_ref, 0));
+        assert_int_equal(rf_write(&rf, "queue-1/driver", v), 0);
+        snprintf(v, sizeof(v), "0x%llx",
+                 (unsigned long long)vg_grant_addr(q1.used_ref, 0));
+        assert_int_equal(rf_write(&rf, "queue-1/device", v), 0);
+        snprintf(v, sizeof(v), "%d", q1.port);
+        assert_int_equal(rf_write(&rf, "queue-1/event-channel", v), 0);
+    }
+    assert_int_equal(rf_set_state(&rf, VG_XB_INITIALISED), 0);
+    tw_wait_backend_state(t, &rf, VG_XB_CONNECTED);
+    assert_int_equal(rf_set_state(&rf, VG_XB_CONNECTED), 0);
+    tw_pump(t, 2);
+    ring_pages = vg_fake_live_mappings(t->w, 1);
+
+    assert_int_equal(rf_blk_prepare(&rf, &r0, VIRTIO_BLK_T_IN, 40, 512,
+                                    false), 0);
+    memset(r0.data, 0xee, 512);
+    rf_blk_submit(&rf, &r0);
+    held->hold_all = true;
+    assert_int_equal(rf_kick(&rf), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(vgd_run_once(t->d, 0), 0);
+    assert_int_equal(held_pending(held), 1);
+    held->hold_all = false;
+
+    /* queue 1: four reads of fresh pages each, one at a time */
+    for (unsigned k = 0; k < 4; k++) {
+        assert_int_equal(rf_blk_prepare(&q1, &r1, VIRTIO_BLK_T_IN, 50 + k,
+                                        512, false), 0);
+        rf_blk_submit(&q1, &r1);
+        assert_int_equal(rf_kick(&q1), 0);
+        done = false;
+        for (int i = 0; i < MAX_ROUNDS && !done; i++) {
+            assert_int_equal(vgd_run_once(t->d, 0), 0);
+            done = rf_get_used(&q1, &id, &len);
+        }
+        assert_true(done);
+        assert_int_equal(*r1.status, VIRTIO_BLK_S_OK);
+        assert_int_equal(r1.data[0], 50 + k);
+        /* queue 0's three pages are still mapped, whatever was evicted */
+        assert_int_equal(held_pending(held), 1);
+    }
+    {
+        struct vgd_dev_stats s = tw_dev_stats(t, 1, 0);
+
+        assert_true(s.cache_evictions > 0 || s.cache_misses > 4);
+        assert_true(s.cache_size <= 4);
+    }
+    held_release(held);
+    done = false;
+    for (int i = 0; i < MAX_ROUNDS && !done; i++) {
+        assert_int_equal(vgd_run_once(t->d, 0), 0);
+        done = rf_get_used(&rf, &id, &len);
+    }
+    assert_true(done);
+    assert_int_equal(*r0.status, VIRTIO_BLK_S_OK);
+    assert_int_equal(r0.data[0], 40);
+    assert_int_equal(r0.data[511], 40);
+    assert_true(vg_fake_live_mappings(t->w, 1) <= ring_pages + 4);
+    rf_close(&rf);
+    tw_free(t);
+    held_free(held);
+}
+
 /* --direct: a transfer whose offset, length and buffers are aligned to
  * 512 bytes goes to the target's O_DIRECT descriptor, one with a buffer
  * at an odd place in its page through the page cache; both land. */
@@ -567,6 +667,7 @@ int main(void)
         cmocka_unit_test(test_hostile_frontend_closes_with_round_in_flight),
         cmocka_unit_test(test_hostile_domain_destroyed_with_round_in_flight),
         cmocka_unit_test(test_hostile_grant_revoked_while_transfer_in_flight),
+        cmocka_unit_test(test_hostile_persistent_cache_keeps_pages_of_open_rounds),
         cmocka_unit_test(test_direct_io_for_aligned_transfers_only),
         cmocka_unit_test(test_io_uring_depth_16_round_trip),
         cmocka_unit_test(test_sync_io_depth_16_round_trip),
