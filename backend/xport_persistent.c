@@ -77,10 +77,19 @@ static bool pinned(const struct vgd_dev *dev, const struct vgd_pc_entry *e)
     for (unsigned i = 0; i < VG_MAX_QUEUES; i++) {
         const struct vgd_queue *q = &dev->q[i];
 
-        if (q->round_n && q->pq_init && e->pin[i] == q->pq.round)
-            return true;
+        if (!q->pq_init)
+            continue;
+        for (unsigned l = 0; l < q->nlanes; l++)
+            if (q->round[l].n && e->pin[i * VGD_LANES + l] == q->pq.round[l])
+                return true;
     }
     return false;
+}
+
+/* Where slot `slot` of q pins its pages. */
+static unsigned pin_index(const struct vgd_queue *q, unsigned slot)
+{
+    return q->index * VGD_LANES + slot / q->lane_slots;
 }
 
 /* The least recently used entry no open round uses, NULL if none. */
@@ -107,7 +116,7 @@ static void *page_get(struct vgd_queue *q, unsigned slot, vg_gref_t ref,
 
     for (e = pc->buckets[b]; e; e = e->hnext) {
         if (e->ref == ref && e->writable == writable) {
-            e->pin[q->index] = q->pq.round;
+            e->pin[pin_index(q, slot)] = q->pq.round[slot / q->lane_slots];
             TAILQ_REMOVE(&pc->lru, e, lru);
             TAILQ_INSERT_TAIL(&pc->lru, e, lru);
             dev->xc.cache_hits++;
@@ -136,7 +145,7 @@ static void *page_get(struct vgd_queue *q, unsigned slot, vg_gref_t ref,
     e->writable = writable;
     e->used = true;
     memset(e->pin, 0, sizeof(e->pin));
-    e->pin[q->index] = q->pq.round;
+    e->pin[pin_index(q, slot)] = q->pq.round[slot / q->lane_slots];
     e->addr = p;
     e->hnext = pc->buckets[b];
     pc->buckets[b] = e;
@@ -189,14 +198,14 @@ static int map_buffer(struct vgd_queue *q, unsigned slot,
     return 0;
 }
 
-/* Slot 0 starts a round of the queue: the pages of its round before are
- * unpinned (that round has closed). */
+/* The first slot of a lane starts a round there: the pages of the lane's
+ * round before are unpinned (that round has closed). */
 static void slot_begin(struct vgd_queue *q, struct vgd_slot *s)
 {
     memset(&s->req, 0, sizeof(s->req));
     release_strict(q, s->index);
-    if (s->index == 0)
-        q->pq.round++;
+    if (s->index % q->lane_slots == 0)
+        q->pq.round[s->index / q->lane_slots]++;
 }
 
 static int pers_map_request(struct vgd_queue *q, struct vgd_slot *s)

@@ -133,6 +133,79 @@ static void test_round_in_flight_completes_out_of_order(void **state)
     ta_free(a);
 }
 
+/* Two lanes: a write's round is in the kernel when the guest publishes
+ * a FLUSH: it starts a round in the other lane but is not submitted
+ * before the older write completed.  With both lanes busy, 15 more
+ * requests wait in the ring; once the write completes its lane takes
+ * them, while the flush runs: 16 in flight. */
+static void test_second_round_starts_while_first_in_flight(void **state)
+{
+    struct ta *a = ta_new();
+    struct rawfront rf;
+    struct rf_blk w, fl, r[15];
+    bool seen[64] = { false };
+    unsigned got = 0;
+    struct vgd_dev_stats s;
+    (void)state;
+
+    tw_attach_connect(a->t, &rf, 1, 0, 64, NULL);
+    assert_int_equal(rf_blk_prepare(&rf, &w, VIRTIO_BLK_T_OUT, 60, 512,
+                                    false), 0);
+    memset(w.data, 0x3c, 512);
+    rf_blk_submit(&rf, &w);
+    a->held->hold_all = true;
+    assert_int_equal(rf_kick(&rf), 0);
+    pump0(a, 3);
+    assert_int_equal(held_pending(a->held), 1);
+
+    assert_int_equal(rf_blk_prepare(&rf, &fl, VIRTIO_BLK_T_FLUSH, 0, 0,
+                                    false), 0);
+    rf_blk_submit(&rf, &fl);
+    assert_int_equal(rf_kick(&rf), 0);
+    pump0(a, 3);
+    s = tw_dev_stats(a->t, 1, 0);
+    assert_int_equal(s.in_flight, 2);          /* popped, in its own round */
+    assert_int_equal(held_count(a->held, VGD_IO_FLUSH, false), 0);
+
+    for (unsigned i = 0; i < 15; i++) {
+        assert_int_equal(rf_blk_prepare(&rf, &r[i], VIRTIO_BLK_T_IN, i, 512,
+                                        false), 0);
+        rf_blk_submit(&rf, &r[i]);
+    }
+    assert_int_equal(rf_kick(&rf), 0);
+    pump0(a, 3);
+    assert_int_equal(tw_dev_stats(a->t, 1, 0).in_flight, 2);  /* no lane */
+
+    /* the write completes: its lane frees and takes the 15 reads, the
+     * flush is submitted */
+    a->held->held[0] = false;
+    a->held->hold_all = true;
+    pump0(a, 3);
+    got += drain_used(&rf, seen, 64);
+    assert_int_equal(got, 1);
+    assert_int_equal(*w.status, VIRTIO_BLK_S_OK);
+    assert_int_equal(held_count(a->held, VGD_IO_FLUSH, false), 1);
+    assert_int_equal(held_pending(a->held), 16);
+    s = tw_dev_stats(a->t, 1, 0);
+    assert_int_equal(s.in_flight, 16);
+    assert_int_equal(s.max_in_flight, 16);
+    assert_int_equal(s.async_rounds, 3);
+
+    held_release(a->held);
+    for (int i = 0; i < MAX_ROUNDS && got < 17; i++) {
+        pump0(a, 1);
+        got += drain_used(&rf, seen, 64);
+    }
+    assert_int_equal(got, 17);
+    for (unsigned i = 0; i < 15; i++)
+        assert_int_equal(r[i].data[0], i);
+    assert_int_equal(*fl.status, VIRTIO_BLK_S_OK);
+    assert_true(tw_sector_is(a->t->image, 60, 0x3c));
+    assert_int_equal(tw_dev_stats(a->t, 1, 0).in_flight, 0);
+    rf_close(&rf);
+    ta_free(a);
+}
+
 /* W0 W1 FLUSH W2 in one round: the flush is submitted only after both
  * writes completed, and W2 only after the flush completed. */
 static void test_flush_waits_for_the_writes_before_it(void **state)
@@ -659,6 +732,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_in_flight_completes_out_of_order),
         cmocka_unit_test(test_flush_waits_for_the_writes_before_it),
+        cmocka_unit_test(test_second_round_starts_while_first_in_flight),
         cmocka_unit_test(test_hostile_backing_store_eio_on_write),
         cmocka_unit_test(test_hostile_backing_store_enospc_on_write),
         cmocka_unit_test(test_hostile_backing_store_eio_on_read),
