@@ -472,6 +472,48 @@ static void test_hostile_domain_destroyed_with_round_in_flight(void **state)
     round_in_flight_then(destroy_domain, true);
 }
 
+/* The daemon stops (SIGTERM: vgd_free) with two rounds in the kernel:
+ * it waits for their transfers, completes each request once, leaves
+ * nothing mapped or bound and the device Closed. */
+static void test_daemon_stop_with_rounds_in_flight(void **state)
+{
+    struct ta *a = ta_new();
+    struct rawfront rf;
+    struct rf_blk r[12];
+    bool seen[64] = { false };
+    (void)state;
+
+    tw_attach_connect(a->t, &rf, 1, 0, 64, NULL);
+    a->held->hold_all = true;
+    for (unsigned i = 0; i < 12; i++) {
+        assert_int_equal(rf_blk_prepare(&rf, &r[i], VIRTIO_BLK_T_OUT, 70 + i,
+                                        512, false), 0);
+        memset(r[i].data, 0x90 + i, 512);
+        rf_blk_submit(&rf, &r[i]);
+        if (i == 3 || i == 11) {        /* two rounds: 4, then 8 */
+            assert_int_equal(rf_kick(&rf), 0);
+            pump0(a, 3);
+        }
+    }
+    assert_int_equal(held_pending(a->held), 12);
+    assert_int_equal(tw_dev_stats(a->t, 1, 0).async_rounds, 2);
+
+    vgd_free(a->t->d);
+    a->t->d = NULL;
+    assert_int_equal(held_pending(a->held), 0);
+    assert_int_equal(held_count(a->held, VGD_IO_WRITE, true), 12);
+    assert_int_equal(drain_used(&rf, seen, 64), 12);
+    for (unsigned i = 0; i < 12; i++) {
+        assert_int_equal(*r[i].status, VIRTIO_BLK_S_OK);
+        assert_true(tw_sector_is(a->t->image, 70 + i, 0x90 + i));
+    }
+    assert_int_equal(vg_fake_live_mappings(a->t->w, 1), 0);
+    assert_int_equal(vg_fake_bound_ports(a->t->w, 0), 0);
+    assert_int_equal(rf_backend_state(&rf), VG_XB_CLOSED);
+    rf_close(&rf);
+    ta_free(a);
+}
+
 /* The guest revokes the grant of a read's data page while the read is in
  * the kernel: the backend's mapping keeps the page until the round
  * closes (as Xen keeps a mapped grant), the read lands there, the page is
@@ -741,6 +783,7 @@ int main(void)
         cmocka_unit_test(test_hostile_frontend_closes_with_round_in_flight),
         cmocka_unit_test(test_hostile_domain_destroyed_with_round_in_flight),
         cmocka_unit_test(test_hostile_grant_revoked_while_transfer_in_flight),
+        cmocka_unit_test(test_daemon_stop_with_rounds_in_flight),
         cmocka_unit_test(test_hostile_persistent_cache_keeps_pages_of_open_rounds),
         cmocka_unit_test(test_direct_io_for_aligned_transfers_only),
         cmocka_unit_test(test_io_uring_depth_16_round_trip),
