@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "vgrant/clock.h"
@@ -62,7 +63,14 @@ static const char bench_usage[] =
 "    --csv            print " VGF_BENCH_CSV_HEADER "\n"
 "                     rows (size in bytes) instead of a table\n"
 "    --progress       print \"progress LABEL OP SIZE qdDEPTH I/N\" on\n"
-"                     standard error before each point\n";
+"                     standard error before each point\n"
+"    --phase-cmd CMD  one depth at a time, on one connection: for\n"
+"                     each depth D, a warm-up pass (every op and size at\n"
+"                     depth D, D+1 I/Os per point, not measured, no row),\n"
+"                     then `/bin/sh -c 'CMD warmD'`, then the measured\n"
+"                     points of depth D, then `CMD dD`; CMD failing stops\n"
+"                     the run (make bench: a phase boundary for dom0's\n"
+"                     counters)\n";
 
 const char *vgf_bench_usage(void)
 {
@@ -86,6 +94,7 @@ struct bench_cfg {
     double seconds;
     uint64_t span;
     const char *label;
+    const char *phase_cmd;     /* --phase-cmd, or NULL */
     bool csv, progress;
     struct vgf_opts opts;
 };
@@ -159,8 +168,10 @@ static int parse_seconds(const char *s, double *out)
 
 enum {
     O_SIZES = 300, O_DEPTHS, O_OPS, O_IOS, O_MAXB, O_SECS, O_SPAN, O_LABEL,
-    O_CSV, O_PROGRESS, O_TIMEOUT, O_QSIZE, O_LOGLEVEL,
+    O_CSV, O_PROGRESS, O_TIMEOUT, O_QSIZE, O_LOGLEVEL, O_PHASECMD,
 };
+
+#define MAX_PHASE_CMD 256
 
 static int parse_bench_args(int argc, char **argv, struct bench_cfg *c,
                             const char **operand)
@@ -179,6 +190,7 @@ static int parse_bench_args(int argc, char **argv, struct bench_cfg *c,
         { "timeout", required_argument, NULL, O_TIMEOUT },
         { "queue-size", required_argument, NULL, O_QSIZE },
         { "log-level", required_argument, NULL, O_LOGLEVEL },
+        { "phase-cmd", required_argument, NULL, O_PHASECMD },
         { NULL, 0, NULL, 0 },
     };
     uint64_t v;
@@ -228,6 +240,14 @@ static int parse_bench_args(int argc, char **argv, struct bench_cfg *c,
             break;
         case O_CSV:
             c->csv = true;
+            break;
+        case O_PHASECMD:
+            if (!*optarg || strlen(optarg) > MAX_PHASE_CMD) {
+                fprintf(stderr, "vgrant-io: --phase-cmd: 1..%u characters\n",
+                        MAX_PHASE_CMD);
+                return -1;
+            }
+            c->phase_cmd = optarg;
             break;
         case O_PROGRESS:
             c->progress = true;
@@ -340,22 +360,102 @@ static unsigned point_ios(const struct bench_cfg *c, uint64_t size, unsigned dep
     return (unsigned)n;
 }
 
+/* What run_matrix passes to each point. */
+struct matrix_run {
+    const struct bench_cfg *c;
+    const char *label;
+    const struct vgf_bench_driver *drv;
+    void *ctx;
+    uint64_t span;
+    struct vgf_bench_point pt;
+    unsigned index, total;
+};
+
+/* One point; warm: depth+1 I/Os (the driver's own depth warm-up, then
+ * one), neither measured nor printed. */
+static int run_point(struct matrix_run *m, bool write, uint64_t size,
+                     unsigned depth, bool warm)
+{
+    const struct bench_cfg *c = m->c;
+    const char *op = write ? "write" : "read";
+    char sz[24];
+
+    size_name(size, sz, sizeof(sz));
+    if (c->progress && !warm) {
+        fprintf(stderr, "progress %s %s %s qd%u %u/%u\n", m->label, op, sz,
+                depth, ++m->index, m->total);
+        fflush(stderr);
+    }
+    m->pt.ios = warm ? 1 : c->seconds > 0 ? 0 : point_ios(c, size, depth);
+    m->pt.seconds = warm ? 0 : c->seconds;
+    m->pt.done = 0;
+    if (m->drv->run(m->ctx, write, size, depth, m->span, &m->pt)) {
+        fprintf(stderr, "vgrant-io: %s %s %s qd%u%s failed: %s\n", m->label,
+                op, sz, depth, warm ? " (warm-up)" : "", strerror(errno));
+        return EXIT_IO;
+    }
+    if (!warm)
+        print_point(c, m->label, op, size, depth, &m->pt);
+    return 0;
+}
+
+/* Every op and size at one depth. */
+static int run_depth(struct matrix_run *m, unsigned depth, bool warm)
+{
+    for (int w = 0; w < 2; w++) {
+        bool write = w == 1;
+
+        if (write ? !m->c->op_write : !m->c->op_read)
+            continue;
+        for (unsigned si = 0; si < m->c->nsizes; si++)
+            if (run_point(m, write, m->c->sizes[si], depth, warm))
+                return EXIT_IO;
+    }
+    return 0;
+}
+
+/* --phase-cmd: `CMD <phase>` through the shell; 0 when it exits 0. */
+static int run_phase_cmd(const struct bench_cfg *c, const char *phase)
+{
+    char cmd[MAX_PHASE_CMD + 32];
+    int st;
+
+    snprintf(cmd, sizeof(cmd), "%s %s", c->phase_cmd, phase);
+    fflush(stdout);
+    fflush(stderr);
+    st = system(cmd);
+    if (st == -1) {
+        fprintf(stderr, "vgrant-io: phase %s: cannot run '%s': %s\n", phase,
+                cmd, strerror(errno));
+        return EXIT_IO;
+    }
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fprintf(stderr, "vgrant-io: phase %s: '%s' %s %d: stopping\n", phase,
+                cmd, WIFEXITED(st) ? "exited with" : "was killed by signal",
+                WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+        return EXIT_IO;
+    }
+    return 0;
+}
+
 static int run_matrix(const struct bench_cfg *c, const char *label,
                       const struct vgf_bench_driver *drv, void *ctx,
                       uint64_t capacity)
 {
-    unsigned total = c->nsizes * c->ndepths * ((unsigned)c->op_read + c->op_write);
-    unsigned index = 0, max_ios = c->ios;
-    uint64_t span = c->span < capacity ? c->span : capacity;
-    struct vgf_bench_point pt = { 0 };
+    struct matrix_run m = {
+        .c = c, .label = label, .drv = drv, .ctx = ctx,
+        .span = c->span < capacity ? c->span : capacity,
+        .total = c->nsizes * c->ndepths * ((unsigned)c->op_read + c->op_write),
+    };
+    unsigned max_ios = c->ios;
     int rc = 0;
 
     if (c->seconds > 0)
         max_ios = 10000000;   /* grows as needed below */
     for (unsigned i = 0; i < c->nsizes; i++)
-        if (c->sizes[i] > span) {
+        if (c->sizes[i] > m.span) {
             fprintf(stderr, "vgrant-io: size %" PRIu64 " is larger than the span "
-                    "%" PRIu64 "\n", c->sizes[i], span);
+                    "%" PRIu64 "\n", c->sizes[i], m.span);
             return EXIT_USAGE;
         }
     if (!c->csv)
@@ -364,41 +464,39 @@ static int run_matrix(const struct bench_cfg *c, const char *label,
     else
         printf("%s\n", VGF_BENCH_CSV_HEADER);
     fflush(stdout);
-    pt.cap = c->seconds > 0 ? 1u << 16 : max_ios;
-    pt.lat_us = malloc(pt.cap * sizeof(double));
-    if (!pt.lat_us)
+    m.pt.cap = c->seconds > 0 ? 1u << 16 : max_ios;
+    m.pt.lat_us = malloc(m.pt.cap * sizeof(double));
+    if (!m.pt.lat_us)
         return EXIT_IO;
-    for (int w = 0; w < 2 && !rc; w++) {
-        bool write = w == 1;
+    if (c->phase_cmd) {
+        /* depth by depth: warm-up, phase, measured points, phase */
+        for (unsigned di = 0; di < c->ndepths && !rc; di++) {
+            unsigned depth = (unsigned)c->depths[di];
+            char phase[32];
 
-        if (write ? !c->op_write : !c->op_read)
-            continue;
-        for (unsigned si = 0; si < c->nsizes && !rc; si++)
-            for (unsigned di = 0; di < c->ndepths && !rc; di++) {
-                uint64_t size = c->sizes[si];
-                unsigned depth = (unsigned)c->depths[di];
-                char sz[24];
+            rc = run_depth(&m, depth, true);
+            snprintf(phase, sizeof(phase), "warm%u", depth);
+            if (!rc)
+                rc = run_phase_cmd(c, phase);
+            if (!rc)
+                rc = run_depth(&m, depth, false);
+            snprintf(phase, sizeof(phase), "d%u", depth);
+            if (!rc)
+                rc = run_phase_cmd(c, phase);
+        }
+    } else {
+        for (int w = 0; w < 2 && !rc; w++) {
+            bool write = w == 1;
 
-                size_name(size, sz, sizeof(sz));
-                if (c->progress) {
-                    fprintf(stderr, "progress %s %s %s qd%u %u/%u\n", label,
-                            write ? "write" : "read", sz, depth, ++index, total);
-                    fflush(stderr);
-                }
-                pt.ios = c->seconds > 0 ? 0 : point_ios(c, size, depth);
-                pt.seconds = c->seconds;
-                pt.done = 0;
-                if (drv->run(ctx, write, size, depth, span, &pt)) {
-                    fprintf(stderr, "vgrant-io: %s %s %s qd%u failed: %s\n",
-                            label, write ? "write" : "read", sz, depth,
-                            strerror(errno));
-                    rc = EXIT_IO;
-                    break;
-                }
-                print_point(c, label, write ? "write" : "read", size, depth, &pt);
-            }
+            if (write ? !c->op_write : !c->op_read)
+                continue;
+            for (unsigned si = 0; si < c->nsizes && !rc; si++)
+                for (unsigned di = 0; di < c->ndepths && !rc; di++)
+                    rc = run_point(&m, write, c->sizes[si],
+                                   (unsigned)c->depths[di], false);
+        }
     }
-    free(pt.lat_us);
+    free(m.pt.lat_us);
     return rc;
 }
 

@@ -3,7 +3,8 @@
 # real Xen under QEMU, show its progress as it arrives on the serial
 # console, then collect the results:
 #   bench/results/latest.csv    mode,op,size,depth,mbps,iops,p50_us,p99_us
-#   bench/results/ops.csv       vgrantd's counters per virtio-grant mode
+#   bench/results/ops.csv       vgrantd's counters per virtio-grant mode and
+#                               phase (warm<D>, d<D>; OPS_HEADER below)
 #   bench/results/guest-ops.csv virtio_grant.ko's counters per kernel-* mode
 #   bench/results/memcpy.txt    the guest's memcpy bandwidth (MB/s)
 #   bench/results/skipped.txt   modes that did not run (or are suspect), and why
@@ -17,6 +18,10 @@
 # e.g. BENCH_MODES=kernel-grant,pvblock BENCH_SIZES=4K,1M for a short
 # run), BENCH_RESULTS (default <repo>/bench/results).
 set -uo pipefail
+# ops.csv: mode, phase, then the counters summed over the phase, then the
+# high-water marks at its end (tests/e2e/scenarios/bench.sh, OPS_DELTA and
+# OPS_HIGH: the BENCH-OPS lines carry these columns in this order)
+OPS_HEADER=mode,phase,requests,map_batches,maps,unmap_batches,unmaps,copy_batches,grant_copies,notifies_sent,kicks_received,rounds,cache_hits,cache_misses,max_round,max_in_flight
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=../lib/proctree.sh
 . "$repo/tools/lib/proctree.sh"
@@ -72,6 +77,7 @@ follow() {
                     "$((SECONDS - t0))" "$1" "$2" "$3" "${4#qd}" "$5" ;;
             BENCH-SKIP\ *)    echo "bench: SKIPPED ${line#BENCH-SKIP }" ;;
             BENCH-MODE\ *)    echo "bench: mode ${line#BENCH-MODE }" ;;
+            BENCH-PHASE\ *)   echo "bench: [$(printf '%4s' "$((SECONDS - t0))")s] phase ${line#BENCH-PHASE } done" ;;
             BENCH-MEMCPY\ *)  echo "bench: guest memcpy ${line#BENCH-MEMCPY } MB/s" ;;
             "[bench] mode "*|"E2E-RESULT "*) echo "bench: ${line#\[bench\] }" ;;
         esac
@@ -101,7 +107,7 @@ clean=$(tr -d '\r' <"$log")
 sed -n 's/^BENCH-MEMCPY //p' <<<"$clean" | tail -n1 >"$results/memcpy.txt"
 sed -n 's/^BENCH-SKIP //p' <<<"$clean" >"$results/skipped.txt"
 {
-    echo "mode,requests,map_batches,maps,unmap_batches,unmaps,copy_batches,grant_copies,notifies_sent,kicks_received,rounds,max_round"
+    echo "$OPS_HEADER"
     sed -n 's/^BENCH-OPS //p' <<<"$clean"
 } >"$results/ops.csv"
 {

@@ -271,36 +271,118 @@ if [ -n "$lib_modes" ]; then
 fi
 echo "## Hypervisor operations per request"
 echo
-echo "From vgrantd's own counters (\`vgrant stats\`) over each mode's whole"
-echo "matrix: under emulation this is the figure that carries over to hardware."
-echo "A map batch is one gntdev map ioctl (its hypercall), an unmap one"
-echo "munmap; copy batches are grant-copy ioctls; notifications are event"
-echo "channel sends by the backend, kicks those it received. The kernel-* rows"
-echo "count the guest kernel's own requests too (the partition scan when the"
-echo "disk appears), and the block layer splits requests larger than the"
-echo "module's \`max_mapping_size\` (persistent mode: 256 KiB) before they reach"
-echo "the ring. Xen's PV block driver keeps its own counters in the kernel and is"
-echo "not in this table."
+echo "From vgrantd's own counters (\`vgrant stats\`), read by dom0 at the end of"
+echo "each phase of a mode's run: under emulation this is the figure that carries"
+echo "over to hardware. The guest runs the matrix one depth at a time: a warm-up"
+echo "phase (every op and size at that depth, depth + 1 I/Os per point, no rows)"
+echo "then the measured phase (the points of the results tables); the counters of"
+echo "each phase are the difference from the previous phase's. A map batch is one"
+echo "gntdev map ioctl (its hypercall), an unmap one munmap; copy batches are"
+echo "grant-copy ioctls; notifications are event channel sends by the backend,"
+echo "kicks those it received. A round is the requests vgrantd popped from a"
+echo "queue and served together (grant mode maps a whole round in one batch per"
+echo "protection, read-only or writable); the in-flight high water is the most"
+echo "requests vgrantd held at once since the device was attached, read at the"
+echo "end of the phase (depth 1 runs first, so its figure is depth 1's). The"
+echo "kernel-* rows count the guest kernel's own requests too, and the block layer"
+echo "splits requests larger than the module's \`max_mapping_size\` (persistent"
+echo "mode: 256 KiB) before they reach the ring. Xen's PV block driver keeps its"
+echo "own counters in the kernel and is not in these tables."
 echo
 ops=$results/ops.csv
-if [ -s "$ops" ] && [ "$(wc -l <"$ops")" -gt 1 ]; then
-    echo "| mode | load generator | requests | map batches / req | pages mapped / req | unmap batches / req | copy batches / req | copy segments / req | notifications / req | kicks / req | req / round | largest round |"
-    echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-    awk -F, -v lib="$BENCH_MODES_VGRANT_IO" '
-    BEGIN { n = split(lib, l, " "); for (i = 1; i <= n; i++) islib[l[i]] = 1 }
-    NR > 1 && $2 > 0 {
-        # rounds: vgrantd serves the requests popped together as one round
-        # (older ops.csv files have no such columns)
-        rpr = (NF >= 12 && $11 > 0) ? sprintf("%.2f", $2 / $11) : "-"
-        mr = NF >= 12 ? $12 : "-"
-        printf "| %s | %s | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %s | %s |\n",
-            $1, ($1 in islib) ? "vgrant-io" : "fio", $2, $3 / $2, $4 / $2, $5 / $2, $7 / $2, $8 / $2, $9 / $2, $10 / $2, rpr, mr
-    }' "$ops"
+# ops_rows PREFIX: a table row per mode and phase PREFIX<depth>, the modes in
+# the order of modes.sh, then by depth; columns looked up by header name
+ops_rows() {
+    awk -F, -v pre="$1" -v order="$BENCH_MODES_VGRANT_IO $BENCH_MODES_FIO" -v lib="$BENCH_MODES_VGRANT_IO" '
+    function c(name) { return $(col[name]) + 0 }
+    function per(name) { return sprintf("%.2f", c(name) / c("requests")) }
+    BEGIN {
+        n = split(order, o, " "); for (i = 1; i <= n; i++) rank[o[i]] = i
+        n = split(lib, l, " "); for (i = 1; i <= n; i++) islib[l[i]] = 1
+    }
+    NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+    substr($2, 1, length(pre)) == pre && substr($2, length(pre) + 1) ~ /^[0-9]+$/ {
+        d = substr($2, length(pre) + 1) + 0
+        if (c("requests") == 0) {
+            line = sprintf("| %s | %s | %d | 0 | – | – | – | – | – | – | – | – | %d | %d |",
+                $1, ($1 in islib) ? "vgrant-io" : "fio", d, c("max_round"), c("max_in_flight"))
+        } else {
+            line = sprintf("| %s | %s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %d | %d |",
+                $1, ($1 in islib) ? "vgrant-io" : "fio", d, c("requests"), per("map_batches"),
+                per("maps"), per("unmap_batches"), per("copy_batches"), per("grant_copies"),
+                per("notifies_sent"), per("kicks_received"),
+                c("rounds") > 0 ? sprintf("%.2f", c("requests") / c("rounds")) : "–",
+                c("max_round"), c("max_in_flight"))
+        }
+        printf "%03d %s %06d|%s\n", ($1 in rank) ? rank[$1] : 999, $1, d, line
+    }' "$ops" | sort -k1,1n -k2,2 -k3,3n | sed 's/^[^|]*|//'
+}
+OPS_TABLE_HEAD="| mode | load generator | depth | requests | map batches / req | pages mapped / req | unmap batches / req | copy batches / req | copy segments / req | notifications / req | kicks / req | req / round | largest round | in-flight high water |
+| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+
+# ops_targets: issue 9's targets at depth 16, each with the figure of
+# every mode it concerns and whether it is met
+ops_targets() {
+    awk -F, -v order="$BENCH_MODES_VGRANT_IO $BENCH_MODES_FIO" '
+    function c(name) { return $(col[name]) + 0 }
+    function row(target, m, figure, met) {
+        printf "%03d %03d %s|| %s | `%s` | %s | %s |\n", tn, ($1 in rank) ? rank[$1] : 999, m, target, m, figure, met ? "met" : "**not met**"
+    }
+    BEGIN { n = split(order, o, " "); for (i = 1; i <= n; i++) rank[o[i]] = i }
+    NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+    $2 == "d16" && c("requests") > 0 {
+        r = c("requests"); m = $1
+        if (m == "grant" || m == "kernel-grant") {
+            tn = 1; x = c("map_batches") / r; row("grant mode: map batches / request ≤ 0.5", m, sprintf("%.3f", x), x <= 0.5)
+            tn = 2; x = c("unmap_batches") / r; row("grant mode: unmap batches / request ≤ 0.5", m, sprintf("%.3f", x), x <= 0.5)
+        }
+        tn = 3; x = c("notifies_sent") / r; row("notifications sent by vgrantd / request ≤ 0.15", m, sprintf("%.3f", x), x <= 0.15)
+        if (m == "persistent" || m == "kernel-persistent") {
+            tn = 4; row("persistent mode: 0 map operations / request after warm-up", m, sprintf("%d maps over %d requests", c("maps"), r), c("maps") == 0)
+        }
+        tn = 5; row("in-flight high water ≥ 16", m, c("max_in_flight"), c("max_in_flight") >= 16)
+    }' "$ops" | sort -k1,1n -k2,2n | sed 's/^[^|]*||/|/'
+}
+if [ -s "$ops" ] && [ "$(wc -l <"$ops")" -gt 1 ] && head -n1 "$ops" | tr ',' '\n' | grep -qx phase; then
+    echo "Raw figures: \`ops.csv\`, one row per mode and phase (\`warm<depth>\`,"
+    echo "\`d<depth>\`), columns \`$(head -n1 "$ops" | sed 's/,/, /g')\`: the counters"
+    echo "are summed over the phase, \`max_round\` and \`max_in_flight\` are the"
+    echo "high-water marks at its end."
     echo
-    echo "Ring pages (3 per queue) are mapped once per connection and included."
-    echo "A round is the requests vgrantd popped from a queue and completed together;"
-    echo "the grant mode maps a whole round in one batch per protection (read-only,"
-    echo "writable), so its map batches per request fall as the rounds grow."
+    echo "### Measured phases, per depth"
+    echo
+    echo "$OPS_TABLE_HEAD"
+    ops_rows d
+    echo
+    echo "### Warm-up phases"
+    echo
+    echo "The phase before each measured one, at the same depth. The first (depth 1)"
+    echo "also holds the connection: the ring pages (3 per queue) are mapped then, and"
+    echo "for the kernel-* modes the kernel's partition scan. Persistent mode fills its"
+    echo "cache of mappings here."
+    echo
+    echo "$OPS_TABLE_HEAD"
+    ops_rows warm
+    echo
+    echo "### Targets of issue 9, at depth 16"
+    echo
+    echo "Benchmark figures of this run, not test assertions: each target of issue 9"
+    echo "item 5 against the depth 16 measured phase of every mode it concerns."
+    echo
+    targets=$(ops_targets)
+    if [ -n "$targets" ]; then
+        echo "| target | mode | measured | |"
+        echo "| --- | --- | ---: | --- |"
+        echo "$targets"
+        echo
+        nmiss=$(grep -c 'not met' <<<"$targets" || true)
+        echo "$(grep -c . <<<"$targets") figures, $nmiss not met."
+    else
+        echo "No depth 16 phase was measured in this run."
+    fi
+elif [ -s "$ops" ] && [ "$(wc -l <"$ops")" -gt 1 ]; then
+    echo "\`ops.csv\` has no phase column: it comes from a run before the counters"
+    echo "were read per depth (one row per mode over both depths); re-run \`make bench\`."
 else
     echo "Not recorded in this run."
 fi

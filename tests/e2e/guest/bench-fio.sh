@@ -10,9 +10,14 @@
 #   lat_percentiles=1 percentile_list=50:99 (submit to completion)
 # One fio run per op and depth, the sizes as stonewalled jobs (fio's
 # start-up costs seconds under emulation), JSON output turned into CSV
-# rows by fio-rows.awk.
+# rows by fio-rows.awk.  Depth by depth, in the order given: a warm-up
+# pass (the same jobs with io_size = (depth+1) * size, as vgrant-io
+# bench's warm-up, output discarded), phase warm<D>, the measured pass,
+# phase d<D>; a phase is guest/bench-phase.sh (BENCH_PHASE_CMD overrides:
+# "CMD LABEL NAME"), which waits for dom0's ack.
 #
-#   fio_matrix LABEL DEV    prints "progress ..." lines and CSV rows
+#   fio_matrix LABEL DEV    prints "progress ..." lines, CSV rows and
+#                           "phase LABEL NAME done" lines
 #   guest_ops LABEL DEVID   prints "guestops LABEL,<counters>" from
 #                           virtio_grant.ko's sysfs counters of the device
 # Needs ops, depths, sizes, ios, maxbytes (guest/bench.sh sets them) and
@@ -30,8 +35,47 @@ fio_point_ios() {
     echo "$_n"
 }
 
+# fio_job OP DEPTH WARM > job file: the sizes as stonewalled jobs; WARM=1:
+# depth+1 I/Os each
+fio_job() {
+    echo "[global]"
+    echo "filename=$_dev"
+    echo "ioengine=libaio"
+    echo "direct=1"
+    echo "rw=$1"
+    echo "iodepth=$2"
+    echo "size=32M"
+    echo "lat_percentiles=1"
+    echo "clat_percentiles=0"
+    echo "percentile_list=50:99"
+    for _s in $(echo "$sizes" | tr ',' ' '); do
+        _b=$(to_bytes "$_s")
+        if [ "$3" = 1 ]; then
+            _n=$(($2 + 1))
+        else
+            _n=$(fio_point_ios "$_b" "$_mb" "$2" "$ios")
+        fi
+        echo "[$1-$_b-$2]"
+        echo "stonewall"
+        echo "bs=$_b"
+        echo "io_size=$((_n * _b))"
+    done
+}
+
+# fio_run JOB WHAT: fio on a job file, JSON in JOB.json; 1 (and its
+# errors on the console) when fio fails
+fio_run() {
+    fio --output-format=json "$1" >"$1.json" 2>"$1.err"
+    _frc=$?
+    [ "$_frc" = 0 ] && return 0
+    echo "bench-fio: fio $2 on $_dev failed (rc $_frc):"
+    sed 's/^/bench-fio:   /' "$1.err" | head -n 20
+    return 1
+}
+
 fio_matrix() {
     _label=$1 _dev=$2
+    _phase=${BENCH_PHASE_CMD:-sh /e2e/guest/bench-phase.sh}
     _mb=$(to_bytes "$maxbytes")
     _nsz=$(echo "$sizes" | tr ',' '\n' | grep -c .)
     _nd=$(echo "$depths" | tr ',' '\n' | grep -c .)
@@ -39,38 +83,22 @@ fio_matrix() {
     _total=$((_nsz * _nd * _nop)) _i=0 _rc=0
     _sz=$(cat "/sys/block/${_dev#/dev/}/size" 2>/dev/null)
     echo "bench-fio: $(fio --version) on $_dev${_sz:+ ($((_sz / 2048)) MiB)}"
-    for _op in $(echo "$ops" | tr ',' ' '); do
-        for _d in $(echo "$depths" | tr ',' ' '); do
+    for _d in $(echo "$depths" | tr ',' ' '); do
+        for _op in $(echo "$ops" | tr ',' ' '); do
+            _job=${TMPDIR:-/tmp}/bench-warm-$_op-$_d.fio
+            fio_job "$_op" "$_d" 1 >"$_job"
+            fio_run "$_job" "$_op qd$_d (warm-up)" || return 1
+        done
+        $_phase "$_label" "warm$_d" || return 1
+        for _op in $(echo "$ops" | tr ',' ' '); do
             _job=${TMPDIR:-/tmp}/bench-$_op-$_d.fio
-            {
-                echo "[global]"
-                echo "filename=$_dev"
-                echo "ioengine=libaio"
-                echo "direct=1"
-                echo "rw=$_op"
-                echo "iodepth=$_d"
-                echo "size=32M"
-                echo "lat_percentiles=1"
-                echo "clat_percentiles=0"
-                echo "percentile_list=50:99"
-                for _s in $(echo "$sizes" | tr ',' ' '); do
-                    _b=$(to_bytes "$_s")
-                    _n=$(fio_point_ios "$_b" "$_mb" "$_d" "$ios")
-                    echo "[$_op-$_b-$_d]"
-                    echo "stonewall"
-                    echo "bs=$_b"
-                    echo "io_size=$((_n * _b))"
-                done
-            } >"$_job"
+            fio_job "$_op" "$_d" 0 >"$_job"
             echo "progress $_label $_op $(echo "$sizes" | tr ',' '-') qd$_d $((_i + 1))-$((_i + _nsz))/$_total"
             _i=$((_i + _nsz))
-            if ! fio --output-format=json "$_job" >"$_job.json" 2>"$_job.err"; then
-                echo "bench-fio: fio $_op qd$_d on $_dev failed (rc $?):"
-                sed 's/^/bench-fio:   /' "$_job.err" | head -n 20
-                _rc=1
-            fi
+            fio_run "$_job" "$_op qd$_d" || _rc=1
             awk -v label="$_label" -f "${FIO_ROWS_AWK:-/e2e/guest/fio-rows.awk}" "$_job.json"
         done
+        $_phase "$_label" "d$_d" || return 1
     done
     return $_rc
 }

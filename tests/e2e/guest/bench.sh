@@ -11,6 +11,13 @@
 #   sizes, depths, ops, ios, maxbytes   the matrix (see vgrant-io --help)
 #   mib        size of the disk (kind=kernel/file find it by it; default 64)
 #   memcpy=1   also print the guest's memcpy bandwidth first
+#   phase_timeout  seconds to wait for dom0's ack of a phase (default 120)
+# The matrix runs one depth at a time, depths in the order given (1 before
+# 16: vgrantd's in-flight high water read after d1 is depth 1's), each in
+# two phases on one connection: warm<D> (every op and size at depth D,
+# D+1 I/Os per point, no rows) and d<D> (the measured points, the rows).
+# After each phase guest/bench-phase.sh prints "phase LABEL NAME done" and
+# waits for dom0 to read vgrantd's counters and ack (data/bench-ack).
 # Prints the CSV rows, "progress ..." lines and "memcpy_mbps X" on the
 # console; dom0's bench scenario picks them up from there.
 kind=${kind:-vg}
@@ -29,7 +36,8 @@ case $kind in
         . /e2e/guest/wait-device.sh
         vgrant-io bench "$devid" --timeout 20000 --label "$label" --sizes "$sizes" \
             --depths "$depths" --ops "$ops" --ios "$ios" --max-bytes "$maxbytes" \
-            --span 32M --csv --progress 2>&1
+            --span 32M --csv --progress \
+            --phase-cmd "sh /e2e/guest/bench-phase.sh $label" 2>&1
         ;;
     kernel|file)
         . /e2e/guest/kernel-lib.sh

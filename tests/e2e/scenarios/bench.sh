@@ -15,10 +15,19 @@
 #   BENCH-PROGRESS <mode> <op> <size> qd<depth> <i>/<n>
 #   BENCH-ROW <mode,op,size,depth,mbps,iops,p50_us,p99_us>
 #   BENCH-MEMCPY <MB/s>
-#   BENCH-OPS <mode,requests,map_batches,...,rounds,max_round>   vgrantd's counters
+#   BENCH-PHASE <mode> <phase>
+#   BENCH-OPS <mode,phase,requests,...,max_round,max_in_flight>  vgrantd's
+#       counters over one phase (columns: OPS_DELTA then OPS_HIGH below)
 #   BENCH-GUESTOPS <mode,requests,completed,grants,...>   virtio_grant.ko's
 #   BENCH-SKIP <mode>: <reason>
 #   BENCH-MODE <mode> done in <s>s, <n> rows
+# Phases: the guest runs the matrix one depth at a time, in the order of
+# BENCH_DEPTHS: warm<D> (every op and size at depth D, D+1 I/Os a point,
+# no rows), then d<D> (the measured points).  At the end of each it prints
+# "phase <mode> <name> done" and waits; follow_guest reads vgrantd's
+# counters of the mode's device (pvblock has none), prints the BENCH-OPS
+# line of the phase and acks by writing <name> into the guest's xenstore
+# key data/bench-ack (guest/bench-phase.sh).
 # Environment: BENCH_MODES (default: all of the above), BENCH_IOS (I/Os per
 # point, default 128), BENCH_MAXBYTES (bytes per point, default 8M),
 # BENCH_SIZES, BENCH_DEPTHS, BENCH_MODE_TIMEOUT (s per mode, default 600).
@@ -44,12 +53,61 @@ done
 limit=/sys/module/xen_gntdev/parameters/limit
 if [ -w "$limit" ]; then echo 1048576 >"$limit"; fi
 
+# BENCH-OPS columns after mode,phase: counters summed over the phase (the
+# difference of vgrantd's cumulative counters since the previous phase),
+# then high-water marks since the device was attached, read at phase end.
+# Keep in step with tools/bench/bench.sh (ops.csv header) and report.sh.
+OPS_DELTA="requests map_batches maps unmap_batches unmaps copy_batches grant_copies notifies_sent kicks_received rounds cache_hits cache_misses"
+OPS_HIGH="max_round max_in_flight"
+
+# ops_reset: the counters of a device just attached (all 0)
+ops_reset() {
+    for _k in $OPS_DELTA; do eval "prev_$_k=0"; done
+    ops_lines=0
+}
+
+# bench_phase MODE PHASE ACKDOM DEVDOM: the phase's BENCH-OPS line (DEVDOM
+# empty: no vgrantd device, pvblock), then the ack the guest waits for
+bench_phase() {
+    echo "BENCH-PHASE $1 $2"
+    if [ -n "$4" ]; then
+        _js=$(vgrant stats "$4" 0 --json 2>&1)
+        _ops="$1,$2" _miss=""
+        for _k in $OPS_DELTA $OPS_HIGH; do
+            _v=$(echo "$_js" | sed -n "s/.*\"$_k\":\([0-9]*\).*/\1/p")
+            [ -n "$_v" ] || { _miss="$_miss $_k"; continue; }
+            case " $OPS_HIGH " in
+                *" $_k "*) _ops="$_ops,$_v" ;;
+                *)
+                    eval "_p=\$prev_$_k"
+                    if [ "$_v" -lt "$_p" ]; then
+                        log "mode $1 phase $2: vgrantd's $_k went back from $_p to $_v (device reset?): counting from 0"
+                        _p=0
+                    fi
+                    _ops="$_ops,$((_v - _p))"
+                    eval "prev_$_k=$_v"
+                    ;;
+            esac
+        done
+        if [ -n "$_miss" ]; then
+            log "mode $1 phase $2: vgrant stats $4 0 --json lacks$_miss: no BENCH-OPS line (it said: $(echo "$_js" | head -c 200))"
+        else
+            echo "BENCH-OPS $_ops"
+            ops_lines=$((ops_lines + 1))
+        fi
+    fi
+    xenstore-write "/local/domain/$3/data/bench-ack" "$2" ||
+        log "mode $1 phase $2: cannot write /local/domain/$3/data/bench-ack: the guest will time out"
+}
+
 # Print the guest's new benchmark lines as they arrive, until GUEST-DONE;
-# returns the job's exit status (124 timeout, 125 guest gone).
+# answer its phase lines (bench_phase); returns the job's exit status (124
+# timeout, 125 guest gone).  follow_guest NAME TIMEOUT MODE [DEVDOM]
 follow_guest() {
-    _name=$1 _tmo=$2 _seen=0
+    _name=$1 _tmo=$2 _mode=$3 _devdom=${4:-} _seen=0
     _log=$(guest_log_path "$_name")
     _end=$(($(_now) + _tmo))
+    _gdom=$(guest_domid "$_name")
     while :; do
         if [ -f "$_log" ]; then
             tr -d '\r' <"$_log" >"$E2E_WORK/follow.txt"
@@ -60,6 +118,9 @@ follow_guest() {
                 sed -n 's/^progress /BENCH-PROGRESS /p; s/^memcpy_mbps /BENCH-MEMCPY /p; s/^guestops /BENCH-GUESTOPS /p' "$E2E_WORK/follow.new"
                 grep -E '^[a-z-]+,(read|write),[0-9]+,[0-9]+,' "$E2E_WORK/follow.new" | sed 's/^/BENCH-ROW /'
                 grep -E '^(vgrant-io|bench-fio|bench|GUEST-ERROR)[: ]' "$E2E_WORK/follow.new" | sed 's/^/    guest| /'
+                for _ph in $(sed -nE "s/^phase $_mode ((warm|d)[0-9]+) done\$/\1/p" "$E2E_WORK/follow.new"); do
+                    bench_phase "$_mode" "$_ph" "$_gdom" "$_devdom"
+                done
                 _rc=$(sed -n 's/.*GUEST-DONE rc=\([0-9]*\).*/\1/p' "$E2E_WORK/follow.new" | tail -n1)
                 [ -n "$_rc" ] && return "$_rc"
             fi
@@ -69,21 +130,8 @@ follow_guest() {
             return 125
         fi
         [ "$(_now)" -ge "$_end" ] && { log "guest $_name: no GUEST-DONE within ${_tmo}s"; return 124; }
-        sleep 1
+        sleep 0.5
     done
-}
-
-# vgrantd's counters of dom $1 dev 0 over this mode's whole matrix: the
-# hypervisor operations, the figure that carries over to hardware
-bench_ops() {
-    js=$(vgrant stats "$1" 0 --json 2>/dev/null)
-    ops=$2
-    for k in requests map_batches maps unmap_batches unmaps copy_batches \
-             grant_copies notifies_sent kicks_received rounds max_round; do
-        v=$(echo "$js" | sed -n "s/.*\"$k\":\([0-9]*\).*/\1/p")
-        ops="$ops,${v:-0}"
-    done
-    echo "BENCH-OPS $ops"
 }
 
 start_vgrantd vgrantd --log-level warn
@@ -128,7 +176,8 @@ for m in $modes; do
             ;;
     esac
     first=0
-    follow_guest "$name" "$per_mode_timeout"
+    ops_reset
+    follow_guest "$name" "$per_mode_timeout" "$m" "$dom"
     rc=$?
     rows=$(guest_log "$name" | grep -cE "^$m,(read|write),")
     if [ "$rc" != 0 ] || [ "$rows" = 0 ]; then
@@ -145,7 +194,10 @@ for m in $modes; do
     esac
     if [ -n "$dom" ]; then
         vgrant stats "$dom" 0 2>&1 | sed 's/^/    stats| /'
-        bench_ops "$dom" "$m"
+        # every depth has two phases, each one BENCH-OPS line
+        want=$(($(echo "$depths" | tr ',' '\n' | grep -c .) * 2))
+        [ "$rc" = 0 ] && [ "$ops_lines" != "$want" ] &&
+            echo "BENCH-SKIP $m: rows kept, but vgrantd's counters were read for $ops_lines of $want phases"
         vgrant detach "$dom" 0 >/dev/null 2>&1
     fi
     stop_guest "$name"
