@@ -36,9 +36,10 @@ static const char bench_usage[] =
 "\n"
 "    bench        Measure virtio-grant device DEVID: for every operation,\n"
 "                 size and depth, issue I/Os of that size at consecutive\n"
-"                 offsets inside --span, keeping DEPTH of them in flight,\n"
-"                 and report MB/s, IOPS and the 50th/99th percentile of the\n"
-"                 per-request latency (submit to completion, CLOCK_MONOTONIC).\n"
+"                 (--random: random) offsets inside --span, keeping DEPTH\n"
+"                 of them in flight, and report MB/s, IOPS and the\n"
+"                 50th/99th percentile of the per-request latency (submit\n"
+"                 to completion, CLOCK_MONOTONIC).\n"
 "                 `depth` I/Os before each point are not measured (warm-up).\n"
 "                 WRITE OPERATIONS OVERWRITE the first --span bytes.\n"
 "    bench-file   The same on a block device or file with O_DIRECT, one\n"
@@ -57,6 +58,10 @@ static const char bench_usage[] =
 "                     at least max(16, 2*depth) I/Os\n"
 "    --seconds S      instead: run each point for S seconds (fractions ok)\n"
 "    --span BYTES     offsets stay in [0, BYTES) (default 32M)\n"
+"    --random         random offsets, multiples of the size inside the span\n"
+"                     (xorshift64* of the seed and the I/O number)\n"
+"    --seed N         seed of --random (default 1): the same seed, the same\n"
+"                     offsets\n"
 "    --label NAME     the mode column (default: the device's transport\n"
 "                     mode; pvblock for bench-file)\n"
 "    --csv            print " VGF_BENCH_CSV_HEADER "\n"
@@ -86,7 +91,8 @@ struct bench_cfg {
     double seconds;
     uint64_t span;
     const char *label;
-    bool csv, progress;
+    bool csv, progress, random;
+    uint64_t seed;
     struct vgf_opts opts;
 };
 
@@ -159,7 +165,7 @@ static int parse_seconds(const char *s, double *out)
 
 enum {
     O_SIZES = 300, O_DEPTHS, O_OPS, O_IOS, O_MAXB, O_SECS, O_SPAN, O_LABEL,
-    O_CSV, O_PROGRESS, O_TIMEOUT, O_QSIZE, O_LOGLEVEL,
+    O_CSV, O_PROGRESS, O_TIMEOUT, O_QSIZE, O_LOGLEVEL, O_RANDOM, O_SEED,
 };
 
 static int parse_bench_args(int argc, char **argv, struct bench_cfg *c,
@@ -179,6 +185,8 @@ static int parse_bench_args(int argc, char **argv, struct bench_cfg *c,
         { "timeout", required_argument, NULL, O_TIMEOUT },
         { "queue-size", required_argument, NULL, O_QSIZE },
         { "log-level", required_argument, NULL, O_LOGLEVEL },
+        { "random", no_argument, NULL, O_RANDOM },
+        { "seed", required_argument, NULL, O_SEED },
         { NULL, 0, NULL, 0 },
     };
     uint64_t v;
@@ -231,6 +239,16 @@ static int parse_bench_args(int argc, char **argv, struct bench_cfg *c,
             break;
         case O_PROGRESS:
             c->progress = true;
+            break;
+        case O_RANDOM:
+            c->random = true;
+            break;
+        case O_SEED:
+            if (vg_parse_uint(optarg, UINT32_MAX, &v)) {
+                fprintf(stderr, "vgrant-io: --seed '%s': expected a number in [0, 4294967295]\n", optarg);
+                return -1;
+            }
+            c->seed = v;
             break;
         case O_TIMEOUT:
             if (vg_parse_uint(optarg, 3600000, &v) || v == 0) {
@@ -328,6 +346,23 @@ static void print_point(const struct bench_cfg *c, const char *label,
     fflush(stdout);
 }
 
+uint64_t vgf_bench_random_offset(uint64_t seed, uint64_t n, uint64_t size,
+                                 uint64_t span)
+{
+    /* never a zero state: xorshift would stay at zero */
+    uint64_t x = (seed + 1) * 0x9e3779b97f4a7c15ull ^ (n + 1) * 0xbf58476d1ce4e5b9ull;
+
+    if (!x)
+        x = 0x2545f4914f6cdd1dull;
+    for (int i = 0; i < 2; i++) {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+    }
+    x *= 0x2545f4914f6cdd1dull;
+    return ((x >> 11) % (span / size)) * size;
+}
+
 /* I/Os of one point: fixed count, bounded by --ios and --max-bytes. */
 static unsigned point_ios(const struct bench_cfg *c, uint64_t size, unsigned depth)
 {
@@ -387,6 +422,8 @@ static int run_matrix(const struct bench_cfg *c, const char *label,
                 }
                 pt.ios = c->seconds > 0 ? 0 : point_ios(c, size, depth);
                 pt.seconds = c->seconds;
+                pt.random = c->random;
+                pt.seed = c->seed;
                 pt.done = 0;
                 if (drv->run(ctx, write, size, depth, span, &pt)) {
                     fprintf(stderr, "vgrant-io: %s %s %s qd%u failed: %s\n",
@@ -419,6 +456,7 @@ static void cfg_defaults(struct bench_cfg *c)
     c->ios = DEFAULT_IOS;
     c->max_bytes = DEFAULT_MAX_BYTES;
     c->span = DEFAULT_SPAN;
+    c->seed = 1;
     c->opts.features_wanted = VGF_FEATURES_DEFAULT;
 }
 
