@@ -1,0 +1,86 @@
+#!/bin/sh
+# Guest job of the bench-scale scenario: run the benchmark points dom0
+# hands over, each on several virtio-grant devices at once, until dom0
+# says stop (start it with -k).
+# Arguments (environment):
+#   g         this guest's number (seeds the random offsets)
+#   seconds   length of each point (vgrant-io bench --seconds, default 3)
+#   depth     requests in flight per device (default 16)
+#   span      offsets stay in [0, span) (default 8M)
+# dom0 writes data/scale-go-<n> (n = 0, 1, ...) holding
+#   run LABEL OP SIZE DEVID...    one vgrant-io bench per DEVID, all
+#                                 started together, random offsets
+#   stop                          end the job
+# and the job prints on the console
+#   SCALE-READY                   before waiting for the first point
+#   SCALE-ROW <n> <devid> <mode,op,size,depth,mbps,iops,p50_us,p99_us>
+#   SCALE-FAIL <n> <devid> <what went wrong>
+#   SCALE-END <n> rc=<status>
+# then writes data/scale-done-<n> = <status> (0: every device gave its row).
+seconds=${seconds:-3}
+depth=${depth:-16}
+span=${span:-8M}
+g=${g:-1}
+
+# wait_dev DEVID: until the toolstack has attached it (60 s at most)
+wait_dev() {
+    _i=0
+    until xenstore-read "device/virtio-grant/$1/backend-id" >/dev/null 2>&1; do
+        _i=$((_i + 1))
+        [ $_i -gt 300 ] && return 1
+        sleep 0.2
+    done
+    return 0
+}
+
+echo "SCALE-READY"
+n=0
+while :; do
+    c=$(xenstore-read "data/scale-go-$n" 2>/dev/null)
+    if [ -z "$c" ]; then
+        sleep 0.2
+        continue
+    fi
+    # shellcheck disable=SC2086
+    set -- $c
+    [ "$1" = stop ] && { echo "SCALE-STOP $n"; exit 0; }
+    if [ "$1" != run ] || [ $# -lt 5 ]; then
+        echo "SCALE-FAIL $n - bad command '$c'"
+        echo "SCALE-END $n rc=2"
+        xenstore-write "data/scale-done-$n" 2
+        n=$((n + 1))
+        continue
+    fi
+    label=$2 op=$3 size=$4
+    shift 4
+    rc=0
+    for d in "$@"; do
+        wait_dev "$d" || { echo "SCALE-FAIL $n $d no virtio-grant device $d after 60 s"; rc=3; }
+    done
+    if [ "$rc" = 0 ]; then
+        # every device's load generator starts at once; each runs for
+        # `seconds` (after its own depth-sized warm-up)
+        pids=""
+        for d in "$@"; do
+            vgrant-io bench "$d" --label "$label" --ops "$op" --sizes "$size" \
+                --depths "$depth" --seconds "$seconds" --span "$span" --random \
+                --seed "$((g * 1000 + n * 10 + d % 10))" --timeout 20000 --csv \
+                >"/tmp/scale-$n-$d.out" 2>&1 &
+            pids="$pids $!"
+        done
+        for p in $pids; do wait "$p" || rc=1; done
+        for d in "$@"; do
+            row=$(grep -E "^$label,$op,[0-9]+,[0-9]+," "/tmp/scale-$n-$d.out" | tail -n 1)
+            if [ -n "$row" ]; then
+                echo "SCALE-ROW $n $d $row"
+            else
+                rc=1
+                echo "SCALE-FAIL $n $d $(grep -v '^mode,' "/tmp/scale-$n-$d.out" | tail -n 1)"
+            fi
+            rm -f "/tmp/scale-$n-$d.out"
+        done
+    fi
+    echo "SCALE-END $n rc=$rc"
+    xenstore-write "data/scale-done-$n" "$rc"
+    n=$((n + 1))
+done

@@ -1,0 +1,202 @@
+#!/bin/sh
+# bench-scale: how one vgrantd scales with the number of guests (issue 9
+# item 4).  All guests boot first (1 vCPU, BENCH_SCALE_GUEST_MEM MiB
+# each) and wait; then, per mode and per step of N guests, each of the
+# first N guests gets two virtio-grant blk devices of that mode on one
+# vgrantd, and every point (op x size, depth 16, random offsets) runs on
+# all 2N devices at once: dom0 writes the point's command into every
+# guest's data/scale-go-<n> in one loop, each guest (guest/bench-scale.sh,
+# polling every 0.2 s) starts one vgrant-io bench per device together.
+# Each device runs for BENCH_SCALE_SECONDS.  The devices are detached after
+# their step, so vgrantd serves only the step's devices.
+# Not a test: it passes when it ran.  Output on dom0's console, for
+# tools/bench/bench-scale.sh to collect:
+#   SCALE-ROW guests,devices,mode,op,size,depth,agg_mbps,min_dev_mbps,max_dev_mbps,vgrantd_cpu_s,vgrantd_rss_kib
+#   SCALE-DEV guests,mode,op,size,guest,devid,mbps,iops,p50_us,p99_us
+#   SCALE-SKIP <guests> <mode> <op> <size>: <reason>
+#   SCALE-PROGRESS <mode> <guests> <op> <size> <i>/<n>
+# vgrantd_cpu_s: utime+stime of vgrantd (/proc/<pid>/stat) from just before
+# the go commands to the last guest's done: it includes the 2N device
+# connects and disconnects of the point.  vgrantd_rss_kib: VmHWM over the
+# same window (reset first through /proc/<pid>/clear_refs).
+# Environment (lists separated by ',' or '+'): BENCH_SCALE_GUESTS
+# (default 1,2,4,8), BENCH_SCALE_MODES (grant,persistent), BENCH_SCALE_SIZES
+# (64K,4K), BENCH_SCALE_OPS (read,write), BENCH_SCALE_DEPTH (16),
+# BENCH_SCALE_SECONDS (3), BENCH_SCALE_SPAN (MiB per device, 8),
+# BENCH_SCALE_GUEST_MEM (MiB, 96).
+. "$(dirname "$0")/lib.sh"
+need_bin vgrantd vgrant xl xenstore-write xenstore-read
+need_guest_bin vgrant-io
+
+steps=$(echo "${BENCH_SCALE_GUESTS:-1,2,4,8}" | tr ',+' '  ')
+modes=$(echo "${BENCH_SCALE_MODES:-grant,persistent}" | tr ',+' '  ')
+sizes=$(echo "${BENCH_SCALE_SIZES:-64K,4K}" | tr ',+' '  ')
+ops=$(echo "${BENCH_SCALE_OPS:-read,write}" | tr ',+' '  ')
+depth=${BENCH_SCALE_DEPTH:-16}
+seconds=${BENCH_SCALE_SECONDS:-3}
+span_mib=${BENCH_SCALE_SPAN:-8}
+gmem=${BENCH_SCALE_GUEST_MEM:-96}
+maxg=0
+for n in $steps; do
+    case $n in ''|*[!0-9]*) fail "BENCH_SCALE_GUESTS: '$n' is not a number" ;; esac
+    { [ "$n" -ge 1 ] && [ "$n" -le 16 ]; } || fail "BENCH_SCALE_GUESTS: $n is not in [1, 16]"
+    [ "$n" -gt "$maxg" ] && maxg=$n
+done
+for m in $modes; do
+    case $m in grant|persistent|copy|auto) ;; *) fail "BENCH_SCALE_MODES: unknown or unsupported mode '$m'" ;; esac
+done
+for o in $ops; do
+    case $o in read|write) ;; *) fail "BENCH_SCALE_OPS: '$o' is not read or write" ;; esac
+done
+for v in "$depth" "$span_mib" "$gmem"; do
+    case $v in ''|*[!0-9]*) fail "BENCH_SCALE_DEPTH/SPAN/GUEST_MEM: '$v' is not a number" ;; esac
+done
+case $seconds in ''|*[!0-9.]*) fail "BENCH_SCALE_SECONDS: '$seconds' is not a number" ;; esac
+# sizes in bytes for the CSV (vgrant-io prints bytes too)
+bytes() {
+    case $1 in
+        *K) echo $((${1%K} * 1024)) ;;
+        *M) echo $((${1%M} * 1048576)) ;;
+        *[!0-9]*|'') fail "BENCH_SCALE_SIZES: '$1' is not a size (e.g. 4K, 64K)" ;;
+        *) echo "$1" ;;
+    esac
+}
+for s in $sizes; do bytes "$s" >/dev/null; done
+
+tck=$(getconf CLK_TCK 2>/dev/null || echo 100)
+log "steps: $steps guests; modes: $modes; sizes: $sizes; ops: $ops; depth $depth; ${seconds}s per point; span ${span_mib} MiB; guests of $gmem MiB; CLK_TCK $tck"
+log "dom0 memory: $(awk '/^MemTotal|^MemAvailable/ { printf "%s %d MiB  ", $1, $2 / 1024 }' /proc/meminfo); Xen free: $(xl info 2>/dev/null | awk '/^free_memory/ { print $3 }') MiB"
+
+start_bg vgrantd vgrantd --foreground --log-level warn
+vpid=$(cat "$E2E_WORK/vgrantd.pid")
+sleep 0.5
+[ "$(cat "/proc/$vpid/comm" 2>/dev/null)" = vgrantd ] || fail "pid $vpid from start_bg is not vgrantd ($(cat "/proc/$vpid/comm" 2>/dev/null))"
+# upto N: 1 2 ... N, one a line
+upto() {
+    _u=1
+    while [ "$_u" -le "$1" ]; do echo "$_u"; _u=$((_u + 1)); done
+}
+# wait_xs_set PATH TIMEOUT: until PATH exists (0) or time out (1)
+wait_xs_set() {
+    _end=$(($(_now) + $2))
+    until xenstore-read "$1" >/dev/null 2>&1; do
+        [ "$(_now)" -ge "$_end" ] && return 1
+        sleep 0.2
+    done
+    return 0
+}
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$vpid/stat"; }
+hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$vpid/status"; }
+
+for g in $(upto "$maxg"); do
+    for d in 0 1; do
+        img=$E2E_WORK/scale-$g-$d.img
+        dd if=/dev/zero of="$img" bs=1M count=0 seek="$span_mib" 2>/dev/null || fail "cannot create $img"
+        scratch "$img"
+    done
+done
+
+# every guest up and waiting before the first step
+for g in $(upto "$maxg"); do
+    start_guest -k -m "$gmem" -a g="$g" -a seconds="$seconds" -a depth="$depth" \
+        -a span="${span_mib}M" "scale$g" bench-scale || fail "xl create scale$g (guest $g of $maxg, $gmem MiB each)"
+done
+for g in $(upto "$maxg"); do
+    i=0
+    until guest_log "scale$g" | grep -q '^SCALE-READY'; do
+        i=$((i + 1))
+        if [ "$i" -gt 600 ] || ! xl domid "scale$g" >/dev/null 2>&1; then
+            guest_log "scale$g" | tail -n 20 | sed "s/^/    scale$g| /"
+            fail "guest scale$g did not come up within 300 s"
+        fi
+        sleep 0.5
+    done
+    eval "dom_$g=$(guest_domid "scale$g")"
+    eval "next_$g=0"
+done
+log "$maxg guests up; Xen free memory now $(xl info 2>/dev/null | awk '/^free_memory/ { print $3 }') MiB"
+
+npoints=0
+for m in $modes; do for n in $steps; do for o in $ops; do for s in $sizes; do
+    npoints=$((npoints + 1))
+done; done; done; done
+
+point=0 k=0 rows=0
+for m in $modes; do
+    for n in $steps; do
+        # this step's devices: devids 2k and 2k+1 in each of guests 1..n
+        # (new ids every step: no id is reused after a detach)
+        d0=$((2 * k)) d1=$((2 * k + 1))
+        k=$((k + 1))
+        for g in $(upto "$n"); do
+            eval "dom=\$dom_$g"
+            for d in 0 1; do
+                devid=$((2 * (k - 1) + d))
+                vgrant attach "$dom" "type=blk,target=$E2E_WORK/scale-$g-$d.img,devid=$devid,mode=$m" >/dev/null ||
+                    fail "vgrant attach scale$g (dom $dom) devid $devid mode=$m"
+            done
+        done
+        log "mode $m, $n guest(s): $((2 * n)) devices attached (devids $d0 $d1)"
+        for o in $ops; do
+            for s in $sizes; do
+                point=$((point + 1))
+                sb=$(bytes "$s")
+                echo "SCALE-PROGRESS $m $n $o $s $point/$npoints"
+                echo 5 >"/proc/$vpid/clear_refs" 2>/dev/null || log "cannot reset vgrantd's VmHWM: the RSS column is the peak since it started"
+                c0=$(cpu_ticks)
+                for g in $(upto "$n"); do
+                    eval "dom=\$dom_$g nx=\$next_$g"
+                    xenstore-write "/local/domain/$dom/data/scale-go-$nx" "run $m $o $s $d0 $d1" ||
+                        fail "xenstore-write go to scale$g"
+                done
+                for g in $(upto "$n"); do
+                    eval "dom=\$dom_$g nx=\$next_$g"
+                    if ! wait_xs_set "/local/domain/$dom/data/scale-done-$nx" 180; then
+                        guest_log "scale$g" | tail -n 10 | sed "s/^/    scale$g| /"
+                        fail "scale$g: point $nx ($m $o $s) not done within 180 s"
+                    fi
+                done
+                c1=$(cpu_ticks)
+                hwm=$(hwm_kib)
+                # the guests' rows of this point
+                : >"$E2E_WORK/scale-point.csv"
+                for g in $(upto "$n"); do
+                    eval "nx=\$next_$g"
+                    guest_log "scale$g" | sed -n "s/^SCALE-ROW $nx \([0-9]*\) /$g \1 /p" >>"$E2E_WORK/scale-point.csv"
+                    guest_log "scale$g" | grep "^SCALE-FAIL $nx " | sed "s/^/    scale$g| /"
+                    eval "next_$g=$((nx + 1))"
+                done
+                while read -r g dv row; do
+                    echo "SCALE-DEV $n,$m,$o,$sb,$g,$dv,$(echo "$row" | cut -d, -f5-)"
+                done <"$E2E_WORK/scale-point.csv"
+                got=$(wc -l <"$E2E_WORK/scale-point.csv")
+                if [ "$got" != $((2 * n)) ]; then
+                    echo "SCALE-SKIP $n $m $o $s: $got of $((2 * n)) devices gave a row"
+                    continue
+                fi
+                awk -v n="$n" -v m="$m" -v o="$o" -v sb="$sb" -v dp="$depth" \
+                    -v cpu=$((c1 - c0)) -v tck="$tck" -v hwm="$hwm" '
+                    { split($3, f, ","); v = f[5] + 0; agg += v
+                      if (NR == 1 || v < mn) mn = v; if (NR == 1 || v > mx) mx = v }
+                    END { printf "SCALE-ROW %d,%d,%s,%s,%d,%d,%.2f,%.2f,%.2f,%.2f,%d\n",
+                          n, 2 * n, m, o, sb, dp, agg, mn, mx, cpu / tck, hwm }' "$E2E_WORK/scale-point.csv"
+                rows=$((rows + 1))
+            done
+        done
+        # vgrantd's counters of one device of the step (requests per round)
+        vgrant stats "$dom_1" "$d0" 2>&1 | sed 's/^/    stats| /'
+        for g in $(upto "$n"); do
+            eval "dom=\$dom_$g"
+            vgrant detach "$dom" "$d0" >/dev/null 2>&1 || log "vgrant detach scale$g $d0 failed"
+            vgrant detach "$dom" "$d1" >/dev/null 2>&1 || log "vgrant detach scale$g $d1 failed"
+        done
+    done
+done
+for g in $(upto "$maxg"); do
+    eval "dom=\$dom_$g nx=\$next_$g"
+    xenstore-write "/local/domain/$dom/data/scale-go-$nx" stop 2>/dev/null
+done
+sleep 1
+for g in $(upto "$maxg"); do stop_guest "scale$g"; done
+[ "$rows" -gt 0 ] || fail "no scaling rows"
+log "benchmark finished: $rows of $npoints points"
