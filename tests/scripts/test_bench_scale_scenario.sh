@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# The bench-scale scenario and its guest job (tests/e2e/scenarios/
+# bench-scale.sh, tests/e2e/guest/bench-scale.sh) against fake xl, vgrant,
+# vgrantd, xenstore-read/-write and vgrant-io (no Xen): every guest of a
+# step gets each point's go key, runs one vgrant-io bench per device with
+# --random at depth 16, and the scenario turns the devices' rows into one
+# SCALE-ROW per point (sum, min, max) with SCALE-DEV rows; each step's
+# devices are attached with fresh ids and detached after it.
+set -u
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+tmp=$(mktemp -d)
+fails=0
+ok() { echo "ok   $1"; }
+bad() { echo "FAIL $1"; fails=$((fails + 1)); }
+cleanup() {
+    # the fake guests' jobs: started by the fake xl below, nothing else
+    for f in "$tmp"/pid-*; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+mkdir -p "$tmp/bin" "$tmp/xs" "$tmp/console" "$tmp/work" "$tmp/doms"
+export FAKE_ROOT=$tmp
+
+cat >"$tmp/bin/xenstore-read" <<'EOF'
+#!/bin/sh
+p=$1; case $p in /*) ;; *) p=/local/domain/$FAKE_DOM/$p ;; esac
+[ -f "$FAKE_ROOT/xs$p" ] && cat "$FAKE_ROOT/xs$p"
+EOF
+cat >"$tmp/bin/xenstore-write" <<'EOF'
+#!/bin/sh
+p=$1; case $p in /*) ;; *) p=/local/domain/$FAKE_DOM/$p ;; esac
+mkdir -p "$(dirname "$FAKE_ROOT/xs$p")" && echo "$2" >"$FAKE_ROOT/xs$p"
+EOF
+# vgrant-io bench DEVID ...: a row whose MB/s is 10 + DEVID % 2 + guest
+# number/10, after checking the options the scenario must give
+cat >"$tmp/bin/vgrant-io" <<'EOF'
+#!/bin/sh
+d=$2; shift 2; args=" $* "
+echo "$FAKE_DOM $d$args" >>"$FAKE_ROOT/vgrant-io.calls"
+case $args in *" --random "*) ;; *) echo "vgrant-io: fake: no --random"; exit 2 ;; esac
+case $args in *" --depths 16 "*) ;; *) echo "vgrant-io: fake: not depth 16"; exit 2 ;; esac
+[ -f "$FAKE_ROOT/xs/local/domain/$FAKE_DOM/device/virtio-grant/$d/backend-id" ] ||
+    { echo "vgrant-io: fake: device $d not attached"; exit 2; }
+while [ $# -gt 0 ]; do case $1 in --label) l=$2 ;; --ops) o=$2 ;; --sizes) s=$2 ;; esac; shift; done
+case $s in *K) b=$((${s%K} * 1024)) ;; *) b=$s ;; esac
+sleep 0.2
+echo "mode,op,size,depth,mbps,iops,p50_us,p99_us"
+echo "$l,$o,$b,16,$((10 + d % 2)).$FAKE_DOM,100.0,1.0,2.0"
+EOF
+cat >"$tmp/bin/xl" <<'EOF'
+#!/bin/sh
+case $1 in
+domid) [ -f "$FAKE_ROOT/doms/$2" ] && cat "$FAKE_ROOT/doms/$2" ;;
+create)
+    name=$(sed -n 's/^name = "\(.*\)"/\1/p' "$2")
+    extra=$(sed -n 's/^extra = "\(.*\)"/\1/p' "$2")
+    dom=$(($(ls "$FAKE_ROOT/doms" | wc -l) + 1))
+    echo "$dom" >"$FAKE_ROOT/doms/$name"
+    job=$(echo "$extra" | tr ' ' '\n' | sed -n 's/^vgjob=//p')
+    envs=$(echo "$extra" | tr ' ' '\n' | sed -n 's/^vgarg_//p' | tr '\n' ' ')
+    # shellcheck disable=SC2086
+    (env FAKE_DOM="$dom" $envs sh "$FAKE_REPO/tests/e2e/guest/$job.sh"; echo "GUEST-DONE rc=$?") \
+        >"$FAKE_ROOT/console/guest-$name.log" 2>&1 &
+    echo $! >"$FAKE_ROOT/pid-$name" ;;
+destroy) rm -f "$FAKE_ROOT/doms/$2" ;;
+info) echo "free_memory            : 900" ;;
+esac
+EOF
+cat >"$tmp/bin/vgrant" <<'EOF'
+#!/bin/sh
+echo "$*" >>"$FAKE_ROOT/vgrant.calls"
+case $1 in
+attach) d=$(echo "$3" | sed -n 's/.*devid=\([0-9]*\).*/\1/p')
+        mkdir -p "$FAKE_ROOT/xs/local/domain/$2/device/virtio-grant/$d"
+        echo 0 >"$FAKE_ROOT/xs/local/domain/$2/device/virtio-grant/$d/backend-id" ;;
+detach) rm -rf "$FAKE_ROOT/xs/local/domain/$2/device/virtio-grant/$3" ;;
+stats) echo "requests 1" ;;
+esac
+EOF
+# a process whose name is vgrantd (a script keeps its own name)
+printf '#!/bin/sh\nwhile :; do sleep 1; done\n' >"$tmp/bin/vgrantd"
+chmod +x "$tmp"/bin/*
+
+PATH=$tmp/bin:$PATH FAKE_REPO=$repo E2E_WORK=$tmp/work E2E_CONSOLE_LOG_DIR=$tmp/console \
+E2E_GUEST_KERNEL=$repo/Makefile E2E_GUEST_RAMDISK=$repo/Makefile E2E_DOMU_PROGRAMS=/nonexistent \
+BENCH_SCALE_GUESTS=1,2 BENCH_SCALE_MODES=grant,persistent BENCH_SCALE_SIZES=4K BENCH_SCALE_OPS=read,write \
+BENCH_SCALE_SECONDS=1 timeout 120 sh "$repo/tests/e2e/scenarios/bench-scale.sh" >"$tmp/out" 2>&1
+rc=$?
+[ "$rc" = 0 ] && ok "scenario ran (rc 0)" || { bad "scenario rc $rc"; tail -n 20 "$tmp/out"; }
+
+rows=$(sed -n 's/^SCALE-ROW //p' "$tmp/out")
+[ "$(wc -l <<<"$rows")" = 8 ] && ok "8 points: 2 modes x 2 steps x read, write" || bad "rows: $rows"
+# 1 guest (dom 1): devices 10.1 and 11.1; 2 guests: 10.1 11.1 10.2 11.2
+grep -qx '1,2,grant,read,4096,16,21.20,10.10,11.10,[0-9.]*,[0-9]*' <<<"$rows" &&
+grep -qx '2,4,persistent,write,4096,16,42.60,10.10,11.20,[0-9.]*,[0-9]*' <<<"$rows" &&
+    ok "aggregate is the sum, min and max the slowest and fastest device" || { bad "row values"; echo "$rows"; }
+[ "$(grep -c '^SCALE-DEV 2,persistent,write,4096,' "$tmp/out")" = 4 ] && ok "one SCALE-DEV per device" || bad "SCALE-DEV rows"
+# step k (0-based over modes x steps) uses devids 2k, 2k+1, never again
+grep -q '^attach 2 type=blk,target=.*scale-2-1.img,devid=3,mode=grant$' "$tmp/vgrant.calls" &&
+grep -q '^attach 1 type=blk,target=.*scale-1-0.img,devid=6,mode=persistent$' "$tmp/vgrant.calls" &&
+    ok "each step attaches fresh devids in its mode" || { bad "attach calls"; cat "$tmp/vgrant.calls"; }
+[ "$(grep -c '^attach' "$tmp/vgrant.calls")" = "$(grep -c '^detach' "$tmp/vgrant.calls")" ] &&
+    ok "every attached device is detached" || bad "attach/detach counts differ"
+# guest 2 took part in the 2-guest steps only: 2 points x 2 devices x 2 modes
+[ "$(grep -c '^2 ' "$tmp/vgrant-io.calls")" = 8 ] && [ "$(grep -c '^1 ' "$tmp/vgrant-io.calls")" = 16 ] &&
+    ok "each guest runs only the steps it is part of" || { bad "vgrant-io calls"; cat "$tmp/vgrant-io.calls"; }
+grep -q 'SCALE-STOP' "$tmp/console/guest-scale1.log" && ok "guests told to stop at the end" || bad "no stop"
+[ "$fails" = 0 ]
