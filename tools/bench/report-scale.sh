@@ -21,7 +21,8 @@ head -n1 "$csv" | grep -qx "$header" ||
 outdir=$(cd "$(dirname "$out")" && pwd)
 relres=$(realpath --relative-to="$outdir" "$results" 2>/dev/null || echo "$results")
 info=$results/scale-run-info.txt
-info_get() { sed -n "s/^$1: //p" "$info" 2>/dev/null | head -n1; }
+# (a missing file gives empty values, not a failed pipeline)
+info_get() { [ -f "$info" ] && sed -n "s/^$1: //p" "$info" | head -n1; return 0; }
 modes=$(awk -F, 'NR > 1 && !seen[$3]++ { print $3 }' "$csv")
 steps=$(awk -F, 'NR > 1 { print $1 }' "$csv" | sort -n -u | tr '\n' ',' | sed 's/,$//')
 
