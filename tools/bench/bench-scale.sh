@@ -18,7 +18,8 @@
 # BENCH_SCALE_GUEST_MEM (passed to the scenario, see its header; lists
 # separated by ',' or '+', e.g. BENCH_SCALE_GUESTS=1,2 for a short run),
 # BENCH_RESULTS (default <repo>/bench/results), BENCH_SCALE_DOC (default
-# <repo>/docs/benchmarks-scale.md).
+# <repo>/docs/benchmarks-scale.md), VGRANT_E2E_MEM (QEMU memory, MiB,
+# default 2560 here: 8 guests of 128 MiB and dom0's 1024 MiB).
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=../lib/proctree.sh
@@ -37,6 +38,8 @@ timeout=${BENCH_SCALE_TIMEOUT:-1800}
 mkdir -p "$logdir"
 rm -f "$logdir/latest.log"
 
+# 8 guests of 128 MiB next to dom0's 1024 MiB: more than make e2e's 2048
+export VGRANT_E2E_MEM=${VGRANT_E2E_MEM:-2560}
 dom0_args=${VGRANT_E2E_DOM0_ARGS:-}
 knobs=""
 for v in BENCH_SCALE_GUESTS BENCH_SCALE_MODES BENCH_SCALE_SIZES BENCH_SCALE_OPS \
@@ -108,6 +111,7 @@ sed -n 's/^SCALE-SKIP //p' <<<"$clean" >"$results/scale-skipped.txt"
     echo "host: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), $(awk '/^MemTotal/ { printf "%d GiB RAM", $2 / 1048576 }' /proc/meminfo)"
     echo "emulation: Xen under QEMU $("${VGRANT_E2E_QEMU:-qemu-system-x86_64}" --version 2>/dev/null | sed -n '1s/.*version \([^ ]*\).*/\1/p'), ${VGRANT_E2E_ACCEL:-tcg,thread=multi}"
     echo "knobs:${knobs:- (defaults)}"
+    echo "memory: QEMU $VGRANT_E2E_MEM MiB, dom0 ${VGRANT_E2E_DOM0_MEM:-1024} MiB"
     echo "command: make bench-scale"
     echo "duration: $((SECONDS - t0)) s"
 } >"$results/scale-run-info.txt"

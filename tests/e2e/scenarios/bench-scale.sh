@@ -24,7 +24,8 @@
 # (default 1,2,4,8), BENCH_SCALE_MODES (grant,persistent), BENCH_SCALE_SIZES
 # (64K,4K), BENCH_SCALE_OPS (read,write), BENCH_SCALE_DEPTH (16),
 # BENCH_SCALE_SECONDS (3), BENCH_SCALE_SPAN (MiB per device, 8),
-# BENCH_SCALE_GUEST_MEM (MiB, 96).
+# BENCH_SCALE_GUEST_MEM (MiB, 128: the guest kernel panics unpacking its
+# initramfs with 96).
 . "$(dirname "$0")/lib.sh"
 need_bin vgrantd vgrant xl xenstore-write xenstore-read
 need_guest_bin vgrant-io
@@ -36,7 +37,7 @@ ops=$(echo "${BENCH_SCALE_OPS:-read,write}" | tr ',+' '  ')
 depth=${BENCH_SCALE_DEPTH:-16}
 seconds=${BENCH_SCALE_SECONDS:-3}
 span_mib=${BENCH_SCALE_SPAN:-8}
-gmem=${BENCH_SCALE_GUEST_MEM:-96}
+gmem=${BENCH_SCALE_GUEST_MEM:-128}
 maxg=0
 for n in $steps; do
     case $n in ''|*[!0-9]*) fail "BENCH_SCALE_GUESTS: '$n' is not a number" ;; esac
@@ -68,6 +69,10 @@ tck=$(getconf CLK_TCK 2>/dev/null || echo 100)
 log "steps: $steps guests; modes: $modes; sizes: $sizes; ops: $ops; depth $depth; ${seconds}s per point; span ${span_mib} MiB; guests of $gmem MiB; CLK_TCK $tck"
 log "dom0 memory: $(awk '/^MemTotal|^MemAvailable/ { printf "%s %d MiB  ", $1, $2 / 1024 }' /proc/meminfo); Xen free: $(xl info 2>/dev/null | awk '/^free_memory/ { print $3 }') MiB"
 
+# every guest's memory at once, with 64 MiB to spare for Xen's own use
+free=$(xl info 2>/dev/null | awk '/^free_memory/ { print $3 }')
+[ -n "$free" ] && [ "$free" -lt $((maxg * gmem + 64)) ] &&
+    fail "Xen has $free MiB free, $maxg guests of $gmem MiB need $((maxg * gmem + 64)) (VGRANT_E2E_MEM, BENCH_SCALE_GUEST_MEM)"
 start_bg vgrantd vgrantd --foreground --log-level warn
 vpid=$(cat "$E2E_WORK/vgrantd.pid")
 sleep 0.5
@@ -106,7 +111,11 @@ for g in $(upto "$maxg"); do
     i=0
     until guest_log "scale$g" | grep -q '^SCALE-READY'; do
         i=$((i + 1))
-        if [ "$i" -gt 600 ] || ! xl domid "scale$g" >/dev/null 2>&1; then
+        if ! xl domid "scale$g" >/dev/null 2>&1; then
+            guest_log "scale$g" | tail -n 20 | sed "s/^/    scale$g| /"
+            fail "guest scale$g died before its job started ($gmem MiB: $(guest_log "scale$g" | grep -m1 -oE 'Kernel panic[^]]*' | cut -c1-100))"
+        fi
+        if [ "$i" -gt 600 ]; then
             guest_log "scale$g" | tail -n 20 | sed "s/^/    scale$g| /"
             fail "guest scale$g did not come up within 300 s"
         fi
