@@ -95,8 +95,8 @@ grep -qx '1,2,grant,read,4096,16,21.20,10.10,11.10,[0-9.]*,[0-9]*' <<<"$rows" &&
 grep -qx '2,4,persistent,write,4096,16,42.60,10.10,11.20,[0-9.]*,[0-9]*' <<<"$rows" &&
     ok "aggregate is the sum, min and max the slowest and fastest device" || { bad "row values"; echo "$rows"; }
 [ "$(grep -c '^SCALE-DEV 2,persistent,write,4096,' "$tmp/out")" = 4 ] && ok "one SCALE-DEV per device" || bad "SCALE-DEV rows"
-# step k (0-based over modes x steps) uses devids 2k, 2k+1, never again
-grep -q '^attach 2 type=blk,target=.*scale-2-1.img,devid=3,mode=grant$' "$tmp/vgrant.calls" &&
+# step k (0-based over steps x modes) uses devids 2k, 2k+1, never again
+grep -q '^attach 2 type=blk,target=.*scale-2-1.img,devid=5,mode=grant$' "$tmp/vgrant.calls" &&
 grep -q '^attach 1 type=blk,target=.*scale-1-0.img,devid=6,mode=persistent$' "$tmp/vgrant.calls" &&
     ok "each step attaches fresh devids in its mode" || { bad "attach calls"; cat "$tmp/vgrant.calls"; }
 [ "$(grep -c '^attach' "$tmp/vgrant.calls")" = "$(grep -c '^detach' "$tmp/vgrant.calls")" ] &&

@@ -1,7 +1,8 @@
 #!/bin/sh
 # bench-scale: how one vgrantd scales with the number of guests (issue 9
 # item 4).  All guests boot first (1 vCPU, BENCH_SCALE_GUEST_MEM MiB
-# each) and wait; then, per mode and per step of N guests, each of the
+# each) and wait; then, per step of N guests and per mode (modes inside
+# steps, so a run cut short still has every mode of its first steps), each of the
 # first N guests gets two virtio-grant blk devices of that mode on one
 # vgrantd, and every point (op x size, depth 16, random offsets) runs on
 # all 2N devices at once: dom0 writes the point's command into every
@@ -132,8 +133,8 @@ for m in $modes; do for n in $steps; do for o in $ops; do for s in $sizes; do
 done; done; done; done
 
 point=0 k=0 rows=0
-for m in $modes; do
-    for n in $steps; do
+for n in $steps; do
+    for m in $modes; do
         # this step's devices: devids 2k and 2k+1 in each of guests 1..n
         # (new ids every step: no id is reused after a detach)
         d0=$((2 * k)) d1=$((2 * k + 1))
