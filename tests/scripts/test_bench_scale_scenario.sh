@@ -23,8 +23,15 @@ export FAKE_ROOT=$tmp
 
 cat >"$tmp/bin/xenstore-read" <<'EOF'
 #!/bin/sh
+[ "$1" = domid ] && { echo "$FAKE_DOM"; exit 0; }
 p=$1; case $p in /*) ;; *) p=/local/domain/$FAKE_DOM/$p ;; esac
 [ -f "$FAKE_ROOT/xs$p" ] && cat "$FAKE_ROOT/xs$p"
+EOF
+# a watch that fires at once and then every 0.2 s (the job must cope with
+# events that are not its go key)
+cat >"$tmp/bin/xenstore-watch" <<'EOF'
+#!/bin/sh
+while echo "$1"; do sleep 0.2; done
 EOF
 cat >"$tmp/bin/xenstore-write" <<'EOF'
 #!/bin/sh

@@ -7,9 +7,7 @@
 #   seconds   length of each point (vgrant-io bench --seconds, default 3)
 #   depth     requests in flight per device (default 16)
 #   span      offsets stay in [0, span) (default 8M)
-# dom0 writes data/scale-active = 1 while the guest takes part in a step
-# (it then polls every 0.2 s, otherwise every 2 s) and data/scale-go-<n>
-# (n = 0, 1, ...) holding
+# dom0 writes data/scale-go-<n> (n = 0, 1, ...) holding
 #   run LABEL OP SIZE DEVID...    one vgrant-io bench per DEVID, all
 #                                 started together, random offsets
 #   stop                          end the job
@@ -35,23 +33,27 @@ wait_dev() {
     return 0
 }
 
+# No polling: under TCG every xenstore-read a PV guest forks costs a lot
+# of emulated CPU, and idle guests polling starved dom0 and the measured
+# guests.  One xenstore-watch on data/ instead, its events through a FIFO:
+# the job sleeps in `read` until something under data/ changes (the watch
+# also fires once when set up), then looks for its go key.
+home=/local/domain/$(xenstore-read domid)
+fifo=${TMPDIR:-/tmp}/scale-ev-$$
+mkfifo "$fifo" || { echo "SCALE-FAIL - - mkfifo failed"; exit 4; }
+xenstore-watch "$home/data" >"$fifo" &
+exec 3<"$fifo"
 echo "SCALE-READY"
 n=0
 while :; do
     c=$(xenstore-read "data/scale-go-$n" 2>/dev/null)
     if [ -z "$c" ]; then
-        # a guest outside the current step polls slowly: its polling
-        # would take emulated CPU from the guests being measured
-        if [ "$(xenstore-read data/scale-active 2>/dev/null)" = 1 ]; then
-            sleep 0.2
-        else
-            sleep 2
-        fi
+        read -r _ <&3 || { echo "SCALE-FAIL $n - xenstore-watch ended"; exit 4; }
         continue
     fi
     # shellcheck disable=SC2086
     set -- $c
-    [ "$1" = stop ] && { echo "SCALE-STOP $n"; exit 0; }
+    [ "$1" = stop ] && { echo "SCALE-STOP $n"; kill %1 2>/dev/null; exit 0; }
     if [ "$1" != run ] || [ $# -lt 5 ]; then
         echo "SCALE-FAIL $n - bad command '$c'"
         echo "SCALE-END $n rc=2"

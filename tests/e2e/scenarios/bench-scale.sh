@@ -7,8 +7,8 @@
 # vgrantd, and every point (op x size, depth 16, random offsets) runs on
 # all 2N devices at once: dom0 writes the point's command into every
 # guest's data/scale-go-<n> in one loop, each guest (guest/bench-scale.sh,
-# polling every 0.2 s while in the step, data/scale-active = 1, every 2 s
-# otherwise) starts one vgrant-io bench per device together.
+# woken by a xenstore watch on its data/) starts one vgrant-io bench per
+# device together.
 # Each device runs for BENCH_SCALE_SECONDS.  The devices are detached after
 # their step, so vgrantd serves only the step's devices.
 # Not a test: it passes when it ran.  Output on dom0's console, for
@@ -88,7 +88,7 @@ wait_xs_set() {
     _end=$(($(_now) + $2))
     until xenstore-read "$1" >/dev/null 2>&1; do
         [ "$(_now)" -ge "$_end" ] && return 1
-        sleep 0.2
+        sleep 0.5
     done
     return 0
 }
@@ -147,13 +147,6 @@ for n in $steps; do
                     fail "vgrant attach scale$g (dom $dom) devid $devid mode=$m"
             done
         done
-        # the step's guests poll for go keys every 0.2 s from now on, the
-        # others every 2 s: wait until each has seen it
-        for g in $(upto "$n"); do
-            eval "dom=\$dom_$g"
-            xenstore-write "/local/domain/$dom/data/scale-active" 1 || fail "xenstore-write scale-active to scale$g"
-        done
-        sleep 2.5
         log "mode $m, $n guest(s): $((2 * n)) devices attached (devids $d0 $d1)"
         for o in $ops; do
             for s in $sizes; do
@@ -205,7 +198,6 @@ for n in $steps; do
         vgrant stats "$dom_1" "$d0" 2>&1 | sed 's/^/    stats| /'
         for g in $(upto "$n"); do
             eval "dom=\$dom_$g"
-            xenstore-write "/local/domain/$dom/data/scale-active" 0
             vgrant detach "$dom" "$d0" >/dev/null 2>&1 || log "vgrant detach scale$g $d0 failed"
             vgrant detach "$dom" "$d1" >/dev/null 2>&1 || log "vgrant detach scale$g $d1 failed"
         done
@@ -215,7 +207,7 @@ for g in $(upto "$maxg"); do
     eval "dom=\$dom_$g nx=\$next_$g"
     xenstore-write "/local/domain/$dom/data/scale-go-$nx" stop 2>/dev/null
 done
-sleep 2.5   # idle guests poll every 2 s
+sleep 2
 for g in $(upto "$maxg"); do stop_guest "scale$g"; done
 [ "$rows" -gt 0 ] || fail "no scaling rows"
 log "benchmark finished: $rows of $npoints points"
