@@ -7,7 +7,7 @@
 #                   each for FUZZ_SECONDS (default 10) seconds
 #   make test-san   the same under AddressSanitizer + UBSan (build-san/)
 #   make check      install missing build deps, then test, test-san, e2e,
-#                   e2e-xl and e2e-san
+#                   e2e-xl, e2e-san, deb and e2e-deb
 #   make e2e-san    make e2e SAN=1 over E2E_SAN_SCENARIOS (smoke basic modes)
 #   make e2e        real Xen 4.17 under QEMU (tests/e2e): the scenarios of
 #                   E2E_SCENARIOS in one boot, then the fault matrix in a
@@ -30,8 +30,10 @@
 #                   and man pages under $(PREFIX) (/usr/local)
 #   make deb        the Debian packages (dpkg-buildpackage) into build/debs/,
 #                   then lintian (docs/install.md)
-#   make e2e-deb    after make deb: make e2e's scenarios with the images
-#                   built from the packages instead of build/bin
+#   make e2e-deb    after make deb: real Xen under QEMU with the images
+#                   built from the packages (build/debs) instead of
+#                   build/bin, over E2E_DEB_SCENARIOS (smoke pkg basic
+#                   kernel-rng; E2E_SCENARIOS="a b" runs those instead)
 #   make clean      remove build/, build-san/ and build-fuzz/
 #   make kmod KDIR=/usr/src/linux-headers-<version>
 #                   the guest kernel module frontend/linux/virtio_grant.ko
@@ -152,13 +154,24 @@ $(LIBCOMMON) $(LIBFRONT) $(LIBBACK) $(LIBIO) $(LIBFAKE): Makefile
 
 $(BUILD)/bin/vgrantd: $(call obj,backend/vgrantd.c) $(LIBBACK) $(LIBCOMMON)
 $(BUILD)/bin/vgrant: $(call obj,tools/vgrant.c tools/vgrant_stats.c) $(LIBCOMMON)
-$(BUILD)/bin/vgrant-io: $(call obj,$(IO_CLI)) $(LIBIO) $(LIBFRONT) \
-		$(LIBCOMMON)
+# vgrant-io is linked against the shared libvgrant.so.0 (what the guest
+# package ships and the e2e guests load), plus its own bench/verify/check
+# code (libvgio.a) and the two stateless helpers of the common code it calls
+# that the library keeps local (IO_COMMON: vg_now_s, vg_parse_uint,
+# vg_parse_size).  It finds the library through RUNPATH $$ORIGIN/../lib
+# (build/lib in the tree, $(PREFIX)/lib after make install); debian/rules
+# sets IO_RPATH= (the library is in the multiarch directory, and Debian
+# refuses a custom search path).
+IO_COMMON := common/clock.c common/xsutil.c
+IO_RPATH  ?= -Wl,-rpath,'$$ORIGIN/../lib'
+$(BUILD)/bin/vgrant-io: $(call obj,$(IO_CLI) $(IO_COMMON)) $(LIBIO) $(LIBSO)
+$(BUILD)/bin/vgrant-io: private BIN_LDFLAGS = $(IO_RPATH)
+$(BUILD)/bin/vgrant-io: private LDLIBS = -lpthread
 $(BUILD)/bin/vg-hostile: $(call obj,tests/e2e/hostile/vg-hostile.c) $(LIBCOMMON)
 $(BUILD)/bin/vg-dm: $(call obj,tests/e2e/hostile/vg-dm.c)
 $(BINS) $(E2E_BINS):
 	@mkdir -p $(dir $@)
-	$(QUIET_LD)$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(QUIET_LD)$(CC) $(LDSAN) $(LDFLAGS) $(BIN_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(call obj,$(TEST_SUPPORT)) \
 		$(LIBIO) $(LIBFRONT) $(LIBBACK) $(LIBFAKE) $(LIBCOMMON)
@@ -199,6 +212,8 @@ check: deps
 	$(MAKE) e2e
 	$(MAKE) e2e-xl
 	$(MAKE) e2e-san
+	$(MAKE) deb
+	$(MAKE) e2e-deb
 
 # The daemon side built with ASan/UBSan on real Xen, a few scenarios (make
 # check runs it; make e2e SAN=1 runs any list the same way).
@@ -339,12 +354,25 @@ deb:
 	    --changes-file=$(CURDIR)/$(DEB_OUT)/virtio-grant.changes
 	lintian --info --fail-on error $(DEB_OUT)/virtio-grant.changes
 
-# The e2e scenarios on the packaged files: after make deb, unpack
-# virtio-grant and virtio-grant-guest (tests/e2e/stage-debs.sh) and build
-# the images from them instead of build/bin.  E2E_SCENARIOS as for make e2e.
+# The e2e scenarios on the packages (docs/e2e.md "Images from the
+# packages"): after make deb, the images get the payload of the .debs in
+# build/debs at their own paths (tests/e2e/image-debs.sh), virtio_grant.ko
+# built from virtio-grant-dkms's source by its dkms.conf, and the
+# scenarios start vgrantd as vgrantd.service says; only the test-only
+# vg-hostile and vg-dm come from build/bin.  pkg checks the packaged files
+# (md5sums), the unit's command line, the guest's libvgrant.so.0 and a
+# reload.  E2E_SCENARIOS on the command line replaces the list.
+E2E_DEB_SCENARIOS ?= smoke pkg basic kernel-rng
+ifeq ($(filter command line environment,$(origin E2E_SCENARIOS)),)
+E2E_DEB_RUN := $(E2E_DEB_SCENARIOS)
+else
+E2E_DEB_RUN := $(E2E_SCENARIOS)
+endif
+E2E_DEB_PKGS := virtio-grant virtio-grant-guest virtio-grant-dkms
 e2e-deb: all
-	@bindir=$$(tests/e2e/stage-debs.sh $(DEB_OUT) build/e2e-debs) && \
-	    VGRANT_E2E_BINDIR="$$bindir" tests/e2e/run.sh -t 3000 $(E2E_SCENARIOS)
+	$(foreach p,$(E2E_DEB_PKGS),$(if $(wildcard $(DEB_OUT)/$(p)_*.deb),,\
+	    $(error e2e-deb: no $(p)_*.deb in $(DEB_OUT): run make deb first)))
+	VGRANT_E2E_DEBS=$(CURDIR)/$(DEB_OUT) tests/e2e/run.sh -t 1800 $(E2E_DEB_RUN)
 
 clean:
 	rm -rf build build-san build-fuzz build-deb

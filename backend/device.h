@@ -62,7 +62,6 @@ struct vgd_queue {
     bool cp_init;
     struct vgd_pqueue pq;
     bool pq_init;
-    bool auto_copy;            /* auto: current request takes the copy path */
     bool xport_init;           /* queue_init succeeded */
 };
 

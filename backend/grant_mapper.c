@@ -434,26 +434,6 @@ void vgd_gm_map_round(struct vgd_grant_mapper *m, struct vgd_slot *r,
             r[i].mapped = VGD_MAPPED_STATUS;
 }
 
-int vgd_gm_map_request(struct vgd_grant_mapper *m, const struct vq_chain *c,
-                       struct vgd_request *req)
-{
-    vgd_gm_unmap(m);    /* never carry a mapping over from a request */
-    memset(req, 0, sizeof(*req));
-    m->slot[0].ro_first = m->slot[0].rw_first = 0;
-    m->slot[0].ro_base = m->slot[0].rw_base = NULL;
-    if (collect(m, 0, c) || map_slot(m, 0))
-        return -1;
-    resolve(m, 0, c, req);
-    return 0;
-}
-
-int vgd_gm_map_status(struct vgd_grant_mapper *m, const struct vq_chain *c,
-                      unsigned status_bytes, struct vgd_request *req)
-{
-    vgd_gm_unmap(m);
-    return map_status_slot(m, 0, c, status_bytes, req);
-}
-
 void *vgd_gm_map_area(struct vg_hyp *h, uint16_t domid, uint64_t addr,
                       size_t bytes, bool writable, uint32_t *pages,
                       struct vgd_map_counters *ctr, const char **why)
@@ -548,24 +528,6 @@ static void grant_queue_free(struct vgd_queue *q)
     q->gm_init = false;
 }
 
-static int grant_map_request(struct vgd_queue *q, const struct vq_chain *c,
-                             struct vgd_request *req)
-{
-    return vgd_gm_map_request(&q->gm, c, req);
-}
-
-static int grant_map_status(struct vgd_queue *q, const struct vq_chain *c,
-                            unsigned status_bytes, struct vgd_request *req)
-{
-    return vgd_gm_map_status(&q->gm, c, status_bytes, req);
-}
-
-static void grant_finish(struct vgd_queue *q, struct vgd_result *res)
-{
-    (void)res;
-    vgd_gm_unmap(&q->gm);   /* strict: nothing outlives the request */
-}
-
 static void grant_map_round(struct vgd_queue *q, struct vgd_slot *s,
                             unsigned n, unsigned status_bytes)
 {
@@ -586,9 +548,6 @@ const struct vgd_transport vgd_transport_grant = {
     .disconnect = grant_disconnect,
     .queue_init = grant_queue_init,
     .queue_free = grant_queue_free,
-    .map_request = grant_map_request,
-    .map_status = grant_map_status,
-    .finish_request = grant_finish,
     .map_round = grant_map_round,
     .finish_round = grant_finish_round,
 };

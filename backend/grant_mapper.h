@@ -91,17 +91,6 @@ void vgd_gm_free(struct vgd_grant_mapper *m);
  * vgd_gm_unmap. */
 void vgd_gm_map_round(struct vgd_grant_mapper *m, struct vgd_slot *s,
                       unsigned n, unsigned status_bytes, const bool *take);
-/* Map every buffer of one chain and describe them in *req (slot 0; what
- * an earlier call mapped is unmapped first).  0 on success; -1 when the
- * request cannot be mapped (logged with the offending address or ref):
- * nothing stays mapped and the request is to be failed. */
-int vgd_gm_map_request(struct vgd_grant_mapper *m, const struct vq_chain *c,
-                       struct vgd_request *req);
-/* Map only the last status_bytes of the chain's device-writable part (one
- * writable page batch, slot 0) so a failed request can still report its
- * status.  -1 if even that is impossible. */
-int vgd_gm_map_status(struct vgd_grant_mapper *m, const struct vq_chain *c,
-                      unsigned status_bytes, struct vgd_request *req);
 /* Unmap whatever the map calls since the last unmap mapped (one unmap per
  * batch). */
 void vgd_gm_unmap(struct vgd_grant_mapper *m);

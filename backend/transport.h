@@ -146,8 +146,14 @@ struct vgd_transport {
     int (*queue_init)(struct vgd_queue *q, unsigned max_pages,
                       unsigned max_bufs);
     void (*queue_free)(struct vgd_queue *q);
-    /* Make every buffer of chain c addressable in *req; -1 (logged, and
-     * nothing left mapped) fails the request. */
+    /* A mode serves requests either one at a time (map_request,
+     * map_status, finish_request: static, persistent) or a round at a
+     * time (map_round, finish_round: grant, copy, auto); it sets one set
+     * of callbacks and leaves the other NULL.  serve.c uses the round
+     * callbacks when they are set.
+     *
+     * One at a time: make every buffer of chain c addressable in *req; -1
+     * (logged, and nothing left mapped) fails the request. */
     int (*map_request)(struct vgd_queue *q, const struct vq_chain *c,
                        struct vgd_request *req);
     /* Only the last status_bytes of the writable part, so a failed
@@ -158,12 +164,10 @@ struct vgd_transport {
      * into a failure (copy-back refused).  Always leaves nothing of the
      * request mapped, except what the mode keeps by design. */
     void (*finish_request)(struct vgd_queue *q, struct vgd_result *res);
-    /* Optional, both or neither: map the n requests of a round at once
-     * (setting s[i].req and s[i].mapped; a request that cannot be mapped
-     * gets its status bytes if status_bytes > 0), and after the model ran
-     * on all of them leave nothing mapped that the mode does not keep by
-     * design.  Without them each request runs map_request (or
-     * map_status), the model, finish_request in turn. */
+    /* A round at a time: map the n requests of a round at once (setting
+     * s[i].req and s[i].mapped; a request that cannot be mapped gets its
+     * status bytes if status_bytes > 0), and after the model ran on all of
+     * them leave nothing mapped that the mode does not keep by design. */
     void (*map_round)(struct vgd_queue *q, struct vgd_slot *s, unsigned n,
                       unsigned status_bytes);
     void (*finish_round)(struct vgd_queue *q, struct vgd_slot *s, unsigned n);
@@ -199,5 +203,9 @@ int vgd_xport_check_buffer(const struct vgd_dev *dev,
 int vgd_copier_init(struct vgd_copier *cp, unsigned max_pages,
                     unsigned max_bufs, unsigned nslots);
 void vgd_copier_free(struct vgd_copier *cp);
+/* copy mode's round, for the requests with take[i] only (auto's small
+ * ones; take NULL: all) */
+void vgd_copy_round_in(struct vgd_queue *q, struct vgd_slot *s, unsigned n,
+                       unsigned status_bytes, const bool *take);
 
 #endif /* VGRANT_BACKEND_TRANSPORT_H */

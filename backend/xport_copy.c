@@ -18,9 +18,8 @@
  * bytes of an earlier request never reach the guest.
  *
  * auto: per request, fewer than --auto-threshold bytes in total take the
- * copy path, the rest the grant mapping path (grant_mapper.c); in a round
- * the small ones share one copy batch each way and the large ones one map
- * batch per protection.
+ * copy path, the rest the grant mapping path (grant_mapper.c): see
+ * xport_auto.c.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -190,16 +189,6 @@ static bool segs_failed(struct vgd_queue *q, uint32_t first, uint32_t n,
     return failed;
 }
 
-/* One request's batch: -1 if the call or any segment failed. */
-static int run_batch(struct vgd_queue *q, uint32_t n, const char *what)
-{
-    if (n == 0)
-        return 0;
-    if (copy_call(q, n, what) || segs_failed(q, 0, n, what))
-        return -1;
-    return 0;
-}
-
 /* Check request c for slot i and append the segments that bring its
  * device-readable bytes into the slot's bounce pages at segs[*n].  -1
  * (logged, *n unchanged): the request is to be failed. */
@@ -265,21 +254,6 @@ static void describe(struct vgd_copy_slot *cs, const struct vq_chain *c,
     req->in_bytes = c->in_bytes;
 }
 
-static int copy_map_request(struct vgd_queue *q, const struct vq_chain *c,
-                            struct vgd_request *req)
-{
-    struct vgd_copy_slot *cs = &q->cp.slot[0];
-    uint32_t n = 0;
-
-    memset(req, 0, sizeof(*req));
-    cs->chain = NULL;
-    cs->status_only = false;
-    if (prepare_in(q, 0, c, &n) || run_batch(q, n, "from the guest"))
-        return -1;
-    describe(cs, c, req);
-    return 0;
-}
-
 /* Slot i reports only its status: the model writes it at the start of
  * the slot's bounce pages. */
 static int status_setup(struct vgd_queue *q, unsigned i,
@@ -308,12 +282,6 @@ static int status_setup(struct vgd_queue *q, unsigned i,
     req->n_in = 1;
     req->in_bytes = status_bytes;
     return 0;
-}
-
-static int copy_map_status(struct vgd_queue *q, const struct vq_chain *c,
-                           unsigned status_bytes, struct vgd_request *req)
-{
-    return status_setup(q, 0, c, status_bytes, req);
 }
 
 /* Copy bytes [from, to) of the writable part back into the guest, the
@@ -385,7 +353,7 @@ static long prepare_fail_status(struct vgd_queue *q, unsigned i, uint32_t *n)
     unsigned sb = model->status_bytes;
     struct vgd_request status_req;
     struct vgd_result fres;
-    uint32_t in_bytes = c->in_bytes;
+    uint32_t in_bytes = c->in_bytes, first = *n;
 
     if (cs->status_only || !model->fail || sb == 0 || sb > in_bytes ||
         status_setup(q, i, c, sb, &status_req))
@@ -393,37 +361,17 @@ static long prepare_fail_status(struct vgd_queue *q, unsigned i, uint32_t *n)
     memset(&fres, 0, sizeof(fres));
     model->fail(q->dev->mstate, &status_req, &fres);
     if (copy_back_range(q, c, in_bytes - sb, in_bytes, cs->bounce,
-                        in_bytes - sb, n, *n + q->cp.max_pages))
+                        in_bytes - sb, n, first + q->cp.max_pages)) {
+        *n = first;         /* nothing half-appended goes to the guest */
         return -1;
-    return fres.written;
-}
-
-static void copy_finish(struct vgd_queue *q, struct vgd_result *res)
-{
-    struct vgd_copy_slot *cs = &q->cp.slot[0];
-    uint32_t n = 0;
-    long fw;
-
-    if (!cs->chain)
-        return;
-    if (prepare_back(q, 0, res, &n) == 0 &&
-        run_batch(q, n, "to the guest") == 0) {
-        cs->chain = NULL;
-        return;
     }
-    res->failed = true;
-    res->written = 0;
-    n = 0;
-    fw = prepare_fail_status(q, 0, &n);
-    if (fw >= 0 && run_batch(q, n, "of the status") == 0)
-        res->written = (uint32_t)fw;
-    cs->chain = NULL;
+    return fres.written;
 }
 
 /* A round: every request's device-readable bytes in ONE copy batch;
  * a segment the guest refused fails only the request it belongs to. */
-static void copy_round_in(struct vgd_queue *q, struct vgd_slot *s,
-                          unsigned n, unsigned status_bytes, const bool *take)
+void vgd_copy_round_in(struct vgd_queue *q, struct vgd_slot *s, unsigned n,
+                       unsigned status_bytes, const bool *take)
 {
     struct vgd_copier *cp = &q->cp;
     uint32_t nseg = 0;
@@ -468,7 +416,7 @@ static void copy_round_in(struct vgd_queue *q, struct vgd_slot *s,
 static void copy_map_round(struct vgd_queue *q, struct vgd_slot *s,
                            unsigned n, unsigned status_bytes)
 {
-    copy_round_in(q, s, n, status_bytes, NULL);
+    vgd_copy_round_in(q, s, n, status_bytes, NULL);
 }
 
 /* ... and every result back in ONE more batch (plus one for the failure
@@ -577,100 +525,6 @@ const struct vgd_transport vgd_transport_copy = {
     .disconnect = copy_disconnect,
     .queue_init = copy_queue_init,
     .queue_free = copy_queue_free,
-    .map_request = copy_map_request,
-    .map_status = copy_map_status,
-    .finish_request = copy_finish,
     .map_round = copy_map_round,
     .finish_round = copy_finish_round,
-};
-
-/* ---- auto ---------------------------------------------------------- */
-
-static int auto_queue_init(struct vgd_queue *q, unsigned max_pages,
-                           unsigned max_bufs)
-{
-    if (copier_init(q, max_pages, max_bufs, q->nslots) ||
-        vgd_transport_grant.queue_init(q, max_pages, max_bufs)) {
-        copy_queue_free(q);
-        return -1;
-    }
-    return 0;
-}
-
-static void auto_queue_free(struct vgd_queue *q)
-{
-    copy_queue_free(q);
-    vgd_transport_grant.queue_free(q);
-}
-
-static int auto_map_request(struct vgd_queue *q, const struct vq_chain *c,
-                            struct vgd_request *req)
-{
-    uint64_t bytes = (uint64_t)c->out_bytes + c->in_bytes;
-
-    q->auto_copy = bytes < vgd_auto_threshold(q->dev->d);
-    if (q->auto_copy) {
-        q->dev->xc.auto_copied++;
-        return copy_map_request(q, c, req);
-    }
-    q->dev->xc.auto_mapped++;
-    return vgd_transport_grant.map_request(q, c, req);
-}
-
-static int auto_map_status(struct vgd_queue *q, const struct vq_chain *c,
-                           unsigned status_bytes, struct vgd_request *req)
-{
-    /* Small: copying one status byte beats mapping its page. */
-    q->auto_copy = true;
-    return copy_map_status(q, c, status_bytes, req);
-}
-
-static void auto_finish(struct vgd_queue *q, struct vgd_result *res)
-{
-    copy_finish(q, res);                 /* no-op unless copy path */
-    vgd_transport_grant.finish_request(q, res);   /* unmaps if mapped */
-}
-
-/* A round: the small requests in one copy batch each way, the large ones
- * mapped in one batch per protection. */
-static void auto_map_round(struct vgd_queue *q, struct vgd_slot *s,
-                           unsigned n, unsigned status_bytes)
-{
-    bool copy[VGD_ROUND_SLOTS], map[VGD_ROUND_SLOTS];
-    uint64_t threshold = vgd_auto_threshold(q->dev->d);
-
-    if (n > q->cp.nslots)
-        n = q->cp.nslots;
-    for (unsigned i = 0; i < n; i++) {
-        uint64_t bytes = (uint64_t)s[i].chain.out_bytes + s[i].chain.in_bytes;
-
-        copy[i] = bytes < threshold;
-        map[i] = !copy[i];
-        if (copy[i])
-            q->dev->xc.auto_copied++;
-        else
-            q->dev->xc.auto_mapped++;
-    }
-    copy_round_in(q, s, n, status_bytes, copy);
-    vgd_gm_map_round(&q->gm, s, n, status_bytes, map);
-}
-
-static void auto_finish_round(struct vgd_queue *q, struct vgd_slot *s,
-                              unsigned n)
-{
-    copy_finish_round(q, s, n);     /* the slots of the copy path */
-    vgd_gm_unmap(&q->gm);           /* the mapped ones, before any push */
-}
-
-const struct vgd_transport vgd_transport_auto = {
-    .name = VG_MODE_AUTO,
-    .connect = copy_connect,
-    .disconnect = copy_disconnect,
-    .queue_init = auto_queue_init,
-    .queue_free = auto_queue_free,
-    .map_request = auto_map_request,
-    .map_status = auto_map_status,
-    .finish_request = auto_finish,
-    .map_round = auto_map_round,
-    .finish_round = auto_finish_round,
 };

@@ -39,6 +39,13 @@
 #   VGRANT_E2E_DOM0_MODULES_EXTRA extra kernel modules put in dom0 (not loaded)
 #   VGRANT_E2E_DOMU_MODULES_EXTRA extra kernel modules put in domU (not loaded)
 #   VGRANT_E2E_REBUILD=1          ignore cached images
+#   VGRANT_E2E_DEBS               a directory of the project's .debs (make deb's
+#                                 build/debs): the images get the packages'
+#                                 files at their own paths instead of
+#                                 BINDIR's programs (tests/e2e/image-debs.sh),
+#                                 and virtio_grant.ko built from the DKMS
+#                                 package; only the test-only programs
+#                                 (vg-dm, vg-hostile) still come from BINDIR
 #   VGRANT_E2E_XL_DIR             a directory holding xl, libxenlight.so.4.17.0
 #                                 and libxlutil.so.4.17.0 (xen-patches/build.sh)
 #                                 that replace the packaged ones in dom0, and
@@ -60,6 +67,17 @@ DOM0_BINDIR=${VGRANT_E2E_DOM0_BINDIR:-$BINDIR}
 # only reaches dom0: the guests keep BINDIR's plain programs.
 DOM0_PROGRAMS="vgrantd vgrant vg-dm"
 DOMU_PROGRAMS="vgrant-io vg-hostile vgrantd vgrant"
+# From the packages (VGRANT_E2E_DEBS): the packages bring vgrantd, vgrant
+# and vgrant-io; BINDIR gives only the test-only programs.
+DEBDIR=${VGRANT_E2E_DEBS:-}
+if [ -n "$DEBDIR" ]; then
+    [ -d "$DEBDIR" ] || die "VGRANT_E2E_DEBS=$DEBDIR is not a directory (run make deb)"
+    DEBDIR=$(cd "$DEBDIR" && pwd)
+    # shellcheck source=tests/e2e/image-debs.sh
+    . "$E2E_DIR/image-debs.sh"
+    DOM0_PROGRAMS="vg-dm"
+    DOMU_PROGRAMS="vg-hostile"
+fi
 
 need_cmd cpio gzip ldd ldconfig sha256sum find sort readelf nm gcc
 
@@ -130,6 +148,7 @@ $(grep 'not found' <<<"$out")
     fi
     while read -r lib; do
         [ -n "$lib" ] || continue
+        case $lib in "$img"/*) continue ;; esac   # in the image tree already
         [ -e "$img$(img_path "$lib")" ] && continue
         copy_file "$lib" "$img"
     done < <(awk '/=> \// { print $3; next } /^[[:space:]]*\/[^ ]+ \(0x/ { print $1 }' <<<"$out")
@@ -468,15 +487,32 @@ fi
 
 # --------------------------------------------------------- overlay --------
 bin_state="none" dom0_bin_state="none"
-[ -d "$BINDIR" ] && bin_state=$(hash_tree "$BINDIR" "$BINDIR/../lib" "$BINDIR/../modules")
-[ -d "$DOM0_BINDIR" ] && dom0_bin_state=$(hash_tree "$DOM0_BINDIR" "$DOM0_BINDIR/../lib")
+if [ -n "$DEBDIR" ]; then
+    bin_state="debs $(debs_state "$DEBDIR") $(hash_tree "$BINDIR/vg-hostile" "$BINDIR/vg-dm" "$E2E_DIR/image-debs.sh")"
+    dom0_bin_state=$bin_state
+else
+    [ -d "$BINDIR" ] && bin_state=$(hash_tree "$BINDIR" "$BINDIR/../lib" "$BINDIR/../modules")
+    [ -d "$DOM0_BINDIR" ] && dom0_bin_state=$(hash_tree "$DOM0_BINDIR" "$DOM0_BINDIR/../lib")
+fi
 # a patched xl + libxl (xen-patches/build.sh) over the packaged ones
 XL_DIR=${VGRANT_E2E_XL_DIR:-}
 XL_FILES="xl libxenlight.so.4.17.0 libxlutil.so.4.17.0 xen-init-dom0 init-xenstore-domain"
 # virtio_grant.ko for the guest kernel (build-kmod.sh: make kmod against the
 # fetched headers); it goes to the domU's /lib/modules/<kver>/extra with a
 # modules.dep line, so `modprobe virtio_grant` loads virtio + virtio_ring
-KMOD=$("$E2E_DIR/build-kmod.sh" | tail -n1) || die "building virtio_grant.ko failed"
+# (from the packages: built from virtio-grant-dkms's source by its dkms.conf)
+if [ -n "$DEBDIR" ]; then
+    dkms_x=$(mktemp -d "$IMAGES/run/.dkms.XXXXXX")
+    dkms_src=$(deb_dkms_src "$(deb_file "$DEBDIR" "$DEB_DKMS_PKG")" "$dkms_x")
+    KMOD=$(VGRANT_E2E_KMOD_DKMS=$dkms_src "$E2E_DIR/build-kmod.sh" | tail -n1) ||
+        { rm -rf "$dkms_x"; die "building virtio_grant.ko from the DKMS package failed"; }
+    rm -rf "$dkms_x"
+    [ -n "$KMOD" ] || die "the DKMS package gave no virtio_grant.ko"
+    KMOD_DEST=$(deb_kmod_dest)
+else
+    KMOD=$("$E2E_DIR/build-kmod.sh" | tail -n1) || die "building virtio_grant.ko failed"
+    KMOD_DEST=extra
+fi
 kmod_state="none"
 [ -n "$KMOD" ] && kmod_state=$(sha256sum <"$KMOD" | cut -c1-64)
 xl_state="none"
@@ -495,6 +531,7 @@ OV_KEY=$({
     echo "dom0 $dom0_bin_state"
     echo "xl $xl_state"
     echo "kmod $kmod_state"
+    echo "kmod-dest $KMOD_DEST"
     hash_tree "$E2E_DIR/init" "$E2E_DIR/scenarios" "$E2E_DIR/guest" "$E2E_DIR/runner.sh"
 } | short_hash)
 RUN=$IMAGES/run/$OV_KEY
@@ -509,8 +546,19 @@ else
     trap 'rm -rf "$work"' EXIT
 
     # project programs -> one tree per image
-    check_programs "$BINDIR"
-    [ "$DOM0_BINDIR" = "$BINDIR" ] || check_programs "$DOM0_BINDIR"
+    if [ -n "$DEBDIR" ]; then
+        # only the test-only programs from BINDIR, without its libraries
+        # (a build/lib/libvgrant.so.0 in /opt/vgrant/lib would shadow the
+        # packaged one)
+        mkdir -p "$work/testbin"
+        for p in $DOM0_PROGRAMS $DOMU_PROGRAMS; do
+            [ -x "$BINDIR/$p" ] && cp -p "$BINDIR/$p" "$work/testbin/"
+        done
+        BINDIR=$work/testbin DOM0_BINDIR=$work/testbin
+    else
+        check_programs "$BINDIR"
+        [ "$DOM0_BINDIR" = "$BINDIR" ] || check_programs "$DOM0_BINDIR"
+    fi
     pu=$work/project-domU p0=$work/project-dom0
     add_project "$pu" "$BINDIR" "$DOMU_PROGRAMS" modules
     nbin=$NPROG
@@ -524,10 +572,13 @@ else
     mkdir -p "$ou/e2e"
     cp -a "$pu/." "$ou/"
     install -m 0755 "$E2E_DIR/init/domU-init.sh" "$ou/init"
+    if [ -n "$DEBDIR" ]; then
+        for p in $DEB_DOMU_PKGS; do add_deb "$(deb_file "$DEBDIR" "$p")" "$ou"; done
+    fi
     if [ -n "$KMOD" ]; then
         # usr/lib, never lib: /lib is a symlink in the base, and a directory
         # "lib" in this archive would replace it when the kernel unpacks it
-        install -D -m 0644 "$KMOD" "$ou/usr/$MODDIR/extra/virtio_grant.ko"
+        install -D -m 0644 "$KMOD" "$ou/usr/$MODDIR/$KMOD_DEST/virtio_grant.ko"
         # its dependencies and theirs (busybox modprobe does not recurse)
         kdeps=""
         for d in $(tr '\0' '\n' <"$KMOD" | sed -n 's/^depends=//p' | sed -n 1p | tr ',' ' '); do
@@ -537,8 +588,8 @@ else
                 case " $kdeps " in *" $rel "*) ;; *) kdeps="$kdeps $rel" ;; esac
             done
         done
-        { cat "$BASE/domU-modules.dep"; echo "extra/virtio_grant.ko:$kdeps"; } >"$ou/usr/$MODDIR/modules.dep"
-        log "virtio_grant.ko in the domU image (depends:${kdeps:- none})"
+        { cat "$BASE/domU-modules.dep"; echo "$KMOD_DEST/virtio_grant.ko:$kdeps"; } >"$ou/usr/$MODDIR/modules.dep"
+        log "virtio_grant.ko in the domU image as $KMOD_DEST/virtio_grant.ko (depends:${kdeps:- none})"
     fi
     cp -a "$E2E_DIR/guest" "$ou/e2e/guest"
     mkcpio "$ou" "$work/domU-ov.cpio.gz"
@@ -548,12 +599,14 @@ else
     o0=$work/ov0
     mkdir -p "$o0/e2e/domU"
     cp -a "$p0/." "$o0/"
-    # what the guests can run (lib.sh's need_guest_bin)
-    if [ -d "$pu/opt/vgrant/bin" ]; then
-        (cd "$pu/opt/vgrant/bin" && ls) >"$o0/e2e/domU/programs"
-    else
-        : >"$o0/e2e/domU/programs"
+    if [ -n "$DEBDIR" ]; then
+        for p in $DEB_DOM0_PKGS; do add_deb "$(deb_file "$DEBDIR" "$p")" "$o0"; done
     fi
+    # what the guests can run (lib.sh's need_guest_bin)
+    {
+        [ -d "$pu/opt/vgrant/bin" ] && (cd "$pu/opt/vgrant/bin" && ls)
+        [ -z "$DEBDIR" ] || deb_programs "$ou"
+    } >"$o0/e2e/domU/programs"
     install -m 0755 "$E2E_DIR/init/dom0-init.sh" "$o0/init"
     install -m 0755 "$E2E_DIR/runner.sh" "$o0/e2e/runner.sh"
     install -D -m 0755 "$E2E_DIR/init/xen-block-hotplug" "$o0/etc/xen/scripts/block"
@@ -572,7 +625,7 @@ else
     mkcpio "$o0" "$work/dom0-ov.cpio.gz"
     cat "$BASE/dom0-base.cpio.gz" "$work/dom0-ov.cpio.gz" >"$work/dom0.img"
 
-    rm -rf "$pu" "$p0" "$ou" "$o0" "$work"/*-ov.cpio.gz
+    rm -rf "$pu" "$p0" "$ou" "$o0" "$work"/*-ov.cpio.gz "$work/testbin"
     cat >"$work/paths.env" <<EOF
 E2E_XEN=$BASE/xen.bin
 E2E_KERNEL=$BASE/vmlinuz
@@ -583,6 +636,7 @@ E2E_IMAGE_KEY=$OV_KEY
 E2E_PROJECT_BINARIES=$nbin
 E2E_DOM0_BINDIR=$DOM0_BINDIR
 E2E_KMOD=${KMOD}
+E2E_DEBS=${DEBDIR}
 EOF
     mv "$work" "$RUN"
     trap - EXIT

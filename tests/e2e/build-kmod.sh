@@ -8,6 +8,16 @@
 #   tests/e2e/build-kmod.sh
 #
 # Source, in this order:
+#   VGRANT_E2E_KMOD_DKMS=DIR  a DKMS module source tree (the
+#                             /usr/src/virtio-grant-<version> of the
+#                             virtio-grant-dkms package, with its
+#                             dkms.conf): the MAKE[0] line of dkms.conf is
+#                             run in a copy of DIR with ${kernel_source_dir}
+#                             = the headers and ${kernelver} = the guest
+#                             kernel, as `dkms build` runs it, and the
+#                             module is BUILT_MODULE_LOCATION[0]/
+#                             BUILT_MODULE_NAME[0].ko (make e2e-deb); its
+#                             copy goes to <cache>/kmod/<kver>/dkms/
 #   VGRANT_E2E_KMOD_SRC=DIR   a kbuild directory (Kbuild/Makefile with obj-m);
 #                             built with `make -C KDIR M=<copy of DIR>` in the
 #                             cache (for trying a module out of tree)
@@ -36,8 +46,37 @@ OUT=$E2E_CACHE/kmod/$E2E_KVER
 mkdir -p "$OUT"
 MAKE_J=-j$(nproc 2>/dev/null || echo 2)
 
+# dkms_var NAME: the value of NAME="..." in dkms.conf (quotes removed)
+dkms_var() {
+    local v
+    v=$(sed -n "s/^$1=//p" "$src/dkms.conf" | sed -n '$p')
+    v=${v#\"}; v=${v%\"}
+    echo "$v"
+}
+
 ko=""
-if [ -n "${VGRANT_E2E_KMOD_SRC:-}" ]; then
+if [ -n "${VGRANT_E2E_KMOD_DKMS:-}" ]; then
+    src=$(cd "$VGRANT_E2E_KMOD_DKMS" && pwd) || die "VGRANT_E2E_KMOD_DKMS=$VGRANT_E2E_KMOD_DKMS is not a directory"
+    [ -f "$src/dkms.conf" ] || die "$src has no dkms.conf"
+    OUT=$OUT/dkms
+    mkdir -p "$OUT"
+    mk=$(dkms_var 'MAKE\[0\]') name=$(dkms_var 'BUILT_MODULE_NAME\[0\]')
+    loc=$(dkms_var 'BUILT_MODULE_LOCATION\[0\]')
+    [ -n "$mk" ] && [ -n "$name" ] || die "$src/dkms.conf lacks MAKE[0] or BUILT_MODULE_NAME[0]"
+    case $mk in *'`'*|*'$('*) die "$src/dkms.conf: MAKE[0] runs a command substitution: $mk" ;; esac
+    mk=${mk//'${kernel_source_dir}'/$KDIR}
+    mk=${mk//'${kernelver}'/$E2E_KVER}
+    case $mk in *'$'*) die "$src/dkms.conf: MAKE[0] uses a variable dkms would set that this script does not: $mk" ;; esac
+    bld=$OUT/src-build
+    rm -rf "$bld"
+    mkdir -p "$bld"
+    cp -a "$src/." "$bld/"
+    log "building the DKMS source $src as dkms would: $mk"
+    (cd "$bld" && sh -c "$mk") >"$OUT/build.log" 2>&1 ||
+        { tail -n 40 "$OUT/build.log" >&2; die "dkms.conf's MAKE[0] failed in $src (log: $OUT/build.log)"; }
+    ko=$bld/${loc%/}/$name.ko
+    [ -f "$ko" ] || die "dkms.conf's MAKE[0] succeeded but $ko (BUILT_MODULE_LOCATION/BUILT_MODULE_NAME) is missing"
+elif [ -n "${VGRANT_E2E_KMOD_SRC:-}" ]; then
     src=$(cd "$VGRANT_E2E_KMOD_SRC" && pwd) || die "VGRANT_E2E_KMOD_SRC=$VGRANT_E2E_KMOD_SRC is not a directory"
     bld=$OUT/src-build
     rm -rf "$bld"

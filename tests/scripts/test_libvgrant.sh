@@ -8,7 +8,9 @@
 #    vgrant.pc and the man pages, and docs/examples/vgrant-capacity.c builds
 #    with `pkg-config --cflags --libs vgrant` alone and runs against the
 #    installed library (outside Xen it must fail cleanly, naming the Xen
-#    interfaces, exit 1).
+#    interfaces, exit 1);
+#  - vgrant-io links libvgrant.so.N dynamically (no copy of the library's
+#    functions of its own) and finds it, in the build tree and installed.
 set -u
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 build=${VGRANT_BUILD:-build}
@@ -34,6 +36,29 @@ missing=$(comm -13 <(echo "$exported") <(echo "$declared"))
 [ -z "$extra" ] || err "libvgrant.so exports functions outside the public API: $(echo $extra)"
 [ -z "$missing" ] || err "public functions libvgrant.so does not export: $(echo $missing) (frontend/libvgrant.map)"
 [ "$(wc -l <<<"$exported")" -gt 30 ] || err "only $(wc -l <<<"$exported") exported functions: nm parse error?"
+
+# vgrant-io uses the shared library, not a static copy of it: NEEDED
+# libvgrant.so.N, no definition of an API function of its own, and the
+# loader resolves the library beside it: through RUNPATH $ORIGIN/../lib,
+# or, built with IO_RPATH= (the Debian build) and so without a RUNPATH,
+# through LD_LIBRARY_PATH
+io=$repo/$build/bin/vgrant-io
+runpath=$(readelf -d "$io" 2>/dev/null | sed -n 's/.*Library runpath: \[\(.*\)\]/\1/p')
+# io_ldd FILE LIBDIR: ldd as the loader would run FILE installed beside LIBDIR
+io_ldd() { if [ -n "$runpath" ]; then env -u LD_LIBRARY_PATH ldd "$1"; else LD_LIBRARY_PATH=$2 ldd "$1"; fi; }
+if [ -x "$io" ]; then
+    # shellcheck disable=SC2016
+    [ -z "$runpath" ] || [ "$runpath" = '$ORIGIN/../lib' ] || err "vgrant-io has RUNPATH '$runpath', expected \$ORIGIN/../lib or none"
+    io_needed=$(readelf -d "$io" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p')
+    grep -qx "libvgrant.so.$somajor" <<<"$io_needed" ||
+        err "vgrant-io does not link libvgrant.so.$somajor dynamically (needs: $(echo $io_needed))"
+    io_own=$(nm --defined-only "$io" | awk '$2 == "T" { print $3 }' | sort -u | comm -12 - <(echo "$declared"))
+    [ -z "$io_own" ] || err "vgrant-io carries its own copy of library functions: $(echo $io_own)"
+    io_ldd "$io" "$repo/$build/lib" | grep -q "libvgrant.so.$somajor => $repo/$build/\(bin/\.\./\)\{0,1\}lib/libvgrant.so.$somajor" ||
+        err "vgrant-io does not find $build/lib/libvgrant.so.$somajor (RUNPATH '$runpath'): $(io_ldd "$io" "$repo/$build/lib" | grep vgrant)"
+else
+    err "$io not built"
+fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -73,5 +98,15 @@ if [ -x "$tmp/vgrant-capacity" ]; then
     LD_LIBRARY_PATH=$tmp/root/usr/lib ldd "$tmp/vgrant-capacity" | grep -q "libvgrant.so.$somajor => $tmp/root/usr/lib/" ||
         err "the example does not resolve libvgrant from the installed tree"
 fi
-[ "$fail" = 0 ] && echo "test_libvgrant: SONAME $soname, $(wc -l <<<"$exported") exported functions = the public API; make install + pkg-config vgrant build and run the example"
+# the installed vgrant-io finds the installed library (LIBDIR = PREFIX/lib)
+if [ -x "$tmp/root/usr/bin/vgrant-io" ]; then
+    io_ldd "$tmp/root/usr/bin/vgrant-io" "$tmp/root/usr/lib" | grep -q "libvgrant.so.$somajor => $tmp/root/usr/\(bin/\.\./\)\{0,1\}lib/libvgrant.so.$somajor" ||
+        err "the installed vgrant-io does not resolve the installed libvgrant.so.$somajor: $(io_ldd "$tmp/root/usr/bin/vgrant-io" "$tmp/root/usr/lib" | grep vgrant)"
+    if [ -n "$runpath" ]; then
+        env -u LD_LIBRARY_PATH "$tmp/root/usr/bin/vgrant-io" --help >/dev/null 2>&1 || err "the installed vgrant-io --help failed"
+    else
+        LD_LIBRARY_PATH=$tmp/root/usr/lib "$tmp/root/usr/bin/vgrant-io" --help >/dev/null 2>&1 || err "the installed vgrant-io --help failed"
+    fi
+fi
+[ "$fail" = 0 ] && echo "test_libvgrant: SONAME $soname, $(wc -l <<<"$exported") exported functions = the public API; make install + pkg-config vgrant build and run the example; vgrant-io links libvgrant.so.$somajor"
 exit "$fail"

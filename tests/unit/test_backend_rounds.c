@@ -43,6 +43,40 @@ static void collect_used(struct tw *t, struct rawfront *rf, unsigned n,
     }
 }
 
+/* Publish r's chain with its data buffer naming ref instead of its own
+ * (a ref the guest never granted). */
+static void submit_with_data_ref(struct rawfront *rf, struct rf_blk *r,
+                                 vg_gref_t ref, bool dev_writes)
+{
+    struct rf_buf b[3] = {
+        { vg_grant_addr(r->hdr_ref, 0), 16, false },
+        { vg_grant_addr(ref, 0), 512, dev_writes },
+        { vg_grant_addr(r->status_ref, 0), 1, true },
+    };
+
+    *r->status = 0xff;
+    r->head = rf_add_chain(rf, b, 3);
+}
+
+/* A round of 8 requests of 512 bytes at sectors first + i: requests bad1
+ * and bad2 failed with IOERR and left their buffer (0xee) untouched, every
+ * other one read its sector. */
+static void check_round_of_8(const struct rf_blk *r, const uint32_t *len,
+                             unsigned bad1, unsigned bad2, unsigned first)
+{
+    for (unsigned i = 0; i < 8; i++) {
+        if (i == bad1 || i == bad2) {
+            assert_int_equal(*r[i].status, VIRTIO_BLK_S_IOERR);
+            assert_int_equal(len[r[i].head], 1);
+            assert_int_equal(r[i].data[0], 0xee);    /* untouched */
+        } else {
+            assert_int_equal(*r[i].status, VIRTIO_BLK_S_OK);
+            assert_int_equal(len[r[i].head], 513);
+            assert_int_equal(r[i].data[0], first + i);
+        }
+    }
+}
+
 /* DEPTH writes published before one kick are one round: one read-only
  * batch (headers + data) and one writable batch (status bytes) for all of
  * them, unmapped before the used entries appear; the same for reads. */
@@ -113,7 +147,6 @@ static void test_hostile_bad_ref_in_round_fails_only_its_request(void **state)
     struct tw *t = tw_new(0);
     struct rawfront rf;
     struct rf_blk r[8];
-    struct rf_buf b[3];
     uint32_t len[64];
     char *log;
     (void)state;
@@ -126,31 +159,16 @@ static void test_hostile_bad_ref_in_round_fails_only_its_request(void **state)
         assert_int_equal(rf_blk_prepare(&rf, &r[i], VIRTIO_BLK_T_IN, i, 512,
                                         ro_data), 0);
         memset(r[i].data, 0xee, 512);
-        if (i == 2) {           /* data names a ref never granted */
-            b[0] = (struct rf_buf){ vg_grant_addr(r[i].hdr_ref, 0), 16, false };
-            b[1] = (struct rf_buf){ vg_grant_addr(77777, 0), 512, true };
-            b[2] = (struct rf_buf){ vg_grant_addr(r[i].status_ref, 0), 1, true };
-            *r[i].status = 0xff;
-            r[i].head = rf_add_chain(&rf, b, 3);
-        } else {
+        if (i == 2)             /* data names a ref never granted */
+            submit_with_data_ref(&rf, &r[i], 77777, true);
+        else
             rf_blk_submit(&rf, &r[i]);
-        }
     }
     collect_used(t, &rf, 8, len);
     log = tw_capture_stop();
     tw_assert_log_has(log, "dom 1 dev 0: cannot map writable grant ref(s) 77777");
     free(log);
-    for (unsigned i = 0; i < 8; i++) {
-        if (i == 2 || i == 5) {
-            assert_int_equal(*r[i].status, VIRTIO_BLK_S_IOERR);
-            assert_int_equal(len[r[i].head], 1);
-            assert_int_equal(r[i].data[0], 0xee);    /* untouched */
-        } else {
-            assert_int_equal(*r[i].status, VIRTIO_BLK_S_OK);
-            assert_int_equal(len[r[i].head], 513);
-            assert_int_equal(r[i].data[0], i);
-        }
-    }
+    check_round_of_8(r, len, 2, 5, 0);
     assert_int_equal(tw_dev_stats(t, 1, 0).errors, 2);
     assert_int_equal(vg_fake_live_mappings(t->w, 1), 3);
     assert_int_equal(rf_backend_state(&rf), VG_XB_CONNECTED);
@@ -269,7 +287,6 @@ static void test_hostile_copy_round_refused_segment_fails_only_its_request(
     struct tw *t = tw_new(0);
     struct rawfront rf;
     struct rf_blk r[8];
-    struct rf_buf b[3];
     struct rf_attach a = { .target = t->image, .mode = VG_MODE_COPY };
     uint32_t len[64];
     char *log;
@@ -283,32 +300,17 @@ static void test_hostile_copy_round_refused_segment_fails_only_its_request(
         assert_int_equal(rf_blk_prepare(&rf, &r[i], type, 16 + i, 512,
                                         i == 6), 0);
         memset(r[i].data, 0xee, 512);
-        if (i == 3) {           /* OUT from a ref never granted */
-            b[0] = (struct rf_buf){ vg_grant_addr(r[i].hdr_ref, 0), 16, false };
-            b[1] = (struct rf_buf){ vg_grant_addr(66666, 0), 512, false };
-            b[2] = (struct rf_buf){ vg_grant_addr(r[i].status_ref, 0), 1, true };
-            *r[i].status = 0xff;
-            r[i].head = rf_add_chain(&rf, b, 3);
-        } else {
+        if (i == 3)             /* OUT from a ref never granted */
+            submit_with_data_ref(&rf, &r[i], 66666, false);
+        else
             rf_blk_submit(&rf, &r[i]);
-        }
     }
     collect_used(t, &rf, 8, len);
     log = tw_capture_stop();
     tw_assert_log_has(log, "dom 1 dev 0: copy mode: grant copy from the guest: ref 66666");
     tw_assert_log_has(log, "grant copy to the guest: ref");
     free(log);
-    for (unsigned i = 0; i < 8; i++) {
-        if (i == 3 || i == 6) {
-            assert_int_equal(*r[i].status, VIRTIO_BLK_S_IOERR);
-            assert_int_equal(len[r[i].head], 1);
-            assert_int_equal(r[i].data[0], 0xee);
-        } else {
-            assert_int_equal(*r[i].status, VIRTIO_BLK_S_OK);
-            assert_int_equal(len[r[i].head], 513);
-            assert_int_equal(r[i].data[0], 16 + i);
-        }
-    }
+    check_round_of_8(r, len, 3, 6, 16);
     assert_true(tw_sector_is(t->image, 19, 19));     /* the OUT wrote nothing */
     assert_int_equal(tw_dev_stats(t, 1, 0).errors, 2);
     assert_int_equal(vg_fake_live_mappings(t->w, 1), 3);

@@ -33,11 +33,15 @@ kernel_setup() {
         echo "GUEST-KMOD none (pv=1: xen-blkfront disks)"
         return 0
     fi
-    ko=/lib/modules/$(uname -r)/extra/virtio_grant.ko
-    [ -f "$ko" ] || gerr "no virtio_grant.ko in the guest image (the harness built none: frontend/linux and make kmod, see build-kmod.sh)"
+    # extra/ (make kmod) or updates/dkms/ (the DKMS package, make e2e-deb):
+    # wherever modules.dep, which modprobe reads, says
+    _kd=/lib/modules/$(uname -r)
+    ko=$(sed -n 's|^\([^:]*/virtio_grant\.ko\):.*|\1|p' "$_kd/modules.dep" | sed -n 1p)
+    [ -n "$ko" ] && [ -f "$_kd/$ko" ] || gerr "no virtio_grant.ko in the guest image (the harness built none: frontend/linux and make kmod, see build-kmod.sh)"
+    ko=$_kd/$ko
     # shellcheck disable=SC2086
     modprobe virtio_grant ${kmod_args:-} || gerr "modprobe virtio_grant failed"
-    echo "GUEST-KMOD loaded $(sed -n 's/^\(virtio_grant\) .*/\1/p' /proc/modules) $(md5sum "$ko" | cut -c1-8)"
+    echo "GUEST-KMOD loaded $(sed -n 's/^\(virtio_grant\) .*/\1/p' /proc/modules) ${ko#"$_kd"/} $(md5sum "$ko" | cut -c1-8)"
 }
 
 # find_disk MiB SECONDS -> vdX

@@ -61,6 +61,12 @@ setup_failed() {
 }
 
 say "kernel $(uname -r), scenarios: ${SCEN:-<none>}"
+# an image built from the project's .debs (make e2e-deb, image-debs.sh):
+# the scenarios start vgrantd as its unit says (lib.sh start_vgrantd)
+if [ -f /etc/e2e/packages ]; then
+    export E2E_PACKAGED=1
+    say "project files from the packages: $(cut -d' ' -f1,2 /etc/e2e/packages | tr '\n' ' ')"
+fi
 
 # ---- kernel modules (list made by build-images.sh, dependencies first)
 while read -r m; do

@@ -27,6 +27,8 @@ mount -t tmpfs tmpfs /dev/shm
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 exec </dev/console >/dev/console 2>&1
 echo 1 >/proc/sys/kernel/printk
+# an image built from the project's .debs (make e2e-deb)
+[ -f /etc/e2e/packages ] && export E2E_PACKAGED=1
 
 JOB="" KEEP=0
 set --

@@ -13,7 +13,7 @@ img=$E2E_WORK/basic.img
 span=$((16 * 1024 * 1024))
 dd if=/dev/zero of="$img" bs=1M count=32 2>/dev/null || fail "cannot create $img"
 
-start_bg vgrantd vgrantd --foreground --log-level info
+start_vgrantd vgrantd --log-level info
 start_guest -k -m 128 -a devid=0 -a span=$span -a cksum=1 -a seed=11 basic1 blk-verify ||
     fail "xl create of basic1 failed"
 domid=$(guest_domid basic1)

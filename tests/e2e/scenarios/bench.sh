@@ -86,7 +86,7 @@ bench_ops() {
     echo "BENCH-OPS $ops"
 }
 
-start_bg vgrantd vgrantd --foreground --log-level warn
+start_vgrantd vgrantd --log-level warn
 first=1
 for m in $modes; do
     t0=$(_now)

@@ -10,7 +10,7 @@ need_guest_bin vgrant-io
 
 img=$E2E_WORK/demo.img
 dd if=/dev/zero of="$img" bs=1M count=64 2>/dev/null || fail "cannot create $img"
-start_bg vgrantd vgrantd --foreground --log-level info
+start_vgrantd vgrantd --log-level info
 start_guest -k -m 128 -a seed=42 -a span=32M -a cksum=1 -a sizes=4K,64K,1M -a count=16 -a depth=8 demo1 blk-verify ||
     fail "xl create demo1 failed"
 dom=$(guest_domid demo1)

@@ -11,7 +11,7 @@ need_guest_bin vgrant-io
 dd if=/dev/zero of="$E2E_WORK/victim.img" bs=1M count=40 2>/dev/null || fail "cannot create victim.img"
 dd if=/dev/zero of="$E2E_WORK/survivor.img" bs=1M count=32 2>/dev/null || fail "cannot create survivor.img"
 
-start_bg vgrantd vgrantd --foreground --log-level info
+start_vgrantd vgrantd --log-level info
 start_guest -k -m 128 victim blk-loop || fail "xl create victim"
 vdom=$(guest_domid victim)
 check "attach victim" vgrant attach "$vdom" "type=blk,target=$E2E_WORK/victim.img"

@@ -19,7 +19,7 @@ if [ -w "$limit" ]; then echo 1048576 >"$limit"; fi
 # shellcheck disable=SC2086
 kernel_disks kfio $modes
 t0=$(_now)
-[ "${E2E_KERNEL_DISK:-}" = pv ] || start_bg vgrantd vgrantd --foreground --log-level info
+[ "${E2E_KERNEL_DISK:-}" = pv ] || start_vgrantd vgrantd --log-level info
 pvarg=""
 [ "${E2E_KERNEL_DISK:-}" = pv ] && pvarg="-a pv=1"
 # shellcheck disable=SC2086

@@ -48,7 +48,7 @@ if [ "$pv" = 1 ]; then
     start_guest -k -m 256 -a pv=1 -a labels="$labels" -a sizes="$sizes" -a files="$files" -a big="$big" \
         kfs kernel-fs "disk = [ $disks ]" || fail "xl create of kfs failed"
 else
-    start_bg vgrantd vgrantd --foreground --log-level info
+    start_vgrantd vgrantd --log-level info
     start_guest -k -m 256 -a labels="$labels" -a sizes="$sizes" -a files="$files" -a big="$big" \
         kfs kernel-fs || fail "xl create of kfs failed"
     domid=$(guest_domid kfs)

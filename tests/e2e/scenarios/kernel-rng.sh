@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 need_bin vgrantd vgrant xl
 
-start_bg vgrantd vgrantd --foreground --log-level info
+start_vgrantd vgrantd --log-level info
 start_guest -k -m 160 -a bytes=65536 krng kernel-rng || fail "xl create of krng failed"
 dom=$(guest_domid krng)
 vgrant attach "$dom" "type=rng" >"$E2E_WORK/krng-attach.log" 2>&1 ||

@@ -33,7 +33,7 @@ if [ "${E2E_KERNEL_DISK:-}" = pv ]; then
     pvarg="-a pv=1"
     cfg="disk = [ \"phy:$dev,xvda,r\" ]"
 else
-    start_bg vgrantd vgrantd --foreground --log-level info
+    start_vgrantd vgrantd --log-level info
 fi
 # shellcheck disable=SC2086
 start_guest -k -m 192 $pvarg -a size=64 kro kernel-ro ${cfg:+"$cfg"} || fail "xl create of kro failed"

@@ -28,7 +28,7 @@ scratch "$img" "$save"
 dd if=/dev/zero of="$img" bs=1M count=0 seek=128 2>/dev/null || fail "cannot create $img"
 files_now() { guest_log ksr | sed -n 's/^GUEST-SR-FILE //p' | tail -n 1; }
 
-start_bg vgrantd vgrantd --foreground --log-level info
+start_vgrantd vgrantd --log-level info
 start_guest -k -m 128 -a size=128 ksr kernel-sr || fail "xl create of ksr failed"
 dom=$(guest_domid ksr)
 check "vgrant attach" vgrant attach "$dom" "type=blk,target=$img"

@@ -32,7 +32,7 @@ wait_line() { # GUEST PATTERN SECONDS
     done
 }
 
-start_bg vgrantd vgrantd --foreground --log-level info
+start_vgrantd vgrantd --log-level info
 start_guest -k -m 192 -a labels=surv -a sizes=64 -a fsize=32M -a runtime=150 ku-surv kernel-fio ||
     fail "xl create ku-surv"
 sdom=$(guest_domid ku-surv)
@@ -97,7 +97,7 @@ log "vgrantd: ${rel:-no release line}"
 echo "$rel" | grep -q "released: 0 pages mapped, 0 ports bound" ||
     { bg_log vgrantd | tail -n 10; fail "the stopping vgrantd did not release everything of dom $tdom"; }
 sleep 3
-start_bg vgrantd2 vgrantd --foreground --log-level info
+start_vgrantd vgrantd2 --log-level info
 t0=$(_now)
 wait_guest ku-term 300
 rc=$?

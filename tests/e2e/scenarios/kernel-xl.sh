@@ -29,7 +29,7 @@ done
 rm -f "$img"
 check "mkfs.ext4 -d of the image" mkfs.ext4 -q -F -d "$src" "$img" 64M
 
-start_bg vgrantd vgrantd --foreground --log-level info
+start_vgrantd vgrantd --log-level info
 sleep 1
 start_guest -k -m 160 -a size=64 kxl kernel-xl \
     "virtio_grant = [ \"type=blk, target=$img\", \"type=rng\" ]" ||

@@ -29,6 +29,11 @@
 #                               exits
 #   stop_bg NAME                kill it now (TERM, then KILL)
 #   bg_log NAME                 print its output
+#   start_vgrantd NAME [OPTION]...  start_bg NAME vgrantd --foreground
+#                               OPTION...; in an image built from the
+#                               packages (make e2e-deb) the way
+#                               vgrantd.service says, options through
+#                               /etc/default/vgrantd (see the function)
 # Disks for Xen's own PV block driver (blkback/blkfront, the comparison point):
 #   make_disk NAME MiB          create a file on tmpfs, attach it to a loop
 #                               device, print the device (/dev/loopN);
@@ -261,6 +266,51 @@ stop_bg() {
 }
 
 bg_log() { cat "$E2E_WORK/$1.log" 2>/dev/null; }
+
+# start_vgrantd NAME [OPTION]...: start vgrantd in the background as NAME
+# (start_bg: log $E2E_WORK/NAME.log, pid $E2E_WORK/NAME.pid).
+# From the packages (E2E_PACKAGED=1: the image was built from the .debs,
+# make e2e-deb) it starts the way vgrantd.service says, as systemd would
+# on a Debian Xen host: the OPTIONs become VGRANTD_OPTS="..." in
+# /etc/default/vgrantd (what the administrator edits), the command line is
+# the unit's ExecStart with that file's variables substituted
+# (scenarios/unit.lib), its RuntimeDirectory is made with its mode and
+# its UMask applied.  The unit's sandboxing (ProtectSystem, DeviceAllow,
+# ...), Restart= and the journal are systemd's and not reproduced here.
+# Otherwise: `vgrantd --foreground OPTION...` from PATH.
+VGRANTD_UNIT=${VGRANTD_UNIT:-/lib/systemd/system/vgrantd.service}
+start_vgrantd() {
+    _sv_name=$1
+    shift
+    if [ "${E2E_PACKAGED:-0}" != 1 ]; then
+        start_bg "$_sv_name" vgrantd --foreground "$@"
+        return
+    fi
+    . "$(dirname "$0")/unit.lib"
+    [ -f "$VGRANTD_UNIT" ] || fail "packaged image without $VGRANTD_UNIT"
+    _sv_env=/etc/default/vgrantd
+    case "$*" in *'"'*) fail "start_vgrantd: a quote in the options: $*" ;; esac
+    sed -i "s|^VGRANTD_OPTS=.*|VGRANTD_OPTS=\"$*\"|" "$_sv_env" ||
+        fail "cannot set VGRANTD_OPTS in $_sv_env"
+    grep -qx "VGRANTD_OPTS=\"$*\"" "$_sv_env" || fail "$_sv_env has no VGRANTD_OPTS= line to set"
+    _sv_args=$(unit_exec_args "$VGRANTD_UNIT") || fail "cannot map $VGRANTD_UNIT's ExecStart"
+    _sv_rd=$(unit_value "$VGRANTD_UNIT" RuntimeDirectory)
+    _sv_mode=$(unit_value "$VGRANTD_UNIT" RuntimeDirectoryMode)
+    _sv_umask=$(unit_value "$VGRANTD_UNIT" UMask)
+    if [ -n "$_sv_rd" ]; then
+        mkdir -p "/run/$_sv_rd" && chmod "${_sv_mode:-0755}" "/run/$_sv_rd" ||
+            fail "cannot make RuntimeDirectory /run/$_sv_rd"
+    fi
+    set --
+    while IFS= read -r _sv_w; do set -- "$@" "$_sv_w"; done <<EOF
+$_sv_args
+EOF
+    log "as $VGRANTD_UNIT with $_sv_env: $*"
+    _sv_old=$(umask)
+    [ -z "$_sv_umask" ] || umask "$_sv_umask"
+    start_bg "$_sv_name" "$@"
+    umask "$_sv_old"
+}
 
 # scratch PATH...: remove these files when the scenario ends (the kernel
 # scenarios' images fill dom0's /run tmpfs otherwise: one boot runs many)

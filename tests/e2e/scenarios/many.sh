@@ -15,7 +15,7 @@ done
 dd if=/dev/urandom of="$E2E_WORK/many3.img" bs=1M count=4 conv=notrunc 2>/dev/null
 ro_before=$(cksum <"$E2E_WORK/many3.img")
 
-start_bg vgrantd vgrantd --foreground --log-level info
+start_vgrantd vgrantd --log-level info
 start_guest -k -m 128 -a seed=21 -a span=${mib}M -a cksum=1 many1 blk-verify || fail "xl create many1"
 start_guest -k -m 128 -a seed=22 -a span=${mib}M -a cksum=1 many2 blk-verify || fail "xl create many2"
 start_guest -k -m 128 -a span=4M many3 blk-readonly || fail "xl create many3"

@@ -15,7 +15,7 @@ for p in /sys/module/xen_gntdev/parameters/limit; do
     [ -w "$p" ] && echo 1048576 >"$p"
 done
 
-start_bg vgrantd vgrantd --foreground --log-level info
+start_vgrantd vgrantd --log-level info
 start_guest -k -m 160 -a devids=0,1,2,3,4 -a span=$span -a seed=21 \
     modes1 blk-modes || fail "xl create of modes1 failed"
 domid=$(guest_domid modes1)

@@ -10,7 +10,7 @@ need_bin vgrantd vgrant xl cksum
 need_guest_bin vgrant-io
 
 dd if=/dev/zero of="$E2E_WORK/restart.img" bs=1M count=16 2>/dev/null || fail "cannot create restart.img"
-start_bg vgrantd vgrantd --foreground --log-level info
+start_vgrantd vgrantd --log-level info
 start_guest -k -m 128 -a rounds=30 restart1 blk-retry || fail "xl create restart1"
 dom=$(guest_domid restart1)
 check "attach" vgrant attach "$dom" "type=blk,target=$E2E_WORK/restart.img"
@@ -26,7 +26,7 @@ bg_log vgrantd | grep -q "released: 0 pages mapped, 0 ports bound" ||
     fail "the stopping vgrantd did not report releasing everything"
 sleep 3
 log "starting vgrantd again"
-start_bg vgrantd2 vgrantd --foreground --log-level info
+start_vgrantd vgrantd2 --log-level info
 
 wait_guest restart1 400
 rc=$?

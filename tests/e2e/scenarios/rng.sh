@@ -14,7 +14,7 @@ need_guest_bin vgrant-io
 rate=8192
 slow_length=49152
 
-start_bg vgrantd vgrantd --foreground --log-level info
+start_vgrantd vgrantd --log-level info
 start_guest -k -m 128 -a devid=0 -a length=256K -a slow_devid=1 \
     -a slow_rate=$rate -a slow_length=$slow_length rng1 rng-read ||
     fail "xl create of rng1 failed"

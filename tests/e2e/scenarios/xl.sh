@@ -108,7 +108,7 @@ log "ok: without vgrantd xl create failed after $took s and left nothing behind"
 limit=/sys/module/xen_gntdev/parameters/limit
 if [ -w "$limit" ]; then echo 1048576 >"$limit"; fi
 
-start_bg vgrantd vgrantd --foreground --log-level info
+start_vgrantd vgrantd --log-level info
 sleep 1
 rngcfg="\"type=rng, rate=64K, devid=2\""
 cfg="virtio_grant = [ \"type=blk, target=$img, backend=0, mode=grant, readonly=0, queues=1, queue-size=256\", \"type=blk, target=$simg, mode=static, region=4M\", $rngcfg ]"
