@@ -67,7 +67,13 @@ static const char bench_usage[] =
 "    --csv            print " VGF_BENCH_CSV_HEADER "\n"
 "                     rows (size in bytes) instead of a table\n"
 "    --progress       print \"progress LABEL OP SIZE qdDEPTH I/N\" on\n"
-"                     standard error before each point\n";
+"                     standard error before each point\n"
+"    --start-at T     once the device is open, sleep until T (seconds since\n"
+"                     the epoch, CLOCK_REALTIME, fractions ok) before the\n"
+"                     first point, so benchmarks in several guests measure\n"
+"                     at the same time; after each point's row print\n"
+"                     \"window LABEL,OP,SIZE,DEPTH,START,END\": the measured\n"
+"                     I/Os' span, CLOCK_REALTIME seconds\n";
 
 const char *vgf_bench_usage(void)
 {
@@ -93,6 +99,7 @@ struct bench_cfg {
     const char *label;
     bool csv, progress, random;
     uint64_t seed;
+    double start_at;           /* --start-at, 0: none */
     struct vgf_opts opts;
 };
 
@@ -166,6 +173,7 @@ static int parse_seconds(const char *s, double *out)
 enum {
     O_SIZES = 300, O_DEPTHS, O_OPS, O_IOS, O_MAXB, O_SECS, O_SPAN, O_LABEL,
     O_CSV, O_PROGRESS, O_TIMEOUT, O_QSIZE, O_LOGLEVEL, O_RANDOM, O_SEED,
+    O_START_AT,
 };
 
 static int parse_bench_args(int argc, char **argv, struct bench_cfg *c,
@@ -187,6 +195,7 @@ static int parse_bench_args(int argc, char **argv, struct bench_cfg *c,
         { "log-level", required_argument, NULL, O_LOGLEVEL },
         { "random", no_argument, NULL, O_RANDOM },
         { "seed", required_argument, NULL, O_SEED },
+        { "start-at", required_argument, NULL, O_START_AT },
         { NULL, 0, NULL, 0 },
     };
     uint64_t v;
@@ -249,6 +258,14 @@ static int parse_bench_args(int argc, char **argv, struct bench_cfg *c,
                 return -1;
             }
             c->seed = v;
+            break;
+        case O_START_AT:
+            if (vgf_bench_parse_epoch(optarg, &c->start_at)) {
+                fprintf(stderr, "vgrant-io: --start-at '%s': expected seconds since "
+                        "the epoch (e.g. $(date +%%s) + 5), after 2001 and "
+                        "before 2286\n", optarg);
+                return -1;
+            }
             break;
         case O_TIMEOUT:
             if (vg_parse_uint(optarg, 3600000, &v) || v == 0) {
@@ -363,6 +380,46 @@ uint64_t vgf_bench_random_offset(uint64_t seed, uint64_t n, uint64_t size,
     return ((x >> 11) % (span / size)) * size;
 }
 
+int vgf_bench_parse_epoch(const char *s, double *out)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    /* 1e9 is 2001-09-09, 1e10 is 2286: anything else is not a date */
+    if (errno || end == s || *end || !(v >= 1e9 && v < 1e10))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+double vgf_bench_realtime(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double vgf_bench_wait_until(double t)
+{
+    struct timespec ts;
+    double now = vgf_bench_realtime();
+
+    if (now >= t)
+        return now - t;
+    ts.tv_sec = (time_t)t;
+    ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+    if (ts.tv_nsec >= 1000000000L)
+        ts.tv_nsec = 999999999L;
+    /* absolute: a signal or a clock step does not move the deadline */
+    while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        ;
+    now = vgf_bench_realtime();
+    return now > t ? now - t : 0;
+}
+
 /* I/Os of one point: fixed count, bounded by --ios and --max-bytes. */
 static unsigned point_ios(const struct bench_cfg *c, uint64_t size, unsigned depth)
 {
@@ -403,6 +460,14 @@ static int run_matrix(const struct bench_cfg *c, const char *label,
     pt.lat_us = malloc(pt.cap * sizeof(double));
     if (!pt.lat_us)
         return EXIT_IO;
+    if (c->start_at > 0) {
+        double late = vgf_bench_wait_until(c->start_at);
+
+        /* late by more than a scheduling hiccup: the device took longer
+         * to open than the caller allowed; the window lines show it */
+        if (late > 0.05)
+            fprintf(stderr, "vgrant-io: --start-at: started %.3f s late\n", late);
+    }
     for (int w = 0; w < 2 && !rc; w++) {
         bool write = w == 1;
 
@@ -433,6 +498,16 @@ static int run_matrix(const struct bench_cfg *c, const char *label,
                     break;
                 }
                 print_point(c, label, write ? "write" : "read", size, depth, &pt);
+                if (c->start_at > 0) {
+                    /* elapsed runs from the first measured submit to the
+                     * last completion, which was just now */
+                    double end = vgf_bench_realtime();
+
+                    printf("window %s,%s,%" PRIu64 ",%u,%.3f,%.3f\n", label,
+                           write ? "write" : "read", size, depth,
+                           end - pt.elapsed, end);
+                    fflush(stdout);
+                }
             }
     }
     free(pt.lat_us);

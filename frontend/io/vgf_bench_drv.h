@@ -33,6 +33,17 @@ struct vgf_bench_point {
 uint64_t vgf_bench_random_offset(uint64_t seed, uint64_t n, uint64_t size,
                                  uint64_t span);
 
+/* --start-at: parse seconds since the epoch (fractions ok, in
+ * [1e9, 1e10)); 0, or -1 for anything else. */
+int vgf_bench_parse_epoch(const char *s, double *out);
+/* CLOCK_REALTIME in seconds (comparable across Xen guests: their wall
+ * clocks come from the hypervisor's). */
+double vgf_bench_realtime(void);
+/* Sleep until CLOCK_REALTIME t; returns how late it is then (0 when on
+ * time; the time already past t when called after it, without
+ * sleeping). */
+double vgf_bench_wait_until(double t);
+
 struct vgf_bench_driver {
     /* 0, or -1 with errno (the point is then unusable). */
     int (*run)(void *ctx, bool write, uint64_t size, unsigned depth,

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* vgrant-io bench --random: the offsets stay aligned inside the span,
- * depend only on the seed and the I/O number, and cover the span. */
+ * depend only on the seed and the I/O number, and cover the span.
+ * --start-at: the epoch is parsed strictly, the wait ends no earlier
+ * than the deadline and reports how late a past deadline was. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -87,12 +89,52 @@ static void test_covers_the_span(void **state)
     }
 }
 
+static void test_start_at_parse(void **state)
+{
+    double t = 0;
+
+    (void)state;
+    assert_int_equal(vgf_bench_parse_epoch("1796140833", &t), 0);
+    assert_true(t == 1796140833.0);
+    assert_int_equal(vgf_bench_parse_epoch("1796140833.25", &t), 0);
+    assert_true(t == 1796140833.25);
+    /* not dates: seconds, a relative time, garbage, overflow */
+    t = 7;
+    assert_int_equal(vgf_bench_parse_epoch("5", &t), -1);
+    assert_int_equal(vgf_bench_parse_epoch("-1796140833", &t), -1);
+    assert_int_equal(vgf_bench_parse_epoch("", &t), -1);
+    assert_int_equal(vgf_bench_parse_epoch("1796140833x", &t), -1);
+    assert_int_equal(vgf_bench_parse_epoch("nan", &t), -1);
+    assert_int_equal(vgf_bench_parse_epoch("1e10", &t), -1);
+    assert_int_equal(vgf_bench_parse_epoch("1e400", &t), -1);
+    assert_true(t == 7);   /* untouched on error */
+}
+
+static void test_start_at_wait(void **state)
+{
+    double t0 = vgf_bench_realtime(), late, now;
+
+    (void)state;
+    assert_true(t0 > 1e9);
+    /* a deadline ahead: not back before it, and late by >= 0 */
+    late = vgf_bench_wait_until(t0 + 0.2);
+    now = vgf_bench_realtime();
+    assert_true(now >= t0 + 0.2);
+    assert_true(late >= 0);
+    /* a deadline 3 s past: no sleep, and it says how late */
+    late = vgf_bench_wait_until(now - 3);
+    assert_true(late >= 3);
+    assert_true(vgf_bench_realtime() - now < 1.0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_aligned_inside_span),
         cmocka_unit_test(test_seeded_and_repeatable),
         cmocka_unit_test(test_covers_the_span),
+        cmocka_unit_test(test_start_at_parse),
+        cmocka_unit_test(test_start_at_wait),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
