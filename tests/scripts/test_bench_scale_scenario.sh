@@ -4,8 +4,10 @@
 # vgrantd, xenstore-read/-write and vgrant-io (no Xen): every guest of a
 # step gets each point's go key, runs one vgrant-io bench per device with
 # --random at depth 16, and the scenario turns the devices' rows into one
-# SCALE-ROW per point (sum, min, max) with SCALE-DEV rows; each step's
-# devices are attached with fresh ids and detached after it.
+# SCALE-ROW per point (sum, min, max) with SCALE-DEV rows; all devices of
+# a point get the same --start-at and their windows make one SCALE-SYNC
+# (start spread, overlap); each step's devices are attached with fresh ids
+# and detached after it.
 set -u
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
@@ -48,11 +50,20 @@ case $args in *" --random "*) ;; *) echo "vgrant-io: fake: no --random"; exit 2 
 case $args in *" --depths 16 "*) ;; *) echo "vgrant-io: fake: not depth 16"; exit 2 ;; esac
 [ -f "$FAKE_ROOT/xs/local/domain/$FAKE_DOM/device/virtio-grant/$d/backend-id" ] ||
     { echo "vgrant-io: fake: device $d not attached"; exit 2; }
-while [ $# -gt 0 ]; do case $1 in --label) l=$2 ;; --ops) o=$2 ;; --sizes) s=$2 ;; esac; shift; done
+at=""
+while [ $# -gt 0 ]; do case $1 in --label) l=$2 ;; --ops) o=$2 ;; --sizes) s=$2 ;; --start-at) at=$2 ;; esac; shift; done
+[ -n "$at" ] || { echo "vgrant-io: fake: no --start-at"; exit 2; }
+now=$(date +%s)
+{ [ "$at" -gt $((now - 5)) ] && [ "$at" -le $((now + 10)) ]; } ||
+    { echo "vgrant-io: fake: --start-at $at is not near now ($now)"; exit 2; }
 case $s in *K) b=$((${s%K} * 1024)) ;; *) b=$s ;; esac
 sleep 0.2
 echo "mode,op,size,depth,mbps,iops,p50_us,p99_us"
 echo "$l,$o,$b,16,$((10 + d % 2)).$FAKE_DOM,100.0,1.0,2.0"
+# windows: device 1 of guest 2 starts 0.5 s late, all run 1 s
+late=0; [ "$FAKE_DOM" = 2 ] && [ $((d % 2)) = 1 ] && late=0.5
+awk -v t="$at" -v l="$late" -v lab="$l" -v o="$o" -v b="$b" 'BEGIN { printf "window %s,%s,%d,16,%.3f,%.3f\n", lab, o, b, t + l, t + l + 1 }'
+echo "$at" >>"$FAKE_ROOT/start-at.$FAKE_DOM"
 EOF
 cat >"$tmp/bin/xl" <<'EOF'
 #!/bin/sh
@@ -102,6 +113,19 @@ grep -qx '1,2,grant,read,4096,16,21.20,10.10,11.10,[0-9.]*,[0-9]*' <<<"$rows" &&
 grep -qx '2,4,persistent,write,4096,16,42.60,10.10,11.20,[0-9.]*,[0-9]*' <<<"$rows" &&
     ok "aggregate is the sum, min and max the slowest and fastest device" || { bad "row values"; echo "$rows"; }
 [ "$(grep -c '^SCALE-DEV 2,persistent,write,4096,' "$tmp/out")" = 4 ] && ok "one SCALE-DEV per device" || bad "SCALE-DEV rows"
+grep -qx 'SCALE-DEV 2,grant,read,4096,2,5,11.2,100.0,1.0,2.0,0.500,1.500' "$tmp/out" &&
+grep -qx 'SCALE-DEV 1,grant,read,4096,1,0,10.1,100.0,1.0,2.0,0.000,1.000' "$tmp/out" &&
+    ok "SCALE-DEV carries the device's window relative to the start time" || { bad "SCALE-DEV windows"; grep '^SCALE-DEV' "$tmp/out" | head -n 6; }
+sync=$(sed -n 's/^SCALE-SYNC //p' "$tmp/out")
+# 1 guest: both windows [0, 1]; 2 guests: one starts 0.5 s late, overlap
+# 0.5 s of a mean window of 1 s
+[ "$(wc -l <<<"$sync")" = 8 ] && grep -qx '1,grant,read,4096,0.000,100.0' <<<"$sync" &&
+grep -qx '2,persistent,write,4096,0.500,50.0' <<<"$sync" &&
+    ok "SCALE-SYNC: start spread and overlap of every point" || { bad "SCALE-SYNC"; echo "$sync"; }
+# every guest of a point got the same start time: guests 1 and 2 hold the
+# same list for the 2-guest points (guest 1's last 8)
+[ "$(tail -n 8 "$tmp/start-at.1")" = "$(cat "$tmp/start-at.2")" ] &&
+    ok "the devices of a point share one --start-at" || { bad "start times differ"; tail -n 8 "$tmp/start-at.1"; cat "$tmp/start-at.2"; }
 # step k (0-based over steps x modes) uses devids 2k, 2k+1, never again
 grep -q '^attach 2 type=blk,target=.*scale-2-1.img,devid=5,mode=grant$' "$tmp/vgrant.calls" &&
 grep -q '^attach 1 type=blk,target=.*scale-1-0.img,devid=6,mode=persistent$' "$tmp/vgrant.calls" &&

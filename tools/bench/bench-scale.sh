@@ -6,7 +6,10 @@
 #   bench/results/scale.csv          guests,devices,mode,op,size,depth,
 #                                    agg_mbps,min_dev_mbps,max_dev_mbps,
 #                                    vgrantd_cpu_s,vgrantd_rss_kib
-#   bench/results/scale-devices.csv  every device's own row of every point
+#   bench/results/scale-devices.csv  every device's own row of every point,
+#                                    with its measured window
+#   bench/results/scale-sync.csv     per point: how far apart the devices
+#                                    started, how much their windows overlap
 #   bench/results/scale-skipped.txt  points that did not give all rows
 #   bench/results/scale-run-info.txt when, which commit, which machine, knobs
 #   bench/results/scale-<mode>.png   (plot-scale.sh)
@@ -15,7 +18,7 @@
 # Environment: BENCH_SCALE_TIMEOUT (QEMU run, s, default 1800),
 # BENCH_SCALE_GUESTS, BENCH_SCALE_MODES, BENCH_SCALE_SIZES, BENCH_SCALE_OPS,
 # BENCH_SCALE_DEPTH, BENCH_SCALE_SECONDS, BENCH_SCALE_SPAN,
-# BENCH_SCALE_GUEST_MEM (passed to the scenario, see its header; lists
+# BENCH_SCALE_GUEST_MEM, BENCH_SCALE_LEAD (passed to the scenario, see its header; lists
 # separated by ',' or '+', e.g. BENCH_SCALE_GUESTS=1,2 for a short run),
 # BENCH_RESULTS (default <repo>/bench/results), BENCH_SCALE_DOC (default
 # <repo>/docs/benchmarks-scale.md), VGRANT_E2E_MEM (QEMU memory, MiB,
@@ -43,7 +46,8 @@ export VGRANT_E2E_MEM=${VGRANT_E2E_MEM:-2560}
 dom0_args=${VGRANT_E2E_DOM0_ARGS:-}
 knobs=""
 for v in BENCH_SCALE_GUESTS BENCH_SCALE_MODES BENCH_SCALE_SIZES BENCH_SCALE_OPS \
-         BENCH_SCALE_DEPTH BENCH_SCALE_SECONDS BENCH_SCALE_SPAN BENCH_SCALE_GUEST_MEM; do
+         BENCH_SCALE_DEPTH BENCH_SCALE_SECONDS BENCH_SCALE_SPAN BENCH_SCALE_GUEST_MEM \
+         BENCH_SCALE_LEAD; do
     val=${!v:-}
     [ -n "$val" ] || continue
     case $val in *[!A-Za-z0-9,+._-]*) echo "bench-scale: $v='$val': letters, digits, '-', ',' or '+' only (no spaces)" >&2; exit 2 ;; esac
@@ -53,6 +57,7 @@ done
 
 t0=$SECONDS
 run_start=$(date +%s)
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 run_commit=$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)
 echo "bench-scale: booting Xen under QEMU (timeout ${timeout}s); serial log in $logdir"
 VGRANT_E2E_DOM0_ARGS=$dom0_args "$runner" -t "$timeout" -l "$logdir" bench-scale \
@@ -76,6 +81,8 @@ follow() {
                     "$((SECONDS - t0))" "$1" "$2" "$3" "$4" "$5" ;;
             SCALE-ROW\ *)  echo "bench-scale:   ${line#SCALE-ROW }" ;;
             SCALE-SKIP\ *) echo "bench-scale: SKIPPED ${line#SCALE-SKIP }" ;;
+            SCALE-SYNC\ *) echo "bench-scale:   windows (start spread s, overlap %): ${line#SCALE-SYNC }" ;;
+            *"| SCALE-LATE "*) echo "bench-scale:   late: ${line#*| SCALE-LATE }" ;;
             "[bench-scale] "*|"E2E-RESULT "*) echo "bench-scale: ${line#\[bench-scale\] }" ;;
         esac
     done
@@ -101,9 +108,13 @@ clean=$(tr -d '\r' <"$log")
     sed -n 's/^SCALE-ROW //p' <<<"$clean"
 } >"$results/scale.csv"
 {
-    echo "guests,mode,op,size,guest,devid,mbps,iops,p50_us,p99_us"
+    echo "guests,mode,op,size,guest,devid,mbps,iops,p50_us,p99_us,start_s,end_s"
     sed -n 's/^SCALE-DEV //p' <<<"$clean"
 } >"$results/scale-devices.csv"
+{
+    echo "guests,mode,op,size,start_spread_s,overlap_pct"
+    sed -n 's/^SCALE-SYNC //p' <<<"$clean"
+} >"$results/scale-sync.csv"
 sed -n 's/^SCALE-SKIP //p' <<<"$clean" >"$results/scale-skipped.txt"
 {
     echo "date: $(date -u -d "@$run_start" '+%Y-%m-%d %H:%M UTC')"
@@ -114,6 +125,7 @@ sed -n 's/^SCALE-SKIP //p' <<<"$clean" >"$results/scale-skipped.txt"
     echo "memory: QEMU $VGRANT_E2E_MEM MiB, dom0 ${VGRANT_E2E_DOM0_MEM:-1024} MiB"
     echo "command: make bench-scale"
     echo "duration: $((SECONDS - t0)) s"
+    echo "load: $load_start / $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$results/scale-run-info.txt"
 nrows=$(($(wc -l <"$results/scale.csv") - 1))
 

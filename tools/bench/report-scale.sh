@@ -4,7 +4,8 @@
 #   tools/bench/report-scale.sh [RESULTS_DIR [OUT]]
 # defaults: <repo>/bench/results, <repo>/docs/benchmarks-scale.md.  Reads
 # scale.csv, scale-skipped.txt, scale-run-info.txt and the PNGs of
-# plot-scale.sh.  The whole file is generated: edit this script, not it.
+# plot-scale.sh, and scale-sync.csv (the devices' measured windows) when
+# there is one.  The whole file is generated: edit this script, not it.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=../lib/need.sh
@@ -21,6 +22,8 @@ head -n1 "$csv" | grep -qx "$header" ||
 outdir=$(cd "$(dirname "$out")" && pwd)
 relres=$(realpath --relative-to="$outdir" "$results" 2>/dev/null || echo "$results")
 info=$results/scale-run-info.txt
+sync=$results/scale-sync.csv
+[ -f "$sync" ] || sync=/dev/null
 # (a missing file gives empty values, not a failed pipeline)
 info_get() { [ -f "$info" ] && sed -n "s/^$1: //p" "$info" | head -n1; return 0; }
 modes=$(awk -F, 'NR > 1 && !seen[$3]++ { print $3 }' "$csv")
@@ -32,19 +35,28 @@ BEGIN { FS = "," }'
 
 # mode_table MODE: every point of MODE, by op, size (large first), guests
 mode_table() {
-    echo "| guests | devices | op | size | aggregate MB/s | × 1 guest | per device min | max | min/max | vgrantd CPU s | vgrantd peak RSS KiB |"
-    echo "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    echo "| guests | devices | op | size | aggregate MB/s | × 1 guest | per device min | max | min/max | windows overlap % | vgrantd CPU s | vgrantd peak RSS KiB |"
+    echo "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     awk -v m="$1" "$AWK_SZ"'
-    NR > 1 && $3 == m { row[NR] = $0; if ($1 == 1) one[$4, $5] = $7 }
+    FNR == NR { if (FNR > 1 && $2 == m) ov[$1, $3, $4] = $6; next }
+    FNR > 1 && $3 == m { row[FNR] = $0; if ($1 == 1) one[$4, $5] = $7 }
     END {
         for (r in row) {
             split(row[r], f, ",")
             x = ((f[4], f[5]) in one) && one[f[4], f[5]] > 0 ? sprintf("%.2f", f[7] / one[f[4], f[5]]) : "–"
             fair = f[9] > 0 ? sprintf("%.2f", f[8] / f[9]) : "–"
-            printf "%s %015.0f %04d|| %d | %d | %s | %s | %.2f | %s | %.2f | %.2f | %s | %.2f | %d |\n",
-                f[4], 1e11 - f[5], f[1], f[1], f[2], f[4], sz(f[5]), f[7], x, f[8], f[9], fair, f[10], f[11]
+            o = ((f[1], f[4], f[5]) in ov) ? ov[f[1], f[4], f[5]] : "–"
+            printf "%s %015.0f %04d|| %d | %d | %s | %s | %.2f | %s | %.2f | %.2f | %s | %s | %.2f | %d |\n",
+                f[4], 1e11 - f[5], f[1], f[1], f[2], f[4], sz(f[5]), f[7], x, f[8], f[9], fair, o, f[10], f[11]
         }
-    }' "$csv" | LC_ALL=C sort | sed 's/^[^|]*||/|/'
+    }' "$sync" "$csv" | LC_ALL=C sort | sed 's/^[^|]*||/|/'
+}
+
+# sync_summary: the worst start spread and overlap over all points
+sync_summary() {
+    awk "$AWK_SZ"'NR > 1 { n++; if (n == 1 || $5 > sp) sp = $5; if (n == 1 || $6 < ov) { ov = $6; at = $1 " guest(s), " $2 " " $3 " " sz($4) } }
+        END { if (n) printf "- Measured windows (%d points): the devices of a point started at most %.3f s apart; the time all of them were measuring at once was at least %.1f%% of their mean window (worst: %s).\n", n, sp, ov, at
+              else print "- No measured windows (scale-sync.csv missing or empty): the devices\x27 overlap is unknown." }' "$sync"
 }
 
 # summary: per mode, op and size, the largest step against 1 guest
@@ -87,13 +99,17 @@ summary() {
     echo "  a size-aligned slot of the span picked by xorshift64* of a per-device seed and"
     echo "  the I/O's number. Each device first does 16 unmeasured warm-up I/Os, then runs"
     echo "  for S seconds (3 by default) and reports its own MB/s."
-    echo "- **Sync barrier**: dom0 writes the point's command into every guest's"
-    echo "  \`data/scale-go-<n>\` xenstore key in one loop; each guest sleeps on a xenstore"
+    echo "- **Simultaneous start**: dom0 writes the point's command, which carries a start"
+    echo "  time a few seconds ahead (BENCH_SCALE_LEAD, default 2 + N s), into every"
+    echo "  guest's \`data/scale-go-<n>\` xenstore key; each guest sleeps on a xenstore"
     echo "  watch of its \`data/\` (no polling: under TCG every process a PV guest forks"
-    echo "  costs much emulated CPU), starts both devices' processes together when its key"
-    echo "  appears, then writes \`data/scale-done-<n>\`. Start skew between devices is the"
-    echo "  watch delivery plus the device connect time (not measured); with S = 3 s the"
-    echo "  devices overlap for most, not all, of their measured time."
+    echo "  costs much emulated CPU) and starts both devices' processes when its key"
+    echo "  appears. Each \`vgrant-io bench --start-at T\` opens its device (the handshake"
+    echo "  with vgrantd), then sleeps until T on CLOCK_REALTIME, which every guest takes"
+    echo "  from Xen, so the connect time does not skew the measurement. Each reports its"
+    echo "  measured window; \`windows overlap %\` is the time all devices of the point were"
+    echo "  measuring at once, in % of their mean window (scale-sync.csv; a device whose"
+    echo "  open took longer than the lead starts late and lowers it)."
     echo "- **aggregate MB/s**: the sum of the devices' own MB/s; **per device min / max**:"
     echo "  the slowest and fastest device of the point (fairness; min/max = 1 is perfectly"
     echo "  even)."
@@ -109,6 +125,7 @@ summary() {
     echo "## Summary"
     echo
     summary
+    sync_summary
     echo
     echo "## What this shows, and what emulation distorts"
     echo
@@ -123,9 +140,10 @@ summary() {
     echo "  saturated, not that vgrantd cannot scale; the absolute MB/s are far below"
     echo "  hardware figures, and hypercalls (grant map/unmap/copy) cost much more under"
     echo "  TCG than on hardware, which favours persistent mode more than hardware would."
-    echo "- The host also ran other work (the project's fuzzers at nice 19, possibly"
-    echo "  another QEMU) during the run: points are single runs of a few seconds, without"
-    echo "  repetition or confidence intervals."
+    echo "- The host is shared (other sessions' builds and QEMUs, fuzzers at nice 19):"
+    echo "  its load average was $(info_get load) (start / end of the run). Points are"
+    echo "  single runs of a few seconds, without repetition or confidence intervals, so"
+    echo "  differences of tens of percent between neighbouring points are within the noise."
     echo
     for m in $modes; do
         echo "## \`$m\` mode"

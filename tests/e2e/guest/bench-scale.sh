@@ -8,12 +8,19 @@
 #   depth     requests in flight per device (default 16)
 #   span      offsets stay in [0, span) (default 8M)
 # dom0 writes data/scale-go-<n> (n = 0, 1, ...) holding
-#   run LABEL OP SIZE DEVID...    one vgrant-io bench per DEVID, all
-#                                 started together, random offsets
+#   run LABEL OP SIZE START DEVID...
+#                                 one vgrant-io bench per DEVID, all
+#                                 started together, random offsets; each
+#                                 opens its device, then waits until
+#                                 START (seconds since the epoch, the
+#                                 same in every guest: --start-at) before
+#                                 measuring; START "now": no wait
 #   stop                          end the job
 # and the job prints on the console
 #   SCALE-READY                   before waiting for the first point
 #   SCALE-ROW <n> <devid> <mode,op,size,depth,mbps,iops,p50_us,p99_us>
+#   SCALE-WIN <n> <devid> <start>,<end>  the measured I/Os' span
+#                                 (CLOCK_REALTIME; with a START only)
 #   SCALE-FAIL <n> <devid> <what went wrong>
 #   SCALE-END <n> rc=<status>
 # then writes data/scale-done-<n> = <status> (0: every device gave its row).
@@ -54,15 +61,17 @@ while :; do
     # shellcheck disable=SC2086
     set -- $c
     [ "$1" = stop ] && { echo "SCALE-STOP $n"; kill %1 2>/dev/null; exit 0; }
-    if [ "$1" != run ] || [ $# -lt 5 ]; then
+    if [ "$1" != run ] || [ $# -lt 6 ]; then
         echo "SCALE-FAIL $n - bad command '$c'"
         echo "SCALE-END $n rc=2"
         xenstore-write "data/scale-done-$n" 2
         n=$((n + 1))
         continue
     fi
-    label=$2 op=$3 size=$4
-    shift 4
+    label=$2 op=$3 size=$4 start=$5
+    shift 5
+    at=""
+    [ "$start" = now ] || at="--start-at $start"
     rc=0
     for d in "$@"; do
         wait_dev "$d" || { echo "SCALE-FAIL $n $d no virtio-grant device $d after 60 s"; rc=3; }
@@ -72,9 +81,11 @@ while :; do
         # `seconds` (after its own depth-sized warm-up)
         pids=""
         for d in "$@"; do
+            # $at: no option or two words
+            # shellcheck disable=SC2086
             vgrant-io bench "$d" --label "$label" --ops "$op" --sizes "$size" \
                 --depths "$depth" --seconds "$seconds" --span "$span" --random \
-                --seed "$((g * 1000 + n * 10 + d % 10))" --timeout 20000 --csv \
+                --seed "$((g * 1000 + n * 10 + d % 10))" --timeout 20000 --csv $at \
                 >"/tmp/scale-$n-$d.out" 2>&1 &
             pids="$pids $!"
         done
@@ -83,6 +94,9 @@ while :; do
             row=$(grep -E "^$label,$op,[0-9]+,[0-9]+," "/tmp/scale-$n-$d.out" | tail -n 1)
             if [ -n "$row" ]; then
                 echo "SCALE-ROW $n $d $row"
+                win=$(sed -n "s/^window $label,$op,[0-9]*,[0-9]*,//p" "/tmp/scale-$n-$d.out" | tail -n 1)
+                [ -z "$win" ] || echo "SCALE-WIN $n $d $win"
+                grep '^vgrant-io: --start-at' "/tmp/scale-$n-$d.out" | sed "s/^/SCALE-LATE $n $d /"
             else
                 rc=1
                 echo "SCALE-FAIL $n $d $(grep -v '^mode,' "/tmp/scale-$n-$d.out" | tail -n 1)"

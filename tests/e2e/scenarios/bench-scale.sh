@@ -8,13 +8,22 @@
 # all 2N devices at once: dom0 writes the point's command into every
 # guest's data/scale-go-<n> in one loop, each guest (guest/bench-scale.sh,
 # woken by a xenstore watch on its data/) starts one vgrant-io bench per
-# device together.
+# device together.  The command carries a start time START, LEAD seconds
+# ahead: every vgrant-io opens its device, then sleeps until START
+# (--start-at, CLOCK_REALTIME, which all guests take from Xen) before its
+# warm-up and measurement, so the devices' measured windows coincide
+# whatever the connect time; each reports its window (SCALE-WIN) and dom0
+# how well they overlapped (SCALE-SYNC).
 # Each device runs for BENCH_SCALE_SECONDS.  The devices are detached after
 # their step, so vgrantd serves only the step's devices.
 # Not a test: it passes when it ran.  Output on dom0's console, for
 # tools/bench/bench-scale.sh to collect:
 #   SCALE-ROW guests,devices,mode,op,size,depth,agg_mbps,min_dev_mbps,max_dev_mbps,vgrantd_cpu_s,vgrantd_rss_kib
-#   SCALE-DEV guests,mode,op,size,guest,devid,mbps,iops,p50_us,p99_us
+#   SCALE-DEV guests,mode,op,size,guest,devid,mbps,iops,p50_us,p99_us,start_s,end_s
+#     (start_s, end_s: the device's measured window, seconds after START)
+#   SCALE-SYNC guests,mode,op,size,start_spread_s,overlap_pct
+#     (latest minus earliest window start; the time every device was
+#     measuring, in % of the mean window)
 #   SCALE-SKIP <guests> <mode> <op> <size>: <reason>
 #   SCALE-PROGRESS <mode> <guests> <op> <size> <i>/<n>
 # vgrantd_cpu_s: utime+stime of vgrantd (/proc/<pid>/stat) from just before
@@ -26,7 +35,9 @@
 # (64K,4K), BENCH_SCALE_OPS (read,write), BENCH_SCALE_DEPTH (16),
 # BENCH_SCALE_SECONDS (3), BENCH_SCALE_SPAN (MiB per device, 8),
 # BENCH_SCALE_GUEST_MEM (MiB, 128: the guest kernel panics unpacking its
-# initramfs with 96).
+# initramfs with 96), BENCH_SCALE_LEAD (s from the go keys to START,
+# default 2 + N for N guests; a device that opens later starts late and
+# its vgrant-io says so: SCALE-LATE).
 . "$(dirname "$0")/lib.sh"
 need_bin vgrantd vgrant xl xenstore-write xenstore-read
 need_guest_bin vgrant-io
@@ -39,6 +50,7 @@ depth=${BENCH_SCALE_DEPTH:-16}
 seconds=${BENCH_SCALE_SECONDS:-3}
 span_mib=${BENCH_SCALE_SPAN:-8}
 gmem=${BENCH_SCALE_GUEST_MEM:-128}
+lead=${BENCH_SCALE_LEAD:-}
 maxg=0
 for n in $steps; do
     case $n in ''|*[!0-9]*) fail "BENCH_SCALE_GUESTS: '$n' is not a number" ;; esac
@@ -51,8 +63,8 @@ done
 for o in $ops; do
     case $o in read|write) ;; *) fail "BENCH_SCALE_OPS: '$o' is not read or write" ;; esac
 done
-for v in "$depth" "$span_mib" "$gmem"; do
-    case $v in ''|*[!0-9]*) fail "BENCH_SCALE_DEPTH/SPAN/GUEST_MEM: '$v' is not a number" ;; esac
+for v in "$depth" "$span_mib" "$gmem" "${lead:-0}"; do
+    case $v in ''|*[!0-9]*) fail "BENCH_SCALE_DEPTH/SPAN/GUEST_MEM/LEAD: '$v' is not a number" ;; esac
 done
 case $seconds in ''|*[!0-9.]*) fail "BENCH_SCALE_SECONDS: '$seconds' is not a number" ;; esac
 # sizes in bytes for the CSV (vgrant-io prints bytes too)
@@ -67,7 +79,7 @@ bytes() {
 for s in $sizes; do bytes "$s" >/dev/null; done
 
 tck=$(getconf CLK_TCK 2>/dev/null || echo 100)
-log "steps: $steps guests; modes: $modes; sizes: $sizes; ops: $ops; depth $depth; ${seconds}s per point; span ${span_mib} MiB; guests of $gmem MiB; CLK_TCK $tck"
+log "steps: $steps guests; modes: $modes; sizes: $sizes; ops: $ops; depth $depth; ${seconds}s per point; span ${span_mib} MiB; guests of $gmem MiB; start ${lead:-2 + N} s after the go keys; CLK_TCK $tck"
 log "dom0 memory: $(awk '/^MemTotal|^MemAvailable/ { printf "%s %d MiB  ", $1, $2 / 1024 }' /proc/meminfo); Xen free: $(xl info 2>/dev/null | awk '/^free_memory/ { print $3 }') MiB"
 
 # every guest's memory at once, with 64 MiB to spare for Xen's own use
@@ -91,6 +103,18 @@ wait_xs_set() {
         sleep 0.5
     done
     return 0
+}
+# point_diag G DOM: what a point that did not finish left behind: the
+# guest's console, its data/ and device keys, the backend's side, vgrantd
+point_diag() {
+    guest_log "scale$1" | tail -n 20 | sed "s/^/    scale$1| /"
+    xenstore-ls -f "/local/domain/$2/data" 2>&1 | sed "s/^/    xs-data| /"
+    xenstore-ls -f "/local/domain/$2/device/virtio-grant" 2>&1 | sed "s/^/    xs-front| /"
+    xenstore-ls -f "/local/domain/0/backend/virtio-grant/$2" 2>&1 | sed "s/^/    xs-back| /"
+    vgrant list 2>&1 | sed 's/^/    list| /'
+    bg_log vgrantd | tail -n 30 | sed 's/^/    vgrantd| /'
+    top -b -n 1 2>/dev/null | head -n 15 | sed 's/^/    top| /'
+    xl list 2>&1 | sed 's/^/    xl| /'
 }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$vpid/stat"; }
 hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$vpid/status"; }
@@ -155,15 +179,16 @@ for n in $steps; do
                 echo "SCALE-PROGRESS $m $n $o $s $point/$npoints"
                 echo 5 >"/proc/$vpid/clear_refs" 2>/dev/null || log "cannot reset vgrantd's VmHWM: the RSS column is the peak since it started"
                 c0=$(cpu_ticks)
+                t_start=$(($(date +%s) + ${lead:-$((2 + n))}))
                 for g in $(upto "$n"); do
                     eval "dom=\$dom_$g nx=\$next_$g"
-                    xenstore-write "/local/domain/$dom/data/scale-go-$nx" "run $m $o $s $d0 $d1" ||
+                    xenstore-write "/local/domain/$dom/data/scale-go-$nx" "run $m $o $s $t_start $d0 $d1" ||
                         fail "xenstore-write go to scale$g"
                 done
                 for g in $(upto "$n"); do
                     eval "dom=\$dom_$g nx=\$next_$g"
                     if ! wait_xs_set "/local/domain/$dom/data/scale-done-$nx" 180; then
-                        guest_log "scale$g" | tail -n 10 | sed "s/^/    scale$g| /"
+                        point_diag "$g" "$dom"
                         fail "scale$g: point $nx ($m $o $s) not done within 180 s"
                     fi
                 done
@@ -171,15 +196,26 @@ for n in $steps; do
                 hwm=$(hwm_kib)
                 # the guests' rows of this point
                 : >"$E2E_WORK/scale-point.csv"
+                : >"$E2E_WORK/scale-win.txt"
                 for g in $(upto "$n"); do
                     eval "nx=\$next_$g"
-                    guest_log "scale$g" | sed -n "s/^SCALE-ROW $nx \([0-9]*\) /$g \1 /p" >>"$E2E_WORK/scale-point.csv"
-                    guest_log "scale$g" | grep "^SCALE-FAIL $nx " | sed "s/^/    scale$g| /"
+                    guest_log "scale$g" >"$E2E_WORK/scale-guest.log"
+                    sed -n "s/^SCALE-ROW $nx \([0-9]*\) /$g \1 /p" "$E2E_WORK/scale-guest.log" >>"$E2E_WORK/scale-point.csv"
+                    sed -n "s/^SCALE-WIN $nx \([0-9]*\) /$g \1 /p" "$E2E_WORK/scale-guest.log" >>"$E2E_WORK/scale-win.txt"
+                    grep -E "^SCALE-(FAIL|LATE) $nx " "$E2E_WORK/scale-guest.log" | sed "s/^/    scale$g| /"
                     eval "next_$g=$((nx + 1))"
                 done
                 while read -r g dv row; do
-                    echo "SCALE-DEV $n,$m,$o,$sb,$g,$dv,$(echo "$row" | cut -d, -f5-)"
+                    # the window relative to START ("," "," without one)
+                    win=$(awk -v g="$g" -v d="$dv" -v t="$t_start" '$1 == g && $2 == d { split($3, w, ","); printf "%.3f,%.3f", w[1] - t, w[2] - t }' "$E2E_WORK/scale-win.txt")
+                    echo "SCALE-DEV $n,$m,$o,$sb,$g,$dv,$(echo "$row" | cut -d, -f5-),${win:-,}"
                 done <"$E2E_WORK/scale-point.csv"
+                awk -v n="$n" -v m="$m" -v o="$o" -v sb="$sb" -v want=$((2 * n)) '
+                    { split($3, w, ","); if (NR == 1 || w[1] > s1) s1 = w[1]; if (NR == 1 || w[1] < s0) s0 = w[1]
+                      if (NR == 1 || w[2] < e0) e0 = w[2]; len += w[2] - w[1] }
+                    END { if (NR != want || len <= 0) exit
+                          ov = (e0 - s1) / (len / NR) * 100; if (ov < 0) ov = 0
+                          printf "SCALE-SYNC %d,%s,%s,%d,%.3f,%.1f\n", n, m, o, sb, s1 - s0, ov }' "$E2E_WORK/scale-win.txt"
                 got=$(wc -l <"$E2E_WORK/scale-point.csv")
                 if [ "$got" != $((2 * n)) ]; then
                     echo "SCALE-SKIP $n $m $o $s: $got of $((2 * n)) devices gave a row"
