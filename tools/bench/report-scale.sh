@@ -100,7 +100,7 @@ summary() {
     echo "  the I/O's number. Each device first does 16 unmeasured warm-up I/Os, then runs"
     echo "  for S seconds (3 by default) and reports its own MB/s."
     echo "- **Simultaneous start**: dom0 writes the point's command, which carries a start"
-    echo "  time a few seconds ahead (BENCH_SCALE_LEAD, default 2 + N s), into every"
+    echo "  time a few seconds ahead (BENCH_SCALE_LEAD, default 3 + 2N s), into every"
     echo "  guest's \`data/scale-go-<n>\` xenstore key; each guest sleeps on a xenstore"
     echo "  watch of its \`data/\` (no polling: under TCG every process a PV guest forks"
     echo "  costs much emulated CPU) and starts both devices' processes when its key"

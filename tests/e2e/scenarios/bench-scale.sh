@@ -36,7 +36,7 @@
 # BENCH_SCALE_SECONDS (3), BENCH_SCALE_SPAN (MiB per device, 8),
 # BENCH_SCALE_GUEST_MEM (MiB, 128: the guest kernel panics unpacking its
 # initramfs with 96), BENCH_SCALE_LEAD (s from the go keys to START,
-# default 2 + N for N guests; a device that opens later starts late and
+# default 3 + 2N for N guests; a device that opens later starts late and
 # its vgrant-io says so: SCALE-LATE).
 . "$(dirname "$0")/lib.sh"
 need_bin vgrantd vgrant xl xenstore-write xenstore-read
@@ -79,7 +79,7 @@ bytes() {
 for s in $sizes; do bytes "$s" >/dev/null; done
 
 tck=$(getconf CLK_TCK 2>/dev/null || echo 100)
-log "steps: $steps guests; modes: $modes; sizes: $sizes; ops: $ops; depth $depth; ${seconds}s per point; span ${span_mib} MiB; guests of $gmem MiB; start ${lead:-2 + N} s after the go keys; CLK_TCK $tck"
+log "steps: $steps guests; modes: $modes; sizes: $sizes; ops: $ops; depth $depth; ${seconds}s per point; span ${span_mib} MiB; guests of $gmem MiB; start ${lead:-3 + 2N} s after the go keys; CLK_TCK $tck"
 log "dom0 memory: $(awk '/^MemTotal|^MemAvailable/ { printf "%s %d MiB  ", $1, $2 / 1024 }' /proc/meminfo); Xen free: $(xl info 2>/dev/null | awk '/^free_memory/ { print $3 }') MiB"
 
 # every guest's memory at once, with 64 MiB to spare for Xen's own use
@@ -179,7 +179,7 @@ for n in $steps; do
                 echo "SCALE-PROGRESS $m $n $o $s $point/$npoints"
                 echo 5 >"/proc/$vpid/clear_refs" 2>/dev/null || log "cannot reset vgrantd's VmHWM: the RSS column is the peak since it started"
                 c0=$(cpu_ticks)
-                t_start=$(($(date +%s) + ${lead:-$((2 + n))}))
+                t_start=$(($(date +%s) + ${lead:-$((3 + 2 * n))}))
                 for g in $(upto "$n"); do
                     eval "dom=\$dom_$g nx=\$next_$g"
                     xenstore-write "/local/domain/$dom/data/scale-go-$nx" "run $m $o $s $t_start $d0 $d1" ||
