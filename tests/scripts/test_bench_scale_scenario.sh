@@ -6,8 +6,9 @@
 # --random at depth 16, and the scenario turns the devices' rows into one
 # SCALE-ROW per point (sum, min, max) with SCALE-DEV rows; all devices of
 # a point get the same --start-at and their windows make one SCALE-SYNC
-# (start spread, overlap); each step's devices are attached with fresh ids
-# and detached after it.
+# (start spread, overlap); a device that starts late raises the lead of
+# the later points; each step's devices are attached with fresh ids and
+# detached after it, and `xl list` is logged after each.
 set -u
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
@@ -54,7 +55,7 @@ at=""
 while [ $# -gt 0 ]; do case $1 in --label) l=$2 ;; --ops) o=$2 ;; --sizes) s=$2 ;; --start-at) at=$2 ;; esac; shift; done
 [ -n "$at" ] || { echo "vgrant-io: fake: no --start-at"; exit 2; }
 now=$(date +%s)
-{ [ "$at" -gt $((now - 5)) ] && [ "$at" -le $((now + 10)) ]; } ||
+{ [ "$at" -gt $((now - 5)) ] && [ "$at" -le $((now + 30)) ]; } ||
     { echo "vgrant-io: fake: --start-at $at is not near now ($now)"; exit 2; }
 case $s in *K) b=$((${s%K} * 1024)) ;; *) b=$s ;; esac
 sleep 0.2
@@ -62,6 +63,11 @@ echo "mode,op,size,depth,mbps,iops,p50_us,p99_us"
 echo "$l,$o,$b,16,$((10 + d % 2)).$FAKE_DOM,100.0,1.0,2.0"
 # windows: device 1 of guest 2 starts 0.5 s late, all run 1 s
 late=0; [ "$FAKE_DOM" = 2 ] && [ $((d % 2)) = 1 ] && late=0.5
+# the first 2-guest point (devid 5, guest 2's point 0): its open took 4.2 s
+# longer than the lead
+[ "$FAKE_DOM" = 2 ] && [ "$d" = 5 ] && [ ! -f "$FAKE_ROOT/was-late" ] &&
+    { touch "$FAKE_ROOT/was-late"; echo "vgrant-io: --start-at: started 4.200 s late" >&2; }
+echo "$at $(date +%s)" >>"$FAKE_ROOT/lead.$FAKE_DOM"
 awk -v t="$at" -v l="$late" -v lab="$l" -v o="$o" -v b="$b" 'BEGIN { printf "window %s,%s,%d,16,%.3f,%.3f\n", lab, o, b, t + l, t + l + 1 }'
 echo "$at" >>"$FAKE_ROOT/start-at.$FAKE_DOM"
 EOF
@@ -81,6 +87,7 @@ create)
         >"$FAKE_ROOT/console/guest-$name.log" 2>&1 &
     echo $! >"$FAKE_ROOT/pid-$name" ;;
 destroy) rm -f "$FAKE_ROOT/doms/$2" ;;
+list) echo "Name  ID  Mem VCPUs State Time(s)"; echo "Domain-0  0  1024  2  r-----  12.5" ;;
 info) echo "free_memory            : 900" ;;
 esac
 EOF
@@ -136,4 +143,13 @@ grep -q '^attach 1 type=blk,target=.*scale-1-0.img,devid=6,mode=persistent$' "$t
 [ "$(grep -c '^2 ' "$tmp/vgrant-io.calls")" = 8 ] && [ "$(grep -c '^1 ' "$tmp/vgrant-io.calls")" = 16 ] &&
     ok "each guest runs only the steps it is part of" || { bad "vgrant-io calls"; cat "$tmp/vgrant-io.calls"; }
 grep -q 'SCALE-STOP' "$tmp/console/guest-scale1.log" && ok "guests told to stop at the end" || bad "no stop"
+# leads (START minus the time vgrant-io ran) of guest 2's points: 7 s
+# (3 + 2N) for the first, then 7 + 4 + 3 = 14 s after its 4.2 s late open
+leads=$(awk '{ print $1 - $2 }' "$tmp/lead.2" | tr '\n' ' ')
+first=$(awk 'NR == 1 { print $1 - $2 }' "$tmp/lead.2")
+last=$(awk 'END { print $1 - $2 }' "$tmp/lead.2")
+{ [ "$first" -ge 6 ] && [ "$first" -le 7 ] && [ "$last" -ge 13 ] && [ "$last" -le 14 ]; } &&
+grep -q 'a device opened 4.200 s after the start time: the next points start 14 s after the go keys' "$tmp/out" &&
+    ok "a late open raises the lead of the later points" || { bad "leads: $leads"; grep 'opened' "$tmp/out"; }
+[ "$(grep -c '^    xl| Domain-0' "$tmp/out")" = 4 ] && ok "xl list (CPU time per domain) after each step and mode" || bad "xl list lines"
 [ "$fails" = 0 ]

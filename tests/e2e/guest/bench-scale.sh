@@ -78,14 +78,17 @@ while :; do
     done
     if [ "$rc" = 0 ]; then
         # every device's load generator starts at once; each runs for
-        # `seconds` (after its own depth-sized warm-up)
+        # `seconds` (after its own depth-sized warm-up).  --timeout 60 s
+        # for the handshake and each request: with 4 guests of 8 booted,
+        # opens took more than 20 s and requests 9 s at the median (run
+        # of 2026-12-01 16:18, commit f8be8da)
         pids=""
         for d in "$@"; do
             # $at: no option or two words
             # shellcheck disable=SC2086
             vgrant-io bench "$d" --label "$label" --ops "$op" --sizes "$size" \
                 --depths "$depth" --seconds "$seconds" --span "$span" --random \
-                --seed "$((g * 1000 + n * 10 + d % 10))" --timeout 20000 --csv $at \
+                --seed "$((g * 1000 + n * 10 + d % 10))" --timeout 60000 --csv $at \
                 >"/tmp/scale-$n-$d.out" 2>&1 &
             pids="$pids $!"
         done

@@ -35,9 +35,13 @@
 # (64K,4K), BENCH_SCALE_OPS (read,write), BENCH_SCALE_DEPTH (16),
 # BENCH_SCALE_SECONDS (3), BENCH_SCALE_SPAN (MiB per device, 8),
 # BENCH_SCALE_GUEST_MEM (MiB, 128: the guest kernel panics unpacking its
-# initramfs with 96), BENCH_SCALE_LEAD (s from the go keys to START,
-# default 3 + 2N for N guests; a device that opens later starts late and
-# its vgrant-io says so: SCALE-LATE).
+# initramfs with 96), BENCH_SCALE_LEAD (s from the go keys to START; by
+# default 3 + 2N for N guests, raised for the rest of the run whenever a
+# device opened late (SCALE-LATE: its vgrant-io's lateness) to the late
+# lead plus that lateness plus 2 s, so later points start together).
+# A point whose guests are not all done within lead + 180 + 30N s fails
+# the scenario (with the guests', xenstore's and vgrantd's state).
+# After each step (and mode) `xl list` shows every domain's CPU time.
 . "$(dirname "$0")/lib.sh"
 need_bin vgrantd vgrant xl xenstore-write xenstore-read
 need_guest_bin vgrant-io
@@ -156,7 +160,7 @@ for m in $modes; do for n in $steps; do for o in $ops; do for s in $sizes; do
     npoints=$((npoints + 1))
 done; done; done; done
 
-point=0 k=0 rows=0
+point=0 k=0 rows=0 auto_lead=0
 for n in $steps; do
     for m in $modes; do
         # this step's devices: devids 2k and 2k+1 in each of guests 1..n
@@ -179,7 +183,10 @@ for n in $steps; do
                 echo "SCALE-PROGRESS $m $n $o $s $point/$npoints"
                 echo 5 >"/proc/$vpid/clear_refs" 2>/dev/null || log "cannot reset vgrantd's VmHWM: the RSS column is the peak since it started"
                 c0=$(cpu_ticks)
-                t_start=$(($(date +%s) + ${lead:-$((3 + 2 * n))}))
+                # the lead: fixed, or 3 + 2N raised by what earlier points needed
+                use_lead=${lead:-$((3 + 2 * n))}
+                [ -z "$lead" ] && [ "$auto_lead" -gt "$use_lead" ] && use_lead=$auto_lead
+                t_start=$(($(date +%s) + use_lead))
                 for g in $(upto "$n"); do
                     eval "dom=\$dom_$g nx=\$next_$g"
                     xenstore-write "/local/domain/$dom/data/scale-go-$nx" "run $m $o $s $t_start $d0 $d1" ||
@@ -187,9 +194,9 @@ for n in $steps; do
                 done
                 for g in $(upto "$n"); do
                     eval "dom=\$dom_$g nx=\$next_$g"
-                    if ! wait_xs_set "/local/domain/$dom/data/scale-done-$nx" 180; then
+                    if ! wait_xs_set "/local/domain/$dom/data/scale-done-$nx" $((use_lead + 180 + 30 * n)); then
                         point_diag "$g" "$dom"
-                        fail "scale$g: point $nx ($m $o $s) not done within 180 s"
+                        fail "scale$g: point $nx ($m $o $s) not done within $((use_lead + 180 + 30 * n)) s (start $use_lead s after the go key)"
                     fi
                 done
                 c1=$(cpu_ticks)
@@ -197,14 +204,24 @@ for n in $steps; do
                 # the guests' rows of this point
                 : >"$E2E_WORK/scale-point.csv"
                 : >"$E2E_WORK/scale-win.txt"
+                : >"$E2E_WORK/scale-late.txt"
                 for g in $(upto "$n"); do
                     eval "nx=\$next_$g"
                     guest_log "scale$g" >"$E2E_WORK/scale-guest.log"
                     sed -n "s/^SCALE-ROW $nx \([0-9]*\) /$g \1 /p" "$E2E_WORK/scale-guest.log" >>"$E2E_WORK/scale-point.csv"
                     sed -n "s/^SCALE-WIN $nx \([0-9]*\) /$g \1 /p" "$E2E_WORK/scale-guest.log" >>"$E2E_WORK/scale-win.txt"
                     grep -E "^SCALE-(FAIL|LATE) $nx " "$E2E_WORK/scale-guest.log" | sed "s/^/    scale$g| /"
+                    grep "^SCALE-LATE $nx " "$E2E_WORK/scale-guest.log" >>"$E2E_WORK/scale-late.txt"
                     eval "next_$g=$((nx + 1))"
                 done
+                # "started X s late": the next points get a longer lead
+                # (by a second or more: a few ms late is scheduling noise)
+                late_s=$(sed -n 's/.*started \([0-9.]*\) s late.*/\1/p' "$E2E_WORK/scale-late.txt" | sort -g | tail -n 1)
+                late=${late_s%.*}
+                if [ -z "$lead" ] && [ "${late:-0}" -ge 1 ] && [ $((use_lead + late + 3)) -gt "$auto_lead" ]; then
+                    auto_lead=$((use_lead + late + 3))
+                    log "a device opened $late_s s after the start time: the next points start $auto_lead s after the go keys"
+                fi
                 while read -r g dv row; do
                     # the window relative to START ("," "," without one)
                     win=$(awk -v g="$g" -v d="$dv" -v t="$t_start" '$1 == g && $2 == d { split($3, w, ","); printf "%.3f,%.3f", w[1] - t, w[2] - t }' "$E2E_WORK/scale-win.txt")
@@ -230,6 +247,9 @@ for n in $steps; do
                 rows=$((rows + 1))
             done
         done
+        # where the CPU went: every domain's CPU seconds so far
+        log "domains after mode $m, $n guest(s) (Time(s): CPU seconds since boot):"
+        xl list 2>&1 | sed 's/^/    xl| /'
         # vgrantd's counters of one device of the step (requests per round)
         vgrant stats "$dom_1" "$d0" 2>&1 | sed 's/^/    stats| /'
         for g in $(upto "$n"); do
