@@ -65,6 +65,18 @@ grep -q 'Run: 2026-01-01 00:00 UTC, commit `abc1234`, `make bench-scale` with BE
     ok "run date, commit and knobs" || bad "run info: $(grep '^Run' "$out")"
 grep -q 'what emulation distorts' "$out" && ok "caveats section" || bad "no caveats section"
 
+# hand-written notes: shown under their own heading, with a warning when
+# they were written for another run
+printf '<!-- run: 2026-01-01 00:00 UTC, abc1234 -->\nEight guests did not finish.\n' >"$tmp/scale-notes.md"
+bash "$repo/tools/bench/report-scale.sh" "$tmp" "$out" >/dev/null 2>&1
+notes=$(section '## Notes on the run')
+grep -qx 'Eight guests did not finish.' <<<"$notes" && ! grep -q 'not for the' <<<"$notes" && ! grep -q 'run: ' <<<"$notes" &&
+    ok "notes of this run shown as they are" || { bad "notes"; echo "$notes"; }
+printf '<!-- run: 2025-12-31 00:00 UTC, 0000000 -->\nOld.\n' >"$tmp/scale-notes.md"
+bash "$repo/tools/bench/report-scale.sh" "$tmp" "$out" >/dev/null 2>&1
+section '## Notes on the run' | grep -q 'written for the run of 2025-12-31 00:00 UTC, 0000000, not for the' &&
+    ok "notes of another run are flagged" || { bad "stale notes not flagged"; section '## Notes on the run'; }
+
 sed -i '1s/agg_mbps/aggregate/' "$tmp/scale.csv"
 if bash "$repo/tools/bench/report-scale.sh" "$tmp" "$tmp/bad.md" >/dev/null 2>&1; then bad "a CSV with another header was accepted"; else ok "a CSV with another header is refused"; fi
 [ "$fails" = 0 ]

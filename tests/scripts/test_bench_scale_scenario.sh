@@ -8,7 +8,8 @@
 # a point get the same --start-at and their windows make one SCALE-SYNC
 # (start spread, overlap); a device that starts late raises the lead of
 # the later points; each step's devices are attached with fresh ids and
-# detached after it, and `xl list` is logged after each.
+# detached after it, and `xl list` is logged after each; a step's guests
+# are booted when it begins (steps ascend).
 set -u
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
@@ -151,5 +152,13 @@ last=$(awk 'END { print $1 - $2 }' "$tmp/lead.2")
 { [ "$first" -ge 6 ] && [ "$first" -le 7 ] && [ "$last" -ge 13 ] && [ "$last" -le 14 ]; } &&
 grep -q 'a device opened 4.200 s after the start time: the next points start 14 s after the go keys' "$tmp/out" &&
     ok "a late open raises the lead of the later points" || { bad "leads: $leads"; grep 'opened' "$tmp/out"; }
+# guests are booted step by step: guest 2 only after the 1-guest steps
+order=$(grep -E '^\[bench-scale\] (starting guest|mode )' "$tmp/out" | sed 's/ (job.*//; s/, [0-9]* guest.*//' | tr '\n' '|')
+[ "$order" = "[bench-scale] starting guest scale1|[bench-scale] mode grant|[bench-scale] mode persistent|[bench-scale] starting guest scale2|[bench-scale] mode grant|[bench-scale] mode persistent|" ] &&
+    ok "a step's guests are booted when the step begins" || bad "boot order: $order"
+PATH=$tmp/bin:$PATH E2E_WORK=$tmp/work2 E2E_CONSOLE_LOG_DIR=$tmp/console BENCH_SCALE_GUESTS=2,1 \
+    timeout 20 sh "$repo/tests/e2e/scenarios/bench-scale.sh" >"$tmp/out2" 2>&1 &&
+    bad "descending steps accepted" ||
+    { grep -q 'steps must be ascending' "$tmp/out2" && ok "descending steps refused" || bad "descending steps: $(tail -n 2 "$tmp/out2")"; }
 [ "$(grep -c '^    xl| Domain-0' "$tmp/out")" = 4 ] && ok "xl list (CPU time per domain) after each step and mode" || bad "xl list lines"
 [ "$fails" = 0 ]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make bench-scale: run the scaling scenario (tests/e2e/scenarios/
-# bench-scale.sh: 1, 2, 4, 8 guests, two virtio-grant blk devices each, one
+# bench-scale.sh: 1, 2, 4 guests by default, two virtio-grant blk devices each, one
 # vgrantd, the same random-offset workload on every device at once) on real
 # Xen under QEMU, show its progress, then collect:
 #   bench/results/scale.csv          guests,devices,mode,op,size,depth,

@@ -4,8 +4,10 @@
 #   tools/bench/report-scale.sh [RESULTS_DIR [OUT]]
 # defaults: <repo>/bench/results, <repo>/docs/benchmarks-scale.md.  Reads
 # scale.csv, scale-skipped.txt, scale-run-info.txt and the PNGs of
-# plot-scale.sh, and scale-sync.csv (the devices' measured windows) when
-# there is one.  The whole file is generated: edit this script, not it.
+# plot-scale.sh, scale-sync.csv (the devices' measured windows) when there
+# is one, and scale-notes.md (hand-written about one run: its first line
+# "<!-- run: <date>, <commit> -->" names the run; the report says so when
+# it is not the run of the figures).  The whole file is generated: edit this script, not it.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=../lib/need.sh
@@ -152,6 +154,20 @@ summary() {
         echo
         [ -f "$results/scale-$m.png" ] && { echo "![$m: aggregate and per-device MB/s against guests]($relres/scale-$m.png)"; echo; }
     done
+    notes=$results/scale-notes.md
+    if [ -s "$notes" ]; then
+        nrun=$(sed -n 's/^<!-- run: \(.*\) -->$/\1/p' "$notes" | head -n1)
+        this="$(info_get date), $(info_get commit)"
+        echo "## Notes on the run"
+        echo
+        if [ "$nrun" != "$this" ]; then
+            echo "**These notes were written for the run of ${nrun:-an unrecorded date}, not for the"
+            echo "figures above ($this): their numbers may not match them.**"
+            echo
+        fi
+        grep -v '^<!-- run: ' "$notes"
+        echo
+    fi
     if [ -s "$results/scale-skipped.txt" ]; then
         echo "## Points without a full result"
         echo
