@@ -89,8 +89,10 @@ summary() {
     echo
     echo "\`make bench-scale\` (tools/bench/bench-scale.sh, scenario"
     echo "tests/e2e/scenarios/bench-scale.sh, guest job tests/e2e/guest/bench-scale.sh)"
-    echo "boots every guest first (PV, 1 vCPU, 128 MiB by default) and leaves them waiting."
-    echo "Then, per step of N guests and per mode, each of the first N guests gets two"
+    echo "boots, per step of N guests, the guests up to N (PV, 1 vCPU, 128 MiB by default;"
+    echo "those of earlier steps stay up; before commit 1f73c2a all guests were booted"
+    echo "before the first step) and leaves them waiting."
+    echo "Then, per mode, each of the N guests gets two"
     echo "virtio-grant blk devices of that mode (sparse files in dom0's tmpfs, 8 MiB each),"
     echo "all served by the one vgrantd, and every point (read or write, 64 KiB or 4 KiB,"
     echo "queue depth 16) runs on all 2N devices at once; after the step the devices are"
