@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "aio.h"
 #include "devmodel.h"
 #include "vgrant/log.h"
 #include "vgrant/protocol.h"
@@ -34,6 +35,10 @@
 
 struct blk {
     int fd;
+    int fd_direct;            /* --direct: the target with O_DIRECT, or -1 */
+    bool direct_refused;      /* its transfers failed EINVAL/EFAULT: no
+                                 new ones (those in flight keep the fd) */
+    unsigned dio_align;       /* its logical block size */
     bool readonly;
     uint64_t capacity;        /* 512-byte sectors */
     uint16_t domid;
@@ -60,6 +65,43 @@ static void blk_bad(struct blk *b, const char *fmt, ...)
               b->domid, b->devid, msg, (unsigned long long)b->bad.events + 1);
 }
 
+/* --direct: the target a second time, with O_DIRECT (aligned transfers go
+ * there, blk_start); a filesystem that refuses it leaves the device
+ * buffered, said once. */
+static void open_direct(struct blk *b, const char *target, const char *shown,
+                        bool is_blk)
+{
+    int ssz = 0;
+
+    b->fd_direct = open(target, (b->readonly ? O_RDONLY : O_RDWR) |
+                        O_DIRECT | O_CLOEXEC);
+    if (b->fd_direct < 0) {
+        vg_dev_log(VG_LOG_INFO, b->domid, b->devid, "blk: %s: O_DIRECT "
+                   "refused (%s): served through the page cache", shown,
+                   strerror(errno));
+        return;
+    }
+    b->dio_align = VIRTIO_BLK_SECTOR_SIZE;
+    if (is_blk && ioctl(b->fd_direct, BLKSSZGET, &ssz) == 0 && ssz > 0 &&
+        (unsigned)ssz <= VG_PAGE_SIZE)
+        b->dio_align = (unsigned)ssz;
+}
+
+/* Can io go to the O_DIRECT fd: offset, length and every buffer aligned? */
+static bool direct_ok(const struct blk *b, const struct vgd_io *io)
+{
+    uintptr_t mask = b->dio_align - 1;
+
+    if (b->fd_direct < 0 || b->direct_refused || (io->offset & mask) ||
+        (io->len & mask))
+        return false;
+    for (unsigned i = 0; i < io->niov; i++)
+        if (((uintptr_t)io->iov[i].iov_base & mask) ||
+            (io->iov[i].iov_len & mask))
+            return false;
+    return true;
+}
+
 static void *blk_open(const struct vgd_model_params *p)
 {
     struct blk *b;
@@ -72,6 +114,7 @@ static void *blk_open(const struct vgd_model_params *p)
     if (!b)
         return NULL;
     b->fd = -1;
+    b->fd_direct = -1;
     b->domid = p->frontend_domid;
     b->devid = p->devid;
 
@@ -108,12 +151,15 @@ static void *blk_open(const struct vgd_model_params *p)
         goto fail;
     }
     b->capacity = bytes / VIRTIO_BLK_SECTOR_SIZE;
+    if (p->direct)
+        open_direct(b, target, shown, S_ISBLK(st.st_mode));
     /* strncpy semantics wanted: the id is zero-padded, not terminated */
     snprintf(b->id, sizeof(b->id), "vgrant-%u-%u", b->domid, b->devid);
 
-    vg_dev_log(VG_LOG_INFO, b->domid, b->devid, "blk: %s, %llu sectors%s",
+    vg_dev_log(VG_LOG_INFO, b->domid, b->devid, "blk: %s, %llu sectors%s%s",
                shown, (unsigned long long)b->capacity,
-               b->readonly ? ", read-only" : "");
+               b->readonly ? ", read-only" : "",
+               b->fd_direct >= 0 ? ", O_DIRECT" : "");
     free(target);
     free(ro);
     return b;
@@ -121,6 +167,8 @@ static void *blk_open(const struct vgd_model_params *p)
 fail:
     if (b->fd >= 0)
         close(b->fd);
+    if (b->fd_direct >= 0)
+        close(b->fd_direct);
     free(target);
     free(ro);
     free(b);
@@ -140,6 +188,8 @@ static void blk_close(void *m)
                 "of the backing store in all", b->domid, b->devid,
                 (unsigned long long)b->ioerr.events);
     close(b->fd);
+    if (b->fd_direct >= 0)
+        close(b->fd_direct);
     free(b);
 }
 
@@ -365,8 +415,8 @@ static bool blk_start(void *m, const struct vgd_request *req,
         if (iov_slice(io, req->in, req->n_in, 0, data_in))
             break;
         io->op = VGD_IO_READ;
-        io->fd = b->fd;
         io->offset = sector * VIRTIO_BLK_SECTOR_SIZE;
+        io->fd = direct_ok(b, io) ? b->fd_direct : b->fd;
         return true;
 
     case VIRTIO_BLK_T_OUT:
@@ -386,8 +436,8 @@ static bool blk_start(void *m, const struct vgd_request *req,
         if (iov_slice(io, req->out, req->n_out, sizeof(hdr), data_out))
             break;
         io->op = VGD_IO_WRITE;
-        io->fd = b->fd;
         io->offset = sector * VIRTIO_BLK_SECTOR_SIZE;
+        io->fd = direct_ok(b, io) ? b->fd_direct : b->fd;
         return true;
 
     case VIRTIO_BLK_T_FLUSH:
@@ -443,6 +493,20 @@ static void blk_done(void *m, const struct vgd_request *req,
         [VGD_IO_FLUSH] = "flush",
     };
 
+    if (result < 0 && io->fd == b->fd_direct &&
+        (result == -EINVAL || result == -EFAULT)) {
+        /* the buffers cannot take direct I/O (memory the kernel cannot
+         * pin): through the page cache, now and from now on */
+        struct vgd_io again = *io;
+
+        if (!b->direct_refused)
+            vg_dev_log(VG_LOG_WARN, b->domid, b->devid, "blk: O_DIRECT %s "
+                       "refused (%s): served through the page cache from "
+                       "now on", what[io->op], strerror((int)-result));
+        b->direct_refused = true;
+        again.fd = b->fd;
+        result = vgd_io_run_sync(&again, 0);
+    }
     if (result < 0) {
         vg_rl_log(&b->ioerr, VG_LOG_ERR, "dom %u dev %u: blk: %s of %zu "
                   "bytes at byte %llu: %s (I/O error #%llu)", b->domid,

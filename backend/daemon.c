@@ -58,6 +58,7 @@ struct vgd {
     unsigned watch_budget;
     unsigned auto_threshold;       /* transport options, see vgd_options */
     unsigned persistent_pages;
+    bool direct;               /* --direct */
     char base[VG_XS_PATH_MAX];
 
     int epfd;
@@ -495,6 +496,11 @@ unsigned vgd_auto_threshold(const struct vgd *d)
     return d->auto_threshold;
 }
 
+bool vgd_direct_io(const struct vgd *d)
+{
+    return d->direct;
+}
+
 unsigned vgd_persistent_pages(const struct vgd *d)
 {
     return d->persistent_pages;
@@ -547,6 +553,7 @@ struct vgd *vgd_new(struct vg_hyp *h, const struct vgd_options *o)
                                                    : VGD_FRONTEND_LATE_MS;
     d->auto_threshold = o && o->auto_threshold ? o->auto_threshold
                                                : VGD_DEFAULT_AUTO_THRESHOLD;
+    d->direct = o && o->direct;
     d->persistent_pages = o && o->persistent_cache_pages ?
                           o->persistent_cache_pages :
                           VGD_DEFAULT_PERSISTENT_PAGES;

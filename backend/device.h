@@ -28,6 +28,14 @@
 
 struct vgd_dev;
 
+/* One lane's round: n requests popped into its slots (0: the lane is
+ * free), the first `next` started, `pending` transfers in the executor;
+ * seq orders the rounds of a queue (a FLUSH waits for older ones). */
+struct vgd_round {
+    unsigned n, next, pending;
+    uint64_t seq;
+};
+
 struct vgd_queue {
     struct vgd_dev *dev;
     unsigned index;
@@ -55,9 +63,11 @@ struct vgd_queue {
     /* per-request state, sized at connect, reused for every round */
     struct vgd_slot *slots;    /* [nslots]: the requests of a round */
     unsigned nslots;
-    /* the open round (serve.c): round_n requests popped, the first
-     * round_next started, round_pending in the executor; 0: none */
-    unsigned round_n, round_next, round_pending;
+    /* the rounds (serve.c), one per lane of lane_slots slots: lane L
+     * holds slots [L * lane_slots, (L + 1) * lane_slots) */
+    unsigned nlanes, lane_slots;
+    struct vgd_round round[VGD_LANES];
+    uint64_t round_seq;        /* rounds started on this queue */
     bool draining;             /* vgd_serve_drain: no re-queueing */
     struct vgd_grant_mapper gm;
     bool gm_init;
@@ -147,6 +157,7 @@ struct vgd_aio *vgd_aio(struct vgd *d);
 /* Transport options of the daemon (vgd_options, with defaults). */
 unsigned vgd_auto_threshold(const struct vgd *d);
 unsigned vgd_persistent_pages(const struct vgd *d);
+bool vgd_direct_io(const struct vgd *d);
 
 /* ---- xenbus_backend.c ---- */
 struct vgd_dev *vgd_dev_new(struct vgd *d, uint16_t fe_domid, unsigned devid);

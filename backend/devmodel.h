@@ -27,6 +27,7 @@ struct vgd_model_params {
     const char *be_path;       /* backend directory ("target", "readonly") */
     uint16_t frontend_domid;
     unsigned devid;
+    bool direct;               /* vgrantd --direct: O_DIRECT where it can */
 };
 
 /* One request with its buffers mapped: out[] are device-readable,

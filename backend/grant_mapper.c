@@ -45,7 +45,7 @@ int vgd_gm_init(struct vgd_grant_mapper *m, struct vg_hyp *h, uint16_t domid,
     m->rw_refs = calloc((size_t)slots * max_pages, sizeof(*m->rw_refs));
     m->iov = calloc((size_t)slots * max_bufs, sizeof(*m->iov));
     m->slot = calloc(slots, sizeof(*m->slot));
-    m->live = calloc(2 * (size_t)slots + 2, sizeof(*m->live));
+    m->live = calloc(2 * (size_t)slots + 2 * VGD_LANES, sizeof(*m->live));
     if (!m->ro_refs || !m->rw_refs || !m->iov || !m->slot || !m->live) {
         vgd_gm_free(m);
         errno = ENOMEM;
@@ -81,14 +81,14 @@ static void *map_batch(struct vgd_grant_mapper *m, uint32_t count,
 {
     void *addr;
 
-    if (m->nlive >= 2 * m->slots + 2) {
+    if (m->nlive >= 2 * m->slots + 2 * VGD_LANES) {
         errno = ENOSPC;     /* a bug of ours, not of the guest */
         return NULL;
     }
     addr = m->h->ops->map_grants(m->h, m->domid, count, refs, writable);
     if (!addr)
         return NULL;
-    m->live[m->nlive++] = (struct vgd_gm_live){ addr, count };
+    m->live[m->nlive++] = (struct vgd_gm_live){ addr, count, m->cur_round };
     m->ctr->map_batches++;
     m->ctr->maps += count;
     m->ctr->live_mappings += count;
@@ -116,6 +116,20 @@ void vgd_gm_unmap(struct vgd_grant_mapper *m)
         unmap_batch(m->h, m->live[i].addr, m->live[i].count, m->ctr,
                     m->domid, m->devid);
     m->nlive = 0;
+}
+
+void vgd_gm_unmap_round(struct vgd_grant_mapper *m, const struct vgd_slot *s)
+{
+    unsigned keep = 0;
+
+    for (unsigned i = 0; i < m->nlive; i++) {
+        if (m->live[i].round == s->index)
+            unmap_batch(m->h, m->live[i].addr, m->live[i].count, m->ctr,
+                        m->domid, m->devid);
+        else
+            m->live[keep++] = m->live[i];
+    }
+    m->nlive = keep;
 }
 
 /* The last live mapping, mapped by the caller a moment ago, goes back
@@ -376,13 +390,17 @@ void vgd_gm_map_round(struct vgd_grant_mapper *m, struct vgd_slot *r,
     char *ro = NULL, *rw = NULL;
     bool whole = true;
 
-    vgd_gm_unmap(m);    /* never carry a mapping over from a round */
-    if (n > m->slots)
-        n = m->slots;   /* the caller's bug; serve.c pops at most slots */
+    if (n == 0)
+        return;
+    m->cur_round = r[0].index;
+    vgd_gm_unmap_round(m, r);  /* never carry a mapping over from a round */
+    if (r[0].index + n > m->slots)
+        n = m->slots - r[0].index;  /* the caller's bug: lanes fit */
 
     /* Pass 1: every request's refs, one list per protection. */
     for (unsigned i = 0; i < n; i++) {
-        struct vgd_gm_slot *s = &m->slot[i];
+        unsigned a = r[i].index;
+        struct vgd_gm_slot *s = &m->slot[a];
 
         s->ro_first = ro_total;
         s->rw_first = rw_total;
@@ -390,7 +408,7 @@ void vgd_gm_map_round(struct vgd_grant_mapper *m, struct vgd_slot *r,
         s->ro_n = s->rw_n = 0;
         if (take && !take[i])
             continue;
-        r[i].mapped = collect(m, i, &r[i].chain) ? VGD_MAPPED_NONE : VGD_MAPPED_ALL;
+        r[i].mapped = collect(m, a, &r[i].chain) ? VGD_MAPPED_NONE : VGD_MAPPED_ALL;
         ro_total += s->ro_n;
         rw_total += s->rw_n;
     }
@@ -411,7 +429,8 @@ void vgd_gm_map_round(struct vgd_grant_mapper *m, struct vgd_slot *r,
         }
     }
     for (unsigned i = 0; i < n; i++) {
-        struct vgd_gm_slot *s = &m->slot[i];
+        unsigned a = r[i].index;
+        struct vgd_gm_slot *s = &m->slot[a];
 
         if ((take && !take[i]) || r[i].mapped != VGD_MAPPED_ALL)
             continue;
@@ -420,17 +439,18 @@ void vgd_gm_map_round(struct vgd_grant_mapper *m, struct vgd_slot *r,
                 s->ro_base = ro + ((size_t)s->ro_first << VG_PAGE_SHIFT);
             if (s->rw_n)
                 s->rw_base = rw + ((size_t)s->rw_first << VG_PAGE_SHIFT);
-        } else if (map_slot(m, i)) {
+        } else if (map_slot(m, a)) {
             r[i].mapped = VGD_MAPPED_NONE;
         }
         if (r[i].mapped == VGD_MAPPED_ALL)
-            resolve(m, i, &r[i].chain, &r[i].req);
+            resolve(m, a, &r[i].chain, &r[i].req);
     }
 
     /* The failed ones still report their status if they can. */
     for (unsigned i = 0; i < n; i++)
         if ((!take || take[i]) && r[i].mapped == VGD_MAPPED_NONE &&
-            map_status_slot(m, i, &r[i].chain, status_bytes, &r[i].req) == 0)
+            map_status_slot(m, r[i].index, &r[i].chain, status_bytes,
+                            &r[i].req) == 0)
             r[i].mapped = VGD_MAPPED_STATUS;
 }
 
@@ -537,9 +557,9 @@ static void grant_map_round(struct vgd_queue *q, struct vgd_slot *s,
 static void grant_finish_round(struct vgd_queue *q, struct vgd_slot *s,
                                unsigned n)
 {
-    (void)s;
     (void)n;
-    vgd_gm_unmap(&q->gm);   /* strict: before any used entry is pushed */
+    vgd_gm_unmap_round(&q->gm, s);  /* strict: before any used entry is
+                                       pushed */
 }
 
 const struct vgd_transport vgd_transport_grant = {

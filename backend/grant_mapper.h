@@ -57,6 +57,7 @@ struct vgd_gm_slot {
 struct vgd_gm_live {
     void *addr;
     uint32_t count;
+    unsigned round;            /* the round's first slot (serve.c lanes) */
 };
 
 struct vgd_grant_mapper {
@@ -72,8 +73,10 @@ struct vgd_grant_mapper {
     struct iovec *iov;              /* [slots * max_bufs]: per slot, out
                                        first, then in */
     struct vgd_gm_slot *slot;       /* [slots] */
-    struct vgd_gm_live *live;       /* [2 * slots + 2]: what is mapped */
+    struct vgd_gm_live *live;       /* [2 * slots + 2 * VGD_LANES]: what
+                                       is mapped, by round */
     unsigned nlive;
+    unsigned cur_round;             /* round being mapped */
     struct vg_ratelimit failures;   /* requests we could not map: count
                                        and log limiter */
 };
@@ -83,16 +86,20 @@ int vgd_gm_init(struct vgd_grant_mapper *m, struct vg_hyp *h, uint16_t domid,
                 unsigned slots, struct vgd_map_counters *ctr);
 void vgd_gm_free(struct vgd_grant_mapper *m);
 
-/* Map the n (<= slots) requests of a round, or only those with take[i]
- * (take NULL: all; the others are left alone): s[i].chain into s[i].req,
- * with s[i].mapped saying how much.  A request that cannot be mapped is
- * logged with the offending address or ref and, when status_bytes > 0,
- * gets only its status bytes mapped.  Everything stays mapped until
- * vgd_gm_unmap. */
+/* Map the n requests of a round (consecutive slots from s, at most a
+ * lane's worth), or only those with take[i] (take NULL: all; the others
+ * are left alone): s[i].chain into s[i].req, with s[i].mapped saying how
+ * much.  A request that cannot be mapped is logged with the offending
+ * address or ref and, when status_bytes > 0, gets only its status bytes
+ * mapped.  Everything stays mapped until vgd_gm_unmap_round of the same
+ * s; another round of the queue (the other lane) may be mapped
+ * meanwhile.  Per-slot state is found by s[i].index. */
 void vgd_gm_map_round(struct vgd_grant_mapper *m, struct vgd_slot *s,
                       unsigned n, unsigned status_bytes, const bool *take);
-/* Unmap whatever the map calls since the last unmap mapped (one unmap per
+/* Unmap what was mapped for the round starting at slot s (one unmap per
  * batch). */
+void vgd_gm_unmap_round(struct vgd_grant_mapper *m, const struct vgd_slot *s);
+/* Unmap everything (teardown). */
 void vgd_gm_unmap(struct vgd_grant_mapper *m);
 
 /* Map one ring area: `bytes` from grant address addr, which may carry an

@@ -1,27 +1,30 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Serving one queue, a round at a time: pop up to q->nslots chains (within
- * the queue's request and byte budgets), map their buffers (the grant mode
- * in one batch per protection for the whole round), start each request in
- * its model, run the transfers the model asks for, and once every request
- * of the round is done unmap everything, push the used entries and notify
- * once if the driver asked for it.
+ * Serving one queue, a round at a time: pop up to a lane's worth of
+ * chains (within the queue's request and byte budgets), map their buffers
+ * (the grant mode in one batch per protection for the whole round), start
+ * each request in its model, run the transfers the model asks for, and
+ * once every request of the round is done unmap everything, push the used
+ * entries and notify once if the driver asked for it.
  *
  * With an executor (aio.h, io_uring) the transfers of a round are all in
- * the kernel at once and complete in any order; the round then stays open
- * while the daemon serves other queues, and the last completion closes it
- * (round_done).  A queue has at most one round open: that is its in-flight
- * cap (at most min(budget, VGD_ROUND_SLOTS) requests), and a slow or
- * failing backing file holds up only its own queue.  Without an executor
- * the transfers run synchronously and the round closes before
- * vgd_serve_queue returns.
+ * the kernel at once and complete in any order; the round stays open while
+ * the daemon serves other queues, and its last completion closes it
+ * (aop_done).  A queue's slots form VGD_LANES lanes: while one lane's
+ * round is in the kernel, the requests the guest publishes meanwhile
+ * start as a round in the other, so the guest's whole queue depth is in
+ * flight (up to VGD_ROUND_SLOTS); with every lane busy the rest waits in
+ * the ring -- that is the per-queue in-flight cap, and a slow or failing
+ * backing file holds up only its own queue.  Without an executor the
+ * transfers run synchronously and each round closes before the next one
+ * is popped.
  *
- * Ordering: a FLUSH is submitted only after every request before it in
- * the round has completed (and every earlier round of the queue has), so
- * fdatasync covers every write the guest had seen completed when it sent
- * the flush, and every write before it on this queue.  Requests after it
- * wait for it.  Other queues' writes in flight are not covered: the guest
- * has not seen them complete.
+ * Ordering: a FLUSH is submitted only after every transfer of its queue
+ * started before it has completed -- those earlier in its round and those
+ * of older rounds still open in the other lane -- so fdatasync covers
+ * every write the guest had seen completed when it sent the flush, and
+ * more.  Requests after the FLUSH in its round wait for it.  Other queues'
+ * writes in flight are not covered: the guest has not seen them complete.
  *
  * Nothing is allocated per request: slots, their iovecs and the mapper
  * arrays are per queue, sized at connect.
@@ -84,24 +87,25 @@ static void io_done(struct vgd_queue *q, struct vgd_slot *s, ssize_t result)
 
 static void aop_done(struct vgd_aio_op *op, ssize_t result);
 
-/* Map the round's requests, every one before any of them runs. */
-static void map_round(struct vgd_queue *q, unsigned n)
+/* Map the n requests of lane l's round, every one before any of them
+ * runs. */
+static void map_round(struct vgd_queue *q, struct vgd_slot *r, unsigned n)
 {
     struct vgd_dev *dev = q->dev;
     const struct vgd_transport *x = dev->xport;
     unsigned status_bytes = dev->model->fail ? dev->model->status_bytes : 0;
 
     for (unsigned i = 0; i < n; i++) {
-        memset(&q->slots[i].res, 0, sizeof(q->slots[i].res));
-        q->slots[i].state = VGD_SLOT_IDLE;
-        q->slots[i].aop.done = aop_done;
+        memset(&r[i].res, 0, sizeof(r[i].res));
+        r[i].state = VGD_SLOT_IDLE;
+        r[i].aop.done = aop_done;
     }
     if (x->map_round) {
-        x->map_round(q, q->slots, n, status_bytes);
+        x->map_round(q, r, n, status_bytes);
         return;
     }
     for (unsigned i = 0; i < n; i++) {
-        struct vgd_slot *s = &q->slots[i];
+        struct vgd_slot *s = &r[i];
 
         if (x->map_request(q, s) == 0)
             s->mapped = VGD_MAPPED_ALL;
@@ -112,41 +116,60 @@ static void map_round(struct vgd_queue *q, unsigned n)
     }
 }
 
-/* Unmap (strict modes) or copy back (copy) the whole round. */
-static void finish_round(struct vgd_queue *q, unsigned n)
+/* Unmap (strict modes) or copy back (copy) a whole round. */
+static void finish_round(struct vgd_queue *q, struct vgd_slot *r, unsigned n)
 {
     const struct vgd_transport *x = q->dev->xport;
 
     if (x->finish_round) {
-        x->finish_round(q, q->slots, n);
+        x->finish_round(q, r, n);
         return;
     }
     for (unsigned i = 0; i < n; i++)
-        x->finish_request(q, &q->slots[i]);
+        x->finish_request(q, &r[i]);
 }
 
-/* Start the round's requests from q->round_next on, up to a FLUSH that
- * must wait for the transfers before it.  Returns true once every
- * request of the round is done. */
-static bool round_advance(struct vgd_queue *q)
+static struct vgd_slot *lane_slots(struct vgd_queue *q, unsigned l)
+{
+    return &q->slots[l * q->lane_slots];
+}
+
+/* Transfers of q's rounds older than lane l's still in the executor? */
+static bool older_pending(const struct vgd_queue *q, unsigned l)
+{
+    for (unsigned k = 0; k < q->nlanes; k++)
+        if (k != l && q->round[k].n && q->round[k].pending &&
+            q->round[k].seq < q->round[l].seq)
+            return true;
+    return false;
+}
+
+/* Start lane l's requests from its `next` on, up to a FLUSH that must
+ * wait for transfers before it.  Returns true once every request of the
+ * round is done. */
+static bool round_advance(struct vgd_queue *q, unsigned l)
 {
     struct vgd_aio *aio = vgd_aio(q->dev->d);
+    struct vgd_round *rd = &q->round[l];
+    struct vgd_slot *r = lane_slots(q, l);
     bool queued = false;
 
-    while (q->round_next < q->round_n) {
-        struct vgd_slot *s = &q->slots[q->round_next];
+    while (rd->next < rd->n) {
+        struct vgd_slot *s = &r[rd->next];
 
         if (s->state == VGD_SLOT_IDLE)
             start_model(q, s);
         if (s->state == VGD_SLOT_READY) {
-            if (s->io.op == VGD_IO_FLUSH && q->round_pending)
-                break;      /* the ordering rule above */
+            /* the ordering rule above: everything before it completed */
+            if (s->io.op == VGD_IO_FLUSH &&
+                (rd->pending || older_pending(q, l)))
+                break;
             if (aio && aio->ops->submit(aio, &s->aop) == 0) {
                 s->state = VGD_SLOT_IN_FLIGHT;
-                q->round_pending++;
+                rd->pending++;
                 queued = true;
                 if (s->io.op == VGD_IO_FLUSH) {
-                    q->round_next++;
+                    rd->next++;
                     break;  /* what follows waits for the flush */
                 }
             } else {
@@ -155,20 +178,20 @@ static bool round_advance(struct vgd_queue *q)
                 io_done(q, s, vgd_io_run_sync(&s->io, 0));
             }
         }
-        q->round_next++;
+        rd->next++;
     }
     if (queued)
         aio->ops->flush(aio);
-    return q->round_next == q->round_n && q->round_pending == 0;
+    return rd->next == rd->n && rd->pending == 0;
 }
 
-/* Publish the round's used entries; -1 once the ring is broken. */
-static int push_round(struct vgd_queue *q, unsigned n)
+/* Publish n used entries; -1 once the ring is broken. */
+static int push_round(struct vgd_queue *q, struct vgd_slot *r, unsigned n)
 {
     struct vgd_dev *dev = q->dev;
 
     for (unsigned i = 0; i < n; i++) {
-        struct vgd_slot *s = &q->slots[i];
+        struct vgd_slot *s = &r[i];
         uint32_t written = s->res.written <= s->chain.in_bytes ?
                            s->res.written : s->chain.in_bytes;
 
@@ -185,16 +208,18 @@ static int push_round(struct vgd_queue *q, unsigned n)
     return 0;
 }
 
-/* Every request of the open round is done: unmap everything, then let
- * the guest see the results.  -1 once the ring is broken. */
-static int round_close(struct vgd_queue *q)
+/* Every request of lane l's round is done: unmap everything of it, then
+ * let the guest see the results; the lane is free again.  -1 once the
+ * ring is broken. */
+static int round_close(struct vgd_queue *q, unsigned l)
 {
-    unsigned n = q->round_n;
+    struct vgd_slot *r = lane_slots(q, l);
+    unsigned n = q->round[l].n;
 
-    finish_round(q, n);
-    q->round_n = 0;
-    q->round_next = 0;
-    return push_round(q, n);
+    finish_round(q, r, n);
+    q->round[l].n = 0;
+    q->round[l].next = 0;
+    return push_round(q, r, n);
 }
 
 static void notify(struct vgd_queue *q)
@@ -211,45 +236,73 @@ static void notify(struct vgd_queue *q)
         dev->notifies_sent++;
 }
 
+/* Lanes whose round can move on (a FLUSH that waited, or a round whose
+ * last transfer just completed): start, close, push.  Returns how many
+ * rounds closed, -1 once the ring is broken. */
+static int advance_lanes(struct vgd_queue *q)
+{
+    int closed = 0;
+
+    for (unsigned l = 0; l < q->nlanes; l++) {
+        struct vgd_round *rd = &q->round[l];
+
+        if (!rd->n || rd->pending || !round_advance(q, l))
+            continue;
+        if (round_close(q, l))
+            return -1;
+        closed++;
+    }
+    return closed;
+}
+
 /* An executor finished one transfer of an open round. */
 static void aop_done(struct vgd_aio_op *op, ssize_t result)
 {
     struct vgd_slot *s = (struct vgd_slot *)((char *)op -
                                              offsetof(struct vgd_slot, aop));
     struct vgd_queue *q = s->q;
+    int closed;
 
     io_done(q, s, result);
-    q->round_pending--;
-    if (q->round_pending || !round_advance(q))
-        return;
-    if (round_close(q))
-        return;             /* broken: the daemon closes the device */
+    q->round[s->index / q->lane_slots].pending--;
+    closed = advance_lanes(q);
+    if (closed <= 0)
+        return;             /* still running, or broken: the daemon closes */
     notify(q);
-    /* more may be waiting, and kicks are still off: serve it again */
+    /* a lane is free, more may be waiting and kicks may be off */
     if (!q->draining)
         vgd_queue_set_ready(q->dev->d, q);
+}
+
+static int free_lane(const struct vgd_queue *q)
+{
+    for (unsigned l = 0; l < q->nlanes; l++)
+        if (!q->round[l].n)
+            return (int)l;
+    return -1;
 }
 
 bool vgd_serve_queue(struct vgd_queue *q, unsigned budget,
                      uint64_t byte_budget)
 {
     struct vgd_dev *dev = q->dev;
-    unsigned served = 0;
+    unsigned served = 0, pushed = 0;
     uint64_t bytes = 0;
     bool exhausted = false, empty = false, throttled = false;
+    int l;
 
     if (!q->connected || dev->fatal)
         return false;
-    if (q->round_n)
-        return false;   /* its last completion brings the queue back */
 
     vq_dev_disable_notify(&q->vq);
-    while (!exhausted && !empty && !throttled) {
+    while (!exhausted && !empty && !throttled && (l = free_lane(q)) >= 0) {
+        struct vgd_slot *r = lane_slots(q, (unsigned)l);
+        struct vgd_round *rd = &q->round[l];
         unsigned n = 0;
 
-        /* Pop a round: up to nslots chains within the budgets. */
-        while (n < q->nslots && !exhausted) {
-            struct vgd_slot *s = &q->slots[n];
+        /* Pop a round into the free lane, within the budgets. */
+        while (n < q->lane_slots && !exhausted) {
+            struct vgd_slot *s = &r[n];
             int rc;
 
             /* A rate-limited model: leave the chains in the ring (nothing
@@ -291,53 +344,79 @@ bool vgd_serve_queue(struct vgd_queue *q, unsigned budget,
         dev->rounds++;
         if (n > dev->max_round)
             dev->max_round = n;
-        map_round(q, n);
-        q->round_n = n;
-        q->round_next = 0;
-        q->round_pending = 0;
-        if (!round_advance(q)) {
-            /* in flight: the last completion closes the round, notifies
-             * and puts the queue back on the ready list */
+        /* open before mapping: persistent pins pages of open rounds */
+        rd->n = n;
+        rd->next = 0;
+        rd->pending = 0;
+        rd->seq = ++q->round_seq;
+        map_round(q, r, n);
+        if (!round_advance(q, (unsigned)l)) {
+            /* in the kernel: its last completion closes it, notifies and
+             * puts the queue back on the ready list; meanwhile the next
+             * round may start in another lane */
             dev->async_rounds++;
-            if (served > n)
-                notify(q);      /* for the rounds already pushed */
-            return false;
+            continue;
         }
-        if (round_close(q))
+        if (round_close(q, (unsigned)l))
             return false;
+        pushed += n;
     }
 
-    if (served)
+    if (pushed)
         notify(q);
     if (q->deferred)
         return false;  /* throttled: the timer brings it back, kicks off */
     if (exhausted)
         return true;   /* budget used up: more next round, kicks stay off */
+    if (!empty && free_lane(q) < 0)
+        return false;  /* every lane busy: a completion brings it back */
     /* Empty: ask for a kick, and catch a chain published meanwhile. */
     return vq_dev_enable_notify(&q->vq);
+}
+
+static bool any_open(const struct vgd_queue *q)
+{
+    for (unsigned l = 0; l < q->nlanes; l++)
+        if (q->round[l].n)
+            return true;
+    return false;
+}
+
+static unsigned pending_total(const struct vgd_queue *q)
+{
+    unsigned n = 0;
+
+    for (unsigned l = 0; l < q->nlanes; l++)
+        n += q->round[l].pending;
+    return n;
 }
 
 void vgd_serve_drain(struct vgd_queue *q)
 {
     struct vgd_aio *aio = vgd_aio(q->dev->d);
 
-    if (!q->round_n)
+    if (!any_open(q))
         return;
     q->draining = true;
-    /* The kernel may still be reading into or writing from the round's
-     * mapped buffers: they are unmapped only after its last transfer. */
-    while (q->round_pending && aio) {
-        if (aio->ops->wait(aio)) {
+    /* The kernel may still be reading into or writing from the rounds'
+     * mapped buffers: they are unmapped only after their last transfer. */
+    while (any_open(q)) {
+        unsigned pending = pending_total(q);
+
+        if (!pending) {
+            /* a FLUSH left to start: start it (or finish synchronously) */
+            if (advance_lanes(q) < 0)
+                break;
+            if (!pending_total(q) && any_open(q))
+                break;      /* cannot happen: every round moves on */
+            continue;
+        }
+        if (!aio || aio->ops->wait(aio)) {
             vg_dev_log(VG_LOG_ERR, q->dev->fe_domid, q->dev->devid,
                        "queue %u: waiting for %u transfers: %s", q->index,
-                       q->round_pending, strerror(errno));
+                       pending, aio ? strerror(errno) : "no executor");
             break;
         }
-    }
-    if (q->round_n && !q->round_pending) {
-        /* a FLUSH left to start, or the round done without a close */
-        if (round_advance(q) || !q->round_pending)
-            round_close(q);
     }
     q->draining = false;
 }

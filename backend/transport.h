@@ -33,6 +33,7 @@
 
 #include "vgrant/hyp.h"
 #include "vgrant/log.h"
+#include "vgrant/protocol.h"
 #include "vgrant/virtqueue.h"
 #include "aio.h"
 #include "devmodel.h"
@@ -43,9 +44,14 @@ struct vgd_queue;
 /* Requests a queue pops and serves together, as one round (serve.c): the
  * guest sees their used entries after all of them ran.  The grant mode
  * maps a round's pages in one batch per protection, so the bigger the
- * round the fewer hypercalls per request; 32 covers a queue depth of 16
- * twice over.  Rate-limited models (wait_ms) are served one at a time. */
+ * round the fewer hypercalls per request.  A queue's slots are split in
+ * VGD_LANES lanes of VGD_ROUND_SLOTS / VGD_LANES: a round fills one lane,
+ * and while its transfers are in the kernel the next round (the requests
+ * the guest published meanwhile) can start in the other, so the guest's
+ * whole depth is in flight (up to 32).  Rate-limited models (wait_ms) are
+ * served one request at a time, in one lane. */
 #define VGD_ROUND_SLOTS 32u
+#define VGD_LANES 2u
 
 /* How much of a request a transport could map. */
 enum vgd_mapped {
@@ -124,7 +130,10 @@ struct vgd_pc_entry {
     vg_gref_t ref;
     bool writable;
     bool used;                 /* slot holds a live mapping */
-    uint64_t pin;              /* request serial that last used it */
+    /* per queue and lane (queue * VGD_LANES + lane): the round of that
+     * lane that last used it; pinned while that round is open (its
+     * transfers may be in the kernel) */
+    uint64_t pin[VG_MAX_QUEUES * VGD_LANES];
     void *addr;
     struct vgd_pc_entry *hnext;           /* hash chain */
     TAILQ_ENTRY(vgd_pc_entry) lru;        /* head = least recently used */
@@ -138,13 +147,13 @@ struct vgd_pcache {
     struct vgd_pc_entry *entries;     /* [bound] */
     struct vgd_pc_entry **buckets;    /* [nbuckets] */
     struct vgd_pc_lru lru, free;
-    uint64_t serial;           /* current round: its pages are pinned */
 };
 
 /* persistent mode state of one queue: per slot of a round, the iovecs
  * of its request and the pages mapped for it outside the cache */
 struct vgd_pqueue {
     unsigned max_pages, max_bufs, nslots;
+    uint64_t round[VGD_LANES]; /* each lane's current round, from 1 */
     struct iovec *iov;         /* [nslots][max_pages + max_bufs] */
     void **strict;             /* [nslots][max_pages] uncached one-page
                                   mappings */

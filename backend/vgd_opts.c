@@ -19,6 +19,7 @@ enum {
     OPT_BYTE_BUDGET,
     OPT_OPTIONS_FILE,
     OPT_IO,
+    OPT_DIRECT,
 };
 
 static const char *const level_names[] = { "err", "warn", "info", "debug" };
@@ -50,6 +51,7 @@ enum vgd_parse_result vgd_cmdline_parse(int argc, char **argv,
         { "control",          required_argument, NULL, 'c' },
         { "options-file",     required_argument, NULL, OPT_OPTIONS_FILE },
         { "io",               required_argument, NULL, OPT_IO },
+        { "direct",           no_argument,       NULL, OPT_DIRECT },
         { "version",          no_argument,       NULL, 'V' },
         { "help",             no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -112,6 +114,9 @@ enum vgd_parse_result vgd_cmdline_parse(int argc, char **argv,
             break;
         case OPT_OPTIONS_FILE:
             c->options_file = optarg;
+            break;
+        case OPT_DIRECT:
+            c->opts.direct = true;
             break;
         case OPT_IO:
             if (!strcmp(optarg, "uring"))
@@ -302,6 +307,12 @@ unsigned vgd_reload_apply(struct vgd *d, struct vgd_cmdline *running,
     if (next->opts.io_mode != running->opts.io_mode) {
         vg_warn("reload: --io changed: takes effect at the next start "
                 "(systemctl restart vgrantd closes every device)");
+        restart++;
+    }
+    if (next->opts.direct != running->opts.direct) {
+        vg_warn("reload: --direct changed: takes effect for devices "
+                "attached after the next start (systemctl restart vgrantd "
+                "closes every device)");
         restart++;
     }
     if (str_differs(next->pidfile, running->pidfile)) {

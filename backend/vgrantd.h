@@ -67,6 +67,11 @@ struct vgd_options {
      * io_uring, or synchronously with a log line saying why if the kernel
      * refuses it) or VGD_IO_SYNC (in the serving loop, one at a time). */
     unsigned io_mode;
+    /* Open blk targets a second time with O_DIRECT and use it for every
+     * transfer whose buffers, lengths and offset are aligned to the
+     * target's logical block size (the others, and flushes, go through
+     * the page cache as without it). */
+    bool direct;
     /* Tests: an executor of their own, used instead and not freed. */
     struct vgd_aio *aio;
     /* Monotonic milliseconds for rate limits (rng rate=) and the timers

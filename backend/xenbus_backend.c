@@ -211,6 +211,7 @@ static void queue_disconnect(struct vgd_dev *dev, struct vgd_queue *q)
     free(q->slots);
     q->slots = NULL;
     q->nslots = 0;
+    q->nlanes = 0;
     q->connected = false;
 }
 
@@ -333,6 +334,10 @@ static int alloc_slots(struct vgd_queue *q, uint16_t num)
     if (!q->slots)
         return -1;
     q->nslots = n;
+    /* n is 1 or a power of two (the queue size is one) */
+    q->nlanes = n >= VGD_LANES ? VGD_LANES : 1;
+    q->lane_slots = n / q->nlanes;
+    memset(q->round, 0, sizeof(q->round));
     for (unsigned i = 0; i < n; i++) {
         struct vgd_slot *s = &q->slots[i];
 

@@ -252,6 +252,7 @@ enum vgd_prep vgd_xb_prepare(struct vgd_dev *dev)
         .be_path = dev->be_path,
         .frontend_domid = dev->fe_domid,
         .devid = dev->devid,
+        .direct = vgd_direct_io(dev->d),
     };
     enum vgd_prep rc;
 

@@ -66,7 +66,7 @@ static void auto_finish_round(struct vgd_queue *q, struct vgd_slot *s,
                               unsigned n)
 {
     vgd_transport_copy.finish_round(q, s, n);  /* the copied slots */
-    vgd_gm_unmap(&q->gm);           /* the mapped ones, before any push */
+    vgd_gm_unmap_round(&q->gm, s);  /* the mapped ones, before any push */
 }
 
 const struct vgd_transport vgd_transport_auto = {

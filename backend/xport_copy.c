@@ -377,10 +377,10 @@ void vgd_copy_round_in(struct vgd_queue *q, struct vgd_slot *s, unsigned n,
     uint32_t nseg = 0;
     bool call_failed = false;
 
-    if (n > cp->nslots)
-        n = cp->nslots;     /* the caller's bug; serve.c pops at most that */
+    if (n && s[0].index + n > cp->nslots)
+        n = cp->nslots - s[0].index;    /* the caller's bug: lanes fit */
     for (unsigned i = 0; i < n; i++) {
-        struct vgd_copy_slot *cs = &cp->slot[i];
+        struct vgd_copy_slot *cs = &cp->slot[s[i].index];
 
         cs->chain = NULL;
         cs->status_only = false;
@@ -389,14 +389,14 @@ void vgd_copy_round_in(struct vgd_queue *q, struct vgd_slot *s, unsigned n,
         if (take && !take[i])
             continue;
         memset(&s[i].req, 0, sizeof(s[i].req));
-        s[i].mapped = prepare_in(q, i, &s[i].chain, &nseg) ?
+        s[i].mapped = prepare_in(q, s[i].index, &s[i].chain, &nseg) ?
                       VGD_MAPPED_NONE : VGD_MAPPED_ALL;
         cs->seg_n = nseg - cs->seg_first;
     }
     if (nseg)
         call_failed = copy_call(q, nseg, "from the guest") != 0;
     for (unsigned i = 0; i < n; i++) {
-        struct vgd_copy_slot *cs = &cp->slot[i];
+        struct vgd_copy_slot *cs = &cp->slot[s[i].index];
 
         if ((take && !take[i]) || s[i].mapped != VGD_MAPPED_ALL)
             continue;
@@ -409,7 +409,8 @@ void vgd_copy_round_in(struct vgd_queue *q, struct vgd_slot *s, unsigned n,
     }
     for (unsigned i = 0; i < n; i++)
         if ((!take || take[i]) && s[i].mapped == VGD_MAPPED_NONE &&
-            status_setup(q, i, &s[i].chain, status_bytes, &s[i].req) == 0)
+            status_setup(q, s[i].index, &s[i].chain, status_bytes,
+                         &s[i].req) == 0)
             s[i].mapped = VGD_MAPPED_STATUS;
 }
 
@@ -430,10 +431,10 @@ static void copy_finish_round(struct vgd_queue *q, struct vgd_slot *s,
     uint32_t nseg = 0;
     bool call_failed = false, any_refused = false;
 
-    if (n > cp->nslots)
-        n = cp->nslots;
+    if (n && s[0].index + n > cp->nslots)
+        n = cp->nslots - s[0].index;
     for (unsigned i = 0; i < n; i++) {
-        struct vgd_copy_slot *cs = &cp->slot[i];
+        struct vgd_copy_slot *cs = &cp->slot[s[i].index];
 
         fw[i] = -1;
         refused[i] = false;
@@ -441,7 +442,7 @@ static void copy_finish_round(struct vgd_queue *q, struct vgd_slot *s,
         cs->seg_n = 0;
         if (!cs->chain)
             continue;
-        if (prepare_back(q, i, &s[i].res, &nseg)) {
+        if (prepare_back(q, s[i].index, &s[i].res, &nseg)) {
             refused[i] = any_refused = true;    /* retried as a status */
             continue;
         }
@@ -450,7 +451,7 @@ static void copy_finish_round(struct vgd_queue *q, struct vgd_slot *s,
     if (nseg)
         call_failed = copy_call(q, nseg, "to the guest") != 0;
     for (unsigned i = 0; i < n; i++) {
-        struct vgd_copy_slot *cs = &cp->slot[i];
+        struct vgd_copy_slot *cs = &cp->slot[s[i].index];
 
         if (!cs->chain || !cs->seg_n)
             continue;
@@ -461,19 +462,19 @@ static void copy_finish_round(struct vgd_queue *q, struct vgd_slot *s,
     if (any_refused) {
         nseg = 0;
         for (unsigned i = 0; i < n; i++) {
-            struct vgd_copy_slot *cs = &cp->slot[i];
+            struct vgd_copy_slot *cs = &cp->slot[s[i].index];
 
             if (!refused[i])
                 continue;
             s[i].res.failed = true;
             s[i].res.written = 0;
             cs->seg_first = nseg;
-            fw[i] = prepare_fail_status(q, i, &nseg);
+            fw[i] = prepare_fail_status(q, s[i].index, &nseg);
             cs->seg_n = nseg - cs->seg_first;
         }
         call_failed = nseg && copy_call(q, nseg, "of the status") != 0;
         for (unsigned i = 0; i < n; i++) {
-            struct vgd_copy_slot *cs = &cp->slot[i];
+            struct vgd_copy_slot *cs = &cp->slot[s[i].index];
 
             if (fw[i] >= 0 && !call_failed &&
                 !segs_failed(q, cs->seg_first, cs->seg_n, "of the status"))
@@ -481,7 +482,7 @@ static void copy_finish_round(struct vgd_queue *q, struct vgd_slot *s,
         }
     }
     for (unsigned i = 0; i < n; i++)
-        cp->slot[i].chain = NULL;
+        cp->slot[s[i].index].chain = NULL;
 }
 
 static int copy_connect(struct vgd_dev *dev)

@@ -5,11 +5,12 @@
  * writable), bounded by --persistent-cache pages.  A hit costs no
  * hypercall; a miss maps one page; when the cache is full the least
  * recently used page NOT used by the current round of requests is
- * unmapped (a round's requests stay mapped until the whole round has run,
- * serve.c).  If every cached page is pinned by the current round, the
- * extra pages are mapped strictly and unmapped when their request
- * finishes: a frontend naming more distinct refs than the bound can never
- * grow the cache.
+ * unmapped: a page is pinned while an open round of any of the device's
+ * queues uses it (a round's requests stay mapped until its last transfer
+ * has completed, serve.c, and the queues' rounds are open at the same
+ * time).  If every cached page is pinned, the extra pages are mapped
+ * strictly and unmapped when their request finishes: a frontend naming
+ * more distinct refs than the bound can never grow the cache.
  *
  * What it exposes: cached pages stay mapped between requests (until
  * evicted or the device disconnects), so the backend keeps access to
@@ -70,6 +71,38 @@ static void entry_drop(struct vgd_dev *dev, struct vgd_pc_entry *e)
     dev->xc.cache_size--;
 }
 
+/* Is e used by an open round of one of the device's queues? */
+static bool pinned(const struct vgd_dev *dev, const struct vgd_pc_entry *e)
+{
+    for (unsigned i = 0; i < VG_MAX_QUEUES; i++) {
+        const struct vgd_queue *q = &dev->q[i];
+
+        if (!q->pq_init)
+            continue;
+        for (unsigned l = 0; l < q->nlanes; l++)
+            if (q->round[l].n && e->pin[i * VGD_LANES + l] == q->pq.round[l])
+                return true;
+    }
+    return false;
+}
+
+/* Where slot `slot` of q pins its pages. */
+static unsigned pin_index(const struct vgd_queue *q, unsigned slot)
+{
+    return q->index * VGD_LANES + slot / q->lane_slots;
+}
+
+/* The least recently used entry no open round uses, NULL if none. */
+static struct vgd_pc_entry *victim(struct vgd_dev *dev)
+{
+    struct vgd_pc_entry *e;
+
+    TAILQ_FOREACH(e, &dev->pcache.lru, lru)
+        if (!pinned(dev, e))
+            return e;
+    return NULL;
+}
+
 /* The page (ref, writable) mapped for slot `slot`, from the cache or
  * freshly. */
 static void *page_get(struct vgd_queue *q, unsigned slot, vg_gref_t ref,
@@ -83,7 +116,7 @@ static void *page_get(struct vgd_queue *q, unsigned slot, vg_gref_t ref,
 
     for (e = pc->buckets[b]; e; e = e->hnext) {
         if (e->ref == ref && e->writable == writable) {
-            e->pin = pc->serial;
+            e->pin[pin_index(q, slot)] = q->pq.round[slot / q->lane_slots];
             TAILQ_REMOVE(&pc->lru, e, lru);
             TAILQ_INSERT_TAIL(&pc->lru, e, lru);
             dev->xc.cache_hits++;
@@ -92,11 +125,8 @@ static void *page_get(struct vgd_queue *q, unsigned slot, vg_gref_t ref,
     }
     dev->xc.cache_misses++;
     e = TAILQ_FIRST(&pc->free);
-    if (!e) {
-        e = TAILQ_FIRST(&pc->lru);
-        if (e && e->pin == pc->serial)
-            e = NULL;   /* all pinned by this round */
-    }
+    if (!e)
+        e = victim(dev);    /* NULL: all pinned by open rounds */
     p = map_page(q, ref, writable);
     if (!p)
         return NULL;
@@ -114,7 +144,8 @@ static void *page_get(struct vgd_queue *q, unsigned slot, vg_gref_t ref,
     e->ref = ref;
     e->writable = writable;
     e->used = true;
-    e->pin = pc->serial;
+    memset(e->pin, 0, sizeof(e->pin));
+    e->pin[pin_index(q, slot)] = q->pq.round[slot / q->lane_slots];
     e->addr = p;
     e->hnext = pc->buckets[b];
     pc->buckets[b] = e;
@@ -167,13 +198,14 @@ static int map_buffer(struct vgd_queue *q, unsigned slot,
     return 0;
 }
 
-/* Slot 0 starts a round: the pages of the round before are unpinned. */
+/* The first slot of a lane starts a round there: the pages of the lane's
+ * round before are unpinned (that round has closed). */
 static void slot_begin(struct vgd_queue *q, struct vgd_slot *s)
 {
     memset(&s->req, 0, sizeof(s->req));
     release_strict(q, s->index);
-    if (s->index == 0)
-        q->dev->pcache.serial++;
+    if (s->index % q->lane_slots == 0)
+        q->pq.round[s->index / q->lane_slots]++;
 }
 
 static int pers_map_request(struct vgd_queue *q, struct vgd_slot *s)

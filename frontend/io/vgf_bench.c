@@ -37,9 +37,10 @@ static const char bench_usage[] =
 "\n"
 "    bench        Measure virtio-grant device DEVID: for every operation,\n"
 "                 size and depth, issue I/Os of that size at consecutive\n"
-"                 offsets inside --span, keeping DEPTH of them in flight,\n"
-"                 and report MB/s, IOPS and the 50th/99th percentile of the\n"
-"                 per-request latency (submit to completion, CLOCK_MONOTONIC).\n"
+"                 (--random: random) offsets inside --span, keeping DEPTH\n"
+"                 of them in flight, and report MB/s, IOPS and the\n"
+"                 50th/99th percentile of the per-request latency (submit\n"
+"                 to completion, CLOCK_MONOTONIC).\n"
 "                 `depth` I/Os before each point are not measured (warm-up).\n"
 "                 WRITE OPERATIONS OVERWRITE the first --span bytes.\n"
 "    bench-file   The same on a block device or file with O_DIRECT, one\n"
@@ -60,6 +61,10 @@ static const char bench_usage[] =
 "    --span BYTES     offsets stay in [0, BYTES) (default 32M)\n"
 "    --label NAME     the mode column (default: the device's transport\n"
 "                     mode; pvblock for bench-file)\n"
+"    --random         random offsets, multiples of the size inside the span\n"
+"                     (xorshift64* of the seed and the I/O number)\n"
+"    --seed N         seed of --random (default 1): the same seed, the same\n"
+"                     offsets\n"
 "    --csv            print " VGF_BENCH_CSV_HEADER "\n"
 "                     rows (size in bytes) instead of a table\n"
 "    --progress       print \"progress LABEL OP SIZE qdDEPTH I/N\" on\n"
@@ -70,7 +75,13 @@ static const char bench_usage[] =
 "                     then `/bin/sh -c 'CMD warmD'`, then the measured\n"
 "                     points of depth D, then `CMD dD`; CMD failing stops\n"
 "                     the run (make bench: a phase boundary for dom0's\n"
-"                     counters)\n";
+"                     counters)\n"
+"    --start-at T     once the device is open, sleep until T (seconds since\n"
+"                     the epoch, CLOCK_REALTIME, fractions ok) before the\n"
+"                     first point, so benchmarks in several guests measure\n"
+"                     at the same time; after each point's row print\n"
+"                     \"window LABEL,OP,SIZE,DEPTH,START,END\": the measured\n"
+"                     I/Os' span, CLOCK_REALTIME seconds\n";
 
 const char *vgf_bench_usage(void)
 {
@@ -95,7 +106,9 @@ struct bench_cfg {
     uint64_t span;
     const char *label;
     const char *phase_cmd;     /* --phase-cmd, or NULL */
-    bool csv, progress;
+    bool csv, progress, random;
+    uint64_t seed;
+    double start_at;           /* --start-at, 0: none */
     struct vgf_opts opts;
 };
 
@@ -168,7 +181,8 @@ static int parse_seconds(const char *s, double *out)
 
 enum {
     O_SIZES = 300, O_DEPTHS, O_OPS, O_IOS, O_MAXB, O_SECS, O_SPAN, O_LABEL,
-    O_CSV, O_PROGRESS, O_TIMEOUT, O_QSIZE, O_LOGLEVEL, O_PHASECMD,
+    O_CSV, O_PROGRESS, O_TIMEOUT, O_QSIZE, O_LOGLEVEL, O_PHASECMD, O_RANDOM,
+    O_SEED, O_START_AT,
 };
 
 #define MAX_PHASE_CMD 256
@@ -191,6 +205,9 @@ static int parse_bench_args(int argc, char **argv, struct bench_cfg *c,
         { "queue-size", required_argument, NULL, O_QSIZE },
         { "log-level", required_argument, NULL, O_LOGLEVEL },
         { "phase-cmd", required_argument, NULL, O_PHASECMD },
+        { "random", no_argument, NULL, O_RANDOM },
+        { "seed", required_argument, NULL, O_SEED },
+        { "start-at", required_argument, NULL, O_START_AT },
         { NULL, 0, NULL, 0 },
     };
     uint64_t v;
@@ -240,6 +257,24 @@ static int parse_bench_args(int argc, char **argv, struct bench_cfg *c,
             break;
         case O_CSV:
             c->csv = true;
+            break;
+        case O_RANDOM:
+            c->random = true;
+            break;
+        case O_SEED:
+            if (vg_parse_uint(optarg, UINT32_MAX, &v)) {
+                fprintf(stderr, "vgrant-io: --seed '%s': expected a number in [0, 4294967295]\n", optarg);
+                return -1;
+            }
+            c->seed = v;
+            break;
+        case O_START_AT:
+            if (vgf_bench_parse_epoch(optarg, &c->start_at)) {
+                fprintf(stderr, "vgrant-io: --start-at '%s': expected seconds since "
+                        "the epoch (e.g. $(date +%%s) + 5), after 2001 and "
+                        "before 2286\n", optarg);
+                return -1;
+            }
             break;
         case O_PHASECMD:
             if (!*optarg || strlen(optarg) > MAX_PHASE_CMD) {
@@ -361,6 +396,63 @@ static unsigned point_ios(const struct bench_cfg *c, uint64_t size, unsigned dep
 }
 
 /* What run_matrix passes to each point. */
+uint64_t vgf_bench_random_offset(uint64_t seed, uint64_t n, uint64_t size,
+                                 uint64_t span)
+{
+    /* never a zero state: xorshift would stay at zero */
+    uint64_t x = (seed + 1) * 0x9e3779b97f4a7c15ull ^ (n + 1) * 0xbf58476d1ce4e5b9ull;
+
+    if (!x)
+        x = 0x2545f4914f6cdd1dull;
+    for (int i = 0; i < 2; i++) {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+    }
+    x *= 0x2545f4914f6cdd1dull;
+    return ((x >> 11) % (span / size)) * size;
+}
+
+int vgf_bench_parse_epoch(const char *s, double *out)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    /* 1e9 is 2001-09-09, 1e10 is 2286: anything else is not a date */
+    if (errno || end == s || *end || !(v >= 1e9 && v < 1e10))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+double vgf_bench_realtime(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double vgf_bench_wait_until(double t)
+{
+    struct timespec ts;
+    double now = vgf_bench_realtime();
+
+    if (now >= t)
+        return now - t;
+    ts.tv_sec = (time_t)t;
+    ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+    if (ts.tv_nsec >= 1000000000L)
+        ts.tv_nsec = 999999999L;
+    /* absolute: a signal or a clock step does not move the deadline */
+    while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        ;
+    now = vgf_bench_realtime();
+    return now > t ? now - t : 0;
+}
+
 struct matrix_run {
     const struct bench_cfg *c;
     const char *label;
@@ -388,6 +480,8 @@ static int run_point(struct matrix_run *m, bool write, uint64_t size,
     }
     m->pt.ios = warm ? 1 : c->seconds > 0 ? 0 : point_ios(c, size, depth);
     m->pt.seconds = warm ? 0 : c->seconds;
+    m->pt.random = c->random;
+    m->pt.seed = c->seed;
     m->pt.done = 0;
     if (m->drv->run(m->ctx, write, size, depth, m->span, &m->pt)) {
         fprintf(stderr, "vgrant-io: %s %s %s qd%u%s failed: %s\n", m->label,
@@ -396,6 +490,15 @@ static int run_point(struct matrix_run *m, bool write, uint64_t size,
     }
     if (!warm)
         print_point(c, m->label, op, size, depth, &m->pt);
+    if (!warm && c->start_at > 0) {
+        /* elapsed runs from the first measured submit to the last
+         * completion, which was just now */
+        double end = vgf_bench_realtime();
+
+        printf("window %s,%s,%" PRIu64 ",%u,%.3f,%.3f\n", m->label, op, size,
+               depth, end - m->pt.elapsed, end);
+        fflush(stdout);
+    }
     return 0;
 }
 
@@ -468,6 +571,14 @@ static int run_matrix(const struct bench_cfg *c, const char *label,
     m.pt.lat_us = malloc(m.pt.cap * sizeof(double));
     if (!m.pt.lat_us)
         return EXIT_IO;
+    if (c->start_at > 0) {
+        double late = vgf_bench_wait_until(c->start_at);
+
+        /* late by more than a scheduling hiccup: the device took longer
+         * to open than the caller allowed; the window lines show it */
+        if (late > 0.05)
+            fprintf(stderr, "vgrant-io: --start-at: started %.3f s late\n", late);
+    }
     if (c->phase_cmd) {
         /* depth by depth: warm-up, phase, measured points, phase */
         for (unsigned di = 0; di < c->ndepths && !rc; di++) {
@@ -517,6 +628,7 @@ static void cfg_defaults(struct bench_cfg *c)
     c->ios = DEFAULT_IOS;
     c->max_bytes = DEFAULT_MAX_BYTES;
     c->span = DEFAULT_SPAN;
+    c->seed = 1;
     c->opts.features_wanted = VGF_FEATURES_DEFAULT;
 }
 

@@ -20,6 +20,9 @@ struct vgf_bench_blk {
     struct vg_hyp *h;
     struct vgf_blk *b;
     uint64_t cursor;           /* next offset, wraps inside the span */
+    bool random;               /* --random: offsets from ionum instead */
+    uint64_t seed;
+    uint64_t ionum;            /* I/Os issued so far, every point */
 };
 
 /* One benchmark I/O; larger than vgf_blk_max_request it goes out as
@@ -138,7 +141,9 @@ static int run_ios(struct vgf_bench_blk *bb, struct slot *slots, bool write,
             if (bb->cursor + size > span)
                 bb->cursor = 0;
             s->busy = true;
-            s->off = bb->cursor;
+            s->off = bb->random ? vgf_bench_random_offset(bb->seed, bb->ionum, size, span)
+                                : bb->cursor;
+            bb->ionum++;
             s->sent = 0;
             s->pieces_out = 0;
             s->err = 0;
@@ -199,6 +204,8 @@ static int blk_run(void *ctx, bool write, uint64_t size, unsigned depth,
 
     if (!slots)
         return -1;
+    bb->random = pt->random;
+    bb->seed = pt->seed;
     for (unsigned i = 0; i < depth; i++) {
         if (posix_memalign((void **)&slots[i].buf, 4096, size)) {
             errno = ENOMEM;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The I/O drivers behind vgrant-io's benchmark (vgf_bench.c): one point
- * of the matrix is "I/Os of `size` bytes at consecutive offsets inside
- * [0, span), `depth` in flight", each I/O's latency recorded.
+ * of the matrix is "I/Os of `size` bytes at consecutive (or, with
+ * --random, random size-aligned) offsets inside [0, span), `depth` in
+ * flight", each I/O's latency recorded.
  */
 #ifndef VGRANT_VGF_BENCH_DRV_H
 #define VGRANT_VGF_BENCH_DRV_H
@@ -14,6 +15,9 @@
 
 struct vgf_bench_point {
     unsigned ios;              /* I/Os to measure; 0: run for `seconds` */
+    bool random;               /* offsets: vgf_bench_random_offset, not
+                                  consecutive */
+    uint64_t seed;
     double seconds;
     double *lat_us;            /* [cap] latency of each measured I/O */
     unsigned cap;
@@ -21,6 +25,24 @@ struct vgf_bench_point {
     double elapsed;            /* out: seconds from first submit to last
                                   completion of the measured I/Os */
 };
+
+/* Offset of I/O number n of `size` bytes for --random: one of the
+ * span/size size-aligned slots of [0, span), picked by xorshift64* of
+ * seed and n (stateless, so threads and points need no shared state; the
+ * same seed gives the same sequence).  span >= size > 0. */
+uint64_t vgf_bench_random_offset(uint64_t seed, uint64_t n, uint64_t size,
+                                 uint64_t span);
+
+/* --start-at: parse seconds since the epoch (fractions ok, in
+ * [1e9, 1e10)); 0, or -1 for anything else. */
+int vgf_bench_parse_epoch(const char *s, double *out);
+/* CLOCK_REALTIME in seconds (comparable across Xen guests: their wall
+ * clocks come from the hypervisor's). */
+double vgf_bench_realtime(void);
+/* Sleep until CLOCK_REALTIME t; returns how late it is then (0 when on
+ * time; the time already past t when called after it, without
+ * sleeping). */
+double vgf_bench_wait_until(double t);
 
 struct vgf_bench_driver {
     /* 0, or -1 with errno (the point is then unusable). */

@@ -4,7 +4,8 @@
  * anything else): O_DIRECT, and for depth N, N threads each doing
  * synchronous pread/pwrite, which keeps N requests in flight without
  * libaio.  The I/Os are numbered; thread k does those with number k mod N
- * at offset (number * size) mod span.
+ * at offset (number * size) mod span, or with --random at
+ * vgf_bench_random_offset(seed, number).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +41,8 @@ struct worker {
     uint64_t size, span;
     unsigned index, stride;    /* I/O numbers index, index+stride, ... */
     unsigned count;            /* total I/Os of the point; 0: until stop_at */
+    bool random;
+    uint64_t seed;
     double stop_at;
     double *lat;
     unsigned cap;
@@ -129,7 +132,8 @@ static void *worker_main(void *arg)
     }
     memset(buf, (int)(0x40 + w->index), w->size);
     for (uint64_t n = w->index; w->count == 0 || n < w->count; n += w->stride) {
-        off_t off = (off_t)((n % slots) * w->size);
+        off_t off = (off_t)(w->random ? vgf_bench_random_offset(w->seed, n, w->size, w->span)
+                                      : (n % slots) * w->size);
         double t0 = vg_now_s(), t1;
         ssize_t r = w->write ? pwrite(w->bf->fd, buf, w->size, off)
                              : pread(w->bf->fd, buf, w->size, off);
@@ -152,7 +156,8 @@ static void *worker_main(void *arg)
 /* One batch: count I/Os (0: until seconds passed), latencies gathered
  * into lat[cap] (may be NULL). */
 static int run_threads(struct vgf_bench_file *bf, bool write, uint64_t size,
-                       unsigned depth, uint64_t span, unsigned count,
+                       unsigned depth, uint64_t span, bool random,
+                       uint64_t seed, unsigned count,
                        double seconds, double *lat, unsigned cap,
                        unsigned *done_out, double *elapsed)
 {
@@ -170,6 +175,7 @@ static int run_threads(struct vgf_bench_file *bf, bool write, uint64_t size,
         w[i] = (struct worker){
             .bf = bf, .gate = &gate, .write = write, .size = size,
             .span = span, .index = i, .stride = depth, .count = count,
+            .random = random, .seed = seed,
             .stop_at = t0 + seconds, .cap = lat ? cap / depth + 1 : 1,
         };
         if (lat && !(w[i].lat = calloc(w[i].cap, sizeof(double))))
@@ -218,10 +224,12 @@ static int file_run(void *ctx, bool write, uint64_t size, unsigned depth,
         errno = EINVAL;
         return -1;
     }
-    if (run_threads(bf, write, size, depth, span, depth, 0, NULL, 0,
-                    &warm_done, &warm_secs))
+    /* the warm-up's random offsets are not those of the measured I/Os */
+    if (run_threads(bf, write, size, depth, span, pt->random, ~pt->seed,
+                    depth, 0, NULL, 0, &warm_done, &warm_secs))
         return -1;
-    return run_threads(bf, write, size, depth, span, pt->ios, pt->seconds,
+    return run_threads(bf, write, size, depth, span, pt->random, pt->seed,
+                       pt->ios, pt->seconds,
                        pt->lat_us, pt->cap, &pt->done, &pt->elapsed);
 }
 

@@ -63,6 +63,10 @@ struct fzb {
     unsigned cache_pages;
     unsigned ring_pages;
     bool w_revoked;
+    /* a device-writable buffer named the guest's own used ring: what the
+     * device writes there (a status byte, data) lands in used entries,
+     * so the guest may read garbage heads -- its own doing */
+    bool used_aliased;
 };
 
 static const char *mode_name(unsigned m)
@@ -86,7 +90,7 @@ static void check_used(struct fzb *f)
 {
     uint32_t id, len;
 
-    if (!f->rf.used)
+    if (!f->rf.used || f->used_aliased)
         return;
     for (unsigned i = 0; i < f->num && rf_get_used(&f->rf, &id, &len); i++)
         FZ_CHECK(id < f->num, "used entry names head %u, queue size %u", id,
@@ -258,6 +262,16 @@ static void op_desc(struct fzb *f)
     if (shape & 0x40)
         flags = fz_u16(&f->in);
     d->flags = htole16(flags);
+    if ((flags & VRING_DESC_F_WRITE) && f->mode != FZB_STATIC &&
+        vg_grant_addr_valid(le64toh(d->addr))) {
+        uint64_t ref = vg_grant_addr_ref(le64toh(d->addr));
+        uint64_t last = ref + (vg_grant_addr_offset(le64toh(d->addr)) +
+                               (uint64_t)len) / VG_PAGE_SIZE;
+        uint64_t upages = pages_for(vg_ring_used_bytes(f->num));
+
+        if (ref < f->rf.used_ref + upages && last >= f->rf.used_ref)
+            f->used_aliased = true;
+    }
     d->next = htole16((shape & 0x20) ? fz_u16(&f->in)
                                      : (uint16_t)(fz_u8(&f->in) % f->num));
 }

@@ -117,4 +117,12 @@ mv "$tmp/ops.new" "$tmp/ops.csv"
 grep -q '^| kernel-grant | 50 | 5.00 | 300 | 20480 | 32 | 2.00 | 0 | 0 | 0 |' "$out" &&
     ok "guest-side grant operations per request" || { bad "guest-side table"; grep -A4 'Guest side' "$out"; }
 grep -q 'run: 2026-01-01 00:00 UTC, commit `abc1234`' "$out" && ok "run date and commit" || bad "run info missing"
+# make bench-scale has its own page: a section links to it, with its run
+grep -q '^## Scaling$' "$out" && grep -q 'see \[benchmarks-scale.md\](benchmarks-scale.md) (no scaling run' "$out" &&
+    ok "scaling section links to benchmarks-scale.md (no scaling run yet)" || bad "scaling section without a run"
+printf 'guests,devices,mode,op,size,depth,agg_mbps,min_dev_mbps,max_dev_mbps,vgrantd_cpu_s,vgrantd_rss_kib\n1,2,grant,read,4096,16,4.00,1.90,2.10,1.20,2000\n' >"$tmp/scale.csv"
+printf 'date: 2026-01-02 00:00 UTC\ncommit: def5678\n' >"$tmp/scale-run-info.txt"
+bash "$repo/tools/bench/report.sh" "$tmp" "$out" >/dev/null 2>&1 &&
+    grep -q '(its run: 2026-01-02 00:00 UTC,' "$out" && grep -q 'commit `def5678`)' "$out" &&
+    ok "scaling section names the scaling run" || bad "scaling section with a run"
 [ "$fails" = 0 ]

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The controllable executor of the vgrantd tests, see aio_held.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,9 +18,12 @@
 static void log_event(struct held_aio *h, const struct vgd_io *io,
                       bool completed)
 {
+    int fl = fcntl(io->fd, F_GETFL);
+
     if (h->nlog < sizeof(h->log) / sizeof(h->log[0]))
         h->log[h->nlog++] = (struct held_event){
-            .op = io->op, .offset = io->offset, .completed = completed };
+            .op = io->op, .offset = io->offset, .completed = completed,
+            .direct = fl >= 0 && (fl & O_DIRECT) };
 }
 
 static void signal_ready(struct held_aio *h)

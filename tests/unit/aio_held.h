@@ -25,6 +25,7 @@ struct held_event {
     enum vgd_io_op op;
     uint64_t offset;
     bool completed;            /* false: submitted */
+    bool direct;               /* on a file descriptor with O_DIRECT */
 };
 
 struct held_aio {

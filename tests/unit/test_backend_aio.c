@@ -133,6 +133,79 @@ static void test_round_in_flight_completes_out_of_order(void **state)
     ta_free(a);
 }
 
+/* Two lanes: a write's round is in the kernel when the guest publishes
+ * a FLUSH: it starts a round in the other lane but is not submitted
+ * before the older write completed.  With both lanes busy, 15 more
+ * requests wait in the ring; once the write completes its lane takes
+ * them, while the flush runs: 16 in flight. */
+static void test_second_round_starts_while_first_in_flight(void **state)
+{
+    struct ta *a = ta_new();
+    struct rawfront rf;
+    struct rf_blk w, fl, r[15];
+    bool seen[64] = { false };
+    unsigned got = 0;
+    struct vgd_dev_stats s;
+    (void)state;
+
+    tw_attach_connect(a->t, &rf, 1, 0, 64, NULL);
+    assert_int_equal(rf_blk_prepare(&rf, &w, VIRTIO_BLK_T_OUT, 60, 512,
+                                    false), 0);
+    memset(w.data, 0x3c, 512);
+    rf_blk_submit(&rf, &w);
+    a->held->hold_all = true;
+    assert_int_equal(rf_kick(&rf), 0);
+    pump0(a, 3);
+    assert_int_equal(held_pending(a->held), 1);
+
+    assert_int_equal(rf_blk_prepare(&rf, &fl, VIRTIO_BLK_T_FLUSH, 0, 0,
+                                    false), 0);
+    rf_blk_submit(&rf, &fl);
+    assert_int_equal(rf_kick(&rf), 0);
+    pump0(a, 3);
+    s = tw_dev_stats(a->t, 1, 0);
+    assert_int_equal(s.in_flight, 2);          /* popped, in its own round */
+    assert_int_equal(held_count(a->held, VGD_IO_FLUSH, false), 0);
+
+    for (unsigned i = 0; i < 15; i++) {
+        assert_int_equal(rf_blk_prepare(&rf, &r[i], VIRTIO_BLK_T_IN, i, 512,
+                                        false), 0);
+        rf_blk_submit(&rf, &r[i]);
+    }
+    assert_int_equal(rf_kick(&rf), 0);
+    pump0(a, 3);
+    assert_int_equal(tw_dev_stats(a->t, 1, 0).in_flight, 2);  /* no lane */
+
+    /* the write completes: its lane frees and takes the 15 reads, the
+     * flush is submitted */
+    a->held->held[0] = false;
+    a->held->hold_all = true;
+    pump0(a, 3);
+    got += drain_used(&rf, seen, 64);
+    assert_int_equal(got, 1);
+    assert_int_equal(*w.status, VIRTIO_BLK_S_OK);
+    assert_int_equal(held_count(a->held, VGD_IO_FLUSH, false), 1);
+    assert_int_equal(held_pending(a->held), 16);
+    s = tw_dev_stats(a->t, 1, 0);
+    assert_int_equal(s.in_flight, 16);
+    assert_int_equal(s.max_in_flight, 16);
+    assert_int_equal(s.async_rounds, 3);
+
+    held_release(a->held);
+    for (int i = 0; i < MAX_ROUNDS && got < 17; i++) {
+        pump0(a, 1);
+        got += drain_used(&rf, seen, 64);
+    }
+    assert_int_equal(got, 17);
+    for (unsigned i = 0; i < 15; i++)
+        assert_int_equal(r[i].data[0], i);
+    assert_int_equal(*fl.status, VIRTIO_BLK_S_OK);
+    assert_true(tw_sector_is(a->t->image, 60, 0x3c));
+    assert_int_equal(tw_dev_stats(a->t, 1, 0).in_flight, 0);
+    rf_close(&rf);
+    ta_free(a);
+}
+
 /* W0 W1 FLUSH W2 in one round: the flush is submitted only after both
  * writes completed, and W2 only after the flush completed. */
 static void test_flush_waits_for_the_writes_before_it(void **state)
@@ -399,6 +472,48 @@ static void test_hostile_domain_destroyed_with_round_in_flight(void **state)
     round_in_flight_then(destroy_domain, true);
 }
 
+/* The daemon stops (SIGTERM: vgd_free) with two rounds in the kernel:
+ * it waits for their transfers, completes each request once, leaves
+ * nothing mapped or bound and the device Closed. */
+static void test_daemon_stop_with_rounds_in_flight(void **state)
+{
+    struct ta *a = ta_new();
+    struct rawfront rf;
+    struct rf_blk r[12];
+    bool seen[64] = { false };
+    (void)state;
+
+    tw_attach_connect(a->t, &rf, 1, 0, 64, NULL);
+    a->held->hold_all = true;
+    for (unsigned i = 0; i < 12; i++) {
+        assert_int_equal(rf_blk_prepare(&rf, &r[i], VIRTIO_BLK_T_OUT, 70 + i,
+                                        512, false), 0);
+        memset(r[i].data, 0x90 + i, 512);
+        rf_blk_submit(&rf, &r[i]);
+        if (i == 3 || i == 11) {        /* two rounds: 4, then 8 */
+            assert_int_equal(rf_kick(&rf), 0);
+            pump0(a, 3);
+        }
+    }
+    assert_int_equal(held_pending(a->held), 12);
+    assert_int_equal(tw_dev_stats(a->t, 1, 0).async_rounds, 2);
+
+    vgd_free(a->t->d);
+    a->t->d = NULL;
+    assert_int_equal(held_pending(a->held), 0);
+    assert_int_equal(held_count(a->held, VGD_IO_WRITE, true), 12);
+    assert_int_equal(drain_used(&rf, seen, 64), 12);
+    for (unsigned i = 0; i < 12; i++) {
+        assert_int_equal(*r[i].status, VIRTIO_BLK_S_OK);
+        assert_true(tw_sector_is(a->t->image, 70 + i, 0x90 + i));
+    }
+    assert_int_equal(vg_fake_live_mappings(a->t->w, 1), 0);
+    assert_int_equal(vg_fake_bound_ports(a->t->w, 0), 0);
+    assert_int_equal(rf_backend_state(&rf), VG_XB_CLOSED);
+    rf_close(&rf);
+    ta_free(a);
+}
+
 /* The guest revokes the grant of a read's data page while the read is in
  * the kernel: the backend's mapping keeps the page until the round
  * closes (as Xen keeps a mapped grant), the read lands there, the page is
@@ -447,6 +562,153 @@ static void test_hostile_grant_revoked_while_transfer_in_flight(void **state)
     assert_int_equal(next.data[0], 12);
     rf_close(&rf);
     ta_free(a);
+}
+
+/* Persistent mode, two queues, a cache of 4 pages: queue 0's round is
+ * held in the kernel with its 3 pages (header, data, status) cached; queue
+ * 1 then reads through 12 other pages, which must evict only pages no
+ * open round uses -- never queue 0's, which the kernel is still reading
+ * into.  When queue 0's read completes its data is right and nothing of
+ * the guest beyond the cache bound and rings stays mapped. */
+static void test_hostile_persistent_cache_keeps_pages_of_open_rounds(void **state)
+{
+    struct held_aio *held = held_new();
+    struct vgd_options o = { .aio = &held->a, .persistent_cache_pages = 4 };
+    struct tw *t = tw_new_opts(&o);
+    struct rf_attach at = { .target = t->image, .mode = "persistent",
+                            .queues = "2" };
+    struct rawfront rf, q1;
+    struct rf_blk r0, r1;
+    unsigned ring_pages;
+    uint32_t id, len;
+    bool done = false;
+    (void)state;
+
+    tw_attach(t, &rf, 1, 0, &at);
+    assert_int_equal(rf_setup_rings(&rf, 64), 0);
+    q1 = rf;                    /* queue 1: its own rings, the same guest */
+    memset(q1.shares, 0, sizeof(q1.shares));
+    assert_int_equal(rf_setup_rings(&q1, 64), 0);
+    assert_int_equal(rf_write_keys(&rf, FEATURES_STD), 0);
+    assert_int_equal(rf_write(&rf, VG_KEY_NUM_QUEUES, "2"), 0);
+    {
+        char v[32];
+
+        snprintf(v, sizeof(v), "%u", q1.num);
+        assert_int_equal(rf_write(&rf, "queue-1/size", v), 0);
+        snprintf(v, sizeof(v), "0x%llx",
+                 (unsigned long long)vg_grant_addr(q1.desc_ref, 0));
+        assert_int_equal(rf_write(&rf, "queue-1/desc", v), 0);
+        snprintf(v, sizeof(v), "0x%llx",
+                 (unsigned long long)vg_grant_addr(q1.avail_ref, 0));
+        assert_int_equal(rf_write(&rf, "queue-1/driver", v), 0);
+        snprintf(v, sizeof(v), "0x%llx",
+                 (unsigned long long)vg_grant_addr(q1.used_ref, 0));
+        assert_int_equal(rf_write(&rf, "queue-1/device", v), 0);
+        snprintf(v, sizeof(v), "%d", q1.port);
+        assert_int_equal(rf_write(&rf, "queue-1/event-channel", v), 0);
+    }
+    assert_int_equal(rf_set_state(&rf, VG_XB_INITIALISED), 0);
+    tw_wait_backend_state(t, &rf, VG_XB_CONNECTED);
+    assert_int_equal(rf_set_state(&rf, VG_XB_CONNECTED), 0);
+    tw_pump(t, 2);
+    ring_pages = vg_fake_live_mappings(t->w, 1);
+
+    assert_int_equal(rf_blk_prepare(&rf, &r0, VIRTIO_BLK_T_IN, 40, 512,
+                                    false), 0);
+    memset(r0.data, 0xee, 512);
+    rf_blk_submit(&rf, &r0);
+    held->hold_all = true;
+    assert_int_equal(rf_kick(&rf), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(vgd_run_once(t->d, 0), 0);
+    assert_int_equal(held_pending(held), 1);
+    held->hold_all = false;
+
+    /* queue 1: four reads of fresh pages each, one at a time */
+    for (unsigned k = 0; k < 4; k++) {
+        assert_int_equal(rf_blk_prepare(&q1, &r1, VIRTIO_BLK_T_IN, 50 + k,
+                                        512, false), 0);
+        rf_blk_submit(&q1, &r1);
+        assert_int_equal(rf_kick(&q1), 0);
+        done = false;
+        for (int i = 0; i < MAX_ROUNDS && !done; i++) {
+            assert_int_equal(vgd_run_once(t->d, 0), 0);
+            done = rf_get_used(&q1, &id, &len);
+        }
+        assert_true(done);
+        assert_int_equal(*r1.status, VIRTIO_BLK_S_OK);
+        assert_int_equal(r1.data[0], 50 + k);
+        /* queue 0's three pages are still mapped, whatever was evicted */
+        assert_int_equal(held_pending(held), 1);
+    }
+    {
+        struct vgd_dev_stats s = tw_dev_stats(t, 1, 0);
+
+        assert_true(s.cache_evictions > 0 || s.cache_misses > 4);
+        assert_true(s.cache_size <= 4);
+    }
+    held_release(held);
+    done = false;
+    for (int i = 0; i < MAX_ROUNDS && !done; i++) {
+        assert_int_equal(vgd_run_once(t->d, 0), 0);
+        done = rf_get_used(&rf, &id, &len);
+    }
+    assert_true(done);
+    assert_int_equal(*r0.status, VIRTIO_BLK_S_OK);
+    assert_int_equal(r0.data[0], 40);
+    assert_int_equal(r0.data[511], 40);
+    assert_true(vg_fake_live_mappings(t->w, 1) <= ring_pages + 4);
+    rf_close(&rf);
+    tw_free(t);
+    held_free(held);
+}
+
+/* --direct: a transfer whose offset, length and buffers are aligned to
+ * 512 bytes goes to the target's O_DIRECT descriptor, one with a buffer
+ * at an odd place in its page through the page cache; both land. */
+static void test_direct_io_for_aligned_transfers_only(void **state)
+{
+    struct held_aio *held = held_new();
+    struct vgd_options o = { .aio = &held->a, .direct = true };
+    struct tw *t = tw_new_opts(&o);
+    struct rawfront rf;
+    struct rf_blk al, un;
+    (void)state;
+
+    tw_attach_connect(t, &rf, 1, 0, 64, NULL);
+    assert_int_equal(rf_blk_prepare(&rf, &al, VIRTIO_BLK_T_OUT, 8, 4096,
+                                    false), 0);
+    memset(al.data, 0x5a, 4096);
+    assert_int_equal(tw_blk_do(t, &rf, &al), VIRTIO_BLK_S_OK);
+    assert_int_equal(held->nlog, 2);
+    assert_true(held->log[0].direct);
+    for (unsigned s = 8; s < 16; s++)
+        assert_true(tw_sector_is(t->image, s, 0x5a));
+
+    /* the same write from byte 100 of its page: not aligned */
+    assert_int_equal(rf_blk_prepare(&rf, &un, VIRTIO_BLK_T_OUT, 20, 8192,
+                                    false), 0);
+    memset(un.data, 0x6b, 8192);
+    {
+        struct rf_buf b[3] = {
+            { vg_grant_addr(un.hdr_ref, 0), 16, false },
+            { vg_grant_addr(un.data_ref, 100), 512, false },
+            { vg_grant_addr(un.status_ref, 0), 1, true },
+        };
+        uint32_t len;
+
+        *un.status = 0xff;
+        un.head = rf_add_chain(&rf, b, 3);
+        assert_int_equal(tw_blk_complete(t, &rf, &un, &len), VIRTIO_BLK_S_OK);
+    }
+    assert_int_equal(held->nlog, 4);
+    assert_false(held->log[2].direct);
+    assert_true(tw_sector_is(t->image, 20, 0x6b));
+    assert_true(tw_sector_is(t->image, 21, 21));
+    rf_close(&rf);
+    tw_free(t);
+    held_free(held);
 }
 
 /* Depth 16, writes then reads back, with the daemon's own executor
@@ -512,6 +774,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_in_flight_completes_out_of_order),
         cmocka_unit_test(test_flush_waits_for_the_writes_before_it),
+        cmocka_unit_test(test_second_round_starts_while_first_in_flight),
         cmocka_unit_test(test_hostile_backing_store_eio_on_write),
         cmocka_unit_test(test_hostile_backing_store_enospc_on_write),
         cmocka_unit_test(test_hostile_backing_store_eio_on_read),
@@ -520,6 +783,9 @@ int main(void)
         cmocka_unit_test(test_hostile_frontend_closes_with_round_in_flight),
         cmocka_unit_test(test_hostile_domain_destroyed_with_round_in_flight),
         cmocka_unit_test(test_hostile_grant_revoked_while_transfer_in_flight),
+        cmocka_unit_test(test_daemon_stop_with_rounds_in_flight),
+        cmocka_unit_test(test_hostile_persistent_cache_keeps_pages_of_open_rounds),
+        cmocka_unit_test(test_direct_io_for_aligned_transfers_only),
         cmocka_unit_test(test_io_uring_depth_16_round_trip),
         cmocka_unit_test(test_sync_io_depth_16_round_trip),
     };

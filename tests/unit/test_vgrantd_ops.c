@@ -52,9 +52,11 @@ static void test_cmdline_defaults_and_every_option(void **state)
                            "-b", "32", "--byte-budget", "65536", "-d", "7",
                            "-c", "none", "--auto-threshold", "8192",
                            "--persistent-cache", "64", "--options-file",
-                           "/etc/default/vgrantd", "--io", "sync", NULL),
+                           "/etc/default/vgrantd", "--io", "sync",
+                           "--direct", NULL),
                      VGD_PARSE_OK);
     assert_int_equal(c.opts.io_mode, VGD_IO_SYNC);
+    assert_true(c.opts.direct);
     assert_true(c.foreground);
     assert_int_equal(c.level, VG_LOG_DEBUG);
     assert_string_equal(c.pidfile, "/run/v.pid");

@@ -3,9 +3,11 @@
 #   tools/bench/report.sh [RESULTS_DIR [OUT]]
 # defaults: <repo>/bench/results, <repo>/docs/benchmarks.md.  Reads
 # latest.csv, ops.csv, guest-ops.csv, memcpy.txt, skipped.txt, run-info.txt,
-# the PNGs of plot.sh, and discussion.md (hand-written about one run: its
-# first line "<!-- run: <date>, <commit> -->" names the run; the report
-# says so when it is not the run of the figures).
+# the PNGs of plot.sh, scale.csv and scale-run-info.txt (only to link to
+# make bench-scale's docs/benchmarks-scale.md), and discussion.md
+# (hand-written about one run: its first line "<!-- run: <date>,
+# <commit> -->" names the run; the report says so when it is not the run
+# of the figures).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=../lib/need.sh
@@ -24,7 +26,8 @@ relres=$(realpath --relative-to="$outdir" "$results" 2>/dev/null || echo "$resul
 # shellcheck source=modes.sh
 . "$repo/tools/bench/modes.sh"
 info=$results/run-info.txt
-info_get() { sed -n "s/^$1: //p" "$info" 2>/dev/null | head -n1; }
+# (a missing file gives empty values, not a failed pipeline)
+info_get() { [ -f "$info" ] && sed -n "s/^$1: //p" "$info" | head -n1; return 0; }
 run_date=$(info_get date)
 run_commit=$(info_get commit)
 run_host=$(info_get host)
@@ -442,6 +445,21 @@ if [ -s "$disc" ]; then
     grep -v '^<!-- run: ' "$disc"
     echo
 fi
+# make bench-scale writes its own report (tools/bench/report-scale.sh):
+# this section only points to it, so neither run overwrites the other
+echo "## Scaling"
+echo
+echo "Many guests on one vgrantd (1, 2, 4 guests with two devices each, the same"
+echo "random-offset workload on every device at once; aggregate and per-device MB/s,"
+echo "vgrantd CPU time and peak RSS) is measured by \`make bench-scale\`, not by this run:"
+scale_info=$results/scale-run-info.txt
+if [ -s "$results/scale.csv" ] && [ -s "$scale_info" ]; then
+    echo "see [benchmarks-scale.md](benchmarks-scale.md) (its run: $(sed -n 's/^date: //p' "$scale_info" | head -n1),"
+    echo "commit \`$(sed -n 's/^commit: //p' "$scale_info" | head -n1)\`)."
+else
+    echo "see [benchmarks-scale.md](benchmarks-scale.md) (no scaling run in $relres yet)."
+fi
+echo
 cat <<'TXT'
 ## What emulation distorts
 
