@@ -106,11 +106,16 @@ expect "fio: nothing measured after it" "00-bench-warm-write-1.fio" "$(jobs_run)
 
 # 3. vgrant-io --phase-cmd (make builds it before make test runs this)
 vio=$repo/${VGRANT_BUILD:-build}/bin/vgrant-io
+# the Debian build links it without a RUNPATH (debian/rules IO_RPATH=):
+# its libvgrant.so.0 is in the build's lib/
+vio_run() {
+    LD_LIBRARY_PATH="$repo/${VGRANT_BUILD:-build}/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$vio" "$@"
+}
 if [ ! -x "$vio" ]; then
     expect "vgrant-io built" "$vio" "missing"
 else
     dd if=/dev/zero of="$tmp/disk" bs=1M count=4 2>/dev/null
-    out=$("$vio" bench-file "$tmp/disk" --sizes 4K,64K --depths 1,4 --ops read,write \
+    out=$(vio_run bench-file "$tmp/disk" --sizes 4K,64K --depths 1,4 --ops read,write \
         --ios 20 --span 1M --csv --label t --phase-cmd "echo phase t" 2>&1; echo "rc=$?")
     expect "vgrant-io: phases in order, rows of the measured passes only" \
 "mode,op,size,depth,mbps,iops,p50_us,p99_us
@@ -127,12 +132,12 @@ t write 4096 4
 t write 65536 4
 phase t d4
 rc=0" "$(sed -E 's/^(t),(read|write),([0-9]+),([0-9]+),.*/\1 \2 \3 \4/' <<<"$out")"
-    out=$("$vio" bench-file "$tmp/disk" --sizes 4K --depths 1,4 --ops read --ios 20 --span 1M \
+    out=$(vio_run bench-file "$tmp/disk" --sizes 4K --depths 1,4 --ops read --ios 20 --span 1M \
         --csv --label t --phase-cmd "exit 3 #" 2>&1; echo "rc=$?")
     expect "vgrant-io: a failing phase command stops the run" "mode,op,size,depth,mbps,iops,p50_us,p99_us
 vgrant-io: phase warm1: 'exit 3 # warm1' exited with 3: stopping
 rc=1" "$out"
-    out=$("$vio" bench-file "$tmp/disk" --phase-cmd "" 2>&1; echo "rc=$?")
+    out=$(vio_run bench-file "$tmp/disk" --phase-cmd "" 2>&1; echo "rc=$?")
     expect "vgrant-io: empty --phase-cmd refused" "vgrant-io: --phase-cmd: 1..256 characters
 rc=2" "$out"
 fi
