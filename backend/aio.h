@@ -52,8 +52,6 @@ struct vgd_aio_ops {
 struct vgd_aio {
     const struct vgd_aio_ops *ops;
     unsigned in_flight;        /* submitted, done not yet called */
-    uint64_t submitted, completed, sync_fallbacks;
-    unsigned max_in_flight;
 };
 
 /* io_uring with room for `entries` queued submissions (the in-flight
@@ -70,14 +68,11 @@ ssize_t vgd_io_run_sync(const struct vgd_io *io, size_t skip);
  * before op->done. */
 static inline void vgd_aio_count_submit(struct vgd_aio *a)
 {
-    a->submitted++;
-    if (++a->in_flight > a->max_in_flight)
-        a->max_in_flight = a->in_flight;
+    a->in_flight++;
 }
 
 static inline void vgd_aio_count_done(struct vgd_aio *a)
 {
-    a->completed++;
     a->in_flight--;
 }
 

@@ -144,7 +144,6 @@ static void complete(struct vgd_aio *a, struct vgd_aio_op *op, int res)
 
     if (r >= 0 && op->io->op != VGD_IO_FLUSH && (size_t)r < op->io->len) {
         /* short: the rest here (a read at end of file fails it) */
-        a->sync_fallbacks++;
         r = vgd_io_run_sync(op->io, (size_t)r);
     }
     if (op->io->op == VGD_IO_FLUSH && r > 0)

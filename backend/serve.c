@@ -173,8 +173,6 @@ static bool round_advance(struct vgd_queue *q, unsigned l)
                     break;  /* what follows waits for the flush */
                 }
             } else {
-                if (aio)
-                    aio->sync_fallbacks++;
                 io_done(q, s, vgd_io_run_sync(&s->io, 0));
             }
         }

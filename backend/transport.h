@@ -119,8 +119,8 @@ struct vgd_copier {
     uint8_t *area;              /* the whole mapping, area_bytes long */
     size_t area_bytes;
     struct vg_copy_seg *segs;   /* [nslots * max_pages] */
-    struct iovec *iov;          /* [nslots * max_bufs] (static mode: its
-                                   own [max_bufs]) */
+    struct iovec *iov;          /* [nslots * max_bufs], static mode's
+                                   too */
     struct vgd_copy_slot *slot; /* [nslots] */
     struct vg_ratelimit failures;   /* failed requests: count, log limiter */
 };
