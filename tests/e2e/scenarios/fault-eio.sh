@@ -13,22 +13,8 @@
 need_bin vgrantd vgrant vg-dm xl losetup cksum
 need_guest_bin vgrant-io
 
-modprobe dm-mod 2>/dev/null || modprobe dm_mod 2>/dev/null ||
-    insmod "/lib/modules/$(uname -r)/kernel/drivers/md/dm-mod.ko" 2>/dev/null
-[ -c /dev/mapper/control ] || fail "no /dev/mapper/control (dm-mod not loaded)"
-mib=32
-sectors=$((mib * 2048))
-img=$E2E_WORK/eio-backing.img
-dd if=/dev/zero of="$img" bs=1M count=$mib 2>/dev/null || fail "cannot create $img"
-loopdev=$(losetup -f) && losetup "$loopdev" "$img" || fail "losetup failed"
-mm=$(stat -L -c '%t:%T' "$loopdev") || fail "stat $loopdev"
-mm=$((0x${mm%:*})):$((0x${mm#*:}))
-cleanup_dm() { vg-dm remove vgeio 2>/dev/null; losetup -d "$loopdev" 2>/dev/null; }
-dmdev=$(vg-dm create vgeio $sectors linear "$mm 0") || { cleanup_dm; fail "vg-dm create failed"; }
-log "device-mapper $dmdev: linear over $loopdev ($mm), $mib MiB"
-i=0
-while [ ! -b "$dmdev" ] && [ $i -lt 20 ]; do sleep 0.1; i=$((i + 1)); done
-[ -b "$dmdev" ] || { cleanup_dm; fail "$dmdev did not appear"; }
+dm_linear vgeio 32
+sectors=$dm_sectors mm=$dm_mm
 
 vgd_start
 survivor_start

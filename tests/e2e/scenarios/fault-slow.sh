@@ -20,23 +20,11 @@ need_guest_bin vgrant-io
 DELAY_MS=1000
 SLOW_S=60
 
-modprobe dm-mod 2>/dev/null || modprobe dm_mod 2>/dev/null
+dm_linear vgslow 32
 modprobe dm-delay 2>/dev/null || modprobe dm_delay 2>/dev/null
-[ -c /dev/mapper/control ] || fail "no /dev/mapper/control (dm-mod not loaded)"
-mib=32
-sectors=$((mib * 2048))
-img=$E2E_WORK/slow-backing.img
-dd if=/dev/zero of="$img" bs=1M count=$mib 2>/dev/null || fail "cannot create $img"
-loopdev=$(losetup -f) && losetup "$loopdev" "$img" || fail "losetup failed"
-mm=$(stat -L -c '%t:%T' "$loopdev") || fail "stat $loopdev"
-mm=$((0x${mm%:*})):$((0x${mm#*:}))
-cleanup_dm() { vg-dm remove vgslow 2>/dev/null; losetup -d "$loopdev" 2>/dev/null; }
-dmdev=$(vg-dm create vgslow $sectors delay "$mm 0 $DELAY_MS") ||
-    { cleanup_dm; fail "vg-dm create (delay target; dm-delay loaded?) failed"; }
-i=0
-while [ ! -b "$dmdev" ] && [ $i -lt 20 ]; do sleep 0.1; i=$((i + 1)); done
-[ -b "$dmdev" ] || { cleanup_dm; fail "$dmdev did not appear"; }
-log "device-mapper $dmdev: every bio delayed ${DELAY_MS} ms, over $loopdev ($mm)"
+vg-dm reload vgslow "$dm_sectors" delay "$dm_mm 0 $DELAY_MS" ||
+    { cleanup_dm; fail "vg-dm reload vgslow to the delay target (dm-delay loaded?) failed"; }
+log "device-mapper $dmdev: every bio delayed ${DELAY_MS} ms"
 
 vgd_start
 survivor_start
