@@ -15,7 +15,9 @@
  * start as a round in the other, so the guest's whole queue depth is in
  * flight (up to VGD_ROUND_SLOTS); with every lane busy the rest waits in
  * the ring -- that is the per-queue in-flight cap, and a slow or failing
- * backing file holds up only its own queue.  Without an executor the
+ * backing file holds up only its own queue.  The second round waits until
+ * half a lane of requests is there (coalesce_want), so rounds stay large
+ * when a guest publishes one request at a time.  Without an executor the
  * transfers run synchronously and each round closes before the next one
  * is popped.
  *
@@ -272,6 +274,27 @@ static void aop_done(struct vgd_aio_op *op, ssize_t result)
         vgd_queue_set_ready(q->dev->d, q);
 }
 
+static bool any_open(const struct vgd_queue *q)
+{
+    for (unsigned l = 0; l < q->nlanes; l++)
+        if (q->round[l].n)
+            return true;
+    return false;
+}
+
+/* Coalescing: with a round of the queue already in the kernel, the next
+ * one starts only once half a lane of chains waits (or, through
+ * aop_done, when the open round closes and the queue is idle again).
+ * Without it a guest that publishes one request at a time gets rounds of
+ * one or two, each paying its own map batches, unmap batches and
+ * notification; with it a round holds about half the queue depth or
+ * more, and a request waits at most for the round already in the kernel,
+ * which the device had to finish anyway. */
+static unsigned coalesce_want(const struct vgd_queue *q)
+{
+    return (q->lane_slots + 1) / 2;
+}
+
 static int free_lane(const struct vgd_queue *q)
 {
     for (unsigned l = 0; l < q->nlanes; l++)
@@ -287,6 +310,7 @@ bool vgd_serve_queue(struct vgd_queue *q, unsigned budget,
     unsigned served = 0, pushed = 0;
     uint64_t bytes = 0;
     bool exhausted = false, empty = false, throttled = false;
+    bool coalescing = false;
     int l;
 
     if (!q->connected || dev->fatal)
@@ -298,6 +322,11 @@ bool vgd_serve_queue(struct vgd_queue *q, unsigned budget,
         struct vgd_round *rd = &q->round[l];
         unsigned n = 0;
 
+        if (any_open(q) &&
+            vq_dev_avail_count(&q->vq) < coalesce_want(q)) {
+            coalescing = true;
+            break;
+        }
         /* Pop a round into the free lane, within the budgets. */
         while (n < q->lane_slots && !exhausted) {
             struct vgd_slot *s = &r[n];
@@ -366,18 +395,13 @@ bool vgd_serve_queue(struct vgd_queue *q, unsigned budget,
         return false;  /* throttled: the timer brings it back, kicks off */
     if (exhausted)
         return true;   /* budget used up: more next round, kicks stay off */
+    if (coalescing)    /* a kick at the want-th chain, or the open round's
+                        * close, brings it back */
+        return vq_dev_enable_notify_at(&q->vq, (uint16_t)coalesce_want(q));
     if (!empty && free_lane(q) < 0)
         return false;  /* every lane busy: a completion brings it back */
     /* Empty: ask for a kick, and catch a chain published meanwhile. */
     return vq_dev_enable_notify(&q->vq);
-}
-
-static bool any_open(const struct vgd_queue *q)
-{
-    for (unsigned l = 0; l < q->nlanes; l++)
-        if (q->round[l].n)
-            return true;
-    return false;
 }
 
 static unsigned pending_total(const struct vgd_queue *q)

@@ -528,6 +528,34 @@ bool vq_dev_enable_notify(struct vq_device *vq)
     return shared_load16(&vq->avail->idx) != vq->last_avail_idx;
 }
 
+bool vq_dev_enable_notify_at(struct vq_device *vq, uint16_t want)
+{
+    if (!want)
+        want = 1;
+    /* The driver kicks when it publishes the entry at index avail_event:
+     * the want-th one not popped yet.  Without EVENT_IDX there is no way
+     * to ask for the want-th, and a kick per entry is what coalescing
+     * avoids: kicks stay off, the caller comes back for another reason. */
+    if (vq->event_idx)
+        shared_store16(avail_event_of(vq->used, vq->num),
+                       (uint16_t)(vq->last_avail_idx + want - 1));
+    /* avail_event store is visible before we re-count, or the want-th
+     * entry published in between would never kick us. */
+    vg_mb();
+    return vq_dev_avail_count(vq) >= want;
+}
+
+uint16_t vq_dev_avail_count(const struct vq_device *vq)
+{
+    uint16_t n;
+
+    if (vq->error)
+        return 0;
+    n = (uint16_t)(shared_load16(&vq->avail->idx) - vq->last_avail_idx);
+    /* more than num is a broken ring: vq_dev_pop says so */
+    return n > vq->num ? vq->num : n;
+}
+
 bool vq_dev_has_avail(const struct vq_device *vq)
 {
     if (vq->error)

@@ -337,7 +337,14 @@ static dma_addr_t map_bounce(struct vgk_dev *d, void *va, size_t size,
 	}
 	spin_lock_irqsave(&a->lock, fl);
 	start = a->nunits;
-	if (a->hint >= lo && a->hint < hi)
+	/*
+	 * Next fit from the hint spreads the bounces over the whole arena;
+	 * the persistent pool takes the lowest free slot instead, so its
+	 * working set is the pages a workload of this depth needs at once
+	 * and vgrantd maps each of them once, during warm-up, not every
+	 * pool page over the first few megabytes.
+	 */
+	if (d->mode != VGK_PERSISTENT && a->hint >= lo && a->hint < hi)
 		start = find_slot(a, a->hint, hi, units, align);
 	if (start >= a->nunits)
 		start = find_slot(a, lo, hi, units, align);

@@ -150,6 +150,13 @@ bool vq_dev_should_notify(struct vq_device *vq);
  * pending (pop again instead of sleeping). */
 bool vq_dev_enable_notify(struct vq_device *vq);
 void vq_dev_disable_notify(struct vq_device *vq);
+/* Ask for a kick only once `want` chains wait (with EVENT_IDX: avail_event
+ * names the want-th entry not popped yet; without it kicks stay as they
+ * are).  Returns true if `want` already wait. */
+bool vq_dev_enable_notify_at(struct vq_device *vq, uint16_t want);
+/* Chains published and not popped yet, at most num (more is a broken ring,
+ * which vq_dev_pop reports).  A hint, as vq_dev_has_avail. */
+uint16_t vq_dev_avail_count(const struct vq_device *vq);
 /* True if the driver published chains not popped yet.  A hint read once
  * (nothing is consumed or validated: vq_dev_pop does that). */
 bool vq_dev_has_avail(const struct vq_device *vq);

@@ -172,6 +172,13 @@ void held_release(struct held_aio *h)
     signal_ready(h);
 }
 
+void held_release_oldest(struct held_aio *h, unsigned k)
+{
+    for (unsigned i = 0; i < h->n && i < k; i++)
+        h->held[i] = false;
+    signal_ready(h);
+}
+
 unsigned held_pending(const struct held_aio *h)
 {
     return h->n;

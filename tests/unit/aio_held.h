@@ -50,6 +50,9 @@ void held_free(struct held_aio *h);
 void held_hold_file(struct held_aio *h, const char *path);
 /* Let every held transfer complete at the next reap; stop holding. */
 void held_release(struct held_aio *h);
+/* Let the k oldest transfers not completed yet complete at the next reap
+ * (new ones are still held if hold_all). */
+void held_release_oldest(struct held_aio *h, unsigned k);
 /* Transfers submitted and not completed, held or not. */
 unsigned held_pending(const struct held_aio *h);
 /* Events of kind op (submitted or completed) in the log. */

@@ -134,10 +134,11 @@ static void test_round_in_flight_completes_out_of_order(void **state)
 }
 
 /* Two lanes: a write's round is in the kernel when the guest publishes
- * a FLUSH: it starts a round in the other lane but is not submitted
- * before the older write completed.  With both lanes busy, 15 more
- * requests wait in the ring; once the write completes its lane takes
- * them, while the flush runs: 16 in flight. */
+ * a FLUSH and 7 reads (half a lane): they start a round in the other
+ * lane, the FLUSH not submitted before the older write completed and
+ * the reads after it waiting for it.  With both lanes busy, 8 more reads
+ * wait in the ring; once the write completes its lane takes them, while
+ * the flush runs: 16 in flight. */
 static void test_second_round_starts_while_first_in_flight(void **state)
 {
     struct ta *a = ta_new();
@@ -161,22 +162,28 @@ static void test_second_round_starts_while_first_in_flight(void **state)
     assert_int_equal(rf_blk_prepare(&rf, &fl, VIRTIO_BLK_T_FLUSH, 0, 0,
                                     false), 0);
     rf_blk_submit(&rf, &fl);
-    assert_int_equal(rf_kick(&rf), 0);
-    pump0(a, 3);
-    s = tw_dev_stats(a->t, 1, 0);
-    assert_int_equal(s.in_flight, 2);          /* popped, in its own round */
-    assert_int_equal(held_count(a->held, VGD_IO_FLUSH, false), 0);
-
-    for (unsigned i = 0; i < 15; i++) {
+    for (unsigned i = 0; i < 7; i++) {
         assert_int_equal(rf_blk_prepare(&rf, &r[i], VIRTIO_BLK_T_IN, i, 512,
                                         false), 0);
         rf_blk_submit(&rf, &r[i]);
     }
     assert_int_equal(rf_kick(&rf), 0);
     pump0(a, 3);
-    assert_int_equal(tw_dev_stats(a->t, 1, 0).in_flight, 2);  /* no lane */
+    s = tw_dev_stats(a->t, 1, 0);
+    assert_int_equal(s.in_flight, 9);          /* popped, in their own round */
+    assert_int_equal(held_count(a->held, VGD_IO_FLUSH, false), 0);
+    assert_int_equal(held_pending(a->held), 1);   /* the reads wait too */
 
-    /* the write completes: its lane frees and takes the 15 reads, the
+    for (unsigned i = 7; i < 15; i++) {
+        assert_int_equal(rf_blk_prepare(&rf, &r[i], VIRTIO_BLK_T_IN, i, 512,
+                                        false), 0);
+        rf_blk_submit(&rf, &r[i]);
+    }
+    assert_int_equal(rf_kick(&rf), 0);
+    pump0(a, 3);
+    assert_int_equal(tw_dev_stats(a->t, 1, 0).in_flight, 9);  /* no lane */
+
+    /* the write completes: its lane frees and takes the 8 reads, the
      * flush is submitted */
     a->held->held[0] = false;
     a->held->hold_all = true;
@@ -185,7 +192,7 @@ static void test_second_round_starts_while_first_in_flight(void **state)
     assert_int_equal(got, 1);
     assert_int_equal(*w.status, VIRTIO_BLK_S_OK);
     assert_int_equal(held_count(a->held, VGD_IO_FLUSH, false), 1);
-    assert_int_equal(held_pending(a->held), 16);
+    assert_int_equal(held_pending(a->held), 9);
     s = tw_dev_stats(a->t, 1, 0);
     assert_int_equal(s.in_flight, 16);
     assert_int_equal(s.max_in_flight, 16);
@@ -202,6 +209,96 @@ static void test_second_round_starts_while_first_in_flight(void **state)
     assert_int_equal(*fl.status, VIRTIO_BLK_S_OK);
     assert_true(tw_sector_is(a->t->image, 60, 0x3c));
     assert_int_equal(tw_dev_stats(a->t, 1, 0).in_flight, 0);
+    rf_close(&rf);
+    ta_free(a);
+}
+
+/* avail_event as the guest sees it in the used ring (EVENT_IDX). */
+static uint16_t avail_event(const struct rawfront *rf)
+{
+    return __atomic_load_n((const uint16_t *)&rf->used->ring[rf->num],
+                           __ATOMIC_ACQUIRE);
+}
+
+/* Coalescing: with a round in the kernel, requests the guest publishes
+ * one at a time stay in the ring (vgrantd asks for a kick at the 8th, half
+ * a lane) until 8 wait; then they go as one round.  A ninth published
+ * alone waits for a round to close and starts then, a queue idle again
+ * starting at once. */
+static void test_second_round_waits_for_half_a_lane(void **state)
+{
+    struct ta *a = ta_new();
+    struct rawfront rf;
+    struct rf_blk first, r[9];
+    bool seen[64] = { false };
+    unsigned got = 0;
+    struct vgd_dev_stats s;
+    (void)state;
+
+    tw_attach_connect(a->t, &rf, 1, 0, 64, NULL);
+    a->held->hold_all = true;
+    assert_int_equal(rf_blk_prepare(&rf, &first, VIRTIO_BLK_T_IN, 30, 512,
+                                    false), 0);
+    rf_blk_submit(&rf, &first);
+    assert_int_equal(rf_kick(&rf), 0);
+    pump0(a, 3);
+    assert_int_equal(held_pending(a->held), 1);  /* idle queue: at once */
+
+    for (unsigned i = 0; i < 7; i++) {
+        assert_int_equal(rf_blk_prepare(&rf, &r[i], VIRTIO_BLK_T_IN, i, 512,
+                                        false), 0);
+        rf_blk_submit(&rf, &r[i]);
+        assert_int_equal(rf_kick(&rf), 0);
+        pump0(a, 2);
+        assert_int_equal(tw_dev_stats(a->t, 1, 0).in_flight, 1);
+        /* the driver would kick when it publishes entry 1 + 7 */
+        assert_int_equal(avail_event(&rf), 8);
+    }
+    assert_int_equal(rf_blk_prepare(&rf, &r[7], VIRTIO_BLK_T_IN, 7, 512,
+                                    false), 0);
+    rf_blk_submit(&rf, &r[7]);
+    assert_int_equal(rf_kick(&rf), 0);
+    pump0(a, 2);
+    s = tw_dev_stats(a->t, 1, 0);
+    assert_int_equal(s.in_flight, 9);
+    assert_int_equal(s.max_round, 8);
+    assert_int_equal(s.rounds, 2);
+    assert_int_equal(held_pending(a->held), 9);
+
+    /* a ninth waits: both lanes are busy.  When the first round closes,
+     * the round of 8 is still open and one request is less than half a
+     * lane: it still waits.  When the 8 close, the queue is idle and it
+     * starts alone. */
+    assert_int_equal(rf_blk_prepare(&rf, &r[8], VIRTIO_BLK_T_IN, 8, 512,
+                                    false), 0);
+    rf_blk_submit(&rf, &r[8]);
+    assert_int_equal(rf_kick(&rf), 0);
+    pump0(a, 2);
+    assert_int_equal(tw_dev_stats(a->t, 1, 0).in_flight, 9);
+    held_release_oldest(a->held, 1);    /* the first read completes */
+    pump0(a, 3);
+    got += drain_used(&rf, seen, 64);
+    assert_int_equal(got, 1);
+    assert_int_equal(first.data[0], 30);
+    assert_int_equal(tw_dev_stats(a->t, 1, 0).in_flight, 8);  /* waits */
+    held_release_oldest(a->held, 8);    /* the round of 8 completes */
+    for (int i = 0; i < MAX_ROUNDS && got < 9; i++) {
+        pump0(a, 1);
+        got += drain_used(&rf, seen, 64);
+    }
+    assert_int_equal(got, 9);
+    /* the queue is idle: the ninth started at the close, alone */
+    s = tw_dev_stats(a->t, 1, 0);
+    assert_int_equal(s.rounds, 3);
+    assert_int_equal(s.in_flight, 1);
+    held_release(a->held);
+    for (int i = 0; i < MAX_ROUNDS && got < 10; i++) {
+        pump0(a, 1);
+        got += drain_used(&rf, seen, 64);
+    }
+    assert_int_equal(got, 10);
+    for (unsigned i = 0; i < 9; i++)
+        assert_int_equal(r[i].data[0], i);
     rf_close(&rf);
     ta_free(a);
 }
@@ -775,6 +872,7 @@ int main(void)
         cmocka_unit_test(test_round_in_flight_completes_out_of_order),
         cmocka_unit_test(test_flush_waits_for_the_writes_before_it),
         cmocka_unit_test(test_second_round_starts_while_first_in_flight),
+        cmocka_unit_test(test_second_round_waits_for_half_a_lane),
         cmocka_unit_test(test_hostile_backing_store_eio_on_write),
         cmocka_unit_test(test_hostile_backing_store_enospc_on_write),
         cmocka_unit_test(test_hostile_backing_store_eio_on_read),
