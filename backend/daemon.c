@@ -57,6 +57,7 @@ struct vgd {
     uint64_t byte_budget;
     unsigned watch_budget;
     unsigned auto_threshold;       /* transport options, see vgd_options */
+    unsigned coalesce_ms;          /* serve.c's wait for a round's worth */
     unsigned persistent_pages;
     bool direct;               /* --direct */
     char base[VG_XS_PATH_MAX];
@@ -491,6 +492,11 @@ static int epoll_add(struct vgd *d, int fd, uint32_t tag)
     return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
+unsigned vgd_coalesce_ms(const struct vgd *d)
+{
+    return d->coalesce_ms;
+}
+
 unsigned vgd_auto_threshold(const struct vgd *d)
 {
     return d->auto_threshold;
@@ -554,6 +560,8 @@ struct vgd *vgd_new(struct vg_hyp *h, const struct vgd_options *o)
     d->auto_threshold = o && o->auto_threshold ? o->auto_threshold
                                                : VGD_DEFAULT_AUTO_THRESHOLD;
     d->direct = o && o->direct;
+    d->coalesce_ms = o && o->coalesce_ms <= VGD_MAX_COALESCE_MS ?
+                     o->coalesce_ms : 0;
     d->persistent_pages = o && o->persistent_cache_pages ?
                           o->persistent_cache_pages :
                           VGD_DEFAULT_PERSISTENT_PAGES;

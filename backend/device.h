@@ -69,6 +69,11 @@ struct vgd_queue {
     struct vgd_round round[VGD_LANES];
     uint64_t round_seq;        /* rounds started on this queue */
     bool draining;             /* vgd_serve_drain: no re-queueing */
+    /* serve.c's gathering on an idle queue: the size of the last round
+     * popped, and until when (vgd_clock_ms) to wait for min(it, half a
+     * lane) requests; 0 = not waiting */
+    unsigned last_round;
+    uint64_t gather_until;
     struct vgd_grant_mapper gm;
     bool gm_init;
     /* transport mode state (transport.h); which ones are live depends on
@@ -154,6 +159,8 @@ void vgd_queue_defer(struct vgd *d, struct vgd_queue *q, uint64_t wake_ms);
 uint64_t vgd_clock_ms(const struct vgd *d);
 /* The daemon's executor for file transfers (aio.h); NULL: synchronous. */
 struct vgd_aio *vgd_aio(struct vgd *d);
+/* vgd_options.coalesce_ms (serve.c). */
+unsigned vgd_coalesce_ms(const struct vgd *d);
 /* Transport options of the daemon (vgd_options, with defaults). */
 unsigned vgd_auto_threshold(const struct vgd *d);
 unsigned vgd_persistent_pages(const struct vgd *d);

@@ -295,6 +295,43 @@ static unsigned coalesce_want(const struct vgd_queue *q)
     return (q->lane_slots + 1) / 2;
 }
 
+/* Gathering on an idle queue: a guest that got k results back usually
+ * sends about k requests again, one at a time.  Starting a round at its
+ * first kick would split them into rounds of one or two; instead ask for
+ * a kick at the min(k, half a lane)-th (EVENT_IDX) and start then, or
+ * after coalesce_ms if fewer come (the guest sends fewer than it got
+ * back: it is winding down or waiting for something else).  0: start at
+ * once (nothing to expect, gathering off, or no EVENT_IDX to ask with). */
+static unsigned gather_expect(const struct vgd_queue *q)
+{
+    unsigned want = coalesce_want(q);
+
+    if (!q->vq.event_idx || !vgd_coalesce_ms(q->dev->d) || q->last_round < 2)
+        return 0;
+    return q->last_round < want ? q->last_round : want;
+}
+
+/* Whether to start a round now on an idle queue; if not, *expect is the
+ * number to wait for and q->gather_until is set. */
+static bool gathered(struct vgd_queue *q, unsigned *expect)
+{
+    uint64_t now;
+
+    *expect = gather_expect(q);
+    if (!*expect || vq_dev_avail_count(&q->vq) >= *expect)
+        return true;
+    now = vgd_clock_ms(q->dev->d);
+    if (!q->gather_until) {
+        q->gather_until = now + vgd_coalesce_ms(q->dev->d);
+        return false;
+    }
+    if (now < q->gather_until)
+        return false;
+    /* fewer came: expect what does, from the next round on */
+    q->last_round = vq_dev_avail_count(&q->vq);
+    return true;
+}
+
 static int free_lane(const struct vgd_queue *q)
 {
     for (unsigned l = 0; l < q->nlanes; l++)
@@ -310,7 +347,8 @@ bool vgd_serve_queue(struct vgd_queue *q, unsigned budget,
     unsigned served = 0, pushed = 0;
     uint64_t bytes = 0;
     bool exhausted = false, empty = false, throttled = false;
-    bool coalescing = false;
+    bool coalescing = false, gathering = false;
+    unsigned expect = 0;
     int l;
 
     if (!q->connected || dev->fatal)
@@ -322,11 +360,16 @@ bool vgd_serve_queue(struct vgd_queue *q, unsigned budget,
         struct vgd_round *rd = &q->round[l];
         unsigned n = 0;
 
-        if (any_open(q) &&
-            vq_dev_avail_count(&q->vq) < coalesce_want(q)) {
-            coalescing = true;
+        if (any_open(q)) {
+            if (vq_dev_avail_count(&q->vq) < coalesce_want(q)) {
+                coalescing = true;
+                break;
+            }
+        } else if (!gathered(q, &expect)) {
+            gathering = true;
             break;
         }
+        q->gather_until = 0;
         /* Pop a round into the free lane, within the budgets. */
         while (n < q->lane_slots && !exhausted) {
             struct vgd_slot *s = &r[n];
@@ -368,6 +411,7 @@ bool vgd_serve_queue(struct vgd_queue *q, unsigned budget,
         }
         if (n == 0)
             break;
+        q->last_round = n;
         dev->rounds++;
         if (n > dev->max_round)
             dev->max_round = n;
@@ -391,6 +435,13 @@ bool vgd_serve_queue(struct vgd_queue *q, unsigned budget,
 
     if (pushed)
         notify(q);
+    if (gathering) {
+        /* the expect-th kick or the timer brings it back */
+        if (vq_dev_enable_notify_at(&q->vq, (uint16_t)expect))
+            return true;
+        vgd_queue_defer(dev->d, q, q->gather_until);
+        return false;
+    }
     if (q->deferred)
         return false;  /* throttled: the timer brings it back, kicks off */
     if (exhausted)

@@ -20,6 +20,7 @@ enum {
     OPT_OPTIONS_FILE,
     OPT_IO,
     OPT_DIRECT,
+    OPT_COALESCE,
 };
 
 static const char *const level_names[] = { "err", "warn", "info", "debug" };
@@ -52,6 +53,7 @@ enum vgd_parse_result vgd_cmdline_parse(int argc, char **argv,
         { "options-file",     required_argument, NULL, OPT_OPTIONS_FILE },
         { "io",               required_argument, NULL, OPT_IO },
         { "direct",           no_argument,       NULL, OPT_DIRECT },
+        { "coalesce-ms",      required_argument, NULL, OPT_COALESCE },
         { "version",          no_argument,       NULL, 'V' },
         { "help",             no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -62,6 +64,7 @@ enum vgd_parse_result vgd_cmdline_parse(int argc, char **argv,
     memset(c, 0, sizeof(*c));
     c->control_path = VGD_CONTROL_DEFAULT_PATH;
     c->level = VG_LOG_INFO;
+    c->opts.coalesce_ms = VGD_DEFAULT_COALESCE_MS;
     optind = 0;                /* glibc: start over (a reload parses again) */
     opterr = 0;                /* the messages are ours */
     while ((ch = getopt_long(argc, argv, "+Fl:p:b:d:c:Vh", longopts, NULL)) != -1) {
@@ -114,6 +117,13 @@ enum vgd_parse_result vgd_cmdline_parse(int argc, char **argv,
             break;
         case OPT_OPTIONS_FILE:
             c->options_file = optarg;
+            break;
+        case OPT_COALESCE:
+            if (vg_parse_uint(optarg, VGD_MAX_COALESCE_MS, &v))
+                return bad(err, errlen, "--coalesce-ms '%s': expected "
+                           "milliseconds in [0, %u]", VG_ESC(optarg),
+                           VGD_MAX_COALESCE_MS);
+            c->opts.coalesce_ms = (unsigned)v;
             break;
         case OPT_DIRECT:
             c->opts.direct = true;
@@ -307,6 +317,11 @@ unsigned vgd_reload_apply(struct vgd *d, struct vgd_cmdline *running,
     if (next->opts.io_mode != running->opts.io_mode) {
         vg_warn("reload: --io changed: takes effect at the next start "
                 "(systemctl restart vgrantd closes every device)");
+        restart++;
+    }
+    if (next->opts.coalesce_ms != running->opts.coalesce_ms) {
+        vg_warn("reload: --coalesce-ms changed: takes effect at the next "
+                "start (systemctl restart vgrantd closes every device)");
         restart++;
     }
     if (next->opts.direct != running->opts.direct) {

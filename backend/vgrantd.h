@@ -29,6 +29,9 @@
  * before the next queue gets its turn; the request that crosses it is
  * still served, so every queue makes progress. */
 #define VGD_DEFAULT_BYTE_BUDGET (1024u * 1024)
+/* vgrantd's --coalesce-ms default, and the largest value accepted. */
+#define VGD_DEFAULT_COALESCE_MS 2u
+#define VGD_MAX_COALESCE_MS 100u
 /* After this long in InitWait without a frontend, vgrantd tells the user
  * what to check (once per wait). */
 #define VGD_FRONTEND_LATE_MS 30000u
@@ -72,6 +75,13 @@ struct vgd_options {
      * target's logical block size (the others, and flushes, go through
      * the page cache as without it). */
     bool direct;
+    /* After a round of k requests closed and its queue went idle, wait up
+     * to this many milliseconds for min(k, 8) requests before starting the
+     * next round (with EVENT_IDX only: the driver kicks at that entry, so
+     * a guest that comes back with as many as it got pays no delay).  0 =
+     * off, every kick starts a round at once.  The command line's default
+     * is VGD_DEFAULT_COALESCE_MS; a zeroed vgd_options (tests) is off. */
+    unsigned coalesce_ms;
     /* Tests: an executor of their own, used instead and not freed. */
     struct vgd_aio *aio;
     /* Monotonic milliseconds for rate limits (rng rate=) and the timers

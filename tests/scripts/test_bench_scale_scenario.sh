@@ -145,11 +145,14 @@ grep -q '^attach 1 type=blk,target=.*scale-1-0.img,devid=6,mode=persistent$' "$t
     ok "each guest runs only the steps it is part of" || { bad "vgrant-io calls"; cat "$tmp/vgrant-io.calls"; }
 grep -q 'SCALE-STOP' "$tmp/console/guest-scale1.log" && ok "guests told to stop at the end" || bad "no stop"
 # leads (START minus the time vgrant-io ran) of guest 2's points: 7 s
-# (3 + 2N) for the first, then 7 + 4 + 3 = 14 s after its 4.2 s late open
+# (3 + 2N) for the first, then 7 + 4 + 3 = 14 s after its 4.2 s late open.
+# A loaded machine runs the stubs late, which only shortens a lead (seen:
+# by 2 s during a benchmark): the bounds allow 3 s of it, the step up 2.
 leads=$(awk '{ print $1 - $2 }' "$tmp/lead.2" | tr '\n' ' ')
 first=$(awk 'NR == 1 { print $1 - $2 }' "$tmp/lead.2")
 last=$(awk 'END { print $1 - $2 }' "$tmp/lead.2")
-{ [ "$first" -ge 6 ] && [ "$first" -le 7 ] && [ "$last" -ge 13 ] && [ "$last" -le 14 ]; } &&
+{ [ "$first" -ge 4 ] && [ "$first" -le 7 ] && [ "$last" -ge 11 ] && [ "$last" -le 14 ] &&
+  [ $((last - first)) -ge 5 ]; } &&
 grep -q 'a device opened 4.200 s after the start time: the next points start 14 s after the go keys' "$tmp/out" &&
     ok "a late open raises the lead of the later points" || { bad "leads: $leads"; grep 'opened' "$tmp/out"; }
 # guests are booted step by step: guest 2 only after the 1-guest steps

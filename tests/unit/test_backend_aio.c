@@ -303,6 +303,104 @@ static void test_second_round_waits_for_half_a_lane(void **state)
     ta_free(a);
 }
 
+static uint64_t gather_now;
+static uint64_t gather_clock(void)
+{
+    return gather_now;
+}
+
+/* Submit n reads of sectors base.. one at a time, each with a kick, the
+ * daemon running after each. */
+static void submit_reads(struct ta *a, struct rawfront *rf, struct rf_blk *r,
+                         unsigned n, unsigned base)
+{
+    for (unsigned i = 0; i < n; i++) {
+        assert_int_equal(rf_blk_prepare(rf, &r[i], VIRTIO_BLK_T_IN, base + i,
+                                        512, false), 0);
+        rf_blk_submit(rf, &r[i]);
+        assert_int_equal(rf_kick(rf), 0);
+        pump0(a, 2);
+    }
+}
+
+/* --coalesce-ms: after a round of 4 closed, the idle queue asks for a kick
+ * at the 4th new request and starts them as one round, however many
+ * kicks came before; when only one comes, it starts after the wait, and
+ * from then on a lone request starts at once. */
+static void test_idle_queue_gathers_as_many_as_it_gave_back(void **state)
+{
+    struct held_aio *held = held_new();
+    struct vgd_options o = { .aio = &held->a, .coalesce_ms = 2,
+                             .clock_ms = gather_clock };
+    struct ta a = { .held = held };
+    struct rawfront rf;
+    struct rf_blk r[4];
+    unsigned got = 0;
+    struct vgd_dev_stats s;
+    (void)state;
+
+    gather_now = 1000;
+    a.t = tw_new_opts(&o);
+    tw_attach_connect(a.t, &rf, 1, 0, 64, NULL);
+    /* four published before the kick: one round (nothing to expect yet) */
+    for (unsigned i = 0; i < 4; i++) {
+        assert_int_equal(rf_blk_prepare(&rf, &r[i], VIRTIO_BLK_T_IN, i, 512,
+                                        false), 0);
+        rf_blk_submit(&rf, &r[i]);
+    }
+    assert_int_equal(rf_kick(&rf), 0);
+    for (int i = 0; i < MAX_ROUNDS && got < 4; i++) {
+        pump0(&a, 1);
+        got += drain_used(&rf, NULL, 64);
+    }
+    assert_int_equal(got, 4);
+    assert_int_equal(tw_dev_stats(a.t, 1, 0).rounds, 1);
+    pump0(&a, 2);
+    assert_int_equal(avail_event(&rf), 4 + 3);   /* kick at the 4th new */
+
+    /* the guest sends four again, kicking each time: one round */
+    submit_reads(&a, &rf, r, 3, 10);
+    s = tw_dev_stats(a.t, 1, 0);
+    assert_int_equal(s.in_flight, 0);
+    assert_int_equal(s.rounds, 1);
+    submit_reads(&a, &rf, &r[3], 1, 13);
+    for (int i = 0; i < MAX_ROUNDS && got < 8; i++) {
+        pump0(&a, 1);
+        got += drain_used(&rf, NULL, 64);
+    }
+    assert_int_equal(got, 8);
+    s = tw_dev_stats(a.t, 1, 0);
+    assert_int_equal(s.rounds, 2);
+    assert_int_equal(s.max_round, 4);
+    for (unsigned i = 0; i < 4; i++)
+        assert_int_equal(r[i].data[0], 10 + i);
+
+    /* only one comes: it waits 2 ms, then goes alone */
+    submit_reads(&a, &rf, r, 1, 20);
+    pump0(&a, 3);
+    assert_int_equal(tw_dev_stats(a.t, 1, 0).rounds, 2);
+    gather_now += 2;
+    for (int i = 0; i < MAX_ROUNDS && got < 9; i++) {
+        pump0(&a, 1);
+        got += drain_used(&rf, NULL, 64);
+    }
+    assert_int_equal(got, 9);
+    assert_int_equal(r[0].data[0], 20);
+    assert_int_equal(tw_dev_stats(a.t, 1, 0).rounds, 3);
+    /* expecting one now: the next lone request starts at its kick */
+    submit_reads(&a, &rf, r, 1, 21);
+    for (int i = 0; i < MAX_ROUNDS && got < 10; i++) {
+        pump0(&a, 1);
+        got += drain_used(&rf, NULL, 64);
+    }
+    assert_int_equal(got, 10);
+    assert_int_equal(r[0].data[0], 21);
+    assert_int_equal(tw_dev_stats(a.t, 1, 0).rounds, 4);
+    rf_close(&rf);
+    tw_free(a.t);
+    held_free(held);
+}
+
 /* W0 W1 FLUSH W2 in one round: the flush is submitted only after both
  * writes completed, and W2 only after the flush completed. */
 static void test_flush_waits_for_the_writes_before_it(void **state)
@@ -873,6 +971,7 @@ int main(void)
         cmocka_unit_test(test_flush_waits_for_the_writes_before_it),
         cmocka_unit_test(test_second_round_starts_while_first_in_flight),
         cmocka_unit_test(test_second_round_waits_for_half_a_lane),
+        cmocka_unit_test(test_idle_queue_gathers_as_many_as_it_gave_back),
         cmocka_unit_test(test_hostile_backing_store_eio_on_write),
         cmocka_unit_test(test_hostile_backing_store_enospc_on_write),
         cmocka_unit_test(test_hostile_backing_store_eio_on_read),
