@@ -6,7 +6,7 @@
 #   1. guest/bench-phase.sh prints "phase LABEL NAME done" and returns once
 #      data/bench-ack holds NAME; without the ack it fails loudly
 #   2. bench-fio.sh's fio_matrix (a fake fio that records its job files):
-#      phase order, warm-up jobs of depth+1 I/Os, no warm-up rows, a failing
+#      phase order, warm-up jobs as the measured ones, no warm-up rows, a failing
 #      phase stops the matrix
 #   3. vgrant-io's --phase-cmd (bench-file on a file: the same matrix code
 #      as bench): the order, no rows in warm-up, a failing command stops it
@@ -86,7 +86,7 @@ jobs_run() { find "$tmp/jobs" -type f -printf '%f\n' | sort | tr '\n' ' ' | sed 
 sizes_of() { grep '^io_size=' "$1" | cut -d= -f2 | tr '\n' ' '; }
 expect "fio: jobs run" "00-bench-warm-write-1.fio 01-bench-write-1.fio 02-bench-warm-write-16.fio 03-bench-write-16.fio" \
     "$(jobs_run)"
-expect "fio: warm-up io_size = (depth+1) x size" "8192 2097152 |69632 17825792 " \
+expect "fio: warm-up io_size = the measured pass's" "524288 16777216 |524288 33554432 " \
     "$(sizes_of "$tmp/jobs/00-bench-warm-write-1.fio")|$(sizes_of "$tmp/jobs/02-bench-warm-write-16.fio")"
 expect "fio: measured io_size as before (8M / size in [max(2d,16), 128])" "524288 16777216 |524288 33554432 " \
     "$(sizes_of "$tmp/jobs/01-bench-write-1.fio")|$(sizes_of "$tmp/jobs/03-bench-write-16.fio")"

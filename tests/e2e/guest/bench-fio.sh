@@ -11,8 +11,10 @@
 # One fio run per op and depth, the sizes as stonewalled jobs (fio's
 # start-up costs seconds under emulation), JSON output turned into CSV
 # rows by fio-rows.awk.  Depth by depth, in the order given: a warm-up
-# pass (the same jobs with io_size = (depth+1) * size, as vgrant-io
-# bench's warm-up, output discarded), phase warm<D>, the measured pass,
+# pass (the same jobs as the measured pass, output discarded: with depth+1
+# I/Os a point, as vgrant-io bench's warm-up, virtio_grant.ko's persistent
+# pool had not reached its depth-16 working set and vgrantd mapped 32-43
+# new pool pages in the measured phase), phase warm<D>, the measured pass,
 # phase d<D>; a phase is guest/bench-phase.sh (BENCH_PHASE_CMD overrides:
 # "CMD LABEL NAME"), which waits for dom0's ack.
 #
@@ -86,7 +88,7 @@ fio_matrix() {
     for _d in $(echo "$depths" | tr ',' ' '); do
         for _op in $(echo "$ops" | tr ',' ' '); do
             _job=${TMPDIR:-/tmp}/bench-warm-$_op-$_d.fio
-            fio_job "$_op" "$_d" 1 >"$_job"
+            fio_job "$_op" "$_d" 0 >"$_job"
             fio_run "$_job" "$_op qd$_d (warm-up)" || return 1
         done
         $_phase "$_label" "warm$_d" || return 1
