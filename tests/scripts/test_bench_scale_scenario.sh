@@ -13,9 +13,8 @@
 set -u
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
-fails=0
-ok() { echo "ok   $1"; }
-bad() { echo "FAIL $1"; fails=$((fails + 1)); }
+# shellcheck source=lib.sh
+. "$repo/tests/scripts/lib.sh"
 cleanup() {
     # the fake guests' jobs: started by the fake xl below, nothing else
     for f in "$tmp"/pid-*; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
