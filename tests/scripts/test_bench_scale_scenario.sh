@@ -17,7 +17,7 @@ tmp=$(mktemp -d)
 . "$repo/tests/scripts/lib.sh"
 cleanup() {
     # the fake guests' jobs: started by the fake xl below, nothing else
-    for f in "$tmp"/pid-*; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
+    for f in "$tmp"/pid-* "$tmp"/r2/pid-*; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -160,4 +160,21 @@ PATH=$tmp/bin:$PATH E2E_WORK=$tmp/work2 E2E_CONSOLE_LOG_DIR=$tmp/console BENCH_S
     bad "descending steps accepted" ||
     { grep -q 'steps must be ascending' "$tmp/out2" && ok "descending steps refused" || bad "descending steps: $(tail -n 2 "$tmp/out2")"; }
 [ "$(grep -c '^    xl| Domain-0' "$tmp/out")" = 4 ] && ok "xl list (CPU time per domain) after each step and mode" || bad "xl list lines"
+
+# a step of BENCH_SCALE_LARGE guests or more runs only
+# BENCH_SCALE_LARGE_SIZES (by default the first of BENCH_SCALE_SIZES),
+# the other steps every size (a world of its own: fresh domids and keys)
+r2=$tmp/r2
+mkdir -p "$r2/xs" "$r2/console" "$r2/work" "$r2/doms"
+FAKE_ROOT=$r2 PATH=$tmp/bin:$PATH FAKE_REPO=$repo E2E_WORK=$r2/work E2E_CONSOLE_LOG_DIR=$r2/console \
+E2E_GUEST_KERNEL=$repo/Makefile E2E_GUEST_RAMDISK=$repo/Makefile E2E_DOMU_PROGRAMS=/nonexistent \
+BENCH_SCALE_GUESTS=1,2 BENCH_SCALE_MODES=grant BENCH_SCALE_SIZES=64K,4K BENCH_SCALE_OPS=read \
+BENCH_SCALE_LARGE=2 BENCH_SCALE_SECONDS=1 timeout 120 sh "$repo/tests/e2e/scenarios/bench-scale.sh" >"$r2/out" 2>&1
+rc=$?
+[ "$rc" = 0 ] && ok "large step: scenario ran (rc 0)" || { bad "large step: scenario rc $rc"; tail -n 20 "$r2/out"; }
+got=$(sed -n 's/^SCALE-ROW \([0-9]*,[0-9]*,[a-z]*,[a-z]*,[0-9]*\),.*/\1/p' "$r2/out" | tr '\n' ' ')
+expect "large step: 64K only, smaller steps every size" \
+    "1,2,grant,read,65536 1,2,grant,read,4096 2,4,grant,read,65536 " "$got"
+grep -qx 'SCALE-PROGRESS grant 2 read 64K 3/3' "$r2/out" &&
+    ok "large step: the point count knows the large step's sizes" || { bad "large step: progress"; grep '^SCALE-PROGRESS' "$r2/out"; }
 [ "$fails" = 0 ]
