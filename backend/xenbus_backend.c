@@ -302,9 +302,29 @@ static void *map_ring_area(struct vgd_dev *dev, struct vgd_queue *q,
     void *p = vgd_gm_map_area(vgd_hyp(dev->d), dev->fe_domid, addr, bytes,
                               writable, pages, &dev->mc, &why);
 
-    if (!p)
-        vgd_xb_log(dev, VG_LOG_ERR, "queue %u %s 0x%llx: %s", q->index, key,
-                   (unsigned long long)addr, why);
+    /* errno: on Xen, gntdev answers EINVAL for a batch in which the
+     * hypervisor refused any ref (not granted to us, revoked, read-only),
+     * whatever the reason.  A frontend that has left Initialised since we
+     * read the key withdrew it (docs/protocol.md "Giving up before
+     * Connected"): not an error of ours or of its. */
+    if (!p) {
+        int err = errno;
+        enum vg_xenbus_state fe = vg_xs_read_state(vgd_hyp(dev->d),
+                                                   dev->fe_path);
+        bool still = fe == VG_XB_INITIALISED || fe == VG_XB_CONNECTED;
+
+        if (still)
+            vgd_xb_log(dev, VG_LOG_ERR, "queue %u %s 0x%llx: %s (%s; on Xen "
+                       "a ref not granted to us, revoked or read-only, or "
+                       "Xen's maptrack limit: dom0's kernel log then says "
+                       "'maptrack limit reached')", q->index, key,
+                       (unsigned long long)addr, why, strerror(err));
+        else
+            vgd_xb_log(dev, VG_LOG_INFO, "queue %u %s 0x%llx: %s (%s); the "
+                       "frontend is now %s", q->index, key,
+                       (unsigned long long)addr, why, strerror(err),
+                       vg_xenbus_state_name(fe));
+    }
     return p;
 }
 
@@ -443,6 +463,26 @@ static int dev_connect(struct vgd_dev *dev)
 
 /* ------------------------------------------------------------------ */
 /* the state machine                                                   */
+
+/* dev_connect failed on keys read while the frontend was in state `was`.
+ * A frontend that gives up (its handshake timed out) writes Closed and
+ * then revokes its grants; if it left `was` while we connected, what we
+ * could not map or bind was withdrawn, not bad: close as for a frontend
+ * that closed before connecting.  Still in `was`: the keys were bad. */
+static void connect_failed(struct vgd_dev *dev, enum vg_xenbus_state was)
+{
+    enum vg_xenbus_state now = vg_xs_read_state(vgd_hyp(dev->d), dev->fe_path);
+    char why[128];
+
+    if (now == was) {
+        vgd_dev_fail(dev);
+        return;
+    }
+    snprintf(why, sizeof(why), "the frontend went from %s to %s while we "
+             "connected: it withdrew its keys and grants",
+             vg_xenbus_state_name(was), vg_xenbus_state_name(now));
+    dev_close_now(dev, why);
+}
 
 /* First look at a device: pick up whatever state it is in. */
 static void first_look(struct vgd_dev *dev)
@@ -587,7 +627,7 @@ void vgd_dev_changed(struct vgd_dev *dev)
                 dev_close_now(dev, "frontend closed before connecting");
             else if ((fe == VG_XB_INITIALISED || fe == VG_XB_CONNECTED) &&
                      dev_connect(dev))
-                vgd_dev_fail(dev);
+                connect_failed(dev, fe);
             break;
         case VG_XB_CONNECTED:
             if (gone)

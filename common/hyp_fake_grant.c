@@ -139,7 +139,10 @@ static int grant_alloc(struct fake_domain *d, vg_gref_t *ref)
 
 /* The entry `ref` of d if it is live and granted to `grantee`; else NULL
  * with errno (ENOENT: no such live grant, EPERM: someone else's or
- * read-only when writable was asked). */
+ * read-only when writable was asked).  On Xen a map batch with any such
+ * ref fails as a whole as here, but always with EINVAL (Linux's gntdev
+ * turns every refused ref's status into EINVAL from mmap): the fake keeps
+ * the reason for the tests, so nothing may branch on this errno. */
 static struct fake_grant *grant_lookup(struct fake_domain *d, vg_gref_t ref,
                                        uint16_t grantee, bool writable)
 {

@@ -340,19 +340,22 @@ static int handshake(struct vgf_dev *d)
     return 0;
 }
 
-/* Undo a failed handshake: nothing granted, nothing bound stays. */
+/* Undo a failed handshake: nothing granted, nothing bound stays.  A
+ * backend that may have seen our keys is told they are gone (Closed)
+ * before the grants go: one that fails to map them then reads our state
+ * and knows we withdrew them, not that they were bad (docs/protocol.md
+ * "Giving up before Connected"). */
 static void handshake_undo(struct vgf_dev *d)
 {
     int err = errno;
     unsigned own = vg_xs_read_state(d->h, d->fe_dir);
 
+    if (own == VG_XB_INITIALISED || own == VG_XB_CONNECTED)
+        write_own_state(d, VG_XB_CLOSED);
     vgf_queues_teardown(d);
     d->link = VGF_LINK_DOWN;
     d->teardown_done = true;
     d->xport = &vgf_xport_grant;   /* until the backend names its mode */
-    /* Tell a backend that may have seen our keys that they are gone. */
-    if (own == VG_XB_INITIALISED || own == VG_XB_CONNECTED)
-        write_own_state(d, VG_XB_CLOSED);
     errno = err;
 }
 

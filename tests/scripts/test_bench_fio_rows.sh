@@ -9,12 +9,8 @@ awkf=$repo/tests/e2e/guest/fio-rows.awk
 fx=$repo/tests/scripts/fixtures/fio-3.33-write-qd16.json
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fails=0
-expect() {   # name expected actual
-    if [ "$2" = "$3" ]; then echo "ok   $1"; else
-        echo "FAIL $1"; echo "  expected: $2" | sed 's/^/    /'; echo "  got:      $3" | sed 's/^/    /'
-        fails=$((fails + 1)); fi
-}
+# shellcheck source=lib.sh
+. "$repo/tests/scripts/lib.sh"
 
 # 1. both jobs of the recording: bw_bytes/1e6, iops, lat percentiles in us
 got=$(awk -v label=kernel-grant -f "$awkf" "$fx")

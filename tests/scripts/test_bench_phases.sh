@@ -17,12 +17,8 @@ mkdir -p "$repo/build"
 # under build/: vgrant-io bench-file opens with O_DIRECT, which tmpfs may refuse
 tmp=$(mktemp -d -p "$repo/build" test_bench_phases.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-fails=0
-expect() {   # name expected actual
-    if [ "$2" = "$3" ]; then echo "ok   $1"; else
-        echo "FAIL $1"; echo "  expected: $2" | sed 's/^/    /'; echo "  got:      $3" | sed 's/^/    /'
-        fails=$((fails + 1)); fi
-}
+# shellcheck source=lib.sh
+. "$repo/tests/scripts/lib.sh"
 
 # 1. the phase boundary, with a xenstore-read that reads a file
 mkdir -p "$tmp/bin"

@@ -8,9 +8,8 @@ set -u
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fails=0
-ok() { echo "ok   $1"; }
-bad() { echo "FAIL $1"; fails=$((fails + 1)); }
+# shellcheck source=lib.sh
+. "$repo/tests/scripts/lib.sh"
 
 # two points per mode; every fio mode twice as fast as pvblock, every
 # libvgrant mode half as fast as static
@@ -47,13 +46,8 @@ bad() { echo "FAIL $1"; fails=$((fails + 1)); }
 printf 'mode,requests,completed,grants,setup_grants,zero_copy_bytes,bounce_bytes,bounced_maps,arena_full,map_errors,failed_requests\nkernel-grant,50,50,250,300,1024000,1600,100,0,0,0\n' >"$tmp/guest-ops.csv"
 printf 'date: 2026-01-01 00:00 UTC\ncommit: abc1234\nhost: 2 cores\n' >"$tmp/run-info.txt"
 out=$tmp/report.md
-if ! bash "$repo/tools/bench/report.sh" "$tmp" "$out" >"$tmp/report.log" 2>&1; then
-    bad "report.sh failed: $(cat "$tmp/report.log")"
-    exit 1
-fi
+run_or_stop "$tmp/report.log" bash "$repo/tools/bench/report.sh" "$tmp" "$out"
 
-# section SECTION-HEADING: its lines up to the next heading of any level
-section() { awk -v h="$1" '$0 == h { on = 1; next } on && /^#/ { exit } on' "$out"; }
 
 fio_ratio=$(section '### Kernel block drivers (fio): against `kernel-static` and Xen'"'"'s PV block driver')
 lib_ratio=$(section '### libvgrant (vgrant-io bench): against `static`, the pre-shared region baseline')

@@ -9,9 +9,8 @@ set -u
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fails=0
-ok() { echo "ok   $1"; }
-bad() { echo "FAIL $1"; fails=$((fails + 1)); }
+# shellcheck source=lib.sh
+. "$repo/tests/scripts/lib.sh"
 
 cat >"$tmp/scale.csv" <<'EOF'
 guests,devices,mode,op,size,depth,agg_mbps,min_dev_mbps,max_dev_mbps,vgrantd_cpu_s,vgrantd_rss_kib
@@ -33,12 +32,8 @@ EOF
 printf 'date: 2026-01-01 00:00 UTC\ncommit: abc1234\nhost: 2 cores\nknobs: BENCH_SCALE_GUESTS=1,2,8\ncommand: make bench-scale\nduration: 100 s\n' >"$tmp/scale-run-info.txt"
 echo "4 grant read 4K: 7 of 8 devices gave a row" >"$tmp/scale-skipped.txt"
 out=$tmp/report.md
-if ! bash "$repo/tools/bench/report-scale.sh" "$tmp" "$out" >"$tmp/report.log" 2>&1; then
-    bad "report-scale.sh failed: $(cat "$tmp/report.log")"
-    exit 1
-fi
+run_or_stop "$tmp/report.log" bash "$repo/tools/bench/report-scale.sh" "$tmp" "$out"
 
-section() { awk -v h="$1" '$0 == h { on = 1; next } on && /^#/ { exit } on' "$out"; }
 grant=$(section '## `grant` mode')
 pers=$(section '## `persistent` mode')
 [ -n "$grant" ] && [ -n "$pers" ] && ok "one table per mode" || bad "a mode's table is missing"

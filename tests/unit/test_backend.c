@@ -214,6 +214,85 @@ static void test_hostile_ring_area_past_granted_run(void **state)
     tw_free(t);
 }
 
+/* A frontend that gives up between vgrantd reading its keys and mapping
+ * its rings, as libvgrant does when its handshake times out (state Closed,
+ * then the ring grants revoked): vgrant's map of the first ring area plays
+ * that frontend first, then maps.  On Xen that map fails with EINVAL
+ * (gntdev); it is the frontend withdrawing, not a protocol violation, and
+ * the device closes as for a frontend that closed before connecting. */
+static struct {
+    struct rawfront *rf;
+    const struct vg_hyp_ops *real;
+    unsigned calls;
+    const char *failed;        /* what the withdrawal could not do */
+} withdraw;
+
+static void *withdraw_then_map(struct vg_hyp *h, uint16_t domid,
+                               uint32_t count, const vg_gref_t *refs,
+                               bool writable)
+{
+    struct rawfront *rf = withdraw.rf;
+
+    if (withdraw.calls++ == 0) {
+        if (rf_set_state(rf, VG_XB_CLOSED))
+            withdraw.failed = "writing state Closed";
+        for (unsigned i = 0; i < RF_MAX_SHARES; i++) {
+            if (!rf->shares[i].addr)
+                continue;
+            if (rf->h->ops->unshare_pages(rf->h, rf->shares[i].addr,
+                                          rf->shares[i].count))
+                withdraw.failed = "revoking a ring grant";
+            rf->shares[i].addr = NULL;
+        }
+    }
+    return withdraw.real->map_grants(h, domid, count, refs, writable);
+}
+
+static void test_frontend_withdraws_while_connecting(void **state)
+{
+    struct tw *t = tw_new(0);
+    struct rawfront rf;
+    struct vg_hyp_ops ops;
+    char *log;
+    (void)state;
+
+    tw_attach(t, &rf, 1, 0, NULL);
+    assert_int_equal(rf_setup_rings(&rf, 64), 0);
+    assert_int_equal(rf_write_keys(&rf, FEATURES_STD), 0);
+    withdraw.rf = &rf;
+    withdraw.real = t->be->ops;
+    withdraw.calls = 0;
+    withdraw.failed = NULL;
+    ops = *t->be->ops;
+    ops.map_grants = withdraw_then_map;
+    t->be->ops = &ops;
+    tw_capture_start();
+    assert_int_equal(rf_set_state(&rf, VG_XB_INITIALISED), 0);
+    tw_wait_backend_state(t, &rf, VG_XB_CLOSED);
+    log = tw_capture_stop();
+    t->be->ops = withdraw.real;
+    assert_null(withdraw.failed);
+    assert_int_equal(withdraw.calls, 1);
+    tw_assert_log_has(log, "dom 1 dev 0: queue 0 desc");
+    tw_assert_log_has(log, "refs cannot be mapped");
+    tw_assert_log_has(log, "the frontend is now Closed");
+    if (strstr(log, "error: dom 1 dev 0"))
+        fail_msg("a withdrawal logged as an error:\n%s", log);
+    tw_assert_log_has(log, "closing: the frontend went from Initialised to "
+                      "Closed while we connected: it withdrew its keys and "
+                      "grants");
+    if (strstr(log, "protocol violation"))
+        fail_msg("a withdrawal taken for a protocol violation:\n%s", log);
+    free(log);
+    assert_int_equal(vg_fake_live_mappings(t->w, 1), 0);
+    assert_int_equal(tw_dev_stats(t, 1, 0).live_mappings, 0);
+    /* the frontend can start over */
+    assert_int_equal(rf_set_state(&rf, VG_XB_INITIALISING), 0);
+    tw_wait_backend_state(t, &rf, VG_XB_INITWAIT);
+    rf_close(&rf);
+    tw_free(t);
+}
+
 /* ------------------------------------------------------------------ */
 /* hostile xenstore                                                    */
 
@@ -516,6 +595,7 @@ int main(void)
         cmocka_unit_test(test_frontend_never_connects_tells_user),
         cmocka_unit_test(test_ring_areas_at_page_offsets),
         cmocka_unit_test(test_hostile_ring_area_past_granted_run),
+        cmocka_unit_test(test_frontend_withdraws_while_connecting),
         cmocka_unit_test(test_hostile_xs_garbage_frontend_keys),
         cmocka_unit_test(test_hostile_xs_missing_keys),
         cmocka_unit_test(test_hostile_toolstack_keys),

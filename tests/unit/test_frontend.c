@@ -161,6 +161,54 @@ static void test_hostile_backend_never_answers(void **state)
     sb_fini(&s);
 }
 
+/* A frontend that gives up after Initialised tells the backend before its
+ * grants go: the state is Closed when the first ring page is revoked, so
+ * a backend whose map of the revoked refs fails can tell a withdrawal from
+ * bad keys (docs/protocol.md "Giving up before Connected"). */
+static struct {
+    struct sb *s;
+    const struct vg_hyp_ops *real;
+    unsigned unshares;
+    enum vg_xenbus_state state_at_first;
+} gu;
+
+static int unshare_seeing_state(struct vg_hyp *h, void *addr, uint32_t count)
+{
+    if (gu.unshares++ == 0)
+        gu.state_at_first = vg_xs_read_state(gu.s->h, gu.s->fe_dir);
+    return gu.real->unshare_pages(h, addr, count);
+}
+
+static void test_gives_up_closed_before_revoking(void **state)
+{
+    struct vgf_opts o = { .timeout_ms = SHORT_TIMEOUT_MS };
+    struct sb s;
+    struct vg_hyp *feh;
+    struct vg_hyp_ops ops;
+
+    (void)state;
+    sb_init(&s, SB_ECHO, SB_OK);   /* no thread: InitWait, never Connected */
+    sb_put_device_keys(&s);
+    sb_xs_put(s.h, s.be_dir, "state", "2");
+    feh = vg_fake_open(s.w, FE_DOM);
+    gu.s = &s;
+    gu.real = feh->ops;
+    gu.unshares = 0;
+    gu.state_at_first = VG_XB_UNKNOWN;
+    ops = *feh->ops;
+    ops.unshare_pages = unshare_seeing_state;
+    feh->ops = &ops;
+    assert_null(vgf_open(feh, DEVID, &o));
+    assert_int_equal(errno, ETIMEDOUT);
+    feh->ops = gu.real;
+    assert_true(gu.unshares > 0);
+    assert_int_equal(gu.state_at_first, VG_XB_CLOSED);
+    assert_int_equal(vg_fake_live_grants(s.w, FE_DOM), 0);
+    assert_int_equal(vg_fake_bound_ports(s.w, FE_DOM), 0);
+    vg_hyp_close(feh);
+    sb_fini(&s);
+}
+
 static void test_hostile_backend_refuses_connection(void **state)
 {
     struct sb s;
@@ -547,6 +595,7 @@ int main(void)
         cmocka_unit_test(test_open_resets_stale_session),
         cmocka_unit_test(test_open_missing_device_is_enoent),
         cmocka_unit_test(test_hostile_backend_never_answers),
+        cmocka_unit_test(test_gives_up_closed_before_revoking),
         cmocka_unit_test(test_hostile_backend_refuses_connection),
         cmocka_unit_test(test_hostile_backend_garbage_keys),
         cmocka_unit_test(test_echo_roundtrip_revokes_grants),

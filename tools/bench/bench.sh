@@ -23,17 +23,9 @@ set -uo pipefail
 # OPS_HIGH: the BENCH-OPS lines carry these columns in this order)
 OPS_HEADER=mode,phase,requests,map_batches,maps,unmap_batches,unmaps,copy_batches,grant_copies,notifies_sent,kicks_received,rounds,cache_hits,cache_misses,max_round,max_in_flight
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-# shellcheck source=../lib/proctree.sh
-. "$repo/tools/lib/proctree.sh"
-# The run itself (tests/e2e/run.sh); tests substitute a fake one.
-runner=${VGRANT_BENCH_RUNNER:-$repo/tests/e2e/run.sh}
-run_pid=""
-follow_pid=""
-# Nothing this script started may outlive it: success, failure or Ctrl-C.
-cleanup() { proctree_kill "$follow_pid" "$run_pid"; }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_name=bench
+# shellcheck source=lib.sh
+. "$repo/tools/bench/lib.sh"
 results=${BENCH_RESULTS:-$repo/bench/results}
 logdir=$results/logs
 timeout=${BENCH_TIMEOUT:-3600}
@@ -41,94 +33,42 @@ mkdir -p "$logdir"
 rm -f "$logdir/latest.log"
 
 # the scenario reads BENCH_* through vgenv_ on dom0's command line
-dom0_args=${VGRANT_E2E_DOM0_ARGS:-}
-# (QEMU's -initrd takes no comma: lists travel with '+')
-for v in BENCH_MODES BENCH_IOS BENCH_MAXBYTES BENCH_SIZES BENCH_DEPTHS BENCH_MODE_TIMEOUT; do
-    val=${!v:-}
-    [ -n "$val" ] || continue
-    case $val in *[!A-Za-z0-9,+._-]*) echo "bench: $v='$val': letters, digits, '-', ',' or '+' only (no spaces)" >&2; exit 2 ;; esac
-    dom0_args="$dom0_args vgenv_$v=${val//,/+}"
-done
+bench_knobs BENCH_MODES BENCH_IOS BENCH_MAXBYTES BENCH_SIZES BENCH_DEPTHS BENCH_MODE_TIMEOUT
 
-t0=$SECONDS
-run_start=$(date +%s)
-run_commit=$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)
 echo "bench: booting Xen under QEMU for the benchmark (timeout ${timeout}s); serial log in $logdir"
-VGRANT_E2E_DOM0_ARGS=$dom0_args "$runner" -t "$timeout" -l "$logdir" bench \
-    >"$results/run.out" 2>&1 &
-run_pid=$!
+bench_start bench "$timeout" "$logdir" "$results/run.out"
 
-# follow the serial log as QEMU writes it
-follow() {
-    local i=0
-    while [ ! -e "$logdir/latest.log" ] && kill -0 "$run_pid" 2>/dev/null; do
-        sleep 1
-        i=$((i + 1))
-        [ $((i % 30)) = 0 ] && echo "bench: still preparing images ($i s)"
-    done
-    [ -e "$logdir/latest.log" ] || return 0
-    # no tr in this pipe: it would buffer the lines into bursts
-    tail -n +1 -F "$logdir/latest.log" 2>/dev/null | while IFS= read -r line; do
-        line=${line%$'\r'}
-        case $line in
-            BENCH-PROGRESS\ *)
-                set -- ${line#BENCH-PROGRESS }
-                printf 'bench: [%4ss] %-10s %-5s %5s qd%-3s point %s\n' \
-                    "$((SECONDS - t0))" "$1" "$2" "$3" "${4#qd}" "$5" ;;
-            BENCH-SKIP\ *)    echo "bench: SKIPPED ${line#BENCH-SKIP }" ;;
-            BENCH-MODE\ *)    echo "bench: mode ${line#BENCH-MODE }" ;;
-            BENCH-PHASE\ *)   echo "bench: [$(printf '%4s' "$((SECONDS - t0))")s] phase ${line#BENCH-PHASE } done" ;;
-            BENCH-MEMCPY\ *)  echo "bench: guest memcpy ${line#BENCH-MEMCPY } MB/s" ;;
-            "[bench] mode "*|"E2E-RESULT "*) echo "bench: ${line#\[bench\] }" ;;
-        esac
-    done
+# what the serial console says, as it arrives
+on_line() {
+    case $1 in
+        BENCH-PROGRESS\ *)
+            set -- ${1#BENCH-PROGRESS }
+            printf 'bench: [%4ss] %-10s %-5s %5s qd%-3s point %s\n' \
+                "$((SECONDS - t0))" "$1" "$2" "$3" "${4#qd}" "$5" ;;
+        BENCH-SKIP\ *)    echo "bench: SKIPPED ${1#BENCH-SKIP }" ;;
+        BENCH-MODE\ *)    echo "bench: mode ${1#BENCH-MODE }" ;;
+        BENCH-PHASE\ *)   echo "bench: [$(printf '%4s' "$((SECONDS - t0))")s] phase ${1#BENCH-PHASE } done" ;;
+        BENCH-MEMCPY\ *)  echo "bench: guest memcpy ${1#BENCH-MEMCPY } MB/s" ;;
+        "[bench] mode "*|"E2E-RESULT "*) echo "bench: ${1#\[bench\] }" ;;
+    esac
 }
-follow &
-follow_pid=$!
-wait "$run_pid"
-rc=$?
-run_pid=""
-sleep 1
-# The follower is a pipeline (tail | while read): stop all of it at once.
-proctree_kill "$follow_pid"
-follow_pid=""
+bench_follow "$logdir" on_line
+bench_wait
 
-log=$(readlink -f "$logdir/latest.log" 2>/dev/null || true)
-if [ -z "$log" ] || [ ! -f "$log" ]; then
-    cat "$results/run.out"
-    echo "bench: no serial log: the run did not start" >&2
-    exit 1
-fi
-clean=$(tr -d '\r' <"$log")
-{
-    echo "mode,op,size,depth,mbps,iops,p50_us,p99_us"
-    sed -n 's/^BENCH-ROW //p' <<<"$clean"
-} >"$results/latest.csv"
+bench_log "$logdir" "$results/run.out"
+bench_csv "$results/latest.csv" "mode,op,size,depth,mbps,iops,p50_us,p99_us" BENCH-ROW
 sed -n 's/^BENCH-MEMCPY //p' <<<"$clean" | tail -n1 >"$results/memcpy.txt"
 sed -n 's/^BENCH-SKIP //p' <<<"$clean" >"$results/skipped.txt"
+bench_csv "$results/ops.csv" "$OPS_HEADER" BENCH-OPS
+bench_csv "$results/guest-ops.csv" \
+    "mode,requests,completed,grants,setup_grants,zero_copy_bytes,bounce_bytes,bounced_maps,arena_full,map_errors,failed_requests" \
+    BENCH-GUESTOPS
 {
-    echo "$OPS_HEADER"
-    sed -n 's/^BENCH-OPS //p' <<<"$clean"
-} >"$results/ops.csv"
-{
-    echo "mode,requests,completed,grants,setup_grants,zero_copy_bytes,bounce_bytes,bounced_maps,arena_full,map_errors,failed_requests"
-    sed -n 's/^BENCH-GUESTOPS //p' <<<"$clean"
-} >"$results/guest-ops.csv"
-{
-    echo "date: $(date -u -d "@$run_start" '+%Y-%m-%d %H:%M UTC')"
-    echo "commit: $run_commit"
-    echo "host: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), $(awk '/^MemTotal/ { printf "%d GiB RAM", $2 / 1048576 }' /proc/meminfo)"
-    echo "emulation: Xen under QEMU $("${VGRANT_E2E_QEMU:-qemu-system-x86_64}" --version 2>/dev/null | sed -n '1s/.*version \([^ ]*\).*/\1/p'), ${VGRANT_E2E_ACCEL:-tcg,thread=multi}"
+    bench_run_info
     echo "duration: $((SECONDS - t0)) s"
 } >"$results/run-info.txt"
-nrows=$(($(wc -l <"$results/latest.csv") - 1))
 
-tail -n 4 "$results/run.out"
-echo "bench: $nrows rows in $results/latest.csv; memcpy $(cat "$results/memcpy.txt") MB/s"
-[ -s "$results/skipped.txt" ] && sed 's/^/bench: skipped: /' "$results/skipped.txt"
-if [ "$nrows" -gt 0 ]; then
-    "$repo/tools/bench/plot.sh" "$results" || rc=1
-    "$repo/tools/bench/report.sh" "$results" "$repo/docs/benchmarks.md" || rc=1
-fi
-echo "bench: took $((SECONDS - t0)) s"
+bench_finish "$results/latest.csv" "$results/skipped.txt" "$results/run.out" \
+    "$repo/tools/bench/plot.sh" "$repo/tools/bench/report.sh" "$results" \
+    "$repo/docs/benchmarks.md" "; memcpy $(cat "$results/memcpy.txt") MB/s"
 exit "$rc"

@@ -450,7 +450,7 @@ fi
 # this section only points to it, so neither run overwrites the other
 echo "## Scaling"
 echo
-echo "Many guests on one vgrantd (1, 2, 4 guests with two devices each, the same"
+echo "Many guests on one vgrantd (1, 2, 4, 8 guests with two devices each, the same"
 echo "random-offset workload on every device at once; aggregate and per-device MB/s,"
 echo "vgrantd CPU time and peak RSS) is measured by \`make bench-scale\`, not by this run:"
 scale_info=$results/scale-run-info.txt

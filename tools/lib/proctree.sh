@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Stopping background work without leaving anything behind.  Sourced by
-# the scripts that start background jobs (tools/bench/bench.sh, ...).
+# the scripts that start background jobs (tools/bench/lib.sh, ...).
 #
 # proctree_kill PID...  send SIGTERM to each PID and to every descendant
 #                       of it, children first collected, then signalled

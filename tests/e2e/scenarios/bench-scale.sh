@@ -32,24 +32,32 @@
 # connects and disconnects of the point.  vgrantd_rss_kib: VmHWM over the
 # same window (reset first through /proc/<pid>/clear_refs).
 # Environment (lists separated by ',' or '+'): BENCH_SCALE_GUESTS
-# (default 1,2,4: see docs/benchmarks-scale.md for 8), BENCH_SCALE_MODES (grant,persistent), BENCH_SCALE_SIZES
-# (64K,4K), BENCH_SCALE_OPS (read,write), BENCH_SCALE_DEPTH (16),
+# (default 1,2,4,8), BENCH_SCALE_MODES (grant,persistent), BENCH_SCALE_SIZES
+# (64K,4K), BENCH_SCALE_LARGE (8) and BENCH_SCALE_LARGE_SIZES (the first
+# of BENCH_SCALE_SIZES): a
+# step of BENCH_SCALE_LARGE guests or more runs only the sizes of
+# BENCH_SCALE_LARGE_SIZES (its points cost the most under TCG: 2N device
+# connects each; docs/e2e.md, "How long make bench-scale takes"), BENCH_SCALE_OPS
+# (read,write), BENCH_SCALE_DEPTH (16),
 # BENCH_SCALE_SECONDS (3), BENCH_SCALE_SPAN (MiB per device, 8),
 # BENCH_SCALE_GUEST_MEM (MiB, 128: the guest kernel panics unpacking its
 # initramfs with 96), BENCH_SCALE_LEAD (s from the go keys to START; by
 # default 3 + 2N for N guests, raised for the rest of the run whenever a
 # device opened late (SCALE-LATE: its vgrant-io's lateness) to the late
 # lead plus that lateness plus 2 s, so later points start together).
-# A point whose guests are not all done within lead + 180 + 30N s fails
-# the scenario (with the guests', xenstore's and vgrantd's state).
+# A point whose guests are not all done within lead + 180 + 30N s of its
+# go keys (one deadline for all its guests) fails the scenario (with the
+# guests', xenstore's and vgrantd's state).
 # After each step (and mode) `xl list` shows every domain's CPU time.
 . "$(dirname "$0")/lib.sh"
 need_bin vgrantd vgrant xl xenstore-write xenstore-read
 need_guest_bin vgrant-io
 
-steps=$(echo "${BENCH_SCALE_GUESTS:-1,2,4}" | tr ',+' '  ')
+steps=$(echo "${BENCH_SCALE_GUESTS:-1,2,4,8}" | tr ',+' '  ')
 modes=$(echo "${BENCH_SCALE_MODES:-grant,persistent}" | tr ',+' '  ')
 sizes=$(echo "${BENCH_SCALE_SIZES:-64K,4K}" | tr ',+' '  ')
+large=${BENCH_SCALE_LARGE:-8}
+large_sizes=$(echo "${BENCH_SCALE_LARGE_SIZES:-${sizes%% *}}" | tr ',+' '  ')
 ops=$(echo "${BENCH_SCALE_OPS:-read,write}" | tr ',+' '  ')
 depth=${BENCH_SCALE_DEPTH:-16}
 seconds=${BENCH_SCALE_SECONDS:-3}
@@ -70,8 +78,8 @@ done
 for o in $ops; do
     case $o in read|write) ;; *) fail "BENCH_SCALE_OPS: '$o' is not read or write" ;; esac
 done
-for v in "$depth" "$span_mib" "$gmem" "${lead:-0}"; do
-    case $v in ''|*[!0-9]*) fail "BENCH_SCALE_DEPTH/SPAN/GUEST_MEM/LEAD: '$v' is not a number" ;; esac
+for v in "$depth" "$span_mib" "$gmem" "${lead:-0}" "$large"; do
+    case $v in ''|*[!0-9]*) fail "BENCH_SCALE_DEPTH/SPAN/GUEST_MEM/LEAD/LARGE: '$v' is not a number" ;; esac
 done
 case $seconds in ''|*[!0-9.]*) fail "BENCH_SCALE_SECONDS: '$seconds' is not a number" ;; esac
 # sizes in bytes for the CSV (vgrant-io prints bytes too)
@@ -83,10 +91,14 @@ bytes() {
         *) echo "$1" ;;
     esac
 }
-for s in $sizes; do bytes "$s" >/dev/null; done
+for s in $sizes $large_sizes; do bytes "$s" >/dev/null; done
+# sizes_for N: the sizes a step of N guests runs
+sizes_for() {
+    if [ "$1" -ge "$large" ]; then echo "$large_sizes"; else echo "$sizes"; fi
+}
 
 tck=$(getconf CLK_TCK 2>/dev/null || echo 100)
-log "steps: $steps guests; modes: $modes; sizes: $sizes; ops: $ops; depth $depth; ${seconds}s per point; span ${span_mib} MiB; guests of $gmem MiB; start ${lead:-3 + 2N} s after the go keys; CLK_TCK $tck"
+log "steps: $steps guests; modes: $modes; sizes: $sizes (from $large guests: $large_sizes); ops: $ops; depth $depth; ${seconds}s per point; span ${span_mib} MiB; guests of $gmem MiB; start ${lead:-3 + 2N} s after the go keys; CLK_TCK $tck"
 log "dom0 memory: $(awk '/^MemTotal|^MemAvailable/ { printf "%s %d MiB  ", $1, $2 / 1024 }' /proc/meminfo); Xen free: $(xl info 2>/dev/null | awk '/^free_memory/ { print $3 }') MiB"
 
 # every guest's memory at once, with 64 MiB to spare for Xen's own use
@@ -170,7 +182,7 @@ boot_upto() {
 }
 
 npoints=0
-for m in $modes; do for n in $steps; do for o in $ops; do for s in $sizes; do
+for m in $modes; do for n in $steps; do for o in $ops; do for s in $(sizes_for "$n"); do
     npoints=$((npoints + 1))
 done; done; done; done
 
@@ -192,7 +204,7 @@ for n in $steps; do
         done
         log "mode $m, $n guest(s): $((2 * n)) devices attached (devids $d0 $d1)"
         for o in $ops; do
-            for s in $sizes; do
+            for s in $(sizes_for "$n"); do
                 point=$((point + 1))
                 sb=$(bytes "$s")
                 echo "SCALE-PROGRESS $m $n $o $s $point/$npoints"
@@ -207,11 +219,17 @@ for n in $steps; do
                     xenstore-write "/local/domain/$dom/data/scale-go-$nx" "run $m $o $s $t_start $d0 $d1" ||
                         fail "xenstore-write go to scale$g"
                 done
+                # one deadline for the whole point, not one per guest: a
+                # point takes at most its limit however many guests wait
+                limit=$((use_lead + 180 + 30 * n))
+                deadline=$(($(_now) + limit))
                 for g in $(upto "$n"); do
                     eval "dom=\$dom_$g nx=\$next_$g"
-                    if ! wait_xs_set "/local/domain/$dom/data/scale-done-$nx" $((use_lead + 180 + 30 * n)); then
+                    left=$((deadline - $(_now)))
+                    [ "$left" -gt 0 ] || left=1
+                    if ! wait_xs_set "/local/domain/$dom/data/scale-done-$nx" "$left"; then
                         point_diag "$g" "$dom"
-                        fail "scale$g: point $nx ($m $o $s) not done within $((use_lead + 180 + 30 * n)) s (start $use_lead s after the go key)"
+                        fail "scale$g: point $nx ($m $o $s) not done within $limit s (start $use_lead s after the go key)"
                     fi
                 done
                 c1=$(cpu_ticks)
