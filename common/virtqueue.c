@@ -471,6 +471,21 @@ int vq_dev_pop(struct vq_device *vq, struct vq_chain *chain)
     return 1;
 }
 
+int vq_dev_unpop(struct vq_device *vq, uint16_t head)
+{
+    /* Nothing of the guest's is read: if it rewrote the avail entry
+     * meanwhile, the next pop finds and validates whatever is there. */
+    if (vq->error || head >= vq->num || !vq->head_busy[head] ||
+        !vq->in_flight) {
+        errno = EINVAL;
+        return -1;
+    }
+    vq->last_avail_idx--;
+    vq->head_busy[head] = 0;
+    vq->in_flight--;
+    return 0;
+}
+
 int vq_dev_push(struct vq_device *vq, uint16_t head, uint32_t len)
 {
     struct vring_used_elem *e;
