@@ -216,5 +216,6 @@ int vgd_model_key(const struct vgd_model_params *p,
 /* The models, one file each; each has an entry in vg_devtypes too. */
 extern const struct vgd_model vgd_model_blk;
 extern const struct vgd_model vgd_model_rng;
+extern const struct vgd_model vgd_model_net;
 
 #endif /* VGRANT_DEVMODEL_H */
