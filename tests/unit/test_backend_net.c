@@ -19,12 +19,14 @@
 
 #include <cmocka.h>
 
+#include "control.h"
 #include "devmodel.h"
 #include "net.h"
 #include "rawfront.h"
 #include "vgdrive.h"
 #include "vgrant/devtype.h"
 #include "vgrant/log.h"
+#include "vgrant/stats_prom.h"
 #include "vgrant/toolstack.h"
 #include "vgrantd.h"
 
@@ -1049,6 +1051,63 @@ static void test_net_toolstack_attach_detach(void **state)
     tw_free(t);
 }
 
+/* vgrantd's control socket answers `stats` with the net counters for a
+ * net device (text and JSON; vgrant stats and --prometheus read these)
+ * and without them for other types. */
+static void test_net_stats_reply(void **state)
+{
+    struct tw *t = tw_new();
+    struct rf_attach a = { .type = "net" };
+    struct rf_attach r = { .type = "rng" };
+    struct guest g;
+    struct rawfront rf;
+    static char out[65536];
+    uint16_t head;
+    char *line;
+    (void)state;
+
+    net_up(t, &g, 1, 0, &a, GUEST_FEATURES);
+    head = tx_post(&g, NULL, 100, 1);
+    assert_int_equal(used_of(t, &g.tx, head), 0);
+    head = tx_post(&g, NULL, 5, 1);
+    assert_int_equal(used_of(t, &g.tx, head), 0);
+    port_send(port_of(1, 0), 64, 2);            /* no rx buffer */
+    vd_pump(t->d, 3);
+    ensure_domain(t, 2);
+    assert_int_equal(rf_toolstack_attach(t->ts, 2, 0, 0, &r), 0);
+    assert_int_equal(rf_open(&rf, t->w, 2, 0, 0), 0);
+    vd_wait_backend_state(t->d, &rf, VG_XB_INITWAIT);
+
+    assert_true(vgd_control_answer(t->d, "stats 1", 7, out, sizeof(out)) > 0);
+    line = strstr(out, "device domid=1 devid=0");
+    assert_non_null(line);
+    assert_non_null(strstr(line, " net_tx_packets=1 net_tx_bytes=100 "));
+    assert_non_null(strstr(line, " net_rx_no_buffer=1 "));
+    assert_non_null(strstr(line, " net_tx_bad_length=1 "));
+    {
+        char *prom = NULL;
+        size_t plen = 0;
+        FILE *f = open_memstream(&prom, &plen);
+
+        assert_non_null(f);
+        assert_int_equal(vg_stats_prometheus(out, f), 1);
+        fclose(f);
+        assert_non_null(strstr(prom, "vgrant_net_tx_packets_total{domid=\"1\","
+                                     "devid=\"0\"} 1\n"));
+        assert_non_null(strstr(prom, "vgrant_net_rx_no_buffer_total{"));
+        free(prom);
+    }
+    assert_true(vgd_control_answer(t->d, "stats 1 json", 12, out,
+                                   sizeof(out)) > 0);
+    assert_non_null(strstr(out, "\"net_tx_packets\":1,"));
+    assert_true(vgd_control_answer(t->d, "stats 2", 7, out, sizeof(out)) > 0);
+    assert_non_null(strstr(out, "device domid=2 devid=0"));
+    assert_null(strstr(out, "net_"));
+    rf_close(&rf);
+    guest_close(&g);
+    tw_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1067,6 +1126,7 @@ int main(void)
         cmocka_unit_test(test_net_bad_backend_keys),
         cmocka_unit_test(test_net_attach_spec),
         cmocka_unit_test(test_net_toolstack_attach_detach),
+        cmocka_unit_test(test_net_stats_reply),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
