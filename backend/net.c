@@ -25,12 +25,12 @@
  * waits for the tap.  A drop is not a ring error: the chain completes
  * (used length 0, as every tx chain) and the device keeps serving.
  *
- * rx: an input queue (devmodel.h input_peek): the daemon polls the port
- * and pops rx chains only for a packet.  The model reads a packet into a
- * private buffer (at most NET_RX_BATCH per round, so a round's packets
- * are all held at once), tells the daemon what it needs (header + frame;
- * with MRG_RXBUF over up to NET_RX_MAX_CHAINS chains, else in one), and
- * writes it into the chains the daemon popped for it.  A guest that
+ * rx (net_rx.c): an input queue (devmodel.h input_peek): the daemon
+ * polls the port and pops rx chains only for a packet.  The model reads
+ * a packet into a private buffer (at most NET_RX_BATCH per round, so a
+ * round's packets are all held at once), tells the daemon what it needs
+ * (header + frame; with MRG_RXBUF over up to NET_RX_MAX_CHAINS chains,
+ * else in one), and writes it into the chains the daemon popped for it.  A guest that
  * posted too few buffers loses the packet (rx_no_buffer); buffers too
  * small for it (without MRG_RXBUF, or all of them together) lose it and
  * complete with used length 0 (rx_small_buffer), as does a first buffer
@@ -52,30 +52,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "devmodel.h"
-#include "net.h"
-#include "vgrant/log.h"
+#include "net_int.h"
 #include "vgrant/protocol.h"
-#include "vgrant/virtio.h"
 #include "vgrant/xsutil.h"
 #include "vgrantd.h"
-
-#define NET_RXQ 0u
-#define NET_TXQ 1u
-#define NET_HDR ((size_t)sizeof(struct virtio_net_hdr))
-#define NET_ETH_HDR 14u
-/* Ethernet header + 802.1Q tag on top of the MTU */
-#define NET_L2_EXTRA 18u
-/* Most buffers one chain may have (Linux: header, linear part, up to 17
- * fragments). */
-#define NET_MAX_BUFFERS 64u
-/* Packets held for one round (a lane holds 16 chains). */
-#define NET_RX_BATCH 16u
-/* Most rx chains one packet may span with MRG_RXBUF (the daemon also
- * caps it at a round's lane). */
-#define NET_RX_MAX_CHAINS 16u
-/* Reads from the port per peek that may find bad frames. */
-#define NET_RX_TRIES 32u
 
 static const struct vgd_net_port_ops *port_ops = &vgd_net_tap;
 
@@ -84,41 +64,7 @@ void vgd_net_set_port(const struct vgd_net_port_ops *ops)
     port_ops = ops ? ops : &vgd_net_tap;
 }
 
-enum pkt_state { PKT_FREE, PKT_HELD, PKT_TAKEN };
-
-struct net_pkt {
-    enum pkt_state state;
-    uint64_t id;
-    uint8_t *buf;              /* frame_max + 1 bytes */
-    size_t len;                /* frame bytes */
-    size_t off;                /* bytes of header + frame written so far */
-    unsigned next;             /* chain index expected next */
-    bool lost;                 /* dropped after some chains were taken */
-};
-
-struct net {
-    uint16_t domid;
-    unsigned devid;
-    uint8_t mac[6];
-    unsigned mtu;
-    size_t frame_max;          /* mtu + NET_L2_EXTRA */
-    char ifname[VG_IFNAME_MAX + 1], bridge[VG_IFNAME_MAX + 1];
-    const struct vgd_net_port_ops *ops;
-    int fd;
-    bool mrg;                  /* MRG_RXBUF negotiated */
-    struct net_pkt rx[NET_RX_BATCH];
-    int held;                  /* rx[] peeked and not taken, -1 none */
-    uint64_t next_id;
-    struct iovec *txiov;
-    unsigned txiov_cap;
-    struct vgd_net_counters c;
-    struct vg_ratelimit rl;    /* the lines a guest can provoke */
-};
-
-static void net_warn(struct net *n, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void net_warn(struct net *n, const char *fmt, ...)
+void vgd_net_warn(struct net *n, const char *fmt, ...)
 {
     char msg[256];
     va_list ap;
@@ -325,222 +271,6 @@ static int net_input_fd(void *m, unsigned *queue)
 }
 
 /* ------------------------------------------------------------------ */
-/* rx                                                                  */
-
-static void pkt_free(struct net_pkt *p)
-{
-    p->state = PKT_FREE;
-    p->lost = false;
-}
-
-/* Read packets from the port until one is usable, into p. */
-static bool rx_read(struct net *n, struct net_pkt *p)
-{
-    for (unsigned t = 0; t < NET_RX_TRIES; t++) {
-        ssize_t got = read(n->fd, p->buf, n->frame_max + 1);
-
-        if (got < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                n->c.rx_errors++;
-                net_warn(n, "reading interface %s: %s", n->ifname,
-                         strerror(errno));
-            }
-            return false;
-        }
-        if ((size_t)got < NET_ETH_HDR || (size_t)got > n->frame_max) {
-            n->c.rx_bad_length++;
-            net_warn(n, "interface %s gave a %s frame (%zd bytes; %u to %zu "
-                     "allowed): dropped", n->ifname,
-                     (size_t)got < NET_ETH_HDR ? "short" : "long", got,
-                     NET_ETH_HDR, n->frame_max);
-            continue;
-        }
-        p->len = (size_t)got;
-        return true;
-    }
-    return false;
-}
-
-static enum vgd_input_state net_input_peek(void *m, unsigned queue,
-                                           bool round_start,
-                                           struct vgd_input *in)
-{
-    struct net *n = m;
-    struct net_pkt *p = NULL;
-
-    if (queue != NET_RXQ)
-        return VGD_INPUT_NONE;
-    if (round_start) {
-        /* every earlier round closed: a packet still taken lost a chain
-         * the transport could not map (its handle never came) */
-        for (unsigned i = 0; i < NET_RX_BATCH; i++)
-            if (n->rx[i].state == PKT_TAKEN) {
-                if (!n->rx[i].lost)
-                    n->c.rx_bad_chain++;
-                pkt_free(&n->rx[i]);
-            }
-    }
-    if (n->held >= 0) {
-        p = &n->rx[n->held];
-    } else {
-        for (unsigned i = 0; i < NET_RX_BATCH && !p; i++)
-            if (n->rx[i].state == PKT_FREE)
-                p = &n->rx[i];
-        if (!p)
-            return VGD_INPUT_LATER;
-        if (!rx_read(n, p))
-            return VGD_INPUT_NONE;
-        p->state = PKT_HELD;
-        p->id = ++n->next_id;
-        n->held = (int)(p - n->rx);
-    }
-    in->id = p->id;
-    in->need = NET_HDR + p->len;
-    in->max_chains = n->mrg ? NET_RX_MAX_CHAINS : 1;
-    return VGD_INPUT_READY;
-}
-
-static void net_input_take(void *m, unsigned queue, bool dropped)
-{
-    struct net *n = m;
-    struct net_pkt *p;
-
-    if (queue != NET_RXQ || n->held < 0)
-        return;
-    p = &n->rx[n->held];
-    n->held = -1;
-    if (dropped) {
-        n->c.rx_no_buffer++;
-        pkt_free(p);
-        return;
-    }
-    p->state = PKT_TAKEN;
-    p->off = 0;
-    p->next = 0;
-    p->lost = false;
-}
-
-/* Copy len bytes of header + frame, from offset off, into iov. */
-static size_t rx_fill(const struct virtio_net_hdr *h, const struct net_pkt *p,
-                      size_t off, size_t len, const struct iovec *iov,
-                      unsigned niov)
-{
-    size_t done = 0;
-
-    for (unsigned i = 0; i < niov && done < len; i++) {
-        uint8_t *dst = iov[i].iov_base;
-        size_t room = iov[i].iov_len;
-
-        while (room && done < len) {
-            size_t at = off + done, l;
-            const uint8_t *src;
-
-            if (at < NET_HDR) {
-                src = (const uint8_t *)h + at;
-                l = NET_HDR - at;
-            } else {
-                src = p->buf + (at - NET_HDR);
-                l = NET_HDR + p->len - at;
-            }
-            if (l > room)
-                l = room;
-            if (l > len - done)
-                l = len - done;
-            memcpy(dst, src, l);
-            dst += l;
-            room -= l;
-            done += l;
-        }
-    }
-    return done;
-}
-
-static struct net_pkt *taken(struct net *n, uint64_t id)
-{
-    for (unsigned i = 0; i < NET_RX_BATCH; i++)
-        if (n->rx[i].state == PKT_TAKEN && n->rx[i].id == id)
-            return &n->rx[i];
-    return NULL;
-}
-
-/* A packet's own reason to be dropped, at its first chain (0: none). */
-static uint64_t *rx_unfit(struct net *n, const struct net_pkt *p,
-                          const struct vgd_request *req)
-{
-    size_t need = NET_HDR + p->len;
-
-    if (req->n_out || req->out_bytes) {
-        net_warn(n, "rx chain with %u device-readable buffer(s): packet "
-                 "dropped", req->n_out);
-        return &n->c.rx_bad_chain;
-    }
-    if (req->in_bytes < NET_HDR) {
-        net_warn(n, "rx buffer of %zu bytes, smaller than the %zu-byte "
-                 "header: packet dropped", req->in_bytes, NET_HDR);
-        return &n->c.rx_small_buffer;
-    }
-    if (req->input.bytes < need) {
-        net_warn(n, "rx buffers of %llu bytes in %u chain(s) for a %zu-byte "
-                 "packet%s: dropped", (unsigned long long)req->input.bytes,
-                 req->input.count, need,
-                 n->mrg ? "" : " (MRG_RXBUF not negotiated)");
-        return &n->c.rx_small_buffer;
-    }
-    return NULL;
-}
-
-static void rx_handle(struct net *n, const struct vgd_request *req,
-                      struct vgd_result *res)
-{
-    struct net_pkt *p = req->input.count ? taken(n, req->input.id) : NULL;
-    struct virtio_net_hdr h = { .gso_type = VIRTIO_NET_HDR_GSO_NONE };
-    size_t need, len;
-    bool last = req->input.index + 1 >= req->input.count;
-
-    if (!p) {
-        /* not popped for a packet we hold (cannot happen), or its packet
-         * was lost with an earlier chain */
-        res->failed = true;
-        return;
-    }
-    need = NET_HDR + p->len;
-    if (!p->lost && req->input.index != p->next) {
-        p->lost = true;             /* an earlier chain never came */
-        n->c.rx_bad_chain++;
-    }
-    if (!p->lost && req->input.index == 0) {
-        uint64_t *why = rx_unfit(n, p, req);
-
-        if (why) {
-            p->lost = true;
-            (*why)++;
-        }
-    }
-    if (!p->lost && (req->n_out || req->out_bytes)) {
-        p->lost = true;
-        n->c.rx_bad_chain++;
-    }
-    if (p->lost) {
-        res->failed = true;
-    } else {
-        h.num_buffers = htole16((uint16_t)req->input.count);
-        len = need - p->off < req->in_bytes ? need - p->off : req->in_bytes;
-        len = rx_fill(&h, p, p->off, len, req->in, req->n_in);
-        p->off += len;
-        p->next++;
-        res->written = (uint32_t)len;
-        if (last && p->off == need) {
-            n->c.rx_packets++;
-            n->c.rx_bytes += p->len;
-        }
-    }
-    if (last)
-        pkt_free(p);
-}
-
-/* ------------------------------------------------------------------ */
 /* tx                                                                  */
 
 /* Copy the first NET_HDR bytes of out[] into *h. */
@@ -569,25 +299,25 @@ static void tx_handle(struct net *n, const struct vgd_request *req,
     res->read = (uint32_t)req->out_bytes;
     if (req->n_in || req->in_bytes) {
         n->c.tx_bad_header++;
-        net_warn(n, "tx chain with %u device-writable buffer(s): dropped",
-                 req->n_in);
+        vgd_net_warn(n, "tx chain with %u device-writable buffer(s): dropped",
+                     req->n_in);
         res->failed = true;
         return;
     }
     if (req->out_bytes < NET_HDR + NET_ETH_HDR ||
         req->out_bytes - NET_HDR > n->frame_max) {
         n->c.tx_bad_length++;
-        net_warn(n, "tx chain of %zu bytes: a %zu-byte header and a frame of "
-                 "%u to %zu bytes expected: dropped", req->out_bytes, NET_HDR,
-                 NET_ETH_HDR, n->frame_max);
+        vgd_net_warn(n, "tx chain of %zu bytes: a %zu-byte header and a "
+                     "frame of %u to %zu bytes expected: dropped",
+                     req->out_bytes, NET_HDR, NET_ETH_HDR, n->frame_max);
         res->failed = true;
         return;
     }
     tx_header(req, &h);         /* the copy is all we look at */
     if (h.flags || h.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
         n->c.tx_bad_header++;
-        net_warn(n, "tx header asks for flags 0x%x, gso_type %u: no offload "
-                 "was offered: dropped", h.flags, h.gso_type);
+        vgd_net_warn(n, "tx header asks for flags 0x%x, gso_type %u: no "
+                     "offload was offered: dropped", h.flags, h.gso_type);
         res->failed = true;
         return;
     }
@@ -614,8 +344,8 @@ static void tx_handle(struct net *n, const struct vgd_request *req,
     }
     if (sent != (ssize_t)frame) {
         n->c.tx_errors++;
-        net_warn(n, "writing a %zu-byte frame to interface %s: %s", frame,
-                 n->ifname, sent < 0 ? strerror(errno) : "short write");
+        vgd_net_warn(n, "writing a %zu-byte frame to interface %s: %s", frame,
+                     n->ifname, sent < 0 ? strerror(errno) : "short write");
         return;
     }
     n->c.tx_packets++;
@@ -630,7 +360,7 @@ static void net_handle(void *m, const struct vgd_request *req,
     res->written = 0;
     res->read = 0;
     if (req->queue == NET_RXQ)
-        rx_handle(n, req, res);
+        vgd_net_rx_handle(n, req, res);
     else
         tx_handle(n, req, res);
 }
@@ -666,8 +396,8 @@ const struct vgd_model vgd_model_net = {
     .max_request_pages = net_max_request_pages,
     .max_request_buffers = net_max_request_buffers,
     .input_fd = net_input_fd,
-    .input_peek = net_input_peek,
-    .input_take = net_input_take,
+    .input_peek = vgd_net_input_peek,
+    .input_take = vgd_net_input_take,
     .set_features = net_set_features,
     .stats = net_stats,
     .handle = net_handle,
