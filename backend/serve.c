@@ -184,7 +184,8 @@ static bool round_advance(struct vgd_queue *q, unsigned l)
     return rd->next == rd->n && rd->pending == 0;
 }
 
-/* Publish n used entries; -1 once the ring is broken. */
+/* Publish n used entries, all at once (the chains of one virtio-net
+ * packet appear together); -1 once the ring is broken. */
 static int push_round(struct vgd_queue *q, struct vgd_slot *r, unsigned n)
 {
     struct vgd_dev *dev = q->dev;
@@ -194,7 +195,8 @@ static int push_round(struct vgd_queue *q, struct vgd_slot *r, unsigned n)
         uint32_t written = s->res.written <= s->chain.in_bytes ?
                            s->res.written : s->chain.in_bytes;
 
-        if (vq_dev_push(&q->vq, s->chain.head, written)) {
+        if (vq_dev_push_hold(&q->vq, s->chain.head, written)) {
+            vq_dev_publish(&q->vq);
             queue_broken(q);
             return -1;
         }
@@ -204,6 +206,7 @@ static int push_round(struct vgd_queue *q, struct vgd_slot *r, unsigned n)
         if (s->res.failed)
             dev->errors++;
     }
+    vq_dev_publish(&q->vq);
     return 0;
 }
 
