@@ -58,8 +58,9 @@ static int configure(int s, const struct vgd_net_port_params *p, char *err,
     ifreq_named(&ifr, p->ifname);
     ifr.ifr_mtu = (int)p->mtu;
     if (ioctl(s, SIOCSIFMTU, &ifr)) {
-        vg_errf(err, errlen, "tap %s: cannot set MTU %u: %s", p->ifname,
-                p->mtu, strerror(errno));
+        vg_errf(err, errlen, "tap %s: cannot set MTU %u: %s%s", p->ifname,
+                p->mtu, strerror(errno),
+                errno == EINVAL ? " (Linux taps take 68 to 65521)" : "");
         return -1;
     }
     ifreq_named(&ifr, p->ifname);
