@@ -58,8 +58,10 @@ struct vgd_control {
 static const struct {
     const char *name;
     size_t off;
+    bool net;                  /* net devices only (vgd_dev_stats.net) */
 } counters[] = {
-#define C(f) { #f, offsetof(struct vgd_dev_stats, f) }
+#define C(f) { #f, offsetof(struct vgd_dev_stats, f), false }
+#define N(f) { #f, offsetof(struct vgd_dev_stats, f), true }
     C(requests), C(bytes_read), C(bytes_written), C(errors),
     C(maps), C(unmaps), C(map_batches), C(unmap_batches),
     C(grant_copies), C(notifies_sent), C(kicks_received),
@@ -73,6 +75,12 @@ static const struct {
     C(guest_reported), C(guest_requests), C(guest_failed),
     C(guest_throttle_waits), C(guest_region_high_water),
     C(guest_bounce_bytes), C(guest_zero_copy_bytes),
+    /* type=net only */
+    N(net_rx_packets), N(net_rx_bytes), N(net_tx_packets), N(net_tx_bytes),
+    N(net_rx_no_buffer), N(net_rx_small_buffer), N(net_rx_bad_length),
+    N(net_rx_bad_chain), N(net_tx_bad_length), N(net_tx_bad_header),
+    N(net_tx_busy), N(net_errors),
+#undef N
 #undef C
 };
 
@@ -162,13 +170,17 @@ static int emit_cb(const struct vgd_dev_stats *s, void *arg)
             "\"mode\":\"%s\",\"queues\":%u", q->count++ ? "," : "",
             s->frontend_domid, s->devid, state, mode, s->queues);
         for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
-            put(q->r, ",\"%s\":%" PRIu64, counters[i].name, counter_value(s, i));
+            if (!counters[i].net || s->net)
+                put(q->r, ",\"%s\":%" PRIu64, counters[i].name,
+                    counter_value(s, i));
         put(q->r, "}");
     } else {
         put(q->r, "device domid=%u devid=%u state=%s mode=%s queues=%u",
             s->frontend_domid, s->devid, state, mode, s->queues);
         for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
-            put(q->r, " %s=%" PRIu64, counters[i].name, counter_value(s, i));
+            if (!counters[i].net || s->net)
+                put(q->r, " %s=%" PRIu64, counters[i].name,
+                    counter_value(s, i));
         put(q->r, "\n");
     }
     return q->r->overflow ? 1 : 0;

@@ -42,7 +42,9 @@
 #define TOKEN_FE_PREFIX "vgd-fe/"
 #define RELEASE_PATH  "@releaseDomain"
 
-enum { TAG_XS, TAG_EVTCHN, TAG_STOP, TAG_AIO, TAG_EXTRA };
+/* epoll data.u64: the tag in the low 32 bits; for TAG_INPUT the slot in
+ * d->inputs in the high 32 (TAG_EXTRA + i: the caller's extra fd i). */
+enum { TAG_XS, TAG_EVTCHN, TAG_STOP, TAG_AIO, TAG_INPUT, TAG_EXTRA };
 
 struct extra_fd {
     int fd;
@@ -77,6 +79,9 @@ struct vgd {
     vg_port_t pending[MAX_PENDING_PER_ROUND];
     struct extra_fd extra[MAX_EXTRA_FDS];
     unsigned nextra;
+    /* input queues whose model fd we poll (vgd_input_add), NULL: free */
+    struct vgd_queue **inputs;
+    unsigned ninputs;
 
     struct vgd_aio *aio;       /* file transfers; NULL: synchronous */
     bool own_aio;              /* ours to free (not a test's) */
@@ -166,6 +171,48 @@ void vgd_queue_defer(struct vgd *d, struct vgd_queue *q, uint64_t wake_ms)
 uint64_t vgd_clock_ms(const struct vgd *d)
 {
     return d->clock_ms();
+}
+
+int vgd_input_add(struct vgd *d, struct vgd_queue *q, int fd)
+{
+    struct epoll_event ev = { .events = EPOLLIN };
+    unsigned i = 0;
+
+    while (i < d->ninputs && d->inputs[i])
+        i++;
+    if (i == d->ninputs) {
+        unsigned n = d->ninputs ? 2 * d->ninputs : 8;
+        struct vgd_queue **grown = realloc(d->inputs, n * sizeof(*grown));
+
+        if (!grown)
+            return -1;
+        memset(grown + d->ninputs, 0, (n - d->ninputs) * sizeof(*grown));
+        d->inputs = grown;
+        d->ninputs = n;
+    }
+    ev.data.u64 = (uint64_t)i << 32 | TAG_INPUT;
+    if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev))
+        return -1;
+    d->inputs[i] = q;
+    q->input_slot = (int)i;
+    q->input_fd = fd;
+    return 0;
+}
+
+void vgd_input_del(struct vgd *d, struct vgd_queue *q)
+{
+    unsigned i = (unsigned)q->input_slot;
+
+    if (q->input_slot < 0 || i >= d->ninputs || d->inputs[i] != q)
+        return;
+    /* the fd is still open: the model closes it after this */
+    if (epoll_ctl(d->epfd, EPOLL_CTL_DEL, q->input_fd, NULL))
+        vg_dev_log(VG_LOG_WARN, q->dev->fe_domid, q->dev->devid, "queue %u: "
+                   "cannot stop polling fd %d: %s", q->index, q->input_fd,
+                   strerror(errno));
+    d->inputs[i] = NULL;
+    q->input_slot = -1;
+    q->input_fd = -1;
 }
 
 struct vgd_aio *vgd_aio(struct vgd *d)
@@ -487,7 +534,7 @@ static void serve_ready(struct vgd *d)
 
 static int epoll_add(struct vgd *d, int fd, uint32_t tag)
 {
-    struct epoll_event ev = { .events = EPOLLIN, .data.u32 = tag };
+    struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
 
     return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev);
 }
@@ -666,9 +713,16 @@ int vgd_run_once(struct vgd *d, int timeout_ms)
         return -1;
     }
     for (int i = 0; i < n; i++) {
-        uint32_t tag = ev[i].data.u32;
+        uint32_t tag = (uint32_t)ev[i].data.u64;
 
-        if (tag == TAG_STOP) {
+        if (tag == TAG_INPUT) {
+            unsigned slot = (unsigned)(ev[i].data.u64 >> 32);
+
+            /* a slot freed earlier in this batch is NULL (or reused: a
+             * spurious ready costs one look) */
+            if (slot < d->ninputs && d->inputs[slot])
+                vgd_queue_set_ready(d, d->inputs[slot]);
+        } else if (tag == TAG_STOP) {
             uint64_t v;
             if (read(d->stop_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
                 vg_debug("stop eventfd: %s", strerror(errno));
@@ -760,5 +814,6 @@ void vgd_free(struct vgd *d)
         d->aio->ops->free(d->aio);
     close(d->epfd);
     close(d->stop_fd);
+    free(d->inputs);
     free(d);
 }

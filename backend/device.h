@@ -83,6 +83,10 @@ struct vgd_queue {
     struct vgd_pqueue pq;
     bool pq_init;
     bool xport_init;           /* queue_init succeeded */
+    /* an input queue (devmodel.h input_fd): its chains are popped only
+     * for input; input_slot >= 0 while the daemon polls the model's fd */
+    bool input;
+    int input_slot, input_fd;
 };
 
 struct vgd_dev {
@@ -157,6 +161,11 @@ void vgd_queue_clear_ready(struct vgd *d, struct vgd_queue *q);
 /* Put q back on the ready list at wake_ms (vgd_clock_ms time). */
 void vgd_queue_defer(struct vgd *d, struct vgd_queue *q, uint64_t wake_ms);
 uint64_t vgd_clock_ms(const struct vgd *d);
+/* Poll fd while input queue q is connected: readable makes q ready
+ * (vgd_queue_set_ready); sets q->input_slot.  -1 (errno) if it cannot. */
+int vgd_input_add(struct vgd *d, struct vgd_queue *q, int fd);
+/* Stop polling q's fd (nothing if it is not polled). */
+void vgd_input_del(struct vgd *d, struct vgd_queue *q);
 /* The daemon's executor for file transfers (aio.h); NULL: synchronous. */
 struct vgd_aio *vgd_aio(struct vgd *d);
 /* vgd_options.coalesce_ms (serve.c). */

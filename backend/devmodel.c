@@ -13,6 +13,7 @@
 static const struct vgd_model *const models[] = {
     &vgd_model_blk,
     &vgd_model_rng,
+    &vgd_model_net,
 };
 
 const struct vgd_model *vgd_model_find(const char *type)

@@ -21,6 +21,8 @@
 #include "vgrant/devtype.h"
 #include "vgrant/hyp.h"
 
+struct vgd_dev_stats;   /* vgrantd.h */
+
 /* What a model needs to open one device. */
 struct vgd_model_params {
     struct vg_hyp *h;          /* to read the model's own backend keys */
@@ -28,6 +30,14 @@ struct vgd_model_params {
     uint16_t frontend_domid;
     unsigned devid;
     bool direct;               /* vgrantd --direct: O_DIRECT where it can */
+};
+
+/* Input queues (see input_peek below): the input a chain carries part
+ * of.  count 0: the queue is not an input queue. */
+struct vgd_req_input {
+    uint64_t id;               /* the model's vgd_input.id */
+    unsigned index, count;     /* this chain is chain `index` of `count` */
+    uint64_t bytes;            /* device-writable bytes of all of them */
 };
 
 /* One request with its buffers mapped: out[] are device-readable,
@@ -41,6 +51,21 @@ struct vgd_request {
     size_t in_bytes;
     unsigned queue;
     uint64_t now_ms;           /* the daemon's clock (vgd_options.clock_ms) */
+    struct vgd_req_input input;
+};
+
+/* The next input of an input queue, as input_peek describes it. */
+struct vgd_input {
+    uint64_t id;               /* comes back in vgd_request.input.id */
+    size_t need;               /* device-writable bytes it takes */
+    unsigned max_chains;       /* most chains it may span (>= 1) */
+};
+
+enum vgd_input_state {
+    VGD_INPUT_NONE,            /* nothing pending */
+    VGD_INPUT_READY,           /* *in describes the next input */
+    VGD_INPUT_LATER,           /* pending, but the inputs this round
+                                  already took are all the model holds */
 };
 
 /* A transfer on the backing file a model asks the daemon to run for one
@@ -81,6 +106,9 @@ struct vgd_model {
     const char *name;          /* backend key "type" */
     uint32_t device_id;        /* VIRTIO_ID_* */
     unsigned max_queues;       /* the model serves at most this many */
+    /* 0, or the queues the device always has whatever the queues key
+     * says (net: receive and transmit; its queues key counts pairs) */
+    unsigned fixed_queues;
 
     /* Open the device described by the backend keys; returns the model's
      * private state or NULL after logging why (naming the key and value). */
@@ -105,6 +133,36 @@ struct vgd_model {
      * that time, without holding up any other queue.  Counted in the
      * device's "throttled" statistic. */
     uint64_t (*wait_ms)(void *m, unsigned queue, uint64_t now_ms);
+
+    /* Input queues (net receive; NULL: the model has none).  Chains on
+     * an input queue are buffers the guest posts for data that arrives
+     * on the backend's side, so they are popped only when there is
+     * input, never otherwise (they stay in the ring, kicks are not
+     * needed).  input_fd names the fd whose readability means input for
+     * queue *queue; the daemon polls it while that queue is connected
+     * and makes the queue ready when it is readable.  Serving the queue,
+     * the daemon asks input_peek for the next input (round_start: first
+     * of a round; every earlier round of the queue has closed, since
+     * input models serve with handle), pops chains until their
+     * device-writable bytes reach in->need (at most in->max_chains, and
+     * at most a round's worth) and calls input_take(dropped = false);
+     * the chains then come to handle in order, in the same round, with
+     * req->input naming the input.  If the ring runs out first, the
+     * chains go back to the ring and input_take(dropped = true): the
+     * model drops the input and counts it; the daemon never waits for
+     * the guest.  If the round is full, the chains go back and the input
+     * comes first in the next round.  Drops count against the queue's
+     * budget. */
+    int (*input_fd)(void *m, unsigned *queue);
+    enum vgd_input_state (*input_peek)(void *m, unsigned queue,
+                                       bool round_start,
+                                       struct vgd_input *in);
+    void (*input_take)(void *m, unsigned queue, bool dropped);
+    /* The features the driver accepted, when it connects (NULL: not
+     * needed). */
+    void (*set_features)(void *m, uint64_t negotiated);
+    /* The model's own counters into *s (vgrant stats; NULL: none). */
+    void (*stats)(void *m, struct vgd_dev_stats *s);
 
     /* Serve one request, synchronously (rng).  A model sets either
      * handle, or start and done. */
@@ -158,5 +216,6 @@ int vgd_model_key(const struct vgd_model_params *p,
 /* The models, one file each; each has an entry in vg_devtypes too. */
 extern const struct vgd_model vgd_model_blk;
 extern const struct vgd_model vgd_model_rng;
+extern const struct vgd_model vgd_model_net;
 
 #endif /* VGRANT_DEVMODEL_H */

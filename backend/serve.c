@@ -60,6 +60,7 @@ static void start_model(struct vgd_queue *q, struct vgd_slot *s)
 
     s->req.queue = q->index;
     s->req.now_ms = vgd_clock_ms(dev->d);
+    s->req.input = s->input;
     s->state = VGD_SLOT_DONE;
     switch (s->mapped) {
     case VGD_MAPPED_ALL:
@@ -185,7 +186,8 @@ static bool round_advance(struct vgd_queue *q, unsigned l)
     return rd->next == rd->n && rd->pending == 0;
 }
 
-/* Publish n used entries; -1 once the ring is broken. */
+/* Publish n used entries, all at once (the chains of one virtio-net
+ * packet appear together); -1 once the ring is broken. */
 static int push_round(struct vgd_queue *q, struct vgd_slot *r, unsigned n)
 {
     struct vgd_dev *dev = q->dev;
@@ -195,7 +197,8 @@ static int push_round(struct vgd_queue *q, struct vgd_slot *r, unsigned n)
         uint32_t written = s->res.written <= s->chain.in_bytes ?
                            s->res.written : s->chain.in_bytes;
 
-        if (vq_dev_push(&q->vq, s->chain.head, written)) {
+        if (vq_dev_push_hold(&q->vq, s->chain.head, written)) {
+            vq_dev_publish(&q->vq);
             queue_broken(q);
             return -1;
         }
@@ -205,6 +208,7 @@ static int push_round(struct vgd_queue *q, struct vgd_slot *r, unsigned n)
         if (s->res.failed)
             dev->errors++;
     }
+    vq_dev_publish(&q->vq);
     return 0;
 }
 
@@ -332,6 +336,71 @@ static bool gathered(struct vgd_queue *q, unsigned *expect)
     return true;
 }
 
+/* An input queue (devmodel.h input_peek): the chains for the model's
+ * next input, popped into r[n..] (at most the rest of the lane). */
+enum input_pop {
+    IP_POPPED,      /* *k chains, as the input needs them */
+    IP_IDLE,        /* no input: the queue rests until the fd is readable */
+    IP_ROUND_FULL,  /* the input starts the next round */
+    IP_DROPPED,     /* too few chains in the ring: the model dropped it */
+    IP_BROKEN,      /* the ring is broken (q->vq.error) */
+};
+
+static enum input_pop pop_input(struct vgd_queue *q, struct vgd_slot *r,
+                                unsigned n, unsigned *k)
+{
+    struct vgd_dev *dev = q->dev;
+    const struct vgd_model *model = dev->model;
+    struct vgd_input in;
+    unsigned room = q->lane_slots - n, max, got = 0;
+    uint64_t have = 0;
+    bool ran_out = false;
+
+    switch (model->input_peek(dev->mstate, q->index, n == 0, &in)) {
+    case VGD_INPUT_READY:
+        break;
+    case VGD_INPUT_LATER:
+        /* (n == 0: a model that takes nothing in a fresh round: idle) */
+        return n ? IP_ROUND_FULL : IP_IDLE;
+    case VGD_INPUT_NONE:
+    default:
+        return IP_IDLE;
+    }
+    max = in.max_chains < q->lane_slots ? in.max_chains : q->lane_slots;
+    if (!max)
+        max = 1;
+    /* got == room only with n > 0: a fresh round has room for max */
+    while (have < in.need && got < max && got < room) {
+        int rc = vq_dev_pop(&q->vq, &r[n + got].chain);
+
+        if (rc < 0)
+            return IP_BROKEN;
+        if (rc == 0) {
+            ran_out = true;
+            break;
+        }
+        have += r[n + got].chain.in_bytes;
+        got++;
+    }
+    if (have < in.need && got < max) {
+        /* the ring or the round ran out: the chains go back */
+        while (got)
+            if (vq_dev_unpop(&q->vq, r[n + --got].chain.head))
+                return IP_BROKEN;
+        if (!ran_out)
+            return IP_ROUND_FULL;
+        model->input_take(dev->mstate, q->index, true);
+        return IP_DROPPED;
+    }
+    /* enough, or as many as it may span: the model checks the sizes */
+    for (unsigned i = 0; i < got; i++)
+        r[n + i].input = (struct vgd_req_input){
+            .id = in.id, .index = i, .count = got, .bytes = have };
+    model->input_take(dev->mstate, q->index, false);
+    *k = got;
+    return IP_POPPED;
+}
+
 static int free_lane(const struct vgd_queue *q)
 {
     for (unsigned l = 0; l < q->nlanes; l++)
@@ -346,7 +415,7 @@ bool vgd_serve_queue(struct vgd_queue *q, unsigned budget,
     struct vgd_dev *dev = q->dev;
     unsigned served = 0, pushed = 0;
     uint64_t bytes = 0;
-    bool exhausted = false, empty = false, throttled = false;
+    bool exhausted = false, empty = false, throttled = false, idle = false;
     bool coalescing = false, gathering = false;
     unsigned expect = 0;
     int l;
@@ -355,12 +424,16 @@ bool vgd_serve_queue(struct vgd_queue *q, unsigned budget,
         return false;
 
     vq_dev_disable_notify(&q->vq);
-    while (!exhausted && !empty && !throttled && (l = free_lane(q)) >= 0) {
+    while (!exhausted && !empty && !throttled && !idle &&
+           (l = free_lane(q)) >= 0) {
         struct vgd_slot *r = lane_slots(q, (unsigned)l);
         struct vgd_round *rd = &q->round[l];
         unsigned n = 0;
 
-        if (any_open(q)) {
+        /* (an input queue's rounds follow its input, not its kicks) */
+        if (q->input) {
+            /* no coalescing */
+        } else if (any_open(q)) {
             if (vq_dev_avail_count(&q->vq) < coalesce_want(q)) {
                 coalescing = true;
                 break;
@@ -374,6 +447,28 @@ bool vgd_serve_queue(struct vgd_queue *q, unsigned budget,
         while (n < q->lane_slots && !exhausted) {
             struct vgd_slot *s = &r[n];
             int rc;
+
+            if (q->input) {
+                unsigned k = 0;
+                enum input_pop ip = pop_input(q, r, n, &k);
+
+                if (ip == IP_BROKEN) {
+                    queue_broken(q);
+                    return false;
+                }
+                if (ip == IP_IDLE)
+                    idle = true;
+                if (ip == IP_IDLE || ip == IP_ROUND_FULL)
+                    break;
+                served += ip == IP_DROPPED ? 1 : k;
+                for (unsigned i = 0; i < k; i++)
+                    bytes += r[n + i].chain.in_bytes;
+                n += k;
+                if (q->vq.in_flight > dev->max_in_flight)
+                    dev->max_in_flight = q->vq.in_flight;
+                exhausted = served >= budget || bytes >= byte_budget;
+                continue;
+            }
 
             /* A rate-limited model: leave the chains in the ring (nothing
              * popped, nothing mapped) and come back when it can serve.  An
@@ -444,6 +539,8 @@ bool vgd_serve_queue(struct vgd_queue *q, unsigned budget,
     }
     if (q->deferred)
         return false;  /* throttled: the timer brings it back, kicks off */
+    if (idle)
+        return false;  /* input queue, no input: its fd brings it back */
     if (exhausted)
         return true;   /* budget used up: more next round, kicks stay off */
     if (coalescing)    /* a kick at the want-th chain, or the open round's

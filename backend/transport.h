@@ -74,6 +74,7 @@ struct vgd_slot {
     unsigned index;            /* in q->slots */
     struct vq_chain chain;     /* elem[queue size], allocated at connect */
     struct vgd_request req;
+    struct vgd_req_input input;   /* input queues: set at pop (serve.c) */
     struct vgd_result res;
     enum vgd_mapped mapped;
     enum vgd_slot_io state;

@@ -163,6 +163,21 @@ struct vgd_dev_stats {
     uint64_t cache_size;       /* persistent: pages cached now */
     uint64_t region_bytes;     /* static: region bytes mapped now */
     uint64_t auto_copied, auto_mapped;   /* auto: requests per path */
+    /* net devices (type=net, backend/net.c): net is true and the
+     * counters below are packets and bytes through the tap each way, and
+     * packets dropped, by reason; vgrant stats shows them only for net */
+    bool net;
+    uint64_t net_rx_packets, net_rx_bytes, net_tx_packets, net_tx_bytes;
+    uint64_t net_rx_no_buffer;      /* the guest posted too few buffers */
+    uint64_t net_rx_small_buffer;   /* its buffers were too small */
+    uint64_t net_rx_bad_length;     /* tap frame < 14 or > MTU + 18 */
+    uint64_t net_rx_bad_chain;      /* rx chain unusable (readable part,
+                                       or not mappable) */
+    uint64_t net_tx_bad_length;     /* guest frame < 14 or > MTU + 18 */
+    uint64_t net_tx_bad_header;     /* offloads not offered, or a
+                                       writable part */
+    uint64_t net_tx_busy;           /* tap would block (EAGAIN) */
+    uint64_t net_errors;            /* other tap read/write errors */
     /* the guest's own counters (frontend key "stats", guest_stats.h):
      * its word, shown to the administrator, never acted upon */
     uint64_t guest_reported;   /* 1: the guest published a valid line */

@@ -156,6 +156,8 @@ struct vgd_dev *vgd_dev_new(struct vgd *d, uint16_t fe_domid, unsigned devid)
     for (unsigned i = 0; i < VG_MAX_QUEUES; i++) {
         dev->q[i].dev = dev;
         dev->q[i].index = i;
+        dev->q[i].input_slot = -1;
+        dev->q[i].input_fd = -1;
     }
     if (vg_path(dev->be_path, sizeof(dev->be_path),
                 "/local/domain/%u/backend/" VG_XS_CLASS "/%u/%u",
@@ -184,6 +186,8 @@ static void queue_disconnect(struct vgd_dev *dev, struct vgd_queue *q)
     struct vg_hyp *h = vgd_hyp(dev->d);
 
     vgd_serve_drain(q);     /* before anything of the queue goes */
+    vgd_input_del(dev->d, q);
+    q->input = false;
     vgd_queue_clear_ready(dev->d, q);
     if (q->port_bound) {
         vgd_port_del(dev->d, q);
@@ -434,6 +438,27 @@ static int queue_connect(struct vgd_dev *dev, struct vgd_queue *q,
     return 0;
 }
 
+/* A model with an input queue (devmodel.h input_fd): poll its fd while
+ * the queue is connected. */
+static int connect_input(struct vgd_dev *dev)
+{
+    unsigned qi = 0;
+    int fd;
+
+    if (!dev->model->input_fd)
+        return 0;
+    fd = dev->model->input_fd(dev->mstate, &qi);
+    if (fd < 0 || qi >= dev->nqueues)
+        return 0;           /* no input, or the driver left its queue out */
+    dev->q[qi].input = true;
+    if (vgd_input_add(dev->d, &dev->q[qi], fd)) {
+        vgd_xb_log(dev, VG_LOG_ERR, "queue %u: cannot poll the model's fd %d: "
+                   "%s", qi, fd, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static int dev_connect(struct vgd_dev *dev)
 {
     struct vgd_fe_queue fq[VG_MAX_QUEUES];
@@ -451,6 +476,12 @@ static int dev_connect(struct vgd_dev *dev)
         }
     }
     dev->nqueues = nq;
+    if (dev->model->set_features)
+        dev->model->set_features(dev->mstate, dev->negotiated);
+    if (connect_input(dev)) {
+        dev_disconnect(dev);
+        return -1;
+    }
     write_state(dev, VG_XB_CONNECTED);
     vgd_xb_log(dev, VG_LOG_INFO, "connected: %u queue(s), features 0x%llx, "
                "mode %s", nq, (unsigned long long)dev->negotiated,
@@ -730,6 +761,8 @@ void vgd_dev_get_stats(const struct vgd_dev *dev, struct vgd_dev_stats *s)
     for (unsigned i = 0; i < VG_MAX_QUEUES; i++)
         if (dev->q[i].vq_init)
             s->in_flight += dev->q[i].vq.in_flight;
+    if (dev->model && dev->model->stats && dev->mstate)
+        dev->model->stats(dev->mstate, s);
     read_guest_stats(dev, s);
 }
 

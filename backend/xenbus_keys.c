@@ -155,6 +155,8 @@ static enum vgd_prep check_toolstack_keys(struct vgd_dev *dev)
     dev->max_queues = (unsigned)v;
     if (dev->max_queues > dev->model->max_queues)
         dev->max_queues = dev->model->max_queues;
+    if (dev->model->fixed_queues)
+        dev->max_queues = dev->model->fixed_queues;
     if (read_toolstack_uint(dev, VG_KEY_QUEUE_SIZE, DEFAULT_QUEUE_SIZE,
                             VG_MIN_QUEUE_SIZE, VG_MAX_QUEUE_SIZE, true,
                             &v) != VGD_PREP_OK)

@@ -4,6 +4,7 @@
  * place a type's keys and their limits are written down.
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -45,9 +46,35 @@ const struct vg_devtype vg_devtype_rng = {
     .nkeys = sizeof(rng_keys) / sizeof(rng_keys[0]),
 };
 
+static const struct vg_tkey net_keys[] = {
+    { .name = VG_KEY_MAC, .kind = VG_TKEY_MAC,
+      .help = "the guest's MAC address, xx:xx:xx:xx:xx:xx, unicast; leave "
+              "mac out for a random locally administered one" },
+    { .name = VG_KEY_BRIDGE, .kind = VG_TKEY_IFNAME,
+      .help = "the bridge the tap interface joins; leave bridge out for an "
+              "unattached tap" },
+    { .name = VG_KEY_VIF, .kind = VG_TKEY_IFNAME,
+      .help = "the name of the backend's tap interface; default "
+              "vg<domid>.<devid>" },
+    { .name = VG_KEY_MTU, .kind = VG_TKEY_UINT, .min = VG_NET_MIN_MTU,
+      .max = VG_NET_MAX_MTU, .dflt = VG_NET_DEFAULT_MTU,
+      .help = "the MTU of the link, bytes" },
+};
+
+const struct vg_devtype vg_devtype_net = {
+    .name = VG_TYPE_NET,
+    .device_id = VIRTIO_ID_NET,
+    .max_queues = 1,    /* queue pairs: one (receive and transmit) */
+    .help = "virtio-net network card on a tap interface of the backend "
+            "domain, optionally in a bridge",
+    .keys = net_keys,
+    .nkeys = sizeof(net_keys) / sizeof(net_keys[0]),
+};
+
 const struct vg_devtype *const vg_devtypes[] = {
     &vg_devtype_blk,
     &vg_devtype_rng,
+    &vg_devtype_net,
 };
 const unsigned vg_ndevtypes = sizeof(vg_devtypes) / sizeof(vg_devtypes[0]);
 
@@ -111,6 +138,37 @@ static const char *shown(const char *v, char *buf, size_t size)
     return buf;
 }
 
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int vg_parse_mac(const char *s, uint8_t mac[6])
+{
+    if (strlen(s) != 17)
+        return -1;
+    for (unsigned i = 0; i < 6; i++) {
+        int hi = hexval(s[3 * i]), lo = hexval(s[3 * i + 1]);
+
+        if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
+            return -1;
+        mac[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+static bool ifname_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+}
+
 int vg_tkey_check(const struct vg_devtype *t, const struct vg_tkey *k,
                   const char *value, bool from_spec, char *canon,
                   size_t canon_len, uint64_t *num, char *err, size_t errlen)
@@ -171,11 +229,68 @@ int vg_tkey_check(const struct vg_devtype *t, const struct vg_tkey *k,
             return -1;
         }
         break;
+
+    case VG_TKEY_MAC: {
+        uint8_t mac[6];
+
+        if (vg_parse_mac(value, mac)) {
+            vg_errf(err, errlen, "%s '%s' is not a MAC address "
+                    "xx:xx:xx:xx:xx:xx (%s)", k->name,
+                    shown(value, sv, sizeof(sv)), k->help);
+            return -1;
+        }
+        if (mac[0] & 1) {
+            vg_errf(err, errlen, "%s '%s' is a multicast address (%s)",
+                    k->name, shown(value, sv, sizeof(sv)), k->help);
+            return -1;
+        }
+        if (!(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5])) {
+            vg_errf(err, errlen, "%s '%s' is the zero address (%s)",
+                    k->name, shown(value, sv, sizeof(sv)), k->help);
+            return -1;
+        }
+        if (canon && canon_len) {
+            int n = snprintf(canon, canon_len,
+                             "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1],
+                             mac[2], mac[3], mac[4], mac[5]);
+            if (n < 0 || (size_t)n >= canon_len) {
+                vg_errf(err, errlen, "%s '%s' is too long", k->name,
+                        shown(value, sv, sizeof(sv)));
+                return -1;
+            }
+        }
+        if (num)
+            *num = 0;
+        return 0;
+    }
+
+    case VG_TKEY_IFNAME:
+        if (len == 0 || len > VG_IFNAME_MAX) {
+            vg_errf(err, errlen, "%s '%s' must be 1 to %u characters long "
+                    "(%s)", k->name, shown(value, sv, sizeof(sv)),
+                    VG_IFNAME_MAX, k->help);
+            return -1;
+        }
+        if (!strcmp(value, ".") || !strcmp(value, "..")) {
+            vg_errf(err, errlen, "%s '%s' is not an interface name (%s)",
+                    k->name, value, k->help);
+            return -1;
+        }
+        for (const char *p = value; *p; p++) {
+            if (!ifname_char(*p)) {
+                vg_errf(err, errlen, "%s '%s' has a character other than "
+                        "A-Z a-z 0-9 _ . - (%s)", k->name,
+                        shown(value, sv, sizeof(sv)), k->help);
+                return -1;
+            }
+        }
+        break;
     }
     if (num)
         *num = v;
     if (canon && canon_len) {
-        int n = k->kind == VG_TKEY_PATH || k->kind == VG_TKEY_BOOL ?
+        int n = k->kind == VG_TKEY_PATH || k->kind == VG_TKEY_BOOL ||
+                k->kind == VG_TKEY_IFNAME ?
                 snprintf(canon, canon_len, "%s", value) :
                 snprintf(canon, canon_len, "%llu", (unsigned long long)v);
         if (n < 0 || (size_t)n >= canon_len) {

@@ -471,7 +471,22 @@ int vq_dev_pop(struct vq_device *vq, struct vq_chain *chain)
     return 1;
 }
 
-int vq_dev_push(struct vq_device *vq, uint16_t head, uint32_t len)
+int vq_dev_unpop(struct vq_device *vq, uint16_t head)
+{
+    /* Nothing of the guest's is read: if it rewrote the avail entry
+     * meanwhile, the next pop finds and validates whatever is there. */
+    if (vq->error || head >= vq->num || !vq->head_busy[head] ||
+        !vq->in_flight) {
+        errno = EINVAL;
+        return -1;
+    }
+    vq->last_avail_idx--;
+    vq->head_busy[head] = 0;
+    vq->in_flight--;
+    return 0;
+}
+
+int vq_dev_push_hold(struct vq_device *vq, uint16_t head, uint32_t len)
 {
     struct vring_used_elem *e;
 
@@ -485,11 +500,23 @@ int vq_dev_push(struct vq_device *vq, uint16_t head, uint32_t len)
     shared_store32(&e->id, head);
     shared_store32(&e->len, len);
     vq->used_idx++;
-    /* The used entry is written before used->idx publishes it. */
-    vg_wmb();
-    shared_store16(&vq->used->idx, vq->used_idx);
     vq->head_busy[head] = 0;
     vq->in_flight--;
+    return 0;
+}
+
+void vq_dev_publish(struct vq_device *vq)
+{
+    /* The used entries are written before used->idx publishes them. */
+    vg_wmb();
+    shared_store16(&vq->used->idx, vq->used_idx);
+}
+
+int vq_dev_push(struct vq_device *vq, uint16_t head, uint32_t len)
+{
+    if (vq_dev_push_hold(vq, head, len))
+        return -1;
+    vq_dev_publish(vq);
     return 0;
 }
 

@@ -110,7 +110,9 @@ static const char *types_help(void)
 
             snprintf(lhs, sizeof(lhs), "%s=%s", key->name,
                      key->kind == VG_TKEY_PATH ? "PATH" :
-                     key->kind == VG_TKEY_BOOL ? "0|1" : "N");
+                     key->kind == VG_TKEY_BOOL ? "0|1" :
+                     key->kind == VG_TKEY_MAC ? "MAC" :
+                     key->kind == VG_TKEY_IFNAME ? "NAME" : "N");
             if (key->kind == VG_TKEY_UINT || key->kind == VG_TKEY_SIZE)
                 snprintf(text, sizeof(text), "%s%s, %llu..%llu",
                          key->required ? "(required) " : "", key->help,

@@ -27,7 +27,7 @@
 #define STATS_MAX_REPLY       (512u * 1024)
 #define STATS_TIMEOUT_MS      5000
 #define STATS_MAX_DEVICES     64
-#define STATS_MAX_FIELDS      48
+#define STATS_MAX_FIELDS      64
 
 const char vgrant_stats_help[] =
 "  stats [<domain> [<devid>]] [--json | --prometheus] [--control PATH]\n"
@@ -57,7 +57,19 @@ const char vgrant_stats_help[] =
 "        throttled       times a rate limit (rng rate=) made the device\n"
 "                        wait with requests left in the ring\n"
 "      followed by the counters of the transport modes (bounce bytes,\n"
-"      cache hits, evictions, ...) as far as this vgrantd has them.\n"
+"      cache hits, evictions, ...) as far as this vgrantd has them, and\n"
+"      for type=net devices only (- for others):\n"
+"        net rx/tx packets, bytes   frames through the tap, each way\n"
+"        net rx no buffer  dropped: the guest had posted no rx buffers\n"
+"        net rx small buffer  dropped: its rx buffers were too small\n"
+"        net rx bad length  dropped: tap frame < 14 or > MTU + 18 bytes\n"
+"        net rx bad chain  dropped: an rx chain with readable buffers or\n"
+"                        one that could not be mapped\n"
+"        net tx bad length, bad header  dropped: guest frame < 14 or\n"
+"                        > MTU + 18 bytes; offload asked for, or a\n"
+"                        writable buffer\n"
+"        net tx busy     dropped: the tap would have blocked\n"
+"        net errors      other tap read/write errors\n"
 "      Exit status 1 if vgrantd is not running or serves no such device.\n";
 
 /* ---- stats: a client of vgrantd's control socket ---- */

@@ -25,6 +25,8 @@
 
 /* Longest value of a type key, with its NUL (a target path). */
 #define VG_TKEY_VALUE_MAX 1024u
+/* Longest network interface name (IFNAMSIZ - 1). */
+#define VG_IFNAME_MAX 15u
 /* Most keys a type may have (struct vg_attach_spec holds this many). */
 #define VG_TKEY_MAX 4u
 
@@ -34,6 +36,10 @@ enum vg_tkey_kind {
     VG_TKEY_UINT,   /* decimal in [min, max] */
     VG_TKEY_SIZE,   /* like UINT; a spec may add K, M or G (xenstore holds
                        the plain number) */
+    VG_TKEY_MAC,    /* unicast MAC address xx:xx:xx:xx:xx:xx, not all zero
+                       (canonical: lower case) */
+    VG_TKEY_IFNAME, /* network interface name: 1..VG_IFNAME_MAX of
+                       [A-Za-z0-9_.-], not "." or ".." */
 };
 
 struct vg_tkey {
@@ -57,6 +63,7 @@ struct vg_devtype {
 
 extern const struct vg_devtype vg_devtype_blk;
 extern const struct vg_devtype vg_devtype_rng;
+extern const struct vg_devtype vg_devtype_net;
 
 /* Every type, in the order help text lists them. */
 extern const struct vg_devtype *const vg_devtypes[];
@@ -71,6 +78,10 @@ const struct vg_tkey *vg_devtype_key(const struct vg_devtype *t,
 void vg_devtype_names(char *buf, size_t size);
 /* The keys of t as "target, readonly" into buf; "none" if t has none. */
 void vg_devtype_key_names(const struct vg_devtype *t, char *buf, size_t size);
+
+/* Parse a MAC address "xx:xx:xx:xx:xx:xx" (hex, either case) into mac[6];
+ * 0 on success, -1 if malformed (multicast and zero addresses parse). */
+int vg_parse_mac(const char *s, uint8_t mac[6]);
 
 /* Check value for key k of type t.  from_spec: value comes from a spec
  * (SIZE keys may carry a K/M/G suffix); otherwise it comes from xenstore

@@ -29,14 +29,32 @@
  *   frontend-id     uint    F
  *   online          0|1     1 while the device should exist
  *   state           uint    xenbus state, initially 1 (Initialising)
- *   type            string  device model: "blk" or "rng" (see VG_TYPE_*)
+ *   type            string  device model: "blk", "rng" or "net" (see
+ *                           VG_TYPE_*)
  *   target          string  blk: path of the image file or block device
  *   readonly        0|1     blk: device is read-only (VIRTIO_BLK_F_RO)
  *   rate            uint    rng, optional: bytes per second the device
  *                           delivers at most, in [1, VG_RNG_MAX_RATE];
  *                           absent = no limit
+ *   mac             string  net, optional: the guest's MAC address, six
+ *                           two-digit hex bytes separated by ':' (xl vif
+ *                           style, 00:16:3e:xx:xx:xx), unicast (bit 0 of
+ *                           the first byte clear), not all zero; written
+ *                           lower case.  Absent: the backend picks a
+ *                           random locally administered unicast address
+ *                           and writes it here itself
+ *   bridge          string  net, optional: the bridge the backend attaches
+ *                           the device's tap interface to; an interface
+ *                           name (1..15 of [A-Za-z0-9_.-], not "." or
+ *                           ".."); absent: the tap is left unattached
+ *   vif             string  net, optional: the tap interface's name (as
+ *                           bridge); absent: vg<F>.<devid>
+ *   mtu             uint    net: MTU in [VG_NET_MIN_MTU, VG_NET_MAX_MTU],
+ *                           default 1500, offered as VIRTIO_NET_F_MTU
  *   mode            string  transport mode, see VG_MODE_* (default "grant")
  *   queues          uint    [1, VG_MAX_QUEUES] queues the backend offers
+ *                           (net: queue pairs, 1 only: the device always
+ *                           has queue 0 = receive and queue 1 = transmit)
  *   queue-size      uint    power of two in [VG_MIN_QUEUE_SIZE,
  *                           VG_MAX_QUEUE_SIZE], largest size offered
  *   region          uint    static mode: region size in bytes, a multiple
@@ -234,9 +252,15 @@ enum vg_xenbus_state {
  * with their limits, are listed in common/devtype.c (vg_devtypes). */
 #define VG_TYPE_BLK         "blk"
 #define VG_TYPE_RNG         "rng"
+#define VG_TYPE_NET         "net"
 
 /* rng: most bytes per second key "rate" may ask for (1 GiB/s). */
 #define VG_RNG_MAX_RATE     (1u << 30)
+
+/* net: limits of key "mtu" (the IPv4 minimum, the largest IP datagram). */
+#define VG_NET_MIN_MTU      68u
+#define VG_NET_MAX_MTU      65535u
+#define VG_NET_DEFAULT_MTU  "1500"
 
 /* xenstore key names */
 #define VG_KEY_FRONTEND          "frontend"
@@ -249,6 +273,10 @@ enum vg_xenbus_state {
 #define VG_KEY_TARGET            "target"
 #define VG_KEY_READONLY          "readonly"
 #define VG_KEY_RATE              "rate"
+#define VG_KEY_MAC               "mac"
+#define VG_KEY_BRIDGE            "bridge"
+#define VG_KEY_VIF               "vif"
+#define VG_KEY_MTU               "mtu"
 #define VG_KEY_MODE              "mode"
 #define VG_KEY_QUEUES            "queues"
 #define VG_KEY_QUEUE_SIZE        "queue-size"

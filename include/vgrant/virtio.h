@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 /* Device ids */
+#define VIRTIO_ID_NET     1
 #define VIRTIO_ID_BLOCK   2
 #define VIRTIO_ID_CONSOLE 3
 #define VIRTIO_ID_RNG     4
@@ -118,5 +119,45 @@ struct virtio_blk_config {
 
 _Static_assert(sizeof(struct virtio_blk_req_hdr) == 16, "blk header layout");
 _Static_assert(offsetof(struct virtio_blk_config, blk_size) == 20, "blk config");
+
+/* ---- virtio-net (VIRTIO 1.x section 5.1) ---- */
+#define VIRTIO_NET_F_CSUM        0
+#define VIRTIO_NET_F_GUEST_CSUM  1
+#define VIRTIO_NET_F_MTU         3
+#define VIRTIO_NET_F_MAC         5
+#define VIRTIO_NET_F_GUEST_TSO4  7
+#define VIRTIO_NET_F_HOST_TSO4   11
+#define VIRTIO_NET_F_MRG_RXBUF   15
+#define VIRTIO_NET_F_STATUS      16
+
+#define VIRTIO_NET_S_LINK_UP     1
+
+/* virtio_net_hdr flags and gso_type */
+#define VIRTIO_NET_HDR_F_NEEDS_CSUM 1
+#define VIRTIO_NET_HDR_F_DATA_VALID 2
+#define VIRTIO_NET_HDR_GSO_NONE     0
+#define VIRTIO_NET_HDR_GSO_ECN      0x80
+
+/* The header in front of every packet, both ways.  With VERSION_1 it
+ * always has num_buffers (12 bytes), MRG_RXBUF or not. */
+struct virtio_net_hdr {
+    uint8_t flags;
+    uint8_t gso_type;
+    uint16_t hdr_len;
+    uint16_t gso_size;
+    uint16_t csum_start;
+    uint16_t csum_offset;
+    uint16_t num_buffers;     /* rx: buffers (chains) this packet uses */
+};
+
+struct virtio_net_config {
+    uint8_t mac[6];
+    uint16_t status;          /* VIRTIO_NET_S_* */
+    uint16_t max_virtqueue_pairs;
+    uint16_t mtu;
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct virtio_net_hdr) == 12, "net header layout");
+_Static_assert(offsetof(struct virtio_net_config, mtu) == 10, "net config");
 
 #endif /* VGRANT_VIRTIO_H */

@@ -141,8 +141,17 @@ void vq_dev_free(struct vq_device *vq);
  * Returns 1 popped, 0 nothing available, -1 the queue is broken
  * (vq->error / vq->error_value say why). */
 int vq_dev_pop(struct vq_device *vq, struct vq_chain *chain);
+/* Give back the chain popped last, head (the caller's word: chains go
+ * back last first): the next pop reads that avail entry again and
+ * validates what it finds.  -1 if head is not in flight. */
+int vq_dev_unpop(struct vq_device *vq, uint16_t head);
 /* Publish a used entry for a popped head.  -1 if head is not in flight. */
 int vq_dev_push(struct vq_device *vq, uint16_t head, uint32_t len);
+/* The same without publishing: the driver sees the entries written so
+ * far together at the next vq_dev_publish (or vq_dev_push), so a packet
+ * spanning several chains (virtio-net MRG_RXBUF) never shows half. */
+int vq_dev_push_hold(struct vq_device *vq, uint16_t head, uint32_t len);
+void vq_dev_publish(struct vq_device *vq);
 /* After pushes: true if the driver must be interrupted. */
 bool vq_dev_should_notify(struct vq_device *vq);
 /* Before sleeping: publish avail_event / clear NO_NOTIFY so the driver

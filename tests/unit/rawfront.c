@@ -49,6 +49,10 @@ static int rf_attach_body(struct vg_hyp *dom0, vg_xs_tx_t tx, void *arg)
     err |= tx_write(dom0, tx, be, VG_KEY_TARGET, a->target);
     err |= tx_write(dom0, tx, be, VG_KEY_READONLY, a->readonly);
     err |= tx_write(dom0, tx, be, VG_KEY_RATE, a->rate);
+    err |= tx_write(dom0, tx, be, VG_KEY_MAC, a->mac);
+    err |= tx_write(dom0, tx, be, VG_KEY_BRIDGE, a->bridge);
+    err |= tx_write(dom0, tx, be, VG_KEY_VIF, a->vif);
+    err |= tx_write(dom0, tx, be, VG_KEY_MTU, a->mtu);
     err |= tx_write(dom0, tx, be, VG_KEY_MODE, a->mode);
     err |= tx_write(dom0, tx, be, VG_KEY_QUEUES, a->queues);
     err |= tx_write(dom0, tx, be, VG_KEY_QUEUE_SIZE, a->queue_size);

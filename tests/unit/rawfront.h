@@ -31,6 +31,8 @@ struct rf_attach {
     const char *frontend;      /* override the frontend path */
     const char *attach_id;     /* NULL: a fresh random one; "": none */
     bool no_online;
+    /* net (last: tests initialise the fields above by position) */
+    const char *mac, *bridge, *vif, *mtu;
 };
 
 /* Write both directories as the toolstack (dom0) would, in one

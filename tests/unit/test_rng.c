@@ -752,7 +752,9 @@ static void test_devtypes_match_models(void **state)
     }
     assert_non_null(vgd_model_find(VG_TYPE_RNG));
     assert_int_equal(vgd_model_find(VG_TYPE_RNG)->device_id, VIRTIO_ID_RNG);
-    assert_null(vgd_model_find("net"));
+    assert_non_null(vgd_model_find(VG_TYPE_NET));
+    assert_int_equal(vgd_model_find(VG_TYPE_NET)->device_id, VIRTIO_ID_NET);
+    assert_null(vgd_model_find("console"));
 }
 
 int main(void)
