@@ -293,9 +293,9 @@ e2e-xl: all
 bench: deps all
 	tools/bench/bench.sh
 
-# Scaling on real Xen under QEMU (issue 9 item 4): 1, 2, 4, 8 guests (from
-# 8 guests the 64K points only: BENCH_SCALE_LARGE; expected time and
-# bounds in docs/e2e.md, "How long make bench-scale takes"), two
+# Scaling on real Xen under QEMU (issue 9 item 4): 1, 2, 4, 8 guests
+# (about 17 min on 2 cores; time and bounds in docs/e2e.md, "How long
+# make bench-scale takes"), two
 # virtio-grant blk devices each, all on one vgrantd, the same workload on
 # every device at once: bench/results/scale.csv, scale-<mode>.png and
 # docs/benchmarks-scale.md.  BENCH_SCALE_GUESTS (e.g. 1,2,4 for ~10 min),

@@ -170,8 +170,9 @@ PATH=$tmp/bin:$PATH E2E_WORK=$tmp/work2 E2E_CONSOLE_LOG_DIR=$tmp/console BENCH_S
     { grep -q 'steps must be ascending' "$tmp/out2" && ok "descending steps refused" || bad "descending steps: $(tail -n 2 "$tmp/out2")"; }
 [ "$(grep -c '^    xl| Domain-0' "$tmp/out")" = 4 ] && ok "xl list (CPU time per domain) after each step and mode" || bad "xl list lines"
 
-# a step of BENCH_SCALE_LARGE guests or more runs only
-# BENCH_SCALE_LARGE_SIZES (by default the first of BENCH_SCALE_SIZES),
+# with BENCH_SCALE_LARGE set (it is off by default), a step of that many
+# guests or more runs only BENCH_SCALE_LARGE_SIZES (by default the first of
+# BENCH_SCALE_SIZES),
 # the other steps every size (a world of its own: fresh domids and keys)
 r2=$tmp/r2
 mkdir -p "$r2/xs" "$r2/console" "$r2/work" "$r2/doms"

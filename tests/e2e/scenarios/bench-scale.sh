@@ -33,8 +33,8 @@
 # same window (reset first through /proc/<pid>/clear_refs).
 # Environment (lists separated by ',' or '+'): BENCH_SCALE_GUESTS
 # (default 1,2,4,8), BENCH_SCALE_MODES (grant,persistent), BENCH_SCALE_SIZES
-# (64K,4K), BENCH_SCALE_LARGE (8) and BENCH_SCALE_LARGE_SIZES (the first
-# of BENCH_SCALE_SIZES): a
+# (64K,4K), BENCH_SCALE_LARGE (0: off) and BENCH_SCALE_LARGE_SIZES (the
+# first of BENCH_SCALE_SIZES): if set, a
 # step of BENCH_SCALE_LARGE guests or more runs only the sizes of
 # BENCH_SCALE_LARGE_SIZES (its points cost the most under TCG: 2N device
 # connects each; docs/e2e.md, "How long make bench-scale takes"), BENCH_SCALE_OPS
@@ -56,7 +56,7 @@ need_guest_bin vgrant-io
 steps=$(echo "${BENCH_SCALE_GUESTS:-1,2,4,8}" | tr ',+' '  ')
 modes=$(echo "${BENCH_SCALE_MODES:-grant,persistent}" | tr ',+' '  ')
 sizes=$(echo "${BENCH_SCALE_SIZES:-64K,4K}" | tr ',+' '  ')
-large=${BENCH_SCALE_LARGE:-8}
+large=${BENCH_SCALE_LARGE:-0}
 large_sizes=$(echo "${BENCH_SCALE_LARGE_SIZES:-${sizes%% *}}" | tr ',+' '  ')
 ops=$(echo "${BENCH_SCALE_OPS:-read,write}" | tr ',+' '  ')
 depth=${BENCH_SCALE_DEPTH:-16}
@@ -94,11 +94,11 @@ bytes() {
 for s in $sizes $large_sizes; do bytes "$s" >/dev/null; done
 # sizes_for N: the sizes a step of N guests runs
 sizes_for() {
-    if [ "$1" -ge "$large" ]; then echo "$large_sizes"; else echo "$sizes"; fi
+    if [ "$large" -gt 0 ] && [ "$1" -ge "$large" ]; then echo "$large_sizes"; else echo "$sizes"; fi
 }
 
 tck=$(getconf CLK_TCK 2>/dev/null || echo 100)
-log "steps: $steps guests; modes: $modes; sizes: $sizes (from $large guests: $large_sizes); ops: $ops; depth $depth; ${seconds}s per point; span ${span_mib} MiB; guests of $gmem MiB; start ${lead:-3 + 2N} s after the go keys; CLK_TCK $tck"
+log "steps: $steps guests; modes: $modes; sizes: $sizes$([ "$large" -gt 0 ] && echo " (from $large guests: $large_sizes)"); ops: $ops; depth $depth; ${seconds}s per point; span ${span_mib} MiB; guests of $gmem MiB; start ${lead:-3 + 2N} s after the go keys; CLK_TCK $tck"
 log "dom0 memory: $(awk '/^MemTotal|^MemAvailable/ { printf "%s %d MiB  ", $1, $2 / 1024 }' /proc/meminfo); Xen free: $(xl info 2>/dev/null | awk '/^free_memory/ { print $3 }') MiB"
 
 # every guest's memory at once, with 64 MiB to spare for Xen's own use
