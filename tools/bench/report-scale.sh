@@ -125,9 +125,9 @@ summary() {
     echo "  2N device connects and disconnects of the point, not only the data transfer."
     echo "- **vgrantd peak RSS**: VmHWM from /proc/<pid>/status at the end of the point,"
     echo "  reset before it through /proc/<pid>/clear_refs (5)."
-    echo "- Serving is synchronous today (a round of up to 32 requests per queue, one"
-    echo "  vgrantd thread, no io_uring): these figures are the baseline the asynchronous"
-    echo "  data path of issue 9 is to be measured against."
+    echo "- vgrantd as installed: one thread, transfers through io_uring (up to two"
+    echo "  rounds of 16 requests in flight per queue), queues served round-robin within"
+    echo "  per-queue request and byte budgets (docs/architecture.md)."
     echo
     echo "## Summary"
     echo
