@@ -78,47 +78,14 @@ struct nf_port *nf_port_of(uint16_t domid, unsigned devid)
 /* ------------------------------------------------------------------ */
 /* fixture                                                             */
 
-
-char nf_logbuf[NF_LOG_BYTES];
-static size_t loglen;
-
-static void log_sink(enum vg_log_level level, const char *msg, void *arg)
-{
-    int n;
-
-    (void)level;
-    (void)arg;
-    n = snprintf(nf_logbuf + loglen, sizeof(nf_logbuf) - loglen, "%s\n", msg);
-    if (n > 0 && (size_t)n < sizeof(nf_logbuf) - loglen)
-        loglen += (size_t)n;
-}
-
-void nf_log_clear(void)
-{
-    loglen = 0;
-    nf_logbuf[0] = '\0';
-}
-
-void nf_assert_log_has(const char *needle)
-{
-    if (!strstr(nf_logbuf, needle))
-        fail_msg("log lacks \"%s\"; log:\n%s", needle, nf_logbuf);
-}
-
-void nf_print_log(void)
-{
-    fprintf(stderr, "log:\n%s", nf_logbuf);
-}
-
 struct nf_world *nf_tw_new(void)
 {
     struct nf_world *t = calloc(1, sizeof(*t));
 
     assert_non_null(t);
     vg_log_init("test_backend_net", VG_LOG_INFO);
-    vg_log_set_sink(log_sink, NULL);
-    vd_on_fail = nf_print_log;
-    nf_log_clear();
+    lc_start();
+    vd_on_fail = lc_print;
     for (unsigned i = 0; i < nf_nports; i++)
         if (nf_ports[i].peer >= 0)
             close(nf_ports[i].peer);
@@ -144,7 +111,7 @@ void nf_tw_free(struct nf_world *t)
     vg_hyp_close(t->be);
     vg_hyp_close(t->ts);
     vg_fake_world_free(t->w);
-    vg_log_set_sink(NULL, NULL);
+    lc_stop();
     vd_on_fail = NULL;
     for (unsigned i = 0; i < nf_nports; i++) {
         close(nf_ports[i].peer);
@@ -279,7 +246,7 @@ uint32_t nf_used_of(struct nf_world *t, struct rawfront *rf, uint16_t head)
         }
         vd_round(t->d);
     }
-    nf_print_log();
+    lc_print();
     fail_msg("chain %u never completed", head);
     return 0;
 }

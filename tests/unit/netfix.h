@@ -18,11 +18,11 @@
 #include "net.h"
 #include "rawfront.h"
 #include "vgrant/virtio.h"
+#include "logcap.h"
 #include "vgrantd.h"
 
 #define NF_HDR 12u             /* struct virtio_net_hdr */
 #define NF_MAX_PORTS 8
-#define NF_LOG_BYTES 32768
 
 /* One port the model opened: its keys, and the test's end. */
 struct nf_port {
@@ -38,8 +38,6 @@ extern struct nf_port nf_ports[NF_MAX_PORTS];
 extern unsigned nf_nports;
 /* The next port's model end gets the smallest send buffer. */
 extern bool nf_small_sndbuf;
-/* What the daemon logged since nf_tw_new / nf_log_clear. */
-extern char nf_logbuf[NF_LOG_BYTES];
 
 struct nf_world {
     struct vg_fake_world *w;
@@ -65,9 +63,6 @@ struct nf_guest {
 struct nf_world *nf_tw_new(void);
 void nf_tw_free(struct nf_world *t);
 void nf_ensure_domain(struct nf_world *t, uint16_t dom);
-void nf_log_clear(void);
-void nf_assert_log_has(const char *needle);
-void nf_print_log(void);
 /* The port opened last for (domid, devid); fails the test if none. */
 struct nf_port *nf_port_of(uint16_t domid, unsigned devid);
 

@@ -74,7 +74,7 @@ static void test_net_device_keys(void **state)
     assert_string_equal(pt->ifname, "vif7.0");
     assert_string_equal(pt->bridge, "xenbr0");
     assert_int_equal(pt->mtu, 9000);
-    nf_assert_log_has("net: interface vif7.0 in bridge xenbr0, MAC "
+    lc_assert_has("net: interface vif7.0 in bridge xenbr0, MAC "
                    "00:16:3e:0a:0b:0c, MTU 9000");
     rf_close(&rf);
     nf_tw_free(t);
@@ -205,7 +205,7 @@ static void test_net_tx_hostile(void **state)
     assert_int_equal(s.net_tx_bad_header, 3);
     assert_int_equal(s.net_tx_packets, 0);
     assert_int_equal(nf_port_recv(pt, got, sizeof(got)), -1);
-    nf_assert_log_has("no offload was offered");
+    lc_assert_has("no offload was offered");
 
     /* still serving: a good frame goes through */
     head = nf_tx_post(&g, NULL, 200, 9);
@@ -300,13 +300,13 @@ static void test_net_bad_backend_keys(void **state)
     for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char who[32];
 
-        nf_log_clear();
+        lc_clear();
         assert_int_equal(rf_toolstack_attach(t->ts, 1, i, 0, &cases[i].a), 0);
         assert_int_equal(rf_open(&rf, t->w, 1, i, 0), 0);
         vd_wait_backend_state(t->d, &rf, VG_XB_CLOSED);
         snprintf(who, sizeof(who), "dom 1 dev %u: net:", i);
-        nf_assert_log_has(who);
-        nf_assert_log_has(cases[i].expect);
+        lc_assert_has(who);
+        lc_assert_has(cases[i].expect);
         rf_close(&rf);
     }
     assert_int_equal(nf_nports, 0);

@@ -188,7 +188,7 @@ static void test_net_rx_small_buffers(void **state)
     assert_int_equal(id, heads[0]);
     assert_int_equal(len, 0);
     assert_int_equal(nf_stats(t, 1, 0).net_rx_small_buffer, 1);
-    nf_assert_log_has("MRG_RXBUF not negotiated");
+    lc_assert_has("MRG_RXBUF not negotiated");
 
     /* MRG_RXBUF: a first buffer smaller than the header */
     nf_net_up(t, &m, 2, 0, &a, NF_FEATURES |
@@ -204,7 +204,7 @@ static void test_net_rx_small_buffers(void **state)
         assert_int_equal(len, 0);
     }
     assert_int_equal(nf_stats(t, 2, 0).net_rx_small_buffer, 1);
-    nf_assert_log_has("smaller than the 12-byte header");
+    lc_assert_has("smaller than the 12-byte header");
     /* a 2000-byte buffer takes the next frame */
     nf_rx_post(&m, 1, 2000, bufs + 1, heads + 1);
     nf_port_send(pt, 100, 3);
@@ -256,8 +256,8 @@ static void test_net_rx_bad_port_frames(void **state)
     assert_int_equal(len, NF_HDR + 576 + 18);
     nf_assert_frame(bufs[0] + NF_HDR, 576 + 18, 3);
     assert_int_equal(nf_stats(t, 1, 0).net_rx_bad_length, 2);
-    nf_assert_log_has("gave a short frame (10 bytes");
-    nf_assert_log_has("gave a long frame (595 bytes");
+    lc_assert_has("gave a short frame (10 bytes");
+    lc_assert_has("gave a long frame (595 bytes");
     nf_guest_close(&g);
     nf_tw_free(t);
 }

@@ -20,6 +20,7 @@
 
 #include "devmodel.h"
 #include "libvgrant.h"
+#include "logcap.h"
 #include "loopfix.h"
 #include "rawfront.h"
 #include "vgdrive.h"
@@ -48,33 +49,6 @@ struct tw {
     struct vgd *d;
 };
 
-/* What the daemon logs, kept for the assertions. */
-static char logbuf[16384];
-static size_t loglen;
-
-static void log_sink(enum vg_log_level level, const char *msg, void *arg)
-{
-    int n;
-
-    (void)level;
-    (void)arg;
-    n = snprintf(logbuf + loglen, sizeof(logbuf) - loglen, "%s\n", msg);
-    if (n > 0 && (size_t)n < sizeof(logbuf) - loglen)
-        loglen += (size_t)n;
-}
-
-static void log_clear(void)
-{
-    loglen = 0;
-    logbuf[0] = '\0';
-}
-
-static void assert_log_has(const char *needle)
-{
-    if (!strstr(logbuf, needle))
-        fail_msg("log lacks \"%s\"; log:\n%s", needle, logbuf);
-}
-
 static struct tw *tw_new(void)
 {
     struct tw *t = calloc(1, sizeof(*t));
@@ -82,8 +56,7 @@ static struct tw *tw_new(void)
 
     assert_non_null(t);
     vg_log_init("test_rng", VG_LOG_INFO);
-    vg_log_set_sink(log_sink, NULL);
-    log_clear();
+    lc_start();
     fake_now = 1000000;
     t->w = vg_fake_world_new();
     assert_non_null(t->w);
@@ -104,19 +77,13 @@ static void tw_free(struct tw *t)
     vg_hyp_close(t->be);
     vg_hyp_close(t->ts);
     vg_fake_world_free(t->w);
-    vg_log_set_sink(NULL, NULL);
+    lc_stop();
     free(t);
 }
 
 static void pump(struct tw *t, int rounds)
 {
     vd_pump(t->d, rounds);
-}
-
-/* Before a vgdrive helper fails the test: show what the daemon logged. */
-static void print_log(void)
-{
-    fprintf(stderr, "log:\n%s", logbuf);
 }
 
 static void wait_backend_state(struct tw *t, struct rawfront *rf,
@@ -182,7 +149,7 @@ static uint32_t must_complete(struct tw *t, struct rawfront *rf,
     uint32_t len = 0;
 
     if (!complete(t, rf, head, MAX_ROUNDS, &len))
-        fail_msg("request %u never completed; log:\n%s", head, logbuf);
+        fail_msg("request %u never completed; log:\n%s", head, lc_buf);
     return len;
 }
 
@@ -250,7 +217,7 @@ static void test_rng_device_keys(void **state)
     assert_int_equal(vg_xs_read_uint(rf.h, 0, rf.be_path, VG_KEY_MAX_QUEUES,
                                      8, &feat), 0);
     assert_int_equal(feat, 1);
-    assert_log_has("no rate limit");
+    lc_assert_has("no rate limit");
     rf_close(&rf);
     tw_free(t);
 }
@@ -391,12 +358,12 @@ static void test_rng_hostile_requests(void **state)
     memset(r, 0x5a, VG_PAGE_SIZE);
     b[0] = (struct rf_buf){ vg_grant_addr(ref, 0), 16, false };
     w = wbuf(&rf, 0, 64, &b[1]);
-    log_clear();
+    lc_clear();
     head = rf_add_chain(&rf, b, 2);
     assert_int_equal(must_complete(t, &rf, head), 0);
     assert_true(all_zero(w, VG_PAGE_SIZE));
-    assert_log_has("dom 1 dev 0:");
-    assert_log_has("device-readable");
+    lc_assert_has("dom 1 dev 0:");
+    lc_assert_has("device-readable");
 
     /* readable only */
     head = rf_add_chain(&rf, b, 1);
@@ -404,10 +371,10 @@ static void test_rng_hostile_requests(void **state)
 
     /* a writable buffer of 0 bytes: nothing to fill */
     b[0] = (struct rf_buf){ vg_grant_addr(ref, 0), 0, true };
-    log_clear();
+    lc_clear();
     head = rf_add_chain(&rf, b, 1);
     assert_int_equal(must_complete(t, &rf, head), 0);
-    assert_log_has("no device-writable byte");
+    lc_assert_has("no device-writable byte");
 
     /* 17 writable buffers: more than the device takes */
     for (unsigned i = 0; i < 17; i++)
@@ -433,10 +400,10 @@ static void test_rng_hostile_requests(void **state)
     head = rf_add_chain(&rf, b, 1);
     rf.desc[head].flags |= VRING_DESC_F_NEXT;
     rf.desc[head].next = head;
-    log_clear();
+    lc_clear();
     assert_int_equal(rf_kick(&rf), 0);
     wait_backend_state(t, &rf, VG_XB_CLOSING);
-    assert_log_has("loop");
+    lc_assert_has("loop");
     assert_int_equal(vg_fake_live_mappings(t->w, 1), 0);
     rf_close(&rf);
     tw_free(t);
@@ -460,7 +427,7 @@ static void test_rng_rate_limit_fake_clock(void **state)
 
     attach_connect(t, &rf, 1, "type=rng,rate=1000");
     attach_connect(t, &other, 2, "type=rng");
-    assert_log_has("at most 1000 bytes/s");
+    lc_assert_has("at most 1000 bytes/s");
     start = fake_now;
 
     /* the full bucket, short */
@@ -709,13 +676,13 @@ static void test_rng_hostile_backend_keys(void **state)
         struct rf_attach a = { .type = "rng", .rate = cases[i].rate };
         char who[32];
 
-        log_clear();
+        lc_clear();
         assert_int_equal(rf_toolstack_attach(t->ts, 1, (unsigned)i, 0, &a), 0);
         assert_int_equal(rf_open(&rf, t->w, 1, (unsigned)i, 0), 0);
         wait_backend_state(t, &rf, VG_XB_CLOSED);
         snprintf(who, sizeof(who), "dom 1 dev %zu:", i);
-        assert_log_has(who);
-        assert_log_has(cases[i].expect);
+        lc_assert_has(who);
+        lc_assert_has(cases[i].expect);
         rf_close(&rf);
     }
     /* a good one still comes up */
@@ -771,6 +738,6 @@ int main(void)
         cmocka_unit_test(test_devtypes_match_models),
     };
 
-    vd_on_fail = print_log;
+    vd_on_fail = lc_print;
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
