@@ -138,23 +138,12 @@ static const char *shown(const char *v, char *buf, size_t size)
     return buf;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int vg_parse_mac(const char *s, uint8_t mac[6])
 {
     if (strlen(s) != 17)
         return -1;
     for (unsigned i = 0; i < 6; i++) {
-        int hi = hexval(s[3 * i]), lo = hexval(s[3 * i + 1]);
+        int hi = vg_hex_digit(s[3 * i]), lo = vg_hex_digit(s[3 * i + 1]);
 
         if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
             return -1;

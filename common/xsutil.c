@@ -48,6 +48,17 @@ bad:
     return -1;
 }
 
+int vg_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 int vg_parse_hex64(const char *s, uint64_t *out)
 {
     uint64_t v = 0;
@@ -60,16 +71,11 @@ int vg_parse_hex64(const char *s, uint64_t *out)
     if (n == 0 || n > 16)
         goto bad;
     for (; *s; s++) {
-        unsigned d;
-        if (*s >= '0' && *s <= '9')
-            d = (unsigned)(*s - '0');
-        else if (*s >= 'a' && *s <= 'f')
-            d = (unsigned)(*s - 'a' + 10);
-        else if (*s >= 'A' && *s <= 'F')
-            d = (unsigned)(*s - 'A' + 10);
-        else
+        int d = vg_hex_digit(*s);
+
+        if (d < 0)
             goto bad;
-        v = (v << 4) | d;
+        v = (v << 4) | (unsigned)d;
     }
     *out = v;
     return 0;

@@ -45,17 +45,6 @@ int vgf_read_be_uint(struct vgf_dev *d, const char *key, uint64_t min,
     return rc;
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* "config": hex byte pairs, no 0x, at most VG_MAX_CONFIG_BYTES bytes. */
 static int read_config(struct vgf_dev *d, uint8_t *cfg, unsigned *cfg_len)
 {
@@ -71,7 +60,7 @@ static int read_config(struct vgf_dev *d, uint8_t *cfg, unsigned *cfg_len)
         goto out;
     }
     for (size_t i = 0; i < n / 2; i++) {
-        int hi = hex_digit(v[2 * i]), lo = hex_digit(v[2 * i + 1]);
+        int hi = vg_hex_digit(v[2 * i]), lo = vg_hex_digit(v[2 * i + 1]);
         if (hi < 0 || lo < 0) {
             rc = vgf_bad_key(d, VG_KEY_CONFIG, v, "not hex");
             goto out;

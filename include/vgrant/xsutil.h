@@ -21,6 +21,8 @@
  * ERANGE). */
 int vg_parse_uint(const char *s, uint64_t max, uint64_t *out);
 int vg_parse_hex64(const char *s, uint64_t *out);
+/* The value of one hex digit (either case), -1 for any other char. */
+int vg_hex_digit(char c);
 /* A list of exactly `count` decimal grant refs separated by single spaces
  * (static mode's region-refs-<k>); no leading/trailing space, each ref a
  * strict decimal <= UINT32_MAX.  0 or -1/EINVAL. */
