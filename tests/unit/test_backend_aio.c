@@ -78,6 +78,19 @@ static unsigned drain_used(struct rawfront *rf, bool *seen, unsigned num)
     return got;
 }
 
+/* Run the daemon a round at a time until the guest has collected want
+ * used entries in all (got so far), at most MAX_ROUNDS rounds; returns
+ * the new total for the caller to check. */
+static unsigned collect_used(struct ta *a, struct rawfront *rf, bool *seen,
+                             unsigned got, unsigned want)
+{
+    for (int i = 0; i < MAX_ROUNDS && got < want; i++) {
+        pump0(a, 1);
+        got += drain_used(rf, seen, 64);
+    }
+    return got;
+}
+
 /* DEPTH reads published before one kick are all in the "kernel" at once
  * (nothing completed yet, every buffer mapped), complete in reverse
  * order, and each reads its own sector. */
@@ -113,10 +126,7 @@ static void test_round_in_flight_completes_out_of_order(void **state)
     assert_int_equal(s.async_rounds, 1);
 
     held_release(a->held);
-    for (int i = 0; i < MAX_ROUNDS && got < DEPTH; i++) {
-        pump0(a, 1);
-        got += drain_used(&rf, seen, 64);
-    }
+    got = collect_used(a, &rf, seen, got, DEPTH);
     assert_int_equal(got, DEPTH);
     for (unsigned i = 0; i < DEPTH; i++) {
         assert_int_equal(*r[i].status, VIRTIO_BLK_S_OK);
@@ -199,10 +209,7 @@ static void test_second_round_starts_while_first_in_flight(void **state)
     assert_int_equal(s.async_rounds, 3);
 
     held_release(a->held);
-    for (int i = 0; i < MAX_ROUNDS && got < 17; i++) {
-        pump0(a, 1);
-        got += drain_used(&rf, seen, 64);
-    }
+    got = collect_used(a, &rf, seen, got, 17);
     assert_int_equal(got, 17);
     for (unsigned i = 0; i < 15; i++)
         assert_int_equal(r[i].data[0], i);
@@ -282,20 +289,14 @@ static void test_second_round_waits_for_half_a_lane(void **state)
     assert_int_equal(first.data[0], 30);
     assert_int_equal(tw_dev_stats(a->t, 1, 0).in_flight, 8);  /* waits */
     held_release_oldest(a->held, 8);    /* the round of 8 completes */
-    for (int i = 0; i < MAX_ROUNDS && got < 9; i++) {
-        pump0(a, 1);
-        got += drain_used(&rf, seen, 64);
-    }
+    got = collect_used(a, &rf, seen, got, 9);
     assert_int_equal(got, 9);
     /* the queue is idle: the ninth started at the close, alone */
     s = tw_dev_stats(a->t, 1, 0);
     assert_int_equal(s.rounds, 3);
     assert_int_equal(s.in_flight, 1);
     held_release(a->held);
-    for (int i = 0; i < MAX_ROUNDS && got < 10; i++) {
-        pump0(a, 1);
-        got += drain_used(&rf, seen, 64);
-    }
+    got = collect_used(a, &rf, seen, got, 10);
     assert_int_equal(got, 10);
     for (unsigned i = 0; i < 9; i++)
         assert_int_equal(r[i].data[0], i);
@@ -349,10 +350,7 @@ static void test_idle_queue_gathers_as_many_as_it_gave_back(void **state)
         rf_blk_submit(&rf, &r[i]);
     }
     assert_int_equal(rf_kick(&rf), 0);
-    for (int i = 0; i < MAX_ROUNDS && got < 4; i++) {
-        pump0(&a, 1);
-        got += drain_used(&rf, NULL, 64);
-    }
+    got = collect_used(&a, &rf, NULL, got, 4);
     assert_int_equal(got, 4);
     assert_int_equal(tw_dev_stats(a.t, 1, 0).rounds, 1);
     pump0(&a, 2);
@@ -364,10 +362,7 @@ static void test_idle_queue_gathers_as_many_as_it_gave_back(void **state)
     assert_int_equal(s.in_flight, 0);
     assert_int_equal(s.rounds, 1);
     submit_reads(&a, &rf, &r[3], 1, 13);
-    for (int i = 0; i < MAX_ROUNDS && got < 8; i++) {
-        pump0(&a, 1);
-        got += drain_used(&rf, NULL, 64);
-    }
+    got = collect_used(&a, &rf, NULL, got, 8);
     assert_int_equal(got, 8);
     s = tw_dev_stats(a.t, 1, 0);
     assert_int_equal(s.rounds, 2);
@@ -380,19 +375,13 @@ static void test_idle_queue_gathers_as_many_as_it_gave_back(void **state)
     pump0(&a, 3);
     assert_int_equal(tw_dev_stats(a.t, 1, 0).rounds, 2);
     gather_now += 2;
-    for (int i = 0; i < MAX_ROUNDS && got < 9; i++) {
-        pump0(&a, 1);
-        got += drain_used(&rf, NULL, 64);
-    }
+    got = collect_used(&a, &rf, NULL, got, 9);
     assert_int_equal(got, 9);
     assert_int_equal(r[0].data[0], 20);
     assert_int_equal(tw_dev_stats(a.t, 1, 0).rounds, 3);
     /* expecting one now: the next lone request starts at its kick */
     submit_reads(&a, &rf, r, 1, 21);
-    for (int i = 0; i < MAX_ROUNDS && got < 10; i++) {
-        pump0(&a, 1);
-        got += drain_used(&rf, NULL, 64);
-    }
+    got = collect_used(&a, &rf, NULL, got, 10);
     assert_int_equal(got, 10);
     assert_int_equal(r[0].data[0], 21);
     assert_int_equal(tw_dev_stats(a.t, 1, 0).rounds, 4);
@@ -443,10 +432,7 @@ static void test_flush_waits_for_the_writes_before_it(void **state)
     assert_int_equal(drain_used(&rf, seen, 64), 0);   /* a round completes whole */
 
     held_release(a->held);
-    for (int i = 0; i < MAX_ROUNDS && got < 4; i++) {
-        pump0(a, 1);
-        got += drain_used(&rf, seen, 64);
-    }
+    got = collect_used(a, &rf, seen, got, 4);
     assert_int_equal(got, 4);
     /* the order the transfers reached the "kernel": W W | F | W */
     {
@@ -588,10 +574,7 @@ static void test_slow_backing_file_does_not_stall_another_guest(void **state)
     assert_int_equal(held_pending(a->held), DEPTH);
 
     held_release(a->held);
-    for (int i = 0; i < MAX_ROUNDS && got < DEPTH; i++) {
-        pump0(a, 1);
-        got += drain_used(&rf1, seen, 64);
-    }
+    got = collect_used(a, &rf1, seen, got, DEPTH);
     assert_int_equal(got, DEPTH);
     for (unsigned i = 0; i < DEPTH; i++)
         assert_int_equal(*r1[i].status, VIRTIO_BLK_S_OK);
