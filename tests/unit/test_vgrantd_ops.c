@@ -47,14 +47,16 @@ static void test_cmdline_defaults_and_every_option(void **state)
     assert_null(c.options_file);
     assert_int_equal(c.opts.budget_per_queue, 0);
     assert_int_equal(c.opts.io_mode, VGD_IO_URING);
+    assert_int_equal(c.opts.coalesce_ms, VGD_DEFAULT_COALESCE_MS);
 
     assert_int_equal(parse(&c, err, "-F", "-l", "debug", "-p", "/run/v.pid",
                            "-b", "32", "--byte-budget", "65536", "-d", "7",
                            "-c", "none", "--auto-threshold", "8192",
                            "--persistent-cache", "64", "--options-file",
                            "/etc/default/vgrantd", "--io", "sync",
-                           "--direct", NULL),
+                           "--direct", "--coalesce-ms", "0", NULL),
                      VGD_PARSE_OK);
+    assert_int_equal(c.opts.coalesce_ms, 0);
     assert_int_equal(c.opts.io_mode, VGD_IO_SYNC);
     assert_true(c.opts.direct);
     assert_true(c.foreground);
@@ -87,6 +89,10 @@ static void test_cmdline_errors_say_what(void **state)
     assert_non_null(strstr(err, "--byte-budget '4095'"));
     assert_int_equal(parse(&c, err, "--io", "aio", NULL), VGD_PARSE_ERROR);
     assert_non_null(strstr(err, "--io 'aio': expected uring or sync"));
+    assert_int_equal(parse(&c, err, "--coalesce-ms", "101", NULL), VGD_PARSE_ERROR);
+    assert_non_null(strstr(err, "--coalesce-ms '101': expected milliseconds in [0, 100]"));
+    assert_int_equal(parse(&c, err, "--coalesce-ms", "2ms", NULL), VGD_PARSE_ERROR);
+    assert_non_null(strstr(err, "--coalesce-ms '2ms'"));
     assert_int_equal(parse(&c, err, "-l", "loud", NULL), VGD_PARSE_ERROR);
     assert_non_null(strstr(err, "--log-level 'loud'"));
     assert_int_equal(parse(&c, err, "--frobnicate", NULL), VGD_PARSE_ERROR);
