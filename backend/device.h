@@ -70,10 +70,12 @@ struct vgd_queue {
     uint64_t round_seq;        /* rounds started on this queue */
     bool draining;             /* vgd_serve_drain: no re-queueing */
     /* serve.c's gathering on an idle queue: the size of the last round
-     * popped, and until when (vgd_clock_ms) to wait for min(it, half a
-     * lane) requests; 0 = not waiting */
+     * popped; while waiting for min(it, a lane) requests, when the
+     * wait began and until when it lasts (vgd_clock_ms; 0 = not waiting)
+     * and how many chains were there at the last look */
     unsigned last_round;
-    uint64_t gather_until;
+    uint64_t gather_start, gather_until;
+    unsigned gather_seen;
     struct vgd_grant_mapper gm;
     bool gm_init;
     /* transport mode state (transport.h); which ones are live depends on

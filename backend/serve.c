@@ -302,13 +302,17 @@ static unsigned coalesce_want(const struct vgd_queue *q)
 /* Gathering on an idle queue: a guest that got k results back usually
  * sends about k requests again, one at a time.  Starting a round at its
  * first kick would split them into rounds of one or two; instead ask for
- * a kick at the min(k, half a lane)-th (EVENT_IDX) and start then, or
- * after coalesce_ms if fewer come (the guest sends fewer than it got
- * back: it is winding down or waiting for something else).  0: start at
- * once (nothing to expect, gathering off, or no EVENT_IDX to ask with). */
+ * a kick at the min(k, a lane)-th (EVENT_IDX) and start then.  If
+ * fewer come, the wait ends at the first gap of coalesce_ms with no new
+ * request (the guest is winding down or waiting for something else), or
+ * after VGD_GATHER_GAPS gaps in all while they still trickle in (a slow
+ * guest: under emulation a request can take milliseconds to publish);
+ * the round then starts with what came, and that many are expected next
+ * time.  0: start at once (nothing to expect, gathering off, or no
+ * EVENT_IDX to ask with). */
 static unsigned gather_expect(const struct vgd_queue *q)
 {
-    unsigned want = coalesce_want(q);
+    unsigned want = q->lane_slots;
 
     if (!q->vq.event_idx || !vgd_coalesce_ms(q->dev->d) || q->last_round < 2)
         return 0;
@@ -319,20 +323,36 @@ static unsigned gather_expect(const struct vgd_queue *q)
  * number to wait for and q->gather_until is set. */
 static bool gathered(struct vgd_queue *q, unsigned *expect)
 {
-    uint64_t now;
+    uint64_t now, gap = vgd_coalesce_ms(q->dev->d), end;
+    unsigned have;
 
     *expect = gather_expect(q);
-    if (!*expect || vq_dev_avail_count(&q->vq) >= *expect)
+    have = vq_dev_avail_count(&q->vq);
+    if (!*expect || have >= *expect)
         return true;
     now = vgd_clock_ms(q->dev->d);
     if (!q->gather_until) {
-        q->gather_until = now + vgd_coalesce_ms(q->dev->d);
+        q->gather_start = now;
+        q->gather_until = now + gap;
+        q->gather_seen = have;
         return false;
     }
     if (now < q->gather_until)
         return false;
+    end = q->gather_start + VGD_GATHER_GAPS * gap;
+    if (have > q->gather_seen && now < end) {
+        /* still coming, only slowly: one more gap */
+        q->gather_seen = have;
+        q->gather_until = now + gap < end ? now + gap : end;
+        return false;
+    }
+    /* Nothing at all yet (the guest is slow to start, or done): nothing
+     * to start either; the caller asks for the first kick, which begins
+     * a new wait with the same expectation. */
+    if (!have)
+        return true;
     /* fewer came: expect what does, from the next round on */
-    q->last_round = vq_dev_avail_count(&q->vq);
+    q->last_round = have;
     return true;
 }
 

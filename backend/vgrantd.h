@@ -32,6 +32,9 @@
 /* vgrantd's --coalesce-ms default, and the largest value accepted. */
 #define VGD_DEFAULT_COALESCE_MS 2u
 #define VGD_MAX_COALESCE_MS 100u
+/* serve.c's gathering waits at most this many --coalesce-ms gaps in all
+ * while requests keep trickling in (each gap with at least one new one). */
+#define VGD_GATHER_GAPS 8u
 /* After this long in InitWait without a frontend, vgrantd tells the user
  * what to check (once per wait). */
 #define VGD_FRONTEND_LATE_MS 30000u

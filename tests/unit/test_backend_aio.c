@@ -370,8 +370,12 @@ static void test_idle_queue_gathers_as_many_as_it_gave_back(void **state)
     for (unsigned i = 0; i < 4; i++)
         assert_int_equal(r[i].data[0], 10 + i);
 
-    /* only one comes: it waits 2 ms, then goes alone */
+    /* only one comes: it waits until 2 ms pass with nothing new (the
+     * first 2 ms brought it), then goes alone */
     submit_reads(&a, &rf, r, 1, 20);
+    pump0(&a, 3);
+    assert_int_equal(tw_dev_stats(a.t, 1, 0).rounds, 2);
+    gather_now += 2;
     pump0(&a, 3);
     assert_int_equal(tw_dev_stats(a.t, 1, 0).rounds, 2);
     gather_now += 2;
@@ -385,6 +389,74 @@ static void test_idle_queue_gathers_as_many_as_it_gave_back(void **state)
     assert_int_equal(got, 10);
     assert_int_equal(r[0].data[0], 21);
     assert_int_equal(tw_dev_stats(a.t, 1, 0).rounds, 4);
+    rf_close(&rf);
+    tw_free(a.t);
+    held_free(held);
+}
+
+/* A slow guest: after a round of 4, the next four come one per 2 ms
+ * (each --coalesce-ms gap brings one): they still start as one round.
+ * Then none comes within the wait: the expectation stays, and the next
+ * lone request, when it comes, waits its gap before going alone. */
+static void test_idle_queue_waits_while_requests_trickle_in(void **state)
+{
+    struct held_aio *held = held_new();
+    struct vgd_options o = { .aio = &held->a, .coalesce_ms = 2,
+                             .clock_ms = gather_clock };
+    struct ta a = { .held = held };
+    struct rawfront rf;
+    struct rf_blk r[4];
+    unsigned got = 0;
+    struct vgd_dev_stats s;
+    (void)state;
+
+    gather_now = 5000;
+    a.t = tw_new_opts(&o);
+    tw_attach_connect(a.t, &rf, 1, 0, 64, NULL);
+    for (unsigned i = 0; i < 4; i++) {
+        assert_int_equal(rf_blk_prepare(&rf, &r[i], VIRTIO_BLK_T_IN, i, 512,
+                                        false), 0);
+        rf_blk_submit(&rf, &r[i]);
+    }
+    assert_int_equal(rf_kick(&rf), 0);
+    got = collect_used(&a, &rf, NULL, got, 4);
+    pump0(&a, 2);
+    /* four, one every 2 ms, the clock passing each gap's end */
+    for (unsigned i = 0; i < 3; i++) {
+        submit_reads(&a, &rf, &r[i], 1, 10 + i);
+        gather_now += 2;
+        pump0(&a, 3);
+        s = tw_dev_stats(a.t, 1, 0);
+        assert_int_equal(s.rounds, 1);
+        assert_int_equal(s.in_flight, 0);
+    }
+    submit_reads(&a, &rf, &r[3], 1, 13);
+    got = collect_used(&a, &rf, NULL, got, 8);
+    assert_int_equal(got, 8);
+    s = tw_dev_stats(a.t, 1, 0);
+    assert_int_equal(s.rounds, 2);
+    assert_int_equal(s.max_round, 4);
+    for (unsigned i = 0; i < 4; i++)
+        assert_int_equal(r[i].data[0], 10 + i);
+
+    /* nothing within the wait (nor long after): no round, and the
+     * expectation of four is kept */
+    pump0(&a, 2);
+    gather_now += 2;
+    pump0(&a, 3);
+    gather_now += 100;
+    pump0(&a, 3);
+    assert_int_equal(tw_dev_stats(a.t, 1, 0).rounds, 2);
+    /* one comes late: its kick begins a new wait; 2 ms with nothing
+     * more, and it goes alone */
+    submit_reads(&a, &rf, r, 1, 20);
+    pump0(&a, 3);
+    assert_int_equal(tw_dev_stats(a.t, 1, 0).rounds, 2);
+    gather_now += 2;
+    got = collect_used(&a, &rf, NULL, got, 9);
+    assert_int_equal(got, 9);
+    assert_int_equal(r[0].data[0], 20);
+    assert_int_equal(tw_dev_stats(a.t, 1, 0).rounds, 3);
     rf_close(&rf);
     tw_free(a.t);
     held_free(held);
@@ -955,6 +1027,7 @@ int main(void)
         cmocka_unit_test(test_second_round_starts_while_first_in_flight),
         cmocka_unit_test(test_second_round_waits_for_half_a_lane),
         cmocka_unit_test(test_idle_queue_gathers_as_many_as_it_gave_back),
+        cmocka_unit_test(test_idle_queue_waits_while_requests_trickle_in),
         cmocka_unit_test(test_hostile_backing_store_eio_on_write),
         cmocka_unit_test(test_hostile_backing_store_enospc_on_write),
         cmocka_unit_test(test_hostile_backing_store_eio_on_read),

@@ -13,7 +13,8 @@
 #   bench/results/fio-<op>-qd<depth>.png (kernel-* and pvblock rows, fio),
 #   docs/benchmarks.md (plot.sh, report.sh)
 # Environment: BENCH_TIMEOUT (QEMU run, s, default 3600), BENCH_MODES,
-# BENCH_IOS, BENCH_MAXBYTES, BENCH_SIZES, BENCH_DEPTHS, BENCH_MODE_TIMEOUT
+# BENCH_IOS, BENCH_MAXBYTES, BENCH_SIZES, BENCH_DEPTHS, BENCH_MODE_TIMEOUT,
+# BENCH_COALESCE_MS
 # (passed to the scenario, see its header; lists separated by ',' or '+',
 # e.g. BENCH_MODES=kernel-grant,pvblock BENCH_SIZES=4K,1M for a short
 # run), BENCH_RESULTS (default <repo>/bench/results).
@@ -33,7 +34,7 @@ mkdir -p "$logdir"
 rm -f "$logdir/latest.log"
 
 # the scenario reads BENCH_* through vgenv_ on dom0's command line
-bench_knobs BENCH_MODES BENCH_IOS BENCH_MAXBYTES BENCH_SIZES BENCH_DEPTHS BENCH_MODE_TIMEOUT
+bench_knobs BENCH_MODES BENCH_IOS BENCH_MAXBYTES BENCH_SIZES BENCH_DEPTHS BENCH_MODE_TIMEOUT BENCH_COALESCE_MS
 
 echo "bench: booting Xen under QEMU for the benchmark (timeout ${timeout}s); serial log in $logdir"
 bench_start bench "$timeout" "$logdir" "$results/run.out"

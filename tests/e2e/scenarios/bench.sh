@@ -30,7 +30,8 @@
 # key data/bench-ack (guest/bench-phase.sh).
 # Environment: BENCH_MODES (default: all of the above), BENCH_IOS (I/Os per
 # point, default 128), BENCH_MAXBYTES (bytes per point, default 8M),
-# BENCH_SIZES, BENCH_DEPTHS, BENCH_MODE_TIMEOUT (s per mode, default 600).
+# BENCH_SIZES, BENCH_DEPTHS, BENCH_MODE_TIMEOUT (s per mode, default 600),
+# BENCH_COALESCE_MS (vgrantd --coalesce-ms; default: vgrantd's own).
 # Lists are separated by ',' or '+' (the dom0 command line takes no ',').
 . "$(dirname "$0")/lib.sh"
 need_bin vgrantd vgrant xl losetup
@@ -42,6 +43,10 @@ maxbytes=${BENCH_MAXBYTES:-8M}
 sizes=$(echo "${BENCH_SIZES:-512,4K,16K,64K,256K,1M}" | tr '+' ',')
 depths=$(echo "${BENCH_DEPTHS:-1,16}" | tr '+' ',')
 per_mode_timeout=${BENCH_MODE_TIMEOUT:-600}
+coalesce=${BENCH_COALESCE_MS:-}
+case $coalesce in
+    *[!0-9]*) fail "BENCH_COALESCE_MS: '$coalesce' is not a number of milliseconds" ;;
+esac
 for m in $modes; do
     case $m in
         grant|persistent|copy|auto|static|pvblock) ;;
@@ -134,7 +139,7 @@ follow_guest() {
     done
 }
 
-start_vgrantd vgrantd --log-level warn
+start_vgrantd vgrantd --log-level warn ${coalesce:+--coalesce-ms $coalesce}
 first=1
 for m in $modes; do
     t0=$(_now)
