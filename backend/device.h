@@ -76,6 +76,7 @@ struct vgd_queue {
     unsigned last_round;
     uint64_t gather_start, gather_until;
     unsigned gather_seen;
+    unsigned gather_pace;      /* ms per request coming, x16 (0: unknown) */
     struct vgd_grant_mapper gm;
     bool gm_init;
     /* transport mode state (transport.h); which ones are live depends on

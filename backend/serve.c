@@ -302,14 +302,17 @@ static unsigned coalesce_want(const struct vgd_queue *q)
 /* Gathering on an idle queue: a guest that got k results back usually
  * sends about k requests again, one at a time.  Starting a round at its
  * first kick would split them into rounds of one or two; instead ask for
- * a kick at the min(k, a lane)-th (EVENT_IDX) and start then.  If
- * fewer come, the wait ends at the first gap of coalesce_ms with no new
- * request (the guest is winding down or waiting for something else), or
- * after VGD_GATHER_GAPS gaps in all while they still trickle in (a slow
- * guest: under emulation a request can take milliseconds to publish);
- * the round then starts with what came, and that many are expected next
- * time.  0: start at once (nothing to expect, gathering off, or no
- * EVENT_IDX to ask with). */
+ * a kick at the min(k, a lane)-th (EVENT_IDX) and start then.  If fewer
+ * come (the guest is winding down, or waits for something else), the
+ * round starts with what came once a gap passes with no new request, or
+ * once coalesce_ms have passed in all; that many are expected next time.
+ * The gap follows the guest's own pace: twice the time a request took to
+ * come in the last gatherings that got all they expected (coalesce_ms
+ * until one has), so a guest that publishes a request every few
+ * microseconds waits 1 ms for one that is not coming, and a slow one
+ * (under emulation requests come milliseconds apart) is still gathered.
+ * 0: start at once (nothing to expect, gathering off, or no EVENT_IDX to
+ * ask with). */
 static unsigned gather_expect(const struct vgd_queue *q)
 {
     unsigned want = q->lane_slots;
@@ -319,31 +322,65 @@ static unsigned gather_expect(const struct vgd_queue *q)
     return q->last_round < want ? q->last_round : want;
 }
 
+/* The gap: 2 x the pace (1/16 ms units), in whole ms, within
+ * [1, coalesce_ms]. */
+static uint64_t gather_gap(const struct vgd_queue *q)
+{
+    uint64_t max = vgd_coalesce_ms(q->dev->d), gap;
+
+    if (!q->gather_pace)
+        return max;
+    gap = (2 * (uint64_t)q->gather_pace + 15) / 16;
+    return gap < 1 ? 1 : gap > max ? max : gap;
+}
+
+/* A gathering got its expect requests in elapsed ms: fold its pace per
+ * request into the average (3/4 old, 1/4 new). */
+static void gather_learn(struct vgd_queue *q, uint64_t elapsed, unsigned have)
+{
+    uint64_t per = elapsed * 16 / have, cap = 16ull * VGD_MAX_COALESCE_MS;
+
+    if (per > cap)
+        per = cap;
+    if (!per)
+        per = 1;    /* all within the same ms: fast (0 means unknown) */
+    q->gather_pace = q->gather_pace ?
+        (unsigned)((3 * (uint64_t)q->gather_pace + per) / 4) : (unsigned)per;
+}
+
 /* Whether to start a round now on an idle queue; if not, *expect is the
  * number to wait for and q->gather_until is set. */
 static bool gathered(struct vgd_queue *q, unsigned *expect)
 {
-    uint64_t now, gap = vgd_coalesce_ms(q->dev->d), end;
+    uint64_t now, end;
     unsigned have;
 
     *expect = gather_expect(q);
     have = vq_dev_avail_count(&q->vq);
-    if (!*expect || have >= *expect)
+    if (!*expect)
         return true;
     now = vgd_clock_ms(q->dev->d);
+    if (have >= *expect) {
+        if (q->gather_until)
+            gather_learn(q, now - q->gather_start, have);
+        return true;
+    }
     if (!q->gather_until) {
         q->gather_start = now;
-        q->gather_until = now + gap;
+        q->gather_until = now + gather_gap(q);
         q->gather_seen = have;
+        end = q->gather_start + vgd_coalesce_ms(q->dev->d);
+        if (q->gather_until > end)
+            q->gather_until = end;
         return false;
     }
     if (now < q->gather_until)
         return false;
-    end = q->gather_start + VGD_GATHER_GAPS * gap;
+    end = q->gather_start + vgd_coalesce_ms(q->dev->d);
     if (have > q->gather_seen && now < end) {
-        /* still coming, only slowly: one more gap */
+        /* still coming: one more gap */
         q->gather_seen = have;
-        q->gather_until = now + gap < end ? now + gap : end;
+        q->gather_until = now + gather_gap(q) < end ? now + gather_gap(q) : end;
         return false;
     }
     /* Nothing at all yet (the guest is slow to start, or done): nothing

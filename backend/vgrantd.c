@@ -110,12 +110,14 @@ static void usage(FILE *out)
 "    --coalesce-ms MS\n"
 "        When a queue's round of k requests closed and the queue is idle,\n"
 "        the next round waits for min(k, 16) requests, the guest being\n"
-"        asked (EVENT_IDX) to notify only then, or until MS milliseconds\n"
-"        (0..%u, default %u; 0: never wait) pass with no new request (at\n"
-"        most %u times MS in all).  A guest that sends again as many as it\n"
-"        got back pays no delay; fewer grant operations and notifications\n"
-"        per request.  With a round already in the kernel the next one\n"
-"        waits for 8 requests or that round's end, whatever this option.\n"
+"        asked (EVENT_IDX) to notify only then.  If fewer come, what came\n"
+"        starts once a gap passes with no new request (twice the guest's\n"
+"        own pace per request, 1 ms at least) or MS milliseconds in all\n"
+"        (0..%u, default %u; 0: never wait).  A guest that sends again as\n"
+"        many as it got back pays no delay; fewer grant operations and\n"
+"        notifications per request.  With a round already in the kernel\n"
+"        the next one waits for 8 requests or that round's end, whatever\n"
+"        this option.\n"
 "    --direct\n"
 "        Also open every blk target with O_DIRECT and use it for each\n"
 "        transfer whose buffers, lengths and offset are aligned to the\n"
@@ -160,7 +162,7 @@ static void usage(FILE *out)
 "    2   bad command line\n",
             VGD_MAX_BUDGET, VGD_DEFAULT_BUDGET, VGD_MAX_BYTE_BUDGET,
             VGD_DEFAULT_BYTE_BUDGET, VGD_MAX_COALESCE_MS,
-            VGD_DEFAULT_COALESCE_MS, VGD_GATHER_GAPS);
+            VGD_DEFAULT_COALESCE_MS);
 }
 
 /* SIGHUP: re-read --options-file and apply what can change live. */

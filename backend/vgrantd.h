@@ -29,12 +29,11 @@
  * before the next queue gets its turn; the request that crosses it is
  * still served, so every queue makes progress. */
 #define VGD_DEFAULT_BYTE_BUDGET (1024u * 1024)
-/* vgrantd's --coalesce-ms default, and the largest value accepted. */
-#define VGD_DEFAULT_COALESCE_MS 2u
+/* vgrantd's --coalesce-ms default, and the largest value accepted: the
+ * longest an idle queue waits in all for a round's worth of requests
+ * (serve.c, gathered). */
+#define VGD_DEFAULT_COALESCE_MS 20u
 #define VGD_MAX_COALESCE_MS 100u
-/* serve.c's gathering waits at most this many --coalesce-ms gaps in all
- * while requests keep trickling in (each gap with at least one new one). */
-#define VGD_GATHER_GAPS 8u
 /* After this long in InitWait without a frontend, vgrantd tells the user
  * what to check (once per wait). */
 #define VGD_FRONTEND_LATE_MS 30000u

@@ -370,12 +370,8 @@ static void test_idle_queue_gathers_as_many_as_it_gave_back(void **state)
     for (unsigned i = 0; i < 4; i++)
         assert_int_equal(r[i].data[0], 10 + i);
 
-    /* only one comes: it waits until 2 ms pass with nothing new (the
-     * first 2 ms brought it), then goes alone */
+    /* only one comes: it waits the 2 ms (in all), then goes alone */
     submit_reads(&a, &rf, r, 1, 20);
-    pump0(&a, 3);
-    assert_int_equal(tw_dev_stats(a.t, 1, 0).rounds, 2);
-    gather_now += 2;
     pump0(&a, 3);
     assert_int_equal(tw_dev_stats(a.t, 1, 0).rounds, 2);
     gather_now += 2;
@@ -394,18 +390,19 @@ static void test_idle_queue_gathers_as_many_as_it_gave_back(void **state)
     held_free(held);
 }
 
-/* A slow guest: after a round of 4, the next four come one per 2 ms
- * (each --coalesce-ms gap brings one): they still start as one round.
- * Then none comes within the wait: the expectation stays, and the next
- * lone request, when it comes, waits its gap before going alone. */
-static void test_idle_queue_waits_while_requests_trickle_in(void **state)
+/* A slow guest, --coalesce-ms 20: after a round of 4, the next four come
+ * one per 2 ms: one round, and the queue learns the pace (6 ms for 4: a
+ * gap of 3 ms).  None comes: no round, the expectation stays; a lone one
+ * comes late: it goes after a gap of 3 ms with nothing new, not 20.  Eight come
+ * one per 3 ms: the round starts at 20 ms in all with the seven there. */
+static void test_idle_queue_waits_at_the_guests_pace(void **state)
 {
     struct held_aio *held = held_new();
-    struct vgd_options o = { .aio = &held->a, .coalesce_ms = 2,
+    struct vgd_options o = { .aio = &held->a, .coalesce_ms = 20,
                              .clock_ms = gather_clock };
     struct ta a = { .held = held };
     struct rawfront rf;
-    struct rf_blk r[4];
+    struct rf_blk r[8];
     unsigned got = 0;
     struct vgd_dev_stats s;
     (void)state;
@@ -421,7 +418,7 @@ static void test_idle_queue_waits_while_requests_trickle_in(void **state)
     assert_int_equal(rf_kick(&rf), 0);
     got = collect_used(&a, &rf, NULL, got, 4);
     pump0(&a, 2);
-    /* four, one every 2 ms, the clock passing each gap's end */
+    /* four, one every 2 ms */
     for (unsigned i = 0; i < 3; i++) {
         submit_reads(&a, &rf, &r[i], 1, 10 + i);
         gather_now += 2;
@@ -439,24 +436,51 @@ static void test_idle_queue_waits_while_requests_trickle_in(void **state)
     for (unsigned i = 0; i < 4; i++)
         assert_int_equal(r[i].data[0], 10 + i);
 
-    /* nothing within the wait (nor long after): no round, and the
-     * expectation of four is kept */
+    /* nothing within a gap, nor long after: no round */
     pump0(&a, 2);
-    gather_now += 2;
+    gather_now += 3;
     pump0(&a, 3);
     gather_now += 100;
     pump0(&a, 3);
     assert_int_equal(tw_dev_stats(a.t, 1, 0).rounds, 2);
-    /* one comes late: its kick begins a new wait; 2 ms with nothing
-     * more, and it goes alone */
+    /* a lone one, late: its kick begins a wait for four (the expectation
+     * was kept); a gap of 3 ms with nothing more, and it goes */
     submit_reads(&a, &rf, r, 1, 20);
+    assert_int_equal(avail_event(&rf), 8 + 3);   /* the 4th after 8 */
+    gather_now += 2;
     pump0(&a, 3);
     assert_int_equal(tw_dev_stats(a.t, 1, 0).rounds, 2);
-    gather_now += 2;
+    gather_now += 1;
     got = collect_used(&a, &rf, NULL, got, 9);
     assert_int_equal(got, 9);
     assert_int_equal(r[0].data[0], 20);
     assert_int_equal(tw_dev_stats(a.t, 1, 0).rounds, 3);
+
+    /* a round of eight (one kick), then eight one per 3 ms */
+    for (unsigned i = 0; i < 8; i++) {
+        assert_int_equal(rf_blk_prepare(&rf, &r[i], VIRTIO_BLK_T_IN, 30 + i,
+                                        512, false), 0);
+        rf_blk_submit(&rf, &r[i]);
+    }
+    assert_int_equal(rf_kick(&rf), 0);
+    got = collect_used(&a, &rf, NULL, got, 17);
+    assert_int_equal(got, 17);
+    assert_int_equal(tw_dev_stats(a.t, 1, 0).rounds, 4);
+    pump0(&a, 2);
+    for (unsigned i = 0; i < 6; i++) {
+        submit_reads(&a, &rf, &r[i], 1, 40 + i);
+        gather_now += 3;
+        pump0(&a, 3);
+        assert_int_equal(tw_dev_stats(a.t, 1, 0).rounds, 4);
+    }
+    submit_reads(&a, &rf, &r[6], 1, 46);
+    gather_now += 3;   /* 21 ms since the wait began */
+    got = collect_used(&a, &rf, NULL, got, 24);
+    assert_int_equal(got, 24);
+    s = tw_dev_stats(a.t, 1, 0);
+    assert_int_equal(s.rounds, 5);
+    for (unsigned i = 0; i < 7; i++)
+        assert_int_equal(r[i].data[0], 40 + i);
     rf_close(&rf);
     tw_free(a.t);
     held_free(held);
@@ -1027,7 +1051,7 @@ int main(void)
         cmocka_unit_test(test_second_round_starts_while_first_in_flight),
         cmocka_unit_test(test_second_round_waits_for_half_a_lane),
         cmocka_unit_test(test_idle_queue_gathers_as_many_as_it_gave_back),
-        cmocka_unit_test(test_idle_queue_waits_while_requests_trickle_in),
+        cmocka_unit_test(test_idle_queue_waits_at_the_guests_pace),
         cmocka_unit_test(test_hostile_backing_store_eio_on_write),
         cmocka_unit_test(test_hostile_backing_store_enospc_on_write),
         cmocka_unit_test(test_hostile_backing_store_eio_on_read),
