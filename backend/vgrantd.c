@@ -111,7 +111,7 @@ static void usage(FILE *out)
 "        When a queue's round of k requests closed and the queue is idle,\n"
 "        the next round waits for min(k, 16) requests, the guest being\n"
 "        asked (EVENT_IDX) to notify only then.  If fewer come, what came\n"
-"        starts once a gap passes with no new request (twice the guest's\n"
+"        starts once a gap passes with no new request (4x the guest's\n"
 "        own pace per request, 1 ms at least) or MS milliseconds in all\n"
 "        (0..%u, default %u; 0: never wait).  A guest that sends again as\n"
 "        many as it got back pays no delay; fewer grant operations and\n"

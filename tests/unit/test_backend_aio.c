@@ -392,8 +392,8 @@ static void test_idle_queue_gathers_as_many_as_it_gave_back(void **state)
 
 /* A slow guest, --coalesce-ms 20: after a round of 4, the next four come
  * one per 2 ms: one round, and the queue learns the pace (6 ms for 4: a
- * gap of 3 ms).  None comes: no round, the expectation stays; a lone one
- * comes late: it goes after a gap of 3 ms with nothing new, not 20.  Eight come
+ * gap of 4 x 1.5 = 6 ms).  None comes: no round, the expectation stays; a lone one
+ * comes late: it goes after a gap of 6 ms with nothing new, not 20.  Eight come
  * one per 3 ms: the round starts at 20 ms in all with the seven there. */
 static void test_idle_queue_waits_at_the_guests_pace(void **state)
 {
@@ -438,16 +438,16 @@ static void test_idle_queue_waits_at_the_guests_pace(void **state)
 
     /* nothing within a gap, nor long after: no round */
     pump0(&a, 2);
-    gather_now += 3;
+    gather_now += 6;
     pump0(&a, 3);
     gather_now += 100;
     pump0(&a, 3);
     assert_int_equal(tw_dev_stats(a.t, 1, 0).rounds, 2);
     /* a lone one, late: its kick begins a wait for four (the expectation
-     * was kept); a gap of 3 ms with nothing more, and it goes */
+     * was kept); a gap of 6 ms with nothing more, and it goes */
     submit_reads(&a, &rf, r, 1, 20);
     assert_int_equal(avail_event(&rf), 8 + 3);   /* the 4th after 8 */
-    gather_now += 2;
+    gather_now += 5;
     pump0(&a, 3);
     assert_int_equal(tw_dev_stats(a.t, 1, 0).rounds, 2);
     gather_now += 1;
