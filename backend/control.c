@@ -67,6 +67,8 @@ static const struct {
     C(grant_copies), C(notifies_sent), C(kicks_received),
     C(live_mappings), C(in_flight), C(max_in_flight), C(rounds),
     C(max_round), C(async_rounds), C(throttled),
+    C(rounds_1), C(rounds_2_3), C(rounds_4_7), C(rounds_8_15),
+    C(rounds_16_up), C(gathers), C(gathers_short),
     /* transport modes */
     C(copy_batches), C(bounce_bytes), C(cache_hits), C(cache_misses),
     C(cache_evictions), C(cache_size), C(region_bytes), C(auto_copied),

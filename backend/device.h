@@ -149,6 +149,8 @@ struct vgd_dev {
     uint64_t notifies_sent, kicks_received;
     uint64_t max_in_flight;
     uint64_t rounds, max_round;     /* serve.c */
+    uint64_t rounds_by_size[5];     /* 1, 2-3, 4-7, 8-15, 16+ */
+    uint64_t gathers, gathers_short;
     uint64_t async_rounds;        /* rounds left open for the executor */
     uint64_t throttled;           /* times the model made a queue wait */
 };

@@ -369,6 +369,7 @@ static bool gathered(struct vgd_queue *q, unsigned *expect)
         return true;
     }
     if (!q->gather_until) {
+        q->dev->gathers++;
         q->gather_start = now;
         q->gather_until = now + gather_gap(q);
         q->gather_seen = have;
@@ -392,6 +393,7 @@ static bool gathered(struct vgd_queue *q, unsigned *expect)
     if (!have)
         return true;
     /* fewer came: expect what does, from the next round on */
+    q->dev->gathers_short++;
     q->last_round = have;
     return true;
 }
@@ -570,6 +572,7 @@ bool vgd_serve_queue(struct vgd_queue *q, unsigned budget,
         dev->rounds++;
         if (n > dev->max_round)
             dev->max_round = n;
+        dev->rounds_by_size[n >= 16 ? 4 : n >= 8 ? 3 : n >= 4 ? 2 : n >= 2 ? 1 : 0]++;
         /* open before mapping: persistent pins pages of open rounds */
         rd->n = n;
         rd->next = 0;

@@ -153,6 +153,11 @@ struct vgd_dev_stats {
     uint64_t rounds;           /* rounds served: requests popped and
                                   completed together (serve.c) */
     uint64_t max_round;        /* most requests in one round so far */
+    /* rounds by size: 1, 2-3, 4-7, 8-15, 16 or more requests */
+    uint64_t rounds_1, rounds_2_3, rounds_4_7, rounds_8_15, rounds_16_up;
+    uint64_t gathers;          /* waits of an idle queue for a round's
+                                  worth of requests (--coalesce-ms) */
+    uint64_t gathers_short;    /* ...that ended with fewer than expected */
     uint64_t async_rounds;     /* rounds whose file transfers ran in the
                                   kernel while other queues were served */
     uint64_t throttled;        /* times the device model made a queue wait

@@ -745,6 +745,13 @@ void vgd_dev_get_stats(const struct vgd_dev *dev, struct vgd_dev_stats *s)
     s->max_in_flight = dev->max_in_flight;
     s->rounds = dev->rounds;
     s->max_round = dev->max_round;
+    s->rounds_1 = dev->rounds_by_size[0];
+    s->rounds_2_3 = dev->rounds_by_size[1];
+    s->rounds_4_7 = dev->rounds_by_size[2];
+    s->rounds_8_15 = dev->rounds_by_size[3];
+    s->rounds_16_up = dev->rounds_by_size[4];
+    s->gathers = dev->gathers;
+    s->gathers_short = dev->gathers_short;
     s->async_rounds = dev->async_rounds;
     s->throttled = dev->throttled;
     s->mode = dev->xport ? dev->xport->name : VG_MODE_GRANT;

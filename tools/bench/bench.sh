@@ -6,6 +6,7 @@
 #   bench/results/ops.csv       vgrantd's counters per virtio-grant mode and
 #                               phase (warm<D>, d<D>; OPS_HEADER below)
 #   bench/results/guest-ops.csv virtio_grant.ko's counters per kernel-* mode
+#   bench/results/rounds.csv    vgrantd's rounds by size per mode and phase
 #   bench/results/memcpy.txt    the guest's memcpy bandwidth (MB/s)
 #   bench/results/skipped.txt   modes that did not run (or are suspect), and why
 #   bench/results/run-info.txt  when, which commit, which machine
@@ -22,6 +23,10 @@ set -uo pipefail
 # ops.csv: mode, phase, then the counters summed over the phase, then the
 # high-water marks at its end (tests/e2e/scenarios/bench.sh, OPS_DELTA and
 # OPS_HIGH: the BENCH-OPS lines carry these columns in this order)
+# rounds.csv: how each phase's rounds were made (the scenario's
+# ROUNDS_DELTA, summed over the phase): sizes, and the waits of idle
+# queues for a round's worth of requests (vgrantd --coalesce-ms)
+ROUNDS_HEADER=mode,phase,rounds,rounds_1,rounds_2_3,rounds_4_7,rounds_8_15,rounds_16_up,gathers,gathers_short
 OPS_HEADER=mode,phase,requests,map_batches,maps,unmap_batches,unmaps,copy_batches,grant_copies,notifies_sent,kicks_received,rounds,cache_hits,cache_misses,max_round,max_in_flight
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 bench_name=bench
@@ -61,6 +66,7 @@ bench_csv "$results/latest.csv" "mode,op,size,depth,mbps,iops,p50_us,p99_us" BEN
 sed -n 's/^BENCH-MEMCPY //p' <<<"$clean" | tail -n1 >"$results/memcpy.txt"
 sed -n 's/^BENCH-SKIP //p' <<<"$clean" >"$results/skipped.txt"
 bench_csv "$results/ops.csv" "$OPS_HEADER" BENCH-OPS
+bench_csv "$results/rounds.csv" "$ROUNDS_HEADER" BENCH-ROUNDS
 bench_csv "$results/guest-ops.csv" \
     "mode,requests,completed,grants,setup_grants,zero_copy_bytes,bounce_bytes,bounced_maps,arena_full,map_errors,failed_requests" \
     BENCH-GUESTOPS

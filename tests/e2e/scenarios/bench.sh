@@ -64,42 +64,70 @@ if [ -w "$limit" ]; then echo 1048576 >"$limit"; fi
 # Keep in step with tools/bench/bench.sh (ops.csv header) and report.sh.
 OPS_DELTA="requests map_batches maps unmap_batches unmaps copy_batches grant_copies notifies_sent kicks_received rounds cache_hits cache_misses"
 OPS_HIGH="max_round max_in_flight"
+# BENCH-ROUNDS columns after mode,phase: how the phase's rounds were made
+# (sizes, and the idle queue's waits), summed over the phase.  Keep in
+# step with tools/bench/bench.sh (rounds.csv header).
+ROUNDS_DELTA="rounds rounds_1 rounds_2_3 rounds_4_7 rounds_8_15 rounds_16_up gathers gathers_short"
 
 # ops_reset: the counters of a device just attached (all 0)
 ops_reset() {
-    for _k in $OPS_DELTA; do eval "prev_$_k=0"; done
+    for _k in $OPS_DELTA $ROUNDS_DELTA; do eval "prev_$_k=0"; done
     ops_lines=0
 }
 
-# bench_phase MODE PHASE ACKDOM DEVDOM: the phase's BENCH-OPS line (DEVDOM
-# empty: no vgrantd device, pvblock), then the ack the guest waits for
+# phase_counters MODE PHASE JSON KEYS...: "MODE,PHASE,v1,..." into _ops:
+# for each key its value in JSON minus the one at the previous phase (the
+# high-water marks of OPS_HIGH as they are); the keys JSON lacks in _miss.
+phase_counters() {
+    _ops="$1,$2" _miss=""
+    _ph=$2 _md=$1 _js=$3
+    shift 3
+    for _k in "$@"; do
+        _v=$(echo "$_js" | sed -n "s/.*\"$_k\":\([0-9]*\).*/\1/p")
+        [ -n "$_v" ] || { _miss="$_miss $_k"; continue; }
+        case " $OPS_HIGH " in
+            *" $_k "*) _ops="$_ops,$_v" ;;
+            *)
+                eval "_p=\$prev_$_k"
+                if [ "$_v" -lt "$_p" ]; then
+                    log "mode $_md phase $_ph: vgrantd's $_k went back from $_p to $_v (device reset?): counting from 0"
+                    _p=0
+                fi
+                _ops="$_ops,$((_v - _p))"
+                ;;
+        esac
+    done
+}
+
+# phase_commit KEYS...: the values just read become the previous phase's
+phase_commit() {
+    for _k in "$@"; do
+        _v=$(echo "$_js" | sed -n "s/.*\"$_k\":\([0-9]*\).*/\1/p")
+        [ -n "$_v" ] && eval "prev_$_k=$_v"
+    done
+}
+
+# bench_phase MODE PHASE ACKDOM DEVDOM: the phase's BENCH-OPS and
+# BENCH-ROUNDS lines (DEVDOM empty: no vgrantd device, pvblock), then the
+# ack the guest waits for
 bench_phase() {
     echo "BENCH-PHASE $1 $2"
     if [ -n "$4" ]; then
-        _js=$(vgrant stats "$4" 0 --json 2>&1)
-        _ops="$1,$2" _miss=""
-        for _k in $OPS_DELTA $OPS_HIGH; do
-            _v=$(echo "$_js" | sed -n "s/.*\"$_k\":\([0-9]*\).*/\1/p")
-            [ -n "$_v" ] || { _miss="$_miss $_k"; continue; }
-            case " $OPS_HIGH " in
-                *" $_k "*) _ops="$_ops,$_v" ;;
-                *)
-                    eval "_p=\$prev_$_k"
-                    if [ "$_v" -lt "$_p" ]; then
-                        log "mode $1 phase $2: vgrantd's $_k went back from $_p to $_v (device reset?): counting from 0"
-                        _p=0
-                    fi
-                    _ops="$_ops,$((_v - _p))"
-                    eval "prev_$_k=$_v"
-                    ;;
-            esac
-        done
+        _json=$(vgrant stats "$4" 0 --json 2>&1)
+        phase_counters "$1" "$2" "$_json" $OPS_DELTA $OPS_HIGH
         if [ -n "$_miss" ]; then
-            log "mode $1 phase $2: vgrant stats $4 0 --json lacks$_miss: no BENCH-OPS line (it said: $(echo "$_js" | head -c 200))"
+            log "mode $1 phase $2: vgrant stats $4 0 --json lacks$_miss: no BENCH-OPS line (it said: $(echo "$_json" | head -c 200))"
         else
             echo "BENCH-OPS $_ops"
             ops_lines=$((ops_lines + 1))
         fi
+        phase_counters "$1" "$2" "$_json" $ROUNDS_DELTA
+        if [ -n "$_miss" ]; then
+            log "mode $1 phase $2: vgrant stats $4 0 --json lacks$_miss: no BENCH-ROUNDS line"
+        else
+            echo "BENCH-ROUNDS $_ops"
+        fi
+        phase_commit $OPS_DELTA $ROUNDS_DELTA
     fi
     xenstore-write "/local/domain/$3/data/bench-ack" "$2" ||
         log "mode $1 phase $2: cannot write /local/domain/$3/data/bench-ack: the guest will time out"
