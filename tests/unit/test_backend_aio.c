@@ -481,6 +481,16 @@ static void test_idle_queue_waits_at_the_guests_pace(void **state)
     assert_int_equal(s.rounds, 5);
     for (unsigned i = 0; i < 7; i++)
         assert_int_equal(r[i].data[0], 40 + i);
+    /* rounds of 4, 4, 1, 8, 7; waits after the rounds of 4, 4 (ended
+     * with nothing), for the lone one (short), after the 8 (short) and
+     * after the 7 (still on) */
+    assert_int_equal(s.rounds_1, 1);
+    assert_int_equal(s.rounds_2_3, 0);
+    assert_int_equal(s.rounds_4_7, 3);
+    assert_int_equal(s.rounds_8_15, 1);
+    assert_int_equal(s.rounds_16_up, 0);
+    assert_int_equal(s.gathers, 5);
+    assert_int_equal(s.gathers_short, 2);
     rf_close(&rf);
     tw_free(a.t);
     held_free(held);
