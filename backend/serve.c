@@ -307,10 +307,10 @@ static unsigned coalesce_want(const struct vgd_queue *q)
  * round starts with what came once a gap passes with no new request, or
  * once coalesce_ms have passed in all; that many are expected next time.
  * The gap follows the guest's own pace: four times the time a request
- * took to come in the last gatherings that got all they expected (coalesce_ms
- * until one has), so a guest that publishes a request every few
- * microseconds waits 1 ms for one that is not coming, and a slow one
- * (under emulation requests come milliseconds apart) is still gathered.
+ * took to come in the last gatherings (coalesce_ms until one ended), so
+ * a guest that publishes a request every few microseconds waits 1 ms for
+ * one that is not coming, and a slow one (under emulation requests come
+ * milliseconds apart) is still gathered.
  * 0: start at once (nothing to expect, gathering off, or no EVENT_IDX to
  * ask with). */
 static unsigned gather_expect(const struct vgd_queue *q)
@@ -392,8 +392,11 @@ static bool gathered(struct vgd_queue *q, unsigned *expect)
      * a new wait with the same expectation. */
     if (!have)
         return true;
-    /* fewer came: expect what does, from the next round on */
+    /* fewer came: expect what does, from the next round on; and learn
+     * from this wait too (its quiet gap included: learning from complete
+     * waits only would see only the times the guest was quick) */
     q->dev->gathers_short++;
+    gather_learn(q, now - q->gather_start, have);
     q->last_round = have;
     return true;
 }
