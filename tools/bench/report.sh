@@ -2,7 +2,7 @@
 # Write the benchmark report (markdown) from the CSV of tools/bench/bench.sh.
 #   tools/bench/report.sh [RESULTS_DIR [OUT]]
 # defaults: <repo>/bench/results, <repo>/docs/benchmarks.md.  Reads
-# latest.csv, ops.csv, guest-ops.csv, memcpy.txt, skipped.txt, run-info.txt,
+# latest.csv, ops.csv, rounds.csv, guest-ops.csv, memcpy.txt, skipped.txt, run-info.txt,
 # the PNGs of plot.sh, scale.csv and scale-run-info.txt (only to link to
 # make bench-scale's docs/benchmarks-scale.md), and discussion.md
 # (hand-written about one run: its first line "<!-- run: <date>,
@@ -391,6 +391,29 @@ else
     echo "Not recorded in this run."
 fi
 echo
+rounds=$results/rounds.csv
+if [ -s "$rounds" ] && [ "$(wc -l <"$rounds")" -gt 1 ]; then
+    echo "### How the rounds were made, at each measured depth"
+    echo
+    echo "From \`rounds.csv\` (vgrantd's counters over each phase): rounds by the"
+    echo "number of requests they held, and the waits of an idle queue for as many"
+    echo "requests as it last gave back (\`--coalesce-ms\`; short: fewer came)."
+    echo
+    echo "| mode | depth | rounds | 1 | 2–3 | 4–7 | 8–15 | 16+ | waits | short |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    awk -F, -v order="$BENCH_MODES_VGRANT_IO $BENCH_MODES_FIO" '
+    function c(name) { return $(col[name]) + 0 }
+    BEGIN { n = split(order, o, " "); for (i = 1; i <= n; i++) rank[o[i]] = i }
+    NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+    $2 ~ /^d[0-9]+$/ {
+        d = substr($2, 2) + 0
+        printf "%03d %06d|| %s | %d | %d | %d | %d | %d | %d | %d | %d | %d |\n",
+            ($1 in rank) ? rank[$1] : 999, d, $1, d, c("rounds"), c("rounds_1"),
+            c("rounds_2_3"), c("rounds_4_7"), c("rounds_8_15"), c("rounds_16_up"),
+            c("gathers"), c("gathers_short")
+    }' "$rounds" | sort -k1,1n -k2,2n | sed 's/^[^|]*||/|/'
+    echo
+fi
 echo "### Guest side: virtio_grant.ko's grant operations per request"
 echo
 echo "From the module's sysfs counters of the device (docs/kernel.md, \"Counters\"),"
