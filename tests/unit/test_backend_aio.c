@@ -324,35 +324,67 @@ static void submit_reads(struct ta *a, struct rawfront *rf, struct rf_blk *r,
     }
 }
 
+/* Publish n reads of sectors base.. and kick once. */
+static void publish_reads(struct rawfront *rf, struct rf_blk *r, unsigned n,
+                          unsigned base)
+{
+    for (unsigned i = 0; i < n; i++) {
+        assert_int_equal(rf_blk_prepare(rf, &r[i], VIRTIO_BLK_T_IN, base + i,
+                                        512, false), 0);
+        rf_blk_submit(rf, &r[i]);
+    }
+    assert_int_equal(rf_kick(rf), 0);
+}
+
+/* The gathering tests' start: a device served with held completions and
+ * --coalesce-ms ms on the fake clock at t0, and a first round of four
+ * published before one kick (nothing to expect yet: one round). */
+static void gather_start(struct ta *a, struct rawfront *rf, struct rf_blk *r,
+                         unsigned ms, uint64_t t0)
+{
+    struct vgd_options o = { .coalesce_ms = ms, .clock_ms = gather_clock };
+
+    a->held = held_new();
+    o.aio = &a->held->a;
+    gather_now = t0;
+    a->t = tw_new_opts(&o);
+    tw_attach_connect(a->t, rf, 1, 0, 64, NULL);
+    publish_reads(rf, r, 4, 0);
+    assert_int_equal(collect_used(a, rf, NULL, 0, 4), 4);
+    assert_int_equal(tw_dev_stats(a->t, 1, 0).rounds, 1);
+}
+
+/* After gather_start, three of sectors 10.. sent and waiting: the fourth
+ * comes and the four make the second round. */
+static unsigned fourth_of_four(struct ta *a, struct rawfront *rf,
+                               struct rf_blk *r)
+{
+    struct vgd_dev_stats s;
+
+    submit_reads(a, rf, &r[3], 1, 13);
+    assert_int_equal(collect_used(a, rf, NULL, 4, 8), 8);
+    s = tw_dev_stats(a->t, 1, 0);
+    assert_int_equal(s.rounds, 2);
+    assert_int_equal(s.max_round, 4);
+    for (unsigned i = 0; i < 4; i++)
+        assert_int_equal(r[i].data[0], 10 + i);
+    return 8;
+}
+
 /* --coalesce-ms: after a round of 4 closed, the idle queue asks for a kick
  * at the 4th new request and starts them as one round, however many
  * kicks came before; when only one comes, it starts after the wait, and
  * from then on a lone request starts at once. */
 static void test_idle_queue_gathers_as_many_as_it_gave_back(void **state)
 {
-    struct held_aio *held = held_new();
-    struct vgd_options o = { .aio = &held->a, .coalesce_ms = 2,
-                             .clock_ms = gather_clock };
-    struct ta a = { .held = held };
+    struct ta a;
     struct rawfront rf;
     struct rf_blk r[4];
-    unsigned got = 0;
+    unsigned got = 4;
     struct vgd_dev_stats s;
     (void)state;
 
-    gather_now = 1000;
-    a.t = tw_new_opts(&o);
-    tw_attach_connect(a.t, &rf, 1, 0, 64, NULL);
-    /* four published before the kick: one round (nothing to expect yet) */
-    for (unsigned i = 0; i < 4; i++) {
-        assert_int_equal(rf_blk_prepare(&rf, &r[i], VIRTIO_BLK_T_IN, i, 512,
-                                        false), 0);
-        rf_blk_submit(&rf, &r[i]);
-    }
-    assert_int_equal(rf_kick(&rf), 0);
-    got = collect_used(&a, &rf, NULL, got, 4);
-    assert_int_equal(got, 4);
-    assert_int_equal(tw_dev_stats(a.t, 1, 0).rounds, 1);
+    gather_start(&a, &rf, r, 2, 1000);
     pump0(&a, 2);
     assert_int_equal(avail_event(&rf), 4 + 3);   /* kick at the 4th new */
 
@@ -361,14 +393,7 @@ static void test_idle_queue_gathers_as_many_as_it_gave_back(void **state)
     s = tw_dev_stats(a.t, 1, 0);
     assert_int_equal(s.in_flight, 0);
     assert_int_equal(s.rounds, 1);
-    submit_reads(&a, &rf, &r[3], 1, 13);
-    got = collect_used(&a, &rf, NULL, got, 8);
-    assert_int_equal(got, 8);
-    s = tw_dev_stats(a.t, 1, 0);
-    assert_int_equal(s.rounds, 2);
-    assert_int_equal(s.max_round, 4);
-    for (unsigned i = 0; i < 4; i++)
-        assert_int_equal(r[i].data[0], 10 + i);
+    got = fourth_of_four(&a, &rf, r);
 
     /* only one comes: it waits the 2 ms (in all), then goes alone */
     submit_reads(&a, &rf, r, 1, 20);
@@ -387,36 +412,25 @@ static void test_idle_queue_gathers_as_many_as_it_gave_back(void **state)
     assert_int_equal(tw_dev_stats(a.t, 1, 0).rounds, 4);
     rf_close(&rf);
     tw_free(a.t);
-    held_free(held);
+    held_free(a.held);
 }
 
 /* A slow guest, --coalesce-ms 20: after a round of 4, the next four come
  * one per 2 ms: one round, and the queue learns the pace (6 ms for 4: a
- * gap of 4 x 1.5 = 6 ms).  None comes: no round, the expectation stays; a lone one
- * comes late: it goes after a gap of 6 ms with nothing new, not 20.  Eight come
- * one per 3 ms: the round starts at 20 ms in all with the seven there. */
+ * gap of 4 x 1.5 = 6 ms).  None comes: no round, the expectation stays;
+ * a lone one comes late: it goes after a gap of 6 ms with nothing new,
+ * not 20.  Eight come one per 3 ms: the round starts at 20 ms in all
+ * with the seven there. */
 static void test_idle_queue_waits_at_the_guests_pace(void **state)
 {
-    struct held_aio *held = held_new();
-    struct vgd_options o = { .aio = &held->a, .coalesce_ms = 20,
-                             .clock_ms = gather_clock };
-    struct ta a = { .held = held };
+    struct ta a;
     struct rawfront rf;
     struct rf_blk r[8];
-    unsigned got = 0;
+    unsigned got = 4;
     struct vgd_dev_stats s;
     (void)state;
 
-    gather_now = 5000;
-    a.t = tw_new_opts(&o);
-    tw_attach_connect(a.t, &rf, 1, 0, 64, NULL);
-    for (unsigned i = 0; i < 4; i++) {
-        assert_int_equal(rf_blk_prepare(&rf, &r[i], VIRTIO_BLK_T_IN, i, 512,
-                                        false), 0);
-        rf_blk_submit(&rf, &r[i]);
-    }
-    assert_int_equal(rf_kick(&rf), 0);
-    got = collect_used(&a, &rf, NULL, got, 4);
+    gather_start(&a, &rf, r, 20, 5000);
     pump0(&a, 2);
     /* four, one every 2 ms */
     for (unsigned i = 0; i < 3; i++) {
@@ -427,14 +441,7 @@ static void test_idle_queue_waits_at_the_guests_pace(void **state)
         assert_int_equal(s.rounds, 1);
         assert_int_equal(s.in_flight, 0);
     }
-    submit_reads(&a, &rf, &r[3], 1, 13);
-    got = collect_used(&a, &rf, NULL, got, 8);
-    assert_int_equal(got, 8);
-    s = tw_dev_stats(a.t, 1, 0);
-    assert_int_equal(s.rounds, 2);
-    assert_int_equal(s.max_round, 4);
-    for (unsigned i = 0; i < 4; i++)
-        assert_int_equal(r[i].data[0], 10 + i);
+    got = fourth_of_four(&a, &rf, r);
 
     /* nothing within a gap, nor long after: no round */
     pump0(&a, 2);
@@ -457,12 +464,7 @@ static void test_idle_queue_waits_at_the_guests_pace(void **state)
     assert_int_equal(tw_dev_stats(a.t, 1, 0).rounds, 3);
 
     /* a round of eight (one kick), then eight one per 3 ms */
-    for (unsigned i = 0; i < 8; i++) {
-        assert_int_equal(rf_blk_prepare(&rf, &r[i], VIRTIO_BLK_T_IN, 30 + i,
-                                        512, false), 0);
-        rf_blk_submit(&rf, &r[i]);
-    }
-    assert_int_equal(rf_kick(&rf), 0);
+    publish_reads(&rf, r, 8, 30);
     got = collect_used(&a, &rf, NULL, got, 17);
     assert_int_equal(got, 17);
     assert_int_equal(tw_dev_stats(a.t, 1, 0).rounds, 4);
@@ -493,7 +495,7 @@ static void test_idle_queue_waits_at_the_guests_pace(void **state)
     assert_int_equal(s.gathers_short, 2);
     rf_close(&rf);
     tw_free(a.t);
-    held_free(held);
+    held_free(a.held);
 }
 
 /* W0 W1 FLUSH W2 in one round: the flush is submitted only after both
