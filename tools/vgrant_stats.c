@@ -27,7 +27,7 @@
 #define STATS_MAX_REPLY       (512u * 1024)
 #define STATS_TIMEOUT_MS      5000
 #define STATS_MAX_DEVICES     64
-#define STATS_MAX_FIELDS      64
+#define STATS_MAX_FIELDS      128   /* the reply has 62 today */
 
 const char vgrant_stats_help[] =
 "  stats [<domain> [<devid>]] [--json | --prometheus] [--control PATH]\n"
