@@ -559,6 +559,12 @@ unsigned vgd_persistent_pages(const struct vgd *d)
     return d->persistent_pages;
 }
 
+/* --byte-budget's default: see VGD_DEFAULT_BYTE_BUDGET. */
+static uint64_t default_byte_budget(const struct vgd *d)
+{
+    return d->aio ? VGD_DEFAULT_BYTE_BUDGET_AIO : VGD_DEFAULT_BYTE_BUDGET;
+}
+
 void vgd_set_tunables(struct vgd *d, unsigned budget_per_queue,
                       uint64_t byte_budget_per_queue, unsigned auto_threshold)
 {
@@ -566,7 +572,7 @@ void vgd_set_tunables(struct vgd *d, unsigned budget_per_queue,
     if (d->budget > VGD_MAX_BUDGET)
         d->budget = VGD_MAX_BUDGET;
     d->byte_budget = byte_budget_per_queue ? byte_budget_per_queue
-                                           : VGD_DEFAULT_BYTE_BUDGET;
+                                           : default_byte_budget(d);
     d->auto_threshold = auto_threshold ? auto_threshold
                                        : VGD_DEFAULT_AUTO_THRESHOLD;
 }
@@ -598,8 +604,6 @@ struct vgd *vgd_new(struct vg_hyp *h, const struct vgd_options *o)
                                          : VGD_DEFAULT_BUDGET;
     if (d->budget > VGD_MAX_BUDGET)
         d->budget = VGD_MAX_BUDGET;
-    d->byte_budget = o && o->byte_budget_per_queue ?
-                     o->byte_budget_per_queue : VGD_DEFAULT_BYTE_BUDGET;
     d->watch_budget = o && o->watch_budget ? o->watch_budget
                                            : DEFAULT_WATCH_BUDGET;
     d->frontend_late_ms = o && o->frontend_late_ms ? o->frontend_late_ms
@@ -646,6 +650,9 @@ struct vgd *vgd_new(struct vg_hyp *h, const struct vgd_options *o)
                strerror(errno));
         goto fail;
     }
+    /* (after the executor: the default depends on it) */
+    d->byte_budget = o && o->byte_budget_per_queue ?
+                     o->byte_budget_per_queue : default_byte_budget(d);
     return d;
 fail:
     if (d->own_aio)

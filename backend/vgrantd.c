@@ -82,9 +82,11 @@ static void usage(FILE *out)
 "        Requests served per queue per round, 1..%u (default %u).\n"
 "    --byte-budget BYTES\n"
 "        Bytes served per queue per round before the next queue's turn,\n"
-"        4096..%llu (default %u); the request that crosses it is still\n"
-"        served.  Bounds how long one guest's huge requests delay another\n"
-"        guest's small one.\n"
+"        4096..%llu (default %u with --io sync,\n"
+"        %u with io_uring, whose transfers run in the kernel\n"
+"        meanwhile); the request that crosses it is still served.  Bounds\n"
+"        how long one guest's huge requests delay another guest's small\n"
+"        one.\n"
 "    -d, --backend-domid DOMID\n"
 "        Serve /local/domain/DOMID/backend instead of the backend path of\n"
 "        the domain vgrantd runs in (a driver domain that cannot find out\n"
@@ -161,7 +163,8 @@ static void usage(FILE *out)
 "    1   fatal error (cannot open Xen interfaces, xenstore failure, ...)\n"
 "    2   bad command line\n",
             VGD_MAX_BUDGET, VGD_DEFAULT_BUDGET, VGD_MAX_BYTE_BUDGET,
-            VGD_DEFAULT_BYTE_BUDGET, VGD_MAX_COALESCE_MS,
+            VGD_DEFAULT_BYTE_BUDGET, VGD_DEFAULT_BYTE_BUDGET_AIO,
+            VGD_MAX_COALESCE_MS,
             VGD_DEFAULT_COALESCE_MS);
 }
 

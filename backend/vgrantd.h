@@ -27,8 +27,15 @@
 #define VGD_MAX_BUDGET     4096u
 /* Bytes (device-readable plus device-writable) served per queue per round
  * before the next queue gets its turn; the request that crosses it is
- * still served, so every queue makes progress. */
+ * still served, so every queue makes progress.  What it bounds is the
+ * work done in the event loop for one queue's turn: with synchronous
+ * transfers the reads and writes themselves (1 MiB); with io_uring only
+ * the round's map batch or grant copies, the transfers running in the
+ * kernel meanwhile (4 MiB: about a millisecond of copying, and rounds of
+ * 1 MiB requests are not cut to one request each, which cost a round's
+ * notification per request -- make bench, 2026-12-01). */
 #define VGD_DEFAULT_BYTE_BUDGET (1024u * 1024)
+#define VGD_DEFAULT_BYTE_BUDGET_AIO (4u * 1024 * 1024)
 /* vgrantd's --coalesce-ms default, and the largest value accepted: the
  * longest an idle queue waits in all for a round's worth of requests
  * (serve.c, gathered). */

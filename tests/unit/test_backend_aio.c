@@ -498,6 +498,44 @@ static void test_idle_queue_waits_at_the_guests_pace(void **state)
     held_free(a.held);
 }
 
+/* --byte-budget's default follows the executor: 4 MiB when transfers run
+ * in the kernel (a turn costs only its map batch or copies), 1 MiB when
+ * the loop does them itself; a value given is kept either way, and a
+ * reload to 0 goes back to the executor's default. */
+static void test_byte_budget_default_follows_the_executor(void **state)
+{
+    struct held_aio *held = held_new();
+    struct vgd_options with = { .aio = &held->a };
+    struct vgd_options sync = { .io_mode = VGD_IO_SYNC };
+    struct vgd_options given = { .io_mode = VGD_IO_SYNC,
+                                 .byte_budget_per_queue = 8192 };
+    struct tw *t;
+    unsigned budget, threshold;
+    uint64_t bytes;
+    (void)state;
+
+    t = tw_new_opts(&with);
+    vgd_get_tunables(t->d, &budget, &bytes, &threshold);
+    assert_int_equal(bytes, VGD_DEFAULT_BYTE_BUDGET_AIO);
+    vgd_set_tunables(t->d, 0, 65536, 0);
+    vgd_get_tunables(t->d, &budget, &bytes, &threshold);
+    assert_int_equal(bytes, 65536);
+    vgd_set_tunables(t->d, 0, 0, 0);
+    vgd_get_tunables(t->d, &budget, &bytes, &threshold);
+    assert_int_equal(bytes, VGD_DEFAULT_BYTE_BUDGET_AIO);
+    tw_free(t);
+    held_free(held);
+
+    t = tw_new_opts(&sync);
+    vgd_get_tunables(t->d, &budget, &bytes, &threshold);
+    assert_int_equal(bytes, VGD_DEFAULT_BYTE_BUDGET);
+    tw_free(t);
+    t = tw_new_opts(&given);
+    vgd_get_tunables(t->d, &budget, &bytes, &threshold);
+    assert_int_equal(bytes, 8192);
+    tw_free(t);
+}
+
 /* W0 W1 FLUSH W2 in one round: the flush is submitted only after both
  * writes completed, and W2 only after the flush completed. */
 static void test_flush_waits_for_the_writes_before_it(void **state)
@@ -1064,6 +1102,7 @@ int main(void)
         cmocka_unit_test(test_second_round_waits_for_half_a_lane),
         cmocka_unit_test(test_idle_queue_gathers_as_many_as_it_gave_back),
         cmocka_unit_test(test_idle_queue_waits_at_the_guests_pace),
+        cmocka_unit_test(test_byte_budget_default_follows_the_executor),
         cmocka_unit_test(test_hostile_backing_store_eio_on_write),
         cmocka_unit_test(test_hostile_backing_store_enospc_on_write),
         cmocka_unit_test(test_hostile_backing_store_eio_on_read),
