@@ -388,13 +388,14 @@ static void write_region_keys(struct fzb *f)
  * from the device at rest -- Closed, its image open -- through the
  * daemon's own reconnect path: frontend Initialising -> InitWait, rings of
  * the input's size, keys with the input's features, Initialised ->
- * Connected (the first input of a session connects from the first
- * InitWait instead).  Every input ends by closing the device again
- * (frontend Closing -> backend Closed) and checks that nothing of the
- * guest stays mapped and no backend port stays bound; the guest then
- * revokes its rings, closes its port, removes its keys and zeroes its
- * buffer pages, so the next input finds the same state a fresh session
- * would give it.  A session ends, with the checks of a daemon teardown
+ * Connected.  A new device is put at rest (frontend Closing in InitWait
+ * -> backend Closed) before its first input, so that an input replayed
+ * alone in a fresh process connects the same way.  Every input ends by
+ * closing the device again (frontend Closing -> backend Closed) and
+ * checks that nothing of the guest stays mapped and no backend port stays
+ * bound; the guest then revokes its rings, closes its port and removes
+ * its keys, and the next input zeroes the buffer pages, so an input finds
+ * the same state a fresh session would give it.  A session ends, with the checks of a daemon teardown
  * (vgd_free), when an input asks for another device (mode, readonly,
  * static region size) or another daemon (persistent cache bound), or
  * when the guest died; the world is replaced every FZ_WORLD_USES daemons.
@@ -513,6 +514,16 @@ static void device_open(struct fzb *f, unsigned mode, bool readonly,
     }
     f->attached = true;
     f->at_rest = false;
+    if (fz_fresh_mode())
+        return;     /* the old way: connect from this first InitWait */
+    /* At rest from the start, so that every input, and a crash input
+     * replayed alone in a fresh process, connects the same way. */
+    FZ_CHECK(rf_set_state(&f->rf, VG_XB_CLOSING) == 0, "Closing");
+    FZ_CHECK(settle_to(f, VG_XB_CLOSED, true), "backend not Closed after the "
+             "frontend closed in InitWait (state %u)", rf_backend_state(&f->rf));
+    rf_set_state(&f->rf, VG_XB_CLOSED);
+    round_(f);
+    f->at_rest = true;
 }
 
 /* The daemon and device this input asks for: the session's, or new ones. */
