@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bigarray.h"
 #include "device.h"
 #include "grant_mapper.h"
 #include "vgrant/log.h"
@@ -41,8 +42,8 @@ int vgd_gm_init(struct vgd_grant_mapper *m, struct vg_hyp *h, uint16_t domid,
     m->max_bufs = max_bufs;
     m->slots = slots;
     m->ctr = ctr;
-    m->ro_refs = calloc((size_t)slots * max_pages, sizeof(*m->ro_refs));
-    m->rw_refs = calloc((size_t)slots * max_pages, sizeof(*m->rw_refs));
+    m->ro_refs = vgd_big_calloc((size_t)slots * max_pages, sizeof(*m->ro_refs));
+    m->rw_refs = vgd_big_calloc((size_t)slots * max_pages, sizeof(*m->rw_refs));
     m->iov = calloc((size_t)slots * max_bufs, sizeof(*m->iov));
     m->slot = calloc(slots, sizeof(*m->slot));
     m->live = calloc(2 * (size_t)slots + 2 * VGD_LANES, sizeof(*m->live));
@@ -62,8 +63,10 @@ void vgd_gm_free(struct vgd_grant_mapper *m)
         vg_rl_flush(&m->failures, VG_LOG_WARN, "dom %u dev %u: %llu "
                     "unmappable requests in all", m->domid, m->devid,
                     (unsigned long long)m->failures.events);
-    free(m->ro_refs);
-    free(m->rw_refs);
+    vgd_big_free(m->ro_refs, (size_t)m->slots * m->max_pages,
+                 sizeof(*m->ro_refs));
+    vgd_big_free(m->rw_refs, (size_t)m->slots * m->max_pages,
+                 sizeof(*m->rw_refs));
     free(m->iov);
     free(m->slot);
     free(m->live);

@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include <string.h>
 
+#include "bigarray.h"
 #include "device.h"
 #include "vgrant/log.h"
 
@@ -86,7 +87,7 @@ int vgd_copier_init(struct vgd_copier *cp, unsigned max_pages,
     cp->max_pages = max_pages;
     cp->max_bufs = max_bufs;
     cp->nslots = nslots;
-    cp->segs = calloc((size_t)nslots * max_pages, sizeof(*cp->segs));
+    cp->segs = vgd_big_calloc((size_t)nslots * max_pages, sizeof(*cp->segs));
     cp->iov = calloc((size_t)nslots * max_bufs, sizeof(*cp->iov));
     cp->slot = calloc(nslots, sizeof(*cp->slot));
     if (!cp->segs || !cp->iov || !cp->slot || bounce_map(cp)) {
@@ -103,7 +104,8 @@ void vgd_copier_free(struct vgd_copier *cp)
 {
     if (cp->area)
         munmap(cp->area, cp->area_bytes);
-    free(cp->segs);
+    vgd_big_free(cp->segs, (size_t)cp->nslots * cp->max_pages,
+                 sizeof(*cp->segs));
     free(cp->iov);
     free(cp->slot);
     memset(cp, 0, sizeof(*cp));

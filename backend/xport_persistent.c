@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bigarray.h"
 #include "device.h"
 #include "vgrant/log.h"
 
@@ -342,6 +343,17 @@ static void pers_disconnect(struct vgd_dev *dev)
     dev->pcache_init = false;
 }
 
+static void pers_queue_arrays_free(struct vgd_pqueue *pq)
+{
+    vgd_big_free(pq->iov, (size_t)pq->nslots * ((size_t)pq->max_pages +
+                                                pq->max_bufs),
+                 sizeof(*pq->iov));
+    vgd_big_free(pq->strict, (size_t)pq->nslots * pq->max_pages,
+                 sizeof(*pq->strict));
+    free(pq->nstrict);
+    memset(pq, 0, sizeof(*pq));
+}
+
 static int pers_queue_init(struct vgd_queue *q, unsigned max_pages,
                            unsigned max_bufs)
 {
@@ -351,15 +363,13 @@ static int pers_queue_init(struct vgd_queue *q, unsigned max_pages,
     pq->max_pages = max_pages;
     pq->max_bufs = max_bufs;
     pq->nslots = q->nslots;
-    pq->iov = calloc((size_t)q->nslots * ((size_t)max_pages + max_bufs),
-                     sizeof(*pq->iov));
-    pq->strict = calloc((size_t)q->nslots * max_pages, sizeof(*pq->strict));
+    pq->iov = vgd_big_calloc((size_t)q->nslots * ((size_t)max_pages + max_bufs),
+                             sizeof(*pq->iov));
+    pq->strict = vgd_big_calloc((size_t)q->nslots * max_pages,
+                                sizeof(*pq->strict));
     pq->nstrict = calloc(q->nslots, sizeof(*pq->nstrict));
     if (!pq->iov || !pq->strict || !pq->nstrict) {
-        free(pq->iov);
-        free(pq->strict);
-        free(pq->nstrict);
-        memset(pq, 0, sizeof(*pq));
+        pers_queue_arrays_free(pq);
         return -1;
     }
     q->pq_init = true;
@@ -373,10 +383,7 @@ static void pers_queue_free(struct vgd_queue *q)
     vgd_xport_warn_flush(q->dev, q->index, &q->pq.failures);
     for (unsigned i = 0; i < q->pq.nslots; i++)
         release_strict(q, i);
-    free(q->pq.iov);
-    free(q->pq.strict);
-    free(q->pq.nstrict);
-    memset(&q->pq, 0, sizeof(q->pq));
+    pers_queue_arrays_free(&q->pq);
     q->pq_init = false;
 }
 

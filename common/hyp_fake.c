@@ -243,7 +243,7 @@ static int domain_home_create(struct vg_fake_world *w, uint16_t domid)
 {
     char p[64];
     snprintf(p, sizeof(p), "/local/domain/%u", domid);
-    struct xs_node *n = node_create(w->root, p, 0);
+    struct xs_node *n = node_create(&w->root, p, 0);
     if (!n)
         return -1;
     struct vg_xs_perm *perms = malloc(sizeof(*perms));
@@ -295,7 +295,7 @@ struct vg_fake_world *vg_fake_world_new(void)
         return NULL;
     pthread_mutex_init(&w->lock, NULL);
     w->root = node_new("", 0, &dom0_only, 1);
-    if (!w->root || !node_create(w->root, "/local/domain", 0) ||
+    if (!w->root || !node_create(&w->root, "/local/domain", 0) ||
         domain_add(w, 0) < 0) {
         vg_fake_world_free(w);
         errno = ENOMEM;
@@ -370,8 +370,7 @@ int vg_fake_domain_destroy(struct vg_fake_world *w, uint16_t domid)
     struct xs_node *n = node_lookup(w->root, p);
     if (n) {
         xs_changed(w, NULL, p, true, n);
-        node_detach(n);
-        node_free(n);
+        node_remove(&w->root, p);
     }
     fire_special(w, "@releaseDomain");
     for (struct fake_hyp *fh = w->handles; fh; fh = fh->next) {
@@ -393,8 +392,7 @@ unsigned vg_fake_live_mappings(struct vg_fake_world *w, uint16_t granter)
     world_lock(w);
     for (struct fake_domain *d = w->domains; d; d = d->next)
         if (d->domid == granter)
-            for (uint32_t i = 0; i < d->grant_cap; i++)
-                n += d->grants[i].map_count;
+            n += d->live_maps;
     world_unlock(w);
     return n;
 }
@@ -406,8 +404,7 @@ unsigned vg_fake_live_grants(struct vg_fake_world *w, uint16_t granter)
     world_lock(w);
     for (struct fake_domain *d = w->domains; d; d = d->next)
         if (d->domid == granter)
-            for (uint32_t i = 0; i < d->grant_cap; i++)
-                n += d->grants[i].state == GRANT_ACTIVE;
+            n += d->live_grants;
     world_unlock(w);
     return n;
 }

@@ -71,6 +71,8 @@ static void page_free(struct fake_domain *d, uint32_t page)
 
 static void grant_release(struct fake_domain *d, vg_gref_t ref)
 {
+    if (d->grants[ref].state == GRANT_ACTIVE)
+        d->live_grants--;
     page_free(d, d->grants[ref].page);
     memset(&d->grants[ref], 0, sizeof(d->grants[ref]));
 }
@@ -82,9 +84,10 @@ void grant_revoke(struct fake_domain *d, vg_gref_t ref)
 
     if (g->state != GRANT_ACTIVE)
         return;
-    if (g->map_count > 0)
+    if (g->map_count > 0) {
         g->state = GRANT_REVOKED;
-    else
+        d->live_grants--;
+    } else
         grant_release(d, ref);
 }
 
@@ -95,8 +98,10 @@ static void grant_unmapped(struct fake_domain *d, vg_gref_t ref,
 
     if (writable && g->map_rw_count > 0)
         g->map_rw_count--;
-    if (g->map_count > 0)
+    if (g->map_count > 0) {
         g->map_count--;
+        d->live_maps--;
+    }
     if (g->state == GRANT_REVOKED && g->map_count == 0)
         grant_release(d, ref);
 }
@@ -206,6 +211,7 @@ void *fake_map_grants(struct vg_hyp *h, uint16_t domid, uint32_t count,
     }
     for (uint32_t i = 0; i < count; i++) {
         granter->grants[refs[i]].map_count++;
+        granter->live_maps++;
         granter->grants[refs[i]].map_rw_count += writable;
     }
     memcpy(m->refs, refs, count * sizeof(m->refs[0]));
@@ -341,6 +347,7 @@ void *fake_share_pages(struct vg_hyp *h, uint16_t domid, uint32_t count,
         d->grants[ref] = (struct fake_grant){
             .state = GRANT_ACTIVE, .grantee = domid, .writable = writable, .page = page,
         };
+        d->live_grants++;
         s->refs[done] = ref;
         if (mmap((char *)addr + (size_t)done * VG_PAGE_SIZE, VG_PAGE_SIZE,
                  PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, d->mem_fd,

@@ -70,6 +70,11 @@ struct fake_domain {
     struct fake_grant *grants;
     uint32_t grant_cap;
     uint32_t grant_cursor;
+    /* kept with the entries, so the tests' after-every-round checks
+     * (vg_fake_live_mappings/grants) do not scan a table that grows to
+     * FAKE_MAX_GRANTS in a long-lived world */
+    uint32_t live_maps;          /* sum of map_count */
+    uint32_t live_grants;        /* entries GRANT_ACTIVE */
     /* The domain's granted memory: one memfd (not one per share, which
      * would run a busy frontend out of fds), pages recycled through a
      * free stack, file grown in chunks. */
@@ -101,13 +106,19 @@ struct fake_share {
     vg_gref_t refs[];
 };
 
+/* A node of the xenstore tree.  Trees share nodes copy-on-write: a
+ * transaction starts with the live root (one more reference), and a node
+ * referenced more than once is never changed in place -- whoever changes
+ * a tree first copies every shared node on the path from its root down
+ * (node_own_walk), so the other trees keep seeing what they saw.  That
+ * makes a transaction cost what it changes, not a copy of the store. */
 struct xs_node {
+    unsigned refs;               /* trees and parents holding it */
     char *name;
     char *value;
     unsigned value_len;
     struct vg_xs_perm *perms;
     unsigned nperms;
-    struct xs_node *parent;
     struct xs_node **kids;
     unsigned nkids;
     unsigned kids_cap;
@@ -127,7 +138,8 @@ struct xs_change {
 struct fake_tx {
     struct fake_tx *next;
     vg_xs_tx_t id;
-    struct xs_node *root;        /* private deep copy */
+    struct xs_node *root;        /* private view: the live root when the
+                                    transaction started, copied on write */
     uint64_t base_gen;
     bool dirty;                  /* wrote something: commit must check */
     struct xs_change *changes;
@@ -220,16 +232,25 @@ int fake_evtchn_unmask(struct vg_hyp *h, vg_port_t port);
 int xs_canon(uint16_t domid, const char *in, char *out, size_t outsz,
              bool allow_special, bool *relative);
 unsigned node_perm(uint16_t domid, const struct xs_node *n);
+/* Drop one reference; the last one frees the node and drops its kids'. */
 void node_free(struct xs_node *n);
 struct xs_node *node_new(const char *name, size_t name_len,
                          const struct vg_xs_perm *perms, unsigned nperms);
-void node_detach(struct xs_node *n);
 struct xs_node *node_walk(struct xs_node *root, const char *path, const char **rest);
 struct xs_node *node_lookup(struct xs_node *root, const char *path);
 struct xs_node *node_access(struct xs_node *root, const char *path,
                             uint16_t domid, unsigned want);
-struct xs_node *node_create(struct xs_node *root, const char *path, uint16_t domid);
-struct xs_node *node_clone(const struct xs_node *src);
+/* The functions that change a tree take the slot holding its root
+ * (&world->root, &tx->root): the root itself may have to be copied. */
+/* node_walk that first makes every node on the way exclusive to this
+ * tree (copying shared ones); NULL with ENOMEM. */
+struct xs_node *node_own_walk(struct xs_node **rootp, const char *path,
+                              const char **rest);
+/* The existing node at path, exclusive to this tree, or NULL (ENOENT). */
+struct xs_node *node_own(struct xs_node **rootp, const char *path);
+struct xs_node *node_create(struct xs_node **rootp, const char *path, uint16_t domid);
+/* Unlink the node at path (not the root) from its parent and drop it. */
+int node_remove(struct xs_node **rootp, const char *path);
 void event_free(struct fake_event *e);
 void queue_event(struct fake_hyp *fh, const char *path, const struct fake_watch *wt);
 void fire_change(struct vg_fake_world *w, const struct xs_change *c);

@@ -26,10 +26,11 @@ struct xs_op {
 };
 
 /* Common prologue of a xenstore call: lock the world, check the handle is
- * alive, make the path canonical, return the tree the transaction (or none)
- * sees.  NULL with errno on failure; either way xs_op_end() unlocks. */
-static struct xs_node *xs_op_begin(struct xs_op *op, struct vg_hyp *h, vg_xs_tx_t tx,
-                                   const char *path)
+ * alive, make the path canonical, return the slot of the root of the tree
+ * the transaction (or none) sees.  NULL with errno on failure; either way
+ * xs_op_end() unlocks. */
+static struct xs_node **xs_op_begin(struct xs_op *op, struct vg_hyp *h, vg_xs_tx_t tx,
+                                    const char *path)
 {
     struct fake_hyp *fh = fake_of(h);
 
@@ -41,11 +42,11 @@ static struct xs_node *xs_op_begin(struct xs_op *op, struct vg_hyp *h, vg_xs_tx_
     if (xs_canon(fh->pub.domid, path, op->p, sizeof(op->p), false, NULL) < 0)
         return NULL;
     if (tx == VG_XS_NO_TX)
-        return fh->world->root;
+        return &fh->world->root;
     for (struct fake_tx *t = fh->txs; t; t = t->next) {
         if (t->id == tx) {
             op->t = t;
-            return t->root;
+            return &t->root;
         }
     }
     errno = ENOENT;
@@ -63,8 +64,8 @@ char *fake_xs_read(struct vg_hyp *h, vg_xs_tx_t tx, const char *path, unsigned *
     struct xs_op op;
     char *ret = NULL;
 
-    struct xs_node *root = xs_op_begin(&op, h, tx, path);
-    struct xs_node *n = root ? node_access(root, op.p, h->domid, VG_XS_PERM_READ) : NULL;
+    struct xs_node **root = xs_op_begin(&op, h, tx, path);
+    struct xs_node *n = root ? node_access(*root, op.p, h->domid, VG_XS_PERM_READ) : NULL;
     if (n) {
         ret = malloc(n->value_len + 1);
         if (ret) {
@@ -82,7 +83,7 @@ int fake_xs_write(struct vg_hyp *h, vg_xs_tx_t tx, const char *path, const char 
     struct xs_op op;
     int ret = -1;
 
-    struct xs_node *root = xs_op_begin(&op, h, tx, path);
+    struct xs_node **root = xs_op_begin(&op, h, tx, path);
     if (!root)
         goto out;
     if (!value) {
@@ -97,11 +98,13 @@ int fake_xs_write(struct vg_hyp *h, vg_xs_tx_t tx, const char *path, const char 
     char *copy = strdup(value);
     if (!copy)
         goto out;
-    struct xs_node *n = node_lookup(root, op.p);
+    struct xs_node *n = node_lookup(*root, op.p);
     if (n && !(node_perm(h->domid, n) & VG_XS_PERM_WRITE)) {
         errno = EACCES;
         n = NULL;
-    } else if (!n) {
+    } else if (n) {
+        n = node_own(root, op.p);
+    } else {
         n = node_create(root, op.p, h->domid);
     }
     if (!n) {
@@ -123,10 +126,10 @@ int fake_xs_mkdir(struct vg_hyp *h, vg_xs_tx_t tx, const char *path)
     struct xs_op op;
     int ret = -1;
 
-    struct xs_node *root = xs_op_begin(&op, h, tx, path);
+    struct xs_node **root = xs_op_begin(&op, h, tx, path);
     if (!root)
         goto out;
-    struct xs_node *n = node_lookup(root, op.p);
+    struct xs_node *n = node_lookup(*root, op.p);
     if (n) {
         if (!(node_perm(h->domid, n) & VG_XS_PERM_WRITE)) {
             errno = EACCES;
@@ -150,29 +153,27 @@ int fake_xs_rm(struct vg_hyp *h, vg_xs_tx_t tx, const char *path)
     struct xs_op op;
     int ret = -1;
 
-    struct xs_node *root = xs_op_begin(&op, h, tx, path);
+    struct xs_node **root = xs_op_begin(&op, h, tx, path);
     if (!root)
         goto out;
     if (!strcmp(op.p, "/")) {
         errno = EINVAL;
         goto out;
     }
-    struct xs_node *n = node_access(root, op.p, h->domid, VG_XS_PERM_WRITE);
+    struct xs_node *n = node_access(*root, op.p, h->domid, VG_XS_PERM_WRITE);
     if (!n) {
         /* Removing a missing node whose parent exists succeeds, as in
          * xenstored. */
         if (errno == ENOENT) {
             const char *rest;
-            node_walk(root, op.p, &rest);
+            node_walk(*root, op.p, &rest);
             if (!strchr(rest, '/'))
                 ret = 0;
         }
         goto out;
     }
     xs_changed(op.fh->world, op.t, op.p, true, n);    /* copies n's perms first */
-    node_detach(n);
-    node_free(n);
-    ret = 0;
+    ret = node_remove(root, op.p);
 out:
     xs_op_end(&op);
     return ret;
@@ -184,8 +185,8 @@ char **fake_xs_directory(struct vg_hyp *h, vg_xs_tx_t tx, const char *path,
     struct xs_op op;
     char **ret = NULL;
 
-    struct xs_node *root = xs_op_begin(&op, h, tx, path);
-    struct xs_node *n = root ? node_access(root, op.p, h->domid, VG_XS_PERM_READ) : NULL;
+    struct xs_node **root = xs_op_begin(&op, h, tx, path);
+    struct xs_node *n = root ? node_access(*root, op.p, h->domid, VG_XS_PERM_READ) : NULL;
     if (!n)
         goto out;
     /* One block: the pointer array, then the names. */
@@ -216,14 +217,14 @@ int fake_xs_set_perms(struct vg_hyp *h, vg_xs_tx_t tx, const char *path,
     struct xs_op op;
     int ret = -1;
 
-    struct xs_node *root = xs_op_begin(&op, h, tx, path);
+    struct xs_node **root = xs_op_begin(&op, h, tx, path);
     if (!root)
         goto out;
     if (!perms || num == 0 || num > FAKE_XS_MAX_PERMS) {
         errno = EINVAL;
         goto out;
     }
-    struct xs_node *n = node_access(root, op.p, h->domid, VG_XS_PERM_WRITE);
+    struct xs_node *n = node_access(*root, op.p, h->domid, VG_XS_PERM_WRITE);
     if (!n)
         goto out;
     /* Only the owner (or dom0) sets perms, and only dom0 gives a node
@@ -236,6 +237,9 @@ int fake_xs_set_perms(struct vg_hyp *h, vg_xs_tx_t tx, const char *path,
         errno = EPERM;
         goto out;
     }
+    n = node_own(root, op.p);
+    if (!n)
+        goto out;
     struct vg_xs_perm *copy = malloc(num * sizeof(*copy));
     if (!copy)
         goto out;
@@ -257,8 +261,8 @@ struct vg_xs_perm *fake_xs_get_perms(struct vg_hyp *h, vg_xs_tx_t tx,
     struct xs_op op;
     struct vg_xs_perm *ret = NULL;
 
-    struct xs_node *root = xs_op_begin(&op, h, tx, path);
-    struct xs_node *n = root ? node_access(root, op.p, h->domid, VG_XS_PERM_READ) : NULL;
+    struct xs_node **root = xs_op_begin(&op, h, tx, path);
+    struct xs_node *n = root ? node_access(*root, op.p, h->domid, VG_XS_PERM_READ) : NULL;
     if (n) {
         ret = malloc(n->nperms * sizeof(*ret));
         if (ret) {
@@ -288,11 +292,8 @@ vg_xs_tx_t fake_xs_tx_start(struct vg_hyp *h)
     t = calloc(1, sizeof(*t));
     if (!t)
         goto out;
-    t->root = node_clone(w->root);       /* snapshot */
-    if (!t->root) {
-        free(t);
-        goto out;
-    }
+    t->root = w->root;                   /* snapshot, copied on write */
+    t->root->refs++;
     if (++w->next_tx == VG_XS_NO_TX)
         ++w->next_tx;
     t->id = w->next_tx;

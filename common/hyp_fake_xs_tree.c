@@ -78,7 +78,7 @@ unsigned node_perm(uint16_t domid, const struct xs_node *n)
 
 void node_free(struct xs_node *n)
 {
-    if (!n)
+    if (!n || --n->refs > 0)
         return;
     for (unsigned i = 0; i < n->nkids; i++)
         node_free(n->kids[i]);
@@ -95,6 +95,7 @@ struct xs_node *node_new(const char *name, size_t name_len,
     struct xs_node *n = calloc(1, sizeof(*n));
     if (!n)
         return NULL;
+    n->refs = 1;
     n->name = strndup(name, name_len);
     n->value = strdup("");
     n->perms = malloc(nperms * sizeof(*perms));
@@ -119,30 +120,121 @@ static int node_add_child(struct xs_node *parent, struct xs_node *kid)
         parent->kids_cap = cap;
     }
     parent->kids[parent->nkids++] = kid;
-    kid->parent = parent;
     return 0;
 }
 
-void node_detach(struct xs_node *n)
+/* Index of the kid called name[0..len) in n->kids, or -1. */
+static int node_kid_index(const struct xs_node *n, const char *name, size_t len)
 {
-    struct xs_node *p = n->parent;
-    for (unsigned i = 0; p && i < p->nkids; i++) {
-        if (p->kids[i] == n) {
-            memmove(&p->kids[i], &p->kids[i + 1],
-                    (p->nkids - i - 1) * sizeof(p->kids[0]));
-            p->nkids--;
-            break;
-        }
-    }
-    n->parent = NULL;
+    for (unsigned i = 0; i < n->nkids; i++)
+        if (strlen(n->kids[i]->name) == len && !memcmp(n->kids[i]->name, name, len))
+            return (int)i;
+    return -1;
 }
 
 static struct xs_node *node_child(const struct xs_node *n, const char *name, size_t len)
 {
-    for (unsigned i = 0; i < n->nkids; i++)
-        if (strlen(n->kids[i]->name) == len && !memcmp(n->kids[i]->name, name, len))
-            return n->kids[i];
-    return NULL;
+    int i = node_kid_index(n, name, len);
+    return i < 0 ? NULL : n->kids[i];
+}
+
+/* A private copy of one node: same name, value and perms, the same kids
+ * (one more reference each). */
+static struct xs_node *node_copy_one(const struct xs_node *src)
+{
+    struct xs_node *n = node_new(src->name, strlen(src->name), src->perms, src->nperms);
+
+    if (!n)
+        return NULL;
+    free(n->value);
+    n->value = malloc(src->value_len + 1);
+    n->kids = src->nkids ? malloc(src->nkids * sizeof(*n->kids)) : NULL;
+    if (!n->value || (src->nkids && !n->kids)) {
+        node_free(n);
+        errno = ENOMEM;
+        return NULL;
+    }
+    memcpy(n->value, src->value, src->value_len + 1);
+    n->value_len = src->value_len;
+    for (unsigned i = 0; i < src->nkids; i++) {
+        n->kids[i] = src->kids[i];
+        n->kids[i]->refs++;
+    }
+    n->nkids = n->kids_cap = src->nkids;
+    return n;
+}
+
+/* Make *slot exclusive to the tree holding the slot. */
+static struct xs_node *node_own_slot(struct xs_node **slot)
+{
+    struct xs_node *n = *slot;
+
+    if (n->refs > 1) {
+        struct xs_node *c = node_copy_one(n);
+        if (!c)
+            return NULL;
+        n->refs--;
+        *slot = c;
+    }
+    return *slot;
+}
+
+struct xs_node *node_own_walk(struct xs_node **rootp, const char *path,
+                              const char **rest)
+{
+    struct xs_node *n = node_own_slot(rootp);
+    const char *p = path + 1;
+
+    while (n && *p) {
+        const char *end = strchrnul(p, '/');
+        int i = node_kid_index(n, p, (size_t)(end - p));
+        if (i < 0)
+            break;
+        n = node_own_slot(&n->kids[i]);
+        p = *end ? end + 1 : end;
+    }
+    *rest = p;
+    return n;
+}
+
+struct xs_node *node_own(struct xs_node **rootp, const char *path)
+{
+    const char *rest;
+    struct xs_node *n = node_own_walk(rootp, path, &rest);
+
+    if (n && *rest) {
+        errno = ENOENT;
+        return NULL;
+    }
+    return n;
+}
+
+int node_remove(struct xs_node **rootp, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char parent[FAKE_XS_PATH_MAX + 1];
+    size_t plen = slash ? (size_t)(slash - path) : 0;
+    struct xs_node *p;
+    int i;
+
+    if (!slash || plen >= sizeof(parent) || !slash[1]) {
+        errno = EINVAL;
+        return -1;
+    }
+    memcpy(parent, path, plen);
+    parent[plen] = '\0';
+    p = plen ? node_own(rootp, parent) : node_own_slot(rootp);
+    if (!p)
+        return -1;
+    i = node_kid_index(p, slash + 1, strlen(slash + 1));
+    if (i < 0) {
+        errno = ENOENT;
+        return -1;
+    }
+    node_free(p->kids[i]);
+    memmove(&p->kids[i], &p->kids[i + 1], (p->nkids - (unsigned)i - 1) * sizeof(p->kids[0]));
+    p->nkids--;
+    return 0;
 }
 
 /* Walk a canonical path; returns the deepest existing node and sets
@@ -203,13 +295,13 @@ static unsigned nodes_owned(const struct xs_node *n, uint16_t domid)
  * existing ancestor.  New nodes inherit their parent's perms, and an
  * unprivileged creator becomes the owner, within its node quota (EDQUOT,
  * as xenstored's EQUOTA), so a guest cannot grow the store without limit. */
-struct xs_node *node_create(struct xs_node *root, const char *path, uint16_t domid)
+struct xs_node *node_create(struct xs_node **rootp, const char *path, uint16_t domid)
 {
     const char *rest;
-    struct xs_node *n = node_walk(root, path, &rest);
+    struct xs_node *n = node_walk(*rootp, path, &rest);
 
     if (!*rest)
-        return n;
+        return node_own(rootp, path);
     if (!(node_perm(domid, n) & VG_XS_PERM_WRITE)) {
         errno = EACCES;
         return NULL;
@@ -218,12 +310,15 @@ struct xs_node *node_create(struct xs_node *root, const char *path, uint16_t dom
         unsigned missing = 1;
         for (const char *c = rest; *c; c++)
             missing += *c == '/';
-        if (nodes_owned(root, domid) + missing > FAKE_XS_QUOTA_NODES) {
+        if (nodes_owned(*rootp, domid) + missing > FAKE_XS_QUOTA_NODES) {
             vg_debug("fake: dom %u over its xenstore quota creating %s", domid, path);
             errno = EDQUOT;
             return NULL;
         }
     }
+    n = node_own_walk(rootp, path, &rest);
+    if (!n)
+        return NULL;
     while (*rest) {
         const char *end = strchrnul(rest, '/');
         struct xs_node *kid = node_new(rest, (size_t)(end - rest), n->perms, n->nperms);
@@ -240,33 +335,6 @@ struct xs_node *node_create(struct xs_node *root, const char *path, uint16_t dom
         rest = *end ? end + 1 : end;
     }
     return n;
-}
-
-struct xs_node *node_clone(const struct xs_node *src)
-{
-    struct xs_node *n = node_new(src->name, strlen(src->name), src->perms, src->nperms);
-    if (!n)
-        return NULL;
-    free(n->value);
-    n->value = malloc(src->value_len + 1);
-    if (!n->value)
-        goto fail;
-    memcpy(n->value, src->value, src->value_len + 1);
-    n->value_len = src->value_len;
-    for (unsigned i = 0; i < src->nkids; i++) {
-        struct xs_node *kid = node_clone(src->kids[i]);
-        if (!kid)
-            goto fail;
-        if (node_add_child(n, kid) < 0) {
-            node_free(kid);
-            goto fail;
-        }
-    }
-    return n;
-fail:
-    node_free(n);
-    errno = ENOMEM;
-    return NULL;
 }
 
 /* ------------------------------------------------------------------ */

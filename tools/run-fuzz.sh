@@ -16,7 +16,9 @@
 #               regression run of `make test`; ends with cmocka-style
 #               summary lines so tools/run-tests.sh counts one test per
 #               harness
-# FUZZ_ARGS in the environment is appended to every libFuzzer command line.
+# FUZZ_ARGS in the environment is appended to every libFuzzer command line;
+# VGRANT_FUZZ_FRESH=1 (passed on, and noted in the log's first line) makes
+# the daemon-level harnesses start a daemon per input (tests/fuzz/README.md).
 set -u
 # shellcheck source=lib/need.sh
 . "$(dirname "$0")/lib/need.sh"
@@ -59,7 +61,10 @@ for bin in "$@"; do
              ${FUZZ_ARGS:-} "$work" "$seeds")
     fi
     start=$(date +%s)
-    echo "# $(date -u '+%Y-%m-%d %H:%M:%S UTC') ${cmd[*]}" >"$log"
+    # the daemon-level harnesses' mode (tests/fuzz/README.md "Speed")
+    mode=""
+    [ -n "${VGRANT_FUZZ_FRESH:-}" ] && mode="VGRANT_FUZZ_FRESH=$VGRANT_FUZZ_FRESH "
+    echo "# $(date -u '+%Y-%m-%d %H:%M:%S UTC') $mode${cmd[*]}" >"$log"
     "${cmd[@]}" >>"$log" 2>&1
     rc=$?
     secs=$(( $(date +%s) - start ))

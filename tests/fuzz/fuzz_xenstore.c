@@ -10,18 +10,25 @@
  *    round-trip and range checks against an independent reading of the
  *    same string;
  *
- *  fuzz_xenstore (the handshake): a fresh vgrantd (the real xenbus state machine) with a
- *    device in InitWait, and a guest that writes fuzzer-chosen frontend
- *    keys (features, num-queues, queue-<n>/size|desc|driver|device|
- *    event-channel, stats, region-*, garbage names; values valid, almost
- *    valid or raw), removes them and moves its state in any order.
+ *  fuzz_xenstore (the handshake): vgrantd (the real xenbus state
+ *    machine) with a freshly attached device in InitWait, and a guest
+ *    that writes fuzzer-chosen frontend keys (features, num-queues,
+ *    queue-<n>/size|desc|driver|device|event-channel, stats, region-*,
+ *    garbage names; values valid, almost valid or raw), removes them and
+ *    moves its state in any order.  The daemon lives as long as the fake
+ *    world (FZ_WORLD_USES inputs: starting one per input cost more than
+ *    the handshake); each input attaches a device and ends with the
+ *    toolstack removing it, which the daemon must follow.
+ *    VGRANT_FUZZ_FRESH=1: a fresh daemon per input, ended by vgd_free.
  *    Checked: vgd_run_once never fails, the backend only ever writes a
  *    xenbus state 1..6, maps at most the rings of 8 queues of 1024 while
- *    connected, nothing in Closed, and nothing is left mapped or bound
- *    after vgd_free.
+ *    connected, nothing in Closed, nothing is left mapped or bound once
+ *    the device is removed (or after vgd_free), the daemon drops the
+ *    removed device, and the guest is left with no grant or port.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <string.h>
 
 #include "fz.h"
@@ -151,6 +158,7 @@ static void fuzz_parsers(struct fz_in *in)
 /* handshake                                                         */
 
 static struct fz_world g_fw;
+static struct vgd *g_d;          /* lives with g_fw (fz_fresh_mode: per input) */
 
 static const char *const keys[] = {
     "features", "num-queues", "stats", "region-pages", "region-refs-0",
@@ -215,6 +223,40 @@ static void check_round(struct hs *h)
         FZ_CHECK(live == 0, "backend Closed with %u pages mapped", live);
 }
 
+static void daemon_free(void)
+{
+    vgd_free(g_d);
+    g_d = NULL;
+    FZ_CHECK(vg_fake_live_mappings(g_fw.w, FE) == 0, "mapped after vgd_free");
+    FZ_CHECK(vg_fake_bound_ports(g_fw.w, 0) == 0, "bound after vgd_free");
+}
+
+static int count_dev(const struct vgd_dev_stats *s, void *arg)
+{
+    (void)s;
+    (void)arg;
+    return 1;
+}
+
+/* The toolstack removed the device: the daemon must let go of everything
+ * and forget it, and have no watch event of it left for the next input. */
+static void device_removed(void)
+{
+    struct pollfd p = { .fd = g_fw.be->ops->xs_fd(g_fw.be), .events = POLLIN };
+    int i;
+
+    for (i = 0; i < 64; i++) {
+        if (!vgd_foreach_dev(g_d, count_dev, NULL) && poll(&p, 1, 0) == 0)
+            break;
+        FZ_CHECK(vgd_run_once(g_d, 0) == 0, "vgd_run_once failed");
+        FZ_CHECK(vg_fake_live_mappings(g_fw.w, FE) <= 8 * 8, "%u guest pages "
+                 "mapped", vg_fake_live_mappings(g_fw.w, FE));
+    }
+    FZ_CHECK(i < 64, "the daemon kept a removed device, or its events");
+    FZ_CHECK(vg_fake_live_mappings(g_fw.w, FE) == 0, "mapped after removal");
+    FZ_CHECK(vg_fake_bound_ports(g_fw.w, 0) == 0, "bound after removal");
+}
+
 static void fuzz_handshake(struct fz_in *in)
 {
     struct hs h;
@@ -225,14 +267,19 @@ static void fuzz_handshake(struct fz_in *in)
 
     memset(&h, 0, sizeof(h));
     h.in = *in;
+    if (g_d && fz_world_due(&g_fw))
+        daemon_free();
     fz_world_get(&g_fw, FE, true);
     shape = fz_u8(&h.in);
     a.queues = (shape & 1) ? "2" : NULL;
     a.queue_size = (shape & 2) ? "16" : NULL;
     a.mode = (shape & 4) ? VG_MODE_COPY : NULL;
     h.num = (shape & 8) ? 16 : 8;
-    h.d = vgd_new(g_fw.be, &o);
-    FZ_CHECK(h.d && vgd_start(h.d) == 0, "vgd_start");
+    if (!g_d) {
+        g_d = vgd_new(g_fw.be, &o);
+        FZ_CHECK(g_d && vgd_start(g_d) == 0, "vgd_start");
+    }
+    h.d = g_d;
     FZ_CHECK(rf_toolstack_attach(g_fw.ts, FE, DEVID, 0, &a) == 0, "attach");
     FZ_CHECK(rf_open(&h.rf, g_fw.w, FE, DEVID, 0) == 0, "rf_open");
     for (int i = 0; i < 8 && rf_backend_state(&h.rf) != VG_XB_INITWAIT; i++)
@@ -284,17 +331,18 @@ static void fuzz_handshake(struct fz_in *in)
     for (int i = 0; i < 3; i++)
         check_round(&h);
 
-    vgd_free(h.d);
-    FZ_CHECK(vg_fake_live_mappings(g_fw.w, FE) == 0, "mapped after vgd_free");
-    FZ_CHECK(vg_fake_bound_ports(g_fw.w, 0) == 0, "bound after vgd_free");
-    rf_close(&h.rf);
-    /* rf_close revoked every page rf_share made; the ports are left */
-    FZ_CHECK(vg_fake_live_grants(g_fw.w, FE) == 0, "grants left");
-    FZ_CHECK(vg_fake_bound_ports(g_fw.w, FE) == 0, "guest ports left");
+    if (fz_fresh_mode())
+        daemon_free();
     vg_path(path, sizeof(path), "/local/domain/0/backend/" VG_XS_CLASS "/%u", FE);
     g_fw.ts->ops->xs_rm(g_fw.ts, 0, path);
     vg_path(path, sizeof(path), "/local/domain/%u/device/" VG_XS_CLASS, FE);
     g_fw.ts->ops->xs_rm(g_fw.ts, 0, path);
+    if (g_d)
+        device_removed();
+    rf_close(&h.rf);
+    /* rf_close revoked every page rf_share made; the ports are left */
+    FZ_CHECK(vg_fake_live_grants(g_fw.w, FE) == 0, "grants left");
+    FZ_CHECK(vg_fake_bound_ports(g_fw.w, FE) == 0, "guest ports left");
 }
 
 #endif

@@ -123,6 +123,22 @@ const char *__asan_default_options(void)
     return "malloc_context_size=4:quarantine_size_mb=64";
 }
 
+bool fz_world_due(const struct fz_world *fw)
+{
+    return fw->w && (fw->uses + 1) % FZ_WORLD_USES == 0;
+}
+
+bool fz_fresh_mode(void)
+{
+    static int fresh = -1;
+
+    if (fresh < 0) {
+        const char *e = getenv("VGRANT_FUZZ_FRESH");
+        fresh = e && *e && strcmp(e, "0") != 0;
+    }
+    return fresh;
+}
+
 void fz_world_get(struct fz_world *fw, uint16_t fe, bool toolstack)
 {
     if (fw->w && ++fw->uses % FZ_WORLD_USES == 0) {

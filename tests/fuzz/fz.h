@@ -101,6 +101,13 @@ struct fz_world {
 /* Before each input: replace the world every FZ_WORLD_USES inputs, create
  * it (and its handles) when there is none, make sure domain fe exists. */
 void fz_world_get(struct fz_world *fw, uint16_t fe, bool toolstack);
+/* Will the next fz_world_get replace the world?  (What lives in it, a
+ * daemon kept across inputs, must go first.) */
+bool fz_world_due(const struct fz_world *fw);
+/* VGRANT_FUZZ_FRESH=1 in the environment: the daemon-level harnesses
+ * start a fresh daemon (and device) for every input instead of keeping
+ * one across inputs (tests/fuzz/README.md "Speed"). */
+bool fz_fresh_mode(void);
 const char *fz_image(void);
 
 #endif /* VGRANT_FUZZ_FZ_H */

@@ -2,10 +2,13 @@
 /*
  * Backend engine for fuzz_ring / fuzz_xport (see fz_backend.h).
  *
- * Every input runs in a fresh fake world: dom 0 runs vgrantd (vgd_new,
- * vgd_start, vgd_run_once: the real daemon, xenbus state machine, serve
- * loop, transports and blk model over a scratch image), dom 1 is a guest
- * played by rawfront.  The input is
+ * In a fake world, dom 0 runs vgrantd (vgd_new, vgd_start, vgd_run_once:
+ * the real daemon, xenbus state machine, serve loop, transports and blk
+ * model over a scratch image), dom 1 is a guest played by rawfront.  The
+ * daemon and the attached device are kept across inputs, and each input
+ * connects the device through the daemon's reconnect path ("The
+ * session" below; VGRANT_FUZZ_FRESH=1: a fresh daemon per input).  The
+ * input is
  *
  *   setup bytes: mode, queue size, features, budget, cache size,
  *                static region shape (and possibly garbage region keys)
@@ -24,7 +27,10 @@
  *     modes leave no buffer mapped after a request;
  *   - a backend in Closed holds no mapping of the guest;
  *   - every used entry names a head < queue size;
- *   - after vgd_free nothing of the guest is mapped and no port is bound.
+ *   - after every input the backend reaches Closed once the frontend
+ *     closes, with nothing of the guest mapped and no port bound; after
+ *     vgd_free (session end) the same; a removed device is dropped by
+ *     the daemon; the guest ends with no grant or port.
  */
 #include <endian.h>
 #include <errno.h>
@@ -48,19 +54,28 @@
 
 struct fzb {
     struct fz_in in;
-    unsigned mode;
+    /* the session (kept across inputs, see fzb_run): world, daemon,
+     * attached device, the guest's handle and buffer pages */
+    bool have_daemon, attached;
+    bool at_rest;              /* device Closed after an input: the next
+                                  one reconnects; false: fresh InitWait */
     struct vg_fake_world *w;
     struct vg_hyp *be, *ts;
     struct vgd *d;
+    unsigned cache_pages;      /* the daemon's persistent cache bound */
+    unsigned mode;             /* the device's: mode, readonly, region */
+    bool readonly;
+    unsigned region_pages;
     struct rawfront rf;
     bool rf_open;
-    uint16_t num;
     uint8_t *wpages, *rpages, *region;
     vg_gref_t wref, rref;
-    unsigned region_pages;
     unsigned region_local;     /* pages of the region at f->region */
     vg_gref_t region_refs[BIG_RP];
-    unsigned cache_pages;
+    uint8_t *region_chunk[BIG_RP / CHUNK_RP + 1];
+    unsigned region_chunk_pages[BIG_RP / CHUNK_RP + 1];
+    /* this input's */
+    uint16_t num;
     unsigned ring_pages;
     bool w_revoked;
     /* a device-writable buffer named the guest's own used ring: what the
@@ -125,19 +140,6 @@ static void round_(struct fzb *f)
              "vgd_run_once failed: %s", strerror(errno));
     check_mappings(f);
     check_used(f);
-}
-
-static bool settle(struct fzb *f, enum vg_xenbus_state want)
-{
-    for (int i = 0; i < SETTLE; i++) {
-        enum vg_xenbus_state st = rf_backend_state(&f->rf);
-        if (st == want)
-            return true;
-        if (st == VG_XB_CLOSING || st == VG_XB_CLOSED)
-            return false;
-        round_(f);
-    }
-    return rf_backend_state(&f->rf) == want;
 }
 
 /* A descriptor address: usually inside something the guest granted. */
@@ -337,12 +339,7 @@ static void op_revoke(struct fzb *f)
 {
     if (f->w_revoked || f->mode == FZB_STATIC)
         return;
-    for (unsigned i = 0; i < RF_MAX_SHARES; i++)
-        if (f->rf.shares[i].addr == f->wpages) {
-            f->rf.h->ops->unshare_pages(f->rf.h, f->wpages, NW);
-            f->rf.shares[i].addr = NULL;
-            break;
-        }
+    rf_unshare(&f->rf, f->wpages);
     f->w_revoked = true;
 }
 
@@ -380,84 +377,128 @@ static void write_region_keys(struct fzb *f)
         rf_write(&f->rf, "region-pages", "0x1");
 }
 
-/* The fake world, its dom 0 handles and the guest domain live for the
- * whole process (a fresh world per input costs more than the input); each
- * input gets a fresh daemon and device and must leave the world as it
- * found it: nothing mapped, granted or bound, both directories gone. */
+/* ------------------------------------------------------------------ */
+/* The session                                                         */
+/*
+ * Connecting a device used to be most of what an input cost (a daemon, a
+ * toolstack attach, the handshake, the queue set-up and a teardown),
+ * while the code under test is the ring walker and the data path.  So the
+ * fake world, the daemon, the attached device, the guest's handle and its
+ * buffer pages live across inputs (a session), and every input starts
+ * from the device at rest -- Closed, its image open -- through the
+ * daemon's own reconnect path: frontend Initialising -> InitWait, rings of
+ * the input's size, keys with the input's features, Initialised ->
+ * Connected.  A new device is put at rest (frontend Closing in InitWait
+ * -> backend Closed) before its first input, so that an input replayed
+ * alone in a fresh process connects the same way.  Every input ends by
+ * closing the device again (frontend Closing -> backend Closed) and
+ * checks that nothing of the guest stays mapped and no backend port stays
+ * bound; the guest then revokes its rings, closes its port and removes
+ * its keys, and the next input zeroes the buffer pages, so an input finds
+ * the same state a fresh session would give it.  A session ends, with the checks of a daemon teardown
+ * (vgd_free), when an input asks for another device (mode, readonly,
+ * static region size) or another daemon (persistent cache bound), or
+ * when the guest died; the world is replaced every FZ_WORLD_USES daemons.
+ *
+ * VGRANT_FUZZ_FRESH=1 restores the per-input way: a fresh daemon and
+ * attach, the first handshake, and vgd_free, for every input.
+ */
 static struct fz_world g_fw;
+static struct fzb g_f;
 
-static void world_get(struct fzb *f)
+/* Rounds until the backend reaches want; from_closed: a backend in
+ * Closed may still move (a reconnect), otherwise Closing/Closed end the
+ * wait. */
+static bool settle_to(struct fzb *f, enum vg_xenbus_state want,
+                      bool from_closed)
 {
-    fz_world_get(&g_fw, FE, true);
-    f->w = g_fw.w;
-    f->be = g_fw.be;
-    f->ts = g_fw.ts;
+    for (int i = 0; i < SETTLE; i++) {
+        enum vg_xenbus_state st = rf_backend_state(&f->rf);
+        if (st == want)
+            return true;
+        if (!from_closed && (st == VG_XB_CLOSING || st == VG_XB_CLOSED))
+            return false;
+        round_(f);
+    }
+    return rf_backend_state(&f->rf) == want;
 }
 
-static void world_put(struct fzb *f)
+static bool settle(struct fzb *f, enum vg_xenbus_state want)
+{
+    return settle_to(f, want, false);
+}
+
+static void daemon_close(struct fzb *f)
+{
+    unsigned live;
+
+    vgd_free(f->d);
+    f->d = NULL;
+    f->have_daemon = false;
+    live = vg_fake_live_mappings(f->w, FE);
+    FZ_CHECK(live == 0, "%u guest pages still mapped after vgd_free", live);
+    FZ_CHECK(vg_fake_bound_ports(f->w, 0) == 0, "backend ports still bound "
+             "after vgd_free");
+}
+
+static int count_dev(const struct vgd_dev_stats *s, void *arg)
+{
+    (void)s;
+    (void)arg;
+    return 1;    /* one is enough: stop the walk */
+}
+
+/* The guest lets go of everything, the toolstack removes both
+ * directories and, if the daemon lives on, it must drop the device. */
+static void device_close(struct fzb *f)
 {
     char path[VG_XS_PATH_MAX];
 
+    if (f->rf_open)
+        rf_close(&f->rf);
+    f->rf_open = false;
     FZ_CHECK(vg_fake_live_grants(f->w, FE) == 0, "guest grants left behind");
     FZ_CHECK(vg_fake_bound_ports(f->w, FE) == 0, "guest ports left behind");
     vg_path(path, sizeof(path), "/local/domain/0/backend/" VG_XS_CLASS "/%u", FE);
     f->ts->ops->xs_rm(f->ts, VG_XS_NO_TX, path);
     vg_path(path, sizeof(path), "/local/domain/%u/device/" VG_XS_CLASS, FE);
     f->ts->ops->xs_rm(f->ts, VG_XS_NO_TX, path);
+    for (int i = 0; f->d && vgd_foreach_dev(f->d, count_dev, NULL); i++) {
+        FZ_CHECK(i < SETTLE, "the daemon kept a device whose directory was "
+                 "removed");
+        FZ_CHECK(vgd_run_once(f->d, 0) == 0, "vgd_run_once failed: %s",
+                 strerror(errno));
+    }
+    f->attached = false;
+    f->wpages = f->rpages = f->region = NULL;
+    memset(f->region_chunk, 0, sizeof(f->region_chunk));
 }
 
-static void setup(struct fzb *f, const uint8_t *data, size_t size, unsigned modes)
+static void device_open(struct fzb *f, unsigned mode, bool readonly,
+                        unsigned region_pages)
 {
-    struct vgd_options o = { 0 };
     struct rf_attach a = { .target = fz_image() };
-    unsigned pick, cand[5], ncand = 0;
-    uint8_t b0, b1, b2;
-    uint64_t features;
 
-    fz_in_init(&f->in, data, size);
-    b0 = fz_u8(&f->in);
-    b1 = fz_u8(&f->in);
-    b2 = fz_u8(&f->in);
-    for (unsigned m = 1; m <= FZB_PERSISTENT; m <<= 1)
-        if (modes & m)
-            cand[ncand++] = m;
-    pick = cand[b0 % ncand];
-    f->mode = pick;
-    f->num = (uint16_t)(1u << (1 + (b0 >> 4) % 10));   /* 2 .. 1024 */
-    o.budget_per_queue = 1 + b1 % 8;
-    o.auto_threshold = (b1 & 0x80) ? 600 : 0;
-    f->cache_pages = 1 + (b2 & 7);
-    o.persistent_cache_pages = f->cache_pages;
-    f->region_pages = 1 + (b2 >> 3) % MAX_RP;
-    if ((b1 & 0x0c) == 0x0c)
-        f->region_pages = BIG_RP;
-
-    world_get(f);
-    f->d = vgd_new(f->be, &o);
-    FZ_CHECK(f->d && vgd_start(f->d) == 0, "vgd_start");
-
-    a.mode = mode_name(f->mode);
-    a.readonly = (b2 & 0x40) ? "1" : NULL;
+    f->mode = mode;
+    f->readonly = readonly;
+    f->region_pages = region_pages;
+    a.mode = mode_name(mode);
+    a.readonly = readonly ? "1" : NULL;
     FZ_CHECK(rf_toolstack_attach(f->ts, FE, DEVID, 0, &a) == 0, "attach");
     FZ_CHECK(rf_open(&f->rf, f->w, FE, DEVID, 0) == 0, "rf_open");
     f->rf_open = true;
-    if (f->mode == FZB_STATIC)
+    if (mode == FZB_STATIC)
         FZ_CHECK(vg_xs_write_fmt(f->ts, 0, f->rf.be_path, VG_KEY_REGION, "%u",
-                                 f->region_pages * VG_PAGE_SIZE) == 0, "region");
+                                 region_pages * VG_PAGE_SIZE) == 0, "region");
     FZ_CHECK(settle(f, VG_XB_INITWAIT), "a valid attach never reached "
              "InitWait (state %u)", rf_backend_state(&f->rf));
-
-    FZ_CHECK(rf_setup_rings(&f->rf, f->num) == 0, "rings");
-    f->ring_pages = pages_for(vg_ring_desc_bytes(f->num)) +
-                    pages_for(vg_ring_avail_bytes(f->num)) +
-                    pages_for(vg_ring_used_bytes(f->num));
     f->wpages = rf_share(&f->rf, NW, true, &f->wref);
     f->rpages = rf_share(&f->rf, NR, false, &f->rref);
     FZ_CHECK(f->wpages && f->rpages, "buffer pages");
-    if (f->mode == FZB_STATIC) {
-        for (unsigned done = 0; done < f->region_pages; done += CHUNK_RP) {
-            unsigned n = f->region_pages - done < CHUNK_RP ?
-                         f->region_pages - done : CHUNK_RP;
+    if (mode == FZB_STATIC) {
+        for (unsigned done = 0, c = 0; done < region_pages; done += CHUNK_RP, c++) {
+            unsigned n = region_pages - done < CHUNK_RP ?
+                         region_pages - done : CHUNK_RP;
             vg_gref_t first;
             uint8_t *p = rf_share(&f->rf, n, true, &first);
             FZ_CHECK(p, "region");
@@ -465,11 +506,98 @@ static void setup(struct fzb *f, const uint8_t *data, size_t size, unsigned mode
                 f->region = p;
                 f->region_local = n;
             }
+            f->region_chunk[c] = p;
+            f->region_chunk_pages[c] = n;
             for (unsigned i = 0; i < n; i++)
                 f->region_refs[done + i] = first + i;
         }
-        write_region_keys(f);
     }
+    f->attached = true;
+    f->at_rest = false;
+    if (fz_fresh_mode())
+        return;     /* the old way: connect from this first InitWait */
+    /* At rest from the start, so that every input, and a crash input
+     * replayed alone in a fresh process, connects the same way. */
+    FZ_CHECK(rf_set_state(&f->rf, VG_XB_CLOSING) == 0, "Closing");
+    FZ_CHECK(settle_to(f, VG_XB_CLOSED, true), "backend not Closed after the "
+             "frontend closed in InitWait (state %u)", rf_backend_state(&f->rf));
+    rf_set_state(&f->rf, VG_XB_CLOSED);
+    round_(f);
+    f->at_rest = true;
+}
+
+/* The daemon and device this input asks for: the session's, or new ones. */
+static void session_get(struct fzb *f, unsigned mode, bool readonly,
+                        unsigned region_pages, unsigned cache_pages)
+{
+    bool daemon_ok = f->have_daemon &&
+                     (mode != FZB_PERSISTENT || f->cache_pages == cache_pages);
+    bool dev_ok = f->attached && f->mode == mode && f->readonly == readonly &&
+                  (mode != FZB_STATIC || f->region_pages == region_pages);
+
+    if (!daemon_ok && f->have_daemon)
+        daemon_close(f);
+    if (f->attached && (!daemon_ok || !dev_ok))
+        device_close(f);
+    if (!f->have_daemon) {
+        struct vgd_options o = { .persistent_cache_pages = cache_pages };
+
+        fz_world_get(&g_fw, FE, true);
+        f->w = g_fw.w;
+        f->be = g_fw.be;
+        f->ts = g_fw.ts;
+        f->d = vgd_new(f->be, &o);
+        FZ_CHECK(f->d && vgd_start(f->d) == 0, "vgd_start");
+        f->cache_pages = cache_pages;
+        f->have_daemon = true;
+    }
+    if (!f->attached)
+        device_open(f, mode, readonly, region_pages);
+}
+
+static void setup(struct fzb *f, unsigned modes)
+{
+    unsigned pick, cand[5], ncand = 0, region_pages, cache_pages;
+    uint8_t b0, b1, b2;
+    uint64_t features;
+
+    b0 = fz_u8(&f->in);
+    b1 = fz_u8(&f->in);
+    b2 = fz_u8(&f->in);
+    for (unsigned m = 1; m <= FZB_PERSISTENT; m <<= 1)
+        if (modes & m)
+            cand[ncand++] = m;
+    pick = cand[b0 % ncand];
+    cache_pages = 1 + (b2 & 7);
+    region_pages = 1 + (b2 >> 3) % MAX_RP;
+    if ((b1 & 0x0c) == 0x0c)
+        region_pages = BIG_RP;
+    session_get(f, pick, (b2 & 0x40) != 0, region_pages, cache_pages);
+    /* requests and auto's threshold per round: the daemon's tunables */
+    vgd_set_tunables(f->d, 1 + b1 % 8, 0, (b1 & 0x80) ? 600 : 0);
+    f->num = (uint16_t)(1u << (1 + (b0 >> 4) % 10));   /* 2 .. 1024 */
+
+    /* the guest's pages as fresh shares would be */
+    memset(f->wpages, 0, (size_t)NW * VG_PAGE_SIZE);
+    memset(f->rpages, 0, (size_t)NR * VG_PAGE_SIZE);
+    for (unsigned c = 0; f->mode == FZB_STATIC && c < sizeof(f->region_chunk) /
+                         sizeof(f->region_chunk[0]) && f->region_chunk[c]; c++)
+        memset(f->region_chunk[c], 0,
+               (size_t)f->region_chunk_pages[c] * VG_PAGE_SIZE);
+    if (f->at_rest) {
+        FZ_CHECK(rf_set_state(&f->rf, VG_XB_INITIALISING) == 0, "Initialising");
+        FZ_CHECK(settle_to(f, VG_XB_INITWAIT, true), "a device at rest did "
+                 "not go back to InitWait when the frontend reconnected "
+                 "(state %u)", rf_backend_state(&f->rf));
+        f->at_rest = false;
+    }
+
+    FZ_CHECK(rf_setup_rings(&f->rf, f->num) == 0, "rings");
+    f->ring_pages = pages_for(vg_ring_desc_bytes(f->num)) +
+                    pages_for(vg_ring_avail_bytes(f->num)) +
+                    pages_for(vg_ring_used_bytes(f->num));
+    if (f->mode == FZB_STATIC)
+        write_region_keys(f);
     features = VG_FEATURES_REQUIRED;
     if (b2 & 0x80)
         features |= VG_FEATURE(VIRTIO_RING_F_EVENT_IDX);
@@ -483,61 +611,90 @@ static void setup(struct fzb *f, const uint8_t *data, size_t size, unsigned mode
     }
 }
 
-static void teardown(struct fzb *f)
+/* Back to rest: the frontend closes, the backend must reach Closed and
+ * let go of everything; the guest drops its rings and keys. */
+static void input_end(struct fzb *f)
 {
+    static const char *const keys[] = {
+        VG_KEY_FEATURES, VG_KEY_NUM_QUEUES, "queue-0", VG_KEY_REGION_PAGES,
+        "region-refs-0", "region-refs-1",
+    };
     unsigned live;
 
-    vgd_free(f->d);
+    FZ_CHECK(rf_set_state(&f->rf, VG_XB_CLOSING) == 0, "Closing");
+    FZ_CHECK(settle_to(f, VG_XB_CLOSED, true), "backend not Closed %d rounds "
+             "after the frontend closed (state %u)", SETTLE,
+             rf_backend_state(&f->rf));
+    rf_set_state(&f->rf, VG_XB_CLOSED);
+    for (unsigned i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        rf_remove(&f->rf, keys[i]);
+    round_(f);
+    FZ_CHECK(rf_backend_state(&f->rf) == VG_XB_CLOSED, "backend left Closed "
+             "(state %u) with the frontend Closed", rf_backend_state(&f->rf));
     live = vg_fake_live_mappings(f->w, FE);
-    FZ_CHECK(live == 0, "%u guest pages still mapped after vgd_free", live);
+    FZ_CHECK(live == 0, "%u guest pages still mapped with the backend Closed",
+             live);
     FZ_CHECK(vg_fake_bound_ports(f->w, 0) == 0, "backend ports still bound "
-             "after vgd_free");
-    if (f->rf_open)
-        rf_close(&f->rf);
-    world_put(f);
+             "with the backend Closed");
+    FZ_CHECK(rf_drop_rings(&f->rf) == 0, "dropping the rings");
+    if (f->w_revoked) {
+        f->wpages = rf_share(&f->rf, NW, true, &f->wref);
+        FZ_CHECK(f->wpages, "buffer pages");
+    }
+    f->at_rest = true;
 }
 
 void fzb_run(const uint8_t *data, size_t size, unsigned modes)
 {
-    struct fzb f;
+    struct fzb *f = &g_f;
 
     fz_quiet_logs();
-    memset(&f, 0, sizeof(f));
-    setup(&f, data, size, modes);
-    for (unsigned ops = 0; ops < MAX_OPS && !fz_done(&f.in); ops++) {
-        switch (fz_u8(&f.in) % 14) {
-        case 0: case 1: op_desc(&f); break;
-        case 2: op_publish(&f); break;
-        case 3: case 4: op_chain(&f); break;
+    fz_in_init(&f->in, data, size);
+    f->num = 0;
+    f->ring_pages = 0;
+    f->w_revoked = false;
+    f->used_aliased = false;
+    setup(f, modes);
+    for (unsigned ops = 0; ops < MAX_OPS && !fz_done(&f->in); ops++) {
+        switch (fz_u8(&f->in) % 14) {
+        case 0: case 1: op_desc(f); break;
+        case 2: op_publish(f); break;
+        case 3: case 4: op_chain(f); break;
         case 5: case 6:
-            rf_kick(&f.rf);
-            round_(&f);
+            rf_kick(&f->rf);
+            round_(f);
             break;
-        case 7: round_(&f); break;
-        case 8: op_data(&f); break;
-        case 9: op_hdr(&f); break;
-        case 10: op_ring_field(&f); break;
-        case 11: op_state(&f); break;
-        case 12: op_revoke(&f); break;
+        case 7: round_(f); break;
+        case 8: op_data(f); break;
+        case 9: op_hdr(f); break;
+        case 10: op_ring_field(f); break;
+        case 11: op_state(f); break;
+        case 12: op_revoke(f); break;
         default:
-            if (fz_u8(&f.in) == 0xd1) {   /* the guest dies */
-                vg_fake_domain_destroy(f.w, FE);
-                round_(&f);
-                round_(&f);
-                FZ_CHECK(vg_fake_live_mappings(f.w, FE) == 0,
+            if (fz_u8(&f->in) == 0xd1) {   /* the guest dies: session over */
+                vg_fake_domain_destroy(f->w, FE);
+                round_(f);
+                round_(f);
+                FZ_CHECK(vg_fake_live_mappings(f->w, FE) == 0,
                          "dead guest still mapped");
-                rf_close(&f.rf);
-                f.rf_open = false;
-                goto out;
+                rf_close(&f->rf);
+                f->rf_open = false;
+                daemon_close(f);
+                device_close(f);
+                return;
             }
-            rf_kick(&f.rf);
+            rf_kick(&f->rf);
             break;
         }
     }
     /* Let whatever was published be served. */
-    rf_kick(&f.rf);
-    round_(&f);
-    round_(&f);
-out:
-    teardown(&f);
+    rf_kick(&f->rf);
+    round_(f);
+    round_(f);
+    if (fz_fresh_mode()) {
+        daemon_close(f);
+        device_close(f);
+    } else {
+        input_end(f);
+    }
 }

@@ -2,7 +2,7 @@
 /*
  * The backend engine shared by fuzz_ring and fuzz_xport: a whole vgrantd
  * (struct vgd, the real xenbus state machine, transports and blk model) in
- * a fresh fake world, facing a hand-played guest (tests/unit/rawfront.c)
+ * a fake world, facing a hand-played guest (tests/unit/rawfront.c)
  * whose ring bytes, descriptors, buffers and state changes come from the
  * fuzzer.  See fz_backend.c for the input layout.
  */

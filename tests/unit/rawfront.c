@@ -148,6 +148,19 @@ void *rf_share(struct rawfront *rf, uint32_t npages, bool writable,
     return p;
 }
 
+int rf_unshare(struct rawfront *rf, void *addr)
+{
+    for (unsigned i = 0; addr && i < RF_MAX_SHARES; i++)
+        if (rf->shares[i].addr == addr) {
+            int rc = rf->h->ops->unshare_pages(rf->h, addr,
+                                               rf->shares[i].count);
+            rf->shares[i].addr = NULL;
+            return rc;
+        }
+    errno = ENOENT;
+    return -1;
+}
+
 static uint32_t pages_for(size_t bytes)
 {
     return (uint32_t)((bytes + VG_PAGE_SIZE - 1) / VG_PAGE_SIZE);
@@ -166,6 +179,30 @@ int rf_setup_rings(struct rawfront *rf, uint16_t num)
         return -1;
     rf->port = rf->h->ops->evtchn_bind_unbound(rf->h, rf->be_domid);
     return rf->port < 0 ? -1 : 0;
+}
+
+int rf_drop_rings(struct rawfront *rf)
+{
+    int err = 0;
+
+    /* rf_setup_rings_at shares one run starting at desc */
+    if (rf->desc)
+        err |= rf_unshare(rf, rf->desc);
+    if (rf->avail && rf_unshare(rf, rf->avail) && errno != ENOENT)
+        err = -1;
+    if (rf->used && rf_unshare(rf, rf->used) && errno != ENOENT)
+        err = -1;
+    if (rf->port >= 0)
+        err |= rf->h->ops->evtchn_unbind(rf->h, (vg_port_t)rf->port);
+    rf->desc = NULL;
+    rf->avail = NULL;
+    rf->used = NULL;
+    rf->desc_ref = rf->avail_ref = rf->used_ref = 0;
+    rf->avail_off = rf->used_off = 0;
+    rf->port = -1;
+    rf->num = 0;
+    rf->avail_idx = rf->used_seen = rf->next_desc = 0;
+    return err ? -1 : 0;
 }
 
 int rf_setup_rings_at(struct rawfront *rf, uint16_t num, uint32_t npages,

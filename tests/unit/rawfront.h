@@ -76,6 +76,9 @@ void rf_close(struct rawfront *rf);
 
 /* Share rings of num entries and bind an unbound port for the backend. */
 int rf_setup_rings(struct rawfront *rf, uint16_t num);
+/* Undo rf_setup_rings: revoke the ring pages, close the port and forget
+ * the ring indices, as a frontend that reconnects with new rings does. */
+int rf_drop_rings(struct rawfront *rf);
 /* Rings laid out in one run of npages shared pages, the way Linux's
  * vring_create_virtqueue does: descriptors at 0, the driver area at byte
  * driver_at and the device area at byte device_at of the run (the caller
@@ -95,6 +98,8 @@ enum vg_xenbus_state rf_backend_state(struct rawfront *rf);
  * their address and the first ref. */
 void *rf_share(struct rawfront *rf, uint32_t npages, bool writable,
                vg_gref_t *ref);
+/* Revoke the pages rf_share returned at addr (-1: not ours). */
+int rf_unshare(struct rawfront *rf, void *addr);
 
 /* Descriptor-level access. */
 struct rf_buf {

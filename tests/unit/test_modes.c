@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "bigarray.h"
 #include "rawfront.h"
 #include "transport.h"
 #include "vgdrive.h"
@@ -575,6 +576,34 @@ static void test_copier_bounce_guard_pages(void **state)
     assert_int_equal(errno, EINVAL);
 }
 
+/* The per-queue arrays sized for the worst case (copy segments, grant
+ * refs, persistent iovecs) are zeroed and end exactly at an inaccessible
+ * guard page: one element past the end faults. */
+static void test_big_array_guard_page(void **state)
+{
+    const size_t n[] = { 1, 3, 1000, 70000 };
+
+    (void)state;
+    for (unsigned k = 0; k < sizeof(n) / sizeof(n[0]); k++) {
+        struct vg_copy_seg *a = vgd_big_calloc(n[k], sizeof(*a));
+        const uint8_t *b = (const uint8_t *)a;
+
+        assert_non_null(a);
+        assert_int_equal((uintptr_t)a % _Alignof(struct vg_copy_seg), 0);
+        for (size_t i = 0; i < n[k] * sizeof(*a); i++)
+            assert_int_equal(b[i], 0);
+        memset(a, 0xa5, n[k] * sizeof(*a));
+        assert_false(touch_faults((uint8_t *)&a[n[k] - 1] + sizeof(*a) - 1));
+        assert_true(touch_faults((uint8_t *)&a[n[k]]));
+        vgd_big_free(a, n[k], sizeof(*a));
+    }
+    vgd_big_free(NULL, 1, 1);
+    assert_null(vgd_big_calloc(0, 8));
+    assert_int_equal(errno, EINVAL);
+    assert_null(vgd_big_calloc(SIZE_MAX / 2, 4));
+    assert_int_equal(errno, ENOMEM);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -594,6 +623,7 @@ int main(void)
         cmocka_unit_test(test_hostile_copy_get_id_exact_copy_back),
         cmocka_unit_test(test_hostile_bad_request_flood_log_bounded),
         cmocka_unit_test(test_copier_bounce_guard_pages),
+        cmocka_unit_test(test_big_array_guard_page),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
