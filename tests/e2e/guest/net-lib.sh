@@ -60,7 +60,7 @@ net_send() {
             { echo "net_send: cannot make the 4 MiB block $_nd/net-block"; return 1; }
     fi
     _nf=$_nd/net-send-$_np.fifo
-    rm -f "$_nf" "$_nd/net-send-$_np.sum"
+    rm -f "$_nf" "$_nd/net-send-$_np.sum" "$_nd/net-send-$_np.rc"
     mkfifo "$_nf" || { echo "net_send: mkfifo $_nf failed"; return 1; }
     sha256sum <"$_nf" >"$_nd/net-send-$_np.sum" &
     _nsp=$!
@@ -71,16 +71,23 @@ net_send() {
         _ni=$((_ni + 1))
     done
     _nt0=$(net_now)
-    cat "$@" | tee "$_nf" | nc "$_nh" "$_np"
-    _nrc=$?
+    # the checksum is ready once tee has written everything; nc may wait
+    # a little longer for the receiver's close
+    (cat "$@" | tee "$_nf" | nc "$_nh" "$_np"; echo "$?" >"$_nd/net-send-$_np.rc") &
     wait "$_nsp"
     _nt1=$(net_now)
     rm -f "$_nf"
+    echo "NET-SENT bytes=$((_nm * 1048576)) sha256=$(cut -d' ' -f1 "$_nd/net-send-$_np.sum") secs=$(awk -v a="$_nt0" -v b="$_nt1" 'BEGIN { printf "%.1f", b - a }')"
+    _ni=0
+    until [ -s "$_nd/net-send-$_np.rc" ] || [ "$_ni" -gt 60 ]; do
+        sleep 0.5
+        _ni=$((_ni + 1))
+    done
+    _nrc=$(cat "$_nd/net-send-$_np.rc" 2>/dev/null)
     if [ "$_nrc" != 0 ]; then
-        echo "net_send: nc to $_nh:$_np failed (rc $_nrc)"
+        echo "net_send: nc to $_nh:$_np ${_nrc:+failed (rc $_nrc)}${_nrc:-did not end 30 s after its data}"
         return 1
     fi
-    echo "NET-SENT bytes=$((_nm * 1048576)) sha256=$(cut -d' ' -f1 "$_nd/net-send-$_np.sum") secs=$(awk -v a="$_nt0" -v b="$_nt1" 'BEGIN { printf "%.1f", b - a }')"
 }
 
 net_recv() {

@@ -17,7 +17,11 @@
 #     bound), stays up, its tap is gone (`ip link show` fails), its log
 #     has no error line, and no guest kernel reported a BUG/Oops/WARNING.
 # KNET_MIB (a multiple of 4) comes from the dom0 command line
-# (VGRANT_E2E_DOM0_ARGS=vgenv_KNET_MIB=64) for a quicker run.
+# (VGRANT_E2E_DOM0_ARGS=vgenv_KNET_MIB=64) for a quicker run; KNET_TCP_S
+# (default 900) bounds each transfer (about 170 KB/s under TCG: 256 MiB
+# takes ~25 min each way).  A failed ping, transfer or counter check
+# prints diagnostics and lets the later steps run; the scenario then
+# fails with the first such reason.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fault.lib"
 . "$(dirname "$0")/../guest/net-lib.sh"
@@ -126,17 +130,29 @@ net_diag() {
     done
 }
 
-# ping_ok GUEST TARGET: 1000 pings, 10 ms apart, none lost
+# ping_ok GUEST TARGET: 1000 pings, 10 ms apart, none lost: busybox ping
+# counts 1000 replies, or the guest kernel's ICMP layer does (InEchoReps)
+# while ping counts fewer: then the network delivered every reply and
+# ping's socket dropped some (its receive buffer holds a few replies;
+# under TCG ping may not run for a second), which is logged
 ping_ok() {
     gcmd "$1" 300 "sh /e2e/guest/net-tool.sh ping 1000 0.01 $2" || soft_fail "$1: ping -c 1000 $2 failed"
     _pl=$(echo "$GOUT" | grep 'packets transmitted')
     _er=$(echo "$GOUT" | sed -n 's/^NET-ICMP in_echo_reps=//p')
+    _rt=$(echo "$GOUT" | grep 'round-trip')
     case $_pl in
         "1000 packets transmitted, 1000 packets received"*)
-            log "ok: $1 -> $2: $_pl, $(echo "$GOUT" | grep 'round-trip')" ;;
+            log "ok: $1 -> $2: $_pl, $_rt" ;;
+        "1000 packets transmitted, "*)
+            if [ "${_er:-0}" -ge 1000 ]; then
+                log "ok: $1 -> $2: the guest kernel received all 1000 echo replies (InEchoReps +$_er); busybox ping counted fewer, its socket dropped the rest: $_pl, $_rt"
+            else
+                net_diag "ping $2"
+                soft_fail "$1: ping $2: $_pl (the guest kernel took ${_er:-?} echo replies)"
+            fi ;;
         *)
             net_diag "ping $2"
-            soft_fail "$1: ping $2: ${_pl:-no summary} (the guest kernel took ${_er:-?} echo replies)" ;;
+            soft_fail "$1: ping $2: ${_pl:-no summary}" ;;
     esac
 }
 
@@ -198,7 +214,7 @@ gcmd kn-a 60 "sh /e2e/guest/net-tool.sh send $DOM0IP 5001 $MIB >/tmp/net-send.ou
     fail "kn-a: cannot start sending"
 progress kn-a "$adom" net_tx_bytes test -s "$E2E_WORK/net-recv-5001.sum" ||
     soft_fail "kn-a -> dom0: $MIB MiB not through within $TCP_S s"
-gcmd kn-a 60 "i=0; until grep -q '^NET-SENT\|^net_send' /tmp/net-send.out || [ \$i -gt 100 ]; do sleep 0.5; i=\$((i + 1)); done; cat /tmp/net-send.out" || true
+gcmd kn-a 150 "i=0; until grep -q '^NET-SENT\|^net_send' /tmp/net-send.out || [ \$i -gt 100 ]; do sleep 0.5; i=\$((i + 1)); done; cat /tmp/net-send.out" || true
 sent=$(echo "$GOUT" | grep '^NET-SENT')
 got=$(net_sum 5001 5 "$E2E_WORK") || soft_fail "dom0: $got"
 log "kn-a: ${sent#NET-SENT }; dom0: ${got#NET-RECV }"
