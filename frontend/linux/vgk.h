@@ -47,6 +47,14 @@ struct vgk_queue {
 	spinlock_t track_lock;
 	u16 shadow_avail, shadow_used;
 	s16 *owed;
+	/*
+	 * used->idx as the interrupt handler last saw it (only it touches
+	 * this): an event is spurious, for Xen's lateeoi throttling, only if
+	 * the backend published nothing since the last one.  Whether the
+	 * driver finds new entries is no measure: virtio_net consumes them
+	 * outside the interrupt (NAPI polls, tx buffers reaped in xmit).
+	 */
+	u16 irq_used;
 	char name[40];
 };
 

@@ -3,9 +3,10 @@
 #   xen.bin     the hypervisor (multiboot ELF, from xen-hypervisor-4.17-amd64)
 #   vmlinuz     the Debian kernel, used for dom0 and for every domU
 #   dom0.img    dom0 initramfs: busybox, Xen tools + libs, xenstored,
-#               xenconsoled, xl, kernel modules, the scenarios, the daemon
-#               side's project programs (DOM0_PROGRAMS), and the domU kernel
-#               + domU.img to start guests with
+#               xenconsoled, xl, kernel modules, the scenarios (and the
+#               guest jobs' folder, whose helpers some scenarios source),
+#               the daemon side's project programs (DOM0_PROGRAMS), and the
+#               domU kernel + domU.img to start guests with
 #   domU.img    domU initramfs: busybox, xenstore-utils, kernel modules, the
 #               guest jobs, the guest side's project programs
 #               (DOMU_PROGRAMS); e2fsprogs and fio, and virtio_grant.ko
@@ -95,13 +96,15 @@ XENBIN=usr/lib/xen-$XENV/bin
 DOM0_MODULES="xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd loop xen-blkback"
 # dm-mod: the fault-eio scenario puts a device-mapper error target under
 # vgrantd; ext4: dom0 loop-mounts the images the kernel scenarios' guests
-# formatted
-DOM0_MODULES_EXTRA="dm-mod dm-delay crc32c_generic ext4 ${VGRANT_E2E_DOM0_MODULES_EXTRA:-}"
+# formatted; tun and bridge: vgrantd's taps for type=net and the bridge
+# kernel-net puts them in
+DOM0_MODULES_EXTRA="dm-mod dm-delay crc32c_generic ext4 tun bridge ${VGRANT_E2E_DOM0_MODULES_EXTRA:-}"
 DOMU_MODULES="xen-evtchn xen-gntdev xen-gntalloc xenfs xen-blkfront"
 # the stock kernel's virtio drivers (virtio_grant.ko makes them run over
 # grants) and ext4 (crc32c_generic first: qemu64 has no SSE4.2 for
-# crc32c-intel, and nothing would load it on demand)
-DOMU_MODULES_EXTRA="virtio virtio_ring virtio_blk virtio_console virtio-rng crc32c_generic ext4 ${VGRANT_E2E_DOMU_MODULES_EXTRA:-}"
+# crc32c-intel, and nothing would load it on demand); virtio_net brings
+# net_failover and failover
+DOMU_MODULES_EXTRA="virtio virtio_ring virtio_blk virtio_console virtio-rng virtio_net crc32c_generic ext4 ${VGRANT_E2E_DOMU_MODULES_EXTRA:-}"
 
 LIBPATH="$ROOT/usr/lib/x86_64-linux-gnu:$ROOT/lib/x86_64-linux-gnu"
 
@@ -621,6 +624,9 @@ else
         done
     fi
     cp -a "$E2E_DIR/scenarios" "$o0/e2e/scenarios"
+    # the guest jobs' helpers some scenarios source too (kernel-net:
+    # guest/net-lib.sh, as ../guest/ from the scenarios, as in the tree)
+    cp -a "$E2E_DIR/guest" "$o0/e2e/guest"
     cp "$work/domU.img" "$o0/e2e/domU/domU.img"
     mkcpio "$o0" "$work/dom0-ov.cpio.gz"
     cat "$BASE/dom0-base.cpio.gz" "$work/dom0-ov.cpio.gz" >"$work/dom0.img"

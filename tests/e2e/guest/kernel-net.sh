@@ -1,0 +1,44 @@
+#!/bin/sh
+# Guest job of kernel-net: the stock kernel's virtio_net over
+# virtio_grant.ko.  Argument ip=A.B.C.D/NN.  Loads virtio_grant and
+# virtio_net, waits (180 s at most) for an interface bound to virtio_net
+# (the device dom0 attaches with `vgrant attach <dom> type=net,...`),
+# gives it the address, brings it up and prints
+#   GUEST-NET-UP if=<name> mac=<mac> mtu=<mtu> driver=virtio_net
+# then runs the commands dom0 hands over (guest/remote.sh: RCMD-OUT/END
+# lines), e.g. ping and guest/net-tool.sh, until it is destroyed (start it
+# with -k).
+. /e2e/guest/kernel-lib.sh
+[ -n "${ip:-}" ] || gerr "no ip= argument"
+kernel_setup
+# busybox modprobe loads the dependencies modules.dep lists, not theirs:
+# net_failover needs failover
+for m in failover net_failover virtio_net; do
+    modprobe "$m" || gerr "modprobe $m failed"
+done
+
+i=0 ifc=""
+while [ -z "$ifc" ]; do
+    for n in /sys/class/net/*; do
+        [ -e "$n/device/driver" ] || continue
+        case $(readlink "$n/device/driver") in
+            */virtio_net) ifc=${n##*/} ;;
+        esac
+    done
+    [ -n "$ifc" ] && break
+    i=$((i + 1))
+    [ "$i" -gt 360 ] && gerr "no virtio_net interface within 180 s (interfaces: $(ls /sys/class/net | tr '\n' ' '))"
+    sleep 0.5
+done
+ip link set lo up
+ip addr add "$ip" dev "$ifc" || gerr "ip addr add $ip dev $ifc failed"
+ip link set "$ifc" up || gerr "ip link set $ifc up failed"
+i=0
+until [ "$(cat "/sys/class/net/$ifc/carrier" 2>/dev/null)" = 1 ]; do
+    i=$((i + 1))
+    [ "$i" -gt 60 ] && gerr "$ifc has no carrier after 30 s (operstate $(cat "/sys/class/net/$ifc/operstate"))"
+    sleep 0.5
+done
+echo "GUEST-NET-UP if=$ifc mac=$(cat "/sys/class/net/$ifc/address") mtu=$(cat "/sys/class/net/$ifc/mtu") driver=virtio_net"
+wait=0
+. /e2e/guest/remote.sh

@@ -1,0 +1,328 @@
+#!/bin/sh
+# kernel-net: virtio-grant network cards (`vgrant attach <dom>
+# type=net,bridge=xenbr0`) under the stock kernel's virtio_net over
+# virtio_grant.ko, on a bridge in dom0 (xenbr0, 10.99.0.1/24):
+#   - two guests, kn-a (10.99.0.2, random MAC) and kn-b (10.99.0.3,
+#     mac=00:16:3e:0a:99:03), both virtio-grant net guests: virtio_net
+#     binds, the interface has the MAC of the backend directory, vgrantd's
+#     tap vg<dom>.0 is in the bridge;
+#   - kn-a pings dom0 and kn-b, 1000 pings each at 10 ms intervals,
+#     0 lost;
+#   - KNET_MIB (default 256) MiB over TCP kn-a -> dom0 and dom0 -> kn-a
+#     (busybox nc), the sha256 of what was sent equal to that of what was
+#     received; `vgrant stats` counts at least that many bytes and
+#     full-size frames each way;
+#   - `vgrant detach` of kn-b's card and `xl destroy` of kn-a while each
+#     sends to dom0: vgrantd releases everything (0 pages mapped, 0 ports
+#     bound), stays up, its tap is gone (`ip link show` fails), its log
+#     has no error line, and no guest kernel reported a BUG/Oops/WARNING.
+# KNET_MIB (a multiple of 4) comes from the dom0 command line
+# (VGRANT_E2E_DOM0_ARGS=vgenv_KNET_MIB=64) for a quicker run; KNET_TCP_S
+# (default 900) bounds each transfer (about 170 KB/s under TCG: 256 MiB
+# takes ~25 min each way).  A failed ping, transfer or counter check
+# prints diagnostics and lets the later steps run; the scenario then
+# fails with the first such reason.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/fault.lib"
+. "$(dirname "$0")/../guest/net-lib.sh"
+need_bin vgrantd vgrant xl ip nc sha256sum ping mkfifo xenstore-read
+
+MIB=${KNET_MIB:-256}
+case $MIB in ''|*[!0-9]*) fail "KNET_MIB '$MIB' is not a number of MiB" ;; esac
+[ "$MIB" -gt 0 ] && [ $((MIB % 4)) = 0 ] || fail "KNET_MIB $MIB is not a positive multiple of 4"
+BR=xenbr0 NETA=10.99.0.2 NETB=10.99.0.3 DOM0IP=10.99.0.1
+MACB=00:16:3e:0a:99:03
+
+net_cleanup() {
+    for p in 5001 5003 5004; do net_stop "$p" "$E2E_WORK"; done
+    ip link del "$BR" 2>/dev/null
+    rm -f "$E2E_WORK"/net-*
+    _e2e_cleanup
+}
+trap net_cleanup EXIT
+
+# ------------------------------------------------------- the bridge -----
+# busybox modprobe loads what modules.dep lists for a module in reverse
+# order, and build-images.sh lists bridge's as "llc stp": stp first would
+# fail (it needs llc), so llc and stp by name first
+for m in tun llc stp bridge; do
+    grep -q "^$m " /proc/modules || modprobe "$m" || fail "modprobe $m failed (DOM0_MODULES_EXTRA in build-images.sh)"
+done
+[ -c /dev/net/tun ] || fail "no /dev/net/tun after loading tun"
+ip link del "$BR" 2>/dev/null
+ip link add "$BR" type bridge || brctl addbr "$BR" || fail "cannot create bridge $BR"
+ip addr add "$DOM0IP/24" dev "$BR" || fail "ip addr add $DOM0IP/24 dev $BR failed"
+ip link set "$BR" up || fail "ip link set $BR up failed"
+log "bridge $BR up with $DOM0IP/24"
+
+start_vgrantd vgrantd --log-level info
+
+# tap_in_bridge DOM: vgrantd's tap of DOM's device 0 exists and is a port
+# of the bridge
+tap_in_bridge() {
+    ip link show "vg$1.0" >/dev/null 2>&1 || { bg_log vgrantd | tail -n 10; fail "no tap vg$1.0 in dom0"; }
+    [ -e "/sys/class/net/$BR/brif/vg$1.0" ] || fail "tap vg$1.0 is not a port of $BR ($(ls "/sys/class/net/$BR/brif" | tr '\n' ' '))"
+    log "ok: tap vg$1.0 is up in $BR"
+}
+
+# tap_gone DOM: the tap went with the device (10 s at most)
+tap_gone() {
+    _i=0
+    while ip link show "vg$1.0" >/dev/null 2>&1; do
+        _i=$((_i + 1))
+        [ "$_i" -gt 20 ] && fail "tap vg$1.0 still exists after its device went: $(ip link show "vg$1.0" | head -n1)"
+        sleep 0.5
+    done
+    log "ok: tap vg$1.0 is gone (ip link show vg$1.0 fails)"
+}
+
+# net_up NAME DOM: GUEST-NET-UP within 240 s, MAC = the backend's
+net_up() {
+    _i=0
+    until guest_log "$1" | grep -q '^GUEST-NET-UP\|^GUEST-ERROR\|^GUEST-DONE'; do
+        _i=$((_i + 1))
+        [ "$_i" -gt 480 ] && { guest_log "$1" | grep -v '^GUEST-KMSG' | tail -n 20 | sed "s/^/    $1| /"; fail "$1: virtio_net did not come up within 240 s"; }
+        sleep 0.5
+    done
+    _up=$(guest_log "$1" | grep '^GUEST-NET-UP' | tail -n 1)
+    if [ -z "$_up" ]; then
+        guest_log "$1" | grep -v '^GUEST-KMSG' | tail -n 20 | sed "s/^/    $1| /"
+        kernel_console_check "$1"
+        fail "$1: $(guest_log "$1" | sed -n 's/^GUEST-ERROR //p' | head -n1)"
+    fi
+    log "$1: ${_up#GUEST-NET-UP }"
+    _gmac=$(echo "$_up" | sed -n 's/.* mac=\([0-9a-f:]*\) .*/\1/p')
+    _bmac=$(xenstore-read "/local/domain/0/backend/virtio-grant/$2/0/mac" 2>/dev/null)
+    [ -n "$_bmac" ] && [ "$_gmac" = "$_bmac" ] ||
+        fail "$1's virtio_net has MAC '$_gmac', the backend directory says '$_bmac'"
+    log "ok: $1's MAC $_gmac is the backend's"
+}
+
+# stat_of JSON NAME
+stat_of() { echo "$1" | sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p"; }
+
+# soft_fail REASON: a failure that does not stop the scenario (the steps
+# after it still run and report); the scenario fails at its end with the
+# first one
+SOFT=""
+soft_fail() {
+    log "FAIL (the scenario goes on): $*"
+    [ -n "$SOFT" ] || SOFT=$*
+}
+
+# net_diag WHY: where packets went, for a failed check: vgrantd's counters
+# of every net device, dom0's interface counters, kn-a's and kn-b's
+net_diag() {
+    log "diagnostics ($1):"
+    for _d in $adom $bdom; do
+        _js=$(vgrant stats "$_d" 0 --json 2>/dev/null) || continue
+        log "  vgrant stats $_d 0: $(echo "$_js" | tr ',' '\n' | grep -E '"(net_|requests|notifies_sent|kicks_received|rounds|max_round|errors|guest_)' | tr -d '"{}' | tr '\n' ' ')"
+    done
+    bg_log vgrantd | grep -E ' (warning|error):' | tail -n 5 | sed 's/^/    vgrantd| /'
+    for _i in "$BR" "vg$adom.0" "vg$bdom.0"; do
+        _sd=/sys/class/net/$_i/statistics
+        [ -d "$_sd" ] || continue
+        log "  dom0 $_i: rx $(cat "$_sd/rx_packets") pkts $(cat "$_sd/rx_dropped") dropped, tx $(cat "$_sd/tx_packets") pkts $(cat "$_sd/tx_dropped") dropped $(cat "$_sd/tx_errors") errors"
+    done
+    for _g in kn-a kn-b; do
+        guest_domid "$_g" >/dev/null || continue
+        gcmd "$_g" 60 "cd /sys/class/net/eth0/statistics && for f in rx_packets rx_dropped rx_errors rx_missed_errors tx_packets tx_dropped tx_errors tx_fifo_errors; do echo \$f=\$(cat \$f); done | tr '\n' ' '; echo; cd /sys/bus/xen/devices/virtio-grant-0/vgrant && grep . * | tr '\n' ' '; echo; dmesg | tail -n 15" || true
+    done
+}
+
+# ping_ok GUEST TARGET: 1000 pings, 10 ms apart, none lost: busybox ping
+# counts 1000 replies, or the guest kernel's ICMP layer does (InEchoReps)
+# while ping counts fewer: then the network delivered every reply and
+# ping's socket dropped some (its receive buffer holds a few replies;
+# under TCG ping may not run for a second), which is logged
+ping_ok() {
+    gcmd "$1" 300 "sh /e2e/guest/net-tool.sh ping 1000 0.01 $2" || soft_fail "$1: ping -c 1000 $2 failed"
+    _pl=$(echo "$GOUT" | grep 'packets transmitted')
+    _er=$(echo "$GOUT" | sed -n 's/^NET-ICMP in_echo_reps=//p')
+    _rt=$(echo "$GOUT" | grep 'round-trip')
+    case $_pl in
+        "1000 packets transmitted, 1000 packets received"*)
+            log "ok: $1 -> $2: $_pl, $_rt" ;;
+        "1000 packets transmitted, "*)
+            if [ "${_er:-0}" -ge 1000 ]; then
+                log "ok: $1 -> $2: the guest kernel received all 1000 echo replies (InEchoReps +$_er); busybox ping counted fewer, its socket dropped the rest: $_pl, $_rt"
+            else
+                net_diag "ping $2"
+                soft_fail "$1: ping $2: $_pl (the guest kernel took ${_er:-?} echo replies)"
+            fi ;;
+        *)
+            net_diag "ping $2"
+            soft_fail "$1: ping $2: ${_pl:-no summary}" ;;
+    esac
+}
+
+# ------------------------------------------------------- the guests -----
+# kmod_loaded NAME: the guest loaded virtio_grant.ko (180 s).  Attaching
+# earlier makes the booting kernel wait 30 s for a device no driver takes
+# yet (xenbus_probe_frontend "Waiting for devices to initialise").
+kmod_loaded() {
+    _i=0
+    until guest_log "$1" | grep -q '^GUEST-KMOD\|^GUEST-ERROR'; do
+        _i=$((_i + 1))
+        [ "$_i" -gt 360 ] && fail "$1 did not load virtio_grant within 180 s"
+        sleep 0.5
+    done
+}
+start_guest -k -m 256 -a ip=$NETA/24 kn-a kernel-net || fail "xl create kn-a failed"
+adom=$(guest_domid kn-a)
+start_guest -k -m 192 -a ip=$NETB/24 kn-b kernel-net || fail "xl create kn-b failed"
+bdom=$(guest_domid kn-b)
+kmod_loaded kn-a
+kmod_loaded kn-b
+vgrant attach "$adom" "type=net,bridge=$BR" >"$E2E_WORK/kn-attach.log" 2>&1 ||
+    fail "vgrant attach $adom type=net,bridge=$BR failed: $(tr '\n' ' ' <"$E2E_WORK/kn-attach.log")"
+vgrant attach "$bdom" "type=net,bridge=$BR,mac=$MACB" >"$E2E_WORK/kn-attach.log" 2>&1 ||
+    fail "vgrant attach $bdom type=net,bridge=$BR,mac=$MACB failed: $(tr '\n' ' ' <"$E2E_WORK/kn-attach.log")"
+net_up kn-a "$adom"
+net_up kn-b "$bdom"
+[ "$(xenstore-read "/local/domain/0/backend/virtio-grant/$bdom/0/mac")" = "$MACB" ] ||
+    fail "kn-b's backend directory lost mac=$MACB"
+tap_in_bridge "$adom"
+tap_in_bridge "$bdom"
+
+# ------------------------------------------------------------ ping ------
+ping_ok kn-a "$DOM0IP"
+ping_ok kn-a "$NETB"
+
+# ------------------------------------------------------------- TCP ------
+# progress NAME DOM COUNTER CMD...: wait (KNET_TCP_S, default 900 s) for
+# CMD to succeed, logging the device's COUNTER every 30 s
+TCP_S=${KNET_TCP_S:-900}
+progress() {
+    _pn=$1 _pd=$2 _pc=$3
+    shift 3
+    _pt0=$(_now) _pi=0
+    until "$@"; do
+        _pi=$((_pi + 1))
+        if [ $((_pi % 60)) = 0 ]; then
+            log "  $_pn after $(($(_now) - _pt0)) s: $_pc $(stat_of "$(vgrant stats "$_pd" 0 --json)" "$_pc")"
+        fi
+        [ $(($(_now) - _pt0)) -ge "$TCP_S" ] && { net_diag "$_pn $_pc"; return 1; }
+        sleep 0.5
+    done
+    log "  $_pn: done after $(($(_now) - _pt0)) s"
+}
+s0=$(vgrant stats "$adom" 0 --json) || fail "vgrant stats $adom 0 failed"
+log "TCP: $MIB MiB kn-a -> dom0"
+net_recv 5001 "$E2E_WORK" >"$E2E_WORK/net-l.log" || fail "dom0: $(cat "$E2E_WORK/net-l.log")"
+gcmd kn-a 60 "sh /e2e/guest/net-tool.sh send $DOM0IP 5001 $MIB >/tmp/net-send.out 2>&1 &" ||
+    fail "kn-a: cannot start sending"
+progress kn-a "$adom" net_tx_bytes test -s "$E2E_WORK/net-recv-5001.sum" ||
+    soft_fail "kn-a -> dom0: $MIB MiB not through within $TCP_S s"
+gcmd kn-a 150 "i=0; until grep -q '^NET-SENT\|^net_send' /tmp/net-send.out || [ \$i -gt 100 ]; do sleep 0.5; i=\$((i + 1)); done; cat /tmp/net-send.out" || true
+sent=$(echo "$GOUT" | grep '^NET-SENT')
+got=$(net_sum 5001 5 "$E2E_WORK") || soft_fail "dom0: $got"
+log "kn-a: ${sent#NET-SENT }; dom0: ${got#NET-RECV }"
+sa=$(echo "$sent" | sed -n 's/.* sha256=\([0-9a-f]*\).*/\1/p')
+sb=$(echo "$got" | sed -n 's/.* sha256=\([0-9a-f]*\).*/\1/p')
+if [ -n "$sa" ] && [ "$sa" = "$sb" ]; then
+    log "ok: $MIB MiB kn-a -> dom0, sha256 $sa at both ends"
+else
+    net_diag "kn-a -> dom0"
+    soft_fail "kn-a -> dom0: kn-a sent sha256 '$sa', dom0 received '$sb'"
+fi
+net_stop 5001 "$E2E_WORK"
+
+log "TCP: $MIB MiB dom0 -> kn-a"
+gcmd kn-a 60 "sh /e2e/guest/net-tool.sh recv 5002" || fail "kn-a: cannot listen on port 5002"
+net_send "$NETA" 5002 "$MIB" "$E2E_WORK" >"$E2E_WORK/net-send.out" 2>&1 &
+spid=$!
+progress kn-a "$adom" net_rx_bytes sh -c "! kill -0 $spid 2>/dev/null" ||
+    { kill "$spid" 2>/dev/null; soft_fail "dom0 -> kn-a: $MIB MiB not through within $TCP_S s"; }
+wait "$spid" || soft_fail "dom0: $(cat "$E2E_WORK/net-send.out")"
+sent=$(grep '^NET-SENT' "$E2E_WORK/net-send.out")
+gcmd kn-a 120 "sh /e2e/guest/net-tool.sh sum 5002 60" || soft_fail "kn-a: no checksum of the received stream"
+got=$(echo "$GOUT" | grep '^NET-RECV')
+log "dom0: ${sent#NET-SENT }; kn-a: ${got#NET-RECV }"
+sa=$(echo "$sent" | sed -n 's/.* sha256=\([0-9a-f]*\).*/\1/p')
+sb=$(echo "$got" | sed -n 's/.* sha256=\([0-9a-f]*\).*/\1/p')
+if [ -n "$sa" ] && [ "$sa" = "$sb" ]; then
+    log "ok: $MIB MiB dom0 -> kn-a, sha256 $sa at both ends"
+else
+    net_diag "dom0 -> kn-a"
+    soft_fail "dom0 -> kn-a: dom0 sent sha256 '$sa', kn-a received '$sb'"
+fi
+
+# ----------------------------------------------------------- stats ------
+s1=$(vgrant stats "$adom" 0 --json) || fail "vgrant stats $adom 0 failed"
+log "vgrant stats $adom 0: $(echo "$s1" | tr ',' '\n' | grep '"net_' | tr -d '"{}' | tr '\n' ' ')"
+bytes=$((MIB * 1048576))
+for dir in tx rx; do
+    p0=$(stat_of "$s0" "net_${dir}_packets") b0=$(stat_of "$s0" "net_${dir}_bytes")
+    p1=$(stat_of "$s1" "net_${dir}_packets") b1=$(stat_of "$s1" "net_${dir}_bytes")
+    [ -n "$p1" ] && [ -n "$b1" ] || fail "vgrant stats has no net_${dir}_packets/bytes: $s1"
+    dp=$((p1 - p0)) db=$((b1 - b0))
+    # the payload in frames of at most 1514 bytes (MTU 1500), TCP/IP and
+    # Ethernet headers on top
+    if [ "$db" -lt "$bytes" ]; then
+        soft_fail "net_${dir}_bytes grew by $db during a $bytes-byte transfer"
+    elif [ "$dp" -lt $((bytes / 1514)) ]; then
+        soft_fail "net_${dir}_packets grew by $dp: too few frames for $bytes bytes"
+    elif [ "$db" -gt $((dp * 1514)) ]; then
+        soft_fail "net_${dir}_bytes $db over $dp packets: frames above 1514 bytes"
+    else
+        log "ok: net_${dir}: +$dp packets, +$db bytes ($((db / dp)) bytes a frame) for $bytes bytes of data"
+    fi
+done
+for k in net_rx_small_buffer net_rx_bad_length net_rx_bad_chain net_tx_bad_length net_tx_bad_header net_errors; do
+    v=$(stat_of "$s1" "$k")
+    [ "${v:-0}" = 0 ] || soft_fail "vgrant stats $adom 0: $k = $v (a well-behaved guest)"
+done
+log "drops the guest's pace explains: net_rx_no_buffer $(stat_of "$s1" net_rx_no_buffer), net_tx_busy $(stat_of "$s1" net_tx_busy)"
+
+# ------------------------------------------- detach mid-transfer --------
+net_recv 5003 "$E2E_WORK" >"$E2E_WORK/net-l.log" || fail "dom0: $(cat "$E2E_WORK/net-l.log")"
+gcmd kn-b 60 "sh /e2e/guest/net-tool.sh flood $DOM0IP 5003" || fail "kn-b: cannot start sending"
+# wait_tx DOM BYTES: the device has sent BYTES more than now (120 s)
+wait_tx() {
+    _w0=$(stat_of "$(vgrant stats "$1" 0 --json)" net_tx_bytes)
+    _i=0
+    while :; do
+        _w=$(stat_of "$(vgrant stats "$1" 0 --json)" net_tx_bytes)
+        [ "$((${_w:-0} - ${_w0:-0}))" -ge "$2" ] && break
+        _i=$((_i + 1))
+        [ "$_i" -gt 240 ] && fail "dom $1 sent only $((${_w:-0} - ${_w0:-0})) bytes in 120 s"
+        sleep 0.5
+    done
+    log "dom $1 is sending: $((_w - _w0)) bytes so far"
+}
+wait_tx "$bdom" 1048576
+log "vgrant detach of kn-b's card while it sends"
+check "vgrant detach $bdom 0" vgrant detach "$bdom" 0
+released_ok "$bdom" 0
+tap_gone "$bdom"
+vgd_alive vgrantd
+# the guest lives on without its card
+gcmd kn-b 120 "ls /sys/class/net; dmesg | tail -n 5" || fail "kn-b does not answer after the detach"
+echo "$GOUT" | grep -qx 'eth0' && fail "kn-b still has eth0 after the detach"
+net_stop 5003 "$E2E_WORK"
+kernel_console_check kn-b
+
+# ---------------------------------------- xl destroy mid-transfer -------
+net_recv 5004 "$E2E_WORK" >"$E2E_WORK/net-l.log" || fail "dom0: $(cat "$E2E_WORK/net-l.log")"
+gcmd kn-a 60 "sh /e2e/guest/net-tool.sh flood $DOM0IP 5004" || fail "kn-a: cannot start sending"
+wait_tx "$adom" 1048576
+# the kernel log before the guest goes (kernel_console_check reads it)
+gcmd kn-a 60 "dmesg | grep -i 'virtio\|net\|grant' | tail -n 20" || true
+kernel_console_check kn-a
+log "xl destroy of kn-a while it sends"
+check "xl destroy kn-a" xl destroy kn-a
+released_ok "$adom" 0
+tap_gone "$adom"
+vgd_alive vgrantd
+net_stop 5004 "$E2E_WORK"
+vgrant detach "$adom" 0 >/dev/null 2>&1
+
+# ------------------------------------------------------ vgrantd log -----
+bad=$(bg_log vgrantd | grep -E ' (error|crit|alert|emerg):' | head -n 5)
+bg_log vgrantd | grep -E ' (warning|warn|error):' | head -n 20 | sed 's/^/    vgrantd| /'
+[ -z "$bad" ] || fail "vgrantd logged errors: $(echo "$bad" | head -n1)"
+log "ok: vgrantd logged no error ($(bg_log vgrantd | grep -cE ' (warning|warn):') warnings, shown above)"
+stop_guest kn-b
+[ -z "$SOFT" ] || fail "$SOFT"
+log "all checks passed"
