@@ -538,6 +538,7 @@ const struct vgd_model vgd_model_blk = {
     .name = VG_TYPE_BLK,
     .device_id = VIRTIO_ID_BLOCK,
     .max_queues = VG_MAX_QUEUES,
+    .gathers = true,
     .open = blk_open,
     .close = blk_close,
     .features = blk_features,

@@ -109,6 +109,11 @@ struct vgd_model {
     /* 0, or the queues the device always has whatever the queues key
      * says (net: receive and transmit; its queues key counts pairs) */
     unsigned fixed_queues;
+    /* The guest sends about as many requests as it got results back (a
+     * block device's queue depth): an idle queue may wait for them
+     * (serve.c, --coalesce-ms).  Not for traffic the guest does not pace
+     * by completions: a transmitted packet waits for nothing. */
+    bool gathers;
 
     /* Open the device described by the backend keys; returns the model's
      * private state or NULL after logging why (naming the key and value). */

@@ -317,7 +317,8 @@ static unsigned gather_expect(const struct vgd_queue *q)
 {
     unsigned want = q->lane_slots;
 
-    if (!q->vq.event_idx || !vgd_coalesce_ms(q->dev->d) || q->last_round < 2)
+    if (!q->dev->model->gathers || !q->vq.event_idx ||
+        !vgd_coalesce_ms(q->dev->d) || q->last_round < 2)
         return 0;
     return q->last_round < want ? q->last_round : want;
 }

@@ -80,6 +80,11 @@ struct nf_port *nf_port_of(uint16_t domid, unsigned devid)
 
 struct nf_world *nf_tw_new(void)
 {
+    return nf_tw_new_opts(NULL);
+}
+
+struct nf_world *nf_tw_new_opts(const struct vgd_options *o)
+{
     struct nf_world *t = calloc(1, sizeof(*t));
 
     assert_non_null(t);
@@ -99,7 +104,7 @@ struct nf_world *nf_tw_new(void)
     t->ts = vg_fake_open(t->w, 0);
     assert_non_null(t->be);
     assert_non_null(t->ts);
-    t->d = vgd_new(t->be, NULL);
+    t->d = vgd_new(t->be, o);
     assert_non_null(t->d);
     assert_int_equal(vgd_start(t->d), 0);
     return t;

@@ -61,6 +61,8 @@ struct nf_guest {
 /* A fresh world (dom 0, vgrantd started, the socketpair port) / free it
  * and every port. */
 struct nf_world *nf_tw_new(void);
+/* ... with these daemon options */
+struct nf_world *nf_tw_new_opts(const struct vgd_options *o);
 void nf_tw_free(struct nf_world *t);
 void nf_ensure_domain(struct nf_world *t, uint16_t dom);
 /* The port opened last for (domid, devid); fails the test if none. */

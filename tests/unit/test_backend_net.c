@@ -156,6 +156,48 @@ static void test_net_tx_reaches_port(void **state)
     nf_tw_free(t);
 }
 
+static uint64_t frozen_clock(void)
+{
+    return 1000;
+}
+
+/* Transmit never waits for more packets (vgd_model.gathers is blk's):
+ * with --coalesce-ms 20 and a clock that does not move, a lone packet
+ * after a round of four still goes at its kick. */
+static void test_net_tx_does_not_gather(void **state)
+{
+    struct vgd_options o = { .coalesce_ms = 20, .clock_ms = frozen_clock };
+    struct nf_world *t = nf_tw_new_opts(&o);
+    struct rf_attach a = { .type = "net" };
+    struct nf_guest g;
+    struct nf_port *pt;
+    uint8_t got[2048];
+    uint32_t id, len;
+    unsigned used = 0;
+    (void)state;
+
+    nf_net_up(t, &g, 1, 0, &a, NF_FEATURES);
+    pt = nf_port_of(1, 0);
+    for (unsigned i = 0; i < 4; i++)
+        nf_tx_post(&g, NULL, 60, 7);
+    assert_int_equal(rf_kick(&g.tx), 0);
+    for (int i = 0; i < VD_MAX_ROUNDS && used < 4; i++) {
+        vd_round(t->d);
+        while (rf_get_used(&g.tx, &id, &len))
+            used++;
+    }
+    assert_int_equal(used, 4);
+    assert_int_equal(nf_stats(t, 1, 0).rounds_4_7, 1);
+    for (unsigned i = 0; i < 4; i++)
+        assert_int_equal(nf_port_recv(pt, got, sizeof(got)), 60);
+    /* the lone one */
+    nf_used_of(t, &g.tx, nf_tx_post(&g, NULL, 60, 7));
+    assert_int_equal(nf_port_recv(pt, got, sizeof(got)), 60);
+    assert_int_equal(nf_stats(t, 1, 0).gathers, 0);
+    nf_guest_close(&g);
+    nf_tw_free(t);
+}
+
 /* Hostile tx chains: header only, frames too short or too long, a header
  * asking for checksum or segmentation offload (not offered), a chain
  * with a writable buffer: each dropped and counted, never sent, the
@@ -449,6 +491,7 @@ int main(void)
         cmocka_unit_test(test_net_device_keys),
         cmocka_unit_test(test_net_random_mac_written_back),
         cmocka_unit_test(test_net_tx_reaches_port),
+        cmocka_unit_test(test_net_tx_does_not_gather),
         cmocka_unit_test(test_net_tx_hostile),
         cmocka_unit_test(test_net_tx_port_busy_drops),
         cmocka_unit_test(test_net_bad_backend_keys),
