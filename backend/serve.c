@@ -323,8 +323,8 @@ static unsigned gather_expect(const struct vgd_queue *q)
     return q->last_round < want ? q->last_round : want;
 }
 
-/* The gap: 4 x the pace (1/16 ms units), in whole ms, within
- * [1, coalesce_ms].  Requests do not come evenly (the guest reacts to
+/* The gap: 4 x the pace (1/16 ms units, at least 1), in whole ms, so at
+ * least 1 ms, and at most coalesce_ms.  Requests do not come evenly (the guest reacts to
  * the completions first, then publishes at its pace, and an emulated
  * guest stalls now and then): twice the mean ended too many gatherings
  * early (make bench, 2026-12-01: grant 3.8 requests per round). */
@@ -335,10 +335,20 @@ static uint64_t gather_gap(const struct vgd_queue *q)
     if (!q->gather_pace)
         return max;
     gap = (4 * (uint64_t)q->gather_pace + 15) / 16;
-    return gap < 1 ? 1 : gap > max ? max : gap;
+    return gap > max ? max : gap;
 }
 
-/* A gathering got its expect requests in elapsed ms: fold its pace per
+/* When the wait that began at q->gather_start looks again: a gap from
+ * now, but not past coalesce_ms in all. */
+static uint64_t gather_next(const struct vgd_queue *q, uint64_t now)
+{
+    uint64_t end = q->gather_start + vgd_coalesce_ms(q->dev->d);
+    uint64_t next = now + gather_gap(q);
+
+    return next < end ? next : end;
+}
+
+/* A wait ended with have requests after elapsed ms: fold its pace per
  * request into the average (3/4 old, 1/4 new). */
 static void gather_learn(struct vgd_queue *q, uint64_t elapsed, unsigned have)
 {
@@ -356,7 +366,7 @@ static void gather_learn(struct vgd_queue *q, uint64_t elapsed, unsigned have)
  * number to wait for and q->gather_until is set. */
 static bool gathered(struct vgd_queue *q, unsigned *expect)
 {
-    uint64_t now, end;
+    uint64_t now;
     unsigned have;
 
     *expect = gather_expect(q);
@@ -372,20 +382,17 @@ static bool gathered(struct vgd_queue *q, unsigned *expect)
     if (!q->gather_until) {
         q->dev->gathers++;
         q->gather_start = now;
-        q->gather_until = now + gather_gap(q);
+        q->gather_until = gather_next(q, now);
         q->gather_seen = have;
-        end = q->gather_start + vgd_coalesce_ms(q->dev->d);
-        if (q->gather_until > end)
-            q->gather_until = end;
         return false;
     }
     if (now < q->gather_until)
         return false;
-    end = q->gather_start + vgd_coalesce_ms(q->dev->d);
-    if (have > q->gather_seen && now < end) {
+    if (have > q->gather_seen &&
+        now < q->gather_start + vgd_coalesce_ms(q->dev->d)) {
         /* still coming: one more gap */
         q->gather_seen = have;
-        q->gather_until = now + gather_gap(q) < end ? now + gather_gap(q) : end;
+        q->gather_until = gather_next(q, now);
         return false;
     }
     /* Nothing at all yet (the guest is slow to start, or done): nothing
