@@ -208,6 +208,19 @@ progress() {
     log "  $_pn: done after $(($(_now) - _pt0)) s"
 }
 s0=$(vgrant stats "$adom" 0 --json) || fail "vgrant stats $adom 0 failed"
+# same_sums FROM TO SENT-LINE GOT-LINE: the sha256 of what FROM sent
+# (its NET-SENT line) is that of what TO received (its NET-RECV line)
+same_sums() {
+    _sa=$(echo "$3" | sed -n 's/.* sha256=\([0-9a-f]*\).*/\1/p')
+    _sb=$(echo "$4" | sed -n 's/.* sha256=\([0-9a-f]*\).*/\1/p')
+    if [ -n "$_sa" ] && [ "$_sa" = "$_sb" ]; then
+        log "ok: $MIB MiB $1 -> $2, sha256 $_sa at both ends"
+    else
+        net_diag "$1 -> $2"
+        soft_fail "$1 -> $2: $1 sent sha256 '$_sa', $2 received '$_sb'"
+    fi
+}
+
 log "TCP: $MIB MiB kn-a -> dom0"
 net_recv 5001 "$E2E_WORK" >"$E2E_WORK/net-l.log" || fail "dom0: $(cat "$E2E_WORK/net-l.log")"
 gcmd kn-a 60 "sh /e2e/guest/net-tool.sh send $DOM0IP 5001 $MIB >/tmp/net-send.out 2>&1 &" ||
@@ -218,14 +231,7 @@ gcmd kn-a 150 "i=0; until grep -q '^NET-SENT\|^net_send' /tmp/net-send.out || [ 
 sent=$(echo "$GOUT" | grep '^NET-SENT')
 got=$(net_sum 5001 5 "$E2E_WORK") || soft_fail "dom0: $got"
 log "kn-a: ${sent#NET-SENT }; dom0: ${got#NET-RECV }"
-sa=$(echo "$sent" | sed -n 's/.* sha256=\([0-9a-f]*\).*/\1/p')
-sb=$(echo "$got" | sed -n 's/.* sha256=\([0-9a-f]*\).*/\1/p')
-if [ -n "$sa" ] && [ "$sa" = "$sb" ]; then
-    log "ok: $MIB MiB kn-a -> dom0, sha256 $sa at both ends"
-else
-    net_diag "kn-a -> dom0"
-    soft_fail "kn-a -> dom0: kn-a sent sha256 '$sa', dom0 received '$sb'"
-fi
+same_sums kn-a dom0 "$sent" "$got"
 net_stop 5001 "$E2E_WORK"
 
 log "TCP: $MIB MiB dom0 -> kn-a"
@@ -239,14 +245,7 @@ sent=$(grep '^NET-SENT' "$E2E_WORK/net-send.out")
 gcmd kn-a 120 "sh /e2e/guest/net-tool.sh sum 5002 60" || soft_fail "kn-a: no checksum of the received stream"
 got=$(echo "$GOUT" | grep '^NET-RECV')
 log "dom0: ${sent#NET-SENT }; kn-a: ${got#NET-RECV }"
-sa=$(echo "$sent" | sed -n 's/.* sha256=\([0-9a-f]*\).*/\1/p')
-sb=$(echo "$got" | sed -n 's/.* sha256=\([0-9a-f]*\).*/\1/p')
-if [ -n "$sa" ] && [ "$sa" = "$sb" ]; then
-    log "ok: $MIB MiB dom0 -> kn-a, sha256 $sa at both ends"
-else
-    net_diag "dom0 -> kn-a"
-    soft_fail "dom0 -> kn-a: dom0 sent sha256 '$sa', kn-a received '$sb'"
-fi
+same_sums dom0 kn-a "$sent" "$got"
 
 # ----------------------------------------------------------- stats ------
 s1=$(vgrant stats "$adom" 0 --json) || fail "vgrant stats $adom 0 failed"
