@@ -7,6 +7,7 @@
  * vring_interrupt with late EOI), and failing every request the device
  * still owes when the backend goes away.
  */
+#include <linux/delay.h>
 #include <linux/interrupt.h>
 #include <linux/kernel.h>
 #include <linux/rcupdate.h>
@@ -249,6 +250,41 @@ static void fail_queue(struct vgk_dev *d, struct vgk_queue *q)
 		enable_irq(q->irq);
 }
 
+/*
+ * Give the drivers a bounded time to take the used entries fail_queue
+ * published before the device breaks: a broken virtqueue hands out no
+ * more buffers, yet virtqueue_enable_cb_delayed() still compares the
+ * ring's used index with what the driver took, so virtio_net (which
+ * takes them later, in NAPI) would loop in virtnet_poll_cleantx()
+ * forever (kernel-net: soft lockup after `vgrant detach` mid-transfer).
+ * virtio_blk takes them inside the interrupt: nothing to wait for.
+ */
+static void wait_consumed(struct vgk_dev *d)
+{
+	unsigned long deadline = jiffies + msecs_to_jiffies(1000);
+	unsigned int i;
+
+	for (;;) {
+		bool pending = false;
+
+		for (i = 0; i < d->nq; i++) {
+			struct vgk_queue *q = d->q[i];
+			const struct vring *vr = virtqueue_get_vring(q->vq);
+			u16 taken = (u16)virtqueue_enable_cb_prepare(q->vq);
+
+			if (taken != virtio16_to_cpu(q->vq->vdev, READ_ONCE(vr->used->idx)))
+				pending = true;
+		}
+		if (!pending)
+			return;
+		if (time_after(jiffies, deadline)) {
+			dev_warn(&d->xdev->dev, "the driver did not take its failed requests within 1 s; breaking the device anyway\n");
+			return;
+		}
+		msleep(10);
+	}
+}
+
 void vgk_fail_io(struct vgk_dev *d)
 {
 	unsigned int i;
@@ -261,6 +297,7 @@ void vgk_fail_io(struct vgk_dev *d)
 	WRITE_ONCE(d->poison, true);
 	for (i = 0; i < d->nq; i++)
 		fail_queue(d, d->q[i]);
+	wait_consumed(d);
 	if (d->nq && d->vv)
 		virtio_break_device(&d->vv->vdev);   /* later adds: -EIO */
 	mutex_unlock(&d->vq_mutex);
