@@ -558,19 +558,25 @@ static void first_look(struct vgd_dev *dev)
     }
 }
 
+/* Stop serving and close what the model opened in this domain (the
+ * image, the tap): nothing of the device stays but its directory. */
+static void dev_close_model(struct vgd_dev *dev)
+{
+    dev_disconnect(dev);
+    if (dev->mstate)
+        dev->model->close(dev->mstate);
+    dev->mstate = NULL;
+}
+
 /* The directory now belongs to another attach: drop every trace of the
  * device we were serving (mappings, ports, the open image, mode, limits)
  * without writing anything into the new directory, and look at it afresh. */
 static void dev_forget(struct vgd_dev *dev, const char *new_id)
 {
-
     vgd_xb_log(dev, VG_LOG_INFO, "re-attached (attach-id %s -> %s): dropping "
                "the old device and starting over from the new keys",
                dev->attach_id, VG_ESC(new_id));
-    dev_disconnect(dev);
-    if (dev->mstate)
-        dev->model->close(dev->mstate);
-    dev->mstate = NULL;
+    dev_close_model(dev);
     dev->model = NULL;
     dev->xport = NULL;
     dev->offered = 0;
@@ -692,6 +698,16 @@ void vgd_dev_changed(struct vgd_dev *dev)
         }
         if (dev->state == before)
             break;
+    }
+    /* A dead frontend's device is never served again (only a new attach
+     * revives the directory, through dev_forget), so what the model holds
+     * goes now, not when the toolstack gets round to removing the
+     * directory: `xl destroy` of a guest with a type=net device must not
+     * leave its tap in the bridge. */
+    if (dev->fe_dead && dev->mstate) {
+        vgd_xb_log(dev, VG_LOG_INFO, "closing the %s model: the frontend "
+                   "domain is gone", dev->model->name);
+        dev_close_model(dev);
     }
 }
 

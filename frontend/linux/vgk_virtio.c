@@ -258,6 +258,11 @@ static void fail_queue(struct vgk_dev *d, struct vgk_queue *q)
  * takes them later, in NAPI) would loop in virtnet_poll_cleantx()
  * forever (kernel-net: soft lockup after `vgrant detach` mid-transfer).
  * virtio_blk takes them inside the interrupt: nothing to wait for.
+ *
+ * virtio_ring has no read-only way to learn what the driver took;
+ * virtqueue_enable_cb_prepare() returns it, and its side effects (ask
+ * for callbacks, move used_event) may race with the driver's own calls
+ * but cannot matter here: the backend is gone and interrupts no more.
  */
 static void wait_consumed(struct vgk_dev *d)
 {

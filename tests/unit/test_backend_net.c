@@ -428,6 +428,43 @@ static void test_net_toolstack_attach_detach(void **state)
     nf_tw_free(t);
 }
 
+/* xl destroy mid-transfer: the frontend domain dies and the backend
+ * directory stays (nobody removes a `vgrant attach`ed one at once); the
+ * tap must go with the guest all the same, and a new attach of the same
+ * domid and devid opens a fresh one. */
+static void test_net_guest_destroy_closes_port(void **state)
+{
+    struct nf_world *t = nf_tw_new();
+    struct rf_attach a = { .type = "net" };
+    struct nf_guest g;
+    struct nf_port *pt;
+    uint8_t got[2048];
+    uint16_t head;
+    (void)state;
+
+    nf_net_up(t, &g, 6, 0, &a, NF_FEATURES);
+    pt = nf_port_of(6, 0);
+    head = nf_tx_post(&g, NULL, 60, 1);
+    assert_int_equal(nf_used_of(t, &g.tx, head), 0);
+    assert_int_equal(nf_port_recv(pt, got, sizeof(got)), 60);
+    assert_false(pt->closed);
+
+    assert_int_equal(vg_fake_domain_destroy(t->w, 6), 0);
+    for (int i = 0; i < VD_MAX_ROUNDS && !pt->closed; i++)
+        vd_round(t->d);
+    assert_true(pt->closed);
+    assert_true(vd_has_dev(t->d, 6, 0));
+    assert_int_equal(nf_stats(t, 6, 0).state, VG_XB_CLOSED);
+    nf_guest_close(&g);
+
+    /* the domid comes back with a new attach: a new port */
+    nf_net_up(t, &g, 6, 0, &a, NF_FEATURES);
+    assert_true(nf_port_of(6, 0) != pt);
+    assert_false(nf_port_of(6, 0)->closed);
+    nf_guest_close(&g);
+    nf_tw_free(t);
+}
+
 /* vgrantd's control socket answers `stats` with the net counters for a
  * net device (text and JSON; vgrant stats and --prometheus read these)
  * and without them for other types. */
@@ -497,6 +534,7 @@ int main(void)
         cmocka_unit_test(test_net_bad_backend_keys),
         cmocka_unit_test(test_net_attach_spec),
         cmocka_unit_test(test_net_toolstack_attach_detach),
+        cmocka_unit_test(test_net_guest_destroy_closes_port),
         cmocka_unit_test(test_net_stats_reply),
     };
 
