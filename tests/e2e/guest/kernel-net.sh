@@ -1,7 +1,8 @@
 #!/bin/sh
 # Guest job of kernel-net: the stock kernel's virtio_net over
 # virtio_grant.ko.  Argument ip=A.B.C.D/NN.  Loads virtio_grant and
-# virtio_net, waits (180 s at most) for an interface bound to virtio_net
+# virtio_net (with napi_tx=<0|1> from the argument of that name, default
+# the driver's own 1), waits (180 s at most) for an interface bound to virtio_net
 # (the device dom0 attaches with `vgrant attach <dom> type=net,...`),
 # gives it the address, brings it up and prints
 #   GUEST-NET-UP if=<name> mac=<mac> mtu=<mtu> driver=virtio_net
@@ -13,9 +14,11 @@
 kernel_setup
 # busybox modprobe loads the dependencies modules.dep lists, not theirs:
 # net_failover needs failover
-for m in failover net_failover virtio_net; do
+for m in failover net_failover; do
     modprobe "$m" || gerr "modprobe $m failed"
 done
+case ${napi_tx:-1} in 0|1) ;; *) gerr "napi_tx '$napi_tx' is not 0 or 1" ;; esac
+modprobe virtio_net napi_tx="${napi_tx:-1}" || gerr "modprobe virtio_net napi_tx=${napi_tx:-1} failed"
 
 i=0 ifc=""
 while [ -z "$ifc" ]; do
