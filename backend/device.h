@@ -69,11 +69,12 @@ struct vgd_queue {
     struct vgd_round round[VGD_LANES];
     uint64_t round_seq;        /* rounds started on this queue */
     bool draining;             /* vgd_serve_drain: no re-queueing */
-    /* serve.c's gathering on an idle queue: the size of the last round
-     * popped; while waiting for min(it, a lane) requests, when the
-     * wait began and until when it lasts (vgd_clock_ms; 0 = not waiting)
-     * and how many chains were there at the last look */
-    unsigned last_round;
+    /* serve.c's gathering on an idle queue: the results handed back to
+     * the guest since a round last began on an idle queue; while waiting
+     * for min(it, a lane) requests, when the wait began and until when it
+     * lasts (vgd_clock_ms; 0 = not waiting) and how many chains were
+     * there at the last look */
+    unsigned returned;
     uint64_t gather_start, gather_until;
     unsigned gather_seen;
     unsigned gather_pace;      /* ms per request coming, x16 (0: unknown) */

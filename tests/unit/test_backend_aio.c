@@ -415,6 +415,46 @@ static void test_idle_queue_gathers_as_many_as_it_gave_back(void **state)
     held_free(a.held);
 }
 
+/* Rounds that overlap share the guest's depth: a round of 4 from the idle
+ * queue, then 8 more that start in the other lane while it is in the
+ * kernel.  Once both are back the guest has 12 to send again, so the
+ * idle queue asks for the kick at the 12th, not at the 8th (the last
+ * round's size kept the depth split into small rounds for good:
+ * kernel-persistent in make bench). */
+static void test_idle_queue_expects_what_overlapping_rounds_gave_back(
+    void **state)
+{
+    struct ta a;
+    struct rawfront rf;
+    struct rf_blk r[4], b[8];
+    struct vgd_dev_stats s;
+    (void)state;
+
+    gather_start(&a, &rf, r, 20, 1000);
+    a.held->hold_all = true;
+    publish_reads(&rf, r, 4, 10);
+    pump0(&a, 3);
+    s = tw_dev_stats(a.t, 1, 0);
+    assert_int_equal(s.rounds, 2);
+    assert_int_equal(s.in_flight, 4);
+    publish_reads(&rf, b, 8, 20);
+    pump0(&a, 3);
+    s = tw_dev_stats(a.t, 1, 0);
+    assert_int_equal(s.rounds, 3);
+    assert_int_equal(s.in_flight, 12);
+
+    a.held->hold_all = false;
+    held_release(a.held);
+    assert_int_equal(collect_used(&a, &rf, NULL, 4, 16), 16);
+    pump0(&a, 2);
+    assert_int_equal(avail_event(&rf), 16 + 11);
+    for (unsigned i = 0; i < 8; i++)
+        assert_int_equal(b[i].data[0], 20 + i);
+    rf_close(&rf);
+    tw_free(a.t);
+    held_free(a.held);
+}
+
 /* A slow guest, --coalesce-ms 20: after a round of 4, the next four come
  * one per 2 ms: one round, and the queue learns the pace (6 ms for 4: a
  * gap of 4 x 1.5 = 6 ms).  None comes: no round, the expectation stays;
@@ -1101,6 +1141,7 @@ int main(void)
         cmocka_unit_test(test_second_round_starts_while_first_in_flight),
         cmocka_unit_test(test_second_round_waits_for_half_a_lane),
         cmocka_unit_test(test_idle_queue_gathers_as_many_as_it_gave_back),
+        cmocka_unit_test(test_idle_queue_expects_what_overlapping_rounds_gave_back),
         cmocka_unit_test(test_idle_queue_waits_at_the_guests_pace),
         cmocka_unit_test(test_byte_budget_default_follows_the_executor),
         cmocka_unit_test(test_hostile_backing_store_eio_on_write),
