@@ -60,6 +60,7 @@ struct vgd {
     unsigned watch_budget;
     unsigned auto_threshold;       /* transport options, see vgd_options */
     unsigned coalesce_ms;          /* serve.c's wait for a round's worth */
+    unsigned input_stall_ms;       /* serve.c's wait for rx buffers */
     unsigned persistent_pages;
     bool direct;               /* --direct */
     char base[VG_XS_PATH_MAX];
@@ -196,7 +197,25 @@ int vgd_input_add(struct vgd *d, struct vgd_queue *q, int fd)
     d->inputs[i] = q;
     q->input_slot = (int)i;
     q->input_fd = fd;
+    q->input_paused = false;
+    q->starved = false;
     return 0;
+}
+
+void vgd_input_pause(struct vgd *d, struct vgd_queue *q, bool pause)
+{
+    struct epoll_event ev = { .events = pause ? 0 : EPOLLIN };
+
+    if (q->input_slot < 0 || q->input_paused == pause)
+        return;
+    ev.data.u64 = (uint64_t)q->input_slot << 32 | TAG_INPUT;
+    if (epoll_ctl(d->epfd, EPOLL_CTL_MOD, q->input_fd, &ev)) {
+        vg_dev_log(VG_LOG_WARN, q->dev->fe_domid, q->dev->devid, "queue %u: "
+                   "cannot %s polling fd %d: %s", q->index,
+                   pause ? "pause" : "resume", q->input_fd, strerror(errno));
+        return;
+    }
+    q->input_paused = pause;
 }
 
 void vgd_input_del(struct vgd *d, struct vgd_queue *q)
@@ -213,6 +232,8 @@ void vgd_input_del(struct vgd *d, struct vgd_queue *q)
     d->inputs[i] = NULL;
     q->input_slot = -1;
     q->input_fd = -1;
+    q->input_paused = false;
+    q->starved = false;
 }
 
 struct vgd_aio *vgd_aio(struct vgd *d)
@@ -544,6 +565,11 @@ unsigned vgd_coalesce_ms(const struct vgd *d)
     return d->coalesce_ms;
 }
 
+unsigned vgd_input_stall_ms(const struct vgd *d)
+{
+    return d->input_stall_ms;
+}
+
 unsigned vgd_auto_threshold(const struct vgd *d)
 {
     return d->auto_threshold;
@@ -613,6 +639,7 @@ struct vgd *vgd_new(struct vg_hyp *h, const struct vgd_options *o)
     d->direct = o && o->direct;
     d->coalesce_ms = o && o->coalesce_ms <= VGD_MAX_COALESCE_MS ?
                      o->coalesce_ms : 0;
+    d->input_stall_ms = o ? o->input_stall_ms : 0;
     d->persistent_pages = o && o->persistent_cache_pages ?
                           o->persistent_cache_pages :
                           VGD_DEFAULT_PERSISTENT_PAGES;

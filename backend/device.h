@@ -91,6 +91,11 @@ struct vgd_queue {
      * for input; input_slot >= 0 while the daemon polls the model's fd */
     bool input;
     int input_slot, input_fd;
+    /* serve.c's wait for rx buffers: the ring had too few for the input
+     * the model holds since starved_since (vgd_clock_ms); the fd rests
+     * (input_paused) until the guest posts more or the stall ends */
+    bool starved, input_paused;
+    uint64_t starved_since;
 };
 
 struct vgd_dev {
@@ -172,6 +177,10 @@ uint64_t vgd_clock_ms(const struct vgd *d);
 int vgd_input_add(struct vgd *d, struct vgd_queue *q, int fd);
 /* Stop polling q's fd (nothing if it is not polled). */
 void vgd_input_del(struct vgd *d, struct vgd_queue *q);
+/* Stop (pause) or resume polling q's model fd; it stays registered. */
+void vgd_input_pause(struct vgd *d, struct vgd_queue *q, bool pause);
+/* vgd_options.input_stall_ms (serve.c). */
+unsigned vgd_input_stall_ms(const struct vgd *d);
 /* The daemon's executor for file transfers (aio.h); NULL: synchronous. */
 struct vgd_aio *vgd_aio(struct vgd *d);
 /* vgd_options.coalesce_ms (serve.c). */

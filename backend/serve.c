@@ -424,8 +424,29 @@ enum input_pop {
     IP_IDLE,        /* no input: the queue rests until the fd is readable */
     IP_ROUND_FULL,  /* the input starts the next round */
     IP_DROPPED,     /* too few chains in the ring: the model dropped it */
+    IP_STARVED,     /* too few chains in the ring: the input waits */
     IP_BROKEN,      /* the ring is broken (q->vq.error) */
 };
+
+/* The ring has too few buffers for the input the model holds: wait for
+ * the guest to post more (the input stays with the model, what follows
+ * stays in its fd) for input_stall_ms from when the ring first ran
+ * short, as a NIC's receive ring waits for its driver; after that drop,
+ * and go on dropping while it stays short, so a guest that never posts
+ * buffers costs a bounded amount of work per round and nothing else. */
+static bool input_hold(struct vgd_queue *q)
+{
+    uint64_t stall = vgd_input_stall_ms(q->dev->d);
+    uint64_t now = vgd_clock_ms(q->dev->d);
+
+    if (!stall)
+        return false;
+    if (!q->starved) {
+        q->starved = true;
+        q->starved_since = now;
+    }
+    return now - q->starved_since < stall;
+}
 
 static enum input_pop pop_input(struct vgd_queue *q, struct vgd_slot *r,
                                 unsigned n, unsigned *k)
@@ -470,9 +491,12 @@ static enum input_pop pop_input(struct vgd_queue *q, struct vgd_slot *r,
                 return IP_BROKEN;
         if (!ran_out)
             return IP_ROUND_FULL;
+        if (input_hold(q))
+            return IP_STARVED;
         model->input_take(dev->mstate, q->index, true);
         return IP_DROPPED;
     }
+    q->starved = false;
     /* enough, or as many as it may span: the model checks the sizes */
     for (unsigned i = 0; i < got; i++)
         r[n + i].input = (struct vgd_req_input){
@@ -497,6 +521,7 @@ bool vgd_serve_queue(struct vgd_queue *q, unsigned budget,
     unsigned served = 0, pushed = 0;
     uint64_t bytes = 0;
     bool exhausted = false, empty = false, throttled = false, idle = false;
+    bool starved = false;
     bool coalescing = false, gathering = false;
     unsigned expect = 0;
     int l;
@@ -505,7 +530,7 @@ bool vgd_serve_queue(struct vgd_queue *q, unsigned budget,
         return false;
 
     vq_dev_disable_notify(&q->vq);
-    while (!exhausted && !empty && !throttled && !idle &&
+    while (!exhausted && !empty && !throttled && !idle && !starved &&
            (l = free_lane(q)) >= 0) {
         struct vgd_slot *r = lane_slots(q, (unsigned)l);
         struct vgd_round *rd = &q->round[l];
@@ -540,7 +565,9 @@ bool vgd_serve_queue(struct vgd_queue *q, unsigned budget,
                 }
                 if (ip == IP_IDLE)
                     idle = true;
-                if (ip == IP_IDLE || ip == IP_ROUND_FULL)
+                if (ip == IP_STARVED)
+                    starved = true;
+                if (ip == IP_IDLE || ip == IP_ROUND_FULL || ip == IP_STARVED)
                     break;
                 served += ip == IP_DROPPED ? 1 : k;
                 for (unsigned i = 0; i < k; i++)
@@ -614,6 +641,22 @@ bool vgd_serve_queue(struct vgd_queue *q, unsigned budget,
 
     if (pushed)
         notify(q);
+    if (q->input && !starved)
+        vgd_input_pause(dev->d, q, false);
+    if (starved) {
+        /* the fd stays readable: rest it; the guest's kick when it posts
+         * another buffer, or the stall's end, brings the queue back (and
+         * a buffer posted before the kick was asked for, at once) */
+        uint16_t had = vq_dev_avail_count(&q->vq);
+
+        vgd_input_pause(dev->d, q, true);
+        vgd_queue_defer(dev->d, q,
+                        q->starved_since + vgd_input_stall_ms(dev->d));
+        if (q->vq.event_idx)
+            return vq_dev_enable_notify_at(&q->vq, (uint16_t)(had + 1));
+        (void)vq_dev_enable_notify(&q->vq);
+        return vq_dev_avail_count(&q->vq) > had;
+    }
     if (gathering) {
         /* the expect-th kick or the timer brings it back */
         if (vq_dev_enable_notify_at(&q->vq, (uint16_t)expect))

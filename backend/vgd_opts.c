@@ -65,6 +65,7 @@ enum vgd_parse_result vgd_cmdline_parse(int argc, char **argv,
     c->control_path = VGD_CONTROL_DEFAULT_PATH;
     c->level = VG_LOG_INFO;
     c->opts.coalesce_ms = VGD_DEFAULT_COALESCE_MS;
+    c->opts.input_stall_ms = VGD_DEFAULT_INPUT_STALL_MS;
     optind = 0;                /* glibc: start over (a reload parses again) */
     opterr = 0;                /* the messages are ours */
     while ((ch = getopt_long(argc, argv, "+Fl:p:b:d:c:Vh", longopts, NULL)) != -1) {

@@ -41,6 +41,10 @@
  * (serve.c, gathered). */
 #define VGD_DEFAULT_COALESCE_MS 20u
 #define VGD_MAX_COALESCE_MS 100u
+/* vgd_options.input_stall_ms from the command line: long enough for a
+ * guest descheduled for a while (under emulation round trips of 2 s were
+ * seen), short enough that a guest that never refills costs little. */
+#define VGD_DEFAULT_INPUT_STALL_MS 2000u
 /* After this long in InitWait without a frontend, vgrantd tells the user
  * what to check (once per wait). */
 #define VGD_FRONTEND_LATE_MS 30000u
@@ -91,6 +95,15 @@ struct vgd_options {
      * off, every kick starts a round at once.  The command line's default
      * is VGD_DEFAULT_COALESCE_MS; a zeroed vgd_options (tests) is off. */
     unsigned coalesce_ms;
+    /* An input queue (net receive) whose guest has posted too few
+     * buffers for the next input keeps that input (and leaves the rest in
+     * the model's fd, the tap's own queue) for up to this many
+     * milliseconds from when the ring first ran short, as a NIC waits for
+     * its driver to refill; then it drops inputs, counted, while the ring
+     * stays short.  The command line's default is
+     * VGD_DEFAULT_INPUT_STALL_MS; a zeroed vgd_options (tests) drops at
+     * once. */
+    unsigned input_stall_ms;
     /* Tests: an executor of their own, used instead and not freed. */
     struct vgd_aio *aio;
     /* Monotonic milliseconds for rate limits (rng rate=) and the timers

@@ -164,6 +164,90 @@ static void test_net_rx_no_buffers_drops(void **state)
     nf_tw_free(t);
 }
 
+static uint64_t stall_now;
+static uint64_t stall_clock(void)
+{
+    return stall_now;
+}
+
+/* With --input-stall (vgrantd's default 2 s), frames for a guest with no
+ * rx buffers wait for it, as on a NIC: none is dropped while it refills
+ * late, each arrives in order once it posts buffers, and the daemon
+ * neither spins on the readable tap nor holds up another guest.  A guest
+ * that posts none for the whole stall loses the frames from then on,
+ * counted, until it posts buffers again. */
+static void test_hostile_net_rx_waits_for_buffers_then_drops(void **state)
+{
+    struct vgd_options o = { .input_stall_ms = 2000,
+                             .clock_ms = stall_clock };
+    struct nf_world *t;
+    struct rf_attach a = { .type = "net" };
+    struct nf_guest g, other;
+    struct nf_port *pt, *pt2;
+    uint8_t *bufs[3], got[256];
+    uint16_t heads[3], head;
+    uint32_t id, len;
+    (void)state;
+
+    stall_now = 5000;
+    t = nf_tw_new_opts(&o);
+    nf_net_up(t, &g, 1, 0, &a, NF_FEATURES);
+    nf_net_up(t, &other, 2, 0, &a, NF_FEATURES);
+    pt = nf_port_of(1, 0);
+    pt2 = nf_port_of(2, 0);
+
+    /* late refill: three frames wait, nothing dropped */
+    for (unsigned i = 0; i < 3; i++)
+        nf_port_send(pt, 60 + i, i);
+    vd_pump(t->d, 5);
+    stall_now += 1500;
+    vd_pump(t->d, 5);
+    assert_int_equal(nf_stats(t, 1, 0).net_rx_no_buffer, 0);
+    assert_int_equal(nf_stats(t, 1, 0).net_rx_packets, 0);
+    /* the other guest is served meanwhile */
+    head = nf_tx_post(&other, NULL, 80, 11);
+    assert_int_equal(nf_used_of(t, &other.tx, head), 0);
+    assert_int_equal(nf_port_recv(pt2, got, sizeof(got)), 80);
+    nf_rx_post(&g, 3, 256, bufs, heads);
+    assert_int_equal(rf_kick(&g.rx), 0);        /* virtio_net kicks */
+    for (unsigned i = 0; i < 3; i++) {
+        assert_true(nf_rx_used(t, &g, &id, &len));
+        assert_int_equal(id, heads[i]);
+        assert_int_equal(len, NF_HDR + 60 + i);
+        nf_assert_frame(bufs[i] + NF_HDR, 60 + i, i);
+    }
+    assert_int_equal(nf_stats(t, 1, 0).net_rx_no_buffer, 0);
+
+    /* no refill at all: after the stall the frames go, counted, and the
+     * next ones go at once while the ring stays empty */
+    nf_port_send(pt, 64, 20);
+    nf_port_send(pt, 64, 21);
+    vd_pump(t->d, 5);
+    assert_int_equal(nf_stats(t, 1, 0).net_rx_no_buffer, 0);
+    stall_now += 2000;
+    vd_pump(t->d, 5);
+    assert_int_equal(nf_stats(t, 1, 0).net_rx_no_buffer, 2);
+    nf_port_send(pt, 64, 22);
+    vd_pump(t->d, 5);
+    assert_int_equal(nf_stats(t, 1, 0).net_rx_no_buffer, 3);
+
+    /* buffers again: the next frame arrives, and waiting starts afresh */
+    nf_rx_post(&g, 1, 256, bufs, heads);
+    assert_int_equal(rf_kick(&g.rx), 0);
+    nf_port_send(pt, 70, 42);
+    assert_true(nf_rx_used(t, &g, &id, &len));
+    assert_int_equal(id, heads[0]);
+    assert_int_equal(len, NF_HDR + 70);
+    nf_assert_frame(bufs[0] + NF_HDR, 70, 42);
+    nf_port_send(pt, 64, 23);
+    vd_pump(t->d, 5);
+    assert_int_equal(nf_stats(t, 1, 0).net_rx_no_buffer, 3);
+    assert_int_equal(rf_backend_state(&g.rx), VG_XB_CONNECTED);
+    nf_guest_close(&g);
+    nf_guest_close(&other);
+    nf_tw_free(t);
+}
+
 /* Buffers too small: without MRG_RXBUF one buffer must hold header and
  * frame; with it the first must hold the header and all the chains a
  * packet may span the packet.  Each such packet is dropped and counted,
@@ -339,6 +423,7 @@ int main(void)
         cmocka_unit_test(test_net_rx_one_buffer),
         cmocka_unit_test(test_net_rx_mergeable),
         cmocka_unit_test(test_net_rx_no_buffers_drops),
+        cmocka_unit_test(test_hostile_net_rx_waits_for_buffers_then_drops),
         cmocka_unit_test(test_net_rx_small_buffers),
         cmocka_unit_test(test_net_rx_bad_port_frames),
         cmocka_unit_test(test_net_rx_readable_chain),
