@@ -91,6 +91,8 @@ set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set boxwidth 0.9
+# room above the highest bar for the key
+set offsets 0, 0, graph 0.25, 0
 set grid ytics
 set yrange [0:*]
 set xtics rotate by -30

@@ -28,19 +28,23 @@
 #          channels, i.e. the notifications the backend sent; 0 for
 #          virtio_net, whose interrupts are virtio_grant.ko's)
 # On failure: NETBENCH-ERROR <test> <why> and the tail of the tool's
-# output, non-zero status.
+# output, non-zero status.  BENCH_NET_SYSFS (default /sys/class/net) and
+# BENCH_NET_IRQS (default /proc/interrupts) are for the tests
+# (tests/scripts/test_bench_net.sh).
 t=${1:-} host=${2:-}
 [ -n "$t" ] && [ -n "$host" ] || { echo "usage: bench-net.sh TEST HOST ..." >&2; exit 2; }
-out=/tmp/bench-net-$t.out
+out=${TMPDIR:-/tmp}/bench-net-$t.out
+sysfs=${BENCH_NET_SYSFS:-/sys/class/net}
+irqf=${BENCH_NET_IRQS:-/proc/interrupts}
 
 ifc=""
-for n in /sys/class/net/*; do
+for n in "$sysfs"/*; do
     [ "${n##*/}" = lo ] && continue
     [ -e "$n/device" ] && { ifc=${n##*/}; break; }
 done
 [ -n "$ifc" ] || { echo "NETBENCH-ERROR $t no network interface"; exit 1; }
-st=/sys/class/net/$ifc/statistics
-irqs() { awk -v i="$ifc" 'index($0, i) { s = 0; for (k = 2; k <= NF && $k ~ /^[0-9]+$/; k++) s += $k; t += s } END { print t + 0 }' /proc/interrupts; }
+st=$sysfs/$ifc/statistics
+irqs() { awk -v i="$ifc" 'index($0, i) { s = 0; for (k = 2; k <= NF && $k ~ /^[0-9]+$/; k++) s += $k; t += s } END { print t + 0 }' "$irqf"; }
 
 # receiver FILE: "<secs> <mbps> <lost/total or ->" of iperf3's receiver line
 receiver() {
@@ -78,6 +82,7 @@ case $t in
         p0=$(cat "$st/$c")
         run_iperf "$s" "$@" || fail_out "iperf3 failed (rc $?)"
         p1=$(cat "$st/$c")
+        # shellcheck disable=SC2046  # three words, split on purpose
         set -- $(receiver "$out")
         [ -n "${2:-}" ] && [ -n "${1:-}" ] || fail_out "no receiver line in iperf3's output"
         pps=$(awk -v n=$((p1 - p0)) -v s="$1" 'BEGIN { if (s > 0) printf "%.0f", n / s }')
@@ -86,6 +91,7 @@ case $t in
     udp64)
         s=${3:-10} rate=${4:-10M}
         run_iperf "$s" -u -l 64 -b "$rate" || fail_out "iperf3 failed (rc $?)"
+        # shellcheck disable=SC2046  # three words, split on purpose
         set -- $(receiver "$out")
         [ -n "${2:-}" ] && [ "${3:--}" != - ] || fail_out "no receiver line with lost/total in iperf3's output"
         lost=${3%/*} total=${3#*/}
