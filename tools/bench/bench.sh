@@ -38,7 +38,7 @@ set -uo pipefail
 ROUNDS_HEADER=mode,phase,rounds,rounds_1,rounds_2_3,rounds_4_7,rounds_8_15,rounds_16_up,gathers,gathers_short
 # netops.csv: mode, test, then the backend's counters summed over the test
 # (scenarios/bench-net.lib, NETOPS_COLS; empty: not counted for that mode)
-NETOPS_HEADER=mode,test,tx_packets,rx_packets,map_batches,maps,unmap_batches,unmaps,copy_batches,grant_copies,notifies_sent,kicks_received,rounds
+NETOPS_HEADER=mode,test,tx_packets,rx_packets,map_batches,maps,unmap_batches,unmaps,copy_batches,grant_copies,notifies_sent,kicks_received,rounds,guest_irqs
 NET_HEADER=mode,test,mbps,pps,p50_us,p99_us
 OPS_HEADER=mode,phase,requests,map_batches,maps,unmap_batches,unmaps,copy_batches,grant_copies,notifies_sent,kicks_received,rounds,cache_hits,cache_misses,max_round,max_in_flight
 repo=$(cd "$(dirname "$0")/../.." && pwd)

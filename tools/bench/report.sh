@@ -168,7 +168,12 @@ net_section() {
     echo "  (\`xen-netfront\` in the guest, netback's \`vif<dom>.0\` in the same bridge)."
     echo
     echo "The same load generator in every guest (tests/e2e/guest/bench-net.sh): iperf3 3.12"
-    echo "from Debian against \`iperf3 -s\` in dom0, and busybox ping."
+    echo "from Debian against \`iperf3 -s\` in dom0, and busybox ping. The two drivers do not"
+    echo "offer the same features: vgrantd's net model has no offloads (docs/net.md: no"
+    echo "checksum offload, no TSO; the guest segments and checksums every frame, at most"
+    echo "MTU + 18 bytes), while xen-netfront and netback negotiate scatter-gather, checksum"
+    echo "offload and TSO, so netfront's TCP frames can carry up to 64 KiB each (its"
+    echo "packets/s and per-packet figures count those large frames)."
     echo
     echo "| test | direction | what | Mbit/s | packets/s | p50, p99 |"
     echo "| --- | --- | --- | --- | --- | --- |"
@@ -219,23 +224,26 @@ net_section() {
     echo "grant-copy ioctls, grant copies their segments, notifications the event channel"
     echo "sends of vgrantd, kicks the guest's sends it received, a round what it took from"
     echo "a queue at once. For \`netfront\`, netback's counters are the kernel's own and"
-    echo "its grant operations are not counted (\"n/c\"): the packets are those of its"
-    echo "\`vif<dom>.0\` in dom0, kicks the interrupts of its event channels in dom0, and"
-    echo "notifications the interrupts of the guest's netfront event channels."
+    echo "its grant operations and notifications are not counted (\"n/c\"): the packets are"
+    echo "those of its \`vif<dom>.0\` in dom0, kicks the interrupts of its event channels"
+    echo "in dom0. Guest interrupts, for every mode: the interrupts of the guest's event"
+    echo "channels of its network device (\`/proc/interrupts\` in the guest), i.e. the"
+    echo "backend's notifications the guest took."
     echo
     if [ -f "$nops" ] && [ "$(wc -l <"$nops")" -gt 1 ]; then
-        echo "| mode | test | packets | map batches / pkt | pages mapped / pkt | unmap batches / pkt | pages unmapped / pkt | copy batches / pkt | grant copies / pkt | notifications / pkt | kicks / pkt | packets / round |"
-        echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        echo "| mode | test | packets (guest sent + received) | map batches / pkt | pages mapped / pkt | unmap batches / pkt | pages unmapped / pkt | copy batches / pkt | grant copies / pkt | notifications / pkt | kicks / pkt | guest interrupts / pkt | packets / round |"
+        echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
         awk -F, '
             function c(name) { return $(col[name]) }
-            function per(name) { return c(name) == "" ? "n/c" : sprintf("%.3f", c(name) / p) }
+            function per(name) { return (!(name in col) || c(name) == "") ? "n/c" : sprintf("%.3f", c(name) / p) }
             NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
             {
                 p = c("tx_packets") + c("rx_packets")
-                if (p <= 0) { printf "| %s | %s | 0 | – | – | – | – | – | – | – | – | – |\n", $1, $2; next }
-                printf "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, p,
+                if (p <= 0) { printf "| %s | %s | 0 | – | – | – | – | – | – | – | – | – | – |\n", $1, $2; next }
+                printf "| %s | %s | %d + %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2,
+                    c("tx_packets"), c("rx_packets"),
                     per("map_batches"), per("maps"), per("unmap_batches"), per("unmaps"), per("copy_batches"),
-                    per("grant_copies"), per("notifies_sent"), per("kicks_received"),
+                    per("grant_copies"), per("notifies_sent"), per("kicks_received"), per("guest_irqs"),
                     c("rounds") == "" ? "n/c" : (c("rounds") > 0 ? sprintf("%.2f", p / c("rounds")) : "–")
             }' "$nops"
     else

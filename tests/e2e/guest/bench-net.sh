@@ -23,10 +23,11 @@
 #          datagrams lost
 #   ping   p50_us, p99_us: of the per-ping round trips busybox printed;
 #          lost: pings without a reply line
-#   irqs   the guest's interrupts of its interface during the test
-#          (/proc/interrupts lines naming it: xen-netfront's event
-#          channels, i.e. the notifications the backend sent; 0 for
-#          virtio_net, whose interrupts are virtio_grant.ko's)
+#   irqs   the guest's interrupts of its network device during the test:
+#          the notifications its backend sent that the guest took
+#          (/proc/interrupts lines of the device's event channels:
+#          xen-netfront's vif<N>-q<Q>[-tx|-rx], virtio_grant.ko's
+#          virtio-grant-<N>-q<Q>)
 # On failure: NETBENCH-ERROR <test> <why> and the tail of the tool's
 # output, non-zero status.  BENCH_NET_SYSFS (default /sys/class/net) and
 # BENCH_NET_IRQS (default /proc/interrupts) are for the tests
@@ -44,7 +45,7 @@ for n in "$sysfs"/*; do
 done
 [ -n "$ifc" ] || { echo "NETBENCH-ERROR $t no network interface"; exit 1; }
 st=$sysfs/$ifc/statistics
-irqs() { awk -v i="$ifc" 'index($0, i) { s = 0; for (k = 2; k <= NF && $k ~ /^[0-9]+$/; k++) s += $k; t += s } END { print t + 0 }' "$irqf"; }
+irqs() { awk '/ (vif[0-9]+|virtio-grant-[0-9]+)-q[0-9]+(-tx|-rx)?$/ { s = 0; for (k = 2; k <= NF && $k ~ /^[0-9]+$/; k++) s += $k; t += s } END { print t + 0 }' "$irqf"; }
 
 # receiver FILE: "<secs> <mbps> <lost/total or ->" of iperf3's receiver line
 receiver() {
