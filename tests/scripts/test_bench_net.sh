@@ -62,8 +62,8 @@ expect "ping: lost = asked - replies" \
 expect "the tools' arguments" "-c 10.99.0.1 -t 2 -f m
 -c 10.99.0.1 -t 2 -f m -R
 -c 10.99.0.1 -t 2 -f m -u -l 64 -b 1M
--c 20 -i 0.01 -W 10 10.99.0.1
--c 25 -i 0.01 -W 10 10.99.0.1" "$(sed 's/^[0-9]* iperf3 //' "$tmp/args")"
+-c 20 -i 0.01 -W 3 10.99.0.1
+-c 25 -i 0.01 -W 3 10.99.0.1" "$(sed 's/^[0-9]* iperf3 //' "$tmp/args")"
 got=$(FAKE_FAIL=1 bn tcp-tx 10.99.0.1 2; echo "rc=$?")
 grep -q '^NETBENCH-ERROR tcp-tx iperf3 failed' <<<"$got" && grep -q '^rc=1$' <<<"$got" && ! grep -q '^NETBENCH ' <<<"$got" &&
     ok "a failing iperf3: NETBENCH-ERROR, rc 1" || { bad "a failing iperf3"; echo "$got"; }

@@ -98,6 +98,7 @@ bench_csv "$results/net.csv" "$NET_HEADER" BENCH-NETROW
 bench_csv "$results/netops.csv" "$NETOPS_HEADER" BENCH-NETOPS
 {
     bench_run_info
+    echo "knobs:${knobs:- none}"
     echo "duration: $((SECONDS - t0)) s"
 } >"$results/run-info.txt"
 

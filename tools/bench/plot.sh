@@ -83,6 +83,17 @@ plot_net() {
             NR > 1 && $1 == m { v[$2, "mbps"] = $3; v[$2, "pps"] = $4; v[$2, "p50"] = $5; v[$2, "p99"] = $6 }
             END { print m, g(v["tcp-tx", "mbps"]), g(v["tcp-rx", "mbps"]), g(v["udp64", "pps"]), g(v["ping", "p50"]), g(v["ping", "p99"]) }' "$ncsv"
     done >"$work/net.dat"
+    # a panel whose columns are all missing would stop gnuplot: an empty
+    # panel that says so instead
+    local p_tcp p_udp p_ping none
+    none="set xrange [0:1]; set yrange [0:1]; unset xtics; set label 1 'not measured' at graph 0.5, 0.5 center; plot -1 notitle; unset label 1; set xtics; set autoscale x; set yrange [0:*]"
+    p_tcp=$none p_udp=$none p_ping=$none
+    awk '$2 != "?" || $3 != "?" { f = 1 } END { exit !f }' "$work/net.dat" &&
+        p_tcp="plot '$work/net.dat' using 2:xtic(1) title 'guest -> dom0 (tcp-tx)', '' using 3 title 'dom0 -> guest (tcp-rx)'"
+    awk '$4 != "?" { f = 1 } END { exit !f }' "$work/net.dat" &&
+        p_udp="plot '$work/net.dat' using 4:xtic(1) title 'udp64'"
+    awk '$5 != "?" || $6 != "?" { f = 1 } END { exit !f }' "$work/net.dat" &&
+        p_ping="plot '$work/net.dat' using 5:xtic(1) title 'p50', '' using 6 title 'p99'"
     gnuplot <<GP
 set terminal $term size 1500,520
 set output '$out'
@@ -99,13 +110,13 @@ set xtics rotate by -30
 set multiplot layout 1,3 title "Network, Xen under QEMU/TCG (same iperf3/ping in every guest)"
 set title 'TCP throughput (iperf3, Mbit/s)'
 set key top right
-plot '$work/net.dat' using 2:xtic(1) title 'guest -> dom0 (tcp-tx)', '' using 3 title 'dom0 -> guest (tcp-rx)'
+$p_tcp
 set title 'UDP 64-byte datagrams received / s (guest -> dom0)'
 unset key
-plot '$work/net.dat' using 4:xtic(1) title 'udp64'
+$p_udp
 set title 'ping guest -> dom0, round trip (µs)'
 set key top right
-plot '$work/net.dat' using 5:xtic(1) title 'p50', '' using 6 title 'p99'
+$p_ping
 unset multiplot
 GP
     echo "plot: $out"

@@ -32,6 +32,7 @@ run_date=$(info_get date)
 run_commit=$(info_get commit)
 run_host=$(info_get host)
 run_emul=$(info_get emulation)
+run_knobs=$(info_get knobs)
 lib_modes=$(bench_modes_present "$csv" vgrant-io | tr '\n' ' ')
 fio_modes=$(bench_modes_present "$csv" fio | tr '\n' ' ')
 has() { case " $1 " in *" $2 "*) return 0 ;; esac; return 1; }
@@ -166,6 +167,11 @@ net_section() {
     echo "  \`BENCH_NET_REGION\`, default 4 MiB);"
     echo "- \`netfront\`: Xen's own PV network driver, \`vif = [ 'bridge=xenbr0,...' ]\`"
     echo "  (\`xen-netfront\` in the guest, netback's \`vif<dom>.0\` in the same bridge)."
+    echo
+    echo "Durations and rates: \`BENCH_NET_SECONDS\` s per iperf3 test (default 5),"
+    echo "\`BENCH_NET_UDP_RATE\` offered (default 10M bit/s, far above what a guest sends"
+    echo "under TCG), \`BENCH_NET_PINGS\` pings (default 200); this run's knobs:"
+    echo "${run_knobs:-not recorded}."
     echo
     echo "The same load generator in every guest (tests/e2e/guest/bench-net.sh): iperf3 3.12"
     echo "from Debian against \`iperf3 -s\` in dom0, and busybox ping. The two drivers do not"

@@ -101,7 +101,8 @@ case $t in
         ;;
     ping)
         n=${3:-200} iv=${4:-0.01}
-        ping -c "$n" -i "$iv" -W 10 "$host" >"$out" 2>&1
+        # -W: how long busybox waits for the replies after the last ping
+        ping -c "$n" -i "$iv" -W 3 "$host" >"$out" 2>&1
         # "64 bytes from A: seq=N ttl=T time=X ms", X in ms
         sed -n 's/.* time=\([0-9.]*\) ms.*/\1/p' "$out" | awk '{ printf "%.0f\n", $1 * 1000 }' | sort -n >"$out.us"
         got=$(wc -l <"$out.us")
