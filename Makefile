@@ -286,10 +286,12 @@ e2e-xl: all
 	    VGRANT_E2E_XL_DIR="$$xldir" tests/e2e/run.sh -t 1500 $(E2E_XL_SCENARIOS)
 
 # Benchmark matrix on real Xen under QEMU: libvgrant modes (vgrant-io bench),
-# kernel-* modes (virtio_grant.ko) and pvblock (both with fio):
-# bench/results/, PNG plots and docs/benchmarks.md.  BENCH_MODES, BENCH_SIZES,
-# BENCH_DEPTHS... narrow it (tools/bench/bench.sh).  Not a test: no speed is
-# asserted.
+# kernel-* modes (virtio_grant.ko) and pvblock (both with fio), then the
+# network rows (net-<mode>: virtio_net over virtio_grant.ko; netfront; iperf3
+# and ping): bench/results/, PNG plots and docs/benchmarks.md.  BENCH_MODES,
+# BENCH_SIZES, BENCH_DEPTHS, BENCH_NET_MODES... narrow it (empty BENCH_MODES
+# or BENCH_NET_MODES: none of those rows; tools/bench/bench.sh).  Not a test:
+# no speed is asserted.
 bench: deps all
 	tools/bench/bench.sh
 

@@ -97,14 +97,16 @@ DOM0_MODULES="xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd loop xen-blkb
 # dm-mod: the fault-eio scenario puts a device-mapper error target under
 # vgrantd; ext4: dom0 loop-mounts the images the kernel scenarios' guests
 # formatted; tun and bridge: vgrantd's taps for type=net and the bridge
-# kernel-net puts them in
-DOM0_MODULES_EXTRA="dm-mod dm-delay crc32c_generic ext4 tun bridge ${VGRANT_E2E_DOM0_MODULES_EXTRA:-}"
+# kernel-net puts them in; xen-netback: Xen's own PV network backend, make
+# bench's netfront rows (vif=[...] through the same bridge)
+DOM0_MODULES_EXTRA="dm-mod dm-delay crc32c_generic ext4 tun bridge xen-netback ${VGRANT_E2E_DOM0_MODULES_EXTRA:-}"
 DOMU_MODULES="xen-evtchn xen-gntdev xen-gntalloc xenfs xen-blkfront"
 # the stock kernel's virtio drivers (virtio_grant.ko makes them run over
 # grants) and ext4 (crc32c_generic first: qemu64 has no SSE4.2 for
 # crc32c-intel, and nothing would load it on demand); virtio_net brings
-# net_failover and failover
-DOMU_MODULES_EXTRA="virtio virtio_ring virtio_blk virtio_console virtio-rng virtio_net crc32c_generic ext4 ${VGRANT_E2E_DOMU_MODULES_EXTRA:-}"
+# net_failover and failover; xen-netfront: Xen's own PV network driver (make
+# bench's netfront rows)
+DOMU_MODULES_EXTRA="virtio virtio_ring virtio_blk virtio_console virtio-rng virtio_net xen-netfront crc32c_generic ext4 ${VGRANT_E2E_DOMU_MODULES_EXTRA:-}"
 
 LIBPATH="$ROOT/usr/lib/x86_64-linux-gnu:$ROOT/lib/x86_64-linux-gnu"
 
@@ -297,6 +299,12 @@ add_e2fsprogs() {
     [ -e "$img/etc/mtab" ] || ln -s /proc/mounts "$img/etc/mtab"
 }
 
+# iperf3 from Debian (make bench's network rows, in dom0 and the guests)
+add_iperf3() {
+    [ -x "$ROOT/usr/bin/iperf3" ] || die "iperf3 not found in the fetched packages ($ROOT/usr/bin/iperf3)"
+    add_prog "$ROOT/usr/bin/iperf3" "$1" /usr/bin/iperf3
+}
+
 # fio from Debian.  Its binary links the libraries of every I/O engine it
 # was built with (ceph's librados/librbd, glusterfs, libnbd, rdma, pmem):
 # their closure is ~100 MB (libicu alone is 36 MB).  The scenarios use the
@@ -457,6 +465,7 @@ else
     add_xen_libs "$d0"
     # the kernel scenarios make and check ext4 images in dom0
     add_e2fsprogs "$d0"
+    add_iperf3 "$d0"
     cp -a "$ROOT/etc/xen" "$d0/etc/"
     add_modules "$d0" "$DOM0_MODULES" "$DOM0_MODULES_EXTRA"
     cp "$ROOT/boot/vmlinuz-$KVER" "$d0/e2e/domU/vmlinuz"
@@ -475,6 +484,7 @@ else
     # the kernel scenarios: ext4 tools and fio in the guest
     add_e2fsprogs "$du"
     add_fio "$du" "$work/fio-stubs"
+    add_iperf3 "$du"
     rm -rf "$work/fio-stubs"
     finish_libs "$du"
 
@@ -613,6 +623,7 @@ else
     install -m 0755 "$E2E_DIR/init/dom0-init.sh" "$o0/init"
     install -m 0755 "$E2E_DIR/runner.sh" "$o0/e2e/runner.sh"
     install -D -m 0755 "$E2E_DIR/init/xen-block-hotplug" "$o0/etc/xen/scripts/block"
+    install -D -m 0755 "$E2E_DIR/init/xen-vif-hotplug" "$o0/etc/xen/scripts/vif-bridge"
     if [ -n "$XL_DIR" ]; then
         log "patched xl and libxl from $XL_DIR"
         for f in xl xen-init-dom0 init-xenstore-domain; do

@@ -119,6 +119,9 @@ PKGS=(
     # libaio engine; the libraries of its other engines are stubbed by
     # build-images.sh)
     e2fsprogs libblkid1 libss2 fio libaio1 libnuma1
+    # make bench's network rows: iperf3 in dom0 and the guests (its library
+    # and that library's: SCTP, OpenSSL for its optional authentication)
+    iperf3 libiperf0 libsctp1 libssl3
 )
 # shellcheck disable=SC2206
 PKGS+=(${VGRANT_E2E_EXTRA_PKGS:-})

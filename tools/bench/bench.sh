@@ -10,15 +10,24 @@
 #   bench/results/memcpy.txt    the guest's memcpy bandwidth (MB/s)
 #   bench/results/skipped.txt   modes that did not run (or are suspect), and why
 #   bench/results/run-info.txt  when, which commit, which machine
+#   bench/results/net.csv       network rows: mode,test,mbps,pps,p50_us,p99_us
+#                               (tests/e2e/scenarios/bench-net.lib)
+#   bench/results/netops.csv    the backend's counters per network mode and
+#                               test (NETOPS_HEADER below)
+#   bench/results/net.png       the network rows (plot.sh)
 #   bench/results/<op>-qd<depth>.png (libvgrant rows, vgrant-io bench),
 #   bench/results/fio-<op>-qd<depth>.png (kernel-* and pvblock rows, fio),
 #   docs/benchmarks.md (plot.sh, report.sh)
 # Environment: BENCH_TIMEOUT (QEMU run, s, default 3600), BENCH_MODES,
 # BENCH_IOS, BENCH_MAXBYTES, BENCH_SIZES, BENCH_DEPTHS, BENCH_MODE_TIMEOUT,
-# BENCH_COALESCE_MS
+# BENCH_COALESCE_MS, BENCH_NET_MODES, BENCH_NET_SECONDS, BENCH_NET_UDP_RATE,
+# BENCH_NET_PINGS, BENCH_NET_REGION, BENCH_NET_MODE_TIMEOUT
 # (passed to the scenario, see its header; lists separated by ',' or '+',
 # e.g. BENCH_MODES=kernel-grant,pvblock BENCH_SIZES=4K,1M for a short
-# run), BENCH_RESULTS (default <repo>/bench/results).
+# run), BENCH_RESULTS (default <repo>/bench/results).  BENCH_MODES or
+# BENCH_NET_MODES set but empty (or "none") skips the block or the network
+# rows: `make bench BENCH_MODES= BENCH_NET_MODES=net-grant,netfront` runs
+# two network modes only.
 set -uo pipefail
 # ops.csv: mode, phase, then the counters summed over the phase, then the
 # high-water marks at its end (tests/e2e/scenarios/bench.sh, OPS_DELTA and
@@ -27,6 +36,10 @@ set -uo pipefail
 # ROUNDS_DELTA, summed over the phase): sizes, and the waits of idle
 # queues for a round's worth of requests (vgrantd --coalesce-ms)
 ROUNDS_HEADER=mode,phase,rounds,rounds_1,rounds_2_3,rounds_4_7,rounds_8_15,rounds_16_up,gathers,gathers_short
+# netops.csv: mode, test, then the backend's counters summed over the test
+# (scenarios/bench-net.lib, NETOPS_COLS; empty: not counted for that mode)
+NETOPS_HEADER=mode,test,tx_packets,rx_packets,map_batches,maps,unmap_batches,unmaps,copy_batches,grant_copies,notifies_sent,kicks_received,rounds,guest_irqs
+NET_HEADER=mode,test,mbps,pps,p50_us,p99_us
 OPS_HEADER=mode,phase,requests,map_batches,maps,unmap_batches,unmaps,copy_batches,grant_copies,notifies_sent,kicks_received,rounds,cache_hits,cache_misses,max_round,max_in_flight
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 bench_name=bench
@@ -38,8 +51,17 @@ timeout=${BENCH_TIMEOUT:-3600}
 mkdir -p "$logdir"
 rm -f "$logdir/latest.log"
 
+# set but empty: none of those rows (the scenario's default is all)
+for v in BENCH_MODES BENCH_NET_MODES; do
+    if [ -n "${!v+set}" ] && [ -z "${!v}" ]; then export "$v=none"; fi
+done
+if [ "${BENCH_MODES:-}" = none ] && [ "${BENCH_NET_MODES:-}" = none ]; then
+    echo "bench: BENCH_MODES and BENCH_NET_MODES both empty: nothing to measure" >&2
+    exit 2
+fi
 # the scenario reads BENCH_* through vgenv_ on dom0's command line
-bench_knobs BENCH_MODES BENCH_IOS BENCH_MAXBYTES BENCH_SIZES BENCH_DEPTHS BENCH_MODE_TIMEOUT BENCH_COALESCE_MS
+bench_knobs BENCH_MODES BENCH_IOS BENCH_MAXBYTES BENCH_SIZES BENCH_DEPTHS BENCH_MODE_TIMEOUT BENCH_COALESCE_MS \
+    BENCH_NET_MODES BENCH_NET_SECONDS BENCH_NET_UDP_RATE BENCH_NET_PINGS BENCH_NET_REGION BENCH_NET_MODE_TIMEOUT
 
 echo "bench: booting Xen under QEMU for the benchmark (timeout ${timeout}s); serial log in $logdir"
 bench_start bench "$timeout" "$logdir" "$results/run.out"
@@ -55,6 +77,8 @@ on_line() {
         BENCH-MODE\ *)    echo "bench: mode ${1#BENCH-MODE }" ;;
         BENCH-PHASE\ *)   echo "bench: [$(printf '%4s' "$((SECONDS - t0))")s] phase ${1#BENCH-PHASE } done" ;;
         BENCH-MEMCPY\ *)  echo "bench: guest memcpy ${1#BENCH-MEMCPY } MB/s" ;;
+        BENCH-NETROW\ *)  echo "bench: [$(printf '%4s' "$((SECONDS - t0))")s] net ${1#BENCH-NETROW }" ;;
+        BENCH-NETMODE\ *) echo "bench: network mode ${1#BENCH-NETMODE }" ;;
         "[bench] mode "*|"E2E-RESULT "*) echo "bench: ${1#\[bench\] }" ;;
     esac
 }
@@ -70,12 +94,16 @@ bench_csv "$results/rounds.csv" "$ROUNDS_HEADER" BENCH-ROUNDS
 bench_csv "$results/guest-ops.csv" \
     "mode,requests,completed,grants,setup_grants,zero_copy_bytes,bounce_bytes,bounced_maps,arena_full,map_errors,failed_requests" \
     BENCH-GUESTOPS
+bench_csv "$results/net.csv" "$NET_HEADER" BENCH-NETROW
+bench_csv "$results/netops.csv" "$NETOPS_HEADER" BENCH-NETOPS
 {
     bench_run_info
+    echo "knobs:${knobs:- none}"
     echo "duration: $((SECONDS - t0)) s"
 } >"$results/run-info.txt"
 
 bench_finish "$results/latest.csv" "$results/skipped.txt" "$results/run.out" \
     "$repo/tools/bench/plot.sh" "$repo/tools/bench/report.sh" "$results" \
-    "$repo/docs/benchmarks.md" "; memcpy $(cat "$results/memcpy.txt") MB/s"
+    "$repo/docs/benchmarks.md" "; memcpy $(cat "$results/memcpy.txt") MB/s" \
+    "$results/net.csv"
 exit "$rc"

@@ -115,17 +115,21 @@ bench_run_info() {
     echo "emulation: Xen under QEMU $("${VGRANT_E2E_QEMU:-qemu-system-x86_64}" --version 2>/dev/null | sed -n '1s/.*version \([^ ]*\).*/\1/p'), ${VGRANT_E2E_ACCEL:-tcg,thread=multi}"
 }
 
-# bench_finish CSV SKIPPED OUT PLOT REPORT RESULTS DOC [NOTE]: the end of
-# the runner's output OUT, how many rows CSV holds (then NOTE) and what
-# SKIPPED lists; with rows, PLOT RESULTS and REPORT RESULTS DOC (a failure
-# of either sets rc); the time the run took.
+# bench_finish CSV SKIPPED OUT PLOT REPORT RESULTS DOC [NOTE [CSV2]]: the
+# end of the runner's output OUT, how many rows CSV (and CSV2) hold (then
+# NOTE) and what SKIPPED lists; with rows in either, PLOT RESULTS and
+# REPORT RESULTS DOC (a failure of either sets rc); the time the run took.
 bench_finish() {
-    local nrows
+    local nrows n2=0
     nrows=$(($(wc -l <"$1") - 1))
     tail -n 4 "$3"
     echo "$bench_name: $nrows rows in $1${8:-}"
+    if [ -n "${9:-}" ] && [ -f "$9" ]; then
+        n2=$(($(wc -l <"$9") - 1))
+        echo "$bench_name: $n2 rows in $9"
+    fi
     [ -s "$2" ] && sed "s/^/$bench_name: skipped: /" "$2"
-    if [ "$nrows" -gt 0 ]; then
+    if [ "$nrows" -gt 0 ] || [ "$n2" -gt 0 ]; then
         "$4" "$6" || rc=1
         "$5" "$6" "$7" || rc=1
     fi

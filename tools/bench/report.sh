@@ -2,7 +2,7 @@
 # Write the benchmark report (markdown) from the CSV of tools/bench/bench.sh.
 #   tools/bench/report.sh [RESULTS_DIR [OUT]]
 # defaults: <repo>/bench/results, <repo>/docs/benchmarks.md.  Reads
-# latest.csv, ops.csv, rounds.csv, guest-ops.csv, memcpy.txt, skipped.txt, run-info.txt,
+# latest.csv, net.csv, netops.csv, net.png, ops.csv, rounds.csv, guest-ops.csv, memcpy.txt, skipped.txt, run-info.txt,
 # the PNGs of plot.sh, scale.csv and scale-run-info.txt (only to link to
 # make bench-scale's docs/benchmarks-scale.md), and discussion.md
 # (hand-written about one run: its first line "<!-- run: <date>,
@@ -32,6 +32,7 @@ run_date=$(info_get date)
 run_commit=$(info_get commit)
 run_host=$(info_get host)
 run_emul=$(info_get emulation)
+run_knobs=$(info_get knobs)
 lib_modes=$(bench_modes_present "$csv" vgrant-io | tr '\n' ' ')
 fio_modes=$(bench_modes_present "$csv" fio | tr '\n' ' ')
 has() { case " $1 " in *" $2 "*) return 0 ;; esac; return 1; }
@@ -142,6 +143,119 @@ crossover() {
         else
             printf "**Measured (%s vs %s): mapping wins from %s on in every op and depth.**\n", G, C, sz(best)
     }' "$csv"
+}
+
+# net_section: the network rows (net.csv, netops.csv of tools/bench/bench.sh,
+# measured by tests/e2e/scenarios/bench-net.lib)
+net_section() {
+    local ncsv=$results/net.csv nops=$results/netops.csv nmodes
+    echo "## Network"
+    echo
+    if ! [ -f "$ncsv" ] || [ "$(wc -l <"$ncsv")" -le 1 ] || ! head -n1 "$ncsv" | grep -qx 'mode,test,mbps,pps,p50_us,p99_us'; then
+        echo "Not measured in this run (\`net.csv\` has no rows; \`BENCH_NET_MODES\`)."
+        echo
+        return 0
+    fi
+    nmodes=$(awk -F, 'NR > 1 && !seen[$1]++ { printf "%s ", $1 }' "$ncsv")
+    echo "Raw data: \`net.csv\` (\`mode,test,mbps,pps,p50_us,p99_us\`) and \`netops.csv\`."
+    echo "One PV guest at a time (1 vCPU, 256 MiB, the stock Debian 12 kernel) on the"
+    echo "bridge \`xenbr0\` in dom0 (dom0 10.99.0.1, the guest 10.99.0.2):"
+    echo
+    echo "- \`net-<mode>\`: the guest kernel's \`virtio_net\` (loaded with \`napi_tx=0\`) over"
+    echo "  \`virtio_grant.ko\`, \`vgrant attach <dom> type=net,bridge=xenbr0,mode=<mode>\`"
+    echo "  (vgrantd's tap \`vg<dom>.0\` in the bridge; static: the region of"
+    echo "  \`BENCH_NET_REGION\`, default 4 MiB);"
+    echo "- \`netfront\`: Xen's own PV network driver, \`vif = [ 'bridge=xenbr0,...' ]\`"
+    echo "  (\`xen-netfront\` in the guest, netback's \`vif<dom>.0\` in the same bridge)."
+    echo
+    echo "Durations and rates: \`BENCH_NET_SECONDS\` s per iperf3 test (default 5),"
+    echo "\`BENCH_NET_UDP_RATE\` offered (default 10M bit/s, far above what a guest sends"
+    echo "under TCG), \`BENCH_NET_PINGS\` pings (default 200); this run's knobs:"
+    echo "${run_knobs:-not recorded}."
+    echo
+    echo "The same load generator in every guest (tests/e2e/guest/bench-net.sh): iperf3 3.12"
+    echo "from Debian against \`iperf3 -s\` in dom0, and busybox ping. The two drivers do not"
+    echo "offer the same features: vgrantd's net model has no offloads (docs/net.md: no"
+    echo "checksum offload, no TSO; the guest segments and checksums every frame, at most"
+    echo "MTU + 18 bytes), while xen-netfront and netback negotiate scatter-gather, checksum"
+    echo "offload and TSO, so netfront's TCP frames can carry up to 64 KiB each (its"
+    echo "packets/s and per-packet figures count those large frames)."
+    echo
+    echo "| test | direction | what | Mbit/s | packets/s | p50, p99 |"
+    echo "| --- | --- | --- | --- | --- | --- |"
+    echo "| \`tcp-tx\` | guest → dom0 | \`iperf3 -c dom0 -t N\`, one TCP stream | receiver's payload rate | frames the guest's interface sent / s | – |"
+    echo "| \`tcp-rx\` | dom0 → guest | the same with \`-R\` | receiver's payload rate | frames it received / s | – |"
+    echo "| \`udp64\` | guest → dom0 | \`iperf3 -u -l 64 -b <rate>\`: 64-byte datagrams offered at a fixed rate | receiver's payload rate | datagrams received / s (iperf3's receiver: total − lost) | – |"
+    echo "| \`ping\` | guest → dom0 → guest | \`ping -c <n> -i 0.01\` | – | – | per-ping round trip, µs |"
+    echo
+    if [ -f "$results/net.png" ]; then
+        echo "![net]($relres/net.png)"
+        echo
+    fi
+    if [ -s "$results/skipped.txt" ] && grep -qE '^(net-[a-z]+|netfront):' "$results/skipped.txt"; then
+        echo "Skipped or suspect:"
+        echo
+        grep -E '^(net-[a-z]+|netfront):' "$results/skipped.txt" | sed 's/^\([^:]*\): /- `\1`: /'
+        echo
+    fi
+    echo "### Results"
+    echo
+    echo "| mode | test | Mbit/s | packets/s | p50 µs | p99 µs |"
+    echo "| --- | --- | ---: | ---: | ---: | ---: |"
+    awk -F, 'function g(x) { return x == "" ? "–" : x } NR > 1 { printf "| %s | %s | %s | %s | %s | %s |\n", $1, $2, g($3), g($4), g($5), g($6) }' "$ncsv"
+    echo
+    echo "### Against Xen's netfront"
+    echo
+    if has "$nmodes" netfront; then
+        echo "Each figure divided by netfront's in the same run: for throughput and packet"
+        echo "rate above 1 means faster than netfront; for the ping round trips below 1 means quicker."
+        echo
+        echo "| mode | tcp-tx Mbit/s | tcp-rx Mbit/s | udp64 packets/s | ping p50 | ping p99 |"
+        echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+        awk -F, '
+            NR > 1 { v[$1, $2, 3] = $3; v[$1, $2, 4] = $4; v[$1, $2, 5] = $5; v[$1, $2, 6] = $6; if (!seen[$1]++) o[++n] = $1 }
+            function r(m, t, c) { return (v[m, t, c] != "" && v["netfront", t, c] + 0 > 0) ? sprintf("%.2f", v[m, t, c] / v["netfront", t, c]) : "–" }
+            END { for (i = 1; i <= n; i++) if (o[i] != "netfront")
+                printf "| %s | %s | %s | %s | %s | %s |\n", o[i], r(o[i], "tcp-tx", 3), r(o[i], "tcp-rx", 3), r(o[i], "udp64", 4), r(o[i], "ping", 5), r(o[i], "ping", 6) }' "$ncsv"
+    else
+        echo "netfront was not measured in this run: no ratios."
+    fi
+    echo
+    echo "### Hypervisor operations per packet"
+    echo
+    echo "The backend's counters over each test (\`netops.csv\`), divided by the packets it"
+    echo "carried both ways (frames the guest sent + frames delivered to it: TCP's"
+    echo "acknowledgements count too). For \`net-*\`, vgrantd's counters (\`vgrant stats\`"
+    echo "before and after the test): a map batch is one gntdev map ioctl, copy batches"
+    echo "grant-copy ioctls, grant copies their segments, notifications the event channel"
+    echo "sends of vgrantd, kicks the guest's sends it received, a round what it took from"
+    echo "a queue at once. For \`netfront\`, netback's counters are the kernel's own and"
+    echo "its grant operations and notifications are not counted (\"n/c\"): the packets are"
+    echo "those of its \`vif<dom>.0\` in dom0, kicks the interrupts of its event channels"
+    echo "in dom0. Guest interrupts, for every mode: the interrupts of the guest's event"
+    echo "channels of its network device (\`/proc/interrupts\` in the guest), i.e. the"
+    echo "backend's notifications the guest took."
+    echo
+    if [ -f "$nops" ] && [ "$(wc -l <"$nops")" -gt 1 ]; then
+        echo "| mode | test | packets (guest sent + received) | map batches / pkt | pages mapped / pkt | unmap batches / pkt | pages unmapped / pkt | copy batches / pkt | grant copies / pkt | notifications / pkt | kicks / pkt | guest interrupts / pkt | packets / round |"
+        echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        awk -F, '
+            function c(name) { return $(col[name]) }
+            function per(name) { return (!(name in col) || c(name) == "") ? "n/c" : sprintf("%.3f", c(name) / p) }
+            NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+            {
+                p = c("tx_packets") + c("rx_packets")
+                if (p <= 0) { printf "| %s | %s | 0 | – | – | – | – | – | – | – | – | – | – |\n", $1, $2; next }
+                printf "| %s | %s | %d + %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2,
+                    c("tx_packets"), c("rx_packets"),
+                    per("map_batches"), per("maps"), per("unmap_batches"), per("unmaps"), per("copy_batches"),
+                    per("grant_copies"), per("notifies_sent"), per("kicks_received"), per("guest_irqs"),
+                    c("rounds") == "" ? "n/c" : (c("rounds") > 0 ? sprintf("%.2f", p / c("rounds")) : "–")
+            }' "$nops"
+    else
+        echo "Not recorded in this run."
+    fi
+    echo
 }
 
 {
@@ -469,6 +583,7 @@ if [ -s "$disc" ]; then
     grep -v '^<!-- run: ' "$disc"
     echo
 fi
+net_section
 # make bench-scale writes its own report (tools/bench/report-scale.sh):
 # this section only points to it, so neither run overwrites the other
 echo "## Scaling"

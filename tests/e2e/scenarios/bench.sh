@@ -28,16 +28,31 @@
 # counters of the mode's device (pvblock has none), prints the BENCH-OPS
 # line of the phase and acks by writing <name> into the guest's xenstore
 # key data/bench-ack (guest/bench-phase.sh).
+# Then the network rows (scenarios/bench-net.lib, which says what they
+# measure and prints): BENCH_NET_MODES (default net-grant net-persistent
+# net-copy net-auto net-static netfront; "none": no network rows), with
+# BENCH_NET_SECONDS, BENCH_NET_UDP_RATE, BENCH_NET_PINGS, BENCH_NET_REGION,
+# BENCH_NET_MODE_TIMEOUT.  BENCH_MODES=none runs the network rows only.
 # Environment: BENCH_MODES (default: all of the above), BENCH_IOS (I/Os per
 # point, default 128), BENCH_MAXBYTES (bytes per point, default 8M),
 # BENCH_SIZES, BENCH_DEPTHS, BENCH_MODE_TIMEOUT (s per mode, default 600),
 # BENCH_COALESCE_MS (vgrantd --coalesce-ms; default: vgrantd's own).
 # Lists are separated by ',' or '+' (the dom0 command line takes no ',').
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/bench-net.lib"
 need_bin vgrantd vgrant xl losetup
 need_guest_bin vgrant-io
 
 modes=$(echo "${BENCH_MODES:-grant persistent copy auto static kernel-grant kernel-persistent kernel-copy kernel-auto kernel-static pvblock}" | tr ',+' '  ')
+[ "$modes" = none ] && modes=""
+net_modes=$(echo "${BENCH_NET_MODES:-net-grant net-persistent net-copy net-auto net-static netfront}" | tr ',+' '  ')
+[ "$net_modes" = none ] && net_modes=""
+if [ -n "$net_modes" ]; then
+    # shellcheck disable=SC2086
+    net_check_modes $net_modes
+    net_knobs
+    need_bin iperf3 ip
+fi
 ios=${BENCH_IOS:-128}
 maxbytes=${BENCH_MAXBYTES:-8M}
 sizes=$(echo "${BENCH_SIZES:-512,4K,16K,64K,256K,1M}" | tr '+' ',')
@@ -243,6 +258,11 @@ for m in $modes; do
     echo "BENCH-MODE $m done in $(($(_now) - t0))s, $rows rows"
     eval "rows_$(echo "$m" | tr '-' '_')=$rows"
 done
+
+if [ -n "$net_modes" ]; then
+    # shellcheck disable=SC2086
+    bench_net $net_modes
+fi
 
 for m in grant kernel-grant pvblock; do
     case " $modes " in *" $m "*) ;; *) continue ;; esac
