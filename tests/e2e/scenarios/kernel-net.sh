@@ -17,16 +17,18 @@
 #     sends to dom0: vgrantd releases everything (0 pages mapped, 0 ports
 #     bound), stays up, its tap is gone (`ip link show` fails), its log
 #     has no error line, and no guest kernel reported a BUG/Oops/WARNING.
-# The guests load virtio_net with napi_tx=KNET_NAPI_TX (default 0).
-# With the driver's default (1) a sent skb is freed only when its tx
-# completion arrives, so TCP small queues keep about two frames of a
-# socket in flight: guest -> dom0 TCP then runs at two frames per
-# completion round trip, ~12 ms under TCG (170 KB/s).  With 0 the driver
-# frees a sent skb at the next transmit, as the driver's option allows.
+# The guests load virtio_net with napi_tx=KNET_NAPI_TX (default 0): the
+# driver then frees a sent skb at its next transmit instead of at the tx
+# interrupt, so TCP small queues do not hold a socket to the pace of
+# completions (~12 ms round trips under TCG).  Measured, it changed
+# nothing here (~150 KB/s guest -> dom0 either way, 2026-12-02): the
+# transfers are bound by busybox nc fed from a pipe (docs/net.md,
+# "Speed"); make bench's network rows load it the same way.
 # KNET_MIB (a multiple of 4) comes from the dom0 command line
 # (VGRANT_E2E_DOM0_ARGS=vgenv_KNET_MIB=64) for a quicker run; KNET_TCP_S
-# (default 900) bounds each transfer (about 170 KB/s under TCG: 256 MiB
-# takes ~25 min each way).  A failed ping, transfer or counter check
+# (default 900) bounds each transfer (under TCG on a quiet 2-core host
+# 32 MiB took 79 s guest -> dom0 and 40 s dom0 -> guest: 256 MiB about
+# 11 and 5 minutes).  A failed ping, transfer or counter check
 # prints diagnostics and lets the later steps run; the scenario then
 # fails with the first such reason.
 . "$(dirname "$0")/lib.sh"
