@@ -332,10 +332,10 @@ static unsigned gather_expect(const struct vgd_queue *q)
 }
 
 /* The gap: 4 x the pace (1/16 ms units, at least 1), in whole ms, so at
- * least 1 ms, and at most coalesce_ms.  Requests do not come evenly (the guest reacts to
- * the completions first, then publishes at its pace, and an emulated
- * guest stalls now and then): twice the mean ended too many gatherings
- * early (make bench, 2026-12-01: grant 3.8 requests per round). */
+ * least 1 ms, and at most coalesce_ms.  Requests do not come evenly (the
+ * guest reacts to the completions first, then publishes at its pace, and
+ * an emulated guest stalls now and then): twice the mean ended too many
+ * gatherings early (make bench, 2026-12-01: grant 3.8 requests per round). */
 static uint64_t gather_gap(const struct vgd_queue *q)
 {
     uint64_t max = vgd_coalesce_ms(q->dev->d), gap;
