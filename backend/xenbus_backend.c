@@ -262,6 +262,17 @@ void vgd_dev_fail(struct vgd_dev *dev)
     write_state(dev, VG_XB_CLOSING);
 }
 
+/* The transport (mappings, ports) first, then the model (the open image,
+ * the tap): used when the device goes, when its frontend domain died and
+ * when another attach took its directory. */
+static void dev_close_model(struct vgd_dev *dev)
+{
+    dev_disconnect(dev);
+    if (dev->mstate)
+        dev->model->close(dev->mstate);
+    dev->mstate = NULL;
+}
+
 void vgd_dev_free(struct vgd_dev *dev)
 {
     struct vg_hyp *h;
@@ -269,13 +280,11 @@ void vgd_dev_free(struct vgd_dev *dev)
     if (!dev)
         return;
     h = vgd_hyp(dev->d);
-    dev_disconnect(dev);
+    dev_close_model(dev);
     vg_rl_flush(&dev->state_rl, VG_LOG_INFO, "dom %u dev %u: state machine "
                 "messages", dev->fe_domid, dev->devid);
     if (dev->fe_watched)
         h->ops->xs_unwatch(h, dev->fe_path, dev->fe_token);
-    if (dev->mstate)
-        dev->model->close(dev->mstate);
     free(dev);
 }
 
@@ -560,14 +569,6 @@ static void first_look(struct vgd_dev *dev)
 
 /* Stop serving and close what the model opened in this domain (the
  * image, the tap): nothing of the device stays but its directory. */
-static void dev_close_model(struct vgd_dev *dev)
-{
-    dev_disconnect(dev);
-    if (dev->mstate)
-        dev->model->close(dev->mstate);
-    dev->mstate = NULL;
-}
-
 /* The directory now belongs to another attach: drop every trace of the
  * device we were serving (mappings, ports, the open image, mode, limits)
  * without writing anything into the new directory, and look at it afresh. */

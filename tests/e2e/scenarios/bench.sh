@@ -39,6 +39,7 @@
 # BENCH_COALESCE_MS (vgrantd --coalesce-ms; default: vgrantd's own).
 # Lists are separated by ',' or '+' (the dom0 command line takes no ',').
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/net.lib"
 . "$(dirname "$0")/bench-net.lib"
 need_bin vgrantd vgrant xl losetup
 need_guest_bin vgrant-io

@@ -13,6 +13,7 @@
 #     received (kn-a checksums its 4 MiB block once, dom0 the stream and
 #     its first 4 MiB: guest/net-lib.sh); `vgrant stats` counts at least that many bytes and
 #     full-size frames each way;
+#   - 4 MiB over TCP kn-a -> kn-b (guest to guest), sha256 equal;
 #   - `vgrant detach` of kn-b's card and `xl destroy` of kn-a while each
 #     sends to dom0: vgrantd releases everything (0 pages mapped, 0 ports
 #     bound), stays up, its tap is gone (`ip link show` fails), its log
@@ -33,6 +34,7 @@
 # fails with the first such reason.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fault.lib"
+. "$(dirname "$0")/net.lib"
 . "$(dirname "$0")/../guest/net-lib.sh"
 need_bin vgrantd vgrant xl ip nc sha256sum ping mkfifo xenstore-read
 
@@ -41,7 +43,7 @@ NAPI_TX=${KNET_NAPI_TX:-0}
 case $NAPI_TX in 0|1) ;; *) fail "KNET_NAPI_TX '$NAPI_TX' is not 0 or 1" ;; esac
 case $MIB in ''|*[!0-9]*) fail "KNET_MIB '$MIB' is not a number of MiB" ;; esac
 [ "$MIB" -gt 0 ] && [ $((MIB % 4)) = 0 ] || fail "KNET_MIB $MIB is not a positive multiple of 4"
-BR=xenbr0 NETA=10.99.0.2 NETB=10.99.0.3 DOM0IP=10.99.0.1
+BR=$NET_BR NETA=10.99.0.2 NETB=10.99.0.3 DOM0IP=10.99.0.1
 MACB=00:16:3e:0a:99:03
 
 net_cleanup() {
@@ -53,136 +55,16 @@ net_cleanup() {
 trap net_cleanup EXIT
 
 # ------------------------------------------------------- the bridge -----
-# busybox modprobe loads what modules.dep lists for a module in reverse
-# order, and build-images.sh lists bridge's as "llc stp": stp first would
-# fail (it needs llc), so llc and stp by name first
-for m in tun llc stp bridge; do
-    grep -q "^$m " /proc/modules || modprobe "$m" || fail "modprobe $m failed (DOM0_MODULES_EXTRA in build-images.sh)"
-done
-[ -c /dev/net/tun ] || fail "no /dev/net/tun after loading tun"
-ip link del "$BR" 2>/dev/null
-ip link add "$BR" type bridge || brctl addbr "$BR" || fail "cannot create bridge $BR"
-ip addr add "$DOM0IP/24" dev "$BR" || fail "ip addr add $DOM0IP/24 dev $BR failed"
-ip link set "$BR" up || fail "ip link set $BR up failed"
-log "bridge $BR up with $DOM0IP/24"
+net_bridge "$BR" "$DOM0IP/24"
 
 start_vgrantd vgrantd --log-level info
 
-# tap_in_bridge DOM: vgrantd's tap of DOM's device 0 exists and is a port
-# of the bridge
-tap_in_bridge() {
-    ip link show "vg$1.0" >/dev/null 2>&1 || { bg_log vgrantd | tail -n 10; fail "no tap vg$1.0 in dom0"; }
-    [ -e "/sys/class/net/$BR/brif/vg$1.0" ] || fail "tap vg$1.0 is not a port of $BR ($(ls "/sys/class/net/$BR/brif" | tr '\n' ' '))"
-    log "ok: tap vg$1.0 is up in $BR"
-}
-
-# tap_gone DOM: the tap went with the device (10 s at most)
-tap_gone() {
-    _i=0
-    while ip link show "vg$1.0" >/dev/null 2>&1; do
-        _i=$((_i + 1))
-        [ "$_i" -gt 20 ] && fail "tap vg$1.0 still exists after its device went: $(ip link show "vg$1.0" | head -n1)"
-        sleep 0.5
-    done
-    log "ok: tap vg$1.0 is gone (ip link show vg$1.0 fails)"
-}
-
-# net_up NAME DOM: GUEST-NET-UP within 240 s, MAC = the backend's
-net_up() {
-    _i=0
-    until guest_log "$1" | grep -q '^GUEST-NET-UP\|^GUEST-ERROR\|^GUEST-DONE'; do
-        _i=$((_i + 1))
-        [ "$_i" -gt 480 ] && { guest_log "$1" | grep -v '^GUEST-KMSG' | tail -n 20 | sed "s/^/    $1| /"; fail "$1: virtio_net did not come up within 240 s"; }
-        sleep 0.5
-    done
-    _up=$(guest_log "$1" | grep '^GUEST-NET-UP' | tail -n 1)
-    if [ -z "$_up" ]; then
-        guest_log "$1" | grep -v '^GUEST-KMSG' | tail -n 20 | sed "s/^/    $1| /"
-        kernel_console_check "$1"
-        fail "$1: $(guest_log "$1" | sed -n 's/^GUEST-ERROR //p' | head -n1)"
-    fi
-    log "$1: ${_up#GUEST-NET-UP }"
-    _gmac=$(echo "$_up" | sed -n 's/.* mac=\([0-9a-f:]*\) .*/\1/p')
-    _bmac=$(xenstore-read "/local/domain/0/backend/virtio-grant/$2/0/mac" 2>/dev/null)
-    [ -n "$_bmac" ] && [ "$_gmac" = "$_bmac" ] ||
-        fail "$1's virtio_net has MAC '$_gmac', the backend directory says '$_bmac'"
-    log "ok: $1's MAC $_gmac is the backend's"
-}
-
-# stat_of JSON NAME
-stat_of() { echo "$1" | sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p"; }
-
-# soft_fail REASON: a failure that does not stop the scenario (the steps
-# after it still run and report); the scenario fails at its end with the
-# first one
-SOFT=""
-soft_fail() {
-    log "FAIL (the scenario goes on): $*"
-    [ -n "$SOFT" ] || SOFT=$*
-}
-
-# net_diag WHY: where packets went, for a failed check: vgrantd's counters
-# of every net device, dom0's interface counters, kn-a's and kn-b's
-net_diag() {
-    log "diagnostics ($1):"
-    for _d in $adom $bdom; do
-        _js=$(vgrant stats "$_d" 0 --json 2>/dev/null) || continue
-        log "  vgrant stats $_d 0: $(echo "$_js" | tr ',' '\n' | grep -E '"(net_|requests|notifies_sent|kicks_received|rounds|max_round|errors|guest_)' | tr -d '"{}' | tr '\n' ' ')"
-    done
-    bg_log vgrantd | grep -E ' (warning|error):' | tail -n 5 | sed 's/^/    vgrantd| /'
-    for _i in "$BR" "vg$adom.0" "vg$bdom.0"; do
-        _sd=/sys/class/net/$_i/statistics
-        [ -d "$_sd" ] || continue
-        log "  dom0 $_i: rx $(cat "$_sd/rx_packets") pkts $(cat "$_sd/rx_dropped") dropped, tx $(cat "$_sd/tx_packets") pkts $(cat "$_sd/tx_dropped") dropped $(cat "$_sd/tx_errors") errors"
-    done
-    for _g in kn-a kn-b; do
-        guest_domid "$_g" >/dev/null || continue
-        gcmd "$_g" 60 "cd /sys/class/net/eth0/statistics && for f in rx_packets rx_dropped rx_errors rx_missed_errors tx_packets tx_dropped tx_errors tx_fifo_errors; do echo \$f=\$(cat \$f); done | tr '\n' ' '; echo; cd /sys/bus/xen/devices/virtio-grant-0/vgrant && grep . * | tr '\n' ' '; echo; dmesg | tail -n 15" || true
-    done
-}
-
-# ping_ok GUEST TARGET: 1000 pings, 10 ms apart, none lost: busybox ping
-# counts 1000 replies, or the guest kernel's ICMP layer does (InEchoReps)
-# while ping counts fewer: then the network delivered every reply and
-# ping's socket dropped some (its receive buffer holds a few replies;
-# under TCG ping may not run for a second), which is logged
-ping_ok() {
-    gcmd "$1" 300 "sh /e2e/guest/net-tool.sh ping 1000 0.01 $2" || soft_fail "$1: ping -c 1000 $2 failed"
-    _pl=$(echo "$GOUT" | grep 'packets transmitted')
-    _er=$(echo "$GOUT" | sed -n 's/^NET-ICMP in_echo_reps=//p')
-    _rt=$(echo "$GOUT" | grep 'round-trip')
-    case $_pl in
-        "1000 packets transmitted, 1000 packets received"*)
-            log "ok: $1 -> $2: $_pl, $_rt" ;;
-        "1000 packets transmitted, "*)
-            if [ "${_er:-0}" -ge 1000 ]; then
-                log "ok: $1 -> $2: the guest kernel received all 1000 echo replies (InEchoReps +$_er); busybox ping counted fewer, its socket dropped the rest: $_pl, $_rt"
-            else
-                net_diag "ping $2"
-                soft_fail "$1: ping $2: $_pl (the guest kernel took ${_er:-?} echo replies)"
-            fi ;;
-        *)
-            net_diag "ping $2"
-            soft_fail "$1: ping $2: ${_pl:-no summary}" ;;
-    esac
-}
-
 # ------------------------------------------------------- the guests -----
-# kmod_loaded NAME: the guest loaded virtio_grant.ko (180 s).  Attaching
-# earlier makes the booting kernel wait 30 s for a device no driver takes
-# yet (xenbus_probe_frontend "Waiting for devices to initialise").
-kmod_loaded() {
-    _i=0
-    until guest_log "$1" | grep -q '^GUEST-KMOD\|^GUEST-ERROR'; do
-        _i=$((_i + 1))
-        [ "$_i" -gt 360 ] && fail "$1 did not load virtio_grant within 180 s"
-        sleep 0.5
-    done
-}
 start_guest -k -m 256 -a ip=$NETA/24 -a napi_tx=$NAPI_TX kn-a kernel-net || fail "xl create kn-a failed"
 adom=$(guest_domid kn-a)
 start_guest -k -m 192 -a ip=$NETB/24 -a napi_tx=$NAPI_TX kn-b kernel-net || fail "xl create kn-b failed"
 bdom=$(guest_domid kn-b)
+NET_DIAG_DEVS="$adom:0 $bdom:0" NET_DIAG_GUESTS="kn-a kn-b"
 kmod_loaded kn-a
 kmod_loaded kn-b
 vgrant attach "$adom" "type=net,bridge=$BR" >"$E2E_WORK/kn-attach.log" 2>&1 ||
@@ -197,8 +79,8 @@ tap_in_bridge "$adom"
 tap_in_bridge "$bdom"
 
 # ------------------------------------------------------------ ping ------
-ping_ok kn-a "$DOM0IP"
-ping_ok kn-a "$NETB"
+ping_ok kn-a "$DOM0IP" 1000
+ping_ok kn-a "$NETB" 1000
 
 # ------------------------------------------------------------- TCP ------
 # progress NAME DOM COUNTER CMD...: wait (KNET_TCP_S, default 900 s) for
@@ -219,13 +101,13 @@ progress() {
     log "  $_pn: done after $(($(_now) - _pt0)) s"
 }
 s0=$(vgrant stats "$adom" 0 --json) || fail "vgrant stats $adom 0 failed"
-# same_sums FROM TO SENT-LINE GOT-LINE: the sha256 of what FROM sent
-# (its NET-SENT line) is that of what TO received (its NET-RECV line)
+# same_sums FROM TO SENT-LINE GOT-LINE [MIB]: the sha256 of what FROM
+# sent (its NET-SENT line) is that of what TO received (its NET-RECV line)
 same_sums() {
-    _sa=$(echo "$3" | sed -n 's/.* sha256=\([0-9a-f]*\).*/\1/p')
+    _sa=$(echo "$3" | sed -n 's/.* \(block_\)*sha256=\([0-9a-f]*\).*/\2/p')
     _sb=$(echo "$4" | sed -n 's/.* sha256=\([0-9a-f]*\).*/\1/p')
     if [ -n "$_sa" ] && [ "$_sa" = "$_sb" ]; then
-        log "ok: $MIB MiB $1 -> $2, sha256 $_sa at both ends"
+        log "ok: ${5:-$MIB} MiB $1 -> $2, sha256 $_sa at both ends"
     else
         net_diag "$1 -> $2"
         soft_fail "$1 -> $2: $1 sent sha256 '$_sa', $2 received '$_sb'"
@@ -296,6 +178,17 @@ for k in net_rx_small_buffer net_rx_bad_length net_rx_bad_chain net_tx_bad_lengt
 done
 log "drops the guest's pace explains: net_rx_no_buffer $(stat_of "$s1" net_rx_no_buffer), net_tx_busy $(stat_of "$s1" net_tx_busy)"
 
+# --------------------------------------------- guest to guest -----------
+# 4 MiB (one block: its sha256 is the stream's) kn-a -> kn-b, both ends on
+# virtio-grant cards, through the bridge
+log "TCP: 4 MiB kn-a -> kn-b"
+gcmd kn-b 60 "sh /e2e/guest/net-tool.sh recv 5006" || fail "kn-b: cannot listen on port 5006"
+gcmd kn-a 300 "sh /e2e/guest/net-tool.sh send $NETB 5006 4 block" || soft_fail "kn-a: sending 4 MiB to kn-b failed"
+sent=$(echo "$GOUT" | grep '^NET-SENT')
+gcmd kn-b 120 "sh /e2e/guest/net-tool.sh sum 5006 60" || soft_fail "kn-b: no checksum of the received stream"
+got=$(echo "$GOUT" | grep '^NET-RECV')
+same_sums kn-a kn-b "$sent" "$got" 4
+
 # ------------------------------------------- detach mid-transfer --------
 net_recv 5003 "$E2E_WORK" >"$E2E_WORK/net-l.log" || fail "dom0: $(cat "$E2E_WORK/net-l.log")"
 gcmd kn-b 60 "sh /e2e/guest/net-tool.sh flood $DOM0IP 5003" || fail "kn-b: cannot start sending"
@@ -345,5 +238,5 @@ bg_log vgrantd | grep -E ' (warning|warn|error):' | head -n 20 | sed 's/^/    vg
 [ -z "$bad" ] || fail "vgrantd logged errors: $(echo "$bad" | head -n1)"
 log "ok: vgrantd logged no error ($(bg_log vgrantd | grep -cE ' (warning|warn):') warnings, shown above)"
 stop_guest kn-b
-[ -z "$SOFT" ] || fail "$SOFT"
+net_soft_end
 log "all checks passed"
