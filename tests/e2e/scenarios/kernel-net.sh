@@ -46,13 +46,7 @@ case $MIB in ''|*[!0-9]*) fail "KNET_MIB '$MIB' is not a number of MiB" ;; esac
 BR=$NET_BR NETA=10.99.0.2 NETB=10.99.0.3 DOM0IP=10.99.0.1
 MACB=00:16:3e:0a:99:03
 
-net_cleanup() {
-    for p in 5001 5003 5004; do net_stop "$p" "$E2E_WORK"; done
-    ip link del "$BR" 2>/dev/null
-    rm -f "$E2E_WORK"/net-*
-    _e2e_cleanup
-}
-trap net_cleanup EXIT
+net_cleanup_at_exit 5001 5003 5004
 
 # ------------------------------------------------------- the bridge -----
 net_bridge "$BR" "$DOM0IP/24"

@@ -31,13 +31,7 @@ xl help 2>/dev/null | grep -q virtio-grant-attach ||
 
 GIP=10.99.0.5 DOM0IP=10.99.0.1 MAC=00:16:3e:0a:99:05 MIB=8
 
-xn_cleanup() {
-    net_stop 5005 "$E2E_WORK"
-    ip link del "$NET_BR" 2>/dev/null
-    rm -f "$E2E_WORK"/net-*
-    _e2e_cleanup
-}
-trap xn_cleanup EXIT
+net_cleanup_at_exit 5005
 
 net_bridge "$NET_BR" "$DOM0IP/24"
 start_vgrantd vgrantd --log-level info
