@@ -253,7 +253,7 @@ e2e: all
 ifeq ($(filter command line environment,$(origin E2E_SCENARIOS)),)
 	@rc=0; $(E2E_RUN) -t 3000 $(E2E_SCENARIOS) || rc=1; \
 	$(E2E_RUN) -t 2400 -s 600 $(E2E_FAULT_SCENARIOS) || rc=1; \
-	$(E2E_RUN) -t 3300 -s 3000 $(E2E_NET_SCENARIOS) || rc=1; exit $$rc
+	$(E2E_RUN) -t 3600 -s 3300 $(E2E_NET_SCENARIOS) || rc=1; exit $$rc
 else
 	$(E2E_RUN) -t 3000 $(E2E_SCENARIOS)
 endif
@@ -279,7 +279,7 @@ e2e-fault: all
 # kernel-net (issue 10: virtio_net over virtio_grant.ko, 1000 pings to
 # dom0 and to a second guest, 256 MiB over TCP each way, detach and xl
 # destroy mid-transfer) in a boot of its own: about 21 minutes under TCG
-# on 2 cores (docs/e2e.md), each transfer bounded by KNET_TCP_S (900 s)
+# on 2 cores (docs/e2e.md), each transfer bounded by KNET_TCP_S (1200 s)
 E2E_NET_SCENARIOS ?= kernel-net
 
 demo: deps all
