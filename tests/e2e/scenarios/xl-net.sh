@@ -118,7 +118,9 @@ tap_in_bridge "$dom" 1
 check "xl virtio-grant-detach xn 1" xl virtio-grant-detach xn 1
 released_ok "$dom" 1
 tap_gone "$dom" 1
-gcmd xn 60 "ls /sys/class/net | tr '\n' ' '" || fail "xn does not answer after the detach"
+gcmd xn 60 "ls /sys/class/net | tr '\n' ' '; echo" || fail "xn does not answer after the detach"
+echo "$GOUT" | grep -qw eth1 && fail "xn still has eth1 after xl virtio-grant-detach: $GOUT"
+log "ok: xn's interfaces after the detach: $GOUT"
 ping_ok xn "$DOM0IP" 20
 
 # ---------------------------------------------------- xl destroy --------
