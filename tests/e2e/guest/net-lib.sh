@@ -3,22 +3,16 @@
 # /e2e/guest/ too).  busybox only (nc, sha256sum, mkfifo).  DIR is a tmpfs
 # directory for the data block, FIFOs and results.
 #
-#   net_send HOST PORT MIB DIR [block]
-#                                send MIB MiB (a multiple of 4) to
+#   net_send HOST PORT MIB DIR   send MIB MiB (a multiple of 4) to
 #                                HOST:PORT, where a listener must be;
 #                                print NET-SENT bytes=<n> sha256=<hex>
-#                                secs=<s>; non-zero if nc failed.  With
-#                                `block` the stream is not checksummed on
-#                                the way out: sha256= is replaced by
-#                                block_sha256=<hex of the 4 MiB block>
-#   net_recv PORT DIR [keep]     listen on PORT in the background (returns
+#                                secs=<s> sum_secs=<s>; non-zero if nc
+#                                failed
+#   net_recv PORT DIR            listen on PORT in the background (returns
 #                                once the socket listens, 30 s at most);
 #                                the stream's sha256 goes to
 #                                DIR/net-recv-PORT.sum when it ends; print
-#                                NET-LISTENING port=<PORT>.  With `keep`
-#                                the first 4 MiB of the stream are kept in
-#                                DIR/net-recv-PORT.first
-#   net_expect FILE MIB          the sha256 of MIB/4 copies of FILE
+#                                NET-LISTENING port=<PORT>
 #   net_sum PORT SECONDS DIR     wait for it; print NET-RECV port=<PORT>
 #                                sha256=<hex> secs=<s since net_recv>
 #   net_stop PORT DIR            kill that listener (a connection that
@@ -31,15 +25,15 @@
 # The data is a 4 MiB block of /dev/urandom repeated (one cat of MIB/4
 # copies): 256 MiB of fresh randomness would cost more than the transfer
 # under TCG, and TCP never reorders whole 4 MiB blocks.  The sender
-# checksums what it sends through a FIFO (tee), the receiver what it
-# receives.  A guest sender does not (`block`): in the guest, tee and a
-# second reader of every byte made the sender, not the network, the
-# limit (kernel-net, 2026-12-02: ~150 KB/s guest -> dom0, frames of a
-# few hundred bytes less than a full segment, the socket ran empty).
-# It checksums its block once instead; the receiver keeps the first
-# 4 MiB it got, and the stream is right when that block has the
-# sender's checksum and the whole stream that of MIB/4 copies of it.  A listener's stdin is a FIFO opened read-write: busybox nc
-# quits at EOF on its stdin, and that FIFO never has one.
+# checksums the stream before it sends it (the same cat of the same
+# files into sha256sum: sum_secs), the receiver what it receives.  Nothing
+# but nc touches the bytes on the way: a tee and a second reader of every
+# byte in the sender made it, not the network, the limit (kernel-net,
+# 2026-12-02: ~150 KB/s guest -> dom0), and a tee keeping the first block
+# in dom0's receiver held guest -> dom0 at ~0.35 MB/s where guest ->
+# guest, received without one, moved 0.8 MB/s.  A listener's stdin is a
+# FIFO opened read-write: busybox nc quits at EOF on its stdin, and that
+# FIFO never has one.
 
 net_now() { cut -d' ' -f1 /proc/uptime; }
 
@@ -62,7 +56,7 @@ net_ping() {
 }
 
 net_send() {
-    _nh=$1 _np=$2 _nm=$3 _nd=$4 _nmode=${5:-}
+    _nh=$1 _np=$2 _nm=$3 _nd=$4
     case $_nm in ''|*[!0-9]*) echo "net_send: '$_nm' MiB is not a number"; return 2 ;; esac
     if [ "$_nm" = 0 ] || [ $((_nm % 4)) != 0 ]; then
         echo "net_send: $_nm MiB is not a positive multiple of 4"
@@ -72,41 +66,23 @@ net_send() {
         head -c 4194304 /dev/urandom >"$_nd/net-block.tmp" && mv "$_nd/net-block.tmp" "$_nd/net-block" ||
             { echo "net_send: cannot make the 4 MiB block $_nd/net-block"; return 1; }
     fi
-    _nf=$_nd/net-send-$_np.fifo
-    rm -f "$_nf" "$_nd/net-send-$_np.sum" "$_nd/net-send-$_np.rc"
+    rm -f "$_nd/net-send-$_np.rc"
     set --
     _ni=0
     while [ "$_ni" -lt $((_nm / 4)) ]; do
         set -- "$@" "$_nd/net-block"
         _ni=$((_ni + 1))
     done
-    if [ "$_nmode" = block ]; then
-        _nsum="block_sha256=$(sha256sum <"$_nd/net-block" | cut -d' ' -f1)"
-        _nt0=$(net_now)
-        (cat "$@" | nc "$_nh" "$_np"; echo "$?" >"$_nd/net-send-$_np.rc") &
-        wait "$!"
-    else
-        mkfifo "$_nf" || { echo "net_send: mkfifo $_nf failed"; return 1; }
-        sha256sum <"$_nf" >"$_nd/net-send-$_np.sum" &
-        _nsp=$!
-        _nt0=$(net_now)
-        # the checksum is ready once tee has written everything; nc may
-        # wait a little longer for the receiver's close
-        (cat "$@" | tee "$_nf" | nc "$_nh" "$_np"; echo "$?" >"$_nd/net-send-$_np.rc") &
-        wait "$_nsp"
-        _nsum="sha256=$(cut -d' ' -f1 "$_nd/net-send-$_np.sum")"
-        rm -f "$_nf"
-    fi
+    _nt0=$(net_now)
+    _nsum=$(cat "$@" | sha256sum | cut -d' ' -f1)
     _nt1=$(net_now)
-    echo "NET-SENT bytes=$((_nm * 1048576)) $_nsum secs=$(awk -v a="$_nt0" -v b="$_nt1" 'BEGIN { printf "%.1f", b - a }')"
-    _ni=0
-    until [ -s "$_nd/net-send-$_np.rc" ] || [ "$_ni" -gt 60 ]; do
-        sleep 0.5
-        _ni=$((_ni + 1))
-    done
+    (cat "$@" | nc "$_nh" "$_np"; echo "$?" >"$_nd/net-send-$_np.rc") &
+    wait "$!"
+    _nt2=$(net_now)
+    echo "NET-SENT bytes=$((_nm * 1048576)) sha256=$_nsum secs=$(awk -v a="$_nt1" -v b="$_nt2" 'BEGIN { printf "%.1f", b - a }') sum_secs=$(awk -v a="$_nt0" -v b="$_nt1" 'BEGIN { printf "%.1f", b - a }')"
     _nrc=$(cat "$_nd/net-send-$_np.rc" 2>/dev/null)
     if [ "$_nrc" != 0 ]; then
-        echo "net_send: nc to $_nh:$_np ${_nrc:+failed (rc $_nrc)}${_nrc:-did not end 30 s after its data}"
+        echo "net_send: nc to $_nh:$_np failed (rc ${_nrc:-none})"
         return 1
     fi
 }
@@ -114,16 +90,10 @@ net_send() {
 net_recv() {
     _np=$1 _nd=$2
     _nb=$_nd/net-recv-$_np
-    rm -f "$_nb.in" "$_nb.out" "$_nb.copy" "$_nb.first" "$_nb.sum" "$_nb.tmp" "$_nb.pid"
+    rm -f "$_nb.in" "$_nb.out" "$_nb.sum" "$_nb.tmp" "$_nb.pid"
     mkfifo "$_nb.in" "$_nb.out" || { echo "net_recv: mkfifo in $_nd failed"; return 1; }
     net_now >"$_nb.t0"
-    if [ "${3:-}" = keep ]; then
-        mkfifo "$_nb.copy" || { echo "net_recv: mkfifo in $_nd failed"; return 1; }
-        ({ head -c 4194304 >"$_nb.first"; cat >/dev/null; } <"$_nb.copy") >/dev/null 2>&1 &
-        (tee "$_nb.copy" <"$_nb.out" | sha256sum >"$_nb.tmp" && mv "$_nb.tmp" "$_nb.sum") >/dev/null 2>&1 &
-    else
-        (sha256sum <"$_nb.out" >"$_nb.tmp" && mv "$_nb.tmp" "$_nb.sum") >/dev/null 2>&1 &
-    fi
+    (sha256sum <"$_nb.out" >"$_nb.tmp" && mv "$_nb.tmp" "$_nb.sum") >/dev/null 2>&1 &
     nc -l -p "$_np" <>"$_nb.in" >"$_nb.out" 2>"$_nb.err" &
     echo $! >"$_nb.pid"
     _nx=$(printf '%04X' "$_np")
@@ -154,16 +124,6 @@ net_sum() {
     done
     rm -f "$_nb.pid"             # nc is gone: never kill a reused pid
     echo "NET-RECV port=$_np sha256=$(cut -d' ' -f1 "$_nb.sum") secs=$(awk -v a="$(cat "$_nb.t0")" -v b="$(net_now)" 'BEGIN { printf "%.1f", b - a }')"
-}
-
-net_expect() {
-    _ne=0 _nef=$1 _nen=$(($2 / 4))
-    set --
-    while [ "$_ne" -lt "$_nen" ]; do
-        set -- "$@" "$_nef"
-        _ne=$((_ne + 1))
-    done
-    cat "$@" | sha256sum | cut -d' ' -f1
 }
 
 net_stop() {

@@ -4,11 +4,10 @@
 # guest/net-lib.sh, which the kernel-net scenario sources in dom0 too (the
 # dom0 image has /e2e/guest/ as well).  busybox only: nc, sha256sum.
 #
-#   net-tool.sh send HOST PORT MIB [block]
-#                                    send MIB MiB to HOST:PORT (a listener
+#   net-tool.sh send HOST PORT MIB   send MIB MiB to HOST:PORT (a listener
 #                                    must be there), print
 #                                    NET-SENT bytes=<n> sha256=<hex> secs=<s>
-#                                    (block: block_sha256=, net-lib.sh)
+#                                    sum_secs=<s> (net-lib.sh)
 #   net-tool.sh recv PORT            listen on PORT in the background; the
 #                                    received stream's sha256 and size go
 #                                    to /tmp/net-recv-PORT.{sum,bytes};
@@ -25,8 +24,8 @@
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case $cmd in
-    send) case $#:${4:-block} in 3:*|4:block) ;; *) echo "usage: net-tool.sh send HOST PORT MIB [block]" >&2; exit 2 ;; esac
-          net_send "$1" "$2" "$3" /tmp "${4:-}" ;;
+    send) [ $# = 3 ] || { echo "usage: net-tool.sh send HOST PORT MIB" >&2; exit 2; }
+          net_send "$1" "$2" "$3" /tmp ;;
     recv) [ $# = 1 ] || { echo "usage: net-tool.sh recv PORT" >&2; exit 2; }
           net_recv "$1" /tmp ;;
     sum)  [ $# = 2 ] || { echo "usage: net-tool.sh sum PORT SECONDS" >&2; exit 2; }
