@@ -22,9 +22,10 @@
 # driver then frees a sent skb at its next transmit instead of at the tx
 # interrupt, so TCP small queues do not hold a socket to the pace of
 # completions (~12 ms round trips under TCG).  Measured, it changed
-# nothing here (~150 KB/s guest -> dom0 either way, 2026-12-02): the
-# transfers are bound by busybox nc fed from a pipe (docs/net.md,
-# "Speed"); make bench's network rows load it the same way.
+# nothing here (2026-12-02): the transfers are bound by busybox nc and
+# the pipes around it, not by the device (docs/net.md, "Speed"; iperf3
+# moves 3-6 MB/s over the same path in make bench, nc 0.45 guest -> dom0
+# and 0.7 guest -> guest).
 # KNET_MIB (a multiple of 4) comes from the dom0 command line
 # (VGRANT_E2E_DOM0_ARGS=vgenv_KNET_MIB=64) for a quicker run; KNET_TCP_S
 # (default 1200) bounds each transfer (under TCG on a quiet 2-core host
