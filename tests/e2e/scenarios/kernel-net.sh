@@ -96,19 +96,6 @@ progress() {
     log "  $_pn: done after $(($(_now) - _pt0)) s"
 }
 s0=$(vgrant stats "$adom" 0 --json) || fail "vgrant stats $adom 0 failed"
-# same_sums FROM TO SENT-LINE GOT-LINE [MIB]: the sha256 of what FROM
-# sent (its NET-SENT line) is that of what TO received (its NET-RECV line)
-same_sums() {
-    _sa=$(echo "$3" | sed -n 's/.* sha256=\([0-9a-f]*\).*/\1/p')
-    _sb=$(echo "$4" | sed -n 's/.* sha256=\([0-9a-f]*\).*/\1/p')
-    if [ -n "$_sa" ] && [ "$_sa" = "$_sb" ]; then
-        log "ok: ${5:-$MIB} MiB $1 -> $2, sha256 $_sa at both ends"
-    else
-        net_diag "$1 -> $2"
-        soft_fail "$1 -> $2: $1 sent sha256 '$_sa', $2 received '$_sb'"
-    fi
-}
-
 log "TCP: $MIB MiB kn-a -> dom0"
 net_recv 5001 "$E2E_WORK" >"$E2E_WORK/net-l.log" || fail "dom0: $(cat "$E2E_WORK/net-l.log")"
 gcmd kn-a 60 "sh /e2e/guest/net-tool.sh send $DOM0IP 5001 $MIB >/tmp/net-send.out 2>&1 &" ||

@@ -81,14 +81,7 @@ net_send "$GIP" 5005 "$MIB" "$E2E_WORK" >"$E2E_WORK/net-send.out" 2>&1 ||
 sent=$(grep '^NET-SENT' "$E2E_WORK/net-send.out")
 gcmd xn 120 "sh /e2e/guest/net-tool.sh sum 5005 60" || soft_fail "xn: no checksum of the received stream"
 got=$(echo "$GOUT" | grep '^NET-RECV')
-ss=$(echo "$sent" | sed -n 's/.* sha256=\([0-9a-f]*\).*/\1/p')
-gs=$(echo "$got" | sed -n 's/.* sha256=\([0-9a-f]*\).*/\1/p')
-if [ -n "$ss" ] && [ "$ss" = "$gs" ]; then
-    log "ok: $MIB MiB dom0 -> xn, sha256 $ss at both ends (dom0: ${sent#NET-SENT })"
-else
-    net_diag "dom0 -> xn"
-    soft_fail "dom0 -> xn: dom0 sent sha256 '$ss', xn received '$gs'"
-fi
+same_sums dom0 xn "$sent" "$got"
 
 # --------------------------------------------- a hot-plugged card -------
 check "xl virtio-grant-attach xn type=net,bridge=$NET_BR" \
