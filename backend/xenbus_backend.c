@@ -262,9 +262,10 @@ void vgd_dev_fail(struct vgd_dev *dev)
     write_state(dev, VG_XB_CLOSING);
 }
 
-/* The transport (mappings, ports) first, then the model (the open image,
- * the tap): used when the device goes, when its frontend domain died and
- * when another attach took its directory. */
+/* Stop serving and close what the model opened in this domain: the
+ * transport (mappings, ports) first, then the model (the image, the tap).
+ * Used when the device goes, when its frontend domain died and when
+ * another attach took its directory. */
 static void dev_close_model(struct vgd_dev *dev)
 {
     dev_disconnect(dev);
@@ -567,8 +568,6 @@ static void first_look(struct vgd_dev *dev)
     }
 }
 
-/* Stop serving and close what the model opened in this domain (the
- * image, the tap): nothing of the device stays but its directory. */
 /* The directory now belongs to another attach: drop every trace of the
  * device we were serving (mappings, ports, the open image, mode, limits)
  * without writing anything into the new directory, and look at it afresh. */
