@@ -11,8 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 need_bin vgrantd xl mkfs.ext4 e2fsck sha256sum
 
-xl help 2>/dev/null | grep -q virtio-grant-attach ||
-    fail "this xl knows no virtio-grant devices: run the scenario with the patched xl (make e2e-xl, VGRANT_E2E_XL_DIR)"
+need_patched_xl
 
 src=$E2E_WORK/kxl-src
 img=$E2E_WORK/kxl.img

@@ -105,6 +105,13 @@ need_bin() {
     done
 }
 
+# need_patched_xl: this dom0's xl has virtio-grant devices (xen-patches/,
+# put in by make e2e-xl through VGRANT_E2E_XL_DIR)
+need_patched_xl() {
+    xl help 2>/dev/null | grep -q virtio-grant-attach ||
+        fail "this xl knows no virtio-grant devices: run the scenario with the patched xl (make e2e-xl, VGRANT_E2E_XL_DIR)"
+}
+
 need_guest_bin() {
     _gl=${E2E_DOMU_PROGRAMS:-/e2e/domU/programs}
     [ -f "$_gl" ] || return 0

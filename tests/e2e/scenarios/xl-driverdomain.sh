@@ -17,8 +17,7 @@
 . "$(dirname "$0")/lib.sh"
 need_bin xl xenstore-read xenstore-write xenstore-ls
 
-xl help 2>/dev/null | grep -q virtio-grant-attach ||
-    fail "this xl knows no virtio-grant devices: run the scenario with the patched xl (make e2e-xl, VGRANT_E2E_XL_DIR)"
+need_patched_xl
 
 ddimg=/run/vgdd/disk.img       # a path inside vgdd, not in dom0
 span=$((8 * 1024 * 1024))

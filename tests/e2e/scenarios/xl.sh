@@ -25,8 +25,7 @@
 need_bin vgrantd xl xenstore-ls xenstore-read xenstore-list
 need_guest_bin vgrant-io
 
-xl help 2>/dev/null | grep -q virtio-grant-attach ||
-    fail "this xl knows no virtio-grant devices: run the scenario with the patched xl (make e2e-xl, VGRANT_E2E_XL_DIR)"
+need_patched_xl
 
 img=$E2E_WORK/xl-grant.img
 simg=$E2E_WORK/xl-static.img
