@@ -278,8 +278,8 @@ e2e-fault: all
 
 # kernel-net (issue 10: virtio_net over virtio_grant.ko, 1000 pings to
 # dom0 and to a second guest, 256 MiB over TCP each way, detach and xl
-# destroy mid-transfer) in a boot of its own: about 21 minutes under TCG
-# on 2 cores (docs/e2e.md), each transfer bounded by KNET_TCP_S (1200 s)
+# destroy mid-transfer) in a boot of its own: about 18 minutes under TCG
+# on 2 cores (1074 s in the CI rehearsal at f4403df; docs/e2e.md), each transfer bounded by KNET_TCP_S (1200 s)
 E2E_NET_SCENARIOS ?= kernel-net
 
 demo: deps all
