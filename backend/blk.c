@@ -27,6 +27,7 @@
 #include "vgrant/log.h"
 #include "vgrant/protocol.h"
 #include "vgrant/virtio.h"
+#include "vgrant/virtqueue.h"
 #include "vgrant/xsutil.h"
 
 /* Published limits (config seg_max / size_max), enforced per request. */
@@ -282,15 +283,17 @@ static size_t iov_copy_in(const struct iovec *iov, unsigned n, size_t to,
     return done;
 }
 
-/* Check the data part [from, from+len) of an iovec list against seg_max and
- * size_max. */
-static int data_segments_ok(struct blk *b, const struct iovec *iov, unsigned n,
-                            size_t from, size_t len)
+/* Check the data part [from, from+len) of the device-readable (in=false)
+ * or device-writable part of the chain against seg_max and size_max: the
+ * guest's descriptors, however the transport cut them into iovecs. */
+static int data_segments_ok(struct blk *b, const struct vgd_request *req,
+                            bool in, size_t from, size_t len)
 {
-    unsigned segs = 0;
+    const struct vq_chain *c = req->chain;
+    unsigned segs = 0, i = in ? c->n_out : 0, end = in ? c->n : c->n_out;
 
-    for (unsigned i = 0; i < n && len; i++) {
-        size_t l = iov[i].iov_len;
+    for (; i < end && len; i++) {
+        size_t l = c->elem[i].len;
 
         if (from >= l) {
             from -= l;
@@ -410,7 +413,7 @@ static bool blk_start(void *m, const struct vgd_request *req,
             break;
         }
         if (range_ok(b, sector, data_in) ||
-            data_segments_ok(b, req->in, req->n_in, 0, data_in))
+            data_segments_ok(b, req, true, 0, data_in))
             break;
         if (iov_slice(io, req->in, req->n_in, 0, data_in))
             break;
@@ -431,7 +434,7 @@ static bool blk_start(void *m, const struct vgd_request *req,
             break;
         }
         if (range_ok(b, sector, data_out) ||
-            data_segments_ok(b, req->out, req->n_out, sizeof(hdr), data_out))
+            data_segments_ok(b, req, false, sizeof(hdr), data_out))
             break;
         if (iov_slice(io, req->out, req->n_out, sizeof(hdr), data_out))
             break;

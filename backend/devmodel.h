@@ -40,9 +40,17 @@ struct vgd_req_input {
     uint64_t bytes;            /* device-writable bytes of all of them */
 };
 
+struct vq_chain;
+
 /* One request with its buffers mapped: out[] are device-readable,
- * in[] device-writable, in chain order. */
+ * in[] device-writable, in chain order.  A transport may cut one guest
+ * buffer into several iovecs (persistent mode: one per page piece);
+ * limits the device published per buffer (blk seg_max, size_max) apply
+ * to the chain's descriptors, which chain describes as the guest wrote
+ * them (lengths and directions checked by the transport, never NULL for
+ * a mapped request). */
 struct vgd_request {
+    const struct vq_chain *chain;
     const struct iovec *out;
     unsigned n_out;
     size_t out_bytes;

@@ -58,6 +58,7 @@ static void start_model(struct vgd_queue *q, struct vgd_slot *s)
     struct vgd_dev *dev = q->dev;
     const struct vgd_model *model = dev->model;
 
+    s->req.chain = &s->chain;
     s->req.queue = q->index;
     s->req.now_ms = vgd_clock_ms(dev->d);
     s->req.input = s->input;

@@ -113,6 +113,7 @@ static uint32_t serve(struct fq *q, const struct vq_chain *c)
             FZ_CHECK(iov[i].iov_base, "malloc");
             memcpy(iov[i].iov_base, g_mem + c->elem[i].addr, c->elem[i].len);
         }
+        req.chain = c;
         req.out = iov;
         req.n_out = c->n_out;
         req.out_bytes = c->out_bytes;

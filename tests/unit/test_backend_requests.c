@@ -557,6 +557,96 @@ static void test_hostile_double_fetch_blk_header(void **state)
     tw_free(t);
 }
 
+/* seg_max and size_max count the guest's descriptors, whatever pieces a
+ * transport cuts them into: persistent mode maps page by page, and once
+ * counted every page piece against seg_max (so a request of 64 buffers
+ * straddling pages was refused) while a 128 KiB buffer, 32 pieces, passed
+ * size_max.  Every mode now answers the same. */
+static void blk_segments_case(const char *mode)
+{
+    struct tw *t = tw_new(0);
+    struct rf_attach at = { .target = t->image, .mode = mode };
+    struct virtio_blk_req_hdr *hdr;
+    struct rawfront rf;
+    struct rf_blk r = { 0 };
+    struct rf_buf b[VG_MAX_QUEUE_SIZE];
+    vg_gref_t href, dref, sref;
+    uint8_t *hp, *data, *status;
+    unsigned k;
+
+    /* 512 sectors, the first 128 with their pattern */
+    assert_int_equal(truncate(t->image, 512 * VIRTIO_BLK_SECTOR_SIZE), 0);
+    tw_attach_connect(t, &rf, 1, 0, 256, &at);
+    hp = rf_share(&rf, 1, false, &href);
+    data = rf_share(&rf, 64, true, &dref);
+    status = rf_share(&rf, 1, true, &sref);
+    assert_non_null(hp);
+    assert_non_null(data);
+    assert_non_null(status);
+    hdr = (struct virtio_blk_req_hdr *)hp;
+    r.status = status;
+
+    /* 64 data buffers of 1 KiB, 63 of them straddling two pages (127
+     * page pieces): a read of sectors 0-127, served */
+    hdr->type = VIRTIO_BLK_T_IN;
+    hdr->sector = 0;
+    b[0] = (struct rf_buf){ vg_grant_addr(href, 0), 16, false };
+    for (k = 0; k < 63; k++)
+        b[1 + k] = (struct rf_buf){ vg_grant_addr(dref + k, 3584), 1024, true };
+    b[64] = (struct rf_buf){ vg_grant_addr(dref + 63, 1024), 1024, true };
+    b[65] = (struct rf_buf){ vg_grant_addr(sref, 0), 1, true };
+    *status = 0xee;
+    r.head = rf_add_chain(&rf, b, 66);
+    assert_int_equal(tw_blk_complete(t, &rf, &r, NULL), VIRTIO_BLK_S_OK);
+    for (k = 0; k < 63; k++) {
+        assert_int_equal(data[k * 4096 + 3584], 2 * k);
+        assert_int_equal(data[(k + 1) * 4096 + 511], 2 * k + 1);
+    }
+    assert_int_equal(data[63 * 4096 + 1024], 126);
+    assert_int_equal(data[63 * 4096 + 2047], 127);
+
+    /* 65 data segments (the first shares the header's buffer): a write
+     * refused, nothing written */
+    hdr->type = VIRTIO_BLK_T_OUT;
+    hdr->sector = 0;
+    memset(data, 0xcd, 64 * 4096);
+    b[0] = (struct rf_buf){ vg_grant_addr(href, 0), 16 + 512, false };
+    for (k = 0; k < 64; k++)
+        b[1 + k] = (struct rf_buf){ vg_grant_addr(dref + k, 0), 512, false };
+    b[65] = (struct rf_buf){ vg_grant_addr(sref, 0), 1, true };
+    r.head = rf_add_chain(&rf, b, 66);
+    assert_int_equal(tw_blk_complete(t, &rf, &r, NULL), VIRTIO_BLK_S_IOERR);
+    for (unsigned s = 0; s < 66; s++)
+        assert_true(tw_sector_is(t->image, s, (uint8_t)s));
+
+    /* one 128 KiB buffer, twice size_max: refused */
+    hdr->type = VIRTIO_BLK_T_IN;
+    b[0] = (struct rf_buf){ vg_grant_addr(href, 0), 16, false };
+    b[1] = (struct rf_buf){ vg_grant_addr(dref, 0), 128 * 1024, true };
+    b[2] = (struct rf_buf){ vg_grant_addr(sref, 0), 1, true };
+    r.head = rf_add_chain(&rf, b, 3);
+    assert_int_equal(tw_blk_complete(t, &rf, &r, NULL), VIRTIO_BLK_S_IOERR);
+    /* at size_max, served */
+    b[1].len = 64 * 1024;
+    r.head = rf_add_chain(&rf, b, 3);
+    assert_int_equal(tw_blk_complete(t, &rf, &r, NULL), VIRTIO_BLK_S_OK);
+    assert_int_equal(data[0], 0);
+    assert_int_equal(data[64 * 1024 - 1], 127);
+    assert_int_equal(rf_backend_state(&rf), VG_XB_CONNECTED);
+    rf_close(&rf);
+    tw_free(t);
+}
+
+static void test_hostile_blk_segments_are_descriptors(void **state)
+{
+    static const char *const modes[] = { "grant", "persistent", "copy",
+                                         "auto" };
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+        blk_segments_case(modes[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -571,6 +661,7 @@ int main(void)
         cmocka_unit_test(test_hostile_event_storm),
         cmocka_unit_test(test_hostile_flood_unbounded_work),
         cmocka_unit_test(test_hostile_double_fetch_blk_header),
+        cmocka_unit_test(test_hostile_blk_segments_are_descriptors),
     };
 
     vg_log_init("test_backend_requests", VG_LOG_INFO);
