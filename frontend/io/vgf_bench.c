@@ -76,10 +76,11 @@ static const char bench_usage[] =
 "                     points of depth D, then `CMD dD`; CMD failing stops\n"
 "                     the run (make bench: a phase boundary for dom0's\n"
 "                     counters)\n"
-"    --start-at T     once the device is open, sleep until T (seconds since\n"
-"                     the epoch, CLOCK_REALTIME, fractions ok) before the\n"
-"                     first point, so benchmarks in several guests measure\n"
-"                     at the same time; after each point's row print\n"
+"    --start-at T     once the device is open and the first point warmed\n"
+"                     up, sleep until T (seconds since the epoch,\n"
+"                     CLOCK_REALTIME, fractions ok) before its measured\n"
+"                     I/Os, so benchmarks in several guests measure at\n"
+"                     the same time; after each point's row print\n"
 "                     \"window LABEL,OP,SIZE,DEPTH,START,END\": the measured\n"
 "                     I/Os' span, CLOCK_REALTIME seconds\n";
 
@@ -461,6 +462,8 @@ struct matrix_run {
     uint64_t span;
     struct vgf_bench_point pt;
     unsigned index, total;
+    double start_at;           /* --start-at, until the first measured
+                                  point took it */
 };
 
 /* One point; warm: depth+1 I/Os (the driver's own depth warm-up, then
@@ -483,10 +486,21 @@ static int run_point(struct matrix_run *m, bool write, uint64_t size,
     m->pt.random = c->random;
     m->pt.seed = c->seed;
     m->pt.done = 0;
+    m->pt.measure_at = warm ? 0 : m->start_at;
+    m->pt.late = 0;
     if (m->drv->run(m->ctx, write, size, depth, m->span, &m->pt)) {
         fprintf(stderr, "vgrant-io: %s %s %s qd%u%s failed: %s\n", m->label,
                 op, sz, depth, warm ? " (warm-up)" : "", strerror(errno));
         return EXIT_IO;
+    }
+    if (!warm && m->start_at > 0) {
+        m->start_at = 0;
+        /* late by more than a scheduling hiccup: the device took longer
+         * to open and warm up than the caller allowed; the window lines
+         * show it */
+        if (m->pt.late > 0.05)
+            fprintf(stderr, "vgrant-io: --start-at: started %.3f s late\n",
+                    m->pt.late);
     }
     if (!warm)
         print_point(c, m->label, op, size, depth, &m->pt);
@@ -571,14 +585,7 @@ static int run_matrix(const struct bench_cfg *c, const char *label,
     m.pt.lat_us = malloc(m.pt.cap * sizeof(double));
     if (!m.pt.lat_us)
         return EXIT_IO;
-    if (c->start_at > 0) {
-        double late = vgf_bench_wait_until(c->start_at);
-
-        /* late by more than a scheduling hiccup: the device took longer
-         * to open than the caller allowed; the window lines show it */
-        if (late > 0.05)
-            fprintf(stderr, "vgrant-io: --start-at: started %.3f s late\n", late);
-    }
+    m.start_at = c->start_at;
     if (c->phase_cmd) {
         /* depth by depth: warm-up, phase, measured points, phase */
         for (unsigned di = 0; di < c->ndepths && !rc; di++) {

@@ -217,6 +217,7 @@ static int blk_run(void *ctx, bool write, uint64_t size, unsigned depth,
     if (run_ios(bb, slots, write, size, depth, span, depth, 0, NULL, depth,
                 &warm_done, &warm_secs))
         goto out;
+    pt->late = pt->measure_at > 0 ? vgf_bench_wait_until(pt->measure_at) : 0;
     rc = run_ios(bb, slots, write, size, depth, span, pt->ios, pt->seconds,
                  pt->lat_us, pt->cap, &pt->done, &pt->elapsed);
 out:

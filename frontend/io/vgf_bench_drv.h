@@ -19,6 +19,11 @@ struct vgf_bench_point {
                                   consecutive */
     uint64_t seed;
     double seconds;
+    double measure_at;         /* > 0: once the warm-up is done, sleep
+                                  until this CLOCK_REALTIME before the
+                                  measured I/Os (--start-at) */
+    double late;               /* out: seconds past measure_at when the
+                                  measured I/Os started (0: on time) */
     double *lat_us;            /* [cap] latency of each measured I/O */
     unsigned cap;
     unsigned done;             /* out: I/Os measured */

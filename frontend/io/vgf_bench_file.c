@@ -228,6 +228,7 @@ static int file_run(void *ctx, bool write, uint64_t size, unsigned depth,
     if (run_threads(bf, write, size, depth, span, pt->random, ~pt->seed,
                     depth, 0, NULL, 0, &warm_done, &warm_secs))
         return -1;
+    pt->late = pt->measure_at > 0 ? vgf_bench_wait_until(pt->measure_at) : 0;
     return run_threads(bf, write, size, depth, span, pt->random, pt->seed,
                        pt->ios, pt->seconds,
                        pt->lat_us, pt->cap, &pt->done, &pt->elapsed);

@@ -133,6 +133,20 @@ rc=0" "$(sed -E 's/^(t),(read|write),([0-9]+),([0-9]+),.*/\1 \2 \3 \4/' <<<"$out
     expect "vgrant-io: a failing phase command stops the run" "mode,op,size,depth,mbps,iops,p50_us,p99_us
 vgrant-io: phase warm1: 'exit 3 # warm1' exited with 3: stopping
 rc=1" "$out"
+    # 4. --start-at: the warm-up runs before the start time, the measured
+    # I/Os after it (bench-scale lines the devices' windows up on it)
+    t0=$(date +%s.%N)
+    at=$(awk -v t="$t0" 'BEGIN { printf "%.3f", t + 1.5 }')
+    out=$(vio_run bench-file "$tmp/disk" --sizes 4K --depths 4 --ops read --ios 20 \
+        --span 1M --csv --label t --start-at "$at" 2>&1; echo "rc=$?")
+    win=$(sed -n 's/^window t,read,4096,4,//p' <<<"$out")
+    expect "vgrant-io --start-at: measured window starts at the start time, not late" \
+        "after rc=0" "$(awk -F, -v at="$at" -v w="$win" 'BEGIN { split(w, x, ","); print (w != "" && x[1] >= at && x[1] < at + 1 ? "after" : "window " w " vs " at) }') $(grep -c 'late' <<<"$out" | sed 's/^0$//')$(tail -n1 <<<"$out")"
+    at=$(awk -v t="$t0" 'BEGIN { printf "%.3f", t - 5 }')
+    out=$(vio_run bench-file "$tmp/disk" --sizes 4K --depths 4 --ops read --ios 20 \
+        --span 1M --csv --label t --start-at "$at" 2>&1; echo "rc=$?")
+    expect "vgrant-io --start-at in the past: measures at once, says how late" \
+        "late rc=0" "$(grep -q '^vgrant-io: --start-at: started [0-9.]* s late$' <<<"$out" && echo late) $(tail -n1 <<<"$out")"
     out=$(vio_run bench-file "$tmp/disk" --phase-cmd "" 2>&1; echo "rc=$?")
     expect "vgrant-io: empty --phase-cmd refused" "vgrant-io: --phase-cmd: 1..256 characters
 rc=2" "$out"

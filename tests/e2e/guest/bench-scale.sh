@@ -11,10 +11,11 @@
 #   run LABEL OP SIZE START DEVID...
 #                                 one vgrant-io bench per DEVID, all
 #                                 started together, random offsets; each
-#                                 opens its device, then waits until
-#                                 START (seconds since the epoch, the
-#                                 same in every guest: --start-at) before
-#                                 measuring; START "now": no wait
+#                                 opens its device and warms up, then
+#                                 waits until START (seconds since the
+#                                 epoch, the same in every guest:
+#                                 --start-at) before measuring; START
+#                                 "now": no wait
 #   stop                          end the job
 # and the job prints on the console
 #   SCALE-READY                   before waiting for the first point

@@ -10,10 +10,11 @@
 # guest's data/scale-go-<n> in one loop, each guest (guest/bench-scale.sh,
 # woken by a xenstore watch on its data/) starts one vgrant-io bench per
 # device together.  The command carries a start time START, LEAD seconds
-# ahead: every vgrant-io opens its device, then sleeps until START
-# (--start-at, CLOCK_REALTIME, which all guests take from Xen) before its
-# warm-up and measurement, so the devices' measured windows coincide
-# whatever the connect time; each reports its window (SCALE-WIN) and dom0
+# ahead: every vgrant-io opens its device and does its warm-up I/Os,
+# then sleeps until START (--start-at, CLOCK_REALTIME, which all guests
+# take from Xen) before measuring, so the devices' measured windows
+# coincide whatever the connect and warm-up times (the warm-up used to
+# come after START: at 8 guests its 16 I/Os took 3-5 s on some devices); each reports its window (SCALE-WIN) and dom0
 # how well they overlapped (SCALE-SYNC).
 # Each device runs for BENCH_SCALE_SECONDS.  The devices are detached after
 # their step, so vgrantd serves only the step's devices.
