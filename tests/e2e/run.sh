@@ -182,6 +182,13 @@ for pat in 'Panic on CPU' 'Kernel panic' 'FATAL TRAP' 'Domain 0 crashed'; do
     if grep -q "$pat" <<<"$clean"; then problem="${problem:+$problem; }'$pat' in the serial log"; fi
 done
 
+dom0_checked=$(e2e_dom0_kernel_check <<<"$clean")
+dom0_bad=$(sed -n 's/^FAIL //p' <<<"$dom0_checked" | head -n 5)
+dom0_stall=$(sed -n 's/^STALL //p' <<<"$dom0_checked" | head -n 5)
+if [ -n "$dom0_bad" ]; then
+    problem="${problem:+$problem; }dom0's kernel reported: $(head -n1 <<<"$dom0_bad")"
+fi
+
 # one file per scenario with its part of the console (E2E-BEGIN..E2E-RESULT)
 SECDIR=${LOG%.log}.d
 mkdir -p "$SECDIR"
@@ -214,6 +221,14 @@ for s in "${SCEN[@]}"; do
 done
 if [ -n "$problem" ]; then
     echo "run problem: $problem"
+fi
+if [ -n "$dom0_bad" ]; then
+    echo "dom0 kernel lines that fail the run:"
+    sed 's/^/    /' <<<"$dom0_bad"
+fi
+if [ -n "$dom0_stall" ]; then
+    echo "dom0 kernel stalls (reported, not failed; docs/e2e.md):"
+    sed 's/^/    /' <<<"$dom0_stall"
 fi
 for s in "${failed[@]}"; do
     [ -s "$SECDIR/$s.log" ] || continue
