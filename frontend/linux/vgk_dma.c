@@ -287,8 +287,8 @@ static bool arena_lookup(struct vgk_dev *d, dma_addr_t addr, unsigned long *off)
 }
 
 /* First fit from `from`; a slot of at most a page never straddles two
- * pages, a larger one starts on a page (fewest page pieces for vgrantd's
- * persistent mode, which maps page by page). */
+ * pages (the backend then sees one page piece per buffer: vgrantd's
+ * persistent mode counts page pieces against seg_max). */
 static unsigned long find_slot(struct vgk_arena *a, unsigned long from,
 			       unsigned long hi, unsigned long units,
 			       unsigned long align)
@@ -676,17 +676,10 @@ static size_t vgk_max_mapping_size(struct device *dev)
 	struct vgk_dev *d = to_vgk(dev);
 	size_t arena = (size_t)d->arena.npages << PAGE_SHIFT;
 
-	/*
-	 * Persistent mode: one request -- VGK_POOL_SEGS segments and a status
-	 * byte -- must fit an empty half of the pool, or it could never be
-	 * mapped and virtio_blk would requeue it for ever.  Whole pages, so a
-	 * segment starts on a page and vgrantd maps the fewest pieces.
-	 */
-	if (d->mode == VGK_PERSISTENT) {
-		size_t seg = rounddown(arena / 2 / (VGK_POOL_SEGS + 1), PAGE_SIZE);
-
-		return clamp_t(size_t, seg, PAGE_SIZE, 256 * 1024);
-	}
+	/* vgrantd's persistent mode maps page by page and counts every page
+	 * piece as a data segment against seg_max: one page per segment */
+	if (d->mode == VGK_PERSISTENT)
+		return PAGE_SIZE;
 	/* a bounced segment must fit the arena with room to spare */
 	if (arena)
 		return min_t(size_t, arena / 4, 256 * 1024);
