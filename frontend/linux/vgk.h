@@ -23,6 +23,12 @@
 #define VGK_UNIT_SHIFT   6                 /* arena allocation unit: 64 bytes */
 #define VGK_UNIT         (1UL << VGK_UNIT_SHIFT)
 #define VGK_UNITS_PER_PAGE (PAGE_SIZE >> VGK_UNIT_SHIFT)
+/* Persistent mode: the segments of the largest request, vgrantd's blk
+ * seg_max (vgk_max_mapping_size sizes segments by it); the smallest pool
+ * whose half holds one such request of one-page segments and its status
+ * byte (a smaller one could requeue that request for ever). */
+#define VGK_POOL_SEGS      64u
+#define VGK_POOL_MIN_PAGES (2 * (VGK_POOL_SEGS + 1))
 
 enum vgk_mode { VGK_GRANT, VGK_PERSISTENT, VGK_STATIC };
 

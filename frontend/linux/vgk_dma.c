@@ -287,8 +287,8 @@ static bool arena_lookup(struct vgk_dev *d, dma_addr_t addr, unsigned long *off)
 }
 
 /* First fit from `from`; a slot of at most a page never straddles two
- * pages (the backend then sees one page piece per buffer: vgrantd's
- * persistent mode counts page pieces against seg_max). */
+ * pages, a larger one starts on a page (fewest page pieces for vgrantd's
+ * persistent mode, which maps page by page). */
 static unsigned long find_slot(struct vgk_arena *a, unsigned long from,
 			       unsigned long hi, unsigned long units,
 			       unsigned long align)
@@ -676,10 +676,19 @@ static size_t vgk_max_mapping_size(struct device *dev)
 	struct vgk_dev *d = to_vgk(dev);
 	size_t arena = (size_t)d->arena.npages << PAGE_SHIFT;
 
-	/* vgrantd's persistent mode maps page by page and counts every page
-	 * piece as a data segment against seg_max: one page per segment */
-	if (d->mode == VGK_PERSISTENT)
-		return PAGE_SIZE;
+	/*
+	 * Persistent mode: whole pages, so that three of the largest requests
+	 * (VGK_POOL_SEGS segments and a status byte) fit one half of the pool
+	 * at once.  Fewer, larger segments take fewer ring descriptors, but
+	 * the pool's bytes bound what is in flight: segments sized so that
+	 * one request fills a half would leave a 1 MiB I/O alone in flight
+	 * (docs/kernel.md).  With the default 1024 pages: two (8 KiB).
+	 */
+	if (d->mode == VGK_PERSISTENT) {
+		size_t pages = d->arena.npages / 2 / (3 * (VGK_POOL_SEGS + 1));
+
+		return clamp_t(size_t, pages, 1, 64) << PAGE_SHIFT;
+	}
 	/* a bounced segment must fit the arena with room to spare */
 	if (arena)
 		return min_t(size_t, arena / 4, 256 * 1024);

@@ -36,7 +36,7 @@ MODULE_PARM_DESC(bounce_pages, "grant mode: pages of the per-device bounce area 
 
 unsigned int vgk_pool_pages = 1024;
 module_param_named(pool_pages, vgk_pool_pages, uint, 0444);
-MODULE_PARM_DESC(pool_pages, "persistent mode: pages of the per-device pool granted once at connect (default 1024)");
+MODULE_PARM_DESC(pool_pages, "persistent mode: pages of the per-device pool granted once at connect (default 1024, at least 130)");
 
 unsigned int vgk_close_timeout_ms = 5000;
 module_param_named(close_timeout_ms, vgk_close_timeout_ms, uint, 0644);

@@ -84,7 +84,8 @@ int vgk_session_arena(struct vgk_dev *d)
 {
 	switch (d->mode) {
 	case VGK_PERSISTENT:
-		return vgk_arena_setup(d, max(vgk_pool_pages, 64u), true);
+		return vgk_arena_setup(d, max(vgk_pool_pages, VGK_POOL_MIN_PAGES),
+				       true);
 	case VGK_STATIC:
 		return vgk_arena_setup(d, d->region_bytes >> PAGE_SHIFT, false);
 	default:
