@@ -4,13 +4,17 @@
 # executions, the coverage (cov/ft from libFuzzer's final stats) and the
 # crashes.  Exit status 1 if any harness crashed or failed an invariant.
 #
-#   tools/run-fuzz.sh [-t SECONDS] [--smoke] HARNESS_BINARY...
+#   tools/run-fuzz.sh [-t SECONDS] [-c CPU] [--smoke] HARNESS_BINARY...
 #
 #   -t SECONDS  fuzz each harness this long (default 10), starting from its
 #               seed corpus tests/fuzz/corpus/<name>/; new inputs go to
 #               build-fuzz/corpus/<name>/, crash inputs to
 #               build-fuzz/crashes/<name>-*, the full log to
 #               build-fuzz/logs/<name>.log
+#   -c CPU      run on that CPU only (taskset -c CPU, threads and io_uring
+#               workers included): two harnesses side by side on a small
+#               machine then do not share a core, and the fake
+#               hypervisor's unmaps need no TLB shootdown on the other one
 #   --smoke     no fuzzing: run every seed input once (-runs=0; log in
 #               build-fuzz/logs/smoke-<name>.log), the
 #               regression run of `make test`; ends with cmocka-style
@@ -25,14 +29,16 @@ set -u
 need_cmd nice timeout awk
 seconds=10
 smoke=0
+pin=()
 while [ $# -gt 0 ]; do
     case "$1" in
     -t) seconds=$2; shift 2 ;;
+    -c) need_cmd taskset; pin=(taskset -c "$2"); shift 2 ;;
     --smoke) smoke=1; shift ;;
     *) break ;;
     esac
 done
-[ $# -gt 0 ] || { echo "usage: $0 [-t SECONDS] [--smoke] HARNESS..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: $0 [-t SECONDS] [-c CPU] [--smoke] HARNESS..." >&2; exit 2; }
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=$root/build-fuzz
@@ -55,9 +61,9 @@ for bin in "$@"; do
     common=(-close_fd_mask=2 -print_final_stats=1 -timeout=30
             -rss_limit_mb=4096 -artifact_prefix="$out/crashes/$name-")
     if [ $smoke -eq 1 ]; then
-        cmd=(nice -n 19 "$bin" "${common[@]}" -runs=0 ${FUZZ_ARGS:-} "$seeds")
+        cmd=("${pin[@]}" nice -n 19 "$bin" "${common[@]}" -runs=0 ${FUZZ_ARGS:-} "$seeds")
     else
-        cmd=(nice -n 19 "$bin" "${common[@]}" -max_total_time="$seconds"
+        cmd=("${pin[@]}" nice -n 19 "$bin" "${common[@]}" -max_total_time="$seconds"
              ${FUZZ_ARGS:-} "$work" "$seeds")
     fi
     start=$(date +%s)
