@@ -282,6 +282,7 @@ static void domain_free(struct fake_domain *d)
     if (d->mem_fd >= 0)
         close(d->mem_fd);
     free(d->free_pages);
+    free(d->dirty_pages);
     free(d->grants);
     free(d->ports);
     free(d);

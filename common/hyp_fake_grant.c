@@ -24,9 +24,43 @@
 
 #define FAKE_MEM_GROW_PAGES 1024u
 
+static int cmp_page_desc(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Zero the dirty pages (a hole punched per run of consecutive pages) and
+ * stack them, highest first, so that they are handed out in ascending
+ * order.  A page whose hole cannot be punched is leaked rather than
+ * handed out with stale data. */
+static void pages_recycle(struct fake_domain *d)
+{
+    uint32_t *p = d->dirty_pages, n = d->ndirty;
+
+    qsort(p, n, sizeof(*p), cmp_page_desc);
+    for (uint32_t i = 0, j; i < n; i = j) {
+        for (j = i + 1; j < n && p[j] + 1 == p[j - 1]; j++)
+            ;
+        if (fallocate(d->mem_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                      (off_t)p[j - 1] * VG_PAGE_SIZE,
+                      (off_t)(j - i) * VG_PAGE_SIZE) < 0) {
+            vg_warn("fake: dom %u cannot recycle pages %u-%u: %s", d->domid,
+                    p[j - 1], p[i], strerror(errno));
+            continue;
+        }
+        memcpy(d->free_pages + d->nfree, p + i, (j - i) * sizeof(*p));
+        d->nfree += j - i;
+    }
+    d->ndirty = 0;
+}
+
 /* A zeroed page of d's memfd. */
 static int page_alloc(struct fake_domain *d, uint32_t *page)
 {
+    if (!d->nfree && d->ndirty)
+        pages_recycle(d);
     if (d->nfree) {
         *page = d->free_pages[--d->nfree];
         return 0;
@@ -38,7 +72,8 @@ static int page_alloc(struct fake_domain *d, uint32_t *page)
     }
     if (!d->free_pages) {
         d->free_pages = malloc(FAKE_MAX_GRANTS * sizeof(*d->free_pages));
-        if (!d->free_pages)
+        d->dirty_pages = malloc(FAKE_MAX_GRANTS * sizeof(*d->dirty_pages));
+        if (!d->free_pages || !d->dirty_pages)
             return -1;
     }
     if (d->mem_used == FAKE_MAX_GRANTS) {
@@ -57,16 +92,28 @@ static int page_alloc(struct fake_domain *d, uint32_t *page)
     return 0;
 }
 
-/* Give the page back zeroed (and its memory to the kernel). */
+/* Give the page back; it is zeroed before anyone gets it again. */
 static void page_free(struct fake_domain *d, uint32_t page)
 {
-    if (fallocate(d->mem_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                  (off_t)page * VG_PAGE_SIZE, VG_PAGE_SIZE) < 0) {
-        vg_warn("fake: dom %u cannot recycle page %u: %s", d->domid, page,
-                strerror(errno));
-        return;      /* leak the page rather than hand out stale data */
+    d->dirty_pages[d->ndirty++] = page;
+}
+
+/* Map count pages of fd (page numbers page(i, arg)) at base, one mmap per
+ * run of consecutive pages. */
+static int map_runs(void *base, uint32_t count, int prot, int fd,
+                    uint32_t (*page)(uint32_t i, const void *arg),
+                    const void *arg)
+{
+    for (uint32_t i = 0, j; i < count; i = j) {
+        uint32_t first = page(i, arg);
+        for (j = i + 1; j < count && page(j, arg) == first + (j - i); j++)
+            ;
+        if (mmap((char *)base + (size_t)i * VG_PAGE_SIZE,
+                 (size_t)(j - i) * VG_PAGE_SIZE, prot, MAP_SHARED | MAP_FIXED,
+                 fd, (off_t)first * VG_PAGE_SIZE) == MAP_FAILED)
+            return -1;
     }
-    d->free_pages[d->nfree++] = page;
+    return 0;
 }
 
 static void grant_release(struct fake_domain *d, vg_gref_t ref)
@@ -164,6 +211,19 @@ static struct fake_grant *grant_lookup(struct fake_domain *d, vg_gref_t ref,
     return g;
 }
 
+/* The memfd page behind the i-th of a list of refs of d (map_runs). */
+struct page_of_ref {
+    const struct fake_domain *d;
+    const vg_gref_t *refs;
+};
+
+static uint32_t page_of_ref(uint32_t i, const void *arg)
+{
+    const struct page_of_ref *pr = arg;
+
+    return pr->d->grants[pr->refs[i]].page;
+}
+
 void *fake_map_grants(struct vg_hyp *h, uint16_t domid, uint32_t count,
                              const vg_gref_t *refs, bool writable)
 {
@@ -202,13 +262,9 @@ void *fake_map_grants(struct vg_hyp *h, uint16_t domid, uint32_t count,
                 -1, 0);
     if (addr == MAP_FAILED)
         goto fail;
-    for (uint32_t i = 0; i < count; i++) {
-        struct fake_grant *g = &granter->grants[refs[i]];
-        void *page = (char *)addr + (size_t)i * VG_PAGE_SIZE;
-        if (mmap(page, VG_PAGE_SIZE, prot, MAP_SHARED | MAP_FIXED, granter->mem_fd,
-                 (off_t)g->page * VG_PAGE_SIZE) == MAP_FAILED)
-            goto fail;
-    }
+    struct page_of_ref pr = { granter, refs };
+    if (map_runs(addr, count, prot, granter->mem_fd, page_of_ref, &pr) < 0)
+        goto fail;
     for (uint32_t i = 0; i < count; i++) {
         granter->grants[refs[i]].map_count++;
         granter->live_maps++;
@@ -349,13 +405,11 @@ void *fake_share_pages(struct vg_hyp *h, uint16_t domid, uint32_t count,
         };
         d->live_grants++;
         s->refs[done] = ref;
-        if (mmap((char *)addr + (size_t)done * VG_PAGE_SIZE, VG_PAGE_SIZE,
-                 PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, d->mem_fd,
-                 (off_t)page * VG_PAGE_SIZE) == MAP_FAILED) {
-            done++;          /* the entry exists: roll it back too */
-            goto fail;
-        }
     }
+    struct page_of_ref pr = { d, s->refs };
+    if (map_runs(addr, count, PROT_READ | PROT_WRITE, d->mem_fd, page_of_ref,
+                 &pr) < 0)
+        goto fail;
     memcpy(refs_out, s->refs, count * sizeof(s->refs[0]));
     s->addr = addr;
     s->count = count;

@@ -76,13 +76,18 @@ struct fake_domain {
     uint32_t live_maps;          /* sum of map_count */
     uint32_t live_grants;        /* entries GRANT_ACTIVE */
     /* The domain's granted memory: one memfd (not one per share, which
-     * would run a busy frontend out of fds), pages recycled through a
-     * free stack, file grown in chunks. */
+     * would run a busy frontend out of fds), file grown in chunks.  A
+     * page given back waits on the dirty list; when the free stack runs
+     * out, the dirty pages are zeroed (holes punched, one call per run of
+     * consecutive pages) and stacked so that they come out in ascending
+     * order, which lets a share or a map cover a run with one mmap. */
     int mem_fd;
     uint32_t mem_pages;          /* file size in pages */
     uint32_t mem_used;           /* pages ever handed out (high water) */
-    uint32_t *free_pages;
+    uint32_t *free_pages;        /* zeroed, ready (a stack) */
     uint32_t nfree;
+    uint32_t *dirty_pages;       /* given back, not zeroed yet */
+    uint32_t ndirty;
     struct fake_port *ports;     /* FAKE_MAX_PORTS entries, port 0 unused */
     vg_port_t port_top;          /* every port >= this was never used:
                                     scans stop here, not at 4096 */
