@@ -7,6 +7,7 @@
  * static region refs) go out in one transaction, then Initialised.
  * The key names and limits are include/vgrant/protocol.h.
  */
+#include <linux/ctype.h>
 #include <linux/kernel.h>
 #include <linux/log2.h>
 #include <linux/slab.h>
@@ -19,11 +20,16 @@
 /* ------------------------------------------------------------------ */
 /* backend keys                                                        */
 
+/* The value is the other domain's text: at most 40 bytes of it, escaped
+ * (%*pE: control bytes and non-ASCII as \n, \ooo, ...), so that a
+ * newline in it cannot forge a line of this guest's kernel log. */
 static void bad_key(struct vgk_dev *d, const char *key, const char *v,
 		    const char *why)
 {
-	dev_err(&d->xdev->dev, "backend dom %u wrote bad %s/%s '%.40s': %s\n",
-		d->xdev->otherend_id, d->xdev->otherend, key, v ? v : "(missing)", why);
+	dev_err(&d->xdev->dev, "backend dom %u wrote bad %s/%s '%*pE'%s: %s\n",
+		d->xdev->otherend_id, d->xdev->otherend, key,
+		v ? (int)strnlen(v, 40) : 0, v ? v : "",
+		v ? (strnlen(v, 41) > 40 ? "..." : "") : " (missing)", why);
 }
 
 static char *be_read(struct vgk_dev *d, const char *key)
@@ -31,6 +37,20 @@ static char *be_read(struct vgk_dev *d, const char *key)
 	char *v = xenbus_read(XBT_NIL, d->xdev->otherend, key, NULL);
 
 	return IS_ERR(v) ? NULL : v;
+}
+
+/* A backend number: the whole value digits of the base, nothing else (no
+ * sign, no space, and no trailing newline, which kstrtoull alone takes). */
+static int be_digits(const char *v, unsigned int base, u64 *out)
+{
+	const char *p;
+
+	if (!*v)
+		return -EINVAL;
+	for (p = v; *p; p++)
+		if (base == 16 ? !isxdigit(*p) : !isdigit(*p))
+			return -EINVAL;
+	return kstrtoull(v, base, out);
 }
 
 static int be_uint(struct vgk_dev *d, const char *key, u64 min, u64 max,
@@ -43,8 +63,7 @@ static int be_uint(struct vgk_dev *d, const char *key, u64 min, u64 max,
 		bad_key(d, key, NULL, "missing");
 		return -EPROTO;
 	}
-	if (v[0] >= '0' && v[0] <= '9' && !kstrtoull(v, 10, out) &&
-	    *out >= min && *out <= max)
+	if (!be_digits(v, 10, out) && *out >= min && *out <= max)
 		err = 0;
 	else
 		bad_key(d, key, v, "not a decimal number in range");
@@ -68,7 +87,7 @@ int vgk_read_config(struct vgk_dev *d)
 		unsigned long fl;
 
 		g = be_read(d, VG_KEY_CONFIG_GENERATION);
-		if (g && kstrtoull(g, 10, &gen))
+		if (g && be_digits(g, 10, &gen))
 			gen = 0;
 		kfree(g);
 		v = be_read(d, VG_KEY_CONFIG);
@@ -84,7 +103,7 @@ int vgk_read_config(struct vgk_dev *d)
 		}
 		kfree(v);
 		g = be_read(d, VG_KEY_CONFIG_GENERATION);
-		if (g && kstrtoull(g, 10, &gen2))
+		if (g && be_digits(g, 10, &gen2))
 			gen2 = 0;
 		kfree(g);
 		if (gen2 != gen)
@@ -125,7 +144,7 @@ int vgk_read_backend_keys(struct vgk_dev *d)
 
 	v = be_read(d, VG_KEY_FEATURES);
 	if (!v || v[0] != '0' || v[1] != 'x' || strlen(v) > 18 ||
-	    kstrtoull(v, 16, &d->offered)) {
+	    be_digits(v + 2, 16, &d->offered)) {
 		bad_key(d, VG_KEY_FEATURES, v, "not 0x-prefixed hex of at most 16 digits");
 		kfree(v);
 		return -EPROTO;
