@@ -13,6 +13,8 @@
 # report no BUG/Oops/WARNING.
 . "$(dirname "$0")/lib.sh"
 need_bin vgrant xl xenstore-write
+# a vgrantd would answer these devices itself
+pgrep -x vgrantd >/dev/null 2>&1 && fail "a vgrantd is already running in dom0"
 
 start_guest -k -m 160 -a expect=2 kbb kernel-badbe || fail "xl create of kbb failed"
 dom=$(guest_domid kbb)
