@@ -98,19 +98,18 @@ static void page_free(struct fake_domain *d, uint32_t page)
     d->dirty_pages[d->ndirty++] = page;
 }
 
-/* Map count pages of fd (page numbers page(i, arg)) at base, one mmap per
- * run of consecutive pages. */
-static int map_runs(void *base, uint32_t count, int prot, int fd,
-                    uint32_t (*page)(uint32_t i, const void *arg),
-                    const void *arg)
+/* Map the pages behind count refs of d at base: one mmap per run of
+ * consecutive pages of d's memfd. */
+static int map_runs(void *base, const struct fake_domain *d,
+                    const vg_gref_t *refs, uint32_t count, int prot)
 {
     for (uint32_t i = 0, j; i < count; i = j) {
-        uint32_t first = page(i, arg);
-        for (j = i + 1; j < count && page(j, arg) == first + (j - i); j++)
+        uint32_t first = d->grants[refs[i]].page;
+        for (j = i + 1; j < count && d->grants[refs[j]].page == first + (j - i); j++)
             ;
         if (mmap((char *)base + (size_t)i * VG_PAGE_SIZE,
                  (size_t)(j - i) * VG_PAGE_SIZE, prot, MAP_SHARED | MAP_FIXED,
-                 fd, (off_t)first * VG_PAGE_SIZE) == MAP_FAILED)
+                 d->mem_fd, (off_t)first * VG_PAGE_SIZE) == MAP_FAILED)
             return -1;
     }
     return 0;
@@ -211,19 +210,6 @@ static struct fake_grant *grant_lookup(struct fake_domain *d, vg_gref_t ref,
     return g;
 }
 
-/* The memfd page behind the i-th of a list of refs of d (map_runs). */
-struct page_of_ref {
-    const struct fake_domain *d;
-    const vg_gref_t *refs;
-};
-
-static uint32_t page_of_ref(uint32_t i, const void *arg)
-{
-    const struct page_of_ref *pr = arg;
-
-    return pr->d->grants[pr->refs[i]].page;
-}
-
 void *fake_map_grants(struct vg_hyp *h, uint16_t domid, uint32_t count,
                              const vg_gref_t *refs, bool writable)
 {
@@ -262,8 +248,7 @@ void *fake_map_grants(struct vg_hyp *h, uint16_t domid, uint32_t count,
                 -1, 0);
     if (addr == MAP_FAILED)
         goto fail;
-    struct page_of_ref pr = { granter, refs };
-    if (map_runs(addr, count, prot, granter->mem_fd, page_of_ref, &pr) < 0)
+    if (map_runs(addr, granter, refs, count, prot) < 0)
         goto fail;
     for (uint32_t i = 0; i < count; i++) {
         granter->grants[refs[i]].map_count++;
@@ -406,9 +391,7 @@ void *fake_share_pages(struct vg_hyp *h, uint16_t domid, uint32_t count,
         d->live_grants++;
         s->refs[done] = ref;
     }
-    struct page_of_ref pr = { d, s->refs };
-    if (map_runs(addr, count, PROT_READ | PROT_WRITE, d->mem_fd, page_of_ref,
-                 &pr) < 0)
+    if (map_runs(addr, d, s->refs, count, PROT_READ | PROT_WRITE) < 0)
         goto fail;
     memcpy(refs_out, s->refs, count * sizeof(s->refs[0]));
     s->addr = addr;
