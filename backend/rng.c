@@ -24,8 +24,8 @@
  *
  * Hostile requests: a device-readable buffer (virtio-rng has none) or a
  * request with no writable byte is failed -- used length 0, counted as
- * an error, logged (rate-limited) -- and the device keeps serving, as blk
- * does with a malformed request.  Malformed chains (loops, bad indices)
+ * an error, logged through the daemon's one rate limiter (log.h) -- and
+ * the device keeps serving, as blk does with a malformed request.  Malformed chains (loops, bad indices)
  * close the device as for every model (virtqueue.c).  One request fills
  * at most RNG_MAX_BYTES and may name at most RNG_MAX_BUFFERS buffers, so
  * a guest cannot make one request cost more than that.
@@ -49,15 +49,12 @@
 /* A throttled queue waits until the bucket holds this much (one Linux
  * virtio_rng buffer), so a slow rate is not served a byte at a time. */
 #define RNG_WAKE_BYTES  64u
-/* Log the first few bad requests of a device, then one in this many. */
-#define RNG_LOG_FIRST   16u
-#define RNG_LOG_EVERY   1024u
 
 struct rng {
     int fd;
     uint16_t domid;
     unsigned devid;
-    uint64_t bad_requests;
+    struct vg_ratelimit bad;  /* bad requests: count and log limiter */
     /* token bucket, in milli-bytes so that slow rates refill exactly;
      * rate 0: no limit */
     uint64_t rate;            /* bytes per second */
@@ -69,20 +66,19 @@ struct rng {
 static void rng_bad(struct rng *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* A guest can produce bad requests as fast as we serve them: rate-limit. */
+/* A guest can produce bad requests as fast as we serve them: rate-limited
+ * (log.h).  vg_rl_log counts this one: it is bad request #events + 1. */
 static void rng_bad(struct rng *r, const char *fmt, ...)
 {
     char msg[256];
     va_list ap;
 
-    r->bad_requests++;
-    if (r->bad_requests > RNG_LOG_FIRST && r->bad_requests % RNG_LOG_EVERY)
-        return;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    vg_dev_log(VG_LOG_WARN, r->domid, r->devid, "rng: %s; request failed "
-               "(bad request #%llu)", msg, (unsigned long long)r->bad_requests);
+    vg_rl_log(&r->bad, VG_LOG_WARN, "dom %u dev %u: rng: %s; request failed "
+              "(bad request #%llu)", r->domid, r->devid, msg,
+              (unsigned long long)r->bad.events + 1);
 }
 
 static void *rng_open(const struct vgd_model_params *p)
@@ -123,6 +119,8 @@ static void rng_close(void *m)
 
     if (!r)
         return;
+    vg_rl_flush(&r->bad, VG_LOG_INFO, "dom %u dev %u: rng: bad requests",
+                r->domid, r->devid);
     if (r->fd >= 0)
         close(r->fd);
     free(r);

@@ -409,6 +409,41 @@ static void test_rng_hostile_requests(void **state)
     tw_free(t);
 }
 
+/* A guest that fails every request cannot flood the daemon's log: rng's
+ * bad requests go through the daemon's one limiter (log.h), VG_RL_BURST
+ * lines per window, each numbered, and the device's close says how many
+ * were not logged. */
+static void test_rng_hostile_request_flood_rate_limited(void **state)
+{
+    struct tw *t = tw_new();
+    struct rawfront rf;
+    struct rf_buf b;
+    vg_gref_t ref;
+    unsigned lines = 0;
+    (void)state;
+
+    attach_connect(t, &rf, 1, "type=rng");
+    assert_non_null(rf_share(&rf, 1, false, &ref));
+    b = (struct rf_buf){ vg_grant_addr(ref, 0), 16, false };
+    lc_clear();
+    for (int i = 0; i < 200; i++)
+        assert_int_equal(must_complete(t, &rf, rf_add_chain(&rf, &b, 1)), 0);
+    assert_int_equal(dev_stats(t, &rf).errors, 200);
+    assert_int_equal(rf_backend_state(&rf), VG_XB_CONNECTED);
+    for (const char *p = lc_buf; (p = strstr(p, "device-readable")); p++)
+        lines++;
+    /* VG_RL_BURST per 5 s window (a second one only on a very slow run) */
+    assert_true(lines >= VG_RL_BURST && lines <= 2 * VG_RL_BURST);
+    lc_assert_has("dom 1 dev 0: rng: request has 1 device-readable buffer(s) "
+                  "(16 bytes); virtio-rng requests are device-writable only; "
+                  "request failed (bad request #1)");
+    rf_close(&rf);
+    vgd_free(t->d);     /* closes the model: the summary line */
+    t->d = NULL;
+    lc_assert_has("dom 1 dev 0: rng: bad requests: suppressed ");
+    tw_free(t);
+}
+
 /* rate=1000: a full bucket (1000 bytes) at start, then 1 byte per ms of
  * the fake clock.  A request over budget is completed short; one that
  * finds the bucket empty waits -- left in the ring, nothing mapped,
@@ -731,6 +766,7 @@ int main(void)
         cmocka_unit_test(test_rng_fills_buffers_exact_used_length),
         cmocka_unit_test(test_rng_every_grant_mode),
         cmocka_unit_test(test_rng_hostile_requests),
+        cmocka_unit_test(test_rng_hostile_request_flood_rate_limited),
         cmocka_unit_test(test_rng_rate_limit_fake_clock),
         cmocka_unit_test(test_rng_throttled_queue_wakes_on_time),
         cmocka_unit_test(test_rng_libvgrant_loopback),
