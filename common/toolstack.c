@@ -224,11 +224,34 @@ static int attach_in_tx(struct vg_hyp *h, vg_xs_tx_t tx, uint16_t fe,
     return 0;
 }
 
+/* attach_in_tx as a vg_xs_transact body; each attempt starts afresh */
+struct attach_tx {
+    uint16_t fe;
+    const struct vg_attach_spec *s;
+    char *err;
+    size_t errlen;
+    unsigned devid;
+    unsigned calls;            /* attempts that reached the body */
+    bool body_failed;          /* the last attempt's body failed: err says why */
+};
+
+static int attach_tx_body(struct vg_hyp *h, vg_xs_tx_t tx, void *arg)
+{
+    struct attach_tx *a = arg;
+
+    a->calls++;
+    a->devid = 0;
+    a->body_failed = attach_in_tx(h, tx, a->fe, a->s, &a->devid, a->err,
+                                  a->errlen) != 0;
+    return a->body_failed ? -1 : 0;
+}
+
 int vg_toolstack_attach(struct vg_hyp *h, uint16_t frontend_domid,
                         const struct vg_attach_spec *s, unsigned *devid_out,
                         char *err, size_t errlen)
 {
-    unsigned devid = 0;
+    struct attach_tx a = { 0 };
+    unsigned attempts = 0;
 
     if (err && errlen)
         err[0] = '\0';
@@ -237,36 +260,25 @@ int vg_toolstack_attach(struct vg_hyp *h, uint16_t frontend_domid,
         check_domain(h, s->backend_domid, "backend", err, errlen))
         return -1;
 
-    for (int attempt = 1;; attempt++) {
-        vg_xs_tx_t tx = h->ops->xs_tx_start(h);
-        int saved;
-
-        if (tx == VG_XS_NO_TX) {
+    a.fe = frontend_domid;
+    a.s = s;
+    a.err = err;
+    a.errlen = errlen;
+    if (vg_xs_transact(h, attach_tx_body, &a, &attempts)) {
+        /* a failed body said why in err; a start or a commit did not */
+        if (a.calls < attempts)
             vg_errf(err, errlen, "cannot start a xenstore transaction: %s",
                     strerror(errno));
-            return -1;
-        }
-        if (attach_in_tx(h, tx, frontend_domid, s, &devid, err, errlen)) {
-            saved = errno;
-            h->ops->xs_tx_end(h, tx, true);
-            errno = saved;
-            if (saved == EAGAIN && attempt < VG_TX_ATTEMPTS)
-                continue;
-            return -1;
-        }
-        if (h->ops->xs_tx_end(h, tx, false) == 0)
-            break;
-        if (errno != EAGAIN || attempt >= VG_TX_ATTEMPTS) {
+        else if (!a.body_failed)
             vg_errf(err, errlen, "cannot commit device %u of domain %u "
-                    "(attempt %d): %s", devid, frontend_domid, attempt,
+                    "(attempt %u): %s", a.devid, frontend_domid, attempts,
                     strerror(errno));
-            return -1;
-        }
+        return -1;
     }
     if (err && errlen)
         err[0] = '\0';
     if (devid_out)
-        *devid_out = devid;
+        *devid_out = a.devid;
     return 0;
 }
 
@@ -377,6 +389,36 @@ static int rm_if_present(struct vg_hyp *h, vg_xs_tx_t tx, const char *path)
     return -1;
 }
 
+struct remove_tx {
+    bool be_found;
+    const char *be_dir, *fe_dir, *be_parent;
+    const char *failed;        /* the path the last attempt could not remove */
+    unsigned calls;            /* attempts that reached the body */
+};
+
+static int remove_tx_body(struct vg_hyp *h, vg_xs_tx_t tx, void *arg)
+{
+    struct remove_tx *r = arg;
+
+    r->calls++;
+    r->failed = NULL;
+    if (r->be_found && rm_if_present(h, tx, r->be_dir))
+        r->failed = r->be_dir;
+    else if (rm_if_present(h, tx, r->fe_dir))
+        r->failed = r->fe_dir;
+    if (!r->failed && r->be_found) {
+        char **names;
+        unsigned n;
+
+        if (ts_read_dir(h, tx, r->be_parent, &names, &n) == 0) {
+            free(names);
+            if (n == 0 && rm_if_present(h, tx, r->be_parent))
+                r->failed = r->be_parent;
+        }
+    }
+    return r->failed ? -1 : 0;
+}
+
 /* Remove both directories, and the per-frontend backend directory once
  * it holds no device, in one transaction. */
 static int remove_device(struct vg_hyp *h, uint16_t fe, unsigned devid,
@@ -384,6 +426,8 @@ static int remove_device(struct vg_hyp *h, uint16_t fe, unsigned devid,
 {
     char be_dir[VG_XS_PATH_MAX], fe_dir[VG_XS_PATH_MAX];
     char be_parent[VG_XS_PATH_MAX];
+    struct remove_tx r = { 0 };
+    unsigned attempts = 0;
 
     ts_frontend_dir(fe_dir, sizeof(fe_dir), fe, devid);
     if (be_found) {
@@ -392,47 +436,21 @@ static int remove_device(struct vg_hyp *h, uint16_t fe, unsigned devid,
                 "/local/domain/%u/backend/" VG_XS_CLASS "/%u", be, fe);
     }
 
-    for (int attempt = 1;; attempt++) {
-        vg_xs_tx_t tx = h->ops->xs_tx_start(h);
-        const char *failed = NULL;
-
-        if (tx == VG_XS_NO_TX) {
-            vg_errf(err, errlen, "cannot start a xenstore transaction: %s",
-                    strerror(errno));
-            return -1;
-        }
-        if (be_found && rm_if_present(h, tx, be_dir))
-            failed = be_dir;
-        else if (rm_if_present(h, tx, fe_dir))
-            failed = fe_dir;
-        if (!failed && be_found) {
-            char **names;
-            unsigned n;
-
-            if (ts_read_dir(h, tx, be_parent, &names, &n) == 0) {
-                free(names);
-                if (n == 0 && rm_if_present(h, tx, be_parent))
-                    failed = be_parent;
-            }
-        }
-        if (failed) {
-            int saved = errno;
-            h->ops->xs_tx_end(h, tx, true);
-            if (saved == EAGAIN && attempt < VG_TX_ATTEMPTS)
-                continue;
-            vg_errf(err, errlen, "cannot remove %s: %s", failed,
-                    strerror(saved));
-            errno = saved;
-            return -1;
-        }
-        if (h->ops->xs_tx_end(h, tx, false) == 0)
-            return 0;
-        if (errno != EAGAIN || attempt >= VG_TX_ATTEMPTS) {
-            vg_errf(err, errlen, "cannot commit removal of device %u of "
-                    "domain %u: %s", devid, fe, strerror(errno));
-            return -1;
-        }
-    }
+    r.be_found = be_found;
+    r.be_dir = be_dir;
+    r.fe_dir = fe_dir;
+    r.be_parent = be_parent;
+    if (vg_xs_transact(h, remove_tx_body, &r, &attempts) == 0)
+        return 0;
+    if (r.calls < attempts)
+        vg_errf(err, errlen, "cannot start a xenstore transaction: %s",
+                strerror(errno));
+    else if (r.failed)
+        vg_errf(err, errlen, "cannot remove %s: %s", r.failed, strerror(errno));
+    else
+        vg_errf(err, errlen, "cannot commit removal of device %u of domain "
+                "%u: %s", devid, fe, strerror(errno));
+    return -1;
 }
 
 int vg_toolstack_detach(struct vg_hyp *h, uint16_t frontend_domid,

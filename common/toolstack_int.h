@@ -15,9 +15,6 @@
 #include "vgrant/hyp.h"
 #include "vgrant/toolstack.h"
 
-/* Bounded retries of a transaction that xenstored asks us to redo. */
-#define VG_TX_ATTEMPTS 16
-
 /* toolstack_spec.c: the spec may come from vg_attach_spec_parse or be
  * filled in by a caller (the xl patch): check what ends up in xenstore
  * either way. */

@@ -20,6 +20,7 @@
 #include "vgrant/hyp.h"
 #include "vgrant/log.h"
 #include "vgrant/protocol.h"
+#include "vgrant/toolstack.h"
 #include "vgrant/xsutil.h"
 
 /* ------------------------------------------------------------------ */
@@ -298,6 +299,86 @@ static int world_teardown(void **state)
     return 0;
 }
 
+/* The toolstack's transactions (attach, detach) are vg_xs_transact's:
+ * redone on EAGAIN, at most VG_XS_TX_ATTEMPTS times, and a commit that
+ * never goes through is reported with the attempt count.  The toolstack
+ * calls every op of its handle, so the commits fail in the fake handle's
+ * own ops table (an interposer on xs_tx_end), not behind a wrapper. */
+static const struct vg_hyp_ops *ts_real_ops;
+static unsigned ts_fail_commits, ts_commits_tried;
+
+static int ts_tx_end(struct vg_hyp *h, vg_xs_tx_t tx, bool abort)
+{
+    if (abort)
+        return ts_real_ops->xs_tx_end(h, tx, true);
+    ts_commits_tried++;
+    if (ts_fail_commits) {
+        ts_fail_commits--;
+        ts_real_ops->xs_tx_end(h, tx, true);
+        errno = EAGAIN;
+        return -1;
+    }
+    return ts_real_ops->xs_tx_end(h, tx, false);
+}
+
+static void ts_commits(unsigned fail)
+{
+    ts_fail_commits = fail;
+    ts_commits_tried = 0;
+}
+
+static void test_xs_transact_is_the_toolstacks(void **state)
+{
+    struct world *t = *state;
+    struct vg_hyp *h = t->f.inner;
+    struct vg_hyp_ops ops = *h->ops;
+    struct vg_attach_spec s;
+    char err[512];
+    unsigned devid = 99;
+    char *v;
+
+    for (uint16_t dom = 0; dom <= 1; dom++)
+        if (vg_fake_domain_create(t->w, dom))
+            assert_int_equal(errno, EEXIST);
+    assert_int_equal(vg_attach_spec_parse("type=rng", &s, err, sizeof(err)), 0);
+    ts_real_ops = h->ops;
+    ops.xs_tx_end = ts_tx_end;
+    h->ops = &ops;
+
+    ts_commits(1000);
+    assert_int_equal(vg_toolstack_attach(h, 1, &s, &devid, err,
+                                         sizeof(err)), -1);
+    assert_int_equal(errno, EAGAIN);
+    assert_int_equal(ts_commits_tried, VG_XS_TX_ATTEMPTS);
+    assert_non_null(strstr(err, "cannot commit device 0 of domain 1 "
+                                "(attempt 16)"));
+    assert_int_equal(VG_XS_TX_ATTEMPTS, 16);
+
+    ts_commits(3);
+    assert_int_equal(vg_toolstack_attach(h, 1, &s, &devid, err,
+                                         sizeof(err)), 0);
+    assert_int_equal(devid, 0);
+    assert_int_equal(ts_commits_tried, 4);
+    v = vg_xs_read_str(h, VG_XS_NO_TX,
+                       "/local/domain/0/backend/" VG_XS_CLASS "/1/0", "type");
+    assert_non_null(v);
+    assert_string_equal(v, "rng");
+    free(v);
+
+    ts_commits(1000);
+    assert_int_equal(vg_toolstack_detach(h, 1, 0, 0, err, sizeof(err)), -1);
+    assert_int_equal(ts_commits_tried, VG_XS_TX_ATTEMPTS);
+    assert_non_null(strstr(err, "cannot commit removal of device 0 of "
+                                "domain 1"));
+    ts_commits(2);
+    assert_true(vg_toolstack_detach(h, 1, 0, 0, err, sizeof(err)) >= 0);
+    assert_int_equal(ts_commits_tried, 3);
+    assert_null(vg_xs_read_str(h, VG_XS_NO_TX,
+                               "/local/domain/1/device/" VG_XS_CLASS "/0",
+                               "backend"));
+    h->ops = ts_real_ops;
+}
+
 /* Body: writes /test/key = "v<call>", or fails / aborts as told. */
 struct body {
     struct vg_hyp *inner;
@@ -479,6 +560,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_xs_transact_other_errors_not_retried,
                                         world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(test_xs_transact_body_aborts,
+                                        world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(test_xs_transact_is_the_toolstacks,
                                         world_setup, world_teardown),
         cmocka_unit_test(test_grant_run),
     };
