@@ -40,7 +40,7 @@ for m in $modes; do
     log "mode $m: ${line#GUEST-FIO }"
     case $line in
         *" rc=0 err=0 "*) ;;
-        *) guest_log kfio | grep "    fio-$m|" | tail -n 30
+        *) fio_report kfio "$m"
            fail "mode $m: fio failed: ${line#GUEST-FIO }" ;;
     esac
 done

@@ -76,7 +76,7 @@ log "ku-surv: ${line#GUEST-FIO }"
 kernel_console_check ku-surv
 case $line in
     *" rc=0 err=0 "*) ;;
-    *) guest_log ku-surv | grep '    fio-surv|' | tail -n 30; fail "ku-surv's fio failed: ${line:-no result}" ;;
+    *) fio_report ku-surv surv; fail "ku-surv's fio failed: ${line:-no result}" ;;
 esac
 [ "$rc" = 0 ] || fail "ku-surv's job failed (rc $rc)"
 check "detach ku-surv" vgrant detach "$sdom" 0

@@ -371,6 +371,16 @@ start_driver_domain() {
 KERNEL_BAD_RE='BUG:|kernel BUG|Oops|WARNING:|cut here|general protection fault|Kernel panic|Call Trace:|INFO: task .* blocked for more than|soft lockup|hard LOCKUP|self-detected stall|rcu: INFO'
 KERNEL_LINE_RE='\[ *[0-9]+\.[0-9]+\] '
 
+# fio_report GUEST LABEL: what fio (guest/kernel-fio.sh) printed for LABEL
+# when it failed -- its error lines first (a verify failure names the
+# offset, length and what was expected and received), then its summary.
+fio_report() {
+    guest_log "$1" | grep "    fio-$2|" |
+        grep -i 'verify\|crc\|bad \|error\|expected\|received\|offset\|hdr\|err=' | head -n 20
+    echo "    ..."
+    guest_log "$1" | grep "    fio-$2|" | tail -n 30
+}
+
 kernel_console_check() {
     for _g in "$@"; do
         _bad=$(guest_log "$_g" | grep -E "$KERNEL_LINE_RE" | grep -E "$KERNEL_BAD_RE" | head -n 5)
