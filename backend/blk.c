@@ -53,17 +53,14 @@ static void blk_bad(struct blk *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* A guest can produce bad requests as fast as we serve them: rate-limited
- * (log.h).  vg_rl_log counts this one: it is bad request #events + 1. */
+ * (log.h). */
 static void blk_bad(struct blk *b, const char *fmt, ...)
 {
-    char msg[256];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    vg_rl_dev_vevent(&b->bad, b->domid, b->devid, "bad request", fmt, ap);
     va_end(ap);
-    vg_rl_log(&b->bad, VG_LOG_WARN, "dom %u dev %u: %s (bad request #%llu)",
-              b->domid, b->devid, msg, (unsigned long long)b->bad.events + 1);
 }
 
 /* --direct: the target a second time, with O_DIRECT (aligned transfers go

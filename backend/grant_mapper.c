@@ -144,22 +144,18 @@ static void unmap_last(struct vgd_grant_mapper *m)
     unmap_batch(m->h, l->addr, l->count, m->ctr, m->domid, m->devid);
 }
 
-/* A guest can make every request fail: rate-limited (log.h); vg_rl_log
- * counts this one, the request #failures.events + 1. */
+/* A guest can make every request fail: rate-limited (log.h). */
 static void gm_warn(struct vgd_grant_mapper *m, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void gm_warn(struct vgd_grant_mapper *m, const char *fmt, ...)
 {
-    char msg[256];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    vg_rl_dev_vevent(&m->failures, m->domid, m->devid, "unmappable request",
+                     fmt, ap);
     va_end(ap);
-    vg_rl_log(&m->failures, VG_LOG_WARN, "dom %u dev %u: %s (unmappable "
-              "request #%llu)", m->domid, m->devid, msg,
-              (unsigned long long)m->failures.events + 1);
 }
 
 /* Describe the refs of a failed batch for the log: "5-6,9". */

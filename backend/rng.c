@@ -67,18 +67,14 @@ static void rng_bad(struct rng *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* A guest can produce bad requests as fast as we serve them: rate-limited
- * (log.h).  vg_rl_log counts this one: it is bad request #events + 1. */
+ * (log.h). */
 static void rng_bad(struct rng *r, const char *fmt, ...)
 {
-    char msg[256];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    vg_rl_dev_vevent(&r->bad, r->domid, r->devid, "bad request", fmt, ap);
     va_end(ap);
-    vg_rl_log(&r->bad, VG_LOG_WARN, "dom %u dev %u: rng: %s; request failed "
-              "(bad request #%llu)", r->domid, r->devid, msg,
-              (unsigned long long)r->bad.events + 1);
 }
 
 static void *rng_open(const struct vgd_model_params *p)
@@ -231,14 +227,15 @@ static void rng_handle(void *m, const struct vgd_request *req,
     res->written = 0;
     res->read = 0;
     if (req->n_out || req->out_bytes) {
-        rng_bad(r, "request has %u device-readable buffer(s) (%zu bytes); "
-                "virtio-rng requests are device-writable only", req->n_out,
+        rng_bad(r, "rng: request has %u device-readable buffer(s) (%zu bytes); "
+                "virtio-rng requests are device-writable only; request failed",
+                req->n_out,
                 req->out_bytes);
         res->failed = true;
         return;
     }
     if (req->in_bytes == 0) {
-        rng_bad(r, "request has no device-writable byte");
+        rng_bad(r, "rng: request has no device-writable byte; request failed");
         res->failed = true;
         return;
     }

@@ -191,6 +191,17 @@ void vg_rl_log(struct vg_ratelimit *rl, enum vg_log_level level,
     va_end(ap);
 }
 
+void vg_rl_dev_vevent(struct vg_ratelimit *rl, uint16_t domid, unsigned devid,
+                      const char *event, const char *fmt, va_list ap)
+{
+    char msg[256];
+
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    /* vg_rl_log counts this one: it is #events + 1 */
+    vg_rl_log(rl, VG_LOG_WARN, "dom %u dev %u: %s (%s #%llu)", domid, devid,
+              msg, event, (unsigned long long)rl->events + 1);
+}
+
 void vg_rl_flush(struct vg_ratelimit *rl, enum vg_log_level level,
                  const char *fmt, ...)
 {

@@ -99,6 +99,12 @@ void vg_rl_log(struct vg_ratelimit *rl, enum vg_log_level level,
 void vg_rl_vlog_at(struct vg_ratelimit *rl, uint64_t now_ms,
                    enum vg_log_level level, const char *fmt, va_list ap);
 
+/* One event of a device that a guest can repeat at will, through rl:
+ * "dom <F> dev <N>: <fmt...> (<event> #<n>)" at warning level, n counting
+ * this one.  The va_list form is for a model's own variadic wrapper. */
+void vg_rl_dev_vevent(struct vg_ratelimit *rl, uint16_t domid, unsigned devid,
+                      const char *event, const char *fmt, va_list ap);
+
 /* If events were suppressed since the last line, log
  * "<fmt...>: suppressed K similar messages" and reset the count. */
 void vg_rl_flush(struct vg_ratelimit *rl, enum vg_log_level level,
