@@ -11,8 +11,9 @@
  * hold completions back or fail them (tests/unit/aio_held.c).
  *
  * Contract:
- *   - submit() queues one I/O; -1 means it cannot be queued now (ring
- *     full, too many iovecs) and the caller runs it with vgd_io_run_sync;
+ *   - submit() queues one I/O, of any number of iovecs; -1 means it
+ *     cannot be queued now (ring full) and the caller runs it with
+ *     vgd_io_run_sync;
  *   - flush() hands what was queued to the kernel;
  *   - reap() calls op->done for every finished I/O without blocking, and
  *     wait() blocks until at least one I/O finished, then reaps;
@@ -35,6 +36,12 @@ struct vgd_aio;
 struct vgd_aio_op {
     struct vgd_io *io;
     void (*done)(struct vgd_aio_op *op, ssize_t result);
+    /* the executor's: an I/O of more iovecs than one system call takes
+     * (IOV_MAX) goes to the kernel in parts, one after the other; the
+     * part in flight is iov[part_iov .. part_iov + part_niov), starting
+     * part_start bytes into the I/O */
+    unsigned part_iov, part_niov;
+    size_t part_start, part_len;
 };
 
 struct vgd_aio_ops {

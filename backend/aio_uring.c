@@ -10,6 +10,14 @@
  * io_uring_submit; completions come back in any order, each naming its
  * op through user_data.
  *
+ * A readv/writev takes at most IOV_MAX iovecs.  A request may have more
+ * (persistent mode cuts its buffers into one iovec per page piece: 64
+ * segments of 64 KiB that do not start on a page boundary are 1088), so
+ * such an I/O goes in parts of at most IOV_MAX iovecs, each queued when
+ * the one before it completed; the I/O is done when its last part is.
+ * It never runs synchronously in the daemon's loop because of its shape:
+ * that would let one guest stall every other (issue 13, finding 2).
+ *
  * Buffered I/O on a regular file may complete short (a signal, memory
  * pressure); the rest is then done synchronously here, so a model only
  * ever sees the whole length or an error.
@@ -28,7 +36,6 @@
 struct aio_uring {
     struct vgd_aio a;          /* first: the executor's public part */
     struct io_uring ring;
-    unsigned queued;           /* SQEs not yet submitted */
 };
 
 /* Whole transfer at io->offset + skip; short reads/writes and EINTR are
@@ -88,29 +95,40 @@ ssize_t vgd_io_run_sync(const struct vgd_io *io, size_t skip)
     return done == io->len ? (ssize_t)io->len : -EIO;
 }
 
-static int uring_submit(struct vgd_aio *a, struct vgd_aio_op *op)
+/* An SQE, handing the queued ones to the kernel if the queue is full. */
+static struct io_uring_sqe *get_sqe(struct aio_uring *u)
 {
-    struct aio_uring *u = (struct aio_uring *)a;
-    struct vgd_io *io = op->io;
-    struct io_uring_sqe *sqe;
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
 
-    if (io->niov > IOV_MAX)
-        return -1;
-    sqe = io_uring_get_sqe(&u->ring);
     if (!sqe) {
-        /* the submission queue is full: hand it over, try once more */
         io_uring_submit(&u->ring);
-        u->queued = 0;
         sqe = io_uring_get_sqe(&u->ring);
-        if (!sqe)
-            return -1;
     }
+    return sqe;
+}
+
+/* Queue op's part from op->part_iov on: at most IOV_MAX iovecs. */
+static int queue_part(struct aio_uring *u, struct vgd_aio_op *op)
+{
+    struct vgd_io *io = op->io;
+    struct io_uring_sqe *sqe = get_sqe(u);
+    unsigned n = io->niov - op->part_iov;
+    const struct iovec *iov = io->iov + op->part_iov;
+
+    if (!sqe)
+        return -1;
+    if (n > IOV_MAX)
+        n = IOV_MAX;
+    op->part_niov = n;
+    op->part_len = 0;
+    for (unsigned i = 0; i < n; i++)
+        op->part_len += iov[i].iov_len;
     switch (io->op) {
     case VGD_IO_READ:
-        io_uring_prep_readv(sqe, io->fd, io->iov, io->niov, io->offset);
+        io_uring_prep_readv(sqe, io->fd, iov, n, io->offset + op->part_start);
         break;
     case VGD_IO_WRITE:
-        io_uring_prep_writev(sqe, io->fd, io->iov, io->niov, io->offset);
+        io_uring_prep_writev(sqe, io->fd, iov, n, io->offset + op->part_start);
         break;
     case VGD_IO_FLUSH:
     default:
@@ -118,7 +136,15 @@ static int uring_submit(struct vgd_aio *a, struct vgd_aio_op *op)
         break;
     }
     io_uring_sqe_set_data(sqe, op);
-    u->queued++;
+    return 0;
+}
+
+static int uring_submit(struct vgd_aio *a, struct vgd_aio_op *op)
+{
+    op->part_iov = 0;
+    op->part_start = 0;
+    if (queue_part((struct aio_uring *)a, op))
+        return -1;
     vgd_aio_count_submit(a);
     return 0;
 }
@@ -128,26 +154,38 @@ static void uring_flush(struct vgd_aio *a)
     struct aio_uring *u = (struct aio_uring *)a;
     int rc;
 
-    if (!u->queued)
+    /* SQEs the kernel has not taken yet, including any a failed submit
+     * left behind: the next flush hands them over again */
+    if (!io_uring_sq_ready(&u->ring))
         return;
     do
         rc = io_uring_submit(&u->ring);
     while (rc == -EINTR);
     if (rc < 0)
         vg_err("io_uring_submit: %s", strerror(-rc));
-    u->queued = 0;
 }
 
 static void complete(struct vgd_aio *a, struct vgd_aio_op *op, int res)
 {
+    struct vgd_io *io = op->io;
     ssize_t r = res;
 
-    if (r >= 0 && op->io->op != VGD_IO_FLUSH && (size_t)r < op->io->len) {
+    if (io->op == VGD_IO_FLUSH) {
+        if (r > 0)
+            r = 0;
+    } else if (r >= 0 && (size_t)r < op->part_len) {
         /* short: the rest here (a read at end of file fails it) */
-        r = vgd_io_run_sync(op->io, (size_t)r);
+        r = vgd_io_run_sync(io, op->part_start + (size_t)r);
+    } else if (r >= 0 && op->part_iov + op->part_niov < io->niov) {
+        /* the next part; if no SQE is free now, the rest here */
+        op->part_start += op->part_len;
+        op->part_iov += op->part_niov;
+        if (queue_part((struct aio_uring *)a, op) == 0)
+            return;
+        r = vgd_io_run_sync(io, op->part_start);
+    } else if (r >= 0) {
+        r = (ssize_t)io->len;
     }
-    if (op->io->op == VGD_IO_FLUSH && r > 0)
-        r = 0;
     vgd_aio_count_done(a);
     op->done(op, r);
 }
@@ -168,6 +206,7 @@ static unsigned uring_reap(struct vgd_aio *a)
         complete(a, op, res);
         n++;
     }
+    uring_flush(a);     /* parts queued by complete() */
     return n;
 }
 

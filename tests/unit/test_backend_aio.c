@@ -12,12 +12,14 @@
  * real io_uring executor.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -1075,6 +1077,107 @@ static void test_direct_io_for_aligned_transfers_only(void **state)
     held_free(held);
 }
 
+/* A persistent-mode request of more iovecs than one readv/writev takes:
+ * 64 segments of 64 KiB, each starting at byte 1 of its page run, are
+ * 64 x 17 page pieces = 1088 iovecs (persistent mode maps page by page).
+ * With IOV_MAX (1024) it used to leave io_uring and run with preadv/
+ * pwritev in the daemon's loop: 4 MiB read or written while no other
+ * guest was served.  It must go through io_uring (in parts), and move
+ * the right bytes both ways. */
+#define BIG_SEGS 64u
+#define BIG_SEG  65536u
+
+static uint8_t big_byte(uint64_t pos, uint8_t salt)
+{
+    return (uint8_t)(pos * 7 + (pos >> 12) + salt);
+}
+
+/* One request of BIG_SEGS segments at byte `off` of their page runs,
+ * sector `sector`; returns the async rounds it took. */
+static uint64_t big_request(struct tw *t, struct rawfront *rf, uint32_t type,
+                            uint64_t sector, uint32_t off, uint8_t salt)
+{
+    uint32_t pages_per = (off + BIG_SEG + 4095) / 4096;
+    vg_gref_t data_ref[BIG_SEGS], hdr_ref, st_ref;
+    struct virtio_blk_req_hdr *hdr = rf_share(rf, 1, false, &hdr_ref);
+    uint8_t *st = rf_share(rf, 1, true, &st_ref);
+    uint8_t *data[BIG_SEGS];
+    struct rf_buf b[BIG_SEGS + 2];
+    bool in = type == VIRTIO_BLK_T_IN;
+    struct vgd_dev_stats s0, s1;
+    uint32_t id, len;
+
+    assert_non_null(hdr);
+    assert_non_null(st);
+    for (unsigned k = 0; k < BIG_SEGS; k++) {
+        data[k] = rf_share(rf, pages_per, in, &data_ref[k]);
+        assert_non_null(data[k]);
+        for (uint32_t i = 0; !in && i < BIG_SEG; i++)
+            data[k][off + i] = big_byte((uint64_t)k * BIG_SEG + i, salt);
+    }
+    hdr->type = htole32(type);
+    hdr->sector = htole64(sector);
+    b[0] = (struct rf_buf){ vg_grant_addr(hdr_ref, 0), 16, false };
+    for (unsigned k = 0; k < BIG_SEGS; k++)
+        b[1 + k] = (struct rf_buf){ vg_grant_addr(data_ref[k], off), BIG_SEG,
+                                    in };
+    b[BIG_SEGS + 1] = (struct rf_buf){ vg_grant_addr(st_ref, 0), 1, true };
+    *st = 0xff;
+    s0 = tw_dev_stats(t, 1, 0);
+    rf_add_chain(rf, b, BIG_SEGS + 2);
+    assert_true(vd_serve_until_used(t->d, rf, &id, &len));
+    assert_int_equal(*st, VIRTIO_BLK_S_OK);
+    assert_int_equal(len, in ? BIG_SEGS * BIG_SEG + 1 : 1);
+    for (unsigned k = 0; in && k < BIG_SEGS; k++)
+        for (uint32_t i = 0; i < BIG_SEG; i++)
+            if (data[k][off + i] != big_byte((uint64_t)k * BIG_SEG + i, salt))
+                fail_msg("segment %u byte %u: 0x%02x, image has 0x%02x", k, i,
+                         data[k][off + i],
+                         big_byte((uint64_t)k * BIG_SEG + i, salt));
+    s1 = tw_dev_stats(t, 1, 0);
+    assert_int_equal(vgd_transfers_in_flight(t->d), 0);
+    return s1.async_rounds - s0.async_rounds;
+}
+
+static void test_hostile_persistent_iovecs_beyond_iov_max_stay_async(void **state)
+{
+    struct vgd_options o = { .io_mode = VGD_IO_URING };
+    struct tw *t = tw_new_opts(&o);
+    struct rf_attach at = { .mode = "persistent" };
+    const size_t total = (size_t)BIG_SEGS * BIG_SEG;
+    uint8_t *buf = malloc(total);
+    struct rawfront rf;
+    int fd;
+    (void)state;
+
+    /* the image: 4 MiB of pattern (salt 1), then 4 MiB of zeros */
+    assert_non_null(buf);
+    for (size_t i = 0; i < total; i++)
+        buf[i] = big_byte(i, 1);
+    fd = open(t->image, O_RDWR);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, 2 * (off_t)total), 0);
+    assert_int_equal(pwrite(fd, buf, total, 0), (ssize_t)total);
+    at.target = t->image;
+    tw_attach_connect(t, &rf, 1, 0, 128, &at);
+
+    /* 1024 iovecs (aligned), then 1088, both ways: one async round each */
+    assert_int_equal(big_request(t, &rf, VIRTIO_BLK_T_IN, 0, 0, 1), 1);
+    assert_int_equal(big_request(t, &rf, VIRTIO_BLK_T_IN, 0, 1, 1), 1);
+    assert_int_equal(big_request(t, &rf, VIRTIO_BLK_T_OUT, total / 512, 1, 2),
+                     1);
+    assert_int_equal(pread(fd, buf, total, (off_t)total), (ssize_t)total);
+    for (size_t i = 0; i < total; i++)
+        if (buf[i] != big_byte(i, 2))
+            fail_msg("image byte %zu after the write: 0x%02x, want 0x%02x",
+                     total + i, buf[i], big_byte(i, 2));
+    assert_int_equal(tw_dev_stats(t, 1, 0).errors, 0);
+    close(fd);
+    free(buf);
+    rf_close(&rf);
+    tw_free(t);
+}
+
 /* Depth 16, writes then reads back, with the daemon's own executor
  * (io_uring) or none (--io sync: the round closes before the serve call
  * returns). */
@@ -1155,6 +1258,7 @@ int main(void)
         cmocka_unit_test(test_daemon_stop_with_rounds_in_flight),
         cmocka_unit_test(test_hostile_persistent_cache_keeps_pages_of_open_rounds),
         cmocka_unit_test(test_direct_io_for_aligned_transfers_only),
+        cmocka_unit_test(test_hostile_persistent_iovecs_beyond_iov_max_stay_async),
         cmocka_unit_test(test_io_uring_depth_16_round_trip),
         cmocka_unit_test(test_sync_io_depth_16_round_trip),
     };
