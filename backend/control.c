@@ -72,7 +72,7 @@ static const struct {
     /* transport modes */
     C(copy_batches), C(bounce_bytes), C(cache_hits), C(cache_misses),
     C(cache_evictions), C(cache_size), C(region_bytes), C(auto_copied),
-    C(auto_mapped),
+    C(auto_mapped), C(bounce_pages),
     /* the guest's word (frontend key "stats") */
     C(guest_reported), C(guest_requests), C(guest_failed),
     C(guest_throttle_waits), C(guest_region_high_water),

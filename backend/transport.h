@@ -99,6 +99,7 @@ struct vgd_xport_counters {
                                   pages pinned by the same request */
     uint64_t region_bytes;     /* static region mapped, bytes */
     uint64_t auto_copied, auto_mapped;   /* requests per auto path */
+    uint64_t bounce_pages;     /* copy/auto: bounce pages resident now */
 };
 
 /* copy mode: one request of a round (xport_copy.c) */
@@ -109,6 +110,7 @@ struct vgd_copy_slot {
     size_t in_base;             /* bounce offset of the writable part */
     bool status_only;
     uint32_t seg_first, seg_n;  /* its segments in the batch being built */
+    uint32_t touched;           /* its pages written since last released */
 };
 
 /* copy mode state of one queue (xport_copy.c) */
@@ -124,7 +126,14 @@ struct vgd_copier {
                                    too */
     struct vgd_copy_slot *slot; /* [nslots] */
     struct vg_ratelimit failures;   /* failed requests: count, log limiter */
+    uint64_t resident;          /* sum of the slots' touched pages */
 };
+
+/* What a queue's bounce area may keep between rounds (xport_copy.c): once
+ * its slots hold more than VGD_COPY_RESIDENT_PAGES pages, a finished
+ * round's slots give back all but their first VGD_COPY_KEEP_PAGES. */
+#define VGD_COPY_RESIDENT_PAGES 4096u   /* 16 MiB per queue */
+#define VGD_COPY_KEEP_PAGES     16u     /* 64 KiB per slot */
 
 /* One cached page of the persistent mode. */
 struct vgd_pc_entry {
@@ -235,6 +244,11 @@ int vgd_xport_check_buffer(const struct vgd_dev *dev,
 int vgd_copier_init(struct vgd_copier *cp, unsigned max_pages,
                     unsigned max_bufs, unsigned nslots);
 void vgd_copier_free(struct vgd_copier *cp);
+/* Slot i has written pages [0, pages) of its bounce (for the count). */
+void vgd_copier_touch(struct vgd_copier *cp, unsigned i, uint64_t pages);
+/* Give slot i's pages past keep back to the kernel (they read as zeros
+ * when next touched); returns the pages released. */
+uint64_t vgd_copier_release(struct vgd_copier *cp, unsigned i, unsigned keep);
 /* copy mode's round, for the requests with take[i] only (auto's small
  * ones; take NULL: all) */
 void vgd_copy_round_in(struct vgd_queue *q, struct vgd_slot *s, unsigned n,

@@ -190,6 +190,9 @@ struct vgd_dev_stats {
     uint64_t cache_size;       /* persistent: pages cached now */
     uint64_t region_bytes;     /* static: region bytes mapped now */
     uint64_t auto_copied, auto_mapped;   /* auto: requests per path */
+    uint64_t bounce_pages;     /* copy/auto: private bounce pages resident
+                                  now (at most ~16 MiB per queue between
+                                  rounds, docs/security.md) */
     /* net devices (type=net, backend/net.c): net is true and the
      * counters below are packets and bytes through the tap each way, and
      * packets dropped, by reason; vgrant stats shows them only for net */

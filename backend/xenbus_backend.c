@@ -781,6 +781,7 @@ void vgd_dev_get_stats(const struct vgd_dev *dev, struct vgd_dev_stats *s)
     s->region_bytes = dev->xc.region_bytes;
     s->auto_copied = dev->xc.auto_copied;
     s->auto_mapped = dev->xc.auto_mapped;
+    s->bounce_pages = dev->xc.bounce_pages;
     for (unsigned i = 0; i < VG_MAX_QUEUES; i++)
         if (dev->q[i].vq_init)
             s->in_flight += dev->q[i].vq.in_flight;

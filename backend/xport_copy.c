@@ -20,8 +20,22 @@
  * auto: per request, fewer than --auto-threshold bytes in total take the
  * copy path, the rest the grant mapping path (grant_mapper.c): see
  * xport_auto.c.
+ *
+ * Memory: each request slot of a queue has room for the largest request
+ * (4.3 MiB for blk), 32 slots per queue, 8 queues per device: 1.1 GiB of
+ * address space, backed only where written.  A guest that put one large
+ * request in each slot in turn (small ones ahead of it) would make all of
+ * it resident in the backend domain, for as long as the device lives.  So
+ * the pages each slot has written are counted, and once a queue holds
+ * more than VGD_COPY_RESIDENT_PAGES, every finished round's slots give
+ * back what they hold past their first VGD_COPY_KEEP_PAGES
+ * (MADV_DONTNEED): between rounds a queue keeps at most ~16 MiB plus its
+ * other lane's round, however its guest spreads its requests.  A guest
+ * streaming large requests reuses the first slots of each lane and stays
+ * under the bound, paying nothing (bounce_pages in vgrant stats).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -109,6 +123,50 @@ void vgd_copier_free(struct vgd_copier *cp)
     free(cp->iov);
     free(cp->slot);
     memset(cp, 0, sizeof(*cp));
+}
+
+void vgd_copier_touch(struct vgd_copier *cp, unsigned i, uint64_t pages)
+{
+    struct vgd_copy_slot *cs = &cp->slot[i];
+
+    if (pages > cp->max_pages)
+        pages = cp->max_pages;
+    if (pages > cs->touched) {
+        cp->resident += pages - cs->touched;
+        cs->touched = (uint32_t)pages;
+    }
+}
+
+uint64_t vgd_copier_release(struct vgd_copier *cp, unsigned i, unsigned keep)
+{
+    struct vgd_copy_slot *cs = &cp->slot[i];
+    size_t g = guard_bytes();
+    /* whole host pages: from keep rounded up to the end of what was
+     * written rounded up (still inside the slot: its size is rounded up
+     * to host pages too) */
+    size_t from = ((size_t)keep * VG_PAGE_SIZE + g - 1) / g * g;
+    size_t to = ((size_t)cs->touched * VG_PAGE_SIZE + g - 1) / g * g;
+    uint64_t released;
+
+    if (cs->touched <= keep || to <= from)
+        return 0;
+    if (madvise(cs->bounce + from, to - from, MADV_DONTNEED)) {
+        vg_debug("bounce slot %u: madvise: %s", i, strerror(errno));
+        return 0;
+    }
+    released = cs->touched - keep;
+    cs->touched = keep;
+    cp->resident -= released;
+    return released;
+}
+
+/* Count slot i's bounce pages written, for the device's bounce_pages too. */
+static void slot_touch(struct vgd_queue *q, unsigned i, uint64_t bytes)
+{
+    uint64_t before = q->cp.resident;
+
+    vgd_copier_touch(&q->cp, i, (bytes + VG_PAGE_SIZE - 1) / VG_PAGE_SIZE);
+    q->dev->xc.bounce_pages += q->cp.resident - before;
 }
 
 /* Segments for bytes [from, to) of buffer e, whose private copy starts at
@@ -241,6 +299,8 @@ static int prepare_in(struct vgd_queue *q, unsigned i,
     }
     if (c->n_out == c->n)
         cs->in_base = pos;
+    /* the model writes the writable part, the copy the readable one */
+    slot_touch(q, i, pos);
     return 0;
 }
 
@@ -280,6 +340,7 @@ static int status_setup(struct vgd_queue *q, unsigned i,
     cs->chain = c;
     cs->iov[0].iov_base = cs->bounce;
     cs->iov[0].iov_len = status_bytes;
+    slot_touch(q, i, status_bytes);
     req->in = cs->iov;
     req->n_in = 1;
     req->in_bytes = status_bytes;
@@ -483,8 +544,13 @@ static void copy_finish_round(struct vgd_queue *q, struct vgd_slot *s,
                 s[i].res.written = (uint32_t)fw[i];
         }
     }
-    for (unsigned i = 0; i < n; i++)
+    for (unsigned i = 0; i < n; i++) {
         cp->slot[s[i].index].chain = NULL;
+        /* the round is over: its slots' bytes are needed no more */
+        if (cp->resident > VGD_COPY_RESIDENT_PAGES)
+            q->dev->xc.bounce_pages -= vgd_copier_release(cp, s[i].index,
+                                                          VGD_COPY_KEEP_PAGES);
+    }
 }
 
 static int copy_connect(struct vgd_dev *dev)
@@ -517,6 +583,7 @@ static void copy_queue_free(struct vgd_queue *q)
 {
     if (q->cp_init) {
         vgd_xport_warn_flush(q->dev, q->index, &q->cp.failures);
+        q->dev->xc.bounce_pages -= q->cp.resident;
         vgd_copier_free(&q->cp);
     }
     q->cp_init = false;

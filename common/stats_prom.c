@@ -22,7 +22,7 @@ struct dev {
 
 static const char *const gauges[] = {
     "queues", "in_flight", "max_in_flight", "max_round", "live_mappings",
-    "cache_size",
+    "cache_size", "bounce_pages",
     "region_bytes", "guest_reported", "guest_region_high_water",
 };
 

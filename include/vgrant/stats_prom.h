@@ -10,10 +10,10 @@
  *   - vgrant_device_info{domid,devid,state,mode} 1, one per device;
  *   - every other numeric key K becomes one metric family: a gauge
  *     vgrant_K for the values that go up and down (queues, in_flight,
- *     max_in_flight, max_round, live_mappings, cache_size, region_bytes,
- *     guest_reported, guest_region_high_water), a counter vgrant_K_total
- *     for the rest; samples labelled {domid,devid}; each family's HELP and
- *     TYPE lines once, its samples together.
+ *     max_in_flight, max_round, live_mappings, cache_size, bounce_pages,
+ *     region_bytes, guest_reported, guest_region_high_water), a counter
+ *     vgrant_K_total for the rest; samples labelled {domid,devid}; each
+ *     family's HELP and TYPE lines once, its samples together.
  * The reply comes from a local daemon but is still checked: a key that is
  * not [a-z_][a-z0-9_]*, a value that is not a decimal number, a device
  * count that does not match, a missing "end" make the whole reply

@@ -25,6 +25,7 @@
 
 #include "aio_held.h"
 #include "rawfront.h"
+#include "transport.h"
 #include "twfix.h"
 #include "vgdrive.h"
 #include "vgrant/log.h"
@@ -1178,6 +1179,111 @@ static void test_hostile_persistent_iovecs_beyond_iov_max_stay_async(void **stat
     tw_free(t);
 }
 
+/* Copy mode: a guest that puts one 4 MiB read in each request slot in
+ * turn (k small reads ahead of it in round k) used to make the slots'
+ * bounce pages resident one after the other, 136 MiB per queue and 1.1
+ * GiB per 8-queue device, for as long as the device lived.  Between
+ * rounds a queue now keeps at most VGD_COPY_RESIDENT_PAGES, plus the
+ * first VGD_COPY_KEEP_PAGES of each slot and the other lane's round; the
+ * reads still deliver every byte (released pages come back as zeros and
+ * are refilled). */
+static void test_hostile_copy_bounce_memory_bounded(void **state)
+{
+    struct tw *t = tw_new_opts(&(struct vgd_options){ 0 });
+    struct rf_attach at = { .mode = "copy" };
+    const size_t total = (size_t)BIG_SEGS * BIG_SEG;
+    const uint64_t bound = VGD_COPY_RESIDENT_PAGES +
+                           VGD_ROUND_SLOTS * VGD_COPY_KEEP_PAGES +
+                           2 * (BIG_SEGS * BIG_SEG / 4096 + 2);
+    vg_gref_t data_ref[BIG_SEGS], hdr_ref, st_ref;
+    struct virtio_blk_req_hdr *hdr;
+    uint8_t *data[BIG_SEGS], *st;
+    struct rf_buf b[BIG_SEGS + 2];
+    uint64_t most = 0;
+    struct rawfront rf;
+    uint8_t *buf = malloc(total);
+    int fd;
+    (void)state;
+
+    assert_non_null(buf);
+    for (size_t i = 0; i < total; i++)
+        buf[i] = big_byte(i, 3);
+    fd = open(t->image, O_RDWR);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, buf, total, 0), (ssize_t)total);
+    close(fd);
+    free(buf);
+    at.target = t->image;
+    tw_attach_connect(t, &rf, 1, 0, 128, &at);
+    hdr = rf_share(&rf, 1, false, &hdr_ref);
+    st = rf_share(&rf, 1, true, &st_ref);
+    assert_non_null(hdr);
+    assert_non_null(st);
+    for (unsigned k = 0; k < BIG_SEGS; k++) {
+        data[k] = rf_share(&rf, BIG_SEG / 4096, true, &data_ref[k]);
+        assert_non_null(data[k]);
+        b[1 + k] = (struct rf_buf){ vg_grant_addr(data_ref[k], 0), BIG_SEG,
+                                    true };
+    }
+    hdr->type = htole32(VIRTIO_BLK_T_IN);
+    hdr->sector = htole64(0);
+    b[0] = (struct rf_buf){ vg_grant_addr(hdr_ref, 0), 16, false };
+    b[BIG_SEGS + 1] = (struct rf_buf){ vg_grant_addr(st_ref, 0), 1, true };
+
+    for (unsigned ahead = 0; ahead < VGD_ROUND_SLOTS / VGD_LANES; ahead++) {
+        struct rf_blk small[VGD_ROUND_SLOTS];
+        unsigned got = 0;
+        uint16_t head;
+        uint32_t id, len, big_len = 0;
+        uint64_t now;
+
+        for (unsigned i = 0; i < ahead; i++) {
+            assert_int_equal(rf_blk_prepare(&rf, &small[i], VIRTIO_BLK_T_IN,
+                                            1, 512, false), 0);
+            rf_blk_submit(&rf, &small[i]);
+        }
+        for (unsigned k = 0; k < BIG_SEGS; k++)
+            memset(data[k], 0, BIG_SEG);
+        *st = 0xff;
+        head = rf_add_chain(&rf, b, BIG_SEGS + 2);
+        assert_int_equal(rf_kick(&rf), 0);
+        for (int r = 0; r < MAX_ROUNDS && got < ahead + 1; r++) {
+            vd_round(t->d);
+            while (rf_get_used(&rf, &id, &len)) {
+                if (id == head)
+                    big_len = len;
+                got++;
+            }
+        }
+        assert_int_equal(got, ahead + 1);
+        assert_int_equal(*st, VIRTIO_BLK_S_OK);
+        assert_int_equal(big_len, total + 1);
+        for (unsigned i = 0; i < ahead; i++) {
+            assert_int_equal(*small[i].status, VIRTIO_BLK_S_OK);
+            assert_int_equal(small[i].data[0], big_byte(512, 3));
+        }
+        for (unsigned k = 0; k < BIG_SEGS; k++)
+            for (uint32_t i = 0; i < BIG_SEG; i += 509)
+                if (data[k][i] != big_byte((uint64_t)k * BIG_SEG + i, 3))
+                    fail_msg("round %u, segment %u byte %u: 0x%02x", ahead, k,
+                             i, data[k][i]);
+        now = tw_dev_stats(t, 1, 0).bounce_pages;
+        if (now > most)
+            most = now;
+        assert_true(now <= bound);
+    }
+    /* without the bound: 16 slots of 1025 pages, 16400; with it, the
+     * first three stay (3075 < VGD_COPY_RESIDENT_PAGES), every later one
+     * gives back all but 16 pages when its round ends */
+    fprintf(stderr, "bounce pages: at most %llu between rounds (bound %llu)\n",
+            (unsigned long long)most, (unsigned long long)bound);
+    assert_true(most >= 3 * (total / 4096));   /* distinct slots were used */
+    assert_int_equal(tw_dev_stats(t, 1, 0).errors, 0);
+    rf_close(&rf);
+    vd_pump(t->d, 4);
+    tw_free(t);
+}
+
 /* Depth 16, writes then reads back, with the daemon's own executor
  * (io_uring) or none (--io sync: the round closes before the serve call
  * returns). */
@@ -1259,6 +1365,7 @@ int main(void)
         cmocka_unit_test(test_hostile_persistent_cache_keeps_pages_of_open_rounds),
         cmocka_unit_test(test_direct_io_for_aligned_transfers_only),
         cmocka_unit_test(test_hostile_persistent_iovecs_beyond_iov_max_stay_async),
+        cmocka_unit_test(test_hostile_copy_bounce_memory_bounded),
         cmocka_unit_test(test_io_uring_depth_16_round_trip),
         cmocka_unit_test(test_sync_io_depth_16_round_trip),
     };

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -576,6 +577,57 @@ static void test_copier_bounce_guard_pages(void **state)
     assert_int_equal(errno, EINVAL);
 }
 
+/* Pages of the bounce area in memory now (mincore). */
+static unsigned resident_pages(const uint8_t *p, size_t pages)
+{
+    unsigned char vec[64];
+    unsigned n = 0;
+
+    assert_true(pages <= sizeof(vec));
+    assert_int_equal(mincore((void *)p, pages * VG_PAGE_SIZE, vec), 0);
+    for (size_t i = 0; i < pages; i++)
+        n += vec[i] & 1;
+    return n;
+}
+
+/* vgd_copier_release really gives a slot's pages past `keep` back to the
+ * kernel (they read as zeros), keeps the first ones and their bytes,
+ * leaves other slots and the guard pages alone, and keeps the count. */
+static void test_copier_release_gives_pages_back(void **state)
+{
+    struct vgd_copier cp;
+    const unsigned pages = 32;
+    size_t bytes = (size_t)pages * VG_PAGE_SIZE;
+
+    (void)state;
+    if (sysconf(_SC_PAGESIZE) != VG_PAGE_SIZE)
+        skip();
+    assert_int_equal(vgd_copier_init(&cp, pages, 4, 2), 0);
+    memset(cp.slot[0].bounce, 0x11, bytes);
+    memset(cp.slot[1].bounce, 0x22, bytes);
+    vgd_copier_touch(&cp, 0, pages);
+    vgd_copier_touch(&cp, 1, pages);
+    vgd_copier_touch(&cp, 1, 3);            /* a high-water mark */
+    vgd_copier_touch(&cp, 1, pages + 99);   /* clamped to the slot */
+    assert_int_equal(cp.resident, 2 * pages);
+    assert_int_equal(resident_pages(cp.slot[1].bounce, pages), pages);
+
+    assert_int_equal(vgd_copier_release(&cp, 1, 4), pages - 4);
+    assert_int_equal(cp.resident, pages + 4);
+    assert_int_equal(cp.slot[1].touched, 4);
+    assert_int_equal(resident_pages(cp.slot[1].bounce, pages), 4);
+    assert_int_equal(resident_pages(cp.slot[0].bounce, pages), pages);
+    assert_int_equal(cp.slot[1].bounce[4 * VG_PAGE_SIZE - 1], 0x22);
+    assert_int_equal(cp.slot[1].bounce[4 * VG_PAGE_SIZE], 0);
+    assert_int_equal(cp.slot[1].bounce[bytes - 1], 0);
+    assert_true(touch_faults(cp.slot[1].bounce + bytes));
+    assert_int_equal(cp.slot[0].bounce[bytes - 1], 0x11);
+    /* nothing more to give back */
+    assert_int_equal(vgd_copier_release(&cp, 1, 4), 0);
+    assert_int_equal(vgd_copier_release(&cp, 1, 8), 0);
+    vgd_copier_free(&cp);
+}
+
 /* The per-queue arrays sized for the worst case (copy segments, grant
  * refs, persistent iovecs) are zeroed and end exactly at an inaccessible
  * guard page: one element past the end faults. */
@@ -623,6 +675,7 @@ int main(void)
         cmocka_unit_test(test_hostile_copy_get_id_exact_copy_back),
         cmocka_unit_test(test_hostile_bad_request_flood_log_bounded),
         cmocka_unit_test(test_copier_bounce_guard_pages),
+        cmocka_unit_test(test_copier_release_gives_pages_back),
         cmocka_unit_test(test_big_array_guard_page),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
