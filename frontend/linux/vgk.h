@@ -184,7 +184,7 @@ struct vgk_dev {
 extern const struct dma_map_ops vgk_dma_ops;
 int vgk_arena_setup(struct vgk_dev *d, unsigned int npages, bool consecutive);
 void vgk_arena_release(struct vgk_dev *d);
-int vgk_coh_set_readonly(struct vgk_dev *d, dma_addr_t start, size_t bytes);
+int vgk_coh_grant(struct vgk_dev *d, dma_addr_t start, size_t ro_bytes);
 void vgk_track_all(struct vgk_dev *d);
 void vgk_track(struct vgk_queue *q);
 void vgk_device_failed(struct vgk_dev *d, const char *why);
@@ -225,6 +225,7 @@ extern bool vgk_zero_copy;
 extern unsigned int vgk_max_queue_size;
 extern unsigned int vgk_bounce_pages;
 extern unsigned int vgk_pool_pages;
+extern unsigned int vgk_max_region_pages;
 extern unsigned int vgk_close_timeout_ms;
 extern unsigned int vgk_resume_timeout_ms;
 

@@ -50,6 +50,9 @@ void vgk_device_failed(struct vgk_dev *d, const char *why)
 		dev_alert(&d->xdev->dev, "device failed: %s\n", why);
 	WRITE_ONCE(d->dead, true);
 	WRITE_ONCE(d->broken, true);
+	/* also while the device is being removed: its I/O fails at once
+	 * (a driver's remove may wait for it); vgk_do_remove cancels the
+	 * work again after the teardown, before d is freed */
 	queue_work(vgk_wq, &d->close_work);
 }
 
@@ -161,15 +164,18 @@ int vgk_arena_setup(struct vgk_dev *d, unsigned int npages, bool consecutive)
 	spin_lock_init(&a->lock);
 	if (!npages)
 		return 0;
-	a->pages = kvcalloc(npages, sizeof(*a->pages), GFP_KERNEL);
-	a->refs = kvcalloc(npages, sizeof(*a->refs), GFP_KERNEL);
+	/* sized by the backend's keys (bounded by module parameters): fail
+	 * the connect rather than push the guest into reclaim or OOM */
+	a->pages = kvcalloc(npages, sizeof(*a->pages), GFP_KERNEL | __GFP_NOWARN);
+	a->refs = kvcalloc(npages, sizeof(*a->refs), GFP_KERNEL | __GFP_NOWARN);
 	a->nunits = (unsigned long)npages * VGK_UNITS_PER_PAGE;
-	a->bits = bitmap_zalloc(a->nunits, GFP_KERNEL);
-	a->orig = kvcalloc(a->nunits, sizeof(*a->orig), GFP_KERNEL);
+	a->bits = bitmap_zalloc(a->nunits, GFP_KERNEL | __GFP_NOWARN);
+	a->orig = kvcalloc(a->nunits, sizeof(*a->orig), GFP_KERNEL | __GFP_NOWARN);
 	if (!a->pages || !a->refs || !a->bits || !a->orig)
 		goto nomem;
 	for (i = 0; i < npages; i++) {
-		a->pages[i] = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		a->pages[i] = alloc_page(GFP_KERNEL | __GFP_ZERO | __GFP_NORETRY |
+					 __GFP_NOWARN);
 		if (!a->pages[i])
 			goto nomem;
 	}
@@ -561,13 +567,13 @@ static void vgk_sync_for_device(struct device *dev, dma_addr_t addr,
 		memcpy(a->va + off, a->orig[off >> VGK_UNIT_SHIFT], size);
 }
 
-/* Rings: one allocation, consecutive refs, granted writable here; find_vqs
- * then makes the descriptor table and driver area read-only. */
+/* Rings: one allocation, consecutive refs, reserved here and granted by
+ * vgk_coh_grant once the queue knows which pages the backend only reads. */
 static void *vgk_alloc(struct device *dev, size_t size, dma_addr_t *handle,
 		       gfp_t gfp, unsigned long attrs)
 {
 	struct vgk_dev *d = to_vgk(dev);
-	unsigned int n = DIV_ROUND_UP(size, PAGE_SIZE), k;
+	unsigned int n = DIV_ROUND_UP(size, PAGE_SIZE);
 	struct vgk_coh *c;
 	unsigned long fl;
 
@@ -583,12 +589,6 @@ static void *vgk_alloc(struct device *dev, size_t size, dma_addr_t *handle,
 		goto fail;
 	}
 	c->npages = n;
-	/* offline (a restore without a backend): refs reserved, never granted */
-	for (k = 0; k < n && !d->offline; k++)
-		gnttab_grant_foreign_access_ref(c->ref + k, d->domid,
-						virt_to_gfn(c->cpu + k * PAGE_SIZE), 0);
-	if (!d->offline)
-		atomic64_add(n, &d->st.setup_grants);
 	spin_lock_irqsave(&d->coh_lock, fl);
 	list_add(&c->node, &d->coh);
 	spin_unlock_irqrestore(&d->coh_lock, fl);
@@ -599,7 +599,9 @@ fail:
 	return NULL;
 }
 
-static struct vgk_coh *coh_find(struct vgk_dev *d, u32 ref, bool unlink)
+/* The ring allocation holding ref; unlink_cpu: unlink it if it is the
+ * one at that address (a mismatch stays listed). */
+static struct vgk_coh *coh_find(struct vgk_dev *d, u32 ref, void *unlink_cpu)
 {
 	struct vgk_coh *c, *found = NULL;
 	unsigned long fl;
@@ -608,7 +610,7 @@ static struct vgk_coh *coh_find(struct vgk_dev *d, u32 ref, bool unlink)
 	list_for_each_entry(c, &d->coh, node) {
 		if (ref >= c->ref && ref - c->ref < c->npages) {
 			found = c;
-			if (unlink)
+			if (unlink_cpu && c->cpu == unlink_cpu)
 				list_del(&c->node);
 			break;
 		}
@@ -621,7 +623,7 @@ static void vgk_free(struct device *dev, size_t size, void *cpu,
 		     dma_addr_t handle, unsigned long attrs)
 {
 	struct vgk_dev *d = to_vgk(dev);
-	struct vgk_coh *c = coh_find(d, vg_grant_addr_ref(handle), true);
+	struct vgk_coh *c = coh_find(d, vg_grant_addr_ref(handle), cpu);
 	unsigned int k, kept = 0;
 
 	if (!c || c->cpu != cpu) {
@@ -647,22 +649,34 @@ static void vgk_free(struct device *dev, size_t size, void *cpu,
 	kfree(c);
 }
 
-/* Re-grant the first bytes of a ring allocation read-only (descriptor
- * table and driver area: the backend only reads them).  Before the grant
- * addresses are published, so nobody maps them yet. */
-int vgk_coh_set_readonly(struct vgk_dev *d, dma_addr_t start, size_t bytes)
+/*
+ * Grant a ring allocation's pages to the backend: the ro_bytes from start
+ * (descriptor table and driver area, which the backend only reads)
+ * read-only, the rest (the used ring) writable.  Each entry is written
+ * once, before the ring addresses are published.  Never rewrite a granted
+ * entry: refs are easy to guess, so the backend may already map it, and
+ * Xen keeps a mapping made under the old permission (a writable
+ * descriptor table), while the rewrite clears the entry's in-use bits, so
+ * the free would think the page unmapped and give it back while the
+ * backend still reaches it.
+ */
+int vgk_coh_grant(struct vgk_dev *d, dma_addr_t start, size_t ro_bytes)
 {
 	u32 ref = vg_grant_addr_ref(start);
-	struct vgk_coh *c = coh_find(d, ref, false);
-	unsigned int k, n = bytes >> PAGE_SHIFT;
+	struct vgk_coh *c = coh_find(d, ref, NULL);
+	unsigned int k, first, n = ro_bytes >> PAGE_SHIFT;
 
-	if (!c || vg_grant_addr_offset(start) || ref - c->ref + n > c->npages)
+	if (!c || vg_grant_addr_offset(start) || (ro_bytes & ~PAGE_MASK) ||
+	    ref - c->ref + n > c->npages)
 		return -EINVAL;
 	if (d->offline)
-		return 0;
-	for (k = 0; k < n; k++)
-		gnttab_grant_foreign_access_ref(ref + k, d->domid,
-				virt_to_gfn(c->cpu + (ref - c->ref + k) * PAGE_SIZE), 1);
+		return 0;    /* a restore without a backend: refs never granted */
+	first = ref - c->ref;
+	for (k = 0; k < c->npages; k++)
+		gnttab_grant_foreign_access_ref(c->ref + k, d->domid,
+						virt_to_gfn(c->cpu + k * PAGE_SIZE),
+						k >= first && k < first + n);
+	atomic64_add(c->npages, &d->st.setup_grants);
 	return 0;
 }
 

@@ -21,8 +21,10 @@
 /* backend keys                                                        */
 
 /* The value is the other domain's text: at most 40 bytes of it, escaped
- * (%*pE: control bytes and non-ASCII as \n, \ooo, ...), so that a
- * newline in it cannot forge a line of this guest's kernel log. */
+ * (%*pE: what isprint() refuses, i.e. control bytes and DEL, as \n, \e,
+ * \ooo; the kernel's ctype takes Latin-1 0xa0-0xff as printable, so
+ * those go raw), so that a newline in it cannot forge a line of this
+ * guest's kernel log. */
 static void bad_key(struct vgk_dev *d, const char *key, const char *v,
 		    const char *why)
 {
@@ -184,6 +186,14 @@ int vgk_read_backend_keys(struct vgk_dev *d)
 			d->mode = VGK_STATIC;
 			if (be_uint(d, VG_KEY_REGION, VG_PAGE_SIZE, VG_MAX_REGION_BYTES, &x) ||
 			    x % VG_PAGE_SIZE) {
+				kfree(v);
+				return -EPROTO;
+			}
+			if (x / VG_PAGE_SIZE > READ_ONCE(vgk_max_region_pages)) {
+				char *r = be_read(d, VG_KEY_REGION);
+
+				bad_key(d, VG_KEY_REGION, r, "larger than this guest's max_region_pages (module parameter)");
+				kfree(r);
 				kfree(v);
 				return -EPROTO;
 			}

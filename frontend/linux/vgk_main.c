@@ -38,6 +38,14 @@ unsigned int vgk_pool_pages = 1024;
 module_param_named(pool_pages, vgk_pool_pages, uint, 0444);
 MODULE_PARM_DESC(pool_pages, "persistent mode: pages of the per-device pool granted once at connect (default 1024, at least 130)");
 
+/* The backend domain writes "region" (the toolstack does, but nothing stops
+ * the backend rewriting it), and the guest allocates and grants that much
+ * at every connect: a guest-side cap, so that a backend cannot make a
+ * small guest's kernel allocate 256 MiB or empty its grant table. */
+unsigned int vgk_max_region_pages = 4096;
+module_param_named(max_region_pages, vgk_max_region_pages, uint, 0644);
+MODULE_PARM_DESC(max_region_pages, "static mode: largest region the guest allocates and grants for a backend, in pages (default 4096 = 16 MiB; the protocol's limit is 65536)");
+
 unsigned int vgk_close_timeout_ms = 5000;
 module_param_named(close_timeout_ms, vgk_close_timeout_ms, uint, 0644);
 MODULE_PARM_DESC(close_timeout_ms, "how long to wait for the backend to close before revoking anyway, and for a stalled backend to complete anything while suspending (default 5000)");

@@ -38,6 +38,23 @@ static irqreturn_t vgk_interrupt(int irq, void *data)
 		q->irq_used = used;
 		if (vring_interrupt(irq, vq) == IRQ_HANDLED)
 			fresh = true;
+		/*
+		 * A queue the backend broke (a used entry naming no request in
+		 * flight, or a length virtio_ring refuses: BAD_RING) takes no
+		 * more completions, yet 6.1's vring_interrupt says IRQ_HANDLED
+		 * for it whenever used->idx moved (no HARDEN_NOTIFICATION in
+		 * Debian's config): fail the device, which fails what it owes,
+		 * and count every further event spurious so that Xen throttles
+		 * a backend that keeps sending them.  (A queue broken by our
+		 * own teardown has the device dead already; before DRIVER_OK a
+		 * hardened kernel keeps every queue broken on purpose.)
+		 */
+		if (virtqueue_is_broken(vq) &&
+		    (READ_ONCE(q->d->status) & VIRTIO_CONFIG_S_DRIVER_OK)) {
+			if (!READ_ONCE(q->d->dead))
+				vgk_device_failed(q->d, "the backend broke a virtqueue (bad used entry)");
+			fresh = false;
+		}
 	}
 	/*
 	 * Nothing published since the last event: let Xen's lateeoi
@@ -125,7 +142,7 @@ static struct vgk_queue *setup_queue(struct vgk_dev *d, unsigned int index,
 	q->vq->priv = q;
 	desc = virtqueue_get_desc_addr(q->vq);
 	used = virtqueue_get_used_addr(q->vq);
-	err = vgk_coh_set_readonly(d, desc, used - desc);
+	err = vgk_coh_grant(d, desc, used - desc);
 	if (err) {
 		dev_err(&d->xdev->dev, "queue %u: ring layout unexpected\n", index);
 		goto fail;
@@ -242,10 +259,15 @@ static void fail_queue(struct vgk_dev *d, struct vgk_queue *q)
 		dev_warn(&d->xdev->dev, "queue %u: %u request(s) never completed by the backend: failing them\n",
 			 q->index, failed);
 	}
-	/* deliver them (and whatever the backend did complete) */
+	/* deliver them (and whatever the backend did complete), as an
+	 * interrupt would: with interrupts off, and bottom halves off so that
+	 * the softirq a callback raises (virtio_net's napi_schedule) runs at
+	 * local_bh_enable instead of waiting for some later interrupt */
+	local_bh_disable();
 	local_irq_save(fl);
 	vring_interrupt(q->irq, q->vq);
 	local_irq_restore(fl);
+	local_bh_enable();
 	if (q->irq > 0)
 		enable_irq(q->irq);
 }

@@ -122,6 +122,7 @@ static void connect_work(struct work_struct *w)
 	struct vgk_dev *d = container_of(w, struct vgk_dev, connect_work);
 	struct xenbus_device *xdev = d->xdev;
 	struct vgk_vdev *vv;
+	enum xenbus_state be;
 	unsigned long fl;
 	int err;
 
@@ -154,10 +155,23 @@ static void connect_work(struct work_struct *w)
 	vv->vdev.id.device = d->device_id;
 	vv->vdev.id.vendor = VIRTIO_DEV_ANY_ID;
 	d->vv = vv;
-	d->up = true;
+	WRITE_ONCE(d->up, true);
 	d->published = false;
 	d->status = 0;
 	atomic64_inc(&d->st.sessions);
+	/*
+	 * A backend that left InitWait while the keys were read and the area
+	 * granted (Closing, Closed: a restart, or on purpose) had its event
+	 * dropped by backend_changed, as the session was not up yet; the
+	 * probe below would then wait on it for ever.  Up is set first, so
+	 * an event from now on queues the close work itself; this read sees
+	 * any state written before that.  The close work fails the probe's
+	 * I/O and ends the session once the probe returns.
+	 */
+	smp_mb();
+	be = xenbus_read_driver_state(xdev->otherend);
+	if (be != XenbusStateInitWait && be != XenbusStateConnected)
+		queue_work(vgk_wq, &d->close_work);
 	dev_info(&xdev->dev, "backend dom %u: virtio device %u, mode %s, features 0x%llx, %u queue(s) of up to %u\n",
 		 xdev->otherend_id, d->device_id, d->mode_name, d->offered,
 		 d->max_queues, d->max_queue_size);
@@ -349,7 +363,7 @@ static void vgk_do_remove(struct xenbus_device *xdev)
 	if (READ_ONCE(d->up) && be != XenbusStateConnected)
 		vgk_fail_io(d);
 	mutex_lock(&d->lock);
-	d->removing = true;
+	WRITE_ONCE(d->removing, true);
 	mutex_unlock(&d->lock);
 	cancel_work_sync(&d->connect_work);
 	cancel_work_sync(&d->close_work);
@@ -358,6 +372,14 @@ static void vgk_do_remove(struct xenbus_device *xdev)
 	if (d->up)
 		session_end(d);
 	mutex_unlock(&d->lock);
+	/* the teardown may have failed the device (a grant the backend kept:
+	 * vgk_device_failed queues the close work, which finds removing):
+	 * whatever got queued finishes before d goes.  Nothing queues work
+	 * after this: the backend's state watch went before the remove, the
+	 * queues' interrupts and DMA with the session. */
+	cancel_work_sync(&d->close_work);
+	cancel_work_sync(&d->connect_work);
+	cancel_delayed_work_sync(&d->stats_work);
 
 	sysfs_remove_group(&xdev->dev.kobj, &vgk_group);
 	set_dma_ops(&xdev->dev, NULL);
