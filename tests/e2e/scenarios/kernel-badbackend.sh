@@ -5,8 +5,12 @@
 #   0: features = "0x300000000<newline>VGFORGED line<ESC>[2J", a value
 #      that also tries to forge a line of the guest's kernel log and to
 #      clear its console;
-#   1: device-id = "4<newline>" (kstrtoull alone would take it).
-# The guest must refuse both, each with one kernel log line naming the
+#   1: device-id = "4<newline>" (kstrtoull alone would take it);
+#   2: mode = static, region = 268435456 (256 MiB: the protocol's limit,
+#      above the module's max_region_pages, 16 MiB by default): the guest
+#      (160 MiB) must refuse it, not allocate it (before the cap it
+#      allocated and granted it at every connect).
+# The guest must refuse all three, each with one kernel log line naming the
 # backend directory, the key and the value escaped (\n, \e), no line of
 # its kernel log or console may start with VGFORGED, the devices must
 # leave the guest's xen bus when dom0 removes them, and its kernel must
@@ -16,12 +20,12 @@ need_bin vgrant xl xenstore-write
 # a vgrantd would answer these devices itself
 pgrep -x vgrantd >/dev/null 2>&1 && fail "a vgrantd is already running in dom0"
 
-start_guest -k -m 160 -a expect=2 kbb kernel-badbe || fail "xl create of kbb failed"
+start_guest -k -m 160 -a expect=3 kbb kernel-badbe || fail "xl create of kbb failed"
 dom=$(guest_domid kbb)
 nl='
 '
 esc=$(printf '\033')
-for dev in 0 1; do
+for dev in 0 1 2; do
     vgrant attach "$dom" "type=rng" >"$E2E_WORK/kbb-attach-$dev.log" 2>&1 ||
         fail "vgrant attach $dom type=rng: $(tr '\n' ' ' <"$E2E_WORK/kbb-attach-$dev.log")"
     be=/local/domain/0/backend/virtio-grant/$dom/$dev
@@ -33,6 +37,10 @@ for dev in 0 1; do
     xenstore-write "$be/device-id" "$id" "$be/features" "$features" \
         "$be/max-queues" 1 "$be/max-queue-size" 256 "$be/config" "" \
         "$be/config-generation" 0 || fail "writing dev $dev's backend keys"
+    if [ "$dev" = 2 ]; then
+        xenstore-write "$be/mode" static "$be/region" 268435456 ||
+            fail "writing dev 2's region"
+    fi
     xenstore-write "$be/state" 2 || fail "writing dev $dev's state"
 done
 
@@ -41,7 +49,7 @@ until guest_log kbb | grep -q '^GUEST-BADBE-REFUSED'; do
     i=$((i + 1))
     if [ "$i" -gt 480 ] || ! guest_domid kbb >/dev/null; then
         guest_log kbb | grep -v '^GUEST-KMSG' | tail -n 20 | sed 's/^/    kbb| /'
-        fail "the guest did not refuse both backends within 240 s"
+        fail "the guest did not refuse the three backends within 240 s"
     fi
     sleep 0.5
 done
@@ -53,11 +61,14 @@ guest_log kbb | grep '^GUEST-BADKEY' | grep -F "virtio-grant/$dom/0/features" |
 guest_log kbb | grep '^GUEST-BADKEY' | grep -F "virtio-grant/$dom/1/device-id" |
     grep -qF "'4\\n'" ||
     fail "no kernel line of the guest refuses dev 1's device-id '4\\n'"
+guest_log kbb | grep '^GUEST-BADKEY' | grep -F "virtio-grant/$dom/2/region" |
+    grep -F "'268435456'" | grep -qF "max_region_pages" ||
+    fail "no kernel line of the guest refuses dev 2's region of 256 MiB"
 forged=$(guest_log kbb | grep -E '(^|\] |^GUEST-KMSG )VGFORGED' | head -n 1)
 [ -z "$forged" ] || fail "the backend's text made a line of its own in the guest's log: $forged"
-log "ok: both refused, values escaped, no forged line"
+log "ok: all three refused, values escaped, no forged line"
 
-for dev in 0 1; do
+for dev in 0 1 2; do
     check "vgrant detach dev $dev" vgrant detach "$dom" "$dev" --timeout 3
 done
 wait_guest kbb 180
