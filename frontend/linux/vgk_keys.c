@@ -14,11 +14,28 @@
 #include <linux/string.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ids.h>
+#include <linux/virtio_net.h>
 
 #include "vgk.h"
 
 /* ------------------------------------------------------------------ */
 /* backend keys                                                        */
+
+/*
+ * virtio-net's control queue and what needs it.  virtnet_send_command()
+ * spins (cpu_relax, RTNL held) until the device answers: a backend that
+ * never does would hang the guest's whole network stack, at probe already.
+ * vgrantd offers none of them; another backend's offer is not passed on
+ * (the driver then uses the config space's MAC and one queue pair).
+ */
+#define VGK_NET_CTRL_FEATURES \
+	(BIT_ULL(VIRTIO_NET_F_CTRL_VQ) | BIT_ULL(VIRTIO_NET_F_CTRL_RX) | \
+	 BIT_ULL(VIRTIO_NET_F_CTRL_VLAN) | BIT_ULL(VIRTIO_NET_F_CTRL_RX_EXTRA) | \
+	 BIT_ULL(VIRTIO_NET_F_GUEST_ANNOUNCE) | BIT_ULL(VIRTIO_NET_F_MQ) | \
+	 BIT_ULL(VIRTIO_NET_F_CTRL_MAC_ADDR) | \
+	 BIT_ULL(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS) | \
+	 BIT_ULL(VIRTIO_NET_F_NOTF_COAL) | BIT_ULL(VIRTIO_NET_F_HASH_REPORT) | \
+	 BIT_ULL(VIRTIO_NET_F_RSS))
 
 /* The value is the other domain's text: at most 40 bytes of it, escaped
  * (%*pE: what isprint() refuses, i.e. control bytes and DEL, as \n, \e,
@@ -134,11 +151,13 @@ int vgk_read_backend_keys(struct vgk_dev *d)
 	switch (d->device_id) {
 	case VIRTIO_ID_BLOCK:
 	case VIRTIO_ID_RNG:
-	case VIRTIO_ID_CONSOLE:
 	case VIRTIO_ID_NET:
 		break;
 	default:
-		/* only drivers known to do all their DMA through virtqueues */
+		/* only drivers known to do all their DMA through virtqueues
+		 * (and not virtio_console, which does, but spins with
+		 * interrupts off until the device takes what it sent: a silent
+		 * backend would lock a CPU of the guest) */
 		dev_err(&d->xdev->dev, "virtio device id %u is not supported over grants\n",
 			d->device_id);
 		return -EOPNOTSUPP;
@@ -157,6 +176,11 @@ int vgk_read_backend_keys(struct vgk_dev *d)
 		return -EPROTO;
 	}
 	kfree(v);
+	if (d->device_id == VIRTIO_ID_NET && (d->offered & VGK_NET_CTRL_FEATURES)) {
+		dev_info(&d->xdev->dev, "backend dom %u offers virtio-net control queue features 0x%llx: not passed on (virtio_net waits for the device's answer with RTNL held)\n",
+			 d->xdev->otherend_id, d->offered & VGK_NET_CTRL_FEATURES);
+		d->offered &= ~VGK_NET_CTRL_FEATURES;
+	}
 
 	if (be_uint(d, VG_KEY_MAX_QUEUES, 1, VG_MAX_QUEUES, &x))
 		return -EPROTO;

@@ -9,8 +9,11 @@
 #   2: mode = static, region = 268435456 (256 MiB: the protocol's limit,
 #      above the module's max_region_pages, 16 MiB by default): the guest
 #      (160 MiB) must refuse it, not allocate it (before the cap it
-#      allocated and granted it at every connect).
-# The guest must refuse all three, each with one kernel log line naming the
+#      allocated and granted it at every connect);
+#   3: a net device (device-id 1) offering VIRTIO_NET_F_CTRL_VQ: the guest
+#      must say it does not pass it on (virtio_net spins, RTNL held, for
+#      the control queue's answers), and go on.
+# The guest must refuse the first three, each with one kernel log line naming the
 # backend directory, the key and the value escaped (\n, \e), no line of
 # its kernel log or console may start with VGFORGED, the devices must
 # leave the guest's xen bus when dom0 removes them, and its kernel must
@@ -20,20 +23,21 @@ need_bin vgrant xl xenstore-write
 # a vgrantd would answer these devices itself
 pgrep -x vgrantd >/dev/null 2>&1 && fail "a vgrantd is already running in dom0"
 
-start_guest -k -m 160 -a expect=3 kbb kernel-badbe || fail "xl create of kbb failed"
+start_guest -k -m 160 -a expect=3 -a masked=1 kbb kernel-badbe || fail "xl create of kbb failed"
 dom=$(guest_domid kbb)
 nl='
 '
 esc=$(printf '\033')
-for dev in 0 1 2; do
+for dev in 0 1 2 3; do
     vgrant attach "$dom" "type=rng" >"$E2E_WORK/kbb-attach-$dev.log" 2>&1 ||
         fail "vgrant attach $dom type=rng: $(tr '\n' ' ' <"$E2E_WORK/kbb-attach-$dev.log")"
     be=/local/domain/0/backend/virtio-grant/$dom/$dev
-    if [ "$dev" = 0 ]; then
-        id=4 features="0x300000000${nl}VGFORGED line${esc}[2J"
-    else
-        id="4${nl}" features=0x300000000
-    fi
+    case $dev in
+    0) id=4 features="0x300000000${nl}VGFORGED line${esc}[2J" ;;
+    1) id="4${nl}" features=0x300000000 ;;
+    2) id=4 features=0x300000000 ;;
+    3) id=1 features=0x300020000 ;;   # VIRTIO_NET_F_CTRL_VQ (bit 17)
+    esac
     xenstore-write "$be/device-id" "$id" "$be/features" "$features" \
         "$be/max-queues" 1 "$be/max-queue-size" 256 "$be/config" "" \
         "$be/config-generation" 0 || fail "writing dev $dev's backend keys"
@@ -64,11 +68,15 @@ guest_log kbb | grep '^GUEST-BADKEY' | grep -F "virtio-grant/$dom/1/device-id" |
 guest_log kbb | grep '^GUEST-BADKEY' | grep -F "virtio-grant/$dom/2/region" |
     grep -F "'268435456'" | grep -qF "max_region_pages" ||
     fail "no kernel line of the guest refuses dev 2's region of 256 MiB"
+guest_log kbb | grep '^GUEST-MASKED' | sed 's/^/    kbb| /'
+guest_log kbb | grep '^GUEST-MASKED' | grep -F "virtio-grant-3" |
+    grep -qF "control queue features 0x20000: not passed on" ||
+    fail "the guest did not say it keeps dev 3's control queue from virtio_net"
 forged=$(guest_log kbb | grep -E '(^|\] |^GUEST-KMSG )VGFORGED' | head -n 1)
 [ -z "$forged" ] || fail "the backend's text made a line of its own in the guest's log: $forged"
 log "ok: all three refused, values escaped, no forged line"
 
-for dev in 0 1 2; do
+for dev in 0 1 2 3; do
     check "vgrant detach dev $dev" vgrant detach "$dom" "$dev" --timeout 3
 done
 wait_guest kbb 180
