@@ -86,7 +86,7 @@ struct vgk_arena {
 	unsigned long *bits;
 	unsigned long nunits, used, high, hint;
 	void **orig;               /* per unit: the caller's buffer (copy-back) */
-	spinlock_t lock;
+	spinlock_t lock;           /* last: arena_clear keeps it */
 };
 
 struct vgk_stats {

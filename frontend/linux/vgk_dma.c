@@ -154,14 +154,24 @@ void vgk_track_all(struct vgk_dev *d)
 /* ------------------------------------------------------------------ */
 /* the arena                                                           */
 
+/* Back to empty.  The lock stays (sysfs readers may hold it; it was
+ * initialised at probe): the fields before it are cleared under it. */
+static void arena_clear(struct vgk_arena *a)
+{
+	unsigned long fl;
+
+	spin_lock_irqsave(&a->lock, fl);
+	memset(a, 0, offsetof(struct vgk_arena, lock));
+	spin_unlock_irqrestore(&a->lock, fl);
+}
+
 int vgk_arena_setup(struct vgk_dev *d, unsigned int npages, bool consecutive)
 {
 	struct vgk_arena *a = &d->arena;
 	grant_ref_t first = 0;
 	unsigned int i;
 
-	memset(a, 0, sizeof(*a));
-	spin_lock_init(&a->lock);
+	arena_clear(a);
 	if (!npages)
 		return 0;
 	/* sized by the backend's keys (bounded by module parameters): fail
@@ -225,7 +235,7 @@ fail:
 	kvfree(a->refs);
 	bitmap_free(a->bits);
 	kvfree(a->orig);
-	memset(a, 0, sizeof(*a));
+	arena_clear(a);
 	return -ENOMEM;
 }
 
@@ -257,7 +267,7 @@ void vgk_arena_release(struct vgk_dev *d)
 	kvfree(a->refs);
 	bitmap_free(a->bits);
 	kvfree(a->orig);
-	memset(a, 0, sizeof(*a));
+	arena_clear(a);
 }
 
 static dma_addr_t arena_dma(struct vgk_dev *d, unsigned long off)

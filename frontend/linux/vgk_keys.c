@@ -45,7 +45,7 @@
 static void bad_key(struct vgk_dev *d, const char *key, const char *v,
 		    const char *why)
 {
-	dev_err(&d->xdev->dev, "backend dom %u wrote bad %s/%s '%*pE'%s: %s\n",
+	dev_err_ratelimited(&d->xdev->dev, "backend dom %u wrote bad %s/%s '%*pE'%s: %s\n",
 		d->xdev->otherend_id, d->xdev->otherend, key,
 		v ? (int)strnlen(v, 40) : 0, v ? v : "",
 		v ? (strnlen(v, 41) > 40 ? "..." : "") : " (missing)", why);

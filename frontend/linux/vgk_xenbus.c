@@ -172,7 +172,7 @@ static void connect_work(struct work_struct *w)
 	be = xenbus_read_driver_state(xdev->otherend);
 	if (be != XenbusStateInitWait && be != XenbusStateConnected)
 		queue_work(vgk_wq, &d->close_work);
-	dev_info(&xdev->dev, "backend dom %u: virtio device %u, mode %s, features 0x%llx, %u queue(s) of up to %u\n",
+	dev_info_ratelimited(&xdev->dev, "backend dom %u: virtio device %u, mode %s, features 0x%llx, %u queue(s) of up to %u\n",
 		 xdev->otherend_id, d->device_id, d->mode_name, d->offered,
 		 d->max_queues, d->max_queue_size);
 	err = register_virtio_device(&vv->vdev);
@@ -210,7 +210,7 @@ static void close_work(struct work_struct *w)
 		goto out;
 	if (d->up) {
 		session_end(d);
-		dev_info(&xdev->dev, "session with backend dom %u ended\n", xdev->otherend_id);
+		dev_info_ratelimited(&xdev->dev, "session with backend dom %u ended\n", xdev->otherend_id);
 	}
 	if (xdev->state != XenbusStateClosed && xdev->state != XenbusStateInitialising)
 		xenbus_switch_state(xdev, XenbusStateClosed);
