@@ -1093,6 +1093,24 @@ static uint8_t big_byte(uint64_t pos, uint8_t salt)
     return (uint8_t)(pos * 7 + (pos >> 12) + salt);
 }
 
+/* The image for a big request: BIG_SEGS * BIG_SEG bytes of pattern
+ * (salt), as many zeros after them; returns it open read-write. */
+static int big_image(const char *path, uint8_t salt)
+{
+    const size_t total = (size_t)BIG_SEGS * BIG_SEG;
+    uint8_t *buf = malloc(total);
+    int fd = open(path, O_RDWR);
+
+    assert_non_null(buf);
+    assert_true(fd >= 0);
+    for (size_t i = 0; i < total; i++)
+        buf[i] = big_byte(i, salt);
+    assert_int_equal(ftruncate(fd, 2 * (off_t)total), 0);
+    assert_int_equal(pwrite(fd, buf, total, 0), (ssize_t)total);
+    free(buf);
+    return fd;
+}
+
 /* One request of BIG_SEGS segments at byte `off` of their page runs,
  * sector `sector`; returns the async rounds it took. */
 static uint64_t big_request(struct tw *t, struct rawfront *rf, uint32_t type,
@@ -1153,12 +1171,7 @@ static void test_hostile_persistent_iovecs_beyond_iov_max_stay_async(void **stat
 
     /* the image: 4 MiB of pattern (salt 1), then 4 MiB of zeros */
     assert_non_null(buf);
-    for (size_t i = 0; i < total; i++)
-        buf[i] = big_byte(i, 1);
-    fd = open(t->image, O_RDWR);
-    assert_true(fd >= 0);
-    assert_int_equal(ftruncate(fd, 2 * (off_t)total), 0);
-    assert_int_equal(pwrite(fd, buf, total, 0), (ssize_t)total);
+    fd = big_image(t->image, 1);
     at.target = t->image;
     tw_attach_connect(t, &rf, 1, 0, 128, &at);
 
@@ -1201,18 +1214,9 @@ static void test_hostile_copy_bounce_memory_bounded(void **state)
     struct rf_buf b[BIG_SEGS + 2];
     uint64_t most = 0;
     struct rawfront rf;
-    uint8_t *buf = malloc(total);
-    int fd;
     (void)state;
 
-    assert_non_null(buf);
-    for (size_t i = 0; i < total; i++)
-        buf[i] = big_byte(i, 3);
-    fd = open(t->image, O_RDWR);
-    assert_true(fd >= 0);
-    assert_int_equal(pwrite(fd, buf, total, 0), (ssize_t)total);
-    close(fd);
-    free(buf);
+    close(big_image(t->image, 3));
     at.target = t->image;
     tw_attach_connect(t, &rf, 1, 0, 128, &at);
     hdr = rf_share(&rf, 1, false, &hdr_ref);
