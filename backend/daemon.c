@@ -11,7 +11,10 @@
  *   4. serve each ready queue at most `budget` requests and about
  *      `byte_budget` bytes, round-robin; a queue with work left stays on
  *      the list for the next round;
- *   5. close devices that broke the protocol, free removed devices.
+ *   5. finish closing devices whose transfers in flight at close have
+ *      finished (a close never waits for them in the loop: the guest's
+ *      slow file would hold up everyone), close devices that broke the
+ *      protocol, free removed devices.
  * A guest that kicks in a tight loop only keeps its queue on the ready
  * list; it gets one budget per round like every other queue (XSA-391).
  * Watch events only mark devices dirty; each dirty device is re-evaluated
@@ -351,6 +354,8 @@ static void reap_devices(struct vgd *d)
 
     for (dev = TAILQ_FIRST(&d->devs); dev; dev = next) {
         next = TAILQ_NEXT(dev, link);
+        if (vgd_dev_reap(dev))
+            vgd_dev_changed(dev);
         if (dev->fatal)
             vgd_dev_fail(dev);
         if (vgd_dev_removed(dev)) {

@@ -68,7 +68,10 @@ struct vgd_queue {
     unsigned nlanes, lane_slots;
     struct vgd_round round[VGD_LANES];
     uint64_t round_seq;        /* rounds started on this queue */
-    bool draining;             /* vgd_serve_drain: no re-queueing */
+    /* stopped (no port, not ready) while its open rounds' transfers are
+     * still in the kernel: unmapped once they finish (vgd_dev_reap);
+     * completions do not put it back on the ready list */
+    bool draining;
     /* serve.c's gathering on an idle queue: the results handed back to
      * the guest since a round last began on an idle queue; while waiting
      * for min(it, a lane) requests, when the wait began and until when it
@@ -128,6 +131,15 @@ struct vgd_dev {
     struct vg_ratelimit state_rl;
     bool fatal;                   /* violation seen while serving: close
                                      after this round */
+    /* Closing a device whose transfers are still in the kernel never
+     * waits for them in the daemon's loop (the guest's own slow file
+     * would stall every other guest): its queues stop, and `draining`
+     * of them keep their mappings until their rounds finish; meanwhile
+     * the state machine rests (vgd_dev_changed looks at the device again
+     * once they are done) and Closed, if it was due, is written then */
+    unsigned draining;
+    bool close_pending;
+    bool was_serving;             /* for the "released" line */
     char fatal_why[160];
 
     const struct vgd_model *model;
@@ -199,6 +211,11 @@ void vgd_dev_changed(struct vgd_dev *dev);
 /* Protocol violation found while serving: logged by the caller; closes
  * the device (Closing, waiting for the frontend to acknowledge). */
 void vgd_dev_fail(struct vgd_dev *dev);
+/* Every round: a closing device whose queues were waiting for their
+ * transfers (dev->draining) unmaps those that finished; true once all
+ * have and the device finished closing (Closed if due): the caller looks
+ * at it again (vgd_dev_changed), for what changed meanwhile. */
+bool vgd_dev_reap(struct vgd_dev *dev);
 /* True once the backend directory is gone: the daemon frees the device. */
 bool vgd_dev_removed(const struct vgd_dev *dev);
 /* Daemon shutdown: tear down, Closing then Closed, free. */
@@ -243,9 +260,15 @@ static inline bool vgd_is_power_of_two(uint64_t v)
  * byte_budget bytes; returns true if the queue has work left. */
 bool vgd_serve_queue(struct vgd_queue *q, unsigned budget,
                      uint64_t byte_budget);
-/* Before a queue is torn down: wait for the transfers of its open round
- * (the kernel may still use its mapped buffers), then close the round as
- * usual (unmap, push).  Other queues' completions run meanwhile. */
+/* A queue that stopped serving (its device is closing) with rounds still
+ * open: true once none is, i.e. once the kernel is done with every buffer
+ * of the queue and it can be unmapped.  Never blocks: the completions
+ * come through the daemon's loop (aop_done) while it serves everyone
+ * else; this only starts a FLUSH that was waiting for them. */
+bool vgd_serve_settle(struct vgd_queue *q);
+/* The blocking form, for the daemon's own shutdown only: wait for the
+ * transfers of the queue's open rounds, then close them as usual (unmap,
+ * push).  Other queues' completions run meanwhile. */
 void vgd_serve_drain(struct vgd_queue *q);
 
 #endif /* VGRANT_BACKEND_DEVICE_H */

@@ -234,7 +234,9 @@ static void notify(struct vgd_queue *q)
     struct vgd_dev *dev = q->dev;
     struct vg_hyp *h = vgd_hyp(dev->d);
 
-    if (!vq_dev_should_notify(&q->vq))
+    /* a queue stopped while its transfers finish has no port any more:
+     * the guest closed it and looks for no completion */
+    if (!q->port_bound || !vq_dev_should_notify(&q->vq))
         return;
     if (h->ops->evtchn_notify(h, q->port))
         vg_dev_log(VG_LOG_WARN, dev->fe_domid, dev->devid,
@@ -689,9 +691,19 @@ static unsigned pending_total(const struct vgd_queue *q)
     return n;
 }
 
+bool vgd_serve_settle(struct vgd_queue *q)
+{
+    /* every transfer done but a round still open: a FLUSH that waited for
+     * them is left to start (it runs, or finishes synchronously) */
+    if (any_open(q) && !pending_total(q))
+        advance_lanes(q);
+    return !any_open(q);
+}
+
 void vgd_serve_drain(struct vgd_queue *q)
 {
     struct vgd_aio *aio = vgd_aio(q->dev->d);
+    bool was_draining = q->draining;
 
     if (!any_open(q))
         return;
@@ -716,5 +728,5 @@ void vgd_serve_drain(struct vgd_queue *q)
             break;
         }
     }
-    q->draining = false;
+    q->draining = was_draining;
 }

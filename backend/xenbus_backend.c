@@ -181,20 +181,15 @@ fail:
     return NULL;
 }
 
-static void queue_disconnect(struct vgd_dev *dev, struct vgd_queue *q)
+/* What a queue holds of the frontend once the kernel is done with its
+ * buffers: the transport's state, the rings, the slots. */
+static void queue_release(struct vgd_dev *dev, struct vgd_queue *q)
 {
     struct vg_hyp *h = vgd_hyp(dev->d);
 
-    vgd_serve_drain(q);     /* before anything of the queue goes */
-    vgd_input_del(dev->d, q);
-    q->input = false;
-    vgd_queue_clear_ready(dev->d, q);
-    if (q->port_bound) {
-        vgd_port_del(dev->d, q);
-        if (h->ops->evtchn_unbind(h, q->port))
-            vgd_xb_log(dev, VG_LOG_WARN, "queue %u: cannot unbind port %u: %s",
-                       q->index, q->port, strerror(errno));
-        q->port_bound = false;
+    if (q->draining) {
+        q->draining = false;
+        dev->draining--;
     }
     if (q->xport_init) {
         dev->xport->queue_free(q);
@@ -216,42 +211,126 @@ static void queue_disconnect(struct vgd_dev *dev, struct vgd_queue *q)
     q->slots = NULL;
     q->nslots = 0;
     q->nlanes = 0;
-    q->connected = false;
 }
 
-/* Stop serving: nothing of the frontend stays mapped or bound. */
-static void dev_disconnect(struct vgd_dev *dev)
+/* Stop serving the queue: no port, no input, off the ready list.  A queue
+ * with transfers in the kernel keeps its mappings until they finish
+ * (draining; vgd_dev_reap); the others release everything now. */
+static void queue_stop(struct vgd_dev *dev, struct vgd_queue *q)
 {
-    bool was_connected = dev->nqueues > 0;
-    unsigned bound = 0;
+    struct vg_hyp *h = vgd_hyp(dev->d);
 
-    for (unsigned i = 0; i < VG_MAX_QUEUES; i++) {
-        queue_disconnect(dev, &dev->q[i]);
-        bound += dev->q[i].port_bound;
+    if (q->draining)
+        return;             /* stopped already */
+    vgd_input_del(dev->d, q);
+    q->input = false;
+    q->connected = false;   /* before clear_ready: nothing puts it back */
+    vgd_queue_clear_ready(dev->d, q);
+    if (q->port_bound) {
+        vgd_port_del(dev->d, q);
+        if (h->ops->evtchn_unbind(h, q->port))
+            vgd_xb_log(dev, VG_LOG_WARN, "queue %u: cannot unbind port %u: %s",
+                       q->index, q->port, strerror(errno));
+        q->port_bound = false;
     }
+    if (q->nslots && !vgd_serve_settle(q)) {
+        q->draining = true;
+        dev->draining++;
+        return;
+    }
+    queue_release(dev, q);
+}
+
+/* The device's part, once no queue holds anything any more. */
+static void dev_release(struct vgd_dev *dev)
+{
     if (dev->xport_connected) {
         dev->xport->disconnect(dev);
         dev->xport_connected = false;
     }
     /* The account a user (and the e2e destroy scenario) checks: nothing of
      * this guest may stay mapped or bound once we stop serving it. */
-    if (was_connected)
-        vgd_xb_log(dev, VG_LOG_INFO, "released: %llu pages mapped, %u ports bound "
+    if (dev->was_serving)
+        vgd_xb_log(dev, VG_LOG_INFO, "released: %llu pages mapped, 0 ports bound "
                    "(%llu maps, %llu unmaps since the device appeared)",
-                   (unsigned long long)dev->mc.live_mappings, bound,
+                   (unsigned long long)dev->mc.live_mappings,
                    (unsigned long long)dev->mc.maps,
                    (unsigned long long)dev->mc.unmaps);
+    dev->was_serving = false;
+}
+
+/* Stop serving: nothing of the frontend stays mapped or bound, at once or
+ * (dev->draining) as soon as the transfers still in the kernel finish. */
+static void dev_disconnect(struct vgd_dev *dev)
+{
+    unsigned waiting = dev->draining;
+
+    if (dev->nqueues)
+        dev->was_serving = true;
+    for (unsigned i = 0; i < VG_MAX_QUEUES; i++)
+        queue_stop(dev, &dev->q[i]);
     dev->nqueues = 0;
     dev->negotiated = 0;
     dev->fatal = false;
+    if (dev->draining > waiting)
+        vgd_xb_log(dev, VG_LOG_INFO, "stopped; %u queue(s) wait for their "
+                   "transfers in flight before unmapping",
+                   dev->draining - waiting);
+    if (!dev->draining)
+        dev_release(dev);
+}
+
+/* Blocking: only when the daemon itself goes (shutdown, vgd_free). */
+static void dev_drain_wait(struct vgd_dev *dev)
+{
+    for (unsigned i = 0; dev->draining && i < VG_MAX_QUEUES; i++)
+        if (dev->q[i].draining)
+            vgd_serve_drain(&dev->q[i]);
+    vgd_dev_reap(dev);
+    /* a drain that failed (executor error): unmap anyway, as before */
+    for (unsigned i = 0; dev->draining && i < VG_MAX_QUEUES; i++)
+        if (dev->q[i].draining)
+            queue_release(dev, &dev->q[i]);
+    if (dev->was_serving || dev->xport_connected)
+        dev_release(dev);
+}
+
+/* Closing then Closed; Closed once the transfers in flight finished. */
+static void close_when_drained(struct vgd_dev *dev)
+{
+    if (dev->state != VG_XB_CLOSING)
+        write_state(dev, VG_XB_CLOSING);
+    if (dev->draining)
+        dev->close_pending = true;
+    else
+        write_state(dev, VG_XB_CLOSED);
+}
+
+bool vgd_dev_reap(struct vgd_dev *dev)
+{
+    if (!dev->draining)
+        return false;
+    for (unsigned i = 0; i < VG_MAX_QUEUES; i++) {
+        struct vgd_queue *q = &dev->q[i];
+
+        if (q->draining && vgd_serve_settle(q))
+            queue_release(dev, q);
+    }
+    if (dev->draining)
+        return false;
+    dev_release(dev);
+    if (dev->close_pending) {
+        dev->close_pending = false;
+        write_state(dev, VG_XB_CLOSED);
+    }
+    return true;
 }
 
 static void dev_close_now(struct vgd_dev *dev, const char *why)
 {
     vgd_xb_log(dev, VG_LOG_INFO, "closing: %s", why);
     dev_disconnect(dev);
-    write_state(dev, VG_XB_CLOSING);
-    write_state(dev, VG_XB_CLOSED);
+    close_when_drained(dev);
 }
 
 void vgd_dev_fail(struct vgd_dev *dev)
@@ -265,13 +344,18 @@ void vgd_dev_fail(struct vgd_dev *dev)
 /* Stop serving and close what the model opened in this domain: the
  * transport (mappings, ports) first, then the model (the image, the tap).
  * Used when the device goes, when its frontend domain died and when
- * another attach took its directory. */
-static void dev_close_model(struct vgd_dev *dev)
+ * another attach took its directory.  False while transfers are still in
+ * flight: the model (whose completions they call) stays open until then,
+ * and the caller tries again once the device is looked at again. */
+static bool dev_close_model(struct vgd_dev *dev)
 {
     dev_disconnect(dev);
+    if (dev->draining)
+        return false;
     if (dev->mstate)
         dev->model->close(dev->mstate);
     dev->mstate = NULL;
+    return true;
 }
 
 void vgd_dev_free(struct vgd_dev *dev)
@@ -281,6 +365,8 @@ void vgd_dev_free(struct vgd_dev *dev)
     if (!dev)
         return;
     h = vgd_hyp(dev->d);
+    dev_disconnect(dev);
+    dev_drain_wait(dev);
     dev_close_model(dev);
     vg_rl_flush(&dev->state_rl, VG_LOG_INFO, "dom %u dev %u: state machine "
                 "messages", dev->fe_domid, dev->devid);
@@ -291,9 +377,11 @@ void vgd_dev_free(struct vgd_dev *dev)
 
 void vgd_dev_shutdown(struct vgd_dev *dev)
 {
-    bool was_up = dev->state != VG_XB_UNKNOWN && dev->state != VG_XB_CLOSED;
+    bool was_up;
 
     dev_disconnect(dev);
+    dev_drain_wait(dev);
+    was_up = dev->state != VG_XB_UNKNOWN && dev->state != VG_XB_CLOSED;
     if (was_up && !dev->removed) {
         write_state(dev, VG_XB_CLOSING);
         write_state(dev, VG_XB_CLOSED);
@@ -571,12 +659,17 @@ static void first_look(struct vgd_dev *dev)
 /* The directory now belongs to another attach: drop every trace of the
  * device we were serving (mappings, ports, the open image, mode, limits)
  * without writing anything into the new directory, and look at it afresh. */
-static void dev_forget(struct vgd_dev *dev, const char *new_id)
+static bool dev_forget(struct vgd_dev *dev, const char *new_id)
 {
+    if (!dev_close_model(dev)) {
+        vgd_xb_log(dev, VG_LOG_INFO, "re-attached (attach-id %s -> %s): "
+                   "dropping the old device once its transfers in flight "
+                   "finish", dev->attach_id, VG_ESC(new_id));
+        return false;
+    }
     vgd_xb_log(dev, VG_LOG_INFO, "re-attached (attach-id %s -> %s): dropping "
                "the old device and starting over from the new keys",
                dev->attach_id, VG_ESC(new_id));
-    dev_close_model(dev);
     dev->model = NULL;
     dev->xport = NULL;
     dev->offered = 0;
@@ -587,23 +680,28 @@ static void dev_forget(struct vgd_dev *dev, const char *new_id)
     dev->attach_id_warned = false;
     dev->attach_id[0] = '\0';
     dev->state = VG_XB_UNKNOWN;
+    dev->close_pending = false;
     dev->initwait_since_ms = 0;
+    return true;
 }
 
-/* Once we have looked at the device: is its directory still that attach? */
-static void check_identity(struct vgd_dev *dev)
+/* Once we have looked at the device: is its directory still that attach?
+ * False while the old device waits for its transfers to finish. */
+static bool check_identity(struct vgd_dev *dev)
 {
+    bool done = true;
     char *v;
 
     if (!dev->attach_id[0])
-        return;
+        return true;
     v = vg_xs_read_str(vgd_hyp(dev->d), VG_XS_NO_TX, dev->be_path,
                        VG_KEY_ATTACH_ID);
     if (!v && errno != ENOENT)
-        return;     /* unreadable now: the next event decides */
+        return true;    /* unreadable now: the next event decides */
     if (!v || strcmp(v, dev->attach_id))
-        dev_forget(dev, v);
+        done = dev_forget(dev, v);
     free(v);
+    return done;
 }
 
 void vgd_dev_changed(struct vgd_dev *dev)
@@ -612,14 +710,20 @@ void vgd_dev_changed(struct vgd_dev *dev)
 
     if (dev->removed)
         return;
+    /* Transfers of the device's last connection still in the kernel:
+     * nothing moves until they finish (vgd_dev_reap looks again then). */
+    if (dev->draining)
+        return;
     if (!xs_dir_exists(h, dev->be_path)) {
         /* the toolstack removed the device */
         vgd_xb_log(dev, VG_LOG_INFO, "backend directory removed");
         dev_disconnect(dev);
-        dev->removed = true;
+        if (!dev->draining)
+            dev->removed = true;
         return;
     }
-    check_identity(dev);
+    if (!check_identity(dev))
+        return;
     if (dev->state == VG_XB_UNKNOWN) {
         first_look(dev);
         if (dev->state == VG_XB_UNKNOWN)
@@ -683,7 +787,7 @@ void vgd_dev_changed(struct vgd_dev *dev)
             if (gone || fe == VG_XB_CLOSING || fe == VG_XB_CLOSED ||
                 fe == VG_XB_UNKNOWN || fe == VG_XB_INITIALISING) {
                 dev_disconnect(dev);
-                write_state(dev, VG_XB_CLOSED);
+                close_when_drained(dev);
             }
             break;
         case VG_XB_CLOSED:
@@ -696,7 +800,7 @@ void vgd_dev_changed(struct vgd_dev *dev)
         default:
             break;
         }
-        if (dev->state == before)
+        if (dev->state == before || dev->draining)
             break;
     }
     /* A dead frontend's device is never served again (only a new attach
@@ -704,7 +808,7 @@ void vgd_dev_changed(struct vgd_dev *dev)
      * goes now, not when the toolstack gets round to removing the
      * directory: `xl destroy` of a guest with a type=net device must not
      * leave its tap in the bridge. */
-    if (dev->fe_dead && dev->mstate) {
+    if (dev->fe_dead && dev->mstate && !dev->draining) {
         vgd_xb_log(dev, VG_LOG_INFO, "closing the %s model: the frontend "
                    "domain is gone", dev->model->name);
         dev_close_model(dev);

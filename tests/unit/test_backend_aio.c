@@ -772,9 +772,22 @@ static void test_slow_backing_file_does_not_stall_another_guest(void **state)
     ta_free(a);
 }
 
-/* A round in the kernel when the guest goes away (how: a callback):
- * teardown waits for the transfers, each request completes once at
- * most, nothing of the guest stays mapped or bound. */
+/* The backend state of a device, as the toolstack reads it. */
+static uint64_t be_state(struct ta *a, const char *be)
+{
+    uint64_t v = 0;
+
+    assert_int_equal(vg_xs_read_uint(a->t->ts, VG_XS_NO_TX, be, VG_KEY_STATE,
+                                     255, &v), 0);
+    return v;
+}
+
+/* A round in the kernel when the guest goes away (how: a callback): the
+ * daemon does not wait for the transfers (the guest's slow file would
+ * hold up every other guest, test_hostile_close_with_round_in_flight_
+ * stalls_nobody): the device stays Closing with the round's buffers
+ * mapped while they run, and once they finish it unmaps everything and
+ * goes Closed; each request completes once at most. */
 static void round_in_flight_then(void (*go_away)(struct ta *, struct rawfront *),
                                  bool domain_dies)
 {
@@ -782,8 +795,9 @@ static void round_in_flight_then(void (*go_away)(struct ta *, struct rawfront *)
     struct rawfront rf;
     struct rf_blk r[8];
     bool seen[64] = { false };
-    (void)domain_dies;
+    char be[VG_XS_PATH_MAX];
 
+    snprintf(be, sizeof(be), "/local/domain/0/backend/%s/1/0", VG_XS_CLASS);
     tw_attach_connect(a->t, &rf, 1, 0, 64, NULL);
     for (unsigned i = 0; i < 8; i++) {
         assert_int_equal(rf_blk_prepare(&rf, &r[i], VIRTIO_BLK_T_OUT, 20 + i,
@@ -797,6 +811,14 @@ static void round_in_flight_then(void (*go_away)(struct ta *, struct rawfront *)
     assert_int_equal(held_pending(a->held), 8);
 
     go_away(a, &rf);
+    pump0(a, 20);
+    /* still in the kernel: mapped, the device not Closed */
+    assert_int_equal(held_pending(a->held), 8);
+    assert_true(vg_fake_live_mappings(a->t->w, 1) > 0);
+    assert_int_equal(be_state(a, be), VG_XB_CLOSING);
+    assert_int_equal(vg_fake_bound_ports(a->t->w, 0), 0);
+
+    held_release(a->held);
     for (int i = 0; i < 50; i++) {
         pump0(a, 1);
         if (!domain_dies)
@@ -810,6 +832,7 @@ static void round_in_flight_then(void (*go_away)(struct ta *, struct rawfront *)
         assert_true(tw_sector_is(a->t->image, 20 + i, 0x40 + i));
     assert_int_equal(vg_fake_live_mappings(a->t->w, 1), 0);
     assert_int_equal(vg_fake_bound_ports(a->t->w, 0), 0);
+    assert_int_equal(be_state(a, be), VG_XB_CLOSED);
     if (!domain_dies)
         rf_close(&rf);
     ta_free(a);
@@ -837,6 +860,148 @@ static void test_hostile_domain_destroyed_with_round_in_flight(void **state)
 {
     (void)state;
     round_in_flight_then(destroy_domain, true);
+}
+
+/* Issue 13 finding 2's property at close (review of 2026-12-03): guest 1
+ * keeps a round of reads in its slow file and closes its device; guest 2,
+ * on another file, asks at the same moment.  The daemon used to wait in
+ * its only thread (vgd_serve_drain -> io_uring_wait_cqe) for guest 1's
+ * transfers before serving anyone, for good if the file never answered.
+ * Now guest 2 is served in the next rounds without the daemon ever
+ * blocking on the executor; guest 1's device stays Closing with its
+ * round's pages mapped until its file answers, then goes Closed with
+ * nothing mapped. */
+static unsigned blocking_waits;
+static const struct vgd_aio_ops *held_ops;
+
+static int counting_wait(struct vgd_aio *aio)
+{
+    blocking_waits++;
+    return held_ops->wait(aio);
+}
+
+static void test_hostile_close_with_round_in_flight_stalls_nobody(void **state)
+{
+    struct ta *a = ta_new();
+    struct vgd_aio_ops ops = *a->held->a.ops;
+    struct rawfront rf1, rf2;
+    struct rf_blk r1[8], r2;
+    struct rf_attach at2 = { .target = a->t->image_ro };
+    char be1[VG_XS_PATH_MAX];
+    (void)state;
+
+    held_ops = a->held->a.ops;
+    ops.wait = counting_wait;
+    a->held->a.ops = &ops;
+    blocking_waits = 0;
+    snprintf(be1, sizeof(be1), "/local/domain/0/backend/%s/1/0", VG_XS_CLASS);
+    tw_attach_connect(a->t, &rf1, 1, 0, 64, NULL);
+    tw_attach_connect(a->t, &rf2, 2, 0, 64, &at2);
+    held_hold_file(a->held, a->t->image);
+    for (unsigned i = 0; i < 8; i++) {
+        assert_int_equal(rf_blk_prepare(&rf1, &r1[i], VIRTIO_BLK_T_IN, i,
+                                        4096, false), 0);
+        rf_blk_submit(&rf1, &r1[i]);
+    }
+    assert_int_equal(rf_kick(&rf1), 0);
+    pump0(a, 3);
+    assert_int_equal(held_pending(a->held), 8);
+
+    /* guest 1 closes; guest 2 asks, three times over */
+    assert_int_equal(rf_set_state(&rf1, VG_XB_CLOSING), 0);
+    assert_int_equal(rf_blk_prepare(&rf2, &r2, VIRTIO_BLK_T_IN, 3, 512,
+                                    false), 0);
+    for (unsigned n = 0; n < 3; n++) {
+        bool done = false;
+        uint32_t id, len;
+
+        r2.hdr->sector = 3 + n;
+        rf_blk_submit(&rf2, &r2);
+        assert_int_equal(rf_kick(&rf2), 0);
+        for (int k = 0; k < MAX_ROUNDS && !done; k++) {
+            pump0(a, 1);
+            done = rf_get_used(&rf2, &id, &len);
+        }
+        assert_true(done);
+        assert_int_equal(*r2.status, VIRTIO_BLK_S_OK);
+        assert_int_equal(r2.data[0], 3 + n);
+    }
+    assert_int_equal(blocking_waits, 0);
+    assert_int_equal(held_pending(a->held), 8);
+    assert_int_equal(be_state(a, be1), VG_XB_CLOSING);
+    assert_true(vg_fake_live_mappings(a->t->w, 1) > 0);
+
+    /* guest 1's file answers: its device finishes closing */
+    held_release(a->held);
+    pump0(a, 5);
+    assert_int_equal(blocking_waits, 0);
+    assert_int_equal(held_pending(a->held), 0);
+    assert_int_equal(be_state(a, be1), VG_XB_CLOSED);
+    assert_int_equal(vg_fake_live_mappings(a->t->w, 1), 0);
+    /* and reconnects as usual */
+    assert_int_equal(rf_drop_rings(&rf1), 0);
+    assert_int_equal(rf_set_state(&rf1, VG_XB_INITIALISING), 0);
+    pump0(a, 3);
+    assert_int_equal(rf_backend_state(&rf1), VG_XB_INITWAIT);
+    rf_close(&rf1);
+    rf_close(&rf2);
+    a->held->a.ops = held_ops;
+    ta_free(a);
+}
+
+static int count_dev(const struct vgd_dev_stats *s, void *arg)
+{
+    (void)s;
+    (*(unsigned *)arg)++;
+    return 0;
+}
+
+static unsigned live_devices(struct ta *a)
+{
+    unsigned n = 0;
+
+    vgd_foreach_dev(a->t->d, count_dev, &n);
+    return n;
+}
+
+/* The device's directory is removed (xl destroy, vgrant detach) while a
+ * round is in the kernel: the device is dropped only once it finished. */
+static void test_hostile_removed_with_round_in_flight(void **state)
+{
+    struct ta *a = ta_new();
+    struct rawfront rf;
+    struct rf_blk r[4];
+    char be[VG_XS_PATH_MAX];
+    (void)state;
+
+    snprintf(be, sizeof(be), "/local/domain/0/backend/%s/1/0", VG_XS_CLASS);
+    tw_attach_connect(a->t, &rf, 1, 0, 64, NULL);
+    a->held->hold_all = true;
+    for (unsigned i = 0; i < 4; i++) {
+        assert_int_equal(rf_blk_prepare(&rf, &r[i], VIRTIO_BLK_T_OUT, 40 + i,
+                                        512, false), 0);
+        memset(r[i].data, 0x60 + i, 512);
+        rf_blk_submit(&rf, &r[i]);
+    }
+    assert_int_equal(rf_kick(&rf), 0);
+    pump0(a, 3);
+    assert_int_equal(held_pending(a->held), 4);
+
+    assert_int_equal(a->t->ts->ops->xs_rm(a->t->ts, VG_XS_NO_TX, be), 0);
+    pump0(a, 10);
+    assert_int_equal(live_devices(a), 1);     /* kept while it drains */
+    assert_true(vg_fake_live_mappings(a->t->w, 1) > 0);
+
+    held_release(a->held);
+    pump0(a, 5);
+    assert_int_equal(held_pending(a->held), 0);
+    for (unsigned i = 0; i < 4; i++)
+        assert_true(tw_sector_is(a->t->image, 40 + i, 0x60 + i));
+    assert_int_equal(live_devices(a), 0);     /* then dropped */
+    assert_int_equal(vg_fake_live_mappings(a->t->w, 1), 0);
+    assert_int_equal(vg_fake_bound_ports(a->t->w, 0), 0);
+    rf_close(&rf);
+    ta_free(a);
 }
 
 /* The daemon stops (SIGTERM: vgd_free) with two rounds in the kernel:
@@ -1362,6 +1527,8 @@ int main(void)
         cmocka_unit_test(test_hostile_backing_store_eio_on_read),
         cmocka_unit_test(test_hostile_backing_store_eio_on_flush),
         cmocka_unit_test(test_slow_backing_file_does_not_stall_another_guest),
+        cmocka_unit_test(test_hostile_close_with_round_in_flight_stalls_nobody),
+        cmocka_unit_test(test_hostile_removed_with_round_in_flight),
         cmocka_unit_test(test_hostile_frontend_closes_with_round_in_flight),
         cmocka_unit_test(test_hostile_domain_destroyed_with_round_in_flight),
         cmocka_unit_test(test_hostile_grant_revoked_while_transfer_in_flight),
