@@ -60,6 +60,7 @@ struct vgd {
     uint16_t be_domid;
     unsigned budget;
     uint64_t byte_budget;
+    bool byte_budget_given;    /* by the administrator, for every model */
     unsigned watch_budget;
     unsigned auto_threshold;       /* transport options, see vgd_options */
     unsigned coalesce_ms;          /* serve.c's wait for a round's worth */
@@ -535,6 +536,19 @@ static void handle_ports(struct vgd *d)
         h->ops->evtchn_unmask(h, d->pending[i]);
 }
 
+/* The default byte budget of 4 MiB with io_uring assumes the transfers
+ * run in the kernel; a model that does its work in the loop (rng reads
+ * /dev/urandom, net reads and writes its tap: no start()) gets the
+ * synchronous default, unless the administrator gave --byte-budget. */
+static uint64_t queue_byte_budget(const struct vgd *d,
+                                  const struct vgd_queue *q)
+{
+    if (!d->byte_budget_given && !q->dev->model->start &&
+        d->byte_budget > VGD_DEFAULT_BYTE_BUDGET)
+        return VGD_DEFAULT_BYTE_BUDGET;
+    return d->byte_budget;
+}
+
 static void serve_ready(struct vgd *d)
 {
     struct vgd_queue *q;
@@ -549,7 +563,7 @@ static void serve_ready(struct vgd *d)
         vgd_queue_clear_ready(d, q);
         if (!q->connected || q->dev->fatal)
             continue;
-        more = vgd_serve_queue(q, d->budget, d->byte_budget);
+        more = vgd_serve_queue(q, d->budget, queue_byte_budget(d, q));
         if (more && !q->dev->fatal)
             vgd_queue_set_ready(d, q);
     }
@@ -604,6 +618,7 @@ void vgd_set_tunables(struct vgd *d, unsigned budget_per_queue,
         d->budget = VGD_MAX_BUDGET;
     d->byte_budget = byte_budget_per_queue ? byte_budget_per_queue
                                            : default_byte_budget(d);
+    d->byte_budget_given = byte_budget_per_queue != 0;
     d->auto_threshold = auto_threshold ? auto_threshold
                                        : VGD_DEFAULT_AUTO_THRESHOLD;
 }
@@ -685,6 +700,7 @@ struct vgd *vgd_new(struct vg_hyp *h, const struct vgd_options *o)
     /* (after the executor: the default depends on it) */
     d->byte_budget = o && o->byte_budget_per_queue ?
                      o->byte_budget_per_queue : default_byte_budget(d);
+    d->byte_budget_given = o && o->byte_budget_per_queue;
     return d;
 fail:
     if (d->own_aio)

@@ -81,6 +81,10 @@ struct vgd_queue {
     uint64_t gather_start, gather_until;
     unsigned gather_seen;
     unsigned gather_pace;      /* ms per request coming, x16 (0: unknown) */
+    /* the requests of this queue its transport failed: count and log
+     * limiter (log.h), kept across connections (a guest that reconnects
+     * gets no fresh burst of lines) and summed up when the device goes */
+    struct vg_ratelimit failures;
     struct vgd_grant_mapper gm;
     bool gm_init;
     /* transport mode state (transport.h); which ones are live depends on

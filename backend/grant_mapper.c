@@ -27,7 +27,8 @@
 
 int vgd_gm_init(struct vgd_grant_mapper *m, struct vg_hyp *h, uint16_t domid,
                 unsigned devid, unsigned max_pages, unsigned max_bufs,
-                unsigned slots, struct vgd_map_counters *ctr)
+                unsigned slots, struct vgd_map_counters *ctr,
+                struct vg_ratelimit *failures)
 {
     memset(m, 0, sizeof(*m));
     if (max_pages == 0 || max_bufs == 0 || slots == 0 ||
@@ -42,6 +43,7 @@ int vgd_gm_init(struct vgd_grant_mapper *m, struct vg_hyp *h, uint16_t domid,
     m->max_bufs = max_bufs;
     m->slots = slots;
     m->ctr = ctr;
+    m->failures = failures;
     m->ro_refs = vgd_big_calloc((size_t)slots * max_pages, sizeof(*m->ro_refs));
     m->rw_refs = vgd_big_calloc((size_t)slots * max_pages, sizeof(*m->rw_refs));
     m->iov = calloc((size_t)slots * max_bufs, sizeof(*m->iov));
@@ -59,10 +61,6 @@ void vgd_gm_free(struct vgd_grant_mapper *m)
 {
     if (m->live)
         vgd_gm_unmap(m);
-    if (m->h)
-        vg_rl_flush(&m->failures, VG_LOG_WARN, "dom %u dev %u: %llu "
-                    "unmappable requests in all", m->domid, m->devid,
-                    (unsigned long long)m->failures.events);
     vgd_big_free(m->ro_refs, (size_t)m->slots * m->max_pages,
                  sizeof(*m->ro_refs));
     vgd_big_free(m->rw_refs, (size_t)m->slots * m->max_pages,
@@ -153,7 +151,7 @@ static void gm_warn(struct vgd_grant_mapper *m, const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    vg_rl_dev_vevent(&m->failures, m->domid, m->devid, "unmappable request",
+    vg_rl_dev_vevent(m->failures, m->domid, m->devid, "unmappable request",
                      fmt, ap);
     va_end(ap);
 }
@@ -534,7 +532,8 @@ static int grant_queue_init(struct vgd_queue *q, unsigned max_pages,
     struct vgd_dev *dev = q->dev;
 
     if (vgd_gm_init(&q->gm, vgd_hyp(dev->d), dev->fe_domid, dev->devid,
-                    max_pages, max_bufs, q->nslots, &dev->mc))
+                    max_pages, max_bufs, q->nslots, &dev->mc,
+                    &q->failures))
         return -1;
     q->gm_init = true;
     return 0;

@@ -77,13 +77,15 @@ struct vgd_grant_mapper {
                                        is mapped, by round */
     unsigned nlive;
     unsigned cur_round;             /* round being mapped */
-    struct vg_ratelimit failures;   /* requests we could not map: count
-                                       and log limiter */
+    struct vg_ratelimit *failures;  /* requests we could not map: count
+                                       and log limiter (the queue's, which
+                                       outlives a connection) */
 };
 
 int vgd_gm_init(struct vgd_grant_mapper *m, struct vg_hyp *h, uint16_t domid,
                 unsigned devid, unsigned max_pages, unsigned max_bufs,
-                unsigned slots, struct vgd_map_counters *ctr);
+                unsigned slots, struct vgd_map_counters *ctr,
+                struct vg_ratelimit *failures);
 void vgd_gm_free(struct vgd_grant_mapper *m);
 
 /* Map the n requests of a round (consecutive slots from s, at most a

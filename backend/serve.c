@@ -46,8 +46,9 @@ static void queue_broken(struct vgd_queue *q)
     snprintf(dev->fatal_why, sizeof(dev->fatal_why),
              "queue %u broken: %s (value %llu)", q->index,
              vq_error_str(q->vq.error), (unsigned long long)q->vq.error_value);
-    vg_dev_log(VG_LOG_ERR, dev->fe_domid, dev->devid, "%s; closing the device",
-               dev->fatal_why);
+    /* through the device's limiter: a guest can break its ring at every
+     * connect */
+    vgd_xb_log(dev, VG_LOG_ERR, "%s; closing the device", dev->fatal_why);
     dev->fatal = true;
 }
 

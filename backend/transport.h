@@ -125,7 +125,6 @@ struct vgd_copier {
     struct iovec *iov;          /* [nslots * max_bufs], static mode's
                                    too */
     struct vgd_copy_slot *slot; /* [nslots] */
-    struct vg_ratelimit failures;   /* failed requests: count, log limiter */
     uint64_t resident;          /* sum of the slots' touched pages */
 };
 
@@ -168,7 +167,6 @@ struct vgd_pqueue {
     void **strict;             /* [nslots][max_pages] uncached one-page
                                   mappings */
     unsigned *nstrict;         /* [nslots] */
-    struct vg_ratelimit failures;   /* failed requests: count, log limiter */
 };
 
 struct vgd_transport {

@@ -33,7 +33,10 @@
  * the round's map batch or grant copies, the transfers running in the
  * kernel meanwhile (4 MiB: about a millisecond of copying, and rounds of
  * 1 MiB requests are not cut to one request each, which cost a round's
- * notification per request -- make bench, 2026-12-01). */
+ * notification per request -- make bench, 2026-12-01).  The 4 MiB
+ * default is for models whose transfers go to the executor (blk); one
+ * that does its work in the loop (rng, net) keeps 1 MiB unless
+ * --byte-budget is given. */
 #define VGD_DEFAULT_BYTE_BUDGET (1024u * 1024)
 #define VGD_DEFAULT_BYTE_BUDGET_AIO (4u * 1024 * 1024)
 /* vgrantd's --coalesce-ms default, and the largest value accepted: the

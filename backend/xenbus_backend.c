@@ -341,6 +341,16 @@ void vgd_dev_fail(struct vgd_dev *dev)
     write_state(dev, VG_XB_CLOSING);
 }
 
+/* The transports' failures of each queue not logged yet, summed up, once
+ * the device goes (or another attach takes its directory). */
+static void flush_failures(struct vgd_dev *dev)
+{
+    for (unsigned i = 0; i < VG_MAX_QUEUES; i++) {
+        vgd_xport_warn_flush(dev, i, &dev->q[i].failures);
+        memset(&dev->q[i].failures, 0, sizeof(dev->q[i].failures));
+    }
+}
+
 /* Stop serving and close what the model opened in this domain: the
  * transport (mappings, ports) first, then the model (the image, the tap).
  * Used when the device goes, when its frontend domain died and when
@@ -368,6 +378,7 @@ void vgd_dev_free(struct vgd_dev *dev)
     dev_disconnect(dev);
     dev_drain_wait(dev);
     dev_close_model(dev);
+    flush_failures(dev);
     vg_rl_flush(&dev->state_rl, VG_LOG_INFO, "dom %u dev %u: state machine "
                 "messages", dev->fe_domid, dev->devid);
     if (dev->fe_watched)
@@ -670,6 +681,7 @@ static bool dev_forget(struct vgd_dev *dev, const char *new_id)
     vgd_xb_log(dev, VG_LOG_INFO, "re-attached (attach-id %s -> %s): dropping "
                "the old device and starting over from the new keys",
                dev->attach_id, VG_ESC(new_id));
+    flush_failures(dev);
     dev->model = NULL;
     dev->xport = NULL;
     dev->offered = 0;

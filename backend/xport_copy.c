@@ -190,7 +190,7 @@ static int add_segments(struct vgd_queue *q, const struct vq_elem *e,
         if (len > to - pos)
             len = to - pos;
         if (*n >= limit) {
-            vgd_xport_warn(q->dev, &cp->failures, "request needs more than "
+            vgd_xport_warn(q->dev, &q->failures, "request needs more than "
                            "%u copy segments", cp->max_pages);
             return -1;
         }
@@ -215,7 +215,7 @@ static int copy_call(struct vgd_queue *q, uint32_t n, const char *what)
     struct vg_hyp *h = vgd_hyp(dev->d);
 
     if (h->ops->grant_copy(h, n, q->cp.segs)) {
-        vgd_xport_warn(dev, &q->cp.failures, "grant copy %s of %u segments "
+        vgd_xport_warn(dev, &q->failures, "grant copy %s of %u segments "
                        "failed: %s", what, n, strerror(errno));
         return -1;
     }
@@ -241,7 +241,7 @@ static bool segs_failed(struct vgd_queue *q, uint32_t first, uint32_t n,
         }
         dev->xc.copy_failures++;
         if (!failed)
-            vgd_xport_warn(dev, &q->cp.failures, "grant copy %s: ref %u "
+            vgd_xport_warn(dev, &q->failures, "grant copy %s: ref %u "
                            "(offset %u, len %u) refused with status %d",
                            what, s->ref, s->offset, s->len, s->status);
         failed = true;
@@ -261,7 +261,7 @@ static int prepare_in(struct vgd_queue *q, unsigned i,
     uint64_t pages = 0, pos = 0;
 
     if (c->n > cp->max_bufs) {
-        vgd_xport_warn(q->dev, &cp->failures, "request has %u buffers, "
+        vgd_xport_warn(q->dev, &q->failures, "request has %u buffers, "
                        "limit %u", c->n, cp->max_bufs);
         return -1;
     }
@@ -270,12 +270,12 @@ static int prepare_in(struct vgd_queue *q, unsigned i,
 
         if (c->elem[k].len == 0)
             continue;
-        if (vgd_xport_check_buffer(q->dev, &q->cp.failures, k,
+        if (vgd_xport_check_buffer(q->dev, &q->failures, k,
                                    &c->elem[k], &p))
             return -1;
         pages += p;
         if (pages > cp->max_pages) {
-            vgd_xport_warn(q->dev, &cp->failures, "request names more than "
+            vgd_xport_warn(q->dev, &q->failures, "request names more than "
                            "%u pages (buffer %u, len %u)", cp->max_pages, k,
                            c->elem[k].len);
             return -1;
@@ -332,7 +332,7 @@ static int status_setup(struct vgd_queue *q, unsigned i,
         return -1;
     e = &c->elem[c->n - 1];
     if (!e->write || e->len < status_bytes || status_bytes > VG_PAGE_SIZE ||
-        vgd_xport_check_buffer(q->dev, &q->cp.failures, c->n - 1u, e,
+        vgd_xport_check_buffer(q->dev, &q->failures, c->n - 1u, e,
                                &pages))
         return -1;
     cs->status_only = true;
@@ -582,7 +582,6 @@ static int copy_queue_init(struct vgd_queue *q, unsigned max_pages,
 static void copy_queue_free(struct vgd_queue *q)
 {
     if (q->cp_init) {
-        vgd_xport_warn_flush(q->dev, q->index, &q->cp.failures);
         q->dev->xc.bounce_pages -= q->cp.resident;
         vgd_copier_free(&q->cp);
     }

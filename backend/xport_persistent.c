@@ -44,7 +44,7 @@ static void *map_page(struct vgd_queue *q, vg_gref_t ref, bool writable)
     void *p = h->ops->map_grants(h, dev->fe_domid, 1, &ref, writable);
 
     if (!p) {
-        vgd_xport_warn(dev, &q->pq.failures, "cannot map %s grant ref %u: %s",
+        vgd_xport_warn(dev, &q->failures, "cannot map %s grant ref %u: %s",
                        writable ? "writable" : "read-only", ref,
                        strerror(errno));
         return NULL;
@@ -220,7 +220,7 @@ static int pers_map_request(struct vgd_queue *q, struct vgd_slot *s)
 
     slot_begin(q, s);
     if (c->n > pq->max_bufs) {
-        vgd_xport_warn(q->dev, &pq->failures, "request has %u buffers, "
+        vgd_xport_warn(q->dev, &q->failures, "request has %u buffers, "
                        "limit %u", c->n, pq->max_bufs);
         return -1;
     }
@@ -228,12 +228,12 @@ static int pers_map_request(struct vgd_queue *q, struct vgd_slot *s)
         uint64_t p = 0;
 
         if (c->elem[i].len &&
-            vgd_xport_check_buffer(q->dev, &q->pq.failures, i,
+            vgd_xport_check_buffer(q->dev, &q->failures, i,
                                    &c->elem[i], &p))
             return -1;
         pages += p;
         if (pages > pq->max_pages) {
-            vgd_xport_warn(q->dev, &pq->failures, "request names more than "
+            vgd_xport_warn(q->dev, &q->failures, "request names more than "
                            "%u pages (buffer %u, len %u)", pq->max_pages, i,
                            c->elem[i].len);
             return -1;
@@ -275,7 +275,7 @@ static int pers_map_status(struct vgd_queue *q, struct vgd_slot *s,
         return -1;
     e = &c->elem[c->n - 1];
     if (!e->write || e->len < status_bytes ||
-        vgd_xport_check_buffer(q->dev, &q->pq.failures, c->n - 1u, e,
+        vgd_xport_check_buffer(q->dev, &q->failures, c->n - 1u, e,
                                &pages))
         return -1;
     /* The last status_bytes of e, as a buffer of its own. */
@@ -380,7 +380,6 @@ static void pers_queue_free(struct vgd_queue *q)
 {
     if (!q->pq_init)
         return;
-    vgd_xport_warn_flush(q->dev, q->index, &q->pq.failures);
     for (unsigned i = 0; i < q->pq.nslots; i++)
         release_strict(q, i);
     pers_queue_arrays_free(&q->pq);

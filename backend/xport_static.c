@@ -15,8 +15,9 @@
 #include "device.h"
 #include "vgrant/log.h"
 
-#define dev_log(dev, level, fmt, ...) \
-    vg_dev_log(level, (dev)->fe_domid, (dev)->devid, fmt, ##__VA_ARGS__)
+/* Connect-time lines go through the device's state-machine limiter: a
+ * guest can retry a bad connect in a loop. */
+#define dev_log(dev, level, fmt, ...) vgd_xb_log(dev, level, fmt, ##__VA_ARGS__)
 
 /* Frontend key as a decimal in [0, max]; logs the bad value. */
 static int read_fe_key(struct vgd_dev *dev, const char *key, uint64_t max,
@@ -139,10 +140,8 @@ static int static_queue_init(struct vgd_queue *q, unsigned max_pages,
 
 static void static_queue_free(struct vgd_queue *q)
 {
-    if (q->cp_init) {
-        vgd_xport_warn_flush(q->dev, q->index, &q->cp.failures);
+    if (q->cp_init)
         free(q->cp.iov);
-    }
     memset(&q->cp, 0, sizeof(q->cp));
     q->cp_init = false;
 }
@@ -155,7 +154,7 @@ static void *region_at(struct vgd_queue *q, unsigned i, uint64_t addr,
     uint64_t size = (uint64_t)dev->region_pages * VG_PAGE_SIZE;
 
     if (!dev->region_map || addr > size || len > size - addr) {
-        vgd_xport_warn(dev, &q->cp.failures, "buffer %u [0x%llx, +%u) is "
+        vgd_xport_warn(dev, &q->failures, "buffer %u [0x%llx, +%u) is "
                        "outside the %llu-byte region", i,
                        (unsigned long long)addr, len,
                        (unsigned long long)size);
@@ -172,7 +171,7 @@ static int static_map_request(struct vgd_queue *q, struct vgd_slot *s)
 
     memset(req, 0, sizeof(*req));
     if (c->n > q->cp.max_bufs) {
-        vgd_xport_warn(q->dev, &q->cp.failures, "request has %u buffers, "
+        vgd_xport_warn(q->dev, &q->failures, "request has %u buffers, "
                        "limit %u", c->n, q->cp.max_bufs);
         return -1;
     }

@@ -279,6 +279,144 @@ static void test_hostile_state_flapping_log_bounded(void **state)
     tw_free(t);
 }
 
+enum { LOG_CYCLES = 300 };
+
+static unsigned count_lines(const char *log, const char *needle)
+{
+    unsigned n = 0;
+
+    for (const char *p = log; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+/* One Closed -> Initialising -> Initialised cycle of the guest. */
+static void recycle(struct tw *t, struct rawfront *rf)
+{
+    assert_int_equal(rf_set_state(rf, VG_XB_CLOSED), 0);
+    tw_pump(t, 1);
+    assert_int_equal(rf_set_state(rf, VG_XB_INITIALISING), 0);
+    tw_pump(t, 1);
+    assert_int_equal(rf_set_state(rf, VG_XB_INITIALISED), 0);
+    tw_pump(t, 1);
+}
+
+/* Static mode: a guest whose region keys are missing, flapping its state:
+ * static_connect's lines go through the device's state-machine limiter
+ * (they went out unlimited, one ERR line per cycle: review of
+ * 2026-12-03). */
+static void test_hostile_static_region_flapping_log_bounded(void **state)
+{
+    struct tw *t = tw_new(0);
+    struct rawfront rf;
+    struct rf_attach a = { .target = t->image, .mode = "static" };
+    char be[VG_XS_PATH_MAX];
+    unsigned lines;
+    char *log;
+    (void)state;
+
+    tw_ensure_domain(t, 1);
+    assert_int_equal(rf_toolstack_attach(t->ts, 1, 0, 0, &a), 0);
+    snprintf(be, sizeof(be), "/local/domain/0/backend/%s/1/0", VG_XS_CLASS);
+    assert_int_equal(vg_xs_write_fmt(t->ts, VG_XS_NO_TX, be, VG_KEY_REGION,
+                                     "%u", 16384u), 0);
+    assert_int_equal(rf_open(&rf, t->w, 1, 0, 0), 0);
+    tw_wait_backend_state(t, &rf, VG_XB_INITWAIT);
+    /* valid ring keys, no region-pages: every connect fails in static_connect */
+    assert_int_equal(rf_connect(&rf, 64), 0);
+    tw_capture_start();
+    tw_pump(t, 1);
+    for (unsigned i = 0; i < LOG_CYCLES; i++)
+        recycle(t, &rf);
+    log = tw_capture_stop();
+    lines = count_lines(log, "dom 1 dev 0: ");
+    print_message("static: %u lines for %u cycles (%u of them "
+                  "'static mode: frontend key')\n", lines, LOG_CYCLES,
+                  count_lines(log, "static mode: frontend key"));
+    /* the same bound as test_hostile_state_flapping_log_bounded */
+    assert_in_range(lines, 1, 40);
+    free(log);
+    rf_close(&rf);
+    tw_free(t);
+}
+
+/* Any mode: a guest that connects with an avail index far ahead of the
+ * ring, in a loop.  dev_connect puts every queue on the ready list, so
+ * the queue breaks at once: queue_broken's line goes through the device's
+ * limiter (it did not: one ERR line per connect, review of 2026-12-03). */
+static void test_hostile_broken_ring_flapping_log_bounded(void **state)
+{
+    struct tw *t = tw_new(0);
+    struct rawfront rf;
+    unsigned lines;
+    char *log;
+    (void)state;
+
+    tw_attach(t, &rf, 1, 0, NULL);
+    assert_int_equal(rf_setup_rings(&rf, 64), 0);
+    rf.avail->idx = 1000;     /* > num ahead of 0: broken ring */
+    assert_int_equal(rf_write_keys(&rf, VG_FEATURES_REQUIRED |
+                                   VG_FEATURE(VIRTIO_RING_F_EVENT_IDX)), 0);
+    tw_capture_start();
+    assert_int_equal(rf_set_state(&rf, VG_XB_INITIALISED), 0);
+    tw_pump(t, 1);
+    for (unsigned i = 0; i < LOG_CYCLES; i++)
+        recycle(t, &rf);
+    log = tw_capture_stop();
+    lines = count_lines(log, "dom 1 dev 0: ");
+    print_message("broken ring: %u lines for %u cycles (%u 'broken')\n",
+                  lines, LOG_CYCLES, count_lines(log, "broken"));
+    assert_in_range(lines, 1, 40);
+    free(log);
+    rf_close(&rf);
+    tw_free(t);
+}
+
+/* Any mode: a guest that reconnects between bursts of unmappable
+ * requests.  The transport's failure limiter is the queue's, kept across
+ * connections, and summed up when the device goes; it used to start
+ * afresh at every connect and flush a summary at every disconnect, a new
+ * burst of lines each time (review of 2026-12-03). */
+static void test_hostile_bad_requests_reconnect_log_bounded(void **state)
+{
+    enum { RECONNECTS = 30, BAD = 12 };
+    struct tw *t = tw_new(0);
+    struct rawfront rf;
+    unsigned lines;
+    char *log;
+    (void)state;
+
+    tw_attach_connect(t, &rf, 1, 0, 64, NULL);
+    tw_capture_start();
+    for (unsigned c = 0; c < RECONNECTS; c++) {
+        for (unsigned i = 0; i < BAD; i++) {
+            /* header at an address without the grant bit */
+            struct rf_buf b[2] = { { 0x1000, 16, false }, { 0x2000, 1, true } };
+            uint32_t id, len;
+
+            rf_add_chain(&rf, b, 2);
+            assert_true(vd_serve_until_used(t->d, &rf, &id, &len));
+        }
+        /* reconnect with the same rings: Closing, Closed, Initialising,
+         * Initialised */
+        assert_int_equal(rf_set_state(&rf, VG_XB_CLOSING), 0);
+        tw_wait_backend_state(t, &rf, VG_XB_CLOSED);
+        assert_int_equal(rf_drop_rings(&rf), 0);
+        assert_int_equal(rf_set_state(&rf, VG_XB_INITIALISING), 0);
+        tw_wait_backend_state(t, &rf, VG_XB_INITWAIT);
+        vd_connect(t->d, &rf, 64);
+    }
+    log = tw_capture_stop();
+    lines = count_lines(log, "dom 1 dev 0: ");
+    print_message("bad requests: %u lines for %u reconnects x %u bad "
+                  "requests\n", lines, RECONNECTS, BAD);
+    /* one device, one guest: a burst per window plus summaries */
+    assert_in_range(lines, 1, 60);
+    free(log);
+    rf_close(&rf);
+    tw_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -289,6 +427,9 @@ int main(void)
         cmocka_unit_test(test_hostile_large_requests_do_not_starve_others),
         cmocka_unit_test(test_hostile_xenstore_write_storm_coalesced),
         cmocka_unit_test(test_hostile_state_flapping_log_bounded),
+        cmocka_unit_test(test_hostile_static_region_flapping_log_bounded),
+        cmocka_unit_test(test_hostile_broken_ring_flapping_log_bounded),
+        cmocka_unit_test(test_hostile_bad_requests_reconnect_log_bounded),
     };
 
     vg_log_init("test_backend_identity", VG_LOG_INFO);

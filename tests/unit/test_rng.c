@@ -444,6 +444,56 @@ static void test_rng_hostile_request_flood_rate_limited(void **state)
     tw_free(t);
 }
 
+/* virtio-rng does its work in the daemon's loop (read(2) of /dev/urandom
+ * into the mapped buffers): without a rate key, a guest keeping its ring
+ * full of 64 KiB requests got the 4 MiB byte budget meant for transfers
+ * that run in io_uring, 4 MiB of urandom per turn of its queue (review of
+ * 2026-12-03).  It gets the synchronous budget: 1 MiB, plus the request
+ * that crosses it. */
+static void test_hostile_rng_sync_work_per_round_bounded(void **state)
+{
+    enum { REQS = 64, REQ = 65536 };
+    struct tw *t = tw_new();
+    struct rawfront rf;
+    uint64_t bytes = 0, total = 0;
+    unsigned got = 0, rounds = 0;
+    uint32_t id, len;
+    (void)state;
+
+    attach_connect(t, &rf, 1, "type=rng");
+    for (unsigned i = 0; i < REQS; i++) {
+        vg_gref_t ref;
+        struct rf_buf b;
+
+        assert_non_null(rf_share(&rf, REQ / 4096, true, &ref));
+        b = (struct rf_buf){ vg_grant_addr(ref, 0), REQ, true };
+        rf_add_chain(&rf, &b, 1);
+    }
+    assert_int_equal(rf_kick(&rf), 0);
+    assert_int_equal(vgd_run_once(t->d, 0), 0);
+    while (rf_get_used(&rf, &id, &len)) {
+        bytes += len;
+        got++;
+    }
+    print_message("first round: %u requests, %llu bytes\n", got,
+                  (unsigned long long)bytes);
+    assert_true(got > 0);
+    assert_true(bytes <= VGD_DEFAULT_BYTE_BUDGET + REQ);
+    /* and the rest in the next rounds */
+    total = bytes;
+    for (; got < REQS && rounds < MAX_ROUNDS; rounds++) {
+        assert_int_equal(vgd_run_once(t->d, 0), 0);
+        while (rf_get_used(&rf, &id, &len)) {
+            total += len;
+            got++;
+        }
+    }
+    assert_int_equal(got, REQS);
+    assert_int_equal(total, (uint64_t)REQS * REQ);
+    rf_close(&rf);
+    tw_free(t);
+}
+
 /* rate=1000: a full bucket (1000 bytes) at start, then 1 byte per ms of
  * the fake clock.  A request over budget is completed short; one that
  * finds the bucket empty waits -- left in the ring, nothing mapped,
@@ -767,6 +817,7 @@ int main(void)
         cmocka_unit_test(test_rng_every_grant_mode),
         cmocka_unit_test(test_rng_hostile_requests),
         cmocka_unit_test(test_rng_hostile_request_flood_rate_limited),
+        cmocka_unit_test(test_hostile_rng_sync_work_per_round_bounded),
         cmocka_unit_test(test_rng_rate_limit_fake_clock),
         cmocka_unit_test(test_rng_throttled_queue_wakes_on_time),
         cmocka_unit_test(test_rng_libvgrant_loopback),
