@@ -39,6 +39,7 @@
 #include "fz.h"
 #include "fz_backend.h"
 #include "rawfront.h"
+#include "transport.h"      /* VGD_ROUND_SLOTS */
 #include "vgrant/log.h"
 #include "vgrantd.h"
 
@@ -51,6 +52,11 @@
 #define CHUNK_RP  64u   /* pages per share call (rawfront's limit) */
 #define MAX_OPS   256u
 #define SETTLE    24    /* rounds allowed for a handshake step */
+/* ...and for a close, the rounds the transfers still in flight may take:
+ * a closing device unmaps only once they finish, through the loop, and a
+ * round of requests chained by FLUSHes (each waits for those before it)
+ * takes a loop round per step: at most a queue's VGD_ROUND_SLOTS */
+#define DRAIN     ((int)VGD_ROUND_SLOTS + 8)
 
 struct fzb {
     struct fz_in in;
@@ -412,7 +418,9 @@ static struct fzb g_f;
 static bool settle_to(struct fzb *f, enum vg_xenbus_state want,
                       bool from_closed)
 {
-    for (int i = 0; i < SETTLE; i++) {
+    int limit = want == VG_XB_CLOSED ? SETTLE + DRAIN : SETTLE;
+
+    for (int i = 0; i < limit; i++) {
         enum vg_xenbus_state st = rf_backend_state(&f->rf);
         if (st == want)
             return true;
@@ -464,10 +472,10 @@ static void device_close(struct fzb *f)
     vg_path(path, sizeof(path), "/local/domain/%u/device/" VG_XS_CLASS, FE);
     f->ts->ops->xs_rm(f->ts, VG_XS_NO_TX, path);
     for (int i = 0; f->d && vgd_foreach_dev(f->d, count_dev, NULL); i++) {
-        FZ_CHECK(i < SETTLE, "the daemon kept a device whose directory was "
-                 "removed");
-        FZ_CHECK(vgd_run_once(f->d, 0) == 0, "vgd_run_once failed: %s",
-                 strerror(errno));
+        FZ_CHECK(i < SETTLE + DRAIN, "the daemon kept a device whose "
+                 "directory was removed");
+        FZ_CHECK(vgd_run_once(f->d, vgd_transfers_in_flight(f->d) ? 1000 : 0)
+                 == 0, "vgd_run_once failed: %s", strerror(errno));
     }
     f->attached = false;
     f->wpages = f->rpages = f->region = NULL;
@@ -623,7 +631,7 @@ static void input_end(struct fzb *f)
 
     FZ_CHECK(rf_set_state(&f->rf, VG_XB_CLOSING) == 0, "Closing");
     FZ_CHECK(settle_to(f, VG_XB_CLOSED, true), "backend not Closed %d rounds "
-             "after the frontend closed (state %u)", SETTLE,
+             "after the frontend closed (state %u)", SETTLE + DRAIN,
              rf_backend_state(&f->rf));
     rf_set_state(&f->rf, VG_XB_CLOSED);
     for (unsigned i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -675,8 +683,13 @@ void fzb_run(const uint8_t *data, size_t size, unsigned modes)
                 vg_fake_domain_destroy(f->w, FE);
                 round_(f);
                 round_(f);
+                /* what the kernel still had runs to its end first */
+                for (int i = 0; i < DRAIN && vg_fake_live_mappings(f->w, FE);
+                     i++)
+                    round_(f);
                 FZ_CHECK(vg_fake_live_mappings(f->w, FE) == 0,
-                         "dead guest still mapped");
+                         "dead guest still mapped %d rounds after its death",
+                         2 + DRAIN);
                 rf_close(&f->rf);
                 f->rf_open = false;
                 daemon_close(f);

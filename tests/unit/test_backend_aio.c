@@ -1004,6 +1004,198 @@ static void test_hostile_removed_with_round_in_flight(void **state)
     ta_free(a);
 }
 
+/* Closing while draining (review of the asynchronous close, 2026-12-03). */
+
+/* A FLUSH waiting in the closing queue's round behind a held write:
+ * once the write finishes, the flush and the write after it run, the
+ * device goes Closed with nothing mapped. */
+static void test_close_runs_the_flush_left_waiting(void **state)
+{
+    struct ta *a = ta_new();
+    struct rawfront rf;
+    struct rf_blk w0, fl, w1;
+    char be[VG_XS_PATH_MAX];
+    (void)state;
+
+    snprintf(be, sizeof(be), "/local/domain/0/backend/%s/1/0", VG_XS_CLASS);
+    tw_attach_connect(a->t, &rf, 1, 0, 64, NULL);
+    assert_int_equal(rf_blk_prepare(&rf, &w0, VIRTIO_BLK_T_OUT, 3, 512, false), 0);
+    assert_int_equal(rf_blk_prepare(&rf, &fl, VIRTIO_BLK_T_FLUSH, 0, 0, false), 0);
+    assert_int_equal(rf_blk_prepare(&rf, &w1, VIRTIO_BLK_T_OUT, 4, 512, false), 0);
+    memset(w0.data, 0xa0, 512);
+    memset(w1.data, 0xa1, 512);
+    rf_blk_submit(&rf, &w0);
+    rf_blk_submit(&rf, &fl);
+    rf_blk_submit(&rf, &w1);
+    a->held->hold_all = true;
+    assert_int_equal(rf_kick(&rf), 0);
+    pump0(a, 3);
+    assert_int_equal(held_pending(a->held), 1);
+    assert_int_equal(rf_set_state(&rf, VG_XB_CLOSING), 0);
+    pump0(a, 5);
+    assert_int_equal(be_state(a, be), VG_XB_CLOSING);
+    held_release(a->held);
+    pump0(a, 10);
+    assert_int_equal(held_pending(a->held), 0);
+    assert_int_equal(held_count(a->held, VGD_IO_FLUSH, true), 1);
+    assert_int_equal(held_count(a->held, VGD_IO_WRITE, true), 2);
+    assert_true(tw_sector_is(a->t->image, 4, 0xa1));
+    assert_int_equal(drain_used(&rf, NULL, 64), 3);
+    assert_int_equal(be_state(a, be), VG_XB_CLOSED);
+    assert_int_equal(vg_fake_live_mappings(a->t->w, 1), 0);
+    rf_close(&rf);
+    ta_free(a);
+}
+
+/* Re-attach (new attach-id over the same directory) while the old
+ * device drains: the old one is dropped once its round finished, the
+ * new attach is offered afresh (InitWait, read-only). */
+static void test_hostile_reattach_while_draining(void **state)
+{
+    struct ta *a = ta_new();
+    struct rawfront rf, rf2;
+    struct rf_blk r[4];
+    struct rf_attach ro = { .target = a->t->image_ro, .readonly = "1" };
+    uint64_t features = 0;
+    (void)state;
+
+    tw_attach_connect(a->t, &rf, 1, 0, 64, NULL);
+    a->held->hold_all = true;
+    for (unsigned i = 0; i < 4; i++) {
+        assert_int_equal(rf_blk_prepare(&rf, &r[i], VIRTIO_BLK_T_OUT, 40 + i,
+                                        512, false), 0);
+        memset(r[i].data, 0x60 + i, 512);
+        rf_blk_submit(&rf, &r[i]);
+    }
+    assert_int_equal(rf_kick(&rf), 0);
+    pump0(a, 3);
+    assert_int_equal(held_pending(a->held), 4);
+    assert_int_equal(rf_toolstack_attach(a->t->ts, 1, 0, 0, &ro), 0);
+    pump0(a, 10);
+    assert_true(vg_fake_live_mappings(a->t->w, 1) > 0);
+    assert_int_equal(vg_fake_bound_ports(a->t->w, 0), 0);
+    held_release(a->held);
+    pump0(a, 10);
+    assert_int_equal(held_pending(a->held), 0);
+    for (unsigned i = 0; i < 4; i++)
+        assert_true(tw_sector_is(a->t->image, 40 + i, 0x60 + i));
+    assert_int_equal(vg_fake_live_mappings(a->t->w, 1), 0);
+    rf_close(&rf);
+    assert_int_equal(rf_open(&rf2, a->t->w, 1, 0, 0), 0);
+    for (int i = 0; i < 50 && rf_backend_state(&rf2) != VG_XB_INITWAIT; i++)
+        pump0(a, 1);
+    assert_int_equal(rf_backend_state(&rf2), VG_XB_INITWAIT);
+    assert_int_equal(vg_xs_read_hex64(rf2.h, VG_XS_NO_TX, rf2.be_path, VG_KEY_FEATURES,
+                                      &features), 0);
+    assert_true(features & VG_FEATURE(VIRTIO_BLK_F_RO));
+    rf_close(&rf2);
+    ta_free(a);
+}
+
+/* A protocol violation (bad avail head) while the other lane's round
+ * is in the kernel: Closing, then Closed once the frontend acknowledged
+ * and the round finished; nothing mapped. */
+static void test_hostile_violation_with_round_in_flight(void **state)
+{
+    struct ta *a = ta_new();
+    struct rawfront rf;
+    struct rf_blk r;
+    char be[VG_XS_PATH_MAX];
+    (void)state;
+
+    snprintf(be, sizeof(be), "/local/domain/0/backend/%s/1/0", VG_XS_CLASS);
+    tw_attach_connect(a->t, &rf, 1, 0, 64, NULL);
+    a->held->hold_all = true;
+    assert_int_equal(rf_blk_prepare(&rf, &r, VIRTIO_BLK_T_OUT, 10, 512, false), 0);
+    rf_blk_submit(&rf, &r);
+    assert_int_equal(rf_kick(&rf), 0);
+    pump0(a, 3);
+    assert_int_equal(held_pending(a->held), 1);
+    for (unsigned i = 0; i < 16; i++)
+        rf_publish(&rf, 999);
+    assert_int_equal(rf_kick(&rf), 0);
+    pump0(a, 3);
+    assert_int_equal(be_state(a, be), VG_XB_CLOSING);
+    assert_int_equal(vg_fake_bound_ports(a->t->w, 0), 0);
+    assert_int_equal(rf_set_state(&rf, VG_XB_CLOSING), 0);
+    pump0(a, 3);
+    assert_int_equal(be_state(a, be), VG_XB_CLOSING);
+    held_release(a->held);
+    pump0(a, 5);
+    assert_int_equal(held_pending(a->held), 0);
+    assert_int_equal(be_state(a, be), VG_XB_CLOSED);
+    assert_int_equal(vg_fake_live_mappings(a->t->w, 1), 0);
+    rf_close(&rf);
+    ta_free(a);
+}
+
+/* The daemon stops while a closing device drains: its shutdown waits
+ * for the transfers, leaves nothing mapped and the device Closed. */
+static void test_daemon_stop_while_a_device_drains(void **state)
+{
+    struct ta *a = ta_new();
+    struct rawfront rf;
+    struct rf_blk r[4];
+    (void)state;
+
+    tw_attach_connect(a->t, &rf, 1, 0, 64, NULL);
+    a->held->hold_all = true;
+    for (unsigned i = 0; i < 4; i++) {
+        assert_int_equal(rf_blk_prepare(&rf, &r[i], VIRTIO_BLK_T_OUT, 40 + i,
+                                        512, false), 0);
+        rf_blk_submit(&rf, &r[i]);
+    }
+    assert_int_equal(rf_kick(&rf), 0);
+    pump0(a, 3);
+    assert_int_equal(rf_set_state(&rf, VG_XB_CLOSING), 0);
+    pump0(a, 3);
+    assert_int_equal(held_pending(a->held), 4);
+    vgd_free(a->t->d);
+    a->t->d = NULL;
+    assert_int_equal(held_pending(a->held), 0);
+    assert_int_equal(vg_fake_live_mappings(a->t->w, 1), 0);
+    assert_int_equal(rf_backend_state(&rf), VG_XB_CLOSED);
+    rf_close(&rf);
+    ta_free(a);
+}
+
+/* Removed, then attached again, while the old device drains: the old
+ * one goes once its round finished, the new attach is offered. */
+static void test_hostile_removed_and_reattached_while_draining(void **state)
+{
+    struct ta *a = ta_new();
+    struct rawfront rf, rf2;
+    struct rf_blk r[4];
+    struct rf_attach ro = { .target = a->t->image_ro, .readonly = "1" };
+    (void)state;
+
+    tw_attach_connect(a->t, &rf, 1, 0, 64, NULL);
+    a->held->hold_all = true;
+    for (unsigned i = 0; i < 4; i++) {
+        assert_int_equal(rf_blk_prepare(&rf, &r[i], VIRTIO_BLK_T_OUT, 40 + i,
+                                        512, false), 0);
+        rf_blk_submit(&rf, &r[i]);
+    }
+    assert_int_equal(rf_kick(&rf), 0);
+    pump0(a, 3);
+    assert_int_equal(a->t->ts->ops->xs_rm(a->t->ts, VG_XS_NO_TX, rf.be_path), 0);
+    assert_int_equal(a->t->ts->ops->xs_rm(a->t->ts, VG_XS_NO_TX, rf.fe_path), 0);
+    pump0(a, 3);
+    assert_int_equal(rf_toolstack_attach(a->t->ts, 1, 0, 0, &ro), 0);
+    pump0(a, 3);
+    assert_int_equal(live_devices(a), 1);
+    held_release(a->held);
+    pump0(a, 5);
+    assert_int_equal(vg_fake_live_mappings(a->t->w, 1), 0);
+    rf_close(&rf);
+    assert_int_equal(rf_open(&rf2, a->t->w, 1, 0, 0), 0);
+    for (int i = 0; i < 50 && rf_backend_state(&rf2) != VG_XB_INITWAIT; i++)
+        pump0(a, 1);
+    assert_int_equal(rf_backend_state(&rf2), VG_XB_INITWAIT);
+    rf_close(&rf2);
+    ta_free(a);
+}
+
 /* The daemon stops (SIGTERM: vgd_free) with two rounds in the kernel:
  * it waits for their transfers, completes each request once, leaves
  * nothing mapped or bound and the device Closed. */
@@ -1529,6 +1721,11 @@ int main(void)
         cmocka_unit_test(test_slow_backing_file_does_not_stall_another_guest),
         cmocka_unit_test(test_hostile_close_with_round_in_flight_stalls_nobody),
         cmocka_unit_test(test_hostile_removed_with_round_in_flight),
+        cmocka_unit_test(test_close_runs_the_flush_left_waiting),
+        cmocka_unit_test(test_hostile_reattach_while_draining),
+        cmocka_unit_test(test_hostile_violation_with_round_in_flight),
+        cmocka_unit_test(test_daemon_stop_while_a_device_drains),
+        cmocka_unit_test(test_hostile_removed_and_reattached_while_draining),
         cmocka_unit_test(test_hostile_frontend_closes_with_round_in_flight),
         cmocka_unit_test(test_hostile_domain_destroyed_with_round_in_flight),
         cmocka_unit_test(test_hostile_grant_revoked_while_transfer_in_flight),
