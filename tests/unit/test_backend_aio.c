@@ -65,6 +65,49 @@ static void pump0(struct ta *a, int rounds)
         assert_int_equal(vgd_run_once(a->t->d, 0), 0);
 }
 
+/* n writes of 512 bytes at sectors first.., sector k filled with
+ * fill + k (fill 0: left as prepared), all held in the "kernel": the
+ * guest kicks, three rounds start them, none completes. */
+static void held_writes(struct ta *a, struct rawfront *rf, struct rf_blk *r,
+                        unsigned n, uint64_t first, uint8_t fill)
+{
+    a->held->hold_all = true;
+    for (unsigned i = 0; i < n; i++) {
+        assert_int_equal(rf_blk_prepare(rf, &r[i], VIRTIO_BLK_T_OUT,
+                                        first + i, 512, false), 0);
+        if (fill)
+            memset(r[i].data, fill + i, 512);
+        rf_blk_submit(rf, &r[i]);
+    }
+    assert_int_equal(rf_kick(rf), 0);
+    pump0(a, 3);
+    assert_int_equal(held_pending(a->held), n);
+}
+
+/* The held transfers complete; a few rounds finish what waited on them. */
+static void release_held(struct ta *a)
+{
+    held_release(a->held);
+    pump0(a, 10);
+    assert_int_equal(held_pending(a->held), 0);
+}
+
+/* Nothing of guest 1 mapped, no port of the backend bound. */
+static void assert_guest_released(struct ta *a)
+{
+    assert_int_equal(vg_fake_live_mappings(a->t->w, 1), 0);
+    assert_int_equal(vg_fake_bound_ports(a->t->w, 0), 0);
+}
+
+/* Guest 1 opens its device again after a re-attach: offered afresh. */
+static void open_new_attach(struct ta *a, struct rawfront *rf)
+{
+    assert_int_equal(rf_open(rf, a->t->w, 1, 0, 0), 0);
+    for (int i = 0; i < 50 && rf_backend_state(rf) != VG_XB_INITWAIT; i++)
+        pump0(a, 1);
+    assert_int_equal(rf_backend_state(rf), VG_XB_INITWAIT);
+}
+
 static unsigned drain_used(struct rawfront *rf, bool *seen, unsigned num)
 {
     uint32_t id, len;
@@ -799,16 +842,7 @@ static void round_in_flight_then(void (*go_away)(struct ta *, struct rawfront *)
 
     snprintf(be, sizeof(be), "/local/domain/0/backend/%s/1/0", VG_XS_CLASS);
     tw_attach_connect(a->t, &rf, 1, 0, 64, NULL);
-    for (unsigned i = 0; i < 8; i++) {
-        assert_int_equal(rf_blk_prepare(&rf, &r[i], VIRTIO_BLK_T_OUT, 20 + i,
-                                        512, false), 0);
-        memset(r[i].data, 0x40 + i, 512);
-        rf_blk_submit(&rf, &r[i]);
-    }
-    a->held->hold_all = true;
-    assert_int_equal(rf_kick(&rf), 0);
-    pump0(a, 3);
-    assert_int_equal(held_pending(a->held), 8);
+    held_writes(a, &rf, r, 8, 20, 0x40);
 
     go_away(a, &rf);
     pump0(a, 20);
@@ -830,8 +864,7 @@ static void round_in_flight_then(void (*go_away)(struct ta *, struct rawfront *)
     assert_int_equal(held_count(a->held, VGD_IO_WRITE, true), 8);
     for (unsigned i = 0; i < 8; i++)
         assert_true(tw_sector_is(a->t->image, 20 + i, 0x40 + i));
-    assert_int_equal(vg_fake_live_mappings(a->t->w, 1), 0);
-    assert_int_equal(vg_fake_bound_ports(a->t->w, 0), 0);
+    assert_guest_released(a);
     assert_int_equal(be_state(a, be), VG_XB_CLOSED);
     if (!domain_dies)
         rf_close(&rf);
@@ -976,30 +1009,18 @@ static void test_hostile_removed_with_round_in_flight(void **state)
 
     snprintf(be, sizeof(be), "/local/domain/0/backend/%s/1/0", VG_XS_CLASS);
     tw_attach_connect(a->t, &rf, 1, 0, 64, NULL);
-    a->held->hold_all = true;
-    for (unsigned i = 0; i < 4; i++) {
-        assert_int_equal(rf_blk_prepare(&rf, &r[i], VIRTIO_BLK_T_OUT, 40 + i,
-                                        512, false), 0);
-        memset(r[i].data, 0x60 + i, 512);
-        rf_blk_submit(&rf, &r[i]);
-    }
-    assert_int_equal(rf_kick(&rf), 0);
-    pump0(a, 3);
-    assert_int_equal(held_pending(a->held), 4);
+    held_writes(a, &rf, r, 4, 40, 0x60);
 
     assert_int_equal(a->t->ts->ops->xs_rm(a->t->ts, VG_XS_NO_TX, be), 0);
     pump0(a, 10);
     assert_int_equal(live_devices(a), 1);     /* kept while it drains */
     assert_true(vg_fake_live_mappings(a->t->w, 1) > 0);
 
-    held_release(a->held);
-    pump0(a, 5);
-    assert_int_equal(held_pending(a->held), 0);
+    release_held(a);
     for (unsigned i = 0; i < 4; i++)
         assert_true(tw_sector_is(a->t->image, 40 + i, 0x60 + i));
     assert_int_equal(live_devices(a), 0);     /* then dropped */
-    assert_int_equal(vg_fake_live_mappings(a->t->w, 1), 0);
-    assert_int_equal(vg_fake_bound_ports(a->t->w, 0), 0);
+    assert_guest_released(a);
     rf_close(&rf);
     ta_free(a);
 }
@@ -1034,9 +1055,7 @@ static void test_close_runs_the_flush_left_waiting(void **state)
     assert_int_equal(rf_set_state(&rf, VG_XB_CLOSING), 0);
     pump0(a, 5);
     assert_int_equal(be_state(a, be), VG_XB_CLOSING);
-    held_release(a->held);
-    pump0(a, 10);
-    assert_int_equal(held_pending(a->held), 0);
+    release_held(a);
     assert_int_equal(held_count(a->held, VGD_IO_FLUSH, true), 1);
     assert_int_equal(held_count(a->held, VGD_IO_WRITE, true), 2);
     assert_true(tw_sector_is(a->t->image, 4, 0xa1));
@@ -1060,32 +1079,19 @@ static void test_hostile_reattach_while_draining(void **state)
     (void)state;
 
     tw_attach_connect(a->t, &rf, 1, 0, 64, NULL);
-    a->held->hold_all = true;
-    for (unsigned i = 0; i < 4; i++) {
-        assert_int_equal(rf_blk_prepare(&rf, &r[i], VIRTIO_BLK_T_OUT, 40 + i,
-                                        512, false), 0);
-        memset(r[i].data, 0x60 + i, 512);
-        rf_blk_submit(&rf, &r[i]);
-    }
-    assert_int_equal(rf_kick(&rf), 0);
-    pump0(a, 3);
-    assert_int_equal(held_pending(a->held), 4);
+    held_writes(a, &rf, r, 4, 40, 0x60);
     assert_int_equal(rf_toolstack_attach(a->t->ts, 1, 0, 0, &ro), 0);
     pump0(a, 10);
     assert_true(vg_fake_live_mappings(a->t->w, 1) > 0);
     assert_int_equal(vg_fake_bound_ports(a->t->w, 0), 0);
-    held_release(a->held);
-    pump0(a, 10);
-    assert_int_equal(held_pending(a->held), 0);
+    release_held(a);
     for (unsigned i = 0; i < 4; i++)
         assert_true(tw_sector_is(a->t->image, 40 + i, 0x60 + i));
     assert_int_equal(vg_fake_live_mappings(a->t->w, 1), 0);
     rf_close(&rf);
-    assert_int_equal(rf_open(&rf2, a->t->w, 1, 0, 0), 0);
-    for (int i = 0; i < 50 && rf_backend_state(&rf2) != VG_XB_INITWAIT; i++)
-        pump0(a, 1);
-    assert_int_equal(rf_backend_state(&rf2), VG_XB_INITWAIT);
-    assert_int_equal(vg_xs_read_hex64(rf2.h, VG_XS_NO_TX, rf2.be_path, VG_KEY_FEATURES,
+    open_new_attach(a, &rf2);
+    assert_int_equal(vg_xs_read_hex64(rf2.h, VG_XS_NO_TX, rf2.be_path,
+                                      VG_KEY_FEATURES,
                                       &features), 0);
     assert_true(features & VG_FEATURE(VIRTIO_BLK_F_RO));
     rf_close(&rf2);
@@ -1120,9 +1126,7 @@ static void test_hostile_violation_with_round_in_flight(void **state)
     assert_int_equal(rf_set_state(&rf, VG_XB_CLOSING), 0);
     pump0(a, 3);
     assert_int_equal(be_state(a, be), VG_XB_CLOSING);
-    held_release(a->held);
-    pump0(a, 5);
-    assert_int_equal(held_pending(a->held), 0);
+    release_held(a);
     assert_int_equal(be_state(a, be), VG_XB_CLOSED);
     assert_int_equal(vg_fake_live_mappings(a->t->w, 1), 0);
     rf_close(&rf);
@@ -1139,14 +1143,7 @@ static void test_daemon_stop_while_a_device_drains(void **state)
     (void)state;
 
     tw_attach_connect(a->t, &rf, 1, 0, 64, NULL);
-    a->held->hold_all = true;
-    for (unsigned i = 0; i < 4; i++) {
-        assert_int_equal(rf_blk_prepare(&rf, &r[i], VIRTIO_BLK_T_OUT, 40 + i,
-                                        512, false), 0);
-        rf_blk_submit(&rf, &r[i]);
-    }
-    assert_int_equal(rf_kick(&rf), 0);
-    pump0(a, 3);
+    held_writes(a, &rf, r, 4, 40, 0);
     assert_int_equal(rf_set_state(&rf, VG_XB_CLOSING), 0);
     pump0(a, 3);
     assert_int_equal(held_pending(a->held), 4);
@@ -1170,14 +1167,7 @@ static void test_hostile_removed_and_reattached_while_draining(void **state)
     (void)state;
 
     tw_attach_connect(a->t, &rf, 1, 0, 64, NULL);
-    a->held->hold_all = true;
-    for (unsigned i = 0; i < 4; i++) {
-        assert_int_equal(rf_blk_prepare(&rf, &r[i], VIRTIO_BLK_T_OUT, 40 + i,
-                                        512, false), 0);
-        rf_blk_submit(&rf, &r[i]);
-    }
-    assert_int_equal(rf_kick(&rf), 0);
-    pump0(a, 3);
+    held_writes(a, &rf, r, 4, 40, 0);
     assert_int_equal(a->t->ts->ops->xs_rm(a->t->ts, VG_XS_NO_TX, rf.be_path), 0);
     assert_int_equal(a->t->ts->ops->xs_rm(a->t->ts, VG_XS_NO_TX, rf.fe_path), 0);
     pump0(a, 3);
@@ -1188,10 +1178,7 @@ static void test_hostile_removed_and_reattached_while_draining(void **state)
     pump0(a, 5);
     assert_int_equal(vg_fake_live_mappings(a->t->w, 1), 0);
     rf_close(&rf);
-    assert_int_equal(rf_open(&rf2, a->t->w, 1, 0, 0), 0);
-    for (int i = 0; i < 50 && rf_backend_state(&rf2) != VG_XB_INITWAIT; i++)
-        pump0(a, 1);
-    assert_int_equal(rf_backend_state(&rf2), VG_XB_INITWAIT);
+    open_new_attach(a, &rf2);
     rf_close(&rf2);
     ta_free(a);
 }
@@ -1231,8 +1218,7 @@ static void test_daemon_stop_with_rounds_in_flight(void **state)
         assert_int_equal(*r[i].status, VIRTIO_BLK_S_OK);
         assert_true(tw_sector_is(a->t->image, 70 + i, 0x90 + i));
     }
-    assert_int_equal(vg_fake_live_mappings(a->t->w, 1), 0);
-    assert_int_equal(vg_fake_bound_ports(a->t->w, 0), 0);
+    assert_guest_released(a);
     assert_int_equal(rf_backend_state(&rf), VG_XB_CLOSED);
     rf_close(&rf);
     ta_free(a);
