@@ -284,7 +284,7 @@ e2e-kernel: all
 # an idle machine as on a loaded one (it used to depend on timing and was
 # out of this list).
 E2E_FAULT_SCENARIOS ?= fault-eio fault-enospc fault-kill fault-destroy-modes \
-                       fault-reattach fault-hostile fault-slow
+                       fault-reattach fault-hostile fault-slow fault-hang
 e2e-fault: all
 	$(E2E_RUN) -t 2400 -s 600 $(E2E_FAULT_SCENARIOS)
 
