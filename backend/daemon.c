@@ -610,15 +610,21 @@ static uint64_t default_byte_budget(const struct vgd *d)
     return d->aio ? VGD_DEFAULT_BYTE_BUDGET_AIO : VGD_DEFAULT_BYTE_BUDGET;
 }
 
+/* --byte-budget: the administrator's, for every queue, or 0: the
+ * defaults (default_byte_budget, queue_byte_budget). */
+static void set_byte_budget(struct vgd *d, uint64_t bytes)
+{
+    d->byte_budget = bytes ? bytes : default_byte_budget(d);
+    d->byte_budget_given = bytes != 0;
+}
+
 void vgd_set_tunables(struct vgd *d, unsigned budget_per_queue,
                       uint64_t byte_budget_per_queue, unsigned auto_threshold)
 {
     d->budget = budget_per_queue ? budget_per_queue : VGD_DEFAULT_BUDGET;
     if (d->budget > VGD_MAX_BUDGET)
         d->budget = VGD_MAX_BUDGET;
-    d->byte_budget = byte_budget_per_queue ? byte_budget_per_queue
-                                           : default_byte_budget(d);
-    d->byte_budget_given = byte_budget_per_queue != 0;
+    set_byte_budget(d, byte_budget_per_queue);
     d->auto_threshold = auto_threshold ? auto_threshold
                                        : VGD_DEFAULT_AUTO_THRESHOLD;
 }
@@ -698,9 +704,7 @@ struct vgd *vgd_new(struct vg_hyp *h, const struct vgd_options *o)
         goto fail;
     }
     /* (after the executor: the default depends on it) */
-    d->byte_budget = o && o->byte_budget_per_queue ?
-                     o->byte_budget_per_queue : default_byte_budget(d);
-    d->byte_budget_given = o && o->byte_budget_per_queue;
+    set_byte_budget(d, o ? o->byte_budget_per_queue : 0);
     return d;
 fail:
     if (d->own_aio)

@@ -233,7 +233,7 @@ static void queue_stop(struct vgd_dev *dev, struct vgd_queue *q)
                        q->index, q->port, strerror(errno));
         q->port_bound = false;
     }
-    if (q->nslots && !vgd_serve_settle(q)) {
+    if (!vgd_serve_settle(q)) {
         q->draining = true;
         dev->draining++;
         return;
@@ -291,8 +291,7 @@ static void dev_drain_wait(struct vgd_dev *dev)
     for (unsigned i = 0; dev->draining && i < VG_MAX_QUEUES; i++)
         if (dev->q[i].draining)
             queue_release(dev, &dev->q[i]);
-    if (dev->was_serving || dev->xport_connected)
-        dev_release(dev);
+    dev_release(dev);       /* idempotent: disconnects and logs once */
 }
 
 /* Closing then Closed; Closed once the transfers in flight finished. */
