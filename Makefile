@@ -242,7 +242,7 @@ e2e-san:
 # those that passed on real Xen are here, all are in E2E_KERNEL_SCENARIOS.
 E2E_SCENARIOS ?= smoke basic many destroy restart modes direct rng driverdomain pvblock \
                  kernel-fio kernel-ro kernel-unplug kernel-rng kernel-fs \
-                 kernel-saverestore kernel-badbackend
+                 kernel-saverestore kernel-badbackend kernel-stall
 
 # make e2e SAN=1 (also e2e-fault, e2e-kernel): dom0 runs the ASan/UBSan
 # build of the daemon side (build-san/bin: vgrantd, vgrant, vg-dm, with the
@@ -272,7 +272,7 @@ endif
 # Every kernel scenario in one boot (docs/e2e.md says which pass);
 # kernel-xl runs with the patched xl, in make e2e-xl
 E2E_KERNEL_SCENARIOS ?= kernel-fs kernel-fio kernel-ro kernel-unplug kernel-saverestore kernel-rng \
-                        kernel-badbackend
+                        kernel-badbackend kernel-stall
 e2e-kernel: all
 	$(E2E_RUN) -t 3600 -s 900 $(E2E_KERNEL_SCENARIOS)
 

@@ -140,7 +140,9 @@ struct vgk_dev {
 	 */
 	bool frozen;                /* READ_ONCE */
 	bool offline;
-	struct delayed_work drain_watch;   /* a freeze whose backend stalls */
+	/* a driver's drain (freeze, remove) whose backend stalls */
+	struct delayed_work drain_watch;
+	const char *drain_why;
 	s64 drain_done;
 	unsigned long drain_since;
 	unsigned int nq_frozen;     /* queues the driver had before the freeze */
@@ -207,12 +209,12 @@ void vgk_vdev_release(struct device *dev);
 void vgk_kick_all(struct vgk_dev *d);
 void vgk_del_vqs(struct virtio_device *vdev);
 void vgk_fail_io(struct vgk_dev *d);
+void vgk_drain_watch(struct work_struct *w);
+void vgk_drain_watch_start(struct vgk_dev *d, const char *why);
+void vgk_drain_watch_stop(struct vgk_dev *d);
 
 /* vgk_pm.c */
 extern const struct device_type vgk_vdev_type;
-#ifdef CONFIG_PM_SLEEP
-void vgk_drain_watch(struct work_struct *w);
-#endif
 
 /* vgk_stats.c */
 extern const struct attribute_group vgk_group;

@@ -48,7 +48,7 @@ MODULE_PARM_DESC(max_region_pages, "static mode: largest region the guest alloca
 
 unsigned int vgk_close_timeout_ms = 5000;
 module_param_named(close_timeout_ms, vgk_close_timeout_ms, uint, 0644);
-MODULE_PARM_DESC(close_timeout_ms, "how long to wait for the backend to close before revoking anyway, and for a stalled backend to complete anything while suspending (default 5000)");
+MODULE_PARM_DESC(close_timeout_ms, "how long to wait for the backend to close before revoking anyway, and for a stalled backend to complete anything while suspending or while a driver is removed (default 5000)");
 
 unsigned int vgk_resume_timeout_ms = 10000;
 module_param_named(resume_timeout_ms, vgk_resume_timeout_ms, uint, 0644);

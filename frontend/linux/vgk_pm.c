@@ -25,9 +25,10 @@
  *            (virtio_blk: blk_mq_freeze_queue waits for every request),
  *            resets the device (the session closes: Closing, the backend
  *            unmaps, Closed) and deletes its queues (rings revoked); then
- *            the arena is revoked.  A watchdog bounds the drain: a backend
- *            that completes nothing for close_timeout_ms gets its requests
- *            failed (EIO) instead of a guest that never suspends.
+ *            the arena is revoked.  The drain watch (vgk_virtio.c) bounds
+ *            the drain: a backend that completes nothing for
+ *            close_timeout_ms gets its requests failed (EIO) instead of a
+ *            guest that never suspends.
  *   thaw /   (cancelled suspend: the same backend; restore: the backend
  *   restore  the toolstack set up for the new domain) Initialising, wait
  *            up to resume_timeout_ms for the backend's InitWait, check it
@@ -39,32 +40,6 @@
  *            removes the device as if the backend had gone away.
  */
 #ifdef CONFIG_PM_SLEEP
-void vgk_drain_watch(struct work_struct *w)
-{
-	struct vgk_dev *d = container_of(to_delayed_work(w), struct vgk_dev, drain_watch);
-	unsigned int i, owed = 0;
-	s64 done;
-
-	if (READ_ONCE(d->dead))
-		return;    /* the driver has reset the device: drained */
-	mutex_lock(&d->vq_mutex);
-	for (i = 0; i < d->nq; i++)
-		owed += vgk_owed(d->q[i]);
-	mutex_unlock(&d->vq_mutex);
-	done = atomic64_read(&d->st.completed);
-	if (!owed || done != d->drain_done) {
-		d->drain_done = done;
-		d->drain_since = jiffies;
-	} else if (time_after(jiffies, d->drain_since +
-			      msecs_to_jiffies(vgk_close_timeout_ms))) {
-		dev_warn(&d->xdev->dev, "suspend: backend dom %u completed none of %u request(s) in %u ms; failing them\n",
-			 d->domid, owed, vgk_close_timeout_ms);
-		vgk_fail_io(d);
-		return;
-	}
-	queue_delayed_work(system_unbound_wq, &d->drain_watch, HZ / 4);
-}
-
 static int vgk_pm_freeze(struct device *dev)
 {
 	struct virtio_device *vdev = dev_to_virtio(dev);
@@ -79,14 +54,12 @@ static int vgk_pm_freeze(struct device *dev)
 	mutex_lock(&d->lock);
 	WRITE_ONCE(d->frozen, true);
 	done = atomic64_read(&d->st.completed);
-	d->drain_done = done;
-	d->drain_since = jiffies;
-	queue_delayed_work(system_unbound_wq, &d->drain_watch, HZ / 4);
+	vgk_drain_watch_start(d, "suspend");
 	if (READ_ONCE(d->dead))
 		vgk_fail_io(d);    /* a failing session whose close work we dropped */
 	d->nq_frozen = d->nq;
 	err = virtio_device_freeze(vdev);
-	cancel_delayed_work_sync(&d->drain_watch);
+	vgk_drain_watch_stop(d);
 	if (!err && d->nq) {
 		/* a driver without a freeze callback still uses its queues */
 		dev_err(&d->xdev->dev, "suspend: the driver of %s kept its queues; cannot suspend\n",

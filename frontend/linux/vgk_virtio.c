@@ -330,6 +330,55 @@ void vgk_fail_io(struct vgk_dev *d)
 	mutex_unlock(&d->vq_mutex);
 }
 
+/*
+ * A driver draining its queues (its freeze before a suspend, its remove)
+ * waits for every request in flight, and only a backend can complete
+ * them: one that stays Connected but completes nothing for
+ * close_timeout_ms gets them failed instead (EIO), so that the suspend,
+ * the sysfs unbind or the device's removal (on the xenwatch thread, which
+ * every xenbus device of the guest waits behind) ends.  Progress, not
+ * the total time, is what is bounded: a slow backend that still completes
+ * something is waited for.
+ */
+void vgk_drain_watch(struct work_struct *w)
+{
+	struct vgk_dev *d = container_of(to_delayed_work(w), struct vgk_dev, drain_watch);
+	unsigned int i, owed = 0;
+	s64 done;
+
+	if (READ_ONCE(d->dead))
+		return;    /* the driver has reset the device: drained */
+	mutex_lock(&d->vq_mutex);
+	for (i = 0; i < d->nq; i++)
+		owed += vgk_owed(d->q[i]);
+	mutex_unlock(&d->vq_mutex);
+	done = atomic64_read(&d->st.completed);
+	if (!owed || done != d->drain_done) {
+		d->drain_done = done;
+		d->drain_since = jiffies;
+	} else if (time_after(jiffies, d->drain_since +
+			      msecs_to_jiffies(vgk_close_timeout_ms))) {
+		dev_warn(&d->xdev->dev, "%s: backend dom %u completed none of %u request(s) in %u ms; failing them\n",
+			 d->drain_why, d->domid, owed, vgk_close_timeout_ms);
+		vgk_fail_io(d);
+		return;
+	}
+	queue_delayed_work(system_unbound_wq, &d->drain_watch, HZ / 4);
+}
+
+void vgk_drain_watch_start(struct vgk_dev *d, const char *why)
+{
+	d->drain_why = why;
+	d->drain_done = atomic64_read(&d->st.completed);
+	d->drain_since = jiffies;
+	queue_delayed_work(system_unbound_wq, &d->drain_watch, HZ / 4);
+}
+
+void vgk_drain_watch_stop(struct vgk_dev *d)
+{
+	cancel_delayed_work_sync(&d->drain_watch);
+}
+
 /* ------------------------------------------------------------------ */
 /* virtio_config_ops                                                   */
 

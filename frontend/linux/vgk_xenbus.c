@@ -103,7 +103,13 @@ static void session_end(struct vgk_dev *d)
 		spin_lock_irqsave(&d->cfg_lock, fl);
 		d->vv_ready = false;
 		spin_unlock_irqrestore(&d->cfg_lock, fl);
+		/* the driver's remove drains its I/O (virtio_blk waits for
+		 * every request) before it resets us: a backend still
+		 * Connected but silent would hold it, and a sysfs unbind or the
+		 * xenwatch thread with it, for ever */
+		vgk_drain_watch_start(d, "remove");
 		unregister_virtio_device(&d->vv->vdev);
+		vgk_drain_watch_stop(d);
 		d->vv = NULL;
 	}
 	if (d->published)
@@ -309,9 +315,7 @@ static int vgk_probe(struct xenbus_device *xdev, const struct xenbus_device_id *
 	INIT_WORK(&d->connect_work, connect_work);
 	INIT_WORK(&d->close_work, close_work);
 	INIT_DELAYED_WORK(&d->stats_work, vgk_stats_work);
-#ifdef CONFIG_PM_SLEEP
 	INIT_DELAYED_WORK(&d->drain_watch, vgk_drain_watch);
-#endif
 
 	/* zero-copy maps remember their page by first ref, for the one case
 	 * that needs it (a grant the backend will not give back) */
