@@ -20,17 +20,7 @@ for n in idle surv victim term; do
     dd if=/dev/zero of="$E2E_WORK/ku-$n.img" bs=1M count=0 seek=64 2>/dev/null || fail "cannot create ku-$n.img"
     scratch "$E2E_WORK/ku-$n.img"
 done
-wait_line() { # GUEST PATTERN SECONDS
-    _i=0
-    until guest_log "$1" | grep -q "$2"; do
-        _i=$((_i + 1))
-        if [ "$_i" -gt $(($3 * 2)) ]; then
-            guest_log "$1" | grep -v '^GUEST-KMSG' | tail -n 20 | sed "s/^/    $1| /"
-            fail "$1: no '$2' within $3 s"
-        fi
-        sleep 0.5
-    done
-}
+wait_line() { guest_wait_line "$@" || fail "$1: no '$2' within $3 s"; }
 
 start_vgrantd vgrantd --log-level info
 start_guest -k -m 192 -a labels=surv -a sizes=64 -a fsize=32M -a runtime=150 ku-surv kernel-fio ||

@@ -126,6 +126,22 @@ _now() { date +%s; }
 guest_log_path() { echo "$E2E_CONSOLE_LOG_DIR/guest-$1.log"; }
 guest_log() { tr -d '\r' <"$(guest_log_path "$1")" 2>/dev/null; }
 guest_domid() { xl domid "$1" 2>/dev/null; }
+# guest_wait_line NAME PATTERN SECONDS: wait until the guest's console has
+# a line matching PATTERN (grep); 1, with the console's last lines shown,
+# if the guest printed GUEST-ERROR or GUEST-DONE first, is gone, or the
+# time is up
+guest_wait_line() {
+    _gw=0
+    until guest_log "$1" | grep -q "$2"; do
+        _gw=$((_gw + 1))
+        if [ "$_gw" -gt $(($3 * 2)) ] || ! xl domid "$1" >/dev/null 2>&1 ||
+           guest_log "$1" | grep -q '^GUEST-ERROR\|^GUEST-DONE'; then
+            guest_log "$1" | grep -v '^GUEST-KMSG' | tail -n 20 | sed "s/^/    $1| /"
+            return 1
+        fi
+        sleep 0.5
+    done
+}
 stop_guest() { xl destroy "$1" >/dev/null 2>&1 || true; }
 
 start_guest() {
