@@ -34,7 +34,9 @@ blocks=$((size * 256))
 ) &
 reader=$!
 i=0
-until [ "$(cat /tmp/reads 2>/dev/null || echo 0)" -ge 20 ]; do
+# (a read of the count may catch the file empty, mid-rewrite: 0)
+count() { _c=$(cat /tmp/reads 2>/dev/null); echo "${_c:-0}"; }
+until [ "$(count)" -ge 20 ]; do
     i=$((i + 1))
     [ "$i" -gt 240 ] && gerr "fewer than 20 reads of /dev/$vd in 120 s"
     sleep 0.5
@@ -44,7 +46,7 @@ echo "GUEST-READING /dev/$vd"
 # GUEST-READING); give up after 180 s
 last=-1 still=0 i=0
 while [ "$still" -lt 3 ]; do
-    n=$(cat /tmp/reads)
+    n=$(count)
     if [ "$n" = "$last" ]; then still=$((still + 1)); else still=0; last=$n; fi
     i=$((i + 1))
     [ "$i" -gt 180 ] && gerr "the reads never stalled in 180 s ($n done)"

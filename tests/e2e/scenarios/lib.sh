@@ -136,6 +136,8 @@ guest_wait_line() {
         _gw=$((_gw + 1))
         if [ "$_gw" -gt $(($3 * 2)) ] || ! xl domid "$1" >/dev/null 2>&1 ||
            guest_log "$1" | grep -q '^GUEST-ERROR\|^GUEST-DONE'; then
+            # the line may have come with the one that ended the wait
+            guest_log "$1" | grep -q "$2" && return 0
             guest_log "$1" | grep -v '^GUEST-KMSG' | tail -n 20 | sed "s/^/    $1| /"
             return 1
         fi
