@@ -40,7 +40,7 @@ log "removing $fe (the backend still says Connected)"
 xenstore-rm "$fe" || { cont; fail "xenstore-rm $fe failed"; }
 if ! guest_wait_line kst '^GUEST-REMOVED' 150; then
     cont
-    fail "the guest's removal of the device did not finish within 120 s (a silent Connected backend holds the driver's remove, on the guest's xenwatch thread)"
+    fail "the guest's removal of the device did not finish within 150 s (a silent Connected backend holds the driver's remove, on the guest's xenwatch thread)"
 fi
 log "kst: $(guest_log kst | grep '^GUEST-REMOVED' | head -n 1 | sed 's/^GUEST-//')"
 log "SIGCONT to vgrantd"
