@@ -60,7 +60,11 @@ CC      := $(FUZZ_CC)
 OPT     := -O1 -fsanitize=fuzzer-no-link,address,undefined \
            -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDSAN   := -fsanitize=fuzzer,address,undefined
-XINC    := -Itests/unit -Itests/fuzz
+# The checkout's path kept out of the binaries, so that a harness built
+# from the same sources by the same clang is the same file wherever the
+# checkout is: a long fuzz campaign names its binary by sha256 and goes on
+# from another clone (tools/fuzz-campaign.sh).
+XINC    := -Itests/unit -Itests/fuzz -ffile-prefix-map=$(CURDIR)=.
 else ifeq ($(SAN),1)
 BUILD   ?= build-san
 OPT     := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \

@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# A long libFuzzer campaign, kept in a ledger that survives the end of a
+# session and a new machine.  Ten million executions of the daemon-level
+# harnesses take tens of CPU hours here; they are run in chunks, across
+# sessions, and counted per binary.
+#
+#   tools/fuzz-campaign.sh run [-c CPU] [-s CHUNK_SECONDS] [-u DEADLINE] HARNESS
+#   tools/fuzz-campaign.sh total HARNESS [SHA256]
+#   tools/fuzz-campaign.sh merge HARNESS
+#
+# run    fuzzes build-fuzz/fuzz/HARNESS (`make fuzz-build` first) in chunks
+#        of CHUNK_SECONDS (default 1800) until DEADLINE (anything `date -d`
+#        reads; default: until stopped), pinned to CPU (taskset) at nice 19,
+#        with the options of tools/run-fuzz.sh plus -reload=0 (one process
+#        per corpus).  SIGTERM (or ^C) to this script stops the chunk in
+#        progress with SIGINT, which libFuzzer answers with its final
+#        statistics, so the chunk still counts; only a SIGKILL loses one.
+#        (Started with & from a script, it ignores SIGINT: use SIGTERM.)
+#        A crash, timeout or invariant failure ends the campaign.
+# total  sums the ledger's executions for one binary (default: the one in
+#        build-fuzz/fuzz/) and says whether any chunk of it failed.
+# merge  adds to the committed seeds (tests/fuzz/corpus/HARNESS) the
+#        campaign's inputs that bring new features (libFuzzer -merge=1), so
+#        that a campaign resumed on a fresh machine starts where it was.
+#
+# The binary is named by its sha256: the fuzz build keeps the checkout's
+# path out of it (Makefile, -ffile-prefix-map), so the same sources and
+# clang give the same file in any clone.  Each chunk appends one line to
+# tests/fuzz/campaign/HARNESS.ledger (commit it); its log, the growing
+# corpus and any crash input live in
+# ${VGRANT_FUZZ_CAMPAIGN_DIR:-~/.cache/virtio-grant/fuzz-campaign}/HARNESS-SHA12/.
+set -u
+# shellcheck source=lib/need.sh
+. "$(dirname "$0")/lib/need.sh"
+need_cmd nice taskset sha256sum awk date
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+base=${VGRANT_FUZZ_CAMPAIGN_DIR:-$HOME/.cache/virtio-grant/fuzz-campaign}
+
+usage() {
+    sed -n '7,9s/^#   //p' "$0" >&2
+    exit 2
+}
+
+ledger_of() { echo "$root/tests/fuzz/campaign/$1.ledger"; }
+
+binary_of() {
+    local bin=$root/build-fuzz/fuzz/$1
+    [ -x "$bin" ] || { echo "fuzz-campaign: $bin not built: make fuzz-build" >&2; exit 1; }
+    echo "$bin"
+}
+
+cmd_total() {
+    local h=$1 sha=${2:-}
+    [ -n "$sha" ] || sha=$(sha256sum "$(binary_of "$h")" | cut -d' ' -f1)
+    local ledger
+    ledger=$(ledger_of "$h")
+    [ -f "$ledger" ] || { echo "$h ${sha:0:12}: no ledger ($ledger)"; return 1; }
+    awk -F'\t' -v sha="$sha" -v h="$h" '
+        /^#/ || $3 != sha { next }
+        { n++; execs += $7; secs += $6; if ($12 != "ok") bad++ }
+        END {
+            printf "%s %s: %d executions in %d chunk(s), %d s, %d failed chunk(s)\n",
+                   h, substr(sha, 1, 12), execs, n, secs, bad
+            exit bad > 0
+        }' "$ledger"
+}
+
+cmd_merge() {
+    local h=$1 bin sha dir
+    bin=$(binary_of "$h")
+    sha=$(sha256sum "$bin" | cut -d' ' -f1)
+    dir=$base/$h-${sha:0:12}
+    [ -d "$dir/corpus" ] || { echo "fuzz-campaign: no campaign corpus in $dir" >&2; exit 1; }
+    local before after
+    before=$(find "$root/tests/fuzz/corpus/$h" -type f | wc -l)
+    "$bin" -close_fd_mask=2 -rss_limit_mb=4096 -timeout=30 -merge=1 \
+        "$root/tests/fuzz/corpus/$h" "$dir/corpus" >"$dir/logs/merge.log" 2>&1 ||
+        { echo "fuzz-campaign: merge failed, see $dir/logs/merge.log" >&2; exit 1; }
+    after=$(find "$root/tests/fuzz/corpus/$h" -type f | wc -l)
+    echo "$h: seeds $before -> $after inputs (merged from $dir/corpus)"
+}
+
+child=0
+stopping=0
+on_signal() {
+    stopping=1
+    [ "$child" -gt 0 ] && kill -INT "$child" 2>/dev/null
+}
+
+# run_chunk H BIN SHA DIR CPU SECONDS: one libFuzzer process, one ledger line
+run_chunk() {
+    local h=$1 bin=$2 sha=$3 dir=$4 cpu=$5 secs=$6
+    local start log rc t0
+    start=$(date -u '+%Y-%m-%dT%H:%M:%SZ')
+    t0=$(date +%s)
+    log=$dir/logs/chunk-$(date -u '+%Y%m%dT%H%M%S').log
+    local cmd=(taskset -c "$cpu" nice -n 19 "$bin" -close_fd_mask=2
+               -print_final_stats=1 -timeout=30 -rss_limit_mb=4096 -reload=0
+               -artifact_prefix="$dir/crashes/$h-" -max_total_time="$secs"
+               "$dir/corpus" "$root/tests/fuzz/corpus/$h")
+    echo "# $start ${cmd[*]}" >"$log"
+    "${cmd[@]}" >>"$log" 2>&1 &
+    child=$!
+    # wait returns early when a signal arrives; wait again for the chunk's
+    # final statistics
+    wait "$child"; rc=$?
+    while kill -0 "$child" 2>/dev/null; do wait "$child"; rc=$?; done
+    child=0
+    local execs eps last cov ft corp result artifact
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    eps=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+    last=$(grep -E '^#[0-9]+[[:space:]]+(DONE|INITED|pulse|NEW|REDUCE)' "$log" | tail -1)
+    cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
+    ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
+    corp=$(find "$dir/corpus" -type f | wc -l)
+    artifact=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -1)
+    # an interrupted run exits 72 (clang 14's libFuzzer has no
+    # -interrupted_exit_code) after its final statistics
+    [ $rc -eq 72 ] && grep -q 'libFuzzer: run interrupted; exiting' "$log" && rc=0
+    result=ok
+    if [ -n "$artifact" ] || [ $rc -ne 0 ] ||
+       grep -qE '^==[0-9]+==ERROR|fuzz invariant failed|deadly signal|runtime error:' "$log"; then
+        result=failed
+    elif [ -z "$execs" ]; then
+        result=nostats
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+        "$start" "$(date -u '+%Y-%m-%dT%H:%M:%SZ')" "$sha" "$(hostname)" "$cpu" \
+        "$(( $(date +%s) - t0 ))" "${execs:-0}" "${eps:-0}" "${cov:-?}" "${ft:-?}" \
+        "$corp" "$result" "${artifact:--}" >>"$(ledger_of "$h")"
+    echo "$h: chunk of $(( $(date +%s) - t0 )) s: ${execs:-0} executions," \
+         "${eps:-0}/s, cov ${cov:-?} ft ${ft:-?}, corpus $corp, $result (log $log)"
+    [ "$result" = ok ]
+}
+
+cmd_run() {
+    local cpu=0 chunk=1800 deadline="" opt
+    OPTIND=1
+    while getopts c:s:u: opt; do
+        case $opt in
+        c) cpu=$OPTARG ;;
+        s) chunk=$OPTARG ;;
+        u) deadline=$(date -d "$OPTARG" +%s) || exit 2 ;;
+        *) usage ;;
+        esac
+    done
+    shift $((OPTIND - 1))
+    [ $# -eq 1 ] || usage
+    local h=$1 bin sha dir
+    bin=$(binary_of "$h")
+    sha=$(sha256sum "$bin" | cut -d' ' -f1)
+    dir=$base/$h-${sha:0:12}
+    mkdir -p "$dir/corpus" "$dir/crashes" "$dir/logs" "$root/tests/fuzz/campaign"
+    # the chunks run a copy: a rebuild meanwhile cannot change the binary
+    [ -x "$dir/$h" ] || cp "$bin" "$dir/$h"
+    local ledger
+    ledger=$(ledger_of "$h")
+    [ -f "$ledger" ] || printf '# %s\n' \
+        "start end sha256 host cpu seconds executions exec/s cov ft corpus result artifact" \
+        "one line per chunk of tools/fuzz-campaign.sh run; tab-separated" >"$ledger"
+    trap on_signal INT TERM
+    echo "$h: binary ${sha:0:12}, campaign dir $dir, CPU $cpu"
+    while [ $stopping -eq 0 ]; do
+        local secs=$chunk
+        if [ -n "$deadline" ]; then
+            secs=$(( deadline - $(date +%s) ))
+            [ $secs -ge 60 ] || break
+            [ $secs -le "$chunk" ] || secs=$chunk
+        fi
+        run_chunk "$h" "$dir/$h" "$sha" "$dir" "$cpu" "$secs" || { cmd_total "$h" "$sha"; exit 1; }
+    done
+    cmd_total "$h" "$sha"
+}
+
+[ $# -ge 1 ] || usage
+sub=$1; shift
+case $sub in
+run) cmd_run "$@" ;;
+total) [ $# -ge 1 ] || usage; cmd_total "$@" ;;
+merge) [ $# -eq 1 ] || usage; cmd_merge "$1" ;;
+*) usage ;;
+esac
