@@ -29,23 +29,27 @@
 # tests/fuzz/campaign/HARNESS.ledger (commit it); its log, the growing
 # corpus and any crash input live in
 # ${VGRANT_FUZZ_CAMPAIGN_DIR:-~/.cache/virtio-grant/fuzz-campaign}/HARNESS-SHA12/.
+# VGRANT_FUZZ_BIN_DIR and VGRANT_FUZZ_LEDGER_DIR replace build-fuzz/fuzz
+# and tests/fuzz/campaign (tests/scripts/test_fuzz_campaign.sh).
 set -u
 # shellcheck source=lib/need.sh
 . "$(dirname "$0")/lib/need.sh"
-need_cmd nice taskset sha256sum awk date
+need_cmd nice taskset sha256sum awk date uname
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 base=${VGRANT_FUZZ_CAMPAIGN_DIR:-$HOME/.cache/virtio-grant/fuzz-campaign}
+bindir=${VGRANT_FUZZ_BIN_DIR:-$root/build-fuzz/fuzz}
+ledgers=${VGRANT_FUZZ_LEDGER_DIR:-$root/tests/fuzz/campaign}
 
 usage() {
     sed -n '7,9s/^#   //p' "$0" >&2
     exit 2
 }
 
-ledger_of() { echo "$root/tests/fuzz/campaign/$1.ledger"; }
+ledger_of() { echo "$ledgers/$1.ledger"; }
 
 binary_of() {
-    local bin=$root/build-fuzz/fuzz/$1
+    local bin=$bindir/$1
     [ -x "$bin" ] || { echo "fuzz-campaign: $bin not built: make fuzz-build" >&2; exit 1; }
     echo "$bin"
 }
@@ -102,10 +106,10 @@ run_chunk() {
     echo "# $start ${cmd[*]}" >"$log"
     "${cmd[@]}" >>"$log" 2>&1 &
     child=$!
-    # wait returns early when a signal arrives; wait again for the chunk's
-    # final statistics
     wait "$child"; rc=$?
-    while kill -0 "$child" 2>/dev/null; do wait "$child"; rc=$?; done
+    # a trapped signal ends that wait early (status > 128): wait again for
+    # the chunk's final statistics and its own status
+    if [ $rc -gt 128 ] && [ $stopping -eq 1 ]; then wait "$child"; rc=$?; fi
     child=0
     local execs eps last cov ft corp result artifact
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
@@ -126,7 +130,7 @@ run_chunk() {
         result=nostats
     fi
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
-        "$start" "$(date -u '+%Y-%m-%dT%H:%M:%SZ')" "$sha" "$(hostname)" "$cpu" \
+        "$start" "$(date -u '+%Y-%m-%dT%H:%M:%SZ')" "$sha" "$(uname -n)" "$cpu" \
         "$(( $(date +%s) - t0 ))" "${execs:-0}" "${eps:-0}" "${cov:-?}" "${ft:-?}" \
         "$corp" "$result" "${artifact:--}" >>"$(ledger_of "$h")"
     echo "$h: chunk of $(( $(date +%s) - t0 )) s: ${execs:-0} executions," \
@@ -151,7 +155,7 @@ cmd_run() {
     bin=$(binary_of "$h")
     sha=$(sha256sum "$bin" | cut -d' ' -f1)
     dir=$base/$h-${sha:0:12}
-    mkdir -p "$dir/corpus" "$dir/crashes" "$dir/logs" "$root/tests/fuzz/campaign"
+    mkdir -p "$dir/corpus" "$dir/crashes" "$dir/logs" "$ledgers"
     # the chunks run a copy: a rebuild meanwhile cannot change the binary
     [ -x "$dir/$h" ] || cp "$bin" "$dir/$h"
     local ledger

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# tools/fuzz-campaign.sh keeps the count a long fuzz campaign is judged by:
+# every chunk, the one stopped by SIGTERM included, is one ledger line with
+# libFuzzer's own execution count; a crash is a failed line that ends the
+# campaign; `total` sums one binary only and fails when any of its chunks
+# failed.  Driven with a stand-in harness (fixtures/fake-libfuzzer.c) that
+# prints what libFuzzer prints, so the test takes seconds.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export VGRANT_FUZZ_CAMPAIGN_DIR=$tmp/campaign VGRANT_FUZZ_BIN_DIR=$tmp/bin \
+       VGRANT_FUZZ_LEDGER_DIR=$tmp/ledger
+mkdir -p "$tmp/bin"
+run_or_stop "$tmp/cc.log" cc -Wall -Wextra -Werror -o "$tmp/bin/fuzz_fake" \
+    "$here/fixtures/fake-libfuzzer.c"
+camp=$repo/tools/fuzz-campaign.sh
+ledger=$tmp/ledger/fuzz_fake.ledger
+sha=$(sha256sum "$tmp/bin/fuzz_fake" | cut -d' ' -f1)
+lines() { grep -v '^#' "$ledger" | awk -F'\t' -v s="$1" '$3 == s' ; }
+
+# 1. chunks of 3 s, stopped by SIGTERM in the middle of the second
+"$camp" run -c 0 -s 3 fuzz_fake >"$tmp/run1.out" 2>&1 &
+pid=$!
+sleep 4.5
+kill -TERM $pid
+wait $pid
+expect "a campaign stopped by SIGTERM exits 0" 0 $?
+n=$(lines "$sha" | wc -l)
+[ "$n" -ge 2 ] && ok "one ledger line per chunk ($n)" || bad "ledger lines: $n, want >= 2"
+expect "every chunk ok" "" "$(lines "$sha" | awk -F'\t' '$12 != "ok"')"
+last=$(lines "$sha" | tail -1)
+# a whole chunk of 3 s is 2100 of the stand-in's executions
+last_execs=$(cut -f7 <<<"$last")
+[ "$last_execs" -gt 0 ] && [ "$last_execs" -lt 2100 ] &&
+    ok "the interrupted chunk counts its executions ($last_execs)" ||
+    bad "interrupted chunk: '$last'"
+grep -q 'run interrupted' "$tmp"/campaign/fuzz_fake-*/logs/chunk-*.log &&
+    ok "the chunk was stopped by libFuzzer's SIGINT path" || bad "no chunk log says 'run interrupted'"
+sum=$(lines "$sha" | awk -F'\t' '{ s += $7 } END { print s }')
+out=$("$camp" total fuzz_fake)
+expect "total exits 0" 0 $?
+expect "total sums the chunks" "fuzz_fake ${sha:0:12}: $sum executions in $n chunk(s)" \
+    "$(sed 's/, [0-9]* s,.*//' <<<"$out")"
+grep -q "$tmp/campaign/fuzz_fake-${sha:0:12}/fuzz_fake " "$tmp/campaign/fuzz_fake-${sha:0:12}"/logs/chunk-*.log &&
+    ok "chunks run the campaign's copy of the binary" || bad "chunk command line"
+
+# 2. another binary: its own lines, its own total; then it crashes
+run_or_stop "$tmp/cc2.log" cc -Wall -Wextra -Werror -DFAKE_VARIANT=2 \
+    -o "$tmp/bin/fuzz_fake" "$here/fixtures/fake-libfuzzer.c"
+sha2=$(sha256sum "$tmp/bin/fuzz_fake" | cut -d' ' -f1)
+[ "$sha2" != "$sha" ] || { bad "the second binary should differ"; exit 1; }
+FAKE_FUZZ_MODE=crash "$camp" run -c 0 -s 2 fuzz_fake >"$tmp/run2.out" 2>&1
+expect "a crash ends the campaign with status 1" 1 $?
+expect "one line for the crashed chunk" 1 "$(lines "$sha2" | wc -l)"
+expect "the crashed chunk is failed, with its artefact" \
+    "failed $tmp/campaign/fuzz_fake-${sha2:0:12}/crashes/fuzz_fake-crash-0123" \
+    "$(lines "$sha2" | cut -f12,13 | tr '\t' ' ')"
+"$camp" total fuzz_fake >"$tmp/total2.out"
+expect "total of a binary with a failed chunk exits 1" 1 $?
+grep -q ' 1 failed chunk(s)' "$tmp/total2.out" && ok "total names the failed chunk" ||
+    bad "total: $(cat "$tmp/total2.out")"
+out=$("$camp" total fuzz_fake "$sha")
+expect "the first binary's total is unchanged" 0 $?
+expect "... and its sum" "$sum" "$(sed -n 's/.*: \([0-9]*\) executions.*/\1/p' <<<"$out")"
+
+# 3. what a user gets wrong
+"$camp" run fuzz_none >"$tmp/none.out" 2>&1
+expect "a harness not built is refused" 1 $?
+grep -q 'make fuzz-build' "$tmp/none.out" && ok "... with the fix named" || bad "$(cat "$tmp/none.out")"
+"$camp" frob >/dev/null 2>&1
+expect "an unknown command prints the usage" 2 $?
+[ "$fails" = 0 ]
