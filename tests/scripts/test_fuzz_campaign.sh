@@ -33,7 +33,8 @@ n=$(lines "$sha" | wc -l)
 [ "$n" -ge 2 ] && ok "one ledger line per chunk ($n)" || bad "ledger lines: $n, want >= 2"
 expect "every chunk ok" "" "$(lines "$sha" | awk -F'\t' '$12 != "ok"')"
 last=$(lines "$sha" | tail -1)
-# a whole chunk of 3 s is 2100 of the stand-in's executions
+# a whole chunk of 3 s is at most 2100 of the stand-in's executions (7
+# per 10 ms); the interrupted one, about 1.5 s into its chunk, fewer
 last_execs=$(cut -f7 <<<"$last")
 [ "$last_execs" -gt 0 ] && [ "$last_execs" -lt 2100 ] &&
     ok "the interrupted chunk counts its executions ($last_execs)" ||
