@@ -11,7 +11,7 @@
 # run    fuzzes build-fuzz/fuzz/HARNESS (`make fuzz-build` first) in chunks
 #        of CHUNK_SECONDS (default 1800) until DEADLINE (anything `date -d`
 #        reads; default: until stopped), pinned to CPU (taskset) at nice 19,
-#        with the options of tools/run-fuzz.sh plus -reload=0 (one process
+#        with the options of tools/run-fuzz.sh (lib/fuzzlog.sh) plus -reload=0 (one process
 #        per corpus).  SIGTERM (or ^C) to this script stops the chunk in
 #        progress with SIGINT, which libFuzzer answers with its final
 #        statistics, so the chunk still counts; only a SIGKILL loses one.
@@ -34,6 +34,8 @@
 set -u
 # shellcheck source=lib/need.sh
 . "$(dirname "$0")/lib/need.sh"
+# shellcheck source=lib/fuzzlog.sh
+. "$(dirname "$0")/lib/fuzzlog.sh"
 need_cmd nice taskset sha256sum awk date uname
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -78,7 +80,7 @@ cmd_merge() {
     [ -d "$dir/corpus" ] || { echo "fuzz-campaign: no campaign corpus in $dir" >&2; exit 1; }
     local before after
     before=$(find "$root/tests/fuzz/corpus/$h" -type f | wc -l)
-    "$bin" -close_fd_mask=2 -rss_limit_mb=4096 -timeout=30 -merge=1 \
+    "$bin" "${FUZZ_OPTS[@]}" -merge=1 \
         "$root/tests/fuzz/corpus/$h" "$dir/corpus" >"$dir/logs/merge.log" 2>&1 ||
         { echo "fuzz-campaign: merge failed, see $dir/logs/merge.log" >&2; exit 1; }
     after=$(find "$root/tests/fuzz/corpus/$h" -type f | wc -l)
@@ -99,8 +101,7 @@ run_chunk() {
     start=$(date -u '+%Y-%m-%dT%H:%M:%SZ')
     t0=$(date +%s)
     log=$dir/logs/chunk-$(date -u '+%Y%m%dT%H%M%S').log
-    local cmd=(taskset -c "$cpu" nice -n 19 "$bin" -close_fd_mask=2
-               -print_final_stats=1 -timeout=30 -rss_limit_mb=4096 -reload=0
+    local cmd=(taskset -c "$cpu" nice -n 19 "$bin" "${FUZZ_OPTS[@]}" -reload=0
                -artifact_prefix="$dir/crashes/$h-" -max_total_time="$secs"
                "$dir/corpus" "$root/tests/fuzz/corpus/$h")
     echo "# $start ${cmd[*]}" >"$log"
@@ -111,30 +112,26 @@ run_chunk() {
     # the chunk's final statistics and its own status
     if [ $rc -gt 128 ] && [ $stopping -eq 1 ]; then wait "$child"; rc=$?; fi
     child=0
-    local execs eps last cov ft corp result artifact
-    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-    eps=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-    last=$(grep -E '^#[0-9]+[[:space:]]+(DONE|INITED|pulse|NEW|REDUCE)' "$log" | tail -1)
-    cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
-    ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
+    local secs_run corp result artifact
+    secs_run=$(( $(date +%s) - t0 ))
+    fuzz_log_read "$log"
     corp=$(find "$dir/corpus" -type f | wc -l)
     artifact=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -1)
     # an interrupted run exits 72 (clang 14's libFuzzer has no
     # -interrupted_exit_code) after its final statistics
     [ $rc -eq 72 ] && grep -q 'libFuzzer: run interrupted; exiting' "$log" && rc=0
     result=ok
-    if [ -n "$artifact" ] || [ $rc -ne 0 ] ||
-       grep -qE '^==[0-9]+==ERROR|fuzz invariant failed|deadly signal|runtime error:' "$log"; then
+    if [ -n "$artifact" ] || [ $rc -ne 0 ] || fuzz_log_failed "$log"; then
         result=failed
-    elif [ -z "$execs" ]; then
+    elif [ -z "$fz_execs" ]; then
         result=nostats
     fi
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
         "$start" "$(date -u '+%Y-%m-%dT%H:%M:%SZ')" "$sha" "$(uname -n)" "$cpu" \
-        "$(( $(date +%s) - t0 ))" "${execs:-0}" "${eps:-0}" "${cov:-?}" "${ft:-?}" \
+        "$secs_run" "${fz_execs:-0}" "${fz_eps:-0}" "${fz_cov:-?}" "${fz_ft:-?}" \
         "$corp" "$result" "${artifact:--}" >>"$(ledger_of "$h")"
-    echo "$h: chunk of $(( $(date +%s) - t0 )) s: ${execs:-0} executions," \
-         "${eps:-0}/s, cov ${cov:-?} ft ${ft:-?}, corpus $corp, $result (log $log)"
+    echo "$h: chunk of $secs_run s: ${fz_execs:-0} executions," \
+         "${fz_eps:-0}/s, cov ${fz_cov:-?} ft ${fz_ft:-?}, corpus $corp, $result (log $log)"
     [ "$result" = ok ]
 }
 

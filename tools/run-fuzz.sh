@@ -26,6 +26,8 @@
 set -u
 # shellcheck source=lib/need.sh
 . "$(dirname "$0")/lib/need.sh"
+# shellcheck source=lib/fuzzlog.sh
+. "$(dirname "$0")/lib/fuzzlog.sh"
 need_cmd nice timeout awk
 seconds=10
 smoke=0
@@ -58,8 +60,7 @@ for bin in "$@"; do
         failed+=("$name")
         continue
     fi
-    common=(-close_fd_mask=2 -print_final_stats=1 -timeout=30
-            -rss_limit_mb=4096 -artifact_prefix="$out/crashes/$name-")
+    common=("${FUZZ_OPTS[@]}" -artifact_prefix="$out/crashes/$name-")
     if [ $smoke -eq 1 ]; then
         cmd=("${pin[@]}" nice -n 19 "$bin" "${common[@]}" -runs=0 ${FUZZ_ARGS:-} "$seeds")
     else
@@ -74,17 +75,13 @@ for bin in "$@"; do
     "${cmd[@]}" >>"$log" 2>&1
     rc=$?
     secs=$(( $(date +%s) - start ))
-    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-    last=$(grep -E '^#[0-9]+[[:space:]]+(DONE|INITED|pulse|NEW|REDUCE)' "$log" | tail -1)
-    cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
-    ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
-    corp=$(sed -n 's/.* corp: \([0-9]*\)\/.*/\1/p' <<<"$last")
+    fuzz_log_read "$log"
     crash=0
-    if [ $rc -ne 0 ] || grep -qE '^==[0-9]+==ERROR|fuzz invariant failed|deadly signal|runtime error:' "$log"; then
+    if [ $rc -ne 0 ] || fuzz_log_failed "$log"; then
         crash=1
     fi
     printf '%s: %s execs in %s s, cov %s ft %s, corpus %s, crashes %s\n' \
-        "$name" "${execs:-?}" "$secs" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$crash"
+        "$name" "${fz_execs:-?}" "$secs" "${fz_cov:-?}" "${fz_ft:-?}" "${fz_corp:-?}" "$crash"
     if [ $crash -eq 1 ]; then
         failed+=("$name")
         grep -E 'fuzz invariant failed|ERROR|SUMMARY|runtime error|Test unit written|deadly' "$log" | head -8 | sed 's/^/    /'
