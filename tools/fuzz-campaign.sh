@@ -176,9 +176,12 @@ cmd_run() {
 
 [ $# -ge 1 ] || usage
 sub=$1; shift
+# bash reads a script by offset as it runs it: the exit is parsed with the
+# case, so a campaign of hours reads nothing of this file once it has begun
+# and editing the script cannot break a running one
 case $sub in
 run) cmd_run "$@" ;;
 total) [ $# -ge 1 ] || usage; cmd_total "$@" ;;
 merge) [ $# -eq 1 ] || usage; cmd_merge "$1" ;;
 *) usage ;;
-esac
+esac; exit

@@ -48,55 +48,60 @@ mkdir -p "$out/logs" "$out/crashes" "$out/corpus"
 failed=()
 passed=0
 
-for bin in "$@"; do
-    name=$(basename "$bin")
-    seeds=$root/tests/fuzz/corpus/$name
-    work=$out/corpus/$name
-    log=$out/logs/$name.log
-    [ $smoke -eq 1 ] && log=$out/logs/smoke-$name.log
-    mkdir -p "$seeds" "$work"
-    if [ ! -x "$bin" ]; then
-        echo "$name: not built ($bin missing): make fuzz-build"
-        failed+=("$name")
-        continue
-    fi
-    common=("${FUZZ_OPTS[@]}" -artifact_prefix="$out/crashes/$name-")
-    if [ $smoke -eq 1 ]; then
-        cmd=("${pin[@]}" nice -n 19 "$bin" "${common[@]}" -runs=0 ${FUZZ_ARGS:-} "$seeds")
-    else
-        cmd=("${pin[@]}" nice -n 19 "$bin" "${common[@]}" -max_total_time="$seconds"
-             ${FUZZ_ARGS:-} "$work" "$seeds")
-    fi
-    start=$(date +%s)
-    # the daemon-level harnesses' mode (tests/fuzz/README.md "Speed")
-    mode=""
-    [ -n "${VGRANT_FUZZ_FRESH:-}" ] && mode="VGRANT_FUZZ_FRESH=$VGRANT_FUZZ_FRESH "
-    echo "# $(date -u '+%Y-%m-%d %H:%M:%S UTC') $mode${cmd[*]}" >"$log"
-    "${cmd[@]}" >>"$log" 2>&1
-    rc=$?
-    secs=$(( $(date +%s) - start ))
-    fuzz_log_read "$log"
-    crash=0
-    if [ $rc -ne 0 ] || fuzz_log_failed "$log"; then
-        crash=1
-    fi
-    printf '%s: %s execs in %s s, cov %s ft %s, corpus %s, crashes %s\n' \
-        "$name" "${fz_execs:-?}" "$secs" "${fz_cov:-?}" "${fz_ft:-?}" "${fz_corp:-?}" "$crash"
-    if [ $crash -eq 1 ]; then
-        failed+=("$name")
-        grep -E 'fuzz invariant failed|ERROR|SUMMARY|runtime error|Test unit written|deadly' "$log" | head -8 | sed 's/^/    /'
-        echo "    full log: $log"
-    else
-        passed=$((passed + 1))
-    fi
-done
+# one command from here to the end: bash reads a script by offset as it
+# runs it, so a run of hours reads nothing more of this file and an edit
+# of it meanwhile cannot break the summary (as tools/fuzz-campaign.sh)
+{
+    for bin in "$@"; do
+        name=$(basename "$bin")
+        seeds=$root/tests/fuzz/corpus/$name
+        work=$out/corpus/$name
+        log=$out/logs/$name.log
+        [ $smoke -eq 1 ] && log=$out/logs/smoke-$name.log
+        mkdir -p "$seeds" "$work"
+        if [ ! -x "$bin" ]; then
+            echo "$name: not built ($bin missing): make fuzz-build"
+            failed+=("$name")
+            continue
+        fi
+        common=("${FUZZ_OPTS[@]}" -artifact_prefix="$out/crashes/$name-")
+        if [ $smoke -eq 1 ]; then
+            cmd=("${pin[@]}" nice -n 19 "$bin" "${common[@]}" -runs=0 ${FUZZ_ARGS:-} "$seeds")
+        else
+            cmd=("${pin[@]}" nice -n 19 "$bin" "${common[@]}" -max_total_time="$seconds"
+                 ${FUZZ_ARGS:-} "$work" "$seeds")
+        fi
+        start=$(date +%s)
+        # the daemon-level harnesses' mode (tests/fuzz/README.md "Speed")
+        mode=""
+        [ -n "${VGRANT_FUZZ_FRESH:-}" ] && mode="VGRANT_FUZZ_FRESH=$VGRANT_FUZZ_FRESH "
+        echo "# $(date -u '+%Y-%m-%d %H:%M:%S UTC') $mode${cmd[*]}" >"$log"
+        "${cmd[@]}" >>"$log" 2>&1
+        rc=$?
+        secs=$(( $(date +%s) - start ))
+        fuzz_log_read "$log"
+        crash=0
+        if [ $rc -ne 0 ] || fuzz_log_failed "$log"; then
+            crash=1
+        fi
+        printf '%s: %s execs in %s s, cov %s ft %s, corpus %s, crashes %s\n' \
+            "$name" "${fz_execs:-?}" "$secs" "${fz_cov:-?}" "${fz_ft:-?}" "${fz_corp:-?}" "$crash"
+        if [ $crash -eq 1 ]; then
+            failed+=("$name")
+            grep -E 'fuzz invariant failed|ERROR|SUMMARY|runtime error|Test unit written|deadly' "$log" | head -8 | sed 's/^/    /'
+            echo "    full log: $log"
+        else
+            passed=$((passed + 1))
+        fi
+    done
 
-if [ $smoke -eq 1 ]; then
-    echo "[==========] ${#@} fuzz harness(es) replayed their seed corpus."
-    echo "[  PASSED  ] $passed test(s)."
-    if [ ${#failed[@]} -ne 0 ]; then
-        echo "[  FAILED  ] ${#failed[@]} test(s), listed below:"
-        for n in "${failed[@]}"; do echo "[  FAILED  ] $n"; done
+    if [ $smoke -eq 1 ]; then
+        echo "[==========] ${#@} fuzz harness(es) replayed their seed corpus."
+        echo "[  PASSED  ] $passed test(s)."
+        if [ ${#failed[@]} -ne 0 ]; then
+            echo "[  FAILED  ] ${#failed[@]} test(s), listed below:"
+            for n in "${failed[@]}"; do echo "[  FAILED  ] $n"; done
+        fi
     fi
-fi
-[ ${#failed[@]} -eq 0 ]
+    [ ${#failed[@]} -eq 0 ]
+}; exit

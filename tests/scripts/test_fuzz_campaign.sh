@@ -3,7 +3,9 @@
 # every chunk, the one stopped by SIGTERM included, is one ledger line with
 # libFuzzer's own execution count; a crash is a failed line that ends the
 # campaign; `total` sums one binary only and fails when any of its chunks
-# failed.  Driven with a stand-in harness (fixtures/fake-libfuzzer.c) that
+# failed; an edit of the script under a running campaign (or a running
+# tools/run-fuzz.sh) breaks nothing.
+# Driven with a stand-in harness (fixtures/fake-libfuzzer.c) that
 # prints what libFuzzer prints, so the test takes seconds.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -74,4 +76,40 @@ expect "a harness not built is refused" 1 $?
 grep -q 'make fuzz-build' "$tmp/none.out" && ok "... with the fix named" || bad "$(cat "$tmp/none.out")"
 "$camp" frob >/dev/null 2>&1
 expect "an unknown command prints the usage" 2 $?
+
+# 4. editing the script under a running campaign (bash reads a script by
+# offset as it goes) neither breaks the runner nor loses its chunk
+mkdir -p "$tmp/copy/tools"
+cp -r "$repo/tools/lib" "$camp" "$tmp/copy/tools/"
+VGRANT_FUZZ_LEDGER_DIR=$tmp/ledger4 "$tmp/copy/tools/fuzz-campaign.sh" run -c 0 -s 2 fuzz_fake >"$tmp/run4.out" 2>&1 &
+pid=$!
+sleep 1
+# rewrite the same file in place, 512 bytes longer, as an editor saving over it does
+body=$(cat "$tmp/copy/tools/fuzz-campaign.sh")
+printf '%s\n%s\n' "$(printf '#%.0s' $(seq 511))" "$body" >"$tmp/copy/tools/fuzz-campaign.sh"
+sleep 2
+kill -TERM $pid
+wait $pid
+expect "a campaign whose script was edited meanwhile exits 0" 0 $?
+grep -Eq 'syntax error|command not found|unexpected' "$tmp/run4.out" &&
+    bad "the edited script broke the runner: $(cat "$tmp/run4.out")" ||
+    ok "... without running a line of the edited file"
+grep -q "^fuzz_fake ${sha2:0:12}: [0-9]* executions in 2 chunk(s), .* 0 failed chunk(s)" "$tmp/run4.out" &&
+    ok "... and its two chunks counted" || bad "total: $(cat "$tmp/run4.out")"
+
+
+# 5. the same for tools/run-fuzz.sh, whose long runs (-t hours) share the
+# hazard: its summary and status come after the harness ran
+cp "$repo/tools/run-fuzz.sh" "$tmp/copy/tools/"
+"$tmp/copy/tools/run-fuzz.sh" -t 2 "$tmp/bin/fuzz_fake" >"$tmp/run5.out" 2>&1 &
+pid=$!
+sleep 1
+body=$(cat "$tmp/copy/tools/run-fuzz.sh")
+printf '%s\n%s\n' "$(printf '#%.0s' $(seq 511))" "$body" >"$tmp/copy/tools/run-fuzz.sh"
+wait $pid
+expect "run-fuzz.sh whose script was edited meanwhile exits 0" 0 $?
+expect "... with one summary line and nothing else" 1 "$(wc -l <"$tmp/run5.out")"
+grep -q '^fuzz_fake: [0-9]* execs in [0-9]* s, .* crashes 0$' "$tmp/run5.out" &&
+    ok "... which is the harness's" || bad "run-fuzz.sh: $(cat "$tmp/run5.out")"
+
 [ "$fails" = 0 ]
