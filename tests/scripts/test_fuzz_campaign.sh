@@ -77,6 +77,14 @@ grep -q 'make fuzz-build' "$tmp/none.out" && ok "... with the fix named" || bad 
 "$camp" frob >/dev/null 2>&1
 expect "an unknown command prints the usage" 2 $?
 
+# rewrite a script in place, 512 bytes longer, as an editor saving over it
+# does: a running bash that still reads it would then read shifted text
+grow_in_place() {
+    local body
+    body=$(cat "$1")
+    printf '%s\n%s\n' "$(printf '#%.0s' $(seq 511))" "$body" >"$1"
+}
+
 # 4. editing the script under a running campaign (bash reads a script by
 # offset as it goes) neither breaks the runner nor loses its chunk
 mkdir -p "$tmp/copy/tools"
@@ -84,9 +92,7 @@ cp -r "$repo/tools/lib" "$camp" "$tmp/copy/tools/"
 VGRANT_FUZZ_LEDGER_DIR=$tmp/ledger4 "$tmp/copy/tools/fuzz-campaign.sh" run -c 0 -s 2 fuzz_fake >"$tmp/run4.out" 2>&1 &
 pid=$!
 sleep 1
-# rewrite the same file in place, 512 bytes longer, as an editor saving over it does
-body=$(cat "$tmp/copy/tools/fuzz-campaign.sh")
-printf '%s\n%s\n' "$(printf '#%.0s' $(seq 511))" "$body" >"$tmp/copy/tools/fuzz-campaign.sh"
+grow_in_place "$tmp/copy/tools/fuzz-campaign.sh"
 sleep 2
 kill -TERM $pid
 wait $pid
@@ -97,15 +103,13 @@ grep -Eq 'syntax error|command not found|unexpected' "$tmp/run4.out" &&
 grep -q "^fuzz_fake ${sha2:0:12}: [0-9]* executions in 2 chunk(s), .* 0 failed chunk(s)" "$tmp/run4.out" &&
     ok "... and its two chunks counted" || bad "total: $(cat "$tmp/run4.out")"
 
-
 # 5. the same for tools/run-fuzz.sh, whose long runs (-t hours) share the
 # hazard: its summary and status come after the harness ran
 cp "$repo/tools/run-fuzz.sh" "$tmp/copy/tools/"
 "$tmp/copy/tools/run-fuzz.sh" -t 2 "$tmp/bin/fuzz_fake" >"$tmp/run5.out" 2>&1 &
 pid=$!
 sleep 1
-body=$(cat "$tmp/copy/tools/run-fuzz.sh")
-printf '%s\n%s\n' "$(printf '#%.0s' $(seq 511))" "$body" >"$tmp/copy/tools/run-fuzz.sh"
+grow_in_place "$tmp/copy/tools/run-fuzz.sh"
 wait $pid
 expect "run-fuzz.sh whose script was edited meanwhile exits 0" 0 $?
 expect "... with one summary line and nothing else" 1 "$(wc -l <"$tmp/run5.out")"
