@@ -10,7 +10,7 @@
 #
 # run    fuzzes build-fuzz/fuzz/HARNESS (`make fuzz-build` first) in chunks
 #        of CHUNK_SECONDS (default 1800) until DEADLINE (anything `date -d`
-#        reads; default: until stopped), pinned to CPU (taskset) at nice 19,
+#        reads, at least a minute ahead; default: until stopped), pinned to CPU (taskset) at nice 19,
 #        with the options of tools/run-fuzz.sh (lib/fuzzlog.sh) plus -reload=0 (one process
 #        per corpus).  SIGTERM (or ^C) to this script stops the chunk in
 #        progress with SIGINT, which libFuzzer answers with its final
@@ -142,7 +142,15 @@ cmd_run() {
         case $opt in
         c) cpu=$OPTARG ;;
         s) chunk=$OPTARG ;;
-        u) deadline=$(date -d "$OPTARG" +%s) || exit 2 ;;
+        u) deadline=$(date -d "$OPTARG" +%s) || exit 2
+           # a bare time of day is today's: '02:05' given at 23:40 is past,
+           # and the campaign would end at once having run nothing
+           if [ "$deadline" -lt $(( $(date +%s) + 60 )) ]; then
+               echo "fuzz-campaign: deadline '$OPTARG' ($(date -u -d "@$deadline" \
+'+%Y-%m-%d %H:%M UTC')) is less than a minute away; name the day," \
+                    "e.g. -u 'tomorrow $OPTARG'" >&2
+               exit 2
+           fi ;;
         *) usage ;;
         esac
     done

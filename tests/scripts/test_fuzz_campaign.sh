@@ -76,6 +76,13 @@ expect "a harness not built is refused" 1 $?
 grep -q 'make fuzz-build' "$tmp/none.out" && ok "... with the fix named" || bad "$(cat "$tmp/none.out")"
 "$camp" frob >/dev/null 2>&1
 expect "an unknown command prints the usage" 2 $?
+# a time of day already past today (as '02:05' given at 23:40) ran nothing
+# and said nothing
+n0=$(lines "$sha" | wc -l)
+"$camp" run -u '1 hour ago' fuzz_fake >"$tmp/past.out" 2>&1
+expect "a deadline already past is refused" 2 $?
+grep -q "name the day" "$tmp/past.out" && ok "... with the fix named" || bad "$(cat "$tmp/past.out")"
+expect "... and no chunk is run" "$n0" "$(lines "$sha" | wc -l)"
 
 # rewrite a script in place, 512 bytes longer, as an editor saving over it
 # does: a running bash that still reads it would then read shifted text
