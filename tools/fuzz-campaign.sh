@@ -10,11 +10,12 @@
 #
 # run    fuzzes build-fuzz/fuzz/HARNESS (`make fuzz-build` first) in chunks
 #        of CHUNK_SECONDS (default 1800) until DEADLINE (anything `date -d`
-#        reads, at least a minute ahead; default: until stopped), pinned to CPU (taskset) at nice 19,
-#        with the options of tools/run-fuzz.sh (lib/fuzzlog.sh) plus -reload=0 (one process
-#        per corpus).  SIGTERM (or ^C) to this script stops the chunk in
-#        progress with SIGINT, which libFuzzer answers with its final
-#        statistics, so the chunk still counts; only a SIGKILL loses one.
+#        reads, at least a minute ahead; default: until stopped), pinned
+#        to CPU (taskset) at nice 19, with the options of tools/run-fuzz.sh
+#        (lib/fuzzlog.sh) plus -reload=0 (one process per corpus).
+#        SIGTERM (or ^C) to this script stops the chunk in progress with
+#        SIGINT, which libFuzzer answers with its final statistics, so
+#        the chunk still counts; only a SIGKILL loses one.
 #        (Started with & from a script, it ignores SIGINT: use SIGTERM.)
 #        A crash, timeout or invariant failure ends the campaign.
 # total  sums the ledger's executions for one binary (default: the one in
@@ -136,19 +137,20 @@ run_chunk() {
 }
 
 cmd_run() {
-    local cpu=0 chunk=1800 deadline="" opt
+    # no chunk shorter than this is started, so a deadline nearer than
+    # it would run nothing
+    local cpu=0 chunk=1800 deadline="" opt min_secs=60 when
     OPTIND=1
     while getopts c:s:u: opt; do
         case $opt in
         c) cpu=$OPTARG ;;
         s) chunk=$OPTARG ;;
         u) deadline=$(date -d "$OPTARG" +%s) || exit 2
-           # a bare time of day is today's: '02:05' given at 23:40 is past,
-           # and the campaign would end at once having run nothing
-           if [ "$deadline" -lt $(( $(date +%s) + 60 )) ]; then
-               echo "fuzz-campaign: deadline '$OPTARG' ($(date -u -d "@$deadline" \
-'+%Y-%m-%d %H:%M UTC')) is less than a minute away; name the day," \
-                    "e.g. -u 'tomorrow $OPTARG'" >&2
+           # a bare time of day is today's: '02:05' given at 23:40 is past
+           if [ "$deadline" -lt $(( $(date +%s) + min_secs )) ]; then
+               when=$(date -u -d "@$deadline" '+%Y-%m-%d %H:%M UTC')
+               echo "fuzz-campaign: deadline '$OPTARG' ($when) is less than" \
+                    "a minute away; name the day, e.g. -u 'tomorrow $OPTARG'" >&2
                exit 2
            fi ;;
         *) usage ;;
@@ -174,7 +176,7 @@ cmd_run() {
         local secs=$chunk
         if [ -n "$deadline" ]; then
             secs=$(( deadline - $(date +%s) ))
-            [ $secs -ge 60 ] || break
+            [ $secs -ge $min_secs ] || break
             [ $secs -le "$chunk" ] || secs=$chunk
         fi
         run_chunk "$h" "$dir/$h" "$sha" "$dir" "$cpu" "$secs" || { cmd_total "$h" "$sha"; exit 1; }
